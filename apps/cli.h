@@ -1,0 +1,21 @@
+/* The `deepcd` command: one function per subcommand. */
+#ifndef DEEPCD_CLI_H
+#define DEEPCD_CLI_H
+
+#include <petscsys.h>
+
+/* Each subcommand receives argv with argv[0] = the subcommand's name and
+   returns the process exit status. */
+int DeepCDCmdGen(int argc, char **argv);
+int DeepCDCmdSolve(int argc, char **argv);
+
+/* Starts PETSc for a subcommand with errors returned instead of printed, so
+   that the subcommand reports each failure as one line (DeepCDCLIFail). */
+PetscErrorCode DeepCDCLIInitialize(int *argc, char ***argv, const char help[]);
+/* Prints "deepcd CMD: error: MESSAGE" once (rank 0) for a failed PETSc call
+   and returns the exit status to use. */
+int DeepCDCLIFail(const char cmd[], PetscErrorCode ierr);
+/* Parses a non-negative integer option value; one-line error on bad text. */
+PetscErrorCode DeepCDCLIParseInt(const char cmd[], const char opt[], const char text[], PetscInt *);
+
+#endif

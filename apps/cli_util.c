@@ -1,0 +1,46 @@
+/* Shared plumbing of the deepcd subcommands: start-up and one-line errors. */
+#include <errno.h>
+#include <stdlib.h>
+#include <deepcd.h>
+#include "cli.h"
+
+PetscErrorCode DeepCDCLIInitialize(int *argc, char ***argv, const char help[])
+{
+  PetscCall(PetscInitialize(argc, argv, NULL, help));
+  /* Errors come back to the command, which prints one line for them. */
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  PetscCall(DeepCDInitializePackage());
+  return 0;
+}
+
+int DeepCDCLIFail(const char cmd[], PetscErrorCode ierr)
+{
+  const char *text     = NULL;
+  char       *specific = NULL;
+  PetscMPIInt rank = 0, initialized = 0;
+
+  MPI_Initialized(&initialized);
+  if (initialized) MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  PetscErrorMessage(ierr, &text, &specific);
+  if (!rank) {
+    if (specific && specific[0])
+      fprintf(stderr, "deepcd %s: error: %s\n", cmd, specific);
+    else
+      fprintf(stderr, "deepcd %s: error: %s\n", cmd, text ? text : "unknown error");
+  }
+  return 1;
+}
+
+PetscErrorCode DeepCDCLIParseInt(const char cmd[], const char opt[], const char text[], PetscInt *value)
+{
+  char *end = NULL;
+  long  v;
+
+  PetscFunctionBegin;
+  PetscCheck(text, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s needs a value", opt);
+  errno = 0;
+  v     = strtol(text, &end, 10);
+  PetscCheck(!errno && end != text && !*end && v >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: '%s' is not a non-negative integer", opt, text);
+  *value = (PetscInt) v;
+  PetscFunctionReturn(0);
+}

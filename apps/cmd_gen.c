@@ -1,0 +1,143 @@
+/* deepcd gen: writes a synthetic problem file (docs/options.md). */
+#include <stdio.h>
+#include <string.h>
+#include <deepcd.h>
+#include "cli.h"
+
+static const char help[] = "deepcd gen: writes a synthetic problem file (try 'deepcd gen --help').\n";
+
+static void GenUsage(FILE *f)
+{
+  fprintf(f, "usage: deepcd gen --scene S (--n N | --nx X --ny Y --nz Z) [--seed K] -o FILE\n"
+             "\n"
+             "Writes a synthetic problem file (HDF5, docs/formats.md).\n"
+             "\n"
+             "options:\n"
+             "  --scene S            empty, spheres, plume or random (required)\n"
+             "  --n N                cells in each direction\n"
+             "  --nx X, --ny Y, --nz Z\n"
+             "                       cells in one direction (each defaults to N)\n"
+             "  --seed K             seed of the scene's random numbers (default 0);\n"
+             "                       the same seed gives the same file on every machine\n"
+             "  -o, --output FILE    the file to write (required; replaced if it exists)\n"
+             "  -h, --help           prints this message\n");
+}
+
+typedef struct {
+  const char *scene, *n, *nx, *ny, *nz, *seed, *output;
+} GenArgs;
+
+/* Splits argv into option values without PETSc (it is not started yet).
+   Returns 1 when help was asked for; puts a syntax error's text in err. */
+static int GenParseArgs(int argc, char **argv, GenArgs *a, char err[], size_t lerr)
+{
+  const char   *names[] = {"--scene", "--n", "--nx", "--ny", "--nz", "--seed", "-o", "--output"};
+  const char  **slots[] = {&a->scene, &a->n, &a->nx, &a->ny, &a->nz, &a->seed, &a->output, &a->output};
+
+  *a     = (GenArgs){NULL};
+  err[0] = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *arg   = argv[i];
+    int         found = 0;
+
+    if (!strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "-help")) return 1;
+    if (err[0]) continue; /* keep looking for a help request only */
+    for (size_t o = 0; o < sizeof(names) / sizeof(names[0]); o++) {
+      if (strcmp(arg, names[o])) continue;
+      found = 1;
+      if (i + 1 >= argc) snprintf(err, lerr, "option %s needs a value", arg);
+      else *slots[o] = argv[++i];
+      break;
+    }
+    if (found) continue;
+    if (arg[0] == '-') snprintf(err, lerr, "unknown option '%s' (try 'deepcd gen --help')", arg);
+    else snprintf(err, lerr, "unexpected argument '%s' (try 'deepcd gen --help')", arg);
+  }
+  if (err[0]) return 0;
+  if (!a->scene) snprintf(err, lerr, "missing --scene S (one of empty, spheres, plume, random)");
+  else if (!a->output) snprintf(err, lerr, "missing -o FILE (the problem file to write)");
+  else if (!a->n && !(a->nx && a->ny && a->nz)) snprintf(err, lerr, "missing --n N (or all of --nx X --ny Y --nz Z)");
+  return 0;
+}
+
+static PetscErrorCode GenParseSize(const char opt[], const char text[], PetscInt *value)
+{
+  PetscFunctionBegin;
+  PetscCall(DeepCDCLIParseInt("gen", opt, text, value));
+  PetscCheck(*value >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option %s: '%s' must be at least 1", opt, text);
+  PetscFunctionReturn(0);
+}
+
+typedef struct {
+  DeepCDSceneType scene;
+  PetscInt        nx, ny, nz, seed;
+} GenConfig;
+
+/* Every process checks the options, so all of them fail the same way. */
+static PetscErrorCode GenConfigure(const GenArgs *a, const char syntax[], GenConfig *cfg)
+{
+  PetscInt n = 0;
+
+  PetscFunctionBegin;
+  PetscCheck(!syntax[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s", syntax);
+  PetscCall(DeepCDSceneTypeFromString(a->scene, &cfg->scene));
+  if (a->n) PetscCall(GenParseSize("--n", a->n, &n));
+  cfg->nx = cfg->ny = cfg->nz = n;
+  if (a->nx) PetscCall(GenParseSize("--nx", a->nx, &cfg->nx));
+  if (a->ny) PetscCall(GenParseSize("--ny", a->ny, &cfg->ny));
+  if (a->nz) PetscCall(GenParseSize("--nz", a->nz, &cfg->nz));
+  cfg->seed = 0;
+  if (a->seed) PetscCall(DeepCDCLIParseInt("gen", "--seed", a->seed, &cfg->seed));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode GenWrite(const GenConfig *cfg, const char output[])
+{
+  DeepCDProblemData *data  = NULL;
+  PetscInt           solid = 0, ncells;
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDSceneGenerate(cfg->scene, cfg->nx, cfg->ny, cfg->nz, (unsigned long)cfg->seed, &data));
+  PetscCall(DeepCDProblemDataWrite(data, output));
+  ncells = data->nx * data->ny * data->nz;
+  for (PetscInt c = 0; c < ncells; c++) solid += data->solid[c];
+  printf("deepcd gen: wrote %s (scene %s, %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " cells, %" PetscInt_FMT " solid, boundary %s)\n", output, DeepCDSceneTypes[cfg->scene], data->nx, data->ny, data->nz, solid, data->boundary);
+  fflush(stdout);
+  PetscCall(DeepCDProblemDataDestroy(&data));
+  PetscFunctionReturn(0);
+}
+
+int DeepCDCmdGen(int argc, char **argv)
+{
+  GenArgs        args;
+  GenConfig      cfg;
+  char           syntax[PETSC_MAX_PATH_LEN + 128];
+  char          *pargvbuf[2] = {argv[0], NULL};
+  char         **pargv       = pargvbuf;
+  int            pargc       = 1, status = 0, code;
+  PetscMPIInt    rank = 0;
+  PetscBool      initialized = PETSC_FALSE;
+  PetscErrorCode ierr;
+
+  if (GenParseArgs(argc, argv, &args, syntax, sizeof(syntax))) {
+    GenUsage(stdout);
+    return 0;
+  }
+  /* PETSc sees none of our --options (it would complain about them). */
+  ierr = DeepCDCLIInitialize(&pargc, &pargv, help);
+  if (ierr) {
+    status = DeepCDCLIFail("gen", ierr);
+    if (PetscInitialized(&initialized) == 0 && initialized) (void)PetscFinalize();
+    return status;
+  }
+  ierr = GenConfigure(&args, syntax, &cfg);
+  if (!ierr) {
+    /* one process writes the file; the others learn how it went */
+    if (MPI_Comm_rank(PETSC_COMM_WORLD, &rank) == MPI_SUCCESS && !rank) ierr = GenWrite(&cfg, args.output);
+    code = (int)ierr;
+    if (MPI_Bcast(&code, 1, MPI_INT, 0, PETSC_COMM_WORLD) == MPI_SUCCESS) ierr = (PetscErrorCode)code;
+  }
+  if (ierr) status = DeepCDCLIFail("gen", ierr);
+  if (PetscFinalize()) status = status ? status : 1;
+  return status;
+}

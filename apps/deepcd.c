@@ -1,0 +1,40 @@
+/* deepcd: command-line front end (docs/options.md lists every command). */
+#include <stdio.h>
+#include <string.h>
+#include <deepcd/config.h>
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+  fprintf(f, "usage: deepcd COMMAND [ARGS]\n"
+             "\n"
+             "commands:\n"
+             "  gen    --scene S --n N [--nx X --ny Y --nz Z] [--seed K] -o problem.h5\n"
+             "         write a synthetic problem (scenes: empty, spheres, plume, random)\n"
+             "  solve  problem.h5 -o out.h5 [PETSc options]\n"
+             "         solve a problem file (default -ksp_type deepcd), write the solution\n"
+             "\n"
+             "  deepcd COMMAND -help   lists a command's options\n"
+             "  deepcd --version       prints the version\n");
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "gen")) return DeepCDCmdGen(argc - 1, argv + 1);
+  if (!strcmp(cmd, "solve")) return DeepCDCmdSolve(argc - 1, argv + 1);
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    printf("deepcd %s\n", DEEPCD_VERSION_STRING);
+    return 0;
+  }
+  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "-help") || !strcmp(cmd, "help")) {
+    usage(stdout);
+    return 0;
+  }
+  fprintf(stderr, "deepcd: error: unknown command '%s' (try 'deepcd --help')\n", cmd);
+  return 2;
+}

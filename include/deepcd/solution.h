@@ -1,0 +1,23 @@
+/* The solution file format v1 (docs/formats.md). */
+#ifndef DEEPCD_SOLUTION_H
+#define DEEPCD_SOLUTION_H
+
+#include <petscksp.h>
+#include <deepcd/problem.h>
+
+#define DEEPCD_SOLUTION_FORMAT  "deepcd-solution"
+#define DEEPCD_SOLUTION_VERSION 1
+
+typedef struct {
+  PetscInt           iterations;
+  KSPConvergedReason reason;
+  PetscReal          residual_norm;
+  const PetscReal   *history; /* iterations + 1 entries, may be NULL */
+  PetscInt           nhistory;
+  const char        *ksp_type, *pc_type;
+  PetscReal          setup_seconds, solve_seconds;
+} DeepCDSolveInfo;
+
+PETSC_EXTERN PetscErrorCode DeepCDSolutionWrite(DeepCDProblem, Vec, const DeepCDSolveInfo *, const char[]);
+
+#endif

@@ -1,0 +1,37 @@
+/* The "pc" direction generator: z = PC(r). With it KSPDEEPCD is a flexible
+   conjugate-direction method truncated to the kept directions (Notay's FCG). */
+#include <deepcd/dirgen.h>
+
+static PetscErrorCode DeepCDDirGenApply_PC(DeepCDDirGen gen, Vec r, Vec z)
+{
+  PC pc;
+
+  PetscFunctionBegin;
+  PetscCall(KSPGetPC(gen->ksp, &pc));
+  PetscCall(PCApply(pc, r, z));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode DeepCDDirGenSetUp_PC(DeepCDDirGen gen)
+{
+  PC pc;
+
+  PetscFunctionBegin;
+  PetscCall(KSPGetPC(gen->ksp, &pc));
+  PetscCall(PCSetUp(pc));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDDirGenCreate_PC - The direction generator that applies the KSP's preconditioner.
+
+  Level: developer
+@*/
+PetscErrorCode DeepCDDirGenCreate_PC(DeepCDDirGen gen)
+{
+  PetscFunctionBegin;
+  gen->ops.apply = DeepCDDirGenApply_PC;
+  gen->ops.setup = DeepCDDirGenSetUp_PC;
+  gen->linear    = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}

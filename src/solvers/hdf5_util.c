@@ -1,0 +1,186 @@
+/* Checked HDF5 reads (see hdf5_util.h). Attribute and dataset reads are done
+   independently by every rank on a read-only handle, so no MPI-IO is needed. */
+#include <unistd.h>
+#include "hdf5_util.h"
+
+PetscErrorCode DeepCDH5Open(MPI_Comm comm, const char file[], hid_t *fid)
+{
+  htri_t ish5;
+
+  PetscFunctionBegin;
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our messages replace HDF5's stack dumps */
+  PetscCheck(access(file, R_OK) == 0, comm, PETSC_ERR_FILE_OPEN, "%s: cannot read the file (missing or not readable)", file);
+  ish5 = H5Fis_hdf5(file);
+  PetscCheck(ish5 > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: not an HDF5 file", file);
+  *fid = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+  PetscCheck(*fid >= 0, comm, PETSC_ERR_FILE_OPEN, "%s: HDF5 cannot open the file", file);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode DeepCDH5Close(hid_t fid)
+{
+  PetscFunctionBegin;
+  if (fid >= 0) H5Fclose(fid);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode DeepCDH5AttrExists(MPI_Comm comm, const char file[], hid_t fid, const char name[], PetscBool *exists)
+{
+  htri_t e = H5Aexists(fid, name);
+
+  PetscFunctionBegin;
+  PetscCheck(e >= 0, comm, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be queried", file, name);
+  *exists = e ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+/* Opens an attribute that must exist, and checks its type class and that it is a scalar. */
+static PetscErrorCode open_attr(MPI_Comm comm, const char file[], hid_t fid, const char name[], H5T_class_t want, const char wantname[], hid_t *aid)
+{
+  PetscBool   exists;
+  hid_t       tid, sid;
+  H5T_class_t cls;
+  int         ndims;
+  hssize_t    npts;
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDH5AttrExists(comm, file, fid, name, &exists));
+  PetscCheck(exists, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is missing", file, name);
+  *aid = H5Aopen(fid, name, H5P_DEFAULT);
+  PetscCheck(*aid >= 0, comm, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be opened", file, name);
+  tid   = H5Aget_type(*aid);
+  cls   = H5Tget_class(tid);
+  sid   = H5Aget_space(*aid);
+  ndims = H5Sget_simple_extent_ndims(sid);
+  npts  = H5Sget_simple_extent_npoints(sid);
+  H5Tclose(tid);
+  H5Sclose(sid);
+  if (cls != want) H5Aclose(*aid);
+  PetscCheck(cls == want, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is not %s", file, name, wantname);
+  if (npts != 1) H5Aclose(*aid);
+  PetscCheck(npts == 1 && ndims <= 1, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is not a single value", file, name);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode DeepCDH5ReadAttrString(MPI_Comm comm, const char file[], hid_t fid, const char name[], char buf[], size_t len)
+{
+  hid_t  aid, tid, mtid;
+  herr_t st;
+
+  PetscFunctionBegin;
+  PetscCall(open_attr(comm, file, fid, name, H5T_STRING, "a string", &aid));
+  tid = H5Aget_type(aid);
+  if (H5Tis_variable_str(tid) > 0) {
+    char *s = NULL;
+
+    mtid = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mtid, H5T_VARIABLE);
+    st = H5Aread(aid, mtid, &s);
+    if (st >= 0 && s) {
+      PetscCall(PetscStrncpy(buf, s, len));
+      H5free_memory(s);
+    }
+  } else {
+    size_t sz = H5Tget_size(tid);
+    char  *tmp;
+
+    PetscCall(PetscCalloc1(sz + 1, &tmp));
+    mtid = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mtid, sz + 1);
+    H5Tset_strpad(mtid, H5T_STR_NULLTERM);
+    st = H5Aread(aid, mtid, tmp);
+    PetscCall(PetscStrncpy(buf, tmp, len));
+    PetscCall(PetscFree(tmp));
+  }
+  H5Tclose(mtid);
+  H5Tclose(tid);
+  H5Aclose(aid);
+  PetscCheck(st >= 0, comm, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be read", file, name);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode DeepCDH5ReadAttrInt(MPI_Comm comm, const char file[], hid_t fid, const char name[], PetscInt *value)
+{
+  hid_t     aid;
+  long long v = 0;
+  herr_t    st;
+
+  PetscFunctionBegin;
+  PetscCall(open_attr(comm, file, fid, name, H5T_INTEGER, "an integer", &aid));
+  st = H5Aread(aid, H5T_NATIVE_LLONG, &v);
+  H5Aclose(aid);
+  PetscCheck(st >= 0, comm, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be read", file, name);
+  PetscCheck(v >= PETSC_MIN_INT && v <= PETSC_MAX_INT, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' = %lld is out of range", file, name, v);
+  *value = (PetscInt) v;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode DeepCDH5ReadAttrReal(MPI_Comm comm, const char file[], hid_t fid, const char name[], PetscReal *value)
+{
+  hid_t  aid;
+  double v = 0;
+  herr_t st;
+
+  PetscFunctionBegin;
+  PetscCall(open_attr(comm, file, fid, name, H5T_FLOAT, "a floating-point number", &aid));
+  st = H5Aread(aid, H5T_NATIVE_DOUBLE, &v);
+  H5Aclose(aid);
+  PetscCheck(st >= 0, comm, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be read", file, name);
+  *value = (PetscReal) v;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode DeepCDH5DatasetInfo(MPI_Comm comm, const char file[], hid_t fid, const char name[], DeepCDH5Info *info)
+{
+  htri_t e;
+  hid_t  did, tid, sid;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMemzero(info, sizeof(*info)));
+  e = H5Lexists(fid, name, H5P_DEFAULT);
+  PetscCheck(e >= 0, comm, PETSC_ERR_FILE_READ, "%s: dataset '%s': cannot be queried", file, name);
+  if (!e) PetscFunctionReturn(0);
+  did = H5Dopen2(fid, name, H5P_DEFAULT);
+  PetscCheck(did >= 0, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: '%s' is not a dataset", file, name);
+  tid          = H5Dget_type(did);
+  sid          = H5Dget_space(did);
+  info->exists = PETSC_TRUE;
+  info->tclass = H5Tget_class(tid);
+  info->tsize  = H5Tget_size(tid);
+  info->tsign  = info->tclass == H5T_INTEGER ? H5Tget_sign(tid) : H5T_SGN_ERROR;
+  info->rank   = H5Sget_simple_extent_ndims(sid);
+  if (info->rank > 0) H5Sget_simple_extent_dims(sid, info->dims, NULL);
+  H5Sclose(sid);
+  H5Tclose(tid);
+  H5Dclose(did);
+  PetscFunctionReturn(0);
+}
+
+/* Reads the box start..start+count (x, y, z order) of a 3-D dataset. Not
+   collective: *ok tells whether the read worked, so that the caller can agree
+   on failure across ranks before raising the error. */
+PetscErrorCode DeepCDH5ReadBox(const char file[], hid_t fid, const char name[], hid_t memtype, const PetscInt start[3], const PetscInt count[3], void *buf, PetscBool *ok)
+{
+  hid_t   did, fsid, msid;
+  hsize_t off[3], cnt[3];
+  herr_t  st;
+
+  PetscFunctionBegin;
+  /* (z, y, x) order, x fastest */
+  for (int d = 0; d < 3; d++) {
+    off[d] = (hsize_t) start[2 - d];
+    cnt[d] = (hsize_t) count[2 - d];
+  }
+  *ok = PETSC_FALSE;
+  did = H5Dopen2(fid, name, H5P_DEFAULT);
+  if (did < 0) PetscFunctionReturn(0);
+  fsid = H5Dget_space(did);
+  msid = H5Screate_simple(3, cnt, NULL);
+  st   = H5Sselect_hyperslab(fsid, H5S_SELECT_SET, off, NULL, cnt, NULL);
+  if (st >= 0) st = H5Dread(did, memtype, msid, fsid, H5P_DEFAULT, buf);
+  H5Sclose(msid);
+  H5Sclose(fsid);
+  H5Dclose(did);
+  *ok = st >= 0 ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}

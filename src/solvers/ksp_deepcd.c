@@ -1,0 +1,617 @@
+/* KSPDEEPCD: the Deep Conjugate Direction method (Kaneda et al., ICML 2023)
+   as a PETSc Krylov solver. Each iteration asks a direction generator for
+   z = G(r/||r||), A-orthogonalises z against the last m directions (classical
+   Gram-Schmidt in the A-inner product), and takes the exact A-norm line step. */
+#include <petsc/private/kspimpl.h>
+#include <deepcd/ksp.h>
+#include <deepcd/dirgen.h>
+
+typedef struct {
+  PetscInt     m;         /* kept directions */
+  PetscInt     truek;     /* recompute r = b - Ax every truek iterations; 0: never */
+  PetscBool    normalize; /* scale the generator's input to unit norm */
+  char         generator[64];
+  char         model[PETSC_MAX_PATH_LEN];
+  DeepCDDirGen gen;
+  /* ring of m+1 slots: the new direction is built in the free slot */
+  Vec         *D, *AD;
+  PetscReal   *dAd;
+  PetscScalar *beta;
+  Vec         *Dk, *ADk; /* the kept slots, in order, for VecMDot/VecMAXPY */
+  PetscInt     nslots;
+} KSP_DeepCD;
+
+PetscLogEvent KSPDEEPCD_Generator = 0, KSPDEEPCD_Orthogonalize = 0;
+
+static PetscErrorCode KSPSetUp_DeepCD(KSP ksp)
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+
+  PetscFunctionBegin;
+  PetscCall(KSPSetWorkVecs(ksp, 2)); /* r, generator input */
+  if (cd->nslots != cd->m + 1) {
+    if (cd->nslots) {
+      PetscCall(VecDestroyVecs(cd->nslots, &cd->D));
+      PetscCall(VecDestroyVecs(cd->nslots, &cd->AD));
+      PetscCall(PetscFree4(cd->dAd, cd->beta, cd->Dk, cd->ADk));
+    }
+    cd->nslots = cd->m + 1;
+    PetscCall(KSPCreateVecs(ksp, cd->nslots, &cd->D, 0, NULL));
+    PetscCall(KSPCreateVecs(ksp, cd->nslots, &cd->AD, 0, NULL));
+    PetscCall(PetscMalloc4(cd->nslots, &cd->dAd, cd->nslots, &cd->beta, cd->nslots, &cd->Dk, cd->nslots, &cd->ADk));
+  }
+  if (!cd->gen) {
+    const char *type = cd->generator[0] ? cd->generator : (cd->model[0] ? DEEPCD_DIRGEN_CNN : DEEPCD_DIRGEN_PC);
+    PetscBool   has;
+
+    PetscCall(DeepCDDirGenRegistered(type, &has));
+    PetscCheck(has || strcmp(type, DEEPCD_DIRGEN_CNN), PetscObjectComm((PetscObject) ksp), PETSC_ERR_SUP, "-ksp_deepcd_model %s: the CNN direction generator is not part of this build of deepcd yet; use the PC generator (omit -ksp_deepcd_model and pick -pc_type)", cd->model[0] ? cd->model : "(none)");
+    PetscCall(DeepCDDirGenCreate(ksp, type, &cd->gen));
+  }
+  PetscCall(DeepCDDirGenSetUp(cd->gen));
+  PetscFunctionReturn(0);
+}
+
+/* Checks a scalar from a reduction; sets a divergence reason when it is bad. */
+static PetscBool bad_scalar(KSP ksp, PetscReal v, KSPConvergedReason why)
+{
+  if (PetscIsInfOrNanReal(v)) {
+    ksp->reason = KSP_DIVERGED_NANORINF;
+    return PETSC_TRUE;
+  }
+  if (why != KSP_CONVERGED_ITERATING) {
+    ksp->reason = why;
+    return PETSC_TRUE;
+  }
+  return PETSC_FALSE;
+}
+
+static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+  Mat         Amat;
+  Vec         x = ksp->vec_sol, b = ksp->vec_rhs, r = ksp->work[0], rs = ksp->work[1];
+  PetscReal   rnorm = 0;
+  PetscInt    nkept = 0, head = 0; /* head: slot of the newest kept direction */
+  PetscBool   neednorm;
+
+  PetscFunctionBegin;
+  PetscCall(PCGetOperators(ksp->pc, &Amat, NULL));
+  neednorm = (ksp->normtype != KSP_NORM_NONE || cd->normalize) ? PETSC_TRUE : PETSC_FALSE;
+
+  if (!ksp->guess_zero) {
+    PetscCall(KSP_MatMult(ksp, Amat, x, r));
+    PetscCall(VecAYPX(r, -1.0, b));
+  } else {
+    PetscCall(VecCopy(b, r));
+  }
+  if (neednorm) {
+    PetscCall(VecNorm(r, NORM_2, &rnorm));
+    KSPCheckNorm(ksp, rnorm);
+  }
+  PetscCall(PetscObjectSAWsTakeAccess((PetscObject) ksp));
+  ksp->its   = 0;
+  ksp->rnorm = ksp->normtype != KSP_NORM_NONE ? rnorm : 0;
+  PetscCall(PetscObjectSAWsGrantAccess((PetscObject) ksp));
+  PetscCall(KSPLogResidualHistory(ksp, ksp->rnorm));
+  PetscCall(KSPMonitor(ksp, 0, ksp->rnorm));
+  PetscCall((*ksp->converged)(ksp, 0, ksp->rnorm, &ksp->reason, ksp->cnvP));
+  if (ksp->reason) PetscFunctionReturn(0);
+
+  for (PetscInt it = 0; it < ksp->max_it; it++) {
+    PetscInt    slot = nkept ? (head + 1) % cd->nslots : head, s;
+    Vec         d = cd->D[slot], w = cd->AD[slot];
+    PetscScalar kappa, dr;
+    PetscReal   alpha;
+
+    /* generator input: the residual, scaled to unit norm */
+    if (cd->normalize) {
+      if (rnorm == 0) {
+        ksp->reason = KSP_CONVERGED_ATOL; /* exact solution reached */
+        break;
+      }
+      PetscCall(VecAXPBY(rs, 1.0 / rnorm, 0.0, r));
+    } else
+      PetscCall(VecCopy(r, rs));
+    PetscCall(PetscLogEventBegin(KSPDEEPCD_Generator, ksp, rs, d, 0));
+    PetscCall(DeepCDDirGenApply(cd->gen, rs, d));
+    PetscCall(PetscLogEventEnd(KSPDEEPCD_Generator, ksp, rs, d, 0));
+    PetscCall(KSP_RemoveNullSpace(ksp, d));
+
+    /* d <- z - sum_j (z.Ad_j / d_j.Ad_j) d_j over the kept directions */
+    PetscCall(PetscLogEventBegin(KSPDEEPCD_Orthogonalize, ksp, d, 0, 0));
+    if (nkept) {
+      for (PetscInt j = 0; j < nkept; j++) {
+        s          = (head - j + cd->nslots) % cd->nslots;
+        cd->Dk[j]  = cd->D[s];
+        cd->ADk[j] = cd->AD[s];
+      }
+      PetscCall(VecMDot(d, nkept, cd->ADk, cd->beta));
+      for (PetscInt j = 0; j < nkept; j++) {
+        s           = (head - j + cd->nslots) % cd->nslots;
+        cd->beta[j] = -cd->beta[j] / cd->dAd[s];
+      }
+      PetscCall(VecMAXPY(d, nkept, cd->beta, cd->Dk));
+    }
+    PetscCall(PetscLogEventEnd(KSPDEEPCD_Orthogonalize, ksp, d, 0, 0));
+
+    PetscCall(KSP_MatMult(ksp, Amat, d, w));
+    PetscCall(VecDotBegin(d, w, &kappa));
+    PetscCall(VecDotBegin(r, d, &dr));
+    PetscCall(VecDotEnd(d, w, &kappa));
+    PetscCall(VecDotEnd(r, d, &dr));
+    if (bad_scalar(ksp, PetscRealPart(dr), KSP_CONVERGED_ITERATING)) break;
+    if (bad_scalar(ksp, PetscRealPart(kappa), PetscRealPart(kappa) == 0 ? KSP_DIVERGED_BREAKDOWN : (PetscRealPart(kappa) < 0 ? KSP_DIVERGED_INDEFINITE_MAT : KSP_CONVERGED_ITERATING))) {
+      PetscCall(PetscInfo(ksp, "breakdown at iteration %" PetscInt_FMT ": d.Ad = %g\n", it, (double) PetscRealPart(kappa)));
+      break;
+    }
+    cd->dAd[slot] = PetscRealPart(kappa);
+    alpha         = PetscRealPart(dr) / PetscRealPart(kappa);
+    PetscCall(VecAXPY(x, alpha, d));
+    if (cd->truek > 0 && (it + 1) % cd->truek == 0) {
+      PetscCall(KSP_MatMult(ksp, Amat, x, r));
+      PetscCall(VecAYPX(r, -1.0, b));
+    } else
+      PetscCall(VecAXPY(r, -alpha, w));
+    head  = slot;
+    nkept = PetscMin(nkept + 1, cd->m);
+
+    if (neednorm) {
+      PetscCall(VecNorm(r, NORM_2, &rnorm));
+      KSPCheckNorm(ksp, rnorm);
+    }
+    PetscCall(PetscObjectSAWsTakeAccess((PetscObject) ksp));
+    ksp->its   = it + 1;
+    ksp->rnorm = ksp->normtype != KSP_NORM_NONE ? rnorm : 0;
+    PetscCall(PetscObjectSAWsGrantAccess((PetscObject) ksp));
+    PetscCall(KSPLogResidualHistory(ksp, ksp->rnorm));
+    PetscCall(KSPMonitor(ksp, ksp->its, ksp->rnorm));
+    PetscCall((*ksp->converged)(ksp, ksp->its, ksp->rnorm, &ksp->reason, ksp->cnvP));
+    if (ksp->reason) break;
+  }
+  if (!ksp->reason) ksp->reason = KSP_DIVERGED_ITS;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPReset_DeepCD(KSP ksp)
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+
+  PetscFunctionBegin;
+  if (cd->nslots) {
+    PetscCall(VecDestroyVecs(cd->nslots, &cd->D));
+    PetscCall(VecDestroyVecs(cd->nslots, &cd->AD));
+    PetscCall(PetscFree4(cd->dAd, cd->beta, cd->Dk, cd->ADk));
+    cd->nslots = 0;
+  }
+  PetscCall(DeepCDDirGenDestroy(&cd->gen));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDestroy_DeepCD(KSP ksp)
+{
+  PetscFunctionBegin;
+  PetscCall(KSPReset_DeepCD(ksp));
+  PetscCall(KSPDestroyDefault(ksp));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetDirections_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetDirections_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetTrueResidual_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetTrueResidual_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetNormalize_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetNormalize_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetGenerator_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetGenerator_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetModel_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetModel_C", NULL));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPView_DeepCD(KSP ksp, PetscViewer viewer)
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+  PetscBool   isascii;
+
+  PetscFunctionBegin;
+  PetscCall(PetscObjectTypeCompare((PetscObject) viewer, PETSCVIEWERASCII, &isascii));
+  if (!isascii) PetscFunctionReturn(0);
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  kept directions %" PetscInt_FMT ", A-orthogonalised by classical Gram-Schmidt\n", cd->m));
+  if (cd->truek > 0)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  true residual b - Ax recomputed every %" PetscInt_FMT " iterations\n", cd->truek));
+  else
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  residual updated by recurrence (true residual never recomputed)\n"));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  generator input normalised to unit norm: %s\n", PetscBools[cd->normalize]));
+  PetscCall(PetscViewerASCIIPushTab(viewer));
+  if (cd->gen)
+    PetscCall(DeepCDDirGenView(cd->gen, viewer));
+  else
+    PetscCall(PetscViewerASCIIPrintf(viewer, "direction generator: %s (not set up)\n", cd->generator[0] ? cd->generator : (cd->model[0] ? DEEPCD_DIRGEN_CNN : DEEPCD_DIRGEN_PC)));
+  PetscCall(PetscViewerASCIIPopTab(viewer));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPSetFromOptions_DeepCD(KSP ksp, PetscOptionItems *PetscOptionsObject)
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+  PetscInt    m = cd->m, k = cd->truek;
+  PetscBool   flg, nrm     = cd->normalize;
+  char        buf[PETSC_MAX_PATH_LEN];
+
+  PetscFunctionBegin;
+  PetscOptionsHeadBegin(PetscOptionsObject, "KSP DeepCD (deep conjugate direction) options");
+  PetscCall(PetscOptionsInt("-ksp_deepcd_directions", "Number of previous directions each new one is A-orthogonalised against", "KSPDeepCDSetDirections", m, &m, &flg));
+  if (flg) PetscCall(KSPDeepCDSetDirections(ksp, m));
+  PetscCall(PetscOptionsInt("-ksp_deepcd_true_residual", "Recompute the true residual b - Ax every k iterations (0: never)", "KSPDeepCDSetTrueResidual", k, &k, &flg));
+  if (flg) PetscCall(KSPDeepCDSetTrueResidual(ksp, k));
+  PetscCall(PetscOptionsBool("-ksp_deepcd_normalize", "Scale the residual to unit norm before the direction generator", "KSPDeepCDSetNormalize", nrm, &nrm, &flg));
+  if (flg) PetscCall(KSPDeepCDSetNormalize(ksp, nrm));
+  PetscCall(PetscOptionsString("-ksp_deepcd_generator", "Direction generator: pc or cnn", "KSPDeepCDSetGenerator", cd->generator[0] ? cd->generator : DEEPCD_DIRGEN_PC, buf, sizeof(buf), &flg));
+  if (flg) PetscCall(KSPDeepCDSetGenerator(ksp, buf));
+  PetscCall(PetscOptionsString("-ksp_deepcd_model", "CNN model file (HDF5) for the cnn direction generator", "KSPDeepCDSetModel", cd->model, buf, sizeof(buf), &flg));
+  if (flg) PetscCall(KSPDeepCDSetModel(ksp, buf));
+  if (cd->gen) PetscCall(DeepCDDirGenSetFromOptions(cd->gen, PetscOptionsObject));
+  PetscOptionsHeadEnd();
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDSetDirections_DeepCD(KSP ksp, PetscInt m)
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+
+  PetscFunctionBegin;
+  PetscCheck(m >= 0, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_OUTOFRANGE, "-ksp_deepcd_directions %" PetscInt_FMT ": must be >= 0", m);
+  if (m != cd->m) {
+    cd->m = m;
+    if (ksp->setupstage) PetscCall(KSPReset(ksp)); /* slots are reallocated at the next setup */
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDGetDirections_DeepCD(KSP ksp, PetscInt *m)
+{
+  PetscFunctionBegin;
+  *m = ((KSP_DeepCD *) ksp->data)->m;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDSetTrueResidual_DeepCD(KSP ksp, PetscInt k)
+{
+  PetscFunctionBegin;
+  PetscCheck(k >= 0, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_OUTOFRANGE, "-ksp_deepcd_true_residual %" PetscInt_FMT ": must be >= 0", k);
+  ((KSP_DeepCD *) ksp->data)->truek = k;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDGetTrueResidual_DeepCD(KSP ksp, PetscInt *k)
+{
+  PetscFunctionBegin;
+  *k = ((KSP_DeepCD *) ksp->data)->truek;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDSetNormalize_DeepCD(KSP ksp, PetscBool flg)
+{
+  PetscFunctionBegin;
+  ((KSP_DeepCD *) ksp->data)->normalize = flg;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDGetNormalize_DeepCD(KSP ksp, PetscBool *flg)
+{
+  PetscFunctionBegin;
+  *flg = ((KSP_DeepCD *) ksp->data)->normalize;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDSetGenerator_DeepCD(KSP ksp, const char type[])
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+  PetscBool   has, same;
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDDirGenRegistered(type, &has));
+  PetscCheck(has || strcmp(type, DEEPCD_DIRGEN_CNN), PetscObjectComm((PetscObject) ksp), PETSC_ERR_SUP, "-ksp_deepcd_generator cnn: the CNN direction generator is not part of this build of deepcd yet");
+  PetscCheck(has, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_UNKNOWN_TYPE, "-ksp_deepcd_generator %s: unknown direction generator (known: pc, cnn)", type);
+  PetscCall(PetscStrcmp(type, cd->generator, &same));
+  if (!same) {
+    PetscCall(PetscStrncpy(cd->generator, type, sizeof(cd->generator)));
+    PetscCall(DeepCDDirGenDestroy(&cd->gen));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDGetGenerator_DeepCD(KSP ksp, const char *type[])
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+
+  PetscFunctionBegin;
+  *type = cd->gen ? cd->gen->type : (cd->generator[0] ? cd->generator : (cd->model[0] ? DEEPCD_DIRGEN_CNN : DEEPCD_DIRGEN_PC));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDSetModel_DeepCD(KSP ksp, const char file[])
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+  PetscBool   has;
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDDirGenRegistered(DEEPCD_DIRGEN_CNN, &has));
+  PetscCheck(has, PetscObjectComm((PetscObject) ksp), PETSC_ERR_SUP, "-ksp_deepcd_model %s: the CNN direction generator is not part of this build of deepcd yet; use the PC generator (omit -ksp_deepcd_model and pick -pc_type)", file);
+  PetscCall(PetscStrncpy(cd->model, file, sizeof(cd->model)));
+  PetscCall(DeepCDDirGenDestroy(&cd->gen));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDGetModel_DeepCD(KSP ksp, const char *file[])
+{
+  PetscFunctionBegin;
+  *file = ((KSP_DeepCD *) ksp->data)->model;
+  PetscFunctionReturn(0);
+}
+
+/*@
+  KSPDeepCDSetDirections - Sets how many previous search directions each new
+  direction is A-orthogonalised against.
+
+  Logically Collective
+
+  Input Parameters:
++ ksp - the Krylov solver of type KSPDEEPCD
+- m   - the number of kept directions (default 2, as in DCDM; 0 gives steepest descent along the generator's output)
+
+  Options Database Key:
+. -ksp_deepcd_directions <m> - sets m
+
+  Level: intermediate
+
+.seealso: `KSPDEEPCD`, `KSPFCGSetMmax()`
+@*/
+PetscErrorCode KSPDeepCDSetDirections(KSP ksp, PetscInt m)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscValidLogicalCollectiveInt(ksp, m, 2);
+  PetscTryMethod(ksp, "KSPDeepCDSetDirections_C", (KSP, PetscInt), (ksp, m));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  KSPDeepCDGetDirections - Gets the number of kept directions.
+
+  Not Collective
+
+  Level: intermediate
+
+.seealso: `KSPDeepCDSetDirections()`
+@*/
+PetscErrorCode KSPDeepCDGetDirections(KSP ksp, PetscInt *m)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscValidIntPointer(m, 2);
+  PetscUseMethod(ksp, "KSPDeepCDGetDirections_C", (KSP, PetscInt *), (ksp, m));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  KSPDeepCDSetTrueResidual - Recompute the true residual b - Ax every k
+  iterations instead of updating it by recurrence.
+
+  Logically Collective
+
+  Input Parameters:
++ ksp - the Krylov solver of type KSPDEEPCD
+- k   - the period; 0 (the default) never recomputes, 1 recomputes every iteration as the DCDM reference does
+
+  Options Database Key:
+. -ksp_deepcd_true_residual <k> - sets k
+
+  Level: intermediate
+@*/
+PetscErrorCode KSPDeepCDSetTrueResidual(KSP ksp, PetscInt k)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscValidLogicalCollectiveInt(ksp, k, 2);
+  PetscTryMethod(ksp, "KSPDeepCDSetTrueResidual_C", (KSP, PetscInt), (ksp, k));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  KSPDeepCDGetTrueResidual - Gets the true-residual period.
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode KSPDeepCDGetTrueResidual(KSP ksp, PetscInt *k)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscValidIntPointer(k, 2);
+  PetscUseMethod(ksp, "KSPDeepCDGetTrueResidual_C", (KSP, PetscInt *), (ksp, k));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  KSPDeepCDSetNormalize - Whether the residual is scaled to unit 2-norm
+  before it is given to the direction generator.
+
+  Logically Collective
+
+  Input Parameters:
++ ksp - the Krylov solver of type KSPDEEPCD
+- flg - PETSC_TRUE (default) to normalise; a trained network expects it
+
+  Options Database Key:
+. -ksp_deepcd_normalize <bool> - sets it
+
+  Level: intermediate
+@*/
+PetscErrorCode KSPDeepCDSetNormalize(KSP ksp, PetscBool flg)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscValidLogicalCollectiveBool(ksp, flg, 2);
+  PetscTryMethod(ksp, "KSPDeepCDSetNormalize_C", (KSP, PetscBool), (ksp, flg));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  KSPDeepCDGetNormalize - Gets whether the generator input is normalised.
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode KSPDeepCDGetNormalize(KSP ksp, PetscBool *flg)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscValidBoolPointer(flg, 2);
+  PetscUseMethod(ksp, "KSPDeepCDGetNormalize_C", (KSP, PetscBool *), (ksp, flg));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  KSPDeepCDSetGenerator - Chooses the kind of direction generator.
+
+  Logically Collective
+
+  Input Parameters:
++ ksp  - the Krylov solver of type KSPDEEPCD
+- type - "pc" (the KSP's preconditioner, the default) or "cnn" (needs a model)
+
+  Options Database Key:
+. -ksp_deepcd_generator <pc,cnn> - sets it
+
+  Level: intermediate
+
+.seealso: `DeepCDDirGenRegister()`, `KSPDeepCDSetModel()`
+@*/
+PetscErrorCode KSPDeepCDSetGenerator(KSP ksp, const char type[])
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscValidCharPointer(type, 2);
+  PetscTryMethod(ksp, "KSPDeepCDSetGenerator_C", (KSP, const char[]), (ksp, type));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  KSPDeepCDGetGenerator - Gets the kind of direction generator.
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode KSPDeepCDGetGenerator(KSP ksp, const char *type[])
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscValidPointer(type, 2);
+  PetscUseMethod(ksp, "KSPDeepCDGetGenerator_C", (KSP, const char *[]), (ksp, type));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  KSPDeepCDSetModel - Sets the CNN model file; the directions then come from the network.
+
+  Logically Collective
+
+  Input Parameters:
++ ksp  - the Krylov solver of type KSPDEEPCD
+- file - path of a deepcd model file (HDF5)
+
+  Options Database Key:
+. -ksp_deepcd_model <file> - sets it
+
+  Notes:
+  Raises PETSC_ERR_SUP when this build has no CNN direction generator.
+
+  Level: intermediate
+@*/
+PetscErrorCode KSPDeepCDSetModel(KSP ksp, const char file[])
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscValidCharPointer(file, 2);
+  PetscTryMethod(ksp, "KSPDeepCDSetModel_C", (KSP, const char[]), (ksp, file));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  KSPDeepCDGetModel - Gets the CNN model file ("" when none).
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode KSPDeepCDGetModel(KSP ksp, const char *file[])
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscValidPointer(file, 2);
+  PetscUseMethod(ksp, "KSPDeepCDGetModel_C", (KSP, const char *[]), (ksp, file));
+  PetscFunctionReturn(0);
+}
+
+/*MC
+   KSPDEEPCD - "deepcd": the Deep Conjugate Direction method (Kaneda et al.,
+   ICML 2023). Each iteration computes z = G(r/||r||) with a direction
+   generator G, A-orthogonalises z against the last m directions, and steps
+   with alpha = (d.r)/(d.Ad). With the "pc" generator it is Notay's flexible
+   CG truncated to m directions, so any PC (even a nonlinear one) may be used.
+
+   Options Database Keys:
++  -ksp_deepcd_directions <2> - number of kept directions
+.  -ksp_deepcd_true_residual <0> - recompute b - Ax every k iterations (0: never)
+.  -ksp_deepcd_normalize <true> - scale the generator's input to unit norm
+.  -ksp_deepcd_generator <pc> - the direction generator: pc or cnn
+-  -ksp_deepcd_model <file> - CNN model file (selects the cnn generator)
+
+   Notes:
+   Supports only the unpreconditioned residual norm (or none). Breakdown
+   (d.Ad <= 0) stops with KSP_DIVERGED_BREAKDOWN or KSP_DIVERGED_INDEFINITE_MAT,
+   a NaN/Inf from the generator with KSP_DIVERGED_NANORINF.
+
+   Level: beginner
+
+.seealso: `KSPFCG`, `KSPCG`, `KSPDeepCDSetDirections()`, `DeepCDDirGenRegister()`
+M*/
+PetscErrorCode KSPCreate_DeepCD(KSP ksp)
+{
+  KSP_DeepCD *cd;
+
+  PetscFunctionBegin;
+  PetscCall(PetscNew(&cd));
+  cd->m         = 2;
+  cd->truek     = 0;
+  cd->normalize = PETSC_TRUE;
+  ksp->data     = cd;
+
+  PetscCall(KSPSetSupportedNorm(ksp, KSP_NORM_UNPRECONDITIONED, PC_LEFT, 3));
+  PetscCall(KSPSetSupportedNorm(ksp, KSP_NORM_UNPRECONDITIONED, PC_RIGHT, 2));
+  PetscCall(KSPSetSupportedNorm(ksp, KSP_NORM_NONE, PC_LEFT, 1));
+  PetscCall(KSPSetSupportedNorm(ksp, KSP_NORM_NONE, PC_RIGHT, 1));
+
+  ksp->ops->setup          = KSPSetUp_DeepCD;
+  ksp->ops->solve          = KSPSolve_DeepCD;
+  ksp->ops->reset          = KSPReset_DeepCD;
+  ksp->ops->destroy        = KSPDestroy_DeepCD;
+  ksp->ops->view           = KSPView_DeepCD;
+  ksp->ops->setfromoptions = KSPSetFromOptions_DeepCD;
+  ksp->ops->buildsolution  = KSPBuildSolutionDefault;
+  ksp->ops->buildresidual  = KSPBuildResidualDefault;
+
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetDirections_C", KSPDeepCDSetDirections_DeepCD));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetDirections_C", KSPDeepCDGetDirections_DeepCD));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetTrueResidual_C", KSPDeepCDSetTrueResidual_DeepCD));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetTrueResidual_C", KSPDeepCDGetTrueResidual_DeepCD));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetNormalize_C", KSPDeepCDSetNormalize_DeepCD));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetNormalize_C", KSPDeepCDGetNormalize_DeepCD));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetGenerator_C", KSPDeepCDSetGenerator_DeepCD));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetGenerator_C", KSPDeepCDGetGenerator_DeepCD));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetModel_C", KSPDeepCDSetModel_DeepCD));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetModel_C", KSPDeepCDGetModel_DeepCD));
+  PetscFunctionReturn(0);
+}

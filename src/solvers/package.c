@@ -1,0 +1,54 @@
+/* Registration of deepcd with PETSc: by a linked program through
+   DeepCDInitializePackage(), or by `-dll_append libdeepcd.so` through
+   PetscDLLibraryRegister_deepcd(). */
+#include <deepcd/ksp.h>
+#include <deepcd/dirgen.h>
+
+PETSC_INTERN PetscErrorCode DeepCDDirGenRegisterDestroy(void);
+
+static PetscBool DeepCDPackageInitialized = PETSC_FALSE;
+
+/*@C
+  DeepCDFinalizePackage - Frees deepcd's registries; called by PetscFinalize().
+
+  Level: developer
+@*/
+PetscErrorCode DeepCDFinalizePackage(void)
+{
+  PetscFunctionBegin;
+  PetscCall(DeepCDDirGenRegisterDestroy());
+  DeepCDPackageInitialized = PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDInitializePackage - Registers KSPDEEPCD, its direction generators and
+  its log events. Safe to call more than once.
+
+  Not Collective
+
+  Level: beginner
+
+.seealso: `KSPDEEPCD`
+@*/
+PetscErrorCode DeepCDInitializePackage(void)
+{
+  PetscFunctionBegin;
+  if (DeepCDPackageInitialized) PetscFunctionReturn(0);
+  DeepCDPackageInitialized = PETSC_TRUE;
+  PetscCall(KSPInitializePackage());
+  PetscCall(KSPRegister(KSPDEEPCD, KSPCreate_DeepCD));
+  PetscCall(DeepCDDirGenRegister(DEEPCD_DIRGEN_PC, DeepCDDirGenCreate_PC));
+  PetscCall(PetscLogEventRegister("DeepCDGenerate", KSP_CLASSID, &KSPDEEPCD_Generator));
+  PetscCall(PetscLogEventRegister("DeepCDOrthog", KSP_CLASSID, &KSPDEEPCD_Orthogonalize));
+  PetscCall(PetscRegisterFinalize(DeepCDFinalizePackage));
+  PetscFunctionReturn(0);
+}
+
+/* Entry point PETSc looks up when libdeepcd.so is loaded with -dll_append. */
+PETSC_EXTERN PetscErrorCode PetscDLLibraryRegister_deepcd(void)
+{
+  PetscFunctionBegin;
+  PetscCall(DeepCDInitializePackage());
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,115 @@
+/* Writing a solution file (format v1, docs/formats.md) with PETSc's parallel
+   HDF5 viewer, plus an XDMF sidecar for ParaView. The files are written under
+   temporary names and renamed, so a crash never leaves a half-written output. */
+#include <unistd.h>
+#include <petscviewerhdf5.h>
+#include <deepcd/solution.h>
+
+static PetscErrorCode write_xdmf(DeepCDProblem p, const char h5path[], const char xmfpath[])
+{
+  FILE       *f;
+  const char *base = strrchr(h5path, '/');
+
+  PetscFunctionBegin;
+  base = base ? base + 1 : h5path;
+  f    = fopen(xmfpath, "w");
+  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot create the XDMF file", xmfpath);
+  fprintf(f, "<?xml version=\"1.0\" ?>\n<Xdmf Version=\"3.0\">\n <Domain>\n  <Grid Name=\"deepcd\" GridType=\"Uniform\">\n");
+  fprintf(f, "   <Topology TopologyType=\"3DCoRectMesh\" Dimensions=\"%d %d %d\"/>\n", (int) p->nz + 1, (int) p->ny + 1, (int) p->nx + 1);
+  fprintf(f, "   <Geometry GeometryType=\"ORIGIN_DXDYDZ\">\n    <DataItem Dimensions=\"3\" Format=\"XML\">0 0 0</DataItem>\n");
+  fprintf(f, "    <DataItem Dimensions=\"3\" Format=\"XML\">%.17g %.17g %.17g</DataItem>\n   </Geometry>\n", (double) p->h, (double) p->h, (double) p->h);
+  fprintf(f, "   <Attribute Name=\"x\" AttributeType=\"Scalar\" Center=\"Cell\">\n");
+  fprintf(f, "    <DataItem Dimensions=\"%d %d %d\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">%s:/x</DataItem>\n   </Attribute>\n", (int) p->nz, (int) p->ny, (int) p->nx, base);
+  fprintf(f, "  </Grid>\n </Domain>\n</Xdmf>\n");
+  PetscCheck(fclose(f) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: write failed", xmfpath);
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDSolutionWrite - Writes the solution file of a solve: dataset `x`
+  (nz, ny, nx), dataset `residual_history`, and the run's attributes; and an
+  XDMF file beside it (same name with extension .xmf) for ParaView.
+
+  Collective
+
+  Input Parameters:
++ p    - the problem
+. x    - the solution (a global vector on the problem's DMDA)
+. info - iterations, reason, norms, types and timings
+- path - output path
+
+  Level: beginner
+@*/
+PetscErrorCode DeepCDSolutionWrite(DeepCDProblem p, Vec x, const DeepCDSolveInfo *info, const char path[])
+{
+  MPI_Comm    comm = PetscObjectComm((PetscObject) p->da);
+  PetscMPIInt rank;
+  int         pid = (int) getpid();
+  char        tmp[PETSC_MAX_PATH_LEN], xmf[PETSC_MAX_PATH_LEN], xmftmp[PETSC_MAX_PATH_LEN + 32];
+  PetscViewer v;
+  Vec         hist;
+  const char *oldname;
+  PetscInt    version = DEEPCD_SOLUTION_VERSION, nh = info->history ? info->nhistory : 0;
+  PetscBool   ok;
+  char       *dot;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Bcast(&pid, 1, MPI_INT, 0, comm));
+  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp-%d", path, pid));
+  PetscCall(PetscStrncpy(xmf, path, sizeof(xmf)));
+  dot = strrchr(xmf, '.');
+  if (dot && !strchr(dot, '/')) *dot = 0;
+  PetscCall(PetscStrlcat(xmf, ".xmf", sizeof(xmf)));
+
+  PetscCall(PetscViewerHDF5Open(comm, tmp, FILE_MODE_WRITE, &v));
+  PetscCall(PetscObjectGetName((PetscObject) x, &oldname));
+  {
+    char saved[256];
+
+    PetscCall(PetscStrncpy(saved, oldname, sizeof(saved)));
+    PetscCall(PetscObjectSetName((PetscObject) x, "x"));
+    PetscCall(VecView(x, v));
+    PetscCall(PetscObjectSetName((PetscObject) x, saved));
+  }
+  PetscCall(VecCreateMPI(comm, rank ? 0 : nh, PETSC_DETERMINE, &hist));
+  if (!rank && nh) {
+    PetscScalar *h;
+
+    PetscCall(VecGetArray(hist, &h));
+    for (PetscInt i = 0; i < nh; i++) h[i] = info->history[i];
+    PetscCall(VecRestoreArray(hist, &h));
+  }
+  PetscCall(PetscObjectSetName((PetscObject) hist, "residual_history"));
+  if (nh) PetscCall(VecView(hist, v));
+  PetscCall(VecDestroy(&hist));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "format", PETSC_STRING, DEEPCD_SOLUTION_FORMAT));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "version", PETSC_INT, &version));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "nx", PETSC_INT, &p->nx));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "ny", PETSC_INT, &p->ny));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "nz", PETSC_INT, &p->nz));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "h", PETSC_REAL, &p->h));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "iterations", PETSC_INT, &info->iterations));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "converged_reason", PETSC_STRING, KSPConvergedReasons[info->reason]));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "residual_norm", PETSC_REAL, &info->residual_norm));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "ksp_type", PETSC_STRING, info->ksp_type));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "pc_type", PETSC_STRING, info->pc_type));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "solve_seconds", PETSC_REAL, &info->solve_seconds));
+  PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "setup_seconds", PETSC_REAL, &info->setup_seconds));
+  PetscCall(PetscViewerDestroy(&v));
+
+  ok = PETSC_TRUE;
+  if (!rank) {
+    PetscCall(PetscSNPrintf(xmftmp, sizeof(xmftmp), "%s.tmp-%d", xmf, pid));
+    if (write_xdmf(p, path, xmftmp)) ok = PETSC_FALSE;
+    if (ok && rename(tmp, path)) ok = PETSC_FALSE;
+    if (ok && rename(xmftmp, xmf)) ok = PETSC_FALSE;
+    if (!ok) {
+      unlink(tmp);
+      unlink(xmftmp);
+    }
+  }
+  PetscCallMPI(MPI_Bcast(&ok, 1, MPIU_BOOL, 0, comm));
+  PetscCheck(ok, comm, PETSC_ERR_FILE_WRITE, "%s: cannot write the output (directory missing or not writable?)", path);
+  PetscFunctionReturn(0);
+}
