@@ -12,6 +12,9 @@ int DeepCDCmdSolve(int argc, char **argv);
 /* Starts PETSc for a subcommand with errors returned instead of printed, so
    that the subcommand reports each failure as one line (DeepCDCLIFail). */
 PetscErrorCode DeepCDCLIInitialize(int *argc, char ***argv, const char help[]);
+/* Pops the error handler, finalizes PETSc and returns status (1 if the
+   finalize fails and status was 0). */
+int DeepCDCLIFinalize(int status);
 /* Prints "deepcd CMD: error: MESSAGE" once (rank 0) for a failed PETSc call
    and returns the exit status to use. */
 int DeepCDCLIFail(const char cmd[], PetscErrorCode ierr);

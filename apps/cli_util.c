@@ -13,6 +13,16 @@ PetscErrorCode DeepCDCLIInitialize(int *argc, char ***argv, const char help[])
   return 0;
 }
 
+int DeepCDCLIFinalize(int status)
+{
+  PetscBool initialized = PETSC_FALSE;
+
+  if (PetscInitialized(&initialized) || !initialized) return status;
+  (void)PetscPopErrorHandler(); /* pushed by DeepCDCLIInitialize() */
+  if (PetscFinalize()) return status ? status : 1;
+  return status;
+}
+
 int DeepCDCLIFail(const char cmd[], PetscErrorCode ierr)
 {
   const char *text     = NULL;

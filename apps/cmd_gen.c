@@ -31,10 +31,10 @@ typedef struct {
    Returns 1 when help was asked for; puts a syntax error's text in err. */
 static int GenParseArgs(int argc, char **argv, GenArgs *a, char err[], size_t lerr)
 {
-  const char   *names[] = {"--scene", "--n", "--nx", "--ny", "--nz", "--seed", "-o", "--output"};
-  const char  **slots[] = {&a->scene, &a->n, &a->nx, &a->ny, &a->nz, &a->seed, &a->output, &a->output};
+  const char  *names[] = { "--scene", "--n", "--nx", "--ny", "--nz", "--seed", "-o", "--output" };
+  const char **slots[] = { &a->scene, &a->n, &a->nx, &a->ny, &a->nz, &a->seed, &a->output, &a->output };
 
-  *a     = (GenArgs){NULL};
+  *a     = (GenArgs){ NULL };
   err[0] = 0;
   for (int i = 1; i < argc; i++) {
     const char *arg   = argv[i];
@@ -45,18 +45,25 @@ static int GenParseArgs(int argc, char **argv, GenArgs *a, char err[], size_t le
     for (size_t o = 0; o < sizeof(names) / sizeof(names[0]); o++) {
       if (strcmp(arg, names[o])) continue;
       found = 1;
-      if (i + 1 >= argc) snprintf(err, lerr, "option %s needs a value", arg);
-      else *slots[o] = argv[++i];
+      if (i + 1 >= argc)
+        snprintf(err, lerr, "option %s needs a value", arg);
+      else
+        *slots[o] = argv[++i];
       break;
     }
     if (found) continue;
-    if (arg[0] == '-') snprintf(err, lerr, "unknown option '%s' (try 'deepcd gen --help')", arg);
-    else snprintf(err, lerr, "unexpected argument '%s' (try 'deepcd gen --help')", arg);
+    if (arg[0] == '-')
+      snprintf(err, lerr, "unknown option '%s' (try 'deepcd gen --help')", arg);
+    else
+      snprintf(err, lerr, "unexpected argument '%s' (try 'deepcd gen --help')", arg);
   }
   if (err[0]) return 0;
-  if (!a->scene) snprintf(err, lerr, "missing --scene S (one of empty, spheres, plume, random)");
-  else if (!a->output) snprintf(err, lerr, "missing -o FILE (the problem file to write)");
-  else if (!a->n && !(a->nx && a->ny && a->nz)) snprintf(err, lerr, "missing --n N (or all of --nx X --ny Y --nz Z)");
+  if (!a->scene)
+    snprintf(err, lerr, "missing --scene S (one of empty, spheres, plume, random)");
+  else if (!a->output)
+    snprintf(err, lerr, "missing -o FILE (the problem file to write)");
+  else if (!a->n && !(a->nx && a->ny && a->nz))
+    snprintf(err, lerr, "missing --n N (or all of --nx X --ny Y --nz Z)");
   return 0;
 }
 
@@ -97,8 +104,14 @@ static PetscErrorCode GenWrite(const GenConfig *cfg, const char output[])
   PetscInt           solid = 0, ncells;
 
   PetscFunctionBegin;
-  PetscCall(DeepCDSceneGenerate(cfg->scene, cfg->nx, cfg->ny, cfg->nz, (unsigned long)cfg->seed, &data));
-  PetscCall(DeepCDProblemDataWrite(data, output));
+  PetscCall(DeepCDSceneGenerate(cfg->scene, cfg->nx, cfg->ny, cfg->nz, (unsigned long) cfg->seed, &data));
+  {
+    /* free the problem before reporting a write failure */
+    PetscErrorCode ierr = DeepCDProblemDataWrite(data, output);
+
+    if (ierr) PetscCall(DeepCDProblemDataDestroy(&data));
+    PetscCall(ierr);
+  }
   ncells = data->nx * data->ny * data->nz;
   for (PetscInt c = 0; c < ncells; c++) solid += data->solid[c];
   printf("deepcd gen: wrote %s (scene %s, %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " cells, %" PetscInt_FMT " solid, boundary %s)\n", output, DeepCDSceneTypes[cfg->scene], data->nx, data->ny, data->nz, solid, data->boundary);
@@ -112,11 +125,10 @@ int DeepCDCmdGen(int argc, char **argv)
   GenArgs        args;
   GenConfig      cfg;
   char           syntax[PETSC_MAX_PATH_LEN + 128];
-  char          *pargvbuf[2] = {argv[0], NULL};
+  char          *pargvbuf[2] = { argv[0], NULL };
   char         **pargv       = pargvbuf;
-  int            pargc       = 1, status = 0, code;
-  PetscMPIInt    rank = 0;
-  PetscBool      initialized = PETSC_FALSE;
+  int            pargc = 1, status = 0, code;
+  PetscMPIInt    rank        = 0;
   PetscErrorCode ierr;
 
   if (GenParseArgs(argc, argv, &args, syntax, sizeof(syntax))) {
@@ -126,18 +138,15 @@ int DeepCDCmdGen(int argc, char **argv)
   /* PETSc sees none of our --options (it would complain about them). */
   ierr = DeepCDCLIInitialize(&pargc, &pargv, help);
   if (ierr) {
-    status = DeepCDCLIFail("gen", ierr);
-    if (PetscInitialized(&initialized) == 0 && initialized) (void)PetscFinalize();
-    return status;
+    return DeepCDCLIFinalize(DeepCDCLIFail("gen", ierr));
   }
   ierr = GenConfigure(&args, syntax, &cfg);
   if (!ierr) {
     /* one process writes the file; the others learn how it went */
     if (MPI_Comm_rank(PETSC_COMM_WORLD, &rank) == MPI_SUCCESS && !rank) ierr = GenWrite(&cfg, args.output);
-    code = (int)ierr;
-    if (MPI_Bcast(&code, 1, MPI_INT, 0, PETSC_COMM_WORLD) == MPI_SUCCESS) ierr = (PetscErrorCode)code;
+    code = (int) ierr;
+    if (MPI_Bcast(&code, 1, MPI_INT, 0, PETSC_COMM_WORLD) == MPI_SUCCESS) ierr = (PetscErrorCode) code;
   }
   if (ierr) status = DeepCDCLIFail("gen", ierr);
-  if (PetscFinalize()) status = status ? status : 1;
-  return status;
+  return DeepCDCLIFinalize(status);
 }

@@ -112,6 +112,7 @@ int DeepCDCmdSolve(int argc, char **argv)
   int            pargc = 0;
   PetscErrorCode ierr;
   PetscBool      failed = PETSC_FALSE, helpflg = PETSC_FALSE;
+  int            status;
 
   /* The problem file is the first argument after "solve"; PETSc sees the rest. */
   pargv = (char **) malloc((size_t) (argc + 1) * sizeof(char *));
@@ -140,15 +141,7 @@ int DeepCDCmdSolve(int argc, char **argv)
     if (!ierr) ierr = KSPDestroy(&ksp);
   } else if (!ierr)
     ierr = run(problemfile, &failed);
-  if (ierr) {
-    int status = DeepCDCLIFail("solve", ierr);
-
-    PetscFinalize();
-    free(pargv);
-    return status;
-  }
-  ierr = PetscFinalize();
+  status = DeepCDCLIFinalize(ierr ? DeepCDCLIFail("solve", ierr) : (failed ? 3 : 0));
   free(pargv);
-  if (ierr) return 1;
-  return failed ? 3 : 0;
+  return status;
 }

@@ -11,14 +11,14 @@
 #include <deepcd/problem.h>
 
 #if defined(PETSC_USE_REAL_DOUBLE)
-  #define DEEPCD_H5_NATIVE_REAL H5T_NATIVE_DOUBLE
+#define DEEPCD_H5_NATIVE_REAL H5T_NATIVE_DOUBLE
 #elif defined(PETSC_USE_REAL_SINGLE)
-  #define DEEPCD_H5_NATIVE_REAL H5T_NATIVE_FLOAT
+#define DEEPCD_H5_NATIVE_REAL H5T_NATIVE_FLOAT
 #else
-  #error "deepcd problem files need PetscReal to be double or float"
+#error "deepcd problem files need PetscReal to be double or float"
 #endif
 
-static const char *const DeepCDWallNames[] = {"x-", "x+", "y-", "y+", "z-", "z+"};
+static const char *const DeepCDWallNames[] = { "x-", "x+", "y-", "y+", "z-", "z+" };
 
 /*@C
   DeepCDCheckBoundary - checks a `boundary` string: exactly 6 letters, each 'D' (Dirichlet) or 'N' (Neumann),
@@ -41,8 +41,10 @@ PetscErrorCode DeepCDCheckBoundary(const char file[], const char boundary[])
   size_t         len;
 
   PetscFunctionBegin;
-  if (file) PetscCall(PetscSNPrintf(where, sizeof(where), "%s: attribute 'boundary'", file));
-  else PetscCall(PetscStrcpy(where, "boundary"));
+  if (file)
+    PetscCall(PetscSNPrintf(where, sizeof(where), "%s: attribute 'boundary'", file));
+  else
+    PetscCall(PetscStrcpy(where, "boundary"));
   PetscCheck(boundary, PETSC_COMM_SELF, code, "%s: missing (need 6 letters from {D,N}, walls x-,x+,y-,y+,z-,z+)", where);
   len = strlen(boundary);
   PetscCheck(len == 6, PETSC_COMM_SELF, code, "%s: '%s' is not 6 letters from {D,N} (walls x-,x+,y-,y+,z-,z+)", where, boundary);
@@ -81,11 +83,11 @@ PetscErrorCode DeepCDProblemDataCreate(PetscInt nx, PetscInt ny, PetscInt nz, Pe
   PetscValidPointer(data, 6);
   *data = NULL;
   PetscCheck(nx >= 1 && ny >= 1 && nz >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "grid %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT ": need at least 1 cell in each direction", nx, ny, nz);
-  PetscCheck(h > 0 && !PetscIsInfOrNanReal(h), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "cell size h = %g must be positive and finite", (double)h);
+  PetscCheck(h > 0 && !PetscIsInfOrNanReal(h), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "cell size h = %g must be positive and finite", (double) h);
   if (!boundary) boundary = "DDDDDD";
   PetscCall(DeepCDCheckBoundary(NULL, boundary));
   /* The corner array is the larger one: if it fits, so does the cell array. */
-  PetscCheck(((PetscInt64)nx + 1) * ((PetscInt64)ny + 1) <= (PetscInt64)PETSC_MAX_INT / ((PetscInt64)nz + 1), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "grid %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " is too large for PetscInt", nx, ny, nz);
+  PetscCheck(((PetscInt64) nx + 1) * ((PetscInt64) ny + 1) <= (PetscInt64) PETSC_MAX_INT / ((PetscInt64) nz + 1), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "grid %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " is too large for PetscInt", nx, ny, nz);
   PetscCall(PetscNew(&d));
   d->nx = nx;
   d->ny = ny;
@@ -160,7 +162,7 @@ PetscErrorCode DeepCDSolidFromSDF(PetscInt mx, PetscInt my, PetscInt mz, const P
         const PetscReal *c   = c0 + i;
         const PetscReal  sum = c[0] + c[1] + c[sx] + c[sx + 1] + c[sxy] + c[sxy + 1] + c[sxy + sx] + c[sxy + sx + 1];
 
-        s[i] = (unsigned char)(sum < 0 ? 1 : 0);
+        s[i] = (unsigned char) (sum < 0 ? 1 : 0);
       }
     }
   }
@@ -208,7 +210,7 @@ static PetscErrorCode WriteScalarAttribute(hid_t loc, const char path[], const c
 /* A 3-D dataset shaped (n2, n1, n0), last index fastest. */
 static PetscErrorCode WriteDataset3(hid_t loc, const char path[], const char name[], PetscInt n0, PetscInt n1, PetscInt n2, hid_t filetype, hid_t memtype, const void *buf)
 {
-  hsize_t dims[3] = {(hsize_t)n2, (hsize_t)n1, (hsize_t)n0};
+  hsize_t dims[3] = { (hsize_t) n2, (hsize_t) n1, (hsize_t) n0 };
   hid_t   dcpl = H5I_INVALID_HID, space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
   herr_t  status = -1;
 
@@ -227,8 +229,8 @@ static PetscErrorCode WriteDataset3(hid_t loc, const char path[], const char nam
 
 static PetscErrorCode WriteContents(hid_t file, const DeepCDProblemData *d, const char path[])
 {
-  const int version = DEEPCD_PROBLEM_VERSION, nx = (int)d->nx, ny = (int)d->ny, nz = (int)d->nz;
-  const double h = (double)d->h;
+  const int    version = DEEPCD_PROBLEM_VERSION, nx = (int) d->nx, ny = (int) d->ny, nz = (int) d->nz;
+  const double h = (double) d->h;
 
   PetscFunctionBegin;
   PetscCall(WriteStringAttribute(file, path, "format", DEEPCD_PROBLEM_FORMAT));
@@ -284,13 +286,14 @@ PetscErrorCode DeepCDProblemDataWrite(const DeepCDProblemData *data, const char 
   PetscCall(DeepCDCheckBoundary(path, data->boundary));
   len = strlen(path);
   PetscCheck(len < PETSC_MAX_PATH_LEN, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: file name is too long", path);
-  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()));
+  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long) getpid()));
 
   /* Our messages replace HDF5's error stack dumps; restore the caller's setting afterwards. */
   if (H5Eget_auto2(H5E_DEFAULT, &oldfunc, &olddata) >= 0) haveauto = PETSC_TRUE;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 
-  file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  errno = 0; /* so that a failure's errno is HDF5's */
+  file  = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (file < 0) {
     saveerrno = errno;
     if (haveauto) H5Eset_auto2(H5E_DEFAULT, oldfunc, olddata);
@@ -300,12 +303,12 @@ PetscErrorCode DeepCDProblemDataWrite(const DeepCDProblemData *data, const char 
   if (H5Fclose(file) < 0 && !ierr) ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_FILE_WRITE, PETSC_ERROR_INITIAL, "%s: cannot close the temporary file %s", path, tmp);
   if (haveauto) H5Eset_auto2(H5E_DEFAULT, oldfunc, olddata);
   if (ierr) {
-    (void)remove(tmp);
+    (void) remove(tmp);
     PetscCall(ierr);
   }
   if (rename(tmp, path)) {
     saveerrno = errno;
-    (void)remove(tmp);
+    (void) remove(tmp);
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot rename the temporary file %s to it (%s)", path, tmp, strerror(saveerrno));
   }
   PetscFunctionReturn(0);

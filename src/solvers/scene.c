@@ -4,7 +4,7 @@
 #include <petsc/private/petscimpl.h> /* PetscValidPointer() */
 #include <deepcd/scene.h>
 
-const char *const DeepCDSceneTypes[] = {"empty", "spheres", "plume", "random", "DeepCDSceneType", "DEEPCD_SCENE_", NULL};
+const char *const DeepCDSceneTypes[] = { "empty", "spheres", "plume", "random", "DeepCDSceneType", "DEEPCD_SCENE_", NULL };
 
 #define DEEPCD_NUM_SCENES 4
 
@@ -33,7 +33,7 @@ PetscErrorCode DeepCDSceneTypeFromString(const char name[], DeepCDSceneType *typ
   for (int s = 0; s < DEEPCD_NUM_SCENES; s++) {
     PetscCall(PetscStrcmp(name, DeepCDSceneTypes[s], &match));
     if (match) {
-      *type = (DeepCDSceneType)s;
+      *type = (DeepCDSceneType) s;
       PetscFunctionReturn(0);
     }
   }
@@ -63,19 +63,19 @@ static uint64_t RngNext(Rng *r)
    part of a scene's recipe does not shift the others' random numbers. */
 static void RngSeed(Rng *r, unsigned long seed, uint64_t stream)
 {
-  r->s = Mix64((uint64_t)seed + 0x9E3779B97F4A7C15ULL) ^ Mix64(stream * 0xD1B54A32D192ED03ULL + 1);
+  r->s = Mix64((uint64_t) seed + 0x9E3779B97F4A7C15ULL) ^ Mix64(stream * 0xD1B54A32D192ED03ULL + 1);
 }
 
 /* Uniform in [a, b). */
 static double RngUniform(Rng *r, double a, double b)
 {
-  return a + (b - a) * ((double)(RngNext(r) >> 11) * 0x1.0p-53);
+  return a + (b - a) * ((double) (RngNext(r) >> 11) * 0x1.0p-53);
 }
 
 /* Uniform integer in [lo, hi]. */
 static int RngInt(Rng *r, int lo, int hi)
 {
-  return lo + (int)(RngNext(r) % (uint64_t)(hi - lo + 1));
+  return lo + (int) (RngNext(r) % (uint64_t) (hi - lo + 1));
 }
 
 /* ---- obstacles ---- */
@@ -135,7 +135,7 @@ static double EstimateSolidFraction(const Obstacle obs[], int nobs, const double
   for (int k = 0; k < n; k++) {
     for (int j = 0; j < n; j++) {
       for (int i = 0; i < n; i++) {
-        const double p[3] = {(i + 0.5) / n * ext[0], (j + 0.5) / n * ext[1], (k + 0.5) / n * ext[2]};
+        const double p[3] = { (i + 0.5) / n * ext[0], (j + 0.5) / n * ext[1], (k + 0.5) / n * ext[2] };
 
         for (int o = 0; o < nobs; o++) {
           if (ObstacleSDF(&obs[o], p) < 0) {
@@ -146,7 +146,7 @@ static double EstimateSolidFraction(const Obstacle obs[], int nobs, const double
       }
     }
   }
-  return (double)inside / ((double)n * n * n);
+  return (double) inside / ((double) n * n * n);
 }
 
 /* ---- right-hand side ---- */
@@ -191,7 +191,8 @@ static void RandomBump(Rng *r, const double ext[3], double L, Bump *b)
 
   The scenes:
 + empty   - no obstacles, walls "DDDDDD"; the sdf is the distance to the nearest wall (positive everywhere)
-. spheres - 3 to 8 spheres of radius 0.06 L to 0.18 L, centres in the middle 80% of each extent; walls "DDDDDD"
+. spheres - 3 to 8 spheres of radius 0.06 L to 0.18 L, centres in the middle 80% of each extent, redrawn until they
+            cover 7% to 35% of the domain (estimated on a fixed 24^3 lattice); walls "DDDDDD"
 . plume   - one sphere in the middle of the domain over a strong Gaussian source near the floor (z = 0.1 of the height);
             walls "NNNNND" (closed floor and sides, open top)
 - random  - 2 to 10 spheres and axis-aligned boxes; each wall D or N at random, at least one D
@@ -210,7 +211,7 @@ PetscErrorCode DeepCDSceneGenerate(DeepCDSceneType type, PetscInt nx, PetscInt n
   DeepCDProblemData *d;
   Obstacle           obs[MAX_OBSTACLES];
   Bump               bumps[MAX_BUMPS];
-  int                nobs = 0, nbumps;
+  int                nobs        = 0, nbumps;
   char               boundary[7] = "DDDDDD";
   PetscReal          h;
   double             ext[3], L = 1.0, smin;
@@ -219,9 +220,9 @@ PetscErrorCode DeepCDSceneGenerate(DeepCDSceneType type, PetscInt nx, PetscInt n
   PetscFunctionBegin;
   PetscValidPointer(data, 6);
   *data = NULL;
-  PetscCheck((int)type >= 0 && (int)type < DEEPCD_NUM_SCENES, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "unknown scene type %d", (int)type);
+  PetscCheck((int) type >= 0 && (int) type < DEEPCD_NUM_SCENES, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "unknown scene type %d", (int) type);
   PetscCheck(nx >= 1 && ny >= 1 && nz >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "grid %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT ": need at least 1 cell in each direction", nx, ny, nz);
-  h      = 1.0 / (PetscReal)PetscMax(nx, PetscMax(ny, nz));
+  h      = 1.0 / (PetscReal) PetscMax(nx, PetscMax(ny, nz));
   ext[0] = nx * h;
   ext[1] = ny * h;
   ext[2] = nz * h;
@@ -236,9 +237,11 @@ PetscErrorCode DeepCDSceneGenerate(DeepCDSceneType type, PetscInt nx, PetscInt n
     /* In a cube, 3-8 such spheres fill only ~5% on average; redraw (from the
        same stream, so still deterministic) until they fill a useful 7-35%. */
     for (int attempt = 0; attempt < 100; attempt++) {
+      double f;
+
       nobs = RngInt(&rng, 3, 8);
       for (int o = 0; o < nobs; o++) RandomSphere(&rng, ext, 0.06 * L, 0.18 * L, &obs[o]);
-      const double f = EstimateSolidFraction(obs, nobs, ext);
+      f = EstimateSolidFraction(obs, nobs, ext);
       if (f >= 0.07 && f <= 0.35) break;
     }
     break;
@@ -250,20 +253,22 @@ PetscErrorCode DeepCDSceneGenerate(DeepCDSceneType type, PetscInt nx, PetscInt n
     rf = RngUniform(&rng, 0.15, 0.25);
 
     PetscCall(PetscStrcpy(boundary, "NNNNND"));
-    nobs          = 1;
-    obs[0].kind   = OBSTACLE_SPHERE;
-    obs[0].c[0]   = (0.5 + jx) * ext[0];
-    obs[0].c[1]   = (0.5 + jy) * ext[1];
-    obs[0].c[2]   = 0.5 * ext[2];
-    obs[0].r      = rf * smin; /* keeps it clear of the source at 0.1 of the height */
+    nobs        = 1;
+    obs[0].kind = OBSTACLE_SPHERE;
+    obs[0].c[0] = (0.5 + jx) * ext[0];
+    obs[0].c[1] = (0.5 + jy) * ext[1];
+    obs[0].c[2] = 0.5 * ext[2];
+    obs[0].r    = rf * smin; /* keeps it clear of the source at 0.1 of the height */
   } break;
   case DEEPCD_SCENE_RANDOM: {
     int nd = 0;
 
     nobs = RngInt(&rng, 2, 10);
     for (int o = 0; o < nobs; o++) {
-      if (RngNext(&rng) & 1) RandomBox(&rng, ext, 0.04 * L, 0.15 * L, &obs[o]);
-      else RandomSphere(&rng, ext, 0.06 * L, 0.18 * L, &obs[o]);
+      if (RngNext(&rng) & 1)
+        RandomBox(&rng, ext, 0.04 * L, 0.15 * L, &obs[o]);
+      else
+        RandomSphere(&rng, ext, 0.06 * L, 0.18 * L, &obs[o]);
     }
     for (int w = 0; w < 6; w++) {
       boundary[w] = (RngNext(&rng) & 1) ? 'D' : 'N';
@@ -284,7 +289,7 @@ PetscErrorCode DeepCDSceneGenerate(DeepCDSceneType type, PetscInt nx, PetscInt n
       PetscReal *row = d->sdf + (k * (ny + 1) + j) * (nx + 1);
 
       for (PetscInt i = 0; i <= nx; i++) {
-        const double p[3] = {i * h, j * h, k * h};
+        const double p[3] = { i * h, j * h, k * h };
         double       s;
 
         if (!nobs) {
@@ -294,7 +299,7 @@ PetscErrorCode DeepCDSceneGenerate(DeepCDSceneType type, PetscInt nx, PetscInt n
           s = ObstacleSDF(&obs[0], p);
           for (int o = 1; o < nobs; o++) s = PetscMin(s, ObstacleSDF(&obs[o], p));
         }
-        row[i] = (PetscReal)s;
+        row[i] = (PetscReal) s;
       }
     }
   }
@@ -315,7 +320,7 @@ PetscErrorCode DeepCDSceneGenerate(DeepCDSceneType type, PetscInt nx, PetscInt n
     bumps[nbumps].c[1]      = (0.5 + jy) * ext[1];
     bumps[nbumps].c[2]      = 0.1 * ext[2];
     bumps[nbumps].amplitude = 10.0;
-    bumps[nbumps].width     = PetscMax(0.08 * smin, (double)h); /* at least a cell wide */
+    bumps[nbumps].width     = PetscMax(0.08 * smin, (double) h); /* at least a cell wide */
     nbumps++;
   }
   RngSeed(&rng, seed, 3);
@@ -323,11 +328,11 @@ PetscErrorCode DeepCDSceneGenerate(DeepCDSceneType type, PetscInt nx, PetscInt n
     for (PetscInt j = 0; j < ny; j++) {
       for (PetscInt i = 0; i < nx; i++) {
         const PetscInt c    = (k * ny + j) * nx + i;
-        const double   p[3] = {(i + 0.5) * h, (j + 0.5) * h, (k + 0.5) * h};
+        const double   p[3] = { (i + 0.5) * h, (j + 0.5) * h, (k + 0.5) * h };
         double         v    = 0.1 * RngUniform(&rng, -1, 1);
 
         for (int b = 0; b < nbumps; b++) v += BumpValue(&bumps[b], p);
-        d->rhs[c] = d->solid[c] ? 0.0 : (PetscReal)v;
+        d->rhs[c] = d->solid[c] ? 0.0 : (PetscReal) v;
       }
     }
   }

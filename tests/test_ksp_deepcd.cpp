@@ -1,0 +1,311 @@
+// KSPDEEPCD: solutions against a direct solver on every scene, equivalence
+// with truncated FCG, breakdown detection, options, views and the CLI.
+#include <gtest/gtest.h>
+#include <cmath>
+#include <cstring>
+#include "test_util.h"
+
+namespace {
+
+struct Solved {
+  PetscInt           its = -1;
+  KSPConvergedReason reason;
+  Vec                x = nullptr;
+};
+
+// Loads `path` on one rank, solves with `options` (PETSc option string, set
+// for this solve only) and returns iterations, reason and the solution.
+Solved SolveFile(const std::string &path, const char *options, DeepCDProblem *pout = nullptr)
+{
+  Solved        s;
+  DeepCDProblem p;
+  Mat           A;
+  Vec           b;
+  KSP           ksp;
+  EXPECT_EQ(DeepCDProblemLoad(PETSC_COMM_SELF, path.c_str(), &p), 0);
+  EXPECT_EQ(DeepCDOperatorSetUp(p, &A, &b), 0);
+  VecDuplicate(b, &s.x);
+  KSPCreate(PETSC_COMM_SELF, &ksp);
+  KSPSetOptionsPrefix(ksp, "t_");
+  KSPSetOperators(ksp, A, A);
+  KSPSetType(ksp, KSPDEEPCD);
+  KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED);
+  PetscOptionsPrefixPush(NULL, "t_");
+  PetscOptionsInsertString(NULL, options);
+  PetscOptionsPrefixPop(NULL);
+  EXPECT_EQ(KSPSetFromOptions(ksp), 0);
+  EXPECT_EQ(KSPSolve(ksp, b, s.x), 0);
+  EXPECT_EQ(DeepCDProblemFinishSolution(p, A, s.x), 0);
+  KSPGetIterationNumber(ksp, &s.its);
+  KSPGetConvergedReason(ksp, &s.reason);
+  PetscOptionsClear(NULL);
+  KSPDestroy(&ksp);
+  VecDestroy(&b);
+  MatDestroy(&A);
+  if (pout) *pout = p;
+  else DeepCDProblemDestroy(&p);
+  return s;
+}
+
+double RelDiff(Vec a, Vec b)
+{
+  Vec       d;
+  PetscReal n, nb;
+  VecDuplicate(a, &d);
+  VecWAXPY(d, -1.0, b, a);
+  VecNorm(d, NORM_2, &n);
+  VecNorm(b, NORM_2, &nb);
+  VecDestroy(&d);
+  return n / nb;
+}
+
+} // namespace
+
+class DirectBySceneTest : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(DirectBySceneTest, MatchesCholesky)
+{
+  std::string dir = TestTempDir("ksp"), path = dir + "/" + GetParam() + ".h5";
+  WriteScene(GetParam(), 12, 10, 8, 11, path);
+  DeepCDProblem p;
+  ASSERT_EQ(DeepCDProblemLoad(PETSC_COMM_SELF, path.c_str(), &p), 0);
+  DeepCDRegions r;
+  ASSERT_EQ(DeepCDRegionsCompute(p, &r), 0);
+  ASSERT_EQ(r.nfloating, 0) << "the direct comparison needs a nonsingular scene";
+  DeepCDRegionsDestroy(&r);
+  DeepCDProblemDestroy(&p);
+
+  Solved direct = SolveFile(path, "-ksp_type preonly -pc_type cholesky");
+  ASSERT_GT(direct.reason, 0);
+  for (const char *pc : {"-pc_type jacobi", "-pc_type none", "-pc_type icc", "-pc_type gamg"}) {
+    std::string opts = std::string("-ksp_rtol 1e-12 -ksp_max_it 2000 ") + pc;
+    Solved      s    = SolveFile(path, opts.c_str());
+    EXPECT_GT(s.reason, 0) << pc;
+    EXPECT_LT(RelDiff(s.x, direct.x), 1e-8) << GetParam() << " " << pc;
+    VecDestroy(&s.x);
+  }
+  VecDestroy(&direct.x);
+}
+
+INSTANTIATE_TEST_SUITE_P(Scenes, DirectBySceneTest, ::testing::Values("empty", "spheres", "plume", "random"));
+
+TEST(KSPDeepCD, SameIterationsAsTruncatedFCG)
+{
+  std::string dir = TestTempDir("ksp");
+  for (const char *scene : {"spheres", "plume"}) {
+    std::string path = dir + "/fcg_" + scene + ".h5";
+    WriteScene(scene, 16, 14, 12, 4, path);
+    for (const char *pc : {"jacobi", "icc"}) {
+      std::string common = std::string(" -ksp_rtol 1e-8 -ksp_norm_type unpreconditioned -pc_type ") + pc;
+      Solved      cd     = SolveFile(path, ("-ksp_type deepcd -ksp_deepcd_directions 2" + common).c_str());
+      Solved      fcg    = SolveFile(path, ("-ksp_type fcg -ksp_fcg_mmax 2 -ksp_fcg_truncation_type standard" + common).c_str());
+      EXPECT_GT(cd.reason, 0);
+      EXPECT_GT(fcg.reason, 0);
+      EXPECT_LE(std::abs(cd.its - fcg.its), 1) << scene << " " << pc << ": deepcd " << cd.its << ", fcg " << fcg.its;
+      EXPECT_LT(RelDiff(cd.x, fcg.x), 1e-6);
+      VecDestroy(&cd.x);
+      VecDestroy(&fcg.x);
+    }
+  }
+}
+
+TEST(KSPDeepCD, TrueResidualAndDirectionsOptions)
+{
+  std::string dir = TestTempDir("ksp"), path = dir + "/opts.h5";
+  WriteScene("spheres", 12, 12, 12, 2, path);
+  Solved ref = SolveFile(path, "-ksp_type preonly -pc_type cholesky");
+  for (const char *o : {"-ksp_deepcd_true_residual 1", "-ksp_deepcd_true_residual 7", "-ksp_deepcd_directions 1", "-ksp_deepcd_directions 5", "-ksp_deepcd_normalize 0"}) {
+    Solved s = SolveFile(path, (std::string("-pc_type jacobi -ksp_rtol 1e-11 -ksp_max_it 3000 ") + o).c_str());
+    EXPECT_GT(s.reason, 0) << o;
+    EXPECT_LT(RelDiff(s.x, ref.x), 1e-8) << o;
+    VecDestroy(&s.x);
+  }
+  // m = 0 is steepest descent along the PC direction: far more iterations than m = 2
+  Solved sd = SolveFile(path, "-pc_type jacobi -ksp_rtol 1e-6 -ksp_max_it 20000 -ksp_deepcd_directions 0");
+  Solved cg = SolveFile(path, "-pc_type jacobi -ksp_rtol 1e-6");
+  EXPECT_GT(sd.its, 3 * cg.its);
+  VecDestroy(&sd.x);
+  VecDestroy(&cg.x);
+  VecDestroy(&ref.x);
+}
+
+namespace {
+
+// Shell PCs that make the generator misbehave.
+PetscErrorCode ApplyNaN(PC, Vec, Vec z)
+{
+  return VecSet(z, NAN);
+}
+PetscErrorCode ApplyZero(PC, Vec, Vec z)
+{
+  return VecSet(z, 0.0);
+}
+PetscErrorCode ApplyIdentity(PC, Vec r, Vec z)
+{
+  return VecCopy(r, z);
+}
+PetscErrorCode MultNegIdentity(Mat, Vec x, Vec y)
+{
+  VecCopy(x, y);
+  return VecScale(y, -1.0);
+}
+
+KSPConvergedReason SolveWithShell(PetscErrorCode (*apply)(PC, Vec, Vec), bool negative_matrix, PetscInt *its)
+{
+  Mat A;
+  Vec b, x;
+  KSP ksp;
+  PC  pc;
+  if (negative_matrix) {
+    MatCreateShell(PETSC_COMM_SELF, 10, 10, 10, 10, NULL, &A);
+    MatShellSetOperation(A, MATOP_MULT, (void (*)(void))MultNegIdentity);
+  } else {
+    MatCreateConstantDiagonal(PETSC_COMM_SELF, 10, 10, 10, 10, 2.0, &A);
+  }
+  MatCreateVecs(A, &x, &b);
+  VecSet(b, 1.0);
+  KSPCreate(PETSC_COMM_SELF, &ksp);
+  KSPSetOperators(ksp, A, A);
+  KSPSetType(ksp, KSPDEEPCD);
+  KSPGetPC(ksp, &pc);
+  PCSetType(pc, PCSHELL);
+  PCShellSetApply(pc, apply);
+  KSPSetTolerances(ksp, 1e-10, PETSC_DEFAULT, PETSC_DEFAULT, 50);
+  KSPSetErrorIfNotConverged(ksp, PETSC_FALSE);
+  EXPECT_EQ(KSPSolve(ksp, b, x), 0);
+  KSPConvergedReason reason;
+  KSPGetConvergedReason(ksp, &reason);
+  KSPGetIterationNumber(ksp, its);
+  KSPDestroy(&ksp);
+  VecDestroy(&x);
+  VecDestroy(&b);
+  MatDestroy(&A);
+  return reason;
+}
+
+} // namespace
+
+TEST(KSPDeepCD, BreakdownStopsWithPetscReason)
+{
+  PetscInt its;
+  EXPECT_EQ(SolveWithShell(ApplyNaN, false, &its), KSP_DIVERGED_NANORINF);
+  EXPECT_EQ(its, 0);
+  EXPECT_EQ(SolveWithShell(ApplyZero, false, &its), KSP_DIVERGED_BREAKDOWN);
+  EXPECT_EQ(its, 0);
+  EXPECT_EQ(SolveWithShell(ApplyIdentity, true, &its), KSP_DIVERGED_INDEFINITE_MAT);
+  EXPECT_EQ(its, 0);
+  // and a good generator converges in one step on a multiple of the identity
+  EXPECT_GT(SolveWithShell(ApplyIdentity, false, &its), 0);
+  EXPECT_EQ(its, 1);
+}
+
+TEST(KSPDeepCD, ModelRejectedUntilCNNLands)
+{
+  KSP ksp;
+  KSPCreate(PETSC_COMM_SELF, &ksp);
+  KSPSetType(ksp, KSPDEEPCD);
+  PetscBool has;
+  DeepCDDirGenRegistered(DEEPCD_DIRGEN_CNN, &has);
+  if (!has) {
+    PetscPushErrorHandler(PetscReturnErrorHandler, NULL);
+    EXPECT_EQ(KSPDeepCDSetModel(ksp, "model.h5"), PETSC_ERR_SUP);
+    EXPECT_EQ(KSPDeepCDSetGenerator(ksp, "bogus"), PETSC_ERR_ARG_UNKNOWN_TYPE);
+    EXPECT_EQ(KSPDeepCDSetDirections(ksp, -1), PETSC_ERR_ARG_OUTOFRANGE);
+    PetscPopErrorHandler();
+  }
+  KSPDestroy(&ksp);
+}
+
+TEST(KSPDeepCD, OptionsViewAndGetters)
+{
+  KSP ksp;
+  KSPCreate(PETSC_COMM_SELF, &ksp);
+  KSPSetOptionsPrefix(ksp, "v_");
+  PetscOptionsInsertString(NULL, "-v_ksp_type deepcd -v_ksp_deepcd_directions 3 -v_ksp_deepcd_true_residual 10 -v_ksp_deepcd_normalize 0");
+  KSPSetFromOptions(ksp);
+  PetscOptionsClear(NULL);
+  PetscInt  m, k;
+  PetscBool nrm;
+  KSPDeepCDGetDirections(ksp, &m);
+  KSPDeepCDGetTrueResidual(ksp, &k);
+  KSPDeepCDGetNormalize(ksp, &nrm);
+  EXPECT_EQ(m, 3);
+  EXPECT_EQ(k, 10);
+  EXPECT_FALSE(nrm);
+  const char *gen;
+  KSPDeepCDGetGenerator(ksp, &gen);
+  EXPECT_STREQ(gen, "pc");
+
+  char        buf[4096] = {0};
+  PetscViewer v;
+  FILE       *f = fmemopen(buf, sizeof(buf) - 1, "w");
+  PetscViewerASCIIOpenWithFILE(PETSC_COMM_SELF, f, &v);
+  KSPView(ksp, v);
+  PetscViewerDestroy(&v);
+  fclose(f);
+  EXPECT_NE(strstr(buf, "type: deepcd"), nullptr) << buf;
+  EXPECT_NE(strstr(buf, "kept directions 3"), nullptr) << buf;
+  EXPECT_NE(strstr(buf, "every 10 iterations"), nullptr) << buf;
+  EXPECT_NE(strstr(buf, "direction generator: pc"), nullptr) << buf;
+  KSPDestroy(&ksp);
+}
+
+TEST(Cli, SolveWritesSolutionMatchingDirect)
+{
+  std::string dir = TestTempDir("cli"), prob = dir + "/plume.h5", out = dir + "/out.h5";
+  WriteScene("plume", 12, 12, 10, 9, prob);
+  CommandResult r = RunCommand(CliPath() + " solve " + prob + " -o " + out + " -ksp_rtol 1e-12");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("CONVERGED_RTOL"), std::string::npos) << r.out;
+  ASSERT_TRUE(FileExists(out));
+  ASSERT_TRUE(FileExists(dir + "/out.xmf"));
+  std::vector<double> x = ReadDataset(out, "x"), hist = ReadDataset(out, "residual_history");
+  ASSERT_EQ(x.size(), 12u * 12u * 10u);
+  Solved direct = SolveFile(prob, "-ksp_type preonly -pc_type cholesky");
+  const PetscScalar *a;
+  VecGetArrayRead(direct.x, &a);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < x.size(); i++) {
+    num += (x[i] - PetscRealPart(a[i])) * (x[i] - PetscRealPart(a[i]));
+    den += PetscRealPart(a[i]) * PetscRealPart(a[i]);
+  }
+  VecRestoreArrayRead(direct.x, &a);
+  VecDestroy(&direct.x);
+  EXPECT_LT(std::sqrt(num / den), 1e-8);
+  ASSERT_GE(hist.size(), 2u);
+  EXPECT_LT(hist.back(), 1e-12 * hist.front() * 1.0000001);
+}
+
+TEST(Cli, TwoRanksMatchOneRank)
+{
+  std::string dir = TestTempDir("cli"), prob = dir + "/random.h5", o1 = dir + "/o1.h5", o2 = dir + "/o2.h5";
+  WriteScene("spheres", 16, 12, 10, 21, prob);
+  CommandResult r1 = RunCommand(CliPath() + " solve " + prob + " -o " + o1 + " -ksp_rtol 1e-10");
+  CommandResult r2 = RunCommand(std::string(MPIEXEC_CMD) + " -n 2 " + CliPath() + " solve " + prob + " -o " + o2 + " -ksp_rtol 1e-10");
+  ASSERT_EQ(r1.status, 0) << r1.err;
+  ASSERT_EQ(r2.status, 0) << r2.err << r2.out;
+  std::vector<double> h1 = ReadDataset(o1, "residual_history"), h2 = ReadDataset(o2, "residual_history");
+  EXPECT_EQ(h1.size(), h2.size());
+  std::vector<double> x1 = ReadDataset(o1, "x"), x2 = ReadDataset(o2, "x");
+  ASSERT_EQ(x1.size(), x2.size());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < x1.size(); i++) {
+    num += (x1[i] - x2[i]) * (x1[i] - x2[i]);
+    den += x1[i] * x1[i];
+  }
+  EXPECT_LT(std::sqrt(num / den), 1e-8);
+}
+
+TEST(Cli, ModelOptionRejectedWithOneLine)
+{
+  std::string dir = TestTempDir("cli"), prob = dir + "/m.h5", out = dir + "/m_out.h5";
+  WriteScene("empty", 6, 6, 6, 1, prob);
+  PetscBool has;
+  DeepCDDirGenRegistered(DEEPCD_DIRGEN_CNN, &has);
+  if (has) GTEST_SKIP() << "the CNN generator is built in";
+  CommandResult r = RunCommand(CliPath() + " solve " + prob + " -o " + out + " -ksp_deepcd_model model.h5");
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("-ksp_deepcd_model"), std::string::npos) << r.err;
+  EXPECT_FALSE(FileExists(out));
+}

@@ -1,0 +1,103 @@
+// Helpers shared by the GoogleTest files.
+#include "test_util.h"
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+std::string TestTempDir(const std::string &tag)
+{
+  int rank = 0;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  int  pid = (int)getpid();
+  MPI_Bcast(&pid, 1, MPI_INT, 0, PETSC_COMM_WORLD);
+  char buf[512];
+  snprintf(buf, sizeof(buf), "%s/deepcd-test-%s-%d", P_tmpdir, tag.c_str(), pid);
+  if (!rank) mkdir(buf, 0700);
+  MPI_Barrier(PETSC_COMM_WORLD);
+  return buf;
+}
+
+static std::string slurp(const std::string &path)
+{
+  std::ifstream      f(path);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+CommandResult RunCommand(const std::string &cmd)
+{
+  char outp[] = "/tmp/deepcd-test-outXXXXXX", errp[] = "/tmp/deepcd-test-errXXXXXX";
+  int  fo = mkstemp(outp), fe = mkstemp(errp);
+  close(fo);
+  close(fe);
+  // The MPI run-time variables of this (singleton) process must not leak into
+  // a child that starts its own MPI job.
+  std::string full = "env";
+  for (char **e = environ; *e; e++) {
+    std::string kv(*e), name = kv.substr(0, kv.find('='));
+    bool        mpi = !name.compare(0, 5, "OMPI_") || !name.compare(0, 5, "PMIX_") || !name.compare(0, 5, "ORTE_");
+    if (mpi && name.compare(0, 22, "OMPI_ALLOW_RUN_AS_ROOT") && name != "OMPI_MCA_rmaps_base_oversubscribe") full += " -u " + name;
+  }
+  full += " " + cmd + " >" + outp + " 2>" + errp;
+  int           st   = system(full.c_str());
+  CommandResult r;
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  r.out    = slurp(outp);
+  r.err    = slurp(errp);
+  unlink(outp);
+  unlink(errp);
+  return r;
+}
+
+std::string CliPath()
+{
+  return DEEPCD_CLI;
+}
+
+void WriteScene(const std::string &scene, int nx, int ny, int nz, unsigned long seed, const std::string &path)
+{
+  int rank = 0;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  if (!rank) {
+    DeepCDSceneType    type;
+    DeepCDProblemData *data;
+    ASSERT_EQ(DeepCDSceneTypeFromString(scene.c_str(), &type), 0);
+    ASSERT_EQ(DeepCDSceneGenerate(type, nx, ny, nz, seed, &data), 0);
+    ASSERT_EQ(DeepCDProblemDataWrite(data, path.c_str()), 0);
+    ASSERT_EQ(DeepCDProblemDataDestroy(&data), 0);
+  }
+  MPI_Barrier(PETSC_COMM_WORLD);
+}
+
+std::vector<double> ReadDataset(const std::string &path, const std::string &name)
+{
+  std::vector<double> v;
+  hid_t               f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return v;
+  hid_t d = H5Dopen2(f, name.c_str(), H5P_DEFAULT);
+  if (d >= 0) {
+    hid_t    s = H5Dget_space(d);
+    hssize_t n = H5Sget_simple_extent_npoints(s);
+    v.resize((size_t)n);
+    if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0) v.clear();
+    H5Sclose(s);
+    H5Dclose(d);
+  }
+  H5Fclose(f);
+  return v;
+}
+
+bool FileExists(const std::string &path)
+{
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}

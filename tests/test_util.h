@@ -1,0 +1,30 @@
+// Helpers shared by the GoogleTest files.
+#ifndef DEEPCD_TEST_UTIL_H
+#define DEEPCD_TEST_UTIL_H
+
+#include <string>
+#include <vector>
+#include <deepcd.h>
+
+// A fresh directory under /tmp, the same on every rank (kept for inspection).
+std::string TestTempDir(const std::string &tag);
+
+// Runs a shell command; returns its exit status, stdout and stderr.
+struct CommandResult {
+  int         status;
+  std::string out, err;
+};
+CommandResult RunCommand(const std::string &cmd);
+
+// Path of the deepcd CLI under test.
+std::string CliPath();
+
+// Writes scene `scene` at nx x ny x nz with `seed` to `path` (rank 0 writes).
+void WriteScene(const std::string &scene, int nx, int ny, int nz, unsigned long seed, const std::string &path);
+
+// Reads a float64 dataset of a file into a vector (serial, whole dataset).
+std::vector<double> ReadDataset(const std::string &path, const std::string &name);
+
+bool FileExists(const std::string &path);
+
+#endif
