@@ -77,7 +77,7 @@ static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
 
   PetscFunctionBegin;
   PetscCall(PCGetOperators(ksp->pc, &Amat, NULL));
-  neednorm = (ksp->normtype != KSP_NORM_NONE || cd->normalize) ? PETSC_TRUE : PETSC_FALSE;
+  neednorm = (ksp->normtype != KSP_NORM_NONE || (cd->normalize && !cd->gen->linear)) ? PETSC_TRUE : PETSC_FALSE;
 
   if (!ksp->guess_zero) {
     PetscCall(KSP_MatMult(ksp, Amat, x, r));
@@ -100,22 +100,25 @@ static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
 
   for (PetscInt it = 0; it < ksp->max_it; it++) {
     PetscInt    slot = nkept ? (head + 1) % cd->nslots : head, s;
-    Vec         d = cd->D[slot], w = cd->AD[slot];
+    Vec         d = cd->D[slot], w = cd->AD[slot], input;
     PetscScalar kappa, dr;
     PetscReal   alpha;
 
-    /* generator input: the residual, scaled to unit norm */
-    if (cd->normalize) {
+    /* generator input: the residual scaled to unit norm. A linear generator's
+       output scales with its input and the step length absorbs any scale, so
+       it gets r itself and the copy is saved. */
+    input = r;
+    if (cd->normalize && !cd->gen->linear) {
       if (rnorm == 0) {
         ksp->reason = KSP_CONVERGED_ATOL; /* exact solution reached */
         break;
       }
       PetscCall(VecAXPBY(rs, 1.0 / rnorm, 0.0, r));
-    } else
-      PetscCall(VecCopy(r, rs));
-    PetscCall(PetscLogEventBegin(KSPDEEPCD_Generator, ksp, rs, d, 0));
-    PetscCall(DeepCDDirGenApply(cd->gen, rs, d));
-    PetscCall(PetscLogEventEnd(KSPDEEPCD_Generator, ksp, rs, d, 0));
+      input = rs;
+    }
+    PetscCall(PetscLogEventBegin(KSPDEEPCD_Generator, ksp, input, d, 0));
+    PetscCall(DeepCDDirGenApply(cd->gen, input, d));
+    PetscCall(PetscLogEventEnd(KSPDEEPCD_Generator, ksp, input, d, 0));
     PetscCall(KSP_RemoveNullSpace(ksp, d));
 
     /* d <- z - sum_j (z.Ad_j / d_j.Ad_j) d_j over the kept directions */
