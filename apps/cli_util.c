@@ -18,7 +18,7 @@ int DeepCDCLIFinalize(int status)
   PetscBool initialized = PETSC_FALSE;
 
   if (PetscInitialized(&initialized) || !initialized) return status;
-  (void)PetscPopErrorHandler(); /* pushed by DeepCDCLIInitialize() */
+  (void) PetscPopErrorHandler(); /* pushed by DeepCDCLIInitialize() */
   if (PetscFinalize()) return status ? status : 1;
   return status;
 }

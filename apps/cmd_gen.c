@@ -128,7 +128,7 @@ int DeepCDCmdGen(int argc, char **argv)
   char          *pargvbuf[2] = { argv[0], NULL };
   char         **pargv       = pargvbuf;
   int            pargc = 1, status = 0, code;
-  PetscMPIInt    rank        = 0;
+  PetscMPIInt    rank = 0;
   PetscErrorCode ierr;
 
   if (GenParseArgs(argc, argv, &args, syntax, sizeof(syntax))) {

@@ -21,20 +21,16 @@ static PetscErrorCode check_output(const char path[])
 
 static PetscErrorCode run(const char problemfile[], PetscBool *failed)
 {
-  DeepCDProblem    p = NULL;
-  Mat              A;
-  Vec              b, x;
-  KSP              ksp;
-  PC               pc;
-  char             out[PETSC_MAX_PATH_LEN] = "";
-  PetscBool        hasout;
-  PetscLogDouble   t0, t1, t2;
-  DeepCDSolveInfo  info;
-  KSPType          ksptype;
-  PCType           pctype;
-  const PetscReal *hist;
-  PetscInt         nhist, nfluid;
-  PetscReal        bnorm;
+  DeepCDProblem   p = NULL;
+  Mat             A;
+  Vec             b, x;
+  KSP             ksp;
+  PC              pc;
+  char            out[PETSC_MAX_PATH_LEN] = "";
+  PetscBool       hasout;
+  DeepCDSolveInfo info;
+  PetscInt        nfluid;
+  PetscReal       bnorm;
 
   PetscFunctionBegin;
   PetscOptionsBegin(PETSC_COMM_WORLD, NULL, "deepcd solve options", NULL);
@@ -65,25 +61,7 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   PetscCall(KSPSetResidualHistory(ksp, NULL, PETSC_DECIDE, PETSC_TRUE));
   PetscCall(KSPSetFromOptions(ksp));
 
-  PetscCall(PetscTime(&t0));
-  PetscCall(KSPSetUp(ksp));
-  PetscCall(PetscTime(&t1));
-  PetscCall(KSPSolve(ksp, b, x));
-  PetscCall(PetscTime(&t2));
-  PetscCall(DeepCDProblemFinishSolution(p, A, x));
-
-  PetscCall(KSPGetIterationNumber(ksp, &info.iterations));
-  PetscCall(KSPGetConvergedReason(ksp, &info.reason));
-  PetscCall(KSPGetResidualNorm(ksp, &info.residual_norm));
-  PetscCall(KSPGetResidualHistory(ksp, &hist, &nhist));
-  PetscCall(KSPGetType(ksp, &ksptype));
-  PetscCall(PCGetType(pc, &pctype));
-  info.history       = hist;
-  info.nhistory      = nhist;
-  info.ksp_type      = ksptype;
-  info.pc_type       = pctype ? pctype : "none";
-  info.setup_seconds = t1 - t0;
-  info.solve_seconds = t2 - t1;
+  PetscCall(DeepCDSolveTimed(p, ksp, b, x, &info));
   PetscCall(DeepCDSolutionWrite(p, x, &info, out));
 
   {

@@ -24,18 +24,42 @@ int main(int argc, char **argv)
   for (PetscInt k = zs; k < zs + zm; k++)
     for (PetscInt j = ys; j < ys + ym; j++)
       for (PetscInt i = xs; i < xs + xm; i++) {
-        MatStencil  row = {.k = k, .j = j, .i = i}, col[7];
+        MatStencil  row = { .k = k, .j = j, .i = i }, col[7];
         PetscScalar v[7];
         PetscInt    c = 0;
 
         col[c] = row;
         v[c++] = 6.0;
-        if (i > 0) { col[c] = row; col[c].i = i - 1; v[c++] = -1.0; }
-        if (i < n - 1) { col[c] = row; col[c].i = i + 1; v[c++] = -1.0; }
-        if (j > 0) { col[c] = row; col[c].j = j - 1; v[c++] = -1.0; }
-        if (j < n - 1) { col[c] = row; col[c].j = j + 1; v[c++] = -1.0; }
-        if (k > 0) { col[c] = row; col[c].k = k - 1; v[c++] = -1.0; }
-        if (k < n - 1) { col[c] = row; col[c].k = k + 1; v[c++] = -1.0; }
+        if (i > 0) {
+          col[c]   = row;
+          col[c].i = i - 1;
+          v[c++]   = -1.0;
+        }
+        if (i < n - 1) {
+          col[c]   = row;
+          col[c].i = i + 1;
+          v[c++]   = -1.0;
+        }
+        if (j > 0) {
+          col[c]   = row;
+          col[c].j = j - 1;
+          v[c++]   = -1.0;
+        }
+        if (j < n - 1) {
+          col[c]   = row;
+          col[c].j = j + 1;
+          v[c++]   = -1.0;
+        }
+        if (k > 0) {
+          col[c]   = row;
+          col[c].k = k - 1;
+          v[c++]   = -1.0;
+        }
+        if (k < n - 1) {
+          col[c]   = row;
+          col[c].k = k + 1;
+          v[c++]   = -1.0;
+        }
         PetscCall(MatSetValuesStencil(A, 1, &row, c, col, v, INSERT_VALUES));
       }
   PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
@@ -58,7 +82,7 @@ int main(int argc, char **argv)
   PetscCall(VecNorm(x, NORM_2, &err));
   PetscCall(VecNorm(xexact, NORM_2, &nrm));
   err /= nrm;
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd plugin check: ksp type %s, error %g %s\n", type, (double)err, err < 1e-5 ? "OK" : "FAIL"));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd plugin check: ksp type %s, error %g %s\n", type, (double) err, err < 1e-5 ? "OK" : "FAIL"));
 
   PetscCall(KSPDestroy(&ksp));
   PetscCall(VecDestroy(&x));

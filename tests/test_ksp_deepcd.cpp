@@ -42,8 +42,10 @@ Solved SolveFile(const std::string &path, const char *options, DeepCDProblem *po
   KSPDestroy(&ksp);
   VecDestroy(&b);
   MatDestroy(&A);
-  if (pout) *pout = p;
-  else DeepCDProblemDestroy(&p);
+  if (pout)
+    *pout = p;
+  else
+    DeepCDProblemDestroy(&p);
   return s;
 }
 
@@ -77,7 +79,7 @@ TEST_P(DirectBySceneTest, MatchesCholesky)
 
   Solved direct = SolveFile(path, "-ksp_type preonly -pc_type cholesky");
   ASSERT_GT(direct.reason, 0);
-  for (const char *pc : {"-pc_type jacobi", "-pc_type none", "-pc_type icc", "-pc_type gamg"}) {
+  for (const char *pc : { "-pc_type jacobi", "-pc_type none", "-pc_type icc", "-pc_type gamg" }) {
     std::string opts = std::string("-ksp_rtol 1e-12 -ksp_max_it 2000 ") + pc;
     Solved      s    = SolveFile(path, opts.c_str());
     EXPECT_GT(s.reason, 0) << pc;
@@ -92,10 +94,10 @@ INSTANTIATE_TEST_SUITE_P(Scenes, DirectBySceneTest, ::testing::Values("empty", "
 TEST(KSPDeepCD, SameIterationsAsTruncatedFCG)
 {
   std::string dir = TestTempDir("ksp");
-  for (const char *scene : {"spheres", "plume"}) {
+  for (const char *scene : { "spheres", "plume" }) {
     std::string path = dir + "/fcg_" + scene + ".h5";
     WriteScene(scene, 16, 14, 12, 4, path);
-    for (const char *pc : {"jacobi", "icc"}) {
+    for (const char *pc : { "jacobi", "icc" }) {
       std::string common = std::string(" -ksp_rtol 1e-8 -ksp_norm_type unpreconditioned -pc_type ") + pc;
       Solved      cd     = SolveFile(path, ("-ksp_type deepcd -ksp_deepcd_directions 2" + common).c_str());
       Solved      fcg    = SolveFile(path, ("-ksp_type fcg -ksp_fcg_mmax 2 -ksp_fcg_truncation_type standard" + common).c_str());
@@ -114,7 +116,7 @@ TEST(KSPDeepCD, TrueResidualAndDirectionsOptions)
   std::string dir = TestTempDir("ksp"), path = dir + "/opts.h5";
   WriteScene("spheres", 12, 12, 12, 2, path);
   Solved ref = SolveFile(path, "-ksp_type preonly -pc_type cholesky");
-  for (const char *o : {"-ksp_deepcd_true_residual 1", "-ksp_deepcd_true_residual 7", "-ksp_deepcd_directions 1", "-ksp_deepcd_directions 5", "-ksp_deepcd_normalize 0"}) {
+  for (const char *o : { "-ksp_deepcd_true_residual 1", "-ksp_deepcd_true_residual 7", "-ksp_deepcd_directions 1", "-ksp_deepcd_directions 5", "-ksp_deepcd_normalize 0" }) {
     Solved s = SolveFile(path, (std::string("-pc_type jacobi -ksp_rtol 1e-11 -ksp_max_it 3000 ") + o).c_str());
     EXPECT_GT(s.reason, 0) << o;
     EXPECT_LT(RelDiff(s.x, ref.x), 1e-8) << o;
@@ -158,7 +160,7 @@ KSPConvergedReason SolveWithShell(PetscErrorCode (*apply)(PC, Vec, Vec), bool ne
   PC  pc;
   if (negative_matrix) {
     MatCreateShell(PETSC_COMM_SELF, 10, 10, 10, 10, NULL, &A);
-    MatShellSetOperation(A, MATOP_MULT, (void (*)(void))MultNegIdentity);
+    MatShellSetOperation(A, MATOP_MULT, (void (*)(void)) MultNegIdentity);
   } else {
     MatCreateConstantDiagonal(PETSC_COMM_SELF, 10, 10, 10, 10, 2.0, &A);
   }
@@ -236,7 +238,7 @@ TEST(KSPDeepCD, OptionsViewAndGetters)
   KSPDeepCDGetGenerator(ksp, &gen);
   EXPECT_STREQ(gen, "pc");
 
-  char        buf[4096] = {0};
+  char        buf[4096] = { 0 };
   PetscViewer v;
   FILE       *f = fmemopen(buf, sizeof(buf) - 1, "w");
   PetscViewerASCIIOpenWithFILE(PETSC_COMM_SELF, f, &v);
@@ -261,7 +263,7 @@ TEST(Cli, SolveWritesSolutionMatchingDirect)
   ASSERT_TRUE(FileExists(dir + "/out.xmf"));
   std::vector<double> x = ReadDataset(out, "x"), hist = ReadDataset(out, "residual_history");
   ASSERT_EQ(x.size(), 12u * 12u * 10u);
-  Solved direct = SolveFile(prob, "-ksp_type preonly -pc_type cholesky");
+  Solved             direct = SolveFile(prob, "-ksp_type preonly -pc_type cholesky");
   const PetscScalar *a;
   VecGetArrayRead(direct.x, &a);
   double num = 0, den = 0;

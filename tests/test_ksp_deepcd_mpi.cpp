@@ -65,14 +65,14 @@ TEST(Mpi, OwnershipRangesStartEven)
   int size;
   MPI_Comm_size(PETSC_COMM_WORLD, &size);
   ASSERT_EQ(size, 2) << "run with mpiexec -n 2";
-  for (PetscInt nx : {8, 9, 17, 30}) {
+  for (PetscInt nx : { 8, 9, 17, 30 }) {
     DM da;
     ASSERT_EQ(DeepCDGridCreate(PETSC_COMM_WORLD, nx, 7, 5, DMDA_STENCIL_BOX, 1, &da), 0);
     PetscInt        m, n, p;
     const PetscInt *lx, *ly, *lz;
     DMDAGetInfo(da, NULL, NULL, NULL, NULL, &m, &n, &p, NULL, NULL, NULL, NULL, NULL, NULL);
     DMDAGetOwnershipRanges(da, &lx, &ly, &lz);
-    const PetscInt *l[3] = {lx, ly, lz}, cnt[3] = {m, n, p};
+    const PetscInt *l[3] = { lx, ly, lz }, cnt[3] = { m, n, p };
     for (int d = 0; d < 3; d++) {
       PetscInt start = 0;
       for (PetscInt r = 0; r < cnt[d]; r++) {
@@ -93,7 +93,7 @@ TEST_P(RanksBySceneTest, TwoRanksMatchOneRank)
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
   std::string dir = TestTempDir("mpi"), path = dir + "/" + GetParam() + ".h5";
   WriteScene(GetParam(), 14, 12, 10, 17, path);
-  for (const char *pc : {"jacobi", "none"}) {
+  for (const char *pc : { "jacobi", "none" }) {
     Result two = Solve(PETSC_COMM_WORLD, path, pc);
     Result one;
     if (!rank) one = Solve(PETSC_COMM_SELF, path, pc);

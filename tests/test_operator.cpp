@@ -19,7 +19,7 @@ std::string WriteHandCase(const std::string &dir)
     d->coefficient[c] = 1.0;
     d->rhs[c]         = 1.0;
   }
-  auto idx             = [](int i, int j, int k) { return (k * 2 + j) * 3 + i; };
+  auto idx                     = [](int i, int j, int k) { return (k * 2 + j) * 3 + i; };
   d->coefficient[idx(1, 0, 0)] = 3.0;
   d->coefficient[idx(2, 1, 1)] = 2.0;
   d->solid[idx(2, 0, 0)]       = 1;
@@ -37,13 +37,13 @@ PetscInt Row(PetscInt i, PetscInt j, PetscInt k)
 // Entries of one row of A (natural ordering = PETSc ordering on one rank).
 std::vector<std::pair<PetscInt, double>> RowEntries(Mat A, PetscInt r)
 {
-  PetscInt           ncols;
-  const PetscInt    *cols;
-  const PetscScalar *vals;
+  PetscInt                                 ncols;
+  const PetscInt                          *cols;
+  const PetscScalar                       *vals;
   std::vector<std::pair<PetscInt, double>> e;
   MatGetRow(A, r, &ncols, &cols, &vals);
   for (PetscInt c = 0; c < ncols; c++)
-    if (vals[c] != 0.0) e.push_back({cols[c], PetscRealPart(vals[c])});
+    if (vals[c] != 0.0) e.push_back({ cols[c], PetscRealPart(vals[c]) });
   MatRestoreRow(A, r, &ncols, &cols, &vals);
   return e;
 }
@@ -61,11 +61,11 @@ TEST(Operator, HandComputedRows)
 
   using E = std::vector<std::pair<PetscInt, double>>;
   // cell (0,0,0), k=1: x- D wall 2*1*4 = 8; x+ to k=3: harmonic 1.5 -> 6; y+ and z+ to k=1 -> 4 each.
-  EXPECT_EQ(RowEntries(A, Row(0, 0, 0)), (E{{Row(0, 0, 0), 22.0}, {Row(1, 0, 0), -6.0}, {Row(0, 1, 0), -4.0}, {Row(0, 0, 1), -4.0}}));
+  EXPECT_EQ(RowEntries(A, Row(0, 0, 0)), (E{ { Row(0, 0, 0), 22.0 }, { Row(1, 0, 0), -6.0 }, { Row(0, 1, 0), -4.0 }, { Row(0, 0, 1), -4.0 } }));
   // cell (1,0,0), k=3: x- 6; x+ solid: nothing; y- N wall: nothing; y+ and z+ harmonic(3,1) -> 6 each.
-  EXPECT_EQ(RowEntries(A, Row(1, 0, 0)), (E{{Row(0, 0, 0), -6.0}, {Row(1, 0, 0), 18.0}, {Row(1, 1, 0), -6.0}, {Row(1, 0, 1), -6.0}}));
+  EXPECT_EQ(RowEntries(A, Row(1, 0, 0)), (E{ { Row(0, 0, 0), -6.0 }, { Row(1, 0, 0), 18.0 }, { Row(1, 1, 0), -6.0 }, { Row(1, 0, 1), -6.0 } }));
   // solid cell: identity row.
-  EXPECT_EQ(RowEntries(A, Row(2, 0, 0)), (E{{Row(2, 0, 0), 1.0}}));
+  EXPECT_EQ(RowEntries(A, Row(2, 0, 0)), (E{ { Row(2, 0, 0), 1.0 } }));
   // cell (2,1,1), k=2: three fluid neighbours with k=1 (harmonic 4/3 -> 16/3); x+ N wall; y+ and z+ D walls 2*2*4 = 16 each.
   {
     E e = RowEntries(A, Row(2, 1, 1));
@@ -100,7 +100,7 @@ TEST(Operator, HandComputedRows)
 TEST(Operator, SymmetricPositiveDefiniteOnScenes)
 {
   std::string dir = TestTempDir("operator");
-  for (const char *scene : {"empty", "spheres", "plume", "random"}) {
+  for (const char *scene : { "empty", "spheres", "plume", "random" }) {
     std::string path = dir + "/" + scene + ".h5";
     WriteScene(scene, 9, 7, 6, 5, path);
     DeepCDProblem p;
@@ -136,7 +136,7 @@ TEST(Operator, FloatingRegionsGetNullSpace)
   for (int k = 0; k < 4; k++)
     for (int j = 0; j < 4; j++)
       for (int i = 0; i < 6; i++) {
-        int c      = (k * 4 + j) * 6 + i;
+        int c       = (k * 4 + j) * 6 + i;
         d->solid[c] = i == 3;
         d->rhs[c]   = i > 3 ? 1.0 : 0.5;
       }

@@ -15,12 +15,21 @@ struct Scene {
     EXPECT_EQ(DeepCDSceneTypeFromString(name, &t), 0);
     EXPECT_EQ(DeepCDSceneGenerate(t, nx, ny, nz, seed, &d), 0);
   }
-  ~Scene() { DeepCDProblemDataDestroy(&d); }
-  size_t cells() const { return (size_t)d->nx * d->ny * d->nz; }
-  size_t corners() const { return (size_t)(d->nx + 1) * (d->ny + 1) * (d->nz + 1); }
+  ~Scene()
+  {
+    DeepCDProblemDataDestroy(&d);
+  }
+  size_t cells() const
+  {
+    return (size_t) d->nx * d->ny * d->nz;
+  }
+  size_t corners() const
+  {
+    return (size_t) (d->nx + 1) * (d->ny + 1) * (d->nz + 1);
+  }
 };
 
-const char *const kScenes[] = {"empty", "spheres", "plume", "random"};
+const char *const kScenes[] = { "empty", "spheres", "plume", "random" };
 
 } // namespace
 
@@ -47,7 +56,7 @@ TEST(Scene, SolidFollowsSdfAndRhsVanishesThere)
         for (PetscInt i = 0; i < nx; i++) {
           double sum = 0;
           for (int c = 0; c < 8; c++) sum += s.d->sdf[((k + (c >> 2)) * (ny + 1) + j + ((c >> 1) & 1)) * (nx + 1) + i + (c & 1)];
-          size_t cell = (size_t)(k * ny + j) * nx + i;
+          size_t cell = (size_t) (k * ny + j) * nx + i;
           EXPECT_EQ(s.d->solid[cell], sum < 0 ? 1 : 0) << name << " cell " << i << "," << j << "," << k;
           EXPECT_TRUE(std::isfinite(s.d->rhs[cell]));
           if (s.d->solid[cell]) {

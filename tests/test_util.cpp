@@ -16,7 +16,7 @@ std::string TestTempDir(const std::string &tag)
 {
   int rank = 0;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-  int  pid = (int)getpid();
+  int pid = (int) getpid();
   MPI_Bcast(&pid, 1, MPI_INT, 0, PETSC_COMM_WORLD);
   char buf[512];
   snprintf(buf, sizeof(buf), "%s/deepcd-test-%s-%d", P_tmpdir, tag.c_str(), pid);
@@ -48,7 +48,7 @@ CommandResult RunCommand(const std::string &cmd)
     if (mpi && name.compare(0, 22, "OMPI_ALLOW_RUN_AS_ROOT") && name != "OMPI_MCA_rmaps_base_oversubscribe") full += " -u " + name;
   }
   full += " " + cmd + " >" + outp + " 2>" + errp;
-  int           st   = system(full.c_str());
+  int           st = system(full.c_str());
   CommandResult r;
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   r.out    = slurp(outp);
@@ -87,7 +87,7 @@ std::vector<double> ReadDataset(const std::string &path, const std::string &name
   if (d >= 0) {
     hid_t    s = H5Dget_space(d);
     hssize_t n = H5Sget_simple_extent_npoints(s);
-    v.resize((size_t)n);
+    v.resize((size_t) n);
     if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0) v.clear();
     H5Sclose(s);
     H5Dclose(d);

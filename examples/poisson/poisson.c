@@ -21,9 +21,6 @@ int main(int argc, char **argv)
   PC              pc;
   char            file[PETSC_MAX_PATH_LEN], out[PETSC_MAX_PATH_LEN], hist[PETSC_MAX_PATH_LEN];
   PetscBool       flg;
-  const PetscReal *h;
-  PetscInt        nh;
-  PetscLogDouble  t0, t1, t2;
   DeepCDSolveInfo info;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
@@ -50,30 +47,14 @@ int main(int argc, char **argv)
   PetscCall(KSPSetResidualHistory(ksp, NULL, PETSC_DECIDE, PETSC_TRUE));
   PetscCall(KSPSetFromOptions(ksp));
 
-  PetscCall(PetscTime(&t0));
-  PetscCall(KSPSetUp(ksp));
-  PetscCall(PetscTime(&t1));
-  PetscCall(KSPSolve(ksp, b, x));
-  PetscCall(PetscTime(&t2));
-  PetscCall(DeepCDProblemFinishSolution(p, A, x));
-
-  PetscCall(KSPGetResidualHistory(ksp, &h, &nh));
-  PetscCall(KSPGetIterationNumber(ksp, &info.iterations));
-  PetscCall(KSPGetConvergedReason(ksp, &info.reason));
-  PetscCall(KSPGetResidualNorm(ksp, &info.residual_norm));
-  PetscCall(KSPGetType(ksp, &info.ksp_type));
-  PetscCall(PCGetType(pc, &info.pc_type));
-  info.history       = h;
-  info.nhistory      = nh;
-  info.setup_seconds = t1 - t0;
-  info.solve_seconds = t2 - t1;
+  PetscCall(DeepCDSolveTimed(p, ksp, b, x, &info));
   PetscCall(DeepCDSolutionWrite(p, x, &info, out));
   if (hist[0]) {
     FILE *f;
 
     PetscCall(PetscFOpen(PETSC_COMM_WORLD, hist, "w", &f));
-    PetscCall(PetscFPrintf(PETSC_COMM_WORLD, f, "# %s/%s on %s: iteration, relative residual, seconds per iteration %g\n", info.ksp_type, info.pc_type, file, nh > 1 ? (t2 - t1) / (nh - 1) : 0.0));
-    for (PetscInt i = 0; i < nh; i++) PetscCall(PetscFPrintf(PETSC_COMM_WORLD, f, "%" PetscInt_FMT " %.6e\n", i, (double)(h[i] / h[0])));
+    PetscCall(PetscFPrintf(PETSC_COMM_WORLD, f, "# %s/%s on %s: iteration, relative residual, seconds per iteration %g\n", info.ksp_type, info.pc_type, file, info.nhistory > 1 ? info.solve_seconds / (info.nhistory - 1) : 0.0));
+    for (PetscInt i = 0; i < info.nhistory; i++) PetscCall(PetscFPrintf(PETSC_COMM_WORLD, f, "%" PetscInt_FMT " %.6e\n", i, (double) (info.history[i] / info.history[0])));
     PetscCall(PetscFClose(PETSC_COMM_WORLD, f));
   }
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%-8s %-8s %5" PetscInt_FMT " iterations  %-18s setup %7.3f s  solve %7.3f s\n", info.ksp_type, info.pc_type, info.iterations, KSPConvergedReasons[info.reason], info.setup_seconds, info.solve_seconds));

@@ -18,6 +18,7 @@ typedef struct {
   PetscReal          setup_seconds, solve_seconds;
 } DeepCDSolveInfo;
 
+PETSC_EXTERN PetscErrorCode DeepCDSolveTimed(DeepCDProblem, KSP, Vec, Vec, DeepCDSolveInfo *);
 PETSC_EXTERN PetscErrorCode DeepCDSolutionWrite(DeepCDProblem, Vec, const DeepCDSolveInfo *, const char[]);
 
 #endif

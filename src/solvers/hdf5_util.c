@@ -64,8 +64,9 @@ static PetscErrorCode open_attr(MPI_Comm comm, const char file[], hid_t fid, con
 
 PetscErrorCode DeepCDH5ReadAttrString(MPI_Comm comm, const char file[], hid_t fid, const char name[], char buf[], size_t len)
 {
-  hid_t  aid, tid, mtid;
-  herr_t st;
+  hid_t     aid, tid, mtid;
+  herr_t    st   = -1;
+  PetscBool fits = PETSC_TRUE;
 
   PetscFunctionBegin;
   PetscCall(open_attr(comm, file, fid, name, H5T_STRING, "a string", &aid));
@@ -75,8 +76,10 @@ PetscErrorCode DeepCDH5ReadAttrString(MPI_Comm comm, const char file[], hid_t fi
 
     mtid = H5Tcopy(H5T_C_S1);
     H5Tset_size(mtid, H5T_VARIABLE);
+    H5Tset_cset(mtid, H5Tget_cset(tid)); /* h5py writes UTF-8 */
     st = H5Aread(aid, mtid, &s);
     if (st >= 0 && s) {
+      fits = strlen(s) < len;
       PetscCall(PetscStrncpy(buf, s, len));
       H5free_memory(s);
     }
@@ -88,7 +91,9 @@ PetscErrorCode DeepCDH5ReadAttrString(MPI_Comm comm, const char file[], hid_t fi
     mtid = H5Tcopy(H5T_C_S1);
     H5Tset_size(mtid, sz + 1);
     H5Tset_strpad(mtid, H5T_STR_NULLTERM);
-    st = H5Aread(aid, mtid, tmp);
+    H5Tset_cset(mtid, H5Tget_cset(tid));
+    st   = H5Aread(aid, mtid, tmp);
+    fits = strlen(tmp) < len;
     PetscCall(PetscStrncpy(buf, tmp, len));
     PetscCall(PetscFree(tmp));
   }
@@ -96,6 +101,7 @@ PetscErrorCode DeepCDH5ReadAttrString(MPI_Comm comm, const char file[], hid_t fi
   H5Tclose(tid);
   H5Aclose(aid);
   PetscCheck(st >= 0, comm, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be read", file, name);
+  PetscCheck(fits, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is longer than %zu characters", file, name, len - 1);
   PetscFunctionReturn(0);
 }
 

@@ -6,7 +6,7 @@
 #include "hdf5_util.h"
 
 /* Checks rank, shape and type class of an optional dataset. */
-static PetscErrorCode check_dataset(MPI_Comm comm, const char file[], hid_t fid, const char name[], PetscInt nx, PetscInt ny, PetscInt nz, PetscBool uint8, PetscBool *exists)
+static PetscErrorCode check_dataset(MPI_Comm comm, const char file[], hid_t fid, const char name[], const char label[], PetscInt nx, PetscInt ny, PetscInt nz, PetscBool uint8, PetscBool *exists)
 {
   DeepCDH5Info info;
 
@@ -14,9 +14,9 @@ static PetscErrorCode check_dataset(MPI_Comm comm, const char file[], hid_t fid,
   PetscCall(DeepCDH5DatasetInfo(comm, file, fid, name, &info));
   *exists = info.exists;
   if (!info.exists) PetscFunctionReturn(0);
-  PetscCheck(info.rank == 3, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s': has %d dimensions, expected 3 (nz, ny, nx) = (%" PetscInt_FMT ", %" PetscInt_FMT ", %" PetscInt_FMT ")", file, name, info.rank, nz, ny, nx);
+  PetscCheck(info.rank == 3, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s': has %d dimensions, expected 3 %s = (%" PetscInt_FMT ", %" PetscInt_FMT ", %" PetscInt_FMT ")", file, name, info.rank, label, nz, ny, nx);
   PetscCheck(info.dims[0] == (hsize_t) nz && info.dims[1] == (hsize_t) ny && info.dims[2] == (hsize_t) nx, comm, PETSC_ERR_FILE_UNEXPECTED,
-             "%s: dataset '%s': shape (%llu, %llu, %llu), expected (nz, ny, nx) = (%" PetscInt_FMT ", %" PetscInt_FMT ", %" PetscInt_FMT ")", file, name, (unsigned long long) info.dims[0], (unsigned long long) info.dims[1], (unsigned long long) info.dims[2], nz, ny, nx);
+             "%s: dataset '%s': shape (%llu, %llu, %llu), expected %s = (%" PetscInt_FMT ", %" PetscInt_FMT ", %" PetscInt_FMT ")", file, name, (unsigned long long) info.dims[0], (unsigned long long) info.dims[1], (unsigned long long) info.dims[2], label, nz, ny, nx);
   if (uint8) {
     PetscCheck(info.tclass == H5T_INTEGER && info.tsize == 1 && info.tsign == H5T_SGN_NONE, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s': type is not uint8", file, name);
   } else {
@@ -101,23 +101,21 @@ static PetscErrorCode load_solid(DeepCDProblem p, hid_t fid)
     PetscCall(read_box(comm, p->filename, fid, "solid", H5T_NATIVE_UCHAR, start, count, s));
     for (PetscInt c = 0; c < n; c++) bad[c] = s[c] > 1 ? PETSC_TRUE : PETSC_FALSE;
     PetscCall(check_cells(p, "solid", bad, "value other than 0 or 1"));
-  } else if (p->has_sdf) {
+  }
+  if (p->has_sdf) { /* checked even beside `solid`: every NaN/Inf is an error */
     PetscInt   cstart[3], ccount[3] = { count[0] + 1, count[1] + 1, count[2] + 1 };
     PetscReal *sdf;
+    PetscBool  badsdf = PETSC_FALSE, gbad;
 
     for (int d = 0; d < 3; d++) cstart[d] = start[d];
     PetscCall(PetscMalloc1(ccount[0] * ccount[1] * ccount[2], &sdf));
     PetscCall(read_box(comm, p->filename, fid, "sdf", H5T_NATIVE_DOUBLE, cstart, ccount, sdf));
-    {
-      PetscBool badsdf = PETSC_FALSE, gbad;
-
-      for (PetscInt c = 0; c < ccount[0] * ccount[1] * ccount[2]; c++)
-        if (PetscIsInfOrNanReal(sdf[c])) badsdf = PETSC_TRUE;
-      PetscCall(MPIU_Allreduce(&badsdf, &gbad, 1, MPIU_BOOL, MPI_LOR, comm));
-      if (gbad) PetscCall(PetscFree(sdf));
-      PetscCheck(!gbad, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset 'sdf': contains NaN or Inf", p->filename);
-    }
-    PetscCall(DeepCDSolidFromSDF(count[0], count[1], count[2], sdf, s));
+    for (PetscInt c = 0; c < ccount[0] * ccount[1] * ccount[2]; c++)
+      if (PetscIsInfOrNanReal(sdf[c])) badsdf = PETSC_TRUE;
+    PetscCall(MPIU_Allreduce(&badsdf, &gbad, 1, MPIU_BOOL, MPI_LOR, comm));
+    if (gbad) PetscCall(PetscFree(sdf));
+    PetscCheck(!gbad, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset 'sdf': contains NaN or Inf", p->filename);
+    if (!p->has_solid) PetscCall(DeepCDSolidFromSDF(count[0], count[1], count[2], sdf, s));
     PetscCall(PetscFree(sdf));
   }
   PetscCall(VecGetArray(p->solid, &a));
@@ -177,20 +175,27 @@ PetscErrorCode DeepCDProblemLoad(MPI_Comm comm, const char file[], DeepCDProblem
   PetscCall(DeepCDH5ReadAttrInt(comm, file, fid, "nz", &p->nz));
   PetscCheck(p->nx >= 1 && p->ny >= 1 && p->nz >= 1, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attributes 'nx', 'ny', 'nz' = %" PetscInt_FMT ", %" PetscInt_FMT ", %" PetscInt_FMT ": each must be >= 1", file, p->nx, p->ny, p->nz);
   PetscCall(DeepCDH5ReadAttrReal(comm, file, fid, "h", &p->h));
-  PetscCheck(p->h > 0 && !PetscIsInfOrNanReal(p->h), comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'h' = %g must be a positive finite number", file, (double) p->h);
-  PetscCall(DeepCDH5AttrExists(comm, file, fid, "boundary", &exists));
-  if (exists)
-    PetscCall(DeepCDH5ReadAttrString(comm, file, fid, "boundary", p->boundary, sizeof(p->boundary)));
-  else
-    PetscCall(PetscStrncpy(p->boundary, "DDDDDD", sizeof(p->boundary)));
-  PetscCall(DeepCDCheckBoundary(file, p->boundary));
+  if (!(p->h > 0 && !PetscIsInfOrNanReal(p->h))) {
+    char hs[32];
 
-  PetscCall(check_dataset(comm, file, fid, "rhs", p->nx, p->ny, p->nz, PETSC_FALSE, &has_rhs));
+    snprintf(hs, sizeof(hs), "%g", (double) p->h); /* plain C formatting: PETSc's %g prints "-1." */
+    SETERRQ(comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'h' = %s must be a positive finite number", file, hs);
+  }
+  PetscCall(DeepCDH5AttrExists(comm, file, fid, "boundary", &exists));
+  {
+    char walls[64] = "DDDDDD"; /* wide enough to report a too-long string as such */
+
+    if (exists) PetscCall(DeepCDH5ReadAttrString(comm, file, fid, "boundary", walls, sizeof(walls)));
+    PetscCall(DeepCDCheckBoundary(file, walls));
+    PetscCall(PetscStrncpy(p->boundary, walls, sizeof(p->boundary)));
+  }
+
+  PetscCall(check_dataset(comm, file, fid, "rhs", "(nz, ny, nx)", p->nx, p->ny, p->nz, PETSC_FALSE, &has_rhs));
   PetscCheck(has_rhs, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset 'rhs' is missing", file);
-  PetscCall(check_dataset(comm, file, fid, "solid", p->nx, p->ny, p->nz, PETSC_TRUE, &p->has_solid));
-  PetscCall(check_dataset(comm, file, fid, "coefficient", p->nx, p->ny, p->nz, PETSC_FALSE, &p->has_coefficient));
-  PetscCall(check_dataset(comm, file, fid, "x0", p->nx, p->ny, p->nz, PETSC_FALSE, &has_x0));
-  PetscCall(check_dataset(comm, file, fid, "sdf", p->nx + 1, p->ny + 1, p->nz + 1, PETSC_FALSE, &p->has_sdf));
+  PetscCall(check_dataset(comm, file, fid, "solid", "(nz, ny, nx)", p->nx, p->ny, p->nz, PETSC_TRUE, &p->has_solid));
+  PetscCall(check_dataset(comm, file, fid, "coefficient", "(nz, ny, nx)", p->nx, p->ny, p->nz, PETSC_FALSE, &p->has_coefficient));
+  PetscCall(check_dataset(comm, file, fid, "x0", "(nz, ny, nx)", p->nx, p->ny, p->nz, PETSC_FALSE, &has_x0));
+  PetscCall(check_dataset(comm, file, fid, "sdf", "(nz+1, ny+1, nx+1)", p->nx + 1, p->ny + 1, p->nz + 1, PETSC_FALSE, &p->has_sdf));
 
   PetscCall(DeepCDGridCreate(comm, p->nx, p->ny, p->nz, DMDA_STENCIL_STAR, 1, &p->da));
   PetscCall(load_real(p, fid, "rhs", PETSC_FALSE, &p->rhs));
