@@ -112,3 +112,84 @@ TEST_P(RanksBySceneTest, TwoRanksMatchOneRank)
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenes, RanksBySceneTest, ::testing::Values("empty", "spheres", "plume", "random"));
+
+namespace {
+
+// Region labels of a problem on `comm`, gathered in natural ordering on its rank 0.
+std::vector<PetscInt> GatherLabels(MPI_Comm comm, const std::string &path, DeepCDRegions *r)
+{
+  DeepCDProblem p;
+  Vec           nat, seq;
+  VecScatter    sc;
+  EXPECT_EQ(DeepCDProblemLoad(comm, path.c_str(), &p), 0);
+  EXPECT_EQ(DeepCDRegionsCompute(p, r), 0);
+  DMDACreateNaturalVector(p->da, &nat);
+  DMDAGlobalToNaturalBegin(p->da, r->label, INSERT_VALUES, nat);
+  DMDAGlobalToNaturalEnd(p->da, r->label, INSERT_VALUES, nat);
+  VecScatterCreateToZero(nat, &sc, &seq);
+  VecScatterBegin(sc, nat, seq, INSERT_VALUES, SCATTER_FORWARD);
+  VecScatterEnd(sc, nat, seq, INSERT_VALUES, SCATTER_FORWARD);
+  PetscInt           n;
+  const PetscScalar *a;
+  VecGetLocalSize(seq, &n);
+  VecGetArrayRead(seq, &a);
+  std::vector<PetscInt> lab(n);
+  for (PetscInt i = 0; i < n; i++) lab[i] = (PetscInt) PetscRealPart(a[i]);
+  VecRestoreArrayRead(seq, &a);
+  VecScatterDestroy(&sc);
+  VecDestroy(&seq);
+  VecDestroy(&nat);
+  DeepCDProblemDestroy(&p);
+  return lab;
+}
+
+} // namespace
+
+TEST(Mpi, RegionsAcrossRanksMatchOneRank)
+{
+  int rank;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  std::string dir = TestTempDir("mpi"), path = dir + "/maze.h5";
+  // 45% random solid cells: many small regions, many of them cut by the
+  // subdomain boundary, some only connected through the other rank.
+  if (!rank) {
+    DeepCDProblemData *d;
+    ASSERT_EQ(DeepCDProblemDataCreate(16, 10, 8, 0.1, "NNNNND", &d), 0);
+    ASSERT_EQ(PetscCalloc1(16 * 10 * 8, &d->solid), 0);
+    unsigned long long x = 12345;
+    for (int c = 0; c < 16 * 10 * 8; c++) {
+      x           = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      d->solid[c] = (x >> 33) % 100 < 45;
+      d->rhs[c]   = d->solid[c] ? 0.0 : 1.0;
+    }
+    ASSERT_EQ(DeepCDProblemDataWrite(d, path.c_str()), 0);
+    DeepCDProblemDataDestroy(&d);
+  }
+  MPI_Barrier(PETSC_COMM_WORLD);
+  DeepCDRegions         two, one;
+  std::vector<PetscInt> l2 = GatherLabels(PETSC_COMM_WORLD, path, &two), l1;
+  if (!rank) l1 = GatherLabels(PETSC_COMM_SELF, path, &one);
+  if (!rank) {
+    EXPECT_GT(one.nregions, 5);
+    EXPECT_EQ(one.nregions, two.nregions);
+    EXPECT_EQ(one.nfloating, two.nfloating);
+    ASSERT_EQ(l1.size(), l2.size());
+    // the same partition of the cells: labels correspond one to one
+    std::vector<PetscInt> map12(one.nregions, -1), map21(two.nregions, -1);
+    for (size_t c = 0; c < l1.size(); c++) {
+      ASSERT_EQ(l1[c] < 0, l2[c] < 0);
+      if (l1[c] < 0) continue;
+      if (map12[l1[c]] < 0) map12[l1[c]] = l2[c];
+      if (map21[l2[c]] < 0) map21[l2[c]] = l1[c];
+      ASSERT_EQ(map12[l1[c]], l2[c]);
+      ASSERT_EQ(map21[l2[c]], l1[c]);
+    }
+    for (PetscInt i = 0; i < one.nregions; i++) EXPECT_EQ(one.cells[i], two.cells[map12[i]]);
+    std::vector<bool> f1(one.nregions), f2(two.nregions);
+    for (PetscInt i = 0; i < one.nfloating; i++) f1[one.floating[i]] = true;
+    for (PetscInt i = 0; i < two.nfloating; i++) f2[two.floating[i]] = true;
+    for (PetscInt i = 0; i < one.nregions; i++) EXPECT_EQ(f1[i], f2[map12[i]]);
+    DeepCDRegionsDestroy(&one);
+  }
+  DeepCDRegionsDestroy(&two);
+}
