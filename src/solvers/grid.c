@@ -77,6 +77,8 @@ PetscErrorCode DeepCDGridCreate(MPI_Comm comm, PetscInt nx, PetscInt ny, PetscIn
   split_even(nz, best[2], sw, lz);
   PetscCall(DMDACreate3d(comm, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, stype, nx, ny, nz, best[0], best[1], best[2], 1, sw, lx, ly, lz, da));
   PetscCall(PetscFree3(lx, ly, lz));
+  /* cell-centred data: piecewise-constant transfer, coarsening by halving (PCMG) */
+  PetscCall(DMDASetInterpolationType(*da, DMDA_Q0));
   PetscCall(DMSetUp(*da));
   PetscFunctionReturn(0);
 }
