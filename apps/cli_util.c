@@ -50,7 +50,8 @@ PetscErrorCode DeepCDCLIParseInt(const char cmd[], const char opt[], const char 
   PetscCheck(text, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s needs a value", opt);
   errno = 0;
   v     = strtol(text, &end, 10);
-  PetscCheck(!errno && end != text && !*end && v >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: '%s' is not a non-negative integer", opt, text);
+  PetscCheck(end != text && !*end && v >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: '%s' is not a non-negative integer", opt, text);
+  PetscCheck(!errno && v <= PETSC_MAX_INT, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option %s: %s is too large (at most %d)", opt, text, (int) PETSC_MAX_INT);
   *value = (PetscInt) v;
   PetscFunctionReturn(0);
 }

@@ -19,13 +19,35 @@ static PetscErrorCode check_output(const char path[])
   PetscFunctionReturn(0);
 }
 
+/* The command's own option (listed by -help). */
+static PetscErrorCode get_output(char out[], size_t len, PetscBool *has)
+{
+  PetscFunctionBegin;
+  PetscOptionsBegin(PETSC_COMM_WORLD, NULL, "deepcd solve options", NULL);
+  PetscCall(PetscOptionsString("-o", "Output solution file (HDF5; an .xmf file is written beside it)", NULL, out, out, len, has));
+  PetscOptionsEnd();
+  PetscFunctionReturn(0);
+}
+
+/* The solver before the user's options: KSPDEEPCD with Jacobi, unpreconditioned norm. */
+static PetscErrorCode set_defaults(KSP ksp)
+{
+  PC pc;
+
+  PetscFunctionBegin;
+  PetscCall(KSPSetType(ksp, KSPDEEPCD));
+  PetscCall(KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED));
+  PetscCall(KSPGetPC(ksp, &pc));
+  PetscCall(PCSetType(pc, PCJACOBI));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode run(const char problemfile[], PetscBool *failed)
 {
   DeepCDProblem   p = NULL;
   Mat             A;
   Vec             b, x;
   KSP             ksp;
-  PC              pc;
   char            out[PETSC_MAX_PATH_LEN] = "";
   PetscBool       hasout;
   DeepCDSolveInfo info;
@@ -33,9 +55,7 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   PetscReal       bnorm;
 
   PetscFunctionBegin;
-  PetscOptionsBegin(PETSC_COMM_WORLD, NULL, "deepcd solve options", NULL);
-  PetscCall(PetscOptionsString("-o", "Output solution file (HDF5; an .xmf file is written beside it)", NULL, out, out, sizeof(out), &hasout));
-  PetscOptionsEnd();
+  PetscCall(get_output(out, sizeof(out), &hasout));
   PetscCheck(problemfile, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "no problem file given (usage: deepcd solve PROBLEM.h5 -o OUT.h5 [PETSc options])");
   PetscCheck(hasout && out[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "no output file given (-o OUT.h5)");
   PetscCall(check_output(out));
@@ -53,12 +73,8 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   PetscCall(KSPSetOperators(ksp, A, A));
   PetscCall(KSPSetDM(ksp, p->da)); /* geometric multigrid (-pc_type mg) can coarsen the grid */
   PetscCall(KSPSetDMActive(ksp, PETSC_FALSE));
-  PetscCall(KSPSetType(ksp, KSPDEEPCD));
-  PetscCall(KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED));
-  PetscCall(KSPGetPC(ksp, &pc));
-  PetscCall(PCSetType(pc, PCJACOBI));
+  PetscCall(set_defaults(ksp));
   PetscCall(KSPSetInitialGuessNonzero(ksp, p->x0 ? PETSC_TRUE : PETSC_FALSE));
-  PetscCall(KSPSetResidualHistory(ksp, NULL, PETSC_DECIDE, PETSC_TRUE));
   PetscCall(KSPSetFromOptions(ksp));
 
   PetscCall(DeepCDSolveTimed(p, ksp, b, x, &info));
@@ -110,11 +126,14 @@ int DeepCDCmdSolve(int argc, char **argv)
   }
   ierr = PetscOptionsHasHelp(NULL, &helpflg);
   if (!ierr && helpflg && !problemfile) {
-    KSP ksp;
+    KSP       ksp;
+    char      out[PETSC_MAX_PATH_LEN] = "";
+    PetscBool hasout;
 
-    /* list the solver's options without a problem */
-    ierr = KSPCreate(PETSC_COMM_WORLD, &ksp);
-    if (!ierr) ierr = KSPSetType(ksp, KSPDEEPCD);
+    /* list the options without a problem */
+    ierr = get_output(out, sizeof(out), &hasout);
+    if (!ierr) ierr = KSPCreate(PETSC_COMM_WORLD, &ksp);
+    if (!ierr) ierr = set_defaults(ksp);
     if (!ierr) ierr = KSPSetFromOptions(ksp);
     if (!ierr) ierr = KSPDestroy(&ksp);
   } else if (!ierr)

@@ -1,7 +1,9 @@
 /* Direction generators for KSPDEEPCD.
 
-   A direction generator maps the current residual (scaled to unit norm unless
-   -ksp_deepcd_normalize 0) to a search direction z. The KSP A-orthogonalises z
+   A direction generator maps the current residual to a search direction z.
+   A nonlinear generator gets the residual scaled to unit norm (unless
+   -ksp_deepcd_normalize 0); a linear one (linear = PETSC_TRUE) gets the
+   residual itself, since the step length absorbs the scale of z. The KSP A-orthogonalises z
    against its kept directions, so a generator may be nonlinear. Two kinds:
    "pc" (the KSP's PC, always available) and "cnn" (a convolutional network,
    registered by the nn layer when it is built). New kinds are added with

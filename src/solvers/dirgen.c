@@ -99,7 +99,7 @@ PetscErrorCode DeepCDDirGenSetUp(DeepCDDirGen gen)
 
   Input Parameters:
 + gen - the generator
-- r   - the residual (unit 2-norm unless the KSP's normalisation is off)
+- r   - the residual (for a nonlinear generator scaled to unit 2-norm unless the KSP's normalisation is off)
 
   Output Parameter:
 . z - the direction (any scale)

@@ -8,7 +8,6 @@ PetscErrorCode DeepCDH5Open(MPI_Comm comm, const char file[], hid_t *fid)
   htri_t ish5;
 
   PetscFunctionBegin;
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our messages replace HDF5's stack dumps */
   PetscCheck(access(file, R_OK) == 0, comm, PETSC_ERR_FILE_OPEN, "%s: cannot read the file (missing or not readable)", file);
   ish5 = H5Fis_hdf5(file);
   PetscCheck(ish5 > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: not an HDF5 file", file);

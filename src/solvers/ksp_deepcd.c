@@ -19,9 +19,25 @@ typedef struct {
   PetscScalar *beta;
   Vec         *Dk, *ADk; /* the kept slots, in order, for VecMDot/VecMAXPY */
   PetscInt     nslots;
+  Vec          pair[2];
+  PetscScalar  dots[2];
 } KSP_DeepCD;
 
 PetscLogEvent KSPDEEPCD_Generator = 0, KSPDEEPCD_Orthogonalize = 0;
+
+/* Creates the direction generator of the requested kind (model file: cnn). */
+static PetscErrorCode KSPDeepCDCreateGenerator(KSP ksp)
+{
+  KSP_DeepCD *cd   = (KSP_DeepCD *) ksp->data;
+  const char *type = cd->generator[0] ? cd->generator : (cd->model[0] ? DEEPCD_DIRGEN_CNN : DEEPCD_DIRGEN_PC);
+  PetscBool   has;
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDDirGenRegistered(type, &has));
+  PetscCheck(has || strcmp(type, DEEPCD_DIRGEN_CNN), PetscObjectComm((PetscObject) ksp), PETSC_ERR_SUP, "-ksp_deepcd_model %s: the CNN direction generator is not part of this build of deepcd yet; use the PC generator (omit -ksp_deepcd_model and pick -pc_type)", cd->model[0] ? cd->model : "(none)");
+  PetscCall(DeepCDDirGenCreate(ksp, type, &cd->gen));
+  PetscFunctionReturn(0);
+}
 
 static PetscErrorCode KSPSetUp_DeepCD(KSP ksp)
 {
@@ -40,14 +56,7 @@ static PetscErrorCode KSPSetUp_DeepCD(KSP ksp)
     PetscCall(KSPCreateVecs(ksp, cd->nslots, &cd->AD, 0, NULL));
     PetscCall(PetscMalloc4(cd->nslots, &cd->dAd, cd->nslots, &cd->beta, cd->nslots, &cd->Dk, cd->nslots, &cd->ADk));
   }
-  if (!cd->gen) {
-    const char *type = cd->generator[0] ? cd->generator : (cd->model[0] ? DEEPCD_DIRGEN_CNN : DEEPCD_DIRGEN_PC);
-    PetscBool   has;
-
-    PetscCall(DeepCDDirGenRegistered(type, &has));
-    PetscCheck(has || strcmp(type, DEEPCD_DIRGEN_CNN), PetscObjectComm((PetscObject) ksp), PETSC_ERR_SUP, "-ksp_deepcd_model %s: the CNN direction generator is not part of this build of deepcd yet; use the PC generator (omit -ksp_deepcd_model and pick -pc_type)", cd->model[0] ? cd->model : "(none)");
-    PetscCall(DeepCDDirGenCreate(ksp, type, &cd->gen));
-  }
+  if (!cd->gen) PetscCall(KSPDeepCDCreateGenerator(ksp));
   PetscCall(DeepCDDirGenSetUp(cd->gen));
   PetscFunctionReturn(0);
 }
@@ -139,10 +148,12 @@ static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
     PetscCall(PetscLogEventEnd(KSPDEEPCD_Orthogonalize, ksp, d, 0, 0));
 
     PetscCall(KSP_MatMult(ksp, Amat, d, w));
-    PetscCall(VecDotBegin(d, w, &kappa));
-    PetscCall(VecDotBegin(r, d, &dr));
-    PetscCall(VecDotEnd(d, w, &kappa));
-    PetscCall(VecDotEnd(r, d, &dr));
+    /* d.Ad and d.r in one pass over d and one reduction */
+    cd->pair[0] = w;
+    cd->pair[1] = r;
+    PetscCall(VecMDot(d, 2, cd->pair, cd->dots));
+    kappa = cd->dots[0];
+    dr    = cd->dots[1];
     if (bad_scalar(ksp, PetscRealPart(dr), KSP_CONVERGED_ITERATING)) break;
     if (bad_scalar(ksp, PetscRealPart(kappa), PetscRealPart(kappa) == 0 ? KSP_DIVERGED_BREAKDOWN : (PetscRealPart(kappa) < 0 ? KSP_DIVERGED_INDEFINITE_MAT : KSP_CONVERGED_ITERATING))) {
       PetscCall(PetscInfo(ksp, "breakdown at iteration %" PetscInt_FMT ": d.Ad = %g\n", it, (double) PetscRealPart(kappa)));
@@ -222,7 +233,10 @@ static PetscErrorCode KSPView_DeepCD(KSP ksp, PetscViewer viewer)
     PetscCall(PetscViewerASCIIPrintf(viewer, "  true residual b - Ax recomputed every %" PetscInt_FMT " iterations\n", cd->truek));
   else
     PetscCall(PetscViewerASCIIPrintf(viewer, "  residual updated by recurrence (true residual never recomputed)\n"));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  generator input normalised to unit norm: %s\n", PetscBools[cd->normalize]));
+  if (cd->gen && cd->gen->linear)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  linear generator: it gets the residual itself (its scale does not matter)\n"));
+  else
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  generator input normalised to unit norm: %s\n", PetscBools[cd->normalize]));
   PetscCall(PetscViewerASCIIPushTab(viewer));
   if (cd->gen)
     PetscCall(DeepCDDirGenView(cd->gen, viewer));
@@ -251,7 +265,9 @@ static PetscErrorCode KSPSetFromOptions_DeepCD(KSP ksp, PetscOptionItems *PetscO
   if (flg) PetscCall(KSPDeepCDSetGenerator(ksp, buf));
   PetscCall(PetscOptionsString("-ksp_deepcd_model", "CNN model file (HDF5) for the cnn direction generator", "KSPDeepCDSetModel", cd->model, buf, sizeof(buf), &flg));
   if (flg) PetscCall(KSPDeepCDSetModel(ksp, buf));
-  if (cd->gen) PetscCall(DeepCDDirGenSetFromOptions(cd->gen, PetscOptionsObject));
+  /* the generator exists from here on, so that its own options are read */
+  if (!cd->gen) PetscCall(KSPDeepCDCreateGenerator(ksp));
+  PetscCall(DeepCDDirGenSetFromOptions(cd->gen, PetscOptionsObject));
   PetscOptionsHeadEnd();
   PetscFunctionReturn(0);
 }

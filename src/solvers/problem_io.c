@@ -125,30 +125,8 @@ static PetscErrorCode load_solid(DeepCDProblem p, hid_t fid)
   PetscFunctionReturn(0);
 }
 
-/*@C
-  DeepCDProblemLoad - Reads a problem file (format v1) onto a new 3-D DMDA.
-
-  Collective
-
-  Input Parameters:
-+ comm - the communicator the grid is distributed over
-- file - path of the HDF5 problem file
-
-  Output Parameter:
-. problem - the problem; free it with DeepCDProblemDestroy()
-
-  Notes:
-  Every violation of the format (missing or mistyped attribute, missing
-  `rhs`, wrong shape or type of a dataset, NaN/Inf, non-positive coefficient,
-  solid value other than 0/1, unknown boundary letter) raises an error whose
-  message is one line naming the file, the item and the problem. The
-  right-hand side and initial guess are set to zero on solid cells.
-
-  Level: beginner
-
-.seealso: `DeepCDProblemDestroy()`, `DeepCDOperatorSetUp()`
-@*/
-PetscErrorCode DeepCDProblemLoad(MPI_Comm comm, const char file[], DeepCDProblem *problem)
+/* The body of DeepCDProblemLoad(), with HDF5's own error printing off. */
+static PetscErrorCode problem_load(MPI_Comm comm, const char file[], DeepCDProblem *problem)
 {
   DeepCDProblem p;
   hid_t         fid = -1;
@@ -157,8 +135,6 @@ PetscErrorCode DeepCDProblemLoad(MPI_Comm comm, const char file[], DeepCDProblem
   PetscBool     exists, has_rhs, has_x0;
 
   PetscFunctionBegin;
-  PetscValidCharPointer(file, 2);
-  PetscValidPointer(problem, 3);
   *problem = NULL;
   PetscCall(PetscNew(&p));
   PetscCall(PetscStrncpy(p->filename, file, sizeof(p->filename)));
@@ -222,6 +198,47 @@ PetscErrorCode DeepCDProblemLoad(MPI_Comm comm, const char file[], DeepCDProblem
     PetscCall(VecDestroy(&fluid));
   }
   *problem = p;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDProblemLoad - Reads a problem file (format v1) onto a new 3-D DMDA.
+
+  Collective
+
+  Input Parameters:
++ comm - the communicator the grid is distributed over
+- file - path of the HDF5 problem file
+
+  Output Parameter:
+. problem - the problem; free it with DeepCDProblemDestroy()
+
+  Notes:
+  Every violation of the format (missing or mistyped attribute, missing
+  `rhs`, wrong shape or type of a dataset, NaN/Inf, non-positive coefficient,
+  solid value other than 0/1, unknown boundary letter) raises an error whose
+  message is one line naming the file, the item and the problem. The
+  right-hand side and initial guess are set to zero on solid cells.
+
+  Level: beginner
+
+.seealso: `DeepCDProblemDestroy()`, `DeepCDOperatorSetUp()`
+@*/
+PetscErrorCode DeepCDProblemLoad(MPI_Comm comm, const char file[], DeepCDProblem *problem)
+{
+  H5E_auto2_t    func;
+  void          *data;
+  PetscErrorCode ierr;
+
+  PetscFunctionBegin;
+  PetscValidCharPointer(file, 2);
+  PetscValidPointer(problem, 3);
+  /* our one-line messages replace HDF5's stack dumps; the caller's setting is restored */
+  H5Eget_auto2(H5E_DEFAULT, &func, &data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  ierr = problem_load(comm, file, problem);
+  H5Eset_auto2(H5E_DEFAULT, func, data);
+  PetscCall(ierr);
   PetscFunctionReturn(0);
 }
 

@@ -25,43 +25,18 @@ static PetscErrorCode write_xdmf(DeepCDProblem p, const char h5path[], const cha
   PetscFunctionReturn(0);
 }
 
-/*@C
-  DeepCDSolutionWrite - Writes the solution file of a solve: dataset `x`
-  (nz, ny, nx), dataset `residual_history`, and the run's attributes; and an
-  XDMF file beside it (same name with extension .xmf) for ParaView.
-
-  Collective
-
-  Input Parameters:
-+ p    - the problem
-. x    - the solution (a global vector on the problem's DMDA)
-. info - iterations, reason, norms, types and timings
-- path - output path
-
-  Level: beginner
-@*/
-PetscErrorCode DeepCDSolutionWrite(DeepCDProblem p, Vec x, const DeepCDSolveInfo *info, const char path[])
+/* The HDF5 part of a solution file, written collectively to `tmp`. */
+static PetscErrorCode write_h5(DeepCDProblem p, Vec x, const DeepCDSolveInfo *info, const char tmp[])
 {
   MPI_Comm    comm = PetscObjectComm((PetscObject) p->da);
   PetscMPIInt rank;
-  int         pid = (int) getpid();
-  char        tmp[PETSC_MAX_PATH_LEN], xmf[PETSC_MAX_PATH_LEN], xmftmp[PETSC_MAX_PATH_LEN + 32];
   PetscViewer v;
   Vec         hist;
   const char *oldname;
   PetscInt    version = DEEPCD_SOLUTION_VERSION, nh = info->history ? info->nhistory : 0;
-  PetscBool   ok;
-  char       *dot;
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Bcast(&pid, 1, MPI_INT, 0, comm));
-  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp-%d", path, pid));
-  PetscCall(PetscStrncpy(xmf, path, sizeof(xmf)));
-  dot = strrchr(xmf, '.');
-  if (dot && !strchr(dot, '/')) *dot = 0;
-  PetscCall(PetscStrlcat(xmf, ".xmf", sizeof(xmf)));
-
   PetscCall(PetscViewerHDF5Open(comm, tmp, FILE_MODE_WRITE, &v));
   PetscCall(PetscObjectGetName((PetscObject) x, &oldname));
   {
@@ -97,13 +72,59 @@ PetscErrorCode DeepCDSolutionWrite(DeepCDProblem p, Vec x, const DeepCDSolveInfo
   PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "solve_seconds", PETSC_REAL, &info->solve_seconds));
   PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "setup_seconds", PETSC_REAL, &info->setup_seconds));
   PetscCall(PetscViewerDestroy(&v));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDSolutionWrite - Writes the solution file of a solve: dataset `x`
+  (nz, ny, nx), dataset `residual_history`, and the run's attributes; and an
+  XDMF file beside it (same name with extension .xmf) for ParaView.
+
+  Collective
+
+  Input Parameters:
++ p    - the problem
+. x    - the solution (a global vector on the problem's DMDA)
+. info - iterations, reason, norms, types and timings
+- path - output path
+
+  Level: beginner
+@*/
+PetscErrorCode DeepCDSolutionWrite(DeepCDProblem p, Vec x, const DeepCDSolveInfo *info, const char path[])
+{
+  MPI_Comm    comm = PetscObjectComm((PetscObject) p->da);
+  PetscMPIInt rank;
+  int         pid = (int) getpid();
+  char        tmp[PETSC_MAX_PATH_LEN], xmf[PETSC_MAX_PATH_LEN], xmftmp[PETSC_MAX_PATH_LEN + 32];
+  PetscBool   ok;
+  char       *dot;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Bcast(&pid, 1, MPI_INT, 0, comm));
+  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp-%d", path, pid));
+  PetscCall(PetscStrncpy(xmf, path, sizeof(xmf)));
+  dot = strrchr(xmf, '.');
+  if (dot && !strchr(dot, '/')) *dot = 0;
+  PetscCall(PetscStrlcat(xmf, ".xmf", sizeof(xmf)));
+
+  {
+    PetscErrorCode ierr = write_h5(p, x, info, tmp);
+
+    if (ierr && !rank) unlink(tmp); /* no partial output */
+    PetscCall(ierr);
+  }
 
   ok = PETSC_TRUE;
   if (!rank) {
     PetscCall(PetscSNPrintf(xmftmp, sizeof(xmftmp), "%s.tmp-%d", xmf, pid));
     if (write_xdmf(p, path, xmftmp)) ok = PETSC_FALSE;
-    if (ok && rename(tmp, path)) ok = PETSC_FALSE;
+    /* the .xmf first: when the .h5 is in place, its sidecar is too */
     if (ok && rename(xmftmp, xmf)) ok = PETSC_FALSE;
+    if (ok && rename(tmp, path)) {
+      ok = PETSC_FALSE;
+      unlink(xmf);
+    }
     if (!ok) {
       unlink(tmp);
       unlink(xmftmp);

@@ -21,7 +21,8 @@
          valid until it is destroyed or solves again), types, setup and solve seconds
 
   Notes:
-  Record the history with KSPSetResidualHistory() before the call to have it in info.
+  Records the whole residual history (KSPSetResidualHistory() with room for
+  every iteration up to the KSP's maximum).
 
   Level: beginner
 
@@ -35,6 +36,12 @@ PetscErrorCode DeepCDSolveTimed(DeepCDProblem p, KSP ksp, Vec b, Vec x, DeepCDSo
   PCType         pctype;
 
   PetscFunctionBegin;
+  {
+    PetscInt maxit;
+
+    PetscCall(KSPGetTolerances(ksp, NULL, NULL, NULL, &maxit));
+    PetscCall(KSPSetResidualHistory(ksp, NULL, maxit + 1, PETSC_TRUE));
+  }
   PetscCall(PetscTime(&t0));
   PetscCall(KSPSetUp(ksp));
   PetscCall(PetscTime(&t1));
