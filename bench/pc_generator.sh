@@ -20,6 +20,8 @@ solvers=(
   "cg+jacobi|-ksp_type cg -pc_type jacobi"
   "deepcd+gamg|-ksp_type deepcd -pc_type gamg"
   "cg+gamg|-ksp_type cg -pc_type gamg"
+  "deepcd+mg|-ksp_type deepcd -pc_type mg -pc_mg_levels 4 -pc_mg_galerkin both -mg_levels_ksp_type chebyshev -mg_levels_pc_type jacobi"
+  "cg+mg|-ksp_type cg -pc_type mg -pc_mg_levels 4 -pc_mg_galerkin both -mg_levels_ksp_type chebyshev -mg_levels_pc_type jacobi"
 )
 
 table="$out/pc_generator.md"

@@ -107,6 +107,12 @@ TEST(KSPDeepCD, SameIterationsAsTruncatedFCG)
       EXPECT_GT(fcg.reason, 0);
       EXPECT_LE(std::abs(cd.its - fcg.its), 1) << scene << " " << pc << ": deepcd " << cd.its << ", fcg " << fcg.its;
       EXPECT_LT(RelDiff(cd.x, fcg.x), 1e-6);
+      // one kept direction with a symmetric PC is preconditioned CG
+      Solved cd1 = SolveFile(path, ("-ksp_type deepcd -ksp_deepcd_directions 1" + common).c_str());
+      Solved cg  = SolveFile(path, ("-ksp_type cg" + common).c_str());
+      EXPECT_LE(std::abs(cd1.its - cg.its), 1) << scene << " " << pc << ": deepcd(1) " << cd1.its << ", cg " << cg.its;
+      VecDestroy(&cd1.x);
+      VecDestroy(&cg.x);
       VecDestroy(&cd.x);
       VecDestroy(&fcg.x);
     }
