@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # KSP deepcd with the PC direction generator against PETSc's CG and FCG on the
 # scenes of `deepcd gen`: iterations and times for the same rtol, one run.
-# Prints a Markdown table and writes it with a JSON copy to the output dir.
+# Prints a Markdown table and writes it, a JSON copy and a PNG plot (gnuplot)
+# of setup + solve seconds to the output dir.
 # Usage: bench/pc_generator.sh [N ...]   (default: 64; env RANKS=1, RTOL=1e-6, OUT=out/bench)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -55,4 +56,5 @@ for n in "${sizes[@]}"; do
 done
 printf '\n]\n' >> "$json"
 rm -f "$out/sol.h5" "$out/sol.xmf"
-echo "wrote $table and $json"
+"$root/bench/plot_table.sh" "$table" "$out/pc_generator.png"
+echo "wrote $table, $json and $out/pc_generator.png"
