@@ -1,4 +1,5 @@
-/* The "pc" direction generator: z = PC(r). With it KSPDEEPCD is a flexible
+/* The "pc" direction generator: z = PC(r). The PC is set up by KSPSetUp().
+   With it KSPDEEPCD is a flexible
    conjugate-direction method truncated to the kept directions (Notay's FCG). */
 #include <deepcd/dirgen.h>
 
@@ -12,16 +13,6 @@ static PetscErrorCode DeepCDDirGenApply_PC(DeepCDDirGen gen, Vec r, Vec z)
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode DeepCDDirGenSetUp_PC(DeepCDDirGen gen)
-{
-  PC pc;
-
-  PetscFunctionBegin;
-  PetscCall(KSPGetPC(gen->ksp, &pc));
-  PetscCall(PCSetUp(pc));
-  PetscFunctionReturn(0);
-}
-
 /*@C
   DeepCDDirGenCreate_PC - The direction generator that applies the KSP's preconditioner.
 
@@ -31,7 +22,6 @@ PetscErrorCode DeepCDDirGenCreate_PC(DeepCDDirGen gen)
 {
   PetscFunctionBegin;
   gen->ops.apply = DeepCDDirGenApply_PC;
-  gen->ops.setup = DeepCDDirGenSetUp_PC;
   gen->linear    = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
