@@ -8,6 +8,7 @@
    returns the process exit status. */
 int DeepCDCmdGen(int argc, char **argv);
 int DeepCDCmdSolve(int argc, char **argv);
+int DeepCDCmdModel(int argc, char **argv);
 
 /* Starts PETSc for a subcommand with errors returned instead of printed, so
    that the subcommand reports each failure as one line (DeepCDCLIFail). */

@@ -13,6 +13,8 @@ static void usage(FILE *f)
              "         write a synthetic problem (scenes: empty, spheres, plume, random)\n"
              "  solve  problem.h5 -o out.h5 [PETSc options]\n"
              "         solve a problem file (default -ksp_type deepcd), write the solution\n"
+             "  model  init --arch from64|from128 [--seed K] -o model.h5 | info model.h5\n"
+             "         write a freshly initialised CNN model file, or summarise one\n"
              "\n"
              "  deepcd COMMAND -help   lists a command's options\n"
              "  deepcd --version       prints the version\n");
@@ -27,6 +29,7 @@ int main(int argc, char **argv)
   const char *cmd = argv[1];
   if (!strcmp(cmd, "gen")) return DeepCDCmdGen(argc - 1, argv + 1);
   if (!strcmp(cmd, "solve")) return DeepCDCmdSolve(argc - 1, argv + 1);
+  if (!strcmp(cmd, "model")) return DeepCDCmdModel(argc - 1, argv + 1);
   if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
     printf("deepcd %s\n", DEEPCD_VERSION_STRING);
     return 0;

@@ -10,5 +10,6 @@
 #include <deepcd/solution.h>
 #include <deepcd/dirgen.h>
 #include <deepcd/ksp.h>
+#include <deepcd/model_io.h>
 
 #endif

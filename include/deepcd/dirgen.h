@@ -47,5 +47,8 @@ PETSC_EXTERN PetscErrorCode DeepCDDirGenReset(DeepCDDirGen);
 PETSC_EXTERN PetscErrorCode DeepCDDirGenDestroy(DeepCDDirGen *);
 
 PETSC_EXTERN PetscErrorCode DeepCDDirGenCreate_PC(DeepCDDirGen);
+PETSC_EXTERN PetscErrorCode DeepCDDirGenCreate_CNN(DeepCDDirGen);
+
+PETSC_EXTERN PetscLogEvent DEEPCD_Inference, DEEPCD_Halo;
 
 #endif

@@ -34,7 +34,7 @@ static PetscErrorCode KSPDeepCDCreateGenerator(KSP ksp)
 
   PetscFunctionBegin;
   PetscCall(DeepCDDirGenRegistered(type, &has));
-  PetscCheck(has || strcmp(type, DEEPCD_DIRGEN_CNN), PetscObjectComm((PetscObject) ksp), PETSC_ERR_SUP, "-ksp_deepcd_model %s: the CNN direction generator is not part of this build of deepcd yet; use the PC generator (omit -ksp_deepcd_model and pick -pc_type)", cd->model[0] ? cd->model : "(none)");
+  PetscCheck(has, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_UNKNOWN_TYPE, "-ksp_deepcd_generator %s: unknown direction generator (known: pc, cnn)", type);
   PetscCall(DeepCDDirGenCreate(ksp, type, &cd->gen));
   PetscFunctionReturn(0);
 }
@@ -328,7 +328,6 @@ static PetscErrorCode KSPDeepCDSetGenerator_DeepCD(KSP ksp, const char type[])
 
   PetscFunctionBegin;
   PetscCall(DeepCDDirGenRegistered(type, &has));
-  PetscCheck(has || strcmp(type, DEEPCD_DIRGEN_CNN), PetscObjectComm((PetscObject) ksp), PETSC_ERR_SUP, "-ksp_deepcd_generator cnn: the CNN direction generator is not part of this build of deepcd yet");
   PetscCheck(has, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_UNKNOWN_TYPE, "-ksp_deepcd_generator %s: unknown direction generator (known: pc, cnn)", type);
   PetscCall(PetscStrcmp(type, cd->generator, &same));
   if (!same) {
@@ -350,11 +349,8 @@ static PetscErrorCode KSPDeepCDGetGenerator_DeepCD(KSP ksp, const char *type[])
 static PetscErrorCode KSPDeepCDSetModel_DeepCD(KSP ksp, const char file[])
 {
   KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
-  PetscBool   has;
 
   PetscFunctionBegin;
-  PetscCall(DeepCDDirGenRegistered(DEEPCD_DIRGEN_CNN, &has));
-  PetscCheck(has, PetscObjectComm((PetscObject) ksp), PETSC_ERR_SUP, "-ksp_deepcd_model %s: the CNN direction generator is not part of this build of deepcd yet; use the PC generator (omit -ksp_deepcd_model and pick -pc_type)", file);
   PetscCall(PetscStrncpy(cd->model, file, sizeof(cd->model)));
   PetscCall(DeepCDDirGenDestroy(&cd->gen));
   PetscFunctionReturn(0);
@@ -545,7 +541,8 @@ PetscErrorCode KSPDeepCDGetGenerator(KSP ksp, const char *type[])
 . -ksp_deepcd_model <file> - sets it
 
   Notes:
-  Raises PETSC_ERR_SUP when this build has no CNN direction generator.
+  The file is read at KSPSetUp(); the KSP then needs the problem's DMDA (KSPSetDM()).
+  -ksp_deepcd_backend and -ksp_deepcd_precision choose where and how the network runs.
 
   Level: intermediate
 @*/
@@ -586,7 +583,9 @@ PetscErrorCode KSPDeepCDGetModel(KSP ksp, const char *file[])
 .  -ksp_deepcd_true_residual <0> - recompute b - Ax every k iterations (0: never)
 .  -ksp_deepcd_normalize <true> - scale the generator's input to unit norm
 .  -ksp_deepcd_generator <pc> - the direction generator: pc or cnn
--  -ksp_deepcd_model <file> - CNN model file (selects the cnn generator)
+.  -ksp_deepcd_model <file> - CNN model file (selects the cnn generator)
+.  -ksp_deepcd_backend <auto> - cnn generator: auto, cpu (oneDNN), cuda (cuDNN), ref (test oracle)
+-  -ksp_deepcd_precision <fp32> - cnn generator: fp32, tf32, bf16, fp16
 
    Notes:
    Supports only the unpreconditioned residual norm (or none). Breakdown

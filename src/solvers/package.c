@@ -39,8 +39,11 @@ PetscErrorCode DeepCDInitializePackage(void)
   PetscCall(KSPInitializePackage());
   PetscCall(KSPRegister(KSPDEEPCD, KSPCreate_DeepCD));
   PetscCall(DeepCDDirGenRegister(DEEPCD_DIRGEN_PC, DeepCDDirGenCreate_PC));
+  PetscCall(DeepCDDirGenRegister(DEEPCD_DIRGEN_CNN, DeepCDDirGenCreate_CNN));
   PetscCall(PetscLogEventRegister("DeepCDGenerate", KSP_CLASSID, &KSPDEEPCD_Generator));
   PetscCall(PetscLogEventRegister("DeepCDOrthog", KSP_CLASSID, &KSPDEEPCD_Orthogonalize));
+  PetscCall(PetscLogEventRegister("DeepCDInference", KSP_CLASSID, &DEEPCD_Inference));
+  PetscCall(PetscLogEventRegister("DeepCDHalo", KSP_CLASSID, &DEEPCD_Halo));
   PetscCall(PetscRegisterFinalize(DeepCDFinalizePackage));
   PetscFunctionReturn(0);
 }

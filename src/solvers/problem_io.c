@@ -197,6 +197,18 @@ static PetscErrorCode problem_load(MPI_Comm comm, const char file[], DeepCDProbl
     if (p->x0) PetscCall(VecPointwiseMult(p->x0, p->x0, fluid));
     PetscCall(VecDestroy(&fluid));
   }
+  {
+    /* the solid mask travels with the grid, for the CNN generator's output
+       masking; a plain vector, so that the DM and it hold no reference cycle */
+    Vec      mask;
+    PetscInt n;
+
+    PetscCall(VecGetLocalSize(p->solid, &n));
+    PetscCall(VecCreateMPI(comm, n, PETSC_DETERMINE, &mask));
+    PetscCall(VecCopy(p->solid, mask));
+    PetscCall(PetscObjectCompose((PetscObject) p->da, "deepcd_solid", (PetscObject) mask));
+    PetscCall(VecDestroy(&mask));
+  }
   *problem = p;
   PetscFunctionReturn(0);
 }

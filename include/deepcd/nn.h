@@ -1,0 +1,138 @@
+/* deepcd nn: a small 3-D convolutional network library in plain C11.
+
+   No PETSc, MPI or HDF5 here, so that it builds and is tested alone (also on
+   GPU machines). Every function returns an nn_err (0 on success); on failure
+   nn_error_message() gives a one-line description.
+
+   Tensors are single-sample, channels-last: element (z, y, x, c) of a tensor
+   with dims (D, H, W) and C channels is at ((z*H + y)*W + x)*C + c. This is
+   the interlaced layout of a PETSc DMDA with C degrees of freedom, so a
+   DMDA's local (ghosted) array is directly a padded tensor. */
+#ifndef DEEPCD_NN_H
+#define DEEPCD_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef int nn_err;
+enum {
+  NN_SUCCESS         = 0,
+  NN_ERR_ARG         = 1, /* bad argument */
+  NN_ERR_MEM         = 2, /* out of memory */
+  NN_ERR_UNSUPPORTED = 3, /* backend not compiled in, no device, unsupported precision */
+  NN_ERR_BACKEND     = 4, /* a backend library call failed */
+  NN_ERR_MODEL       = 5  /* inconsistent model (graph, shapes, parameters) */
+};
+
+/* The message of the last error raised in this thread (empty if none). */
+const char *nn_error_message(void);
+
+/* ---- the layer graph -------------------------------------------------------- */
+
+typedef enum {
+  NN_OP_CONV      = 0, /* out = act(conv(in) + bias) [+ in2]; k = 1 or 3, zero padding "same" */
+  NN_OP_ADD       = 1, /* out = in + in2 */
+  NN_OP_AVGPOOL2  = 2, /* out = 2x2x2 average of in (one level down) */
+  NN_OP_UPSAMPLE2 = 3  /* out = nearest 2x upsampling of in (one level up) [+ in2] */
+} nn_op;
+
+typedef enum { NN_ACT_NONE = 0, NN_ACT_RELU = 1 } nn_act;
+
+typedef struct {
+  nn_op  op;
+  int    in, in2, out; /* tensor indices; in2 = -1 when unused */
+  int    cin, cout;    /* channels (CONV) */
+  int    k;            /* kernel size 1 or 3 (CONV) */
+  nn_act act;          /* activation before the optional add of in2 (CONV) */
+  size_t weight;       /* offset of the (cout, cin, k, k, k) kernel in params (CONV) */
+  size_t bias;         /* offset of the cout biases in params (CONV) */
+} nn_layer;
+
+typedef struct {
+  int channels;
+  int level; /* 0 = input resolution, l = downsampled by 2^l */
+} nn_tensor;
+
+/* Training record kept with a model (informational). */
+typedef struct {
+  int    grid[3];   /* nx, ny, nz trained on; 0 when untrained */
+  char   data[256]; /* training data description */
+  char   loss[64];  /* loss name */
+  double loss_value;
+  long   steps;
+  char   date[32]; /* ISO 8601 */
+  uint64_t seed;
+} nn_training;
+
+typedef struct {
+  char        arch[32]; /* informational name, e.g. "from64" */
+  int         nlayers, ntensors;
+  nn_layer   *layers;  /* in execution order */
+  nn_tensor  *tensors;
+  int         input, output; /* tensor indices, 1 channel each */
+  size_t      nparams;
+  float      *params; /* all kernels and biases, float32 */
+  nn_training training;
+} nn_model;
+
+/* An empty model to fill layer by layer (nn_model_add_*), or the named DCDM
+   topology ("from64", "from128") with zero parameters. */
+nn_err nn_model_create(nn_model **model);
+nn_err nn_model_create_arch(const char *arch, nn_model **model);
+/* Appends a tensor; returns its index in *t. */
+nn_err nn_model_add_tensor(nn_model *m, int channels, int level, int *t);
+nn_err nn_model_add_conv(nn_model *m, int in, int in2, int cout, int k, nn_act act, int *out);
+nn_err nn_model_add_add(nn_model *m, int a, int b, int *out);
+nn_err nn_model_add_avgpool2(nn_model *m, int in, int *out);
+nn_err nn_model_add_upsample2(nn_model *m, int in, int skip, int *out);
+/* Checks the graph: indices, channels, levels, execution order, parameter offsets. */
+nn_err nn_model_validate(const nn_model *m);
+/* He (Kaiming) normal initialisation of kernels, zero biases; deterministic per seed. */
+nn_err nn_model_init_he(nn_model *m, uint64_t seed);
+/* The number of pooling levels (grids must be divisible by 2^levels). */
+int    nn_model_levels(const nn_model *m);
+/* Multiply-adds x 2 per input voxel of one forward pass. */
+double nn_model_flops_per_voxel(const nn_model *m);
+nn_err nn_model_destroy(nn_model **model);
+const char *nn_op_name(nn_op op);
+
+/* ---- running a model -------------------------------------------------------- */
+
+typedef enum { NN_FP32 = 0, NN_TF32 = 1, NN_BF16 = 2, NN_FP16 = 3 } nn_precision;
+extern const char *const nn_precision_names[]; /* "fp32", "tf32", "bf16", "fp16" */
+
+/* Names of the compiled-in backends: "ref" always, "cpu" (oneDNN), "cuda" (cuDNN). */
+int         nn_backend_count(void);
+const char *nn_backend_name(int i);
+/* NN_SUCCESS when the backend is compiled in and usable here (device present,
+   precision supported); otherwise the reason is in nn_error_message(). */
+nn_err nn_backend_check(const char *name, nn_precision precision);
+
+/* Fills a padded tensor's border before a 3x3x3 convolution. `buf` holds the
+   (D+2)(H+2)(W+2)C padded tensor of a tensor at `level` whose interior has
+   been written; the callback must write the 1-cell border (zeros at the
+   domain boundary, neighbours' values across subdomain faces). Host memory. */
+typedef nn_err (*nn_halo_fn)(void *ctx, int level, int channels, float *buf);
+
+typedef struct nn_net nn_net;
+
+/* Prepares a model for input tensors of dims (D, H, W) (each divisible by
+   2^levels) on a backend; all work buffers are allocated here, none in
+   nn_net_forward(). */
+nn_err nn_net_create(const nn_model *m, const char *backend, nn_precision precision, const int dims[3], nn_net **net);
+/* Replaces the default zero-padding halo (for distributed inference). */
+nn_err nn_net_set_halo(nn_net *net, nn_halo_fn fn, void *ctx);
+/* out = f(in): host arrays of D*H*W floats. `mask` (optional, D*H*W bytes):
+   the output is zero where mask is non-zero (solid cells). */
+nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, float *out);
+const char *nn_net_backend(const nn_net *net);
+nn_err nn_net_destroy(nn_net **net);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,52 @@
+/* Elementwise CUDA kernels of the "cuda" nn backend (kernels_cuda.cu),
+   callable from C. Tensors are channels-last (z, y, x, c) with c fastest,
+   stored in one element type (nnk_dtype); arithmetic is fp32. Each function
+   launches on `stream` and returns the launch status (cudaSuccess, or the
+   error of the launch; errors of the kernel itself show at the next
+   synchronisation). Dims are int; element counts size_t. */
+#ifndef DEEPCD_NN_KERNELS_CUDA_H
+#define DEEPCD_NN_KERNELS_CUDA_H
+
+#include <stddef.h>
+#include <cuda_runtime_api.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { NNK_F32  = 0,
+               NNK_F16  = 1,
+               NNK_BF16 = 2 } nnk_dtype;
+
+/* Bytes of one element. */
+size_t nnk_size(nnk_dtype t);
+
+/* padded ((D+2)(H+2)(W+2)C) <- in (D H W C), zero border. */
+cudaError_t nnk_pad(nnk_dtype t, const void *in, void *padded, int D, int H, int W, int C, cudaStream_t stream);
+
+/* out = a + b, n elements. */
+cudaError_t nnk_add(nnk_dtype t, const void *a, const void *b, void *out, size_t n, cudaStream_t stream);
+
+/* out (D/2 H/2 W/2 C) = 2x2x2 average of in (D H W C); D, H, W: dims of in. */
+cudaError_t nnk_avgpool2(nnk_dtype t, const void *in, void *out, int D, int H, int W, int C, cudaStream_t stream);
+
+/* out (D H W C) = nearest upsampling of in (D/2 H/2 W/2 C) [+ skip (D H W C)];
+   D, H, W: dims of out; skip may be NULL. */
+cudaError_t nnk_upsample2(nnk_dtype t, const void *in, const void *skip, void *out, int D, int H, int W, int C, cudaStream_t stream);
+
+/* The convolution epilogue, in place on y (n elements, C channels):
+   y = act(y + bias[c]) [+ in2]; relu: 0 or 1; in2 may be NULL. */
+cudaError_t nnk_epilogue(nnk_dtype t, void *y, const float *bias, const void *in2, size_t n, int C, int relu, cudaStream_t stream);
+
+/* A direct 3x3x3 convolution for few input channels (the 1 -> 16 lift),
+   fused with the epilogue: out (D H W cout) = act(conv(padded) + b) [+ in2].
+   padded: ((D+2)(H+2)(W+2) cin); w: fp32 (cout, cin, 3, 3, 3); b: fp32 cout. */
+cudaError_t nnk_conv3_direct(nnk_dtype t, const void *padded, const float *w, const float *b, const void *in2, void *out, int D, int H, int W, int cin, int cout, int relu, cudaStream_t stream);
+
+/* dst (type td) = src (type ts), n elements, rounding to nearest even. */
+cudaError_t nnk_convert(nnk_dtype td, void *dst, nnk_dtype ts, const void *src, size_t n, cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,432 @@
+/* GPU test of the nn backend "cuda" against the "ref" oracle (plain C, no
+   GoogleTest; needs a CUDA device, so it is built but not run by ctest).
+
+   For every layer type (in small graphs: the network input and output have
+   one channel) and for whole from64 networks (He initialisation, nonzero
+   biases) on 16^3, 12x8x16 and odd 7x9x5 grids, nn_net_forward on "cuda" is
+   compared with "ref" at each precision the device supports: relative max
+   error max|cuda - ref| / max|ref| below 1e-5 (fp32), 5e-3 (tf32), 2e-2
+   (fp16, bf16). Then a from64 forward is timed at 64^3, 128^3 and 256^3 per
+   precision (median of 5 after 2 warm-ups): the whole nn_net_forward (host
+   arrays in and out) and the device part alone (the layer loop on device
+   buffers, no transfers), with the achieved TFLOP/s.
+
+   Usage: test_nn_cuda [--no-timing] [--max-n N]
+   Output ends with "N passed, M failed"; exit status 0 when all passed, 1
+   otherwise, 77 ("SKIP: no CUDA device") without a device. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cuda_runtime_api.h>
+#include <deepcd/nn.h>
+#include "nn_impl.h" /* the executor's internals, for the device-only timing */
+
+static int npass, nfail;
+
+static const double tolerance[4] = { 1e-5, 5e-3, 2e-2, 2e-2 }; /* fp32, tf32, bf16, fp16 */
+
+static void result(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void result(int ok, const char *fmt, ...)
+{
+  va_list ap;
+
+  printf("%s ", ok ? "[ PASS ]" : "[ FAIL ]");
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  printf("\n");
+  fflush(stdout);
+  if (ok)
+    npass++;
+  else
+    nfail++;
+}
+
+/* ---- data ---------------------------------------------------------------------- */
+
+static uint64_t rng_state;
+
+static float frand(void) /* uniform in [-1, 1) */
+{
+  rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+  return (float) ((rng_state >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+}
+
+static void fill(float *x, size_t n, uint64_t seed)
+{
+  rng_state = seed;
+  for (size_t i = 0; i < n; i++) x[i] = frand();
+}
+
+/* He kernels and biases uniform in [-0.1, 0.1]. */
+static nn_err init_params(nn_model *m, uint64_t seed)
+{
+  NN_CALL(nn_model_init_he(m, seed));
+  rng_state = seed ^ 0x9e3779b97f4a7c15ULL;
+  for (int l = 0; l < m->nlayers; l++)
+    if (m->layers[l].op == NN_OP_CONV)
+      for (int o = 0; o < m->layers[l].cout; o++) m->params[m->layers[l].bias + (size_t) o] = 0.1f * frand();
+  return NN_SUCCESS;
+}
+
+/* ---- the small graphs (one layer type each) ------------------------------------- */
+
+/* x -> conv3 1->16 linear -> head 1x1 16->1 */
+static nn_err g_lift(nn_model *m)
+{
+  int x, f, y;
+
+  NN_CALL(nn_model_add_tensor(m, 1, 0, &x));
+  NN_CALL(nn_model_add_conv(m, x, -1, 16, 3, NN_ACT_NONE, &f));
+  NN_CALL(nn_model_add_conv(m, f, -1, 1, 1, NN_ACT_NONE, &y));
+  m->input  = x;
+  m->output = y;
+  return NN_SUCCESS;
+}
+
+/* ... -> conv3 16->16 relu -> head */
+static nn_err g_relu(nn_model *m)
+{
+  int x, f, g, y;
+
+  NN_CALL(nn_model_add_tensor(m, 1, 0, &x));
+  NN_CALL(nn_model_add_conv(m, x, -1, 16, 3, NN_ACT_NONE, &f));
+  NN_CALL(nn_model_add_conv(m, f, -1, 16, 3, NN_ACT_RELU, &g));
+  NN_CALL(nn_model_add_conv(m, g, -1, 1, 1, NN_ACT_NONE, &y));
+  m->input  = x;
+  m->output = y;
+  return NN_SUCCESS;
+}
+
+/* ... -> relu(conv3 16->16) + f -> head */
+static nn_err g_residual(nn_model *m)
+{
+  int x, f, g, y;
+
+  NN_CALL(nn_model_add_tensor(m, 1, 0, &x));
+  NN_CALL(nn_model_add_conv(m, x, -1, 16, 3, NN_ACT_NONE, &f));
+  NN_CALL(nn_model_add_conv(m, f, f, 16, 3, NN_ACT_RELU, &g));
+  NN_CALL(nn_model_add_conv(m, g, -1, 1, 1, NN_ACT_NONE, &y));
+  m->input  = x;
+  m->output = y;
+  return NN_SUCCESS;
+}
+
+/* x -> relu(conv1 1->16) -> conv1 16->1 + x */
+static nn_err g_conv1x1(nn_model *m)
+{
+  int x, h, y;
+
+  NN_CALL(nn_model_add_tensor(m, 1, 0, &x));
+  NN_CALL(nn_model_add_conv(m, x, -1, 16, 1, NN_ACT_RELU, &h));
+  NN_CALL(nn_model_add_conv(m, h, x, 1, 1, NN_ACT_NONE, &y));
+  m->input  = x;
+  m->output = y;
+  return NN_SUCCESS;
+}
+
+/* f, g = relu(conv3 f) -> add(f, g) -> head */
+static nn_err g_add(nn_model *m)
+{
+  int x, f, g, a, y;
+
+  NN_CALL(nn_model_add_tensor(m, 1, 0, &x));
+  NN_CALL(nn_model_add_conv(m, x, -1, 16, 3, NN_ACT_NONE, &f));
+  NN_CALL(nn_model_add_conv(m, f, -1, 16, 3, NN_ACT_RELU, &g));
+  NN_CALL(nn_model_add_add(m, f, g, &a));
+  NN_CALL(nn_model_add_conv(m, a, -1, 1, 1, NN_ACT_NONE, &y));
+  m->input  = x;
+  m->output = y;
+  return NN_SUCCESS;
+}
+
+/* f -> avgpool2 -> upsample2 (no skip) -> head */
+static nn_err g_avgpool(nn_model *m)
+{
+  int x, f, p, u, y;
+
+  NN_CALL(nn_model_add_tensor(m, 1, 0, &x));
+  NN_CALL(nn_model_add_conv(m, x, -1, 16, 3, NN_ACT_NONE, &f));
+  NN_CALL(nn_model_add_avgpool2(m, f, &p));
+  NN_CALL(nn_model_add_upsample2(m, p, -1, &u));
+  NN_CALL(nn_model_add_conv(m, u, -1, 1, 1, NN_ACT_NONE, &y));
+  m->input  = x;
+  m->output = y;
+  return NN_SUCCESS;
+}
+
+/* f -> avgpool2 -> relu(conv3) -> upsample2 + f -> head */
+static nn_err g_upsample_skip(nn_model *m)
+{
+  int x, f, p, q, u, y;
+
+  NN_CALL(nn_model_add_tensor(m, 1, 0, &x));
+  NN_CALL(nn_model_add_conv(m, x, -1, 16, 3, NN_ACT_NONE, &f));
+  NN_CALL(nn_model_add_avgpool2(m, f, &p));
+  NN_CALL(nn_model_add_conv(m, p, -1, 16, 3, NN_ACT_RELU, &q));
+  NN_CALL(nn_model_add_upsample2(m, q, f, &u));
+  NN_CALL(nn_model_add_conv(m, u, -1, 1, 1, NN_ACT_NONE, &y));
+  m->input  = x;
+  m->output = y;
+  return NN_SUCCESS;
+}
+
+typedef struct {
+  const char *name;
+  nn_err (*graph)(nn_model *m); /* NULL: from64 */
+  int dims[3];
+  int halo; /* run with a (zero) halo callback: the padded buffers go through the host */
+} test_case;
+
+static const test_case cases[] = {
+  { "conv3 1->16 linear", g_lift, { 10, 12, 14 }, 0 },
+  { "conv3 16->16 relu", g_relu, { 10, 12, 14 }, 0 },
+  { "conv3 16->16 relu + residual", g_residual, { 10, 12, 14 }, 0 },
+  { "conv1 1->16 relu, conv1 16->1 + residual", g_conv1x1, { 10, 12, 14 }, 0 },
+  { "add", g_add, { 10, 12, 14 }, 0 },
+  { "avgpool2 + upsample2", g_avgpool, { 10, 12, 14 }, 0 },
+  { "upsample2 with skip", g_upsample_skip, { 10, 12, 14 }, 0 },
+  { "from64 16^3", NULL, { 16, 16, 16 }, 0 },
+  { "from64 12x8x16", NULL, { 12, 8, 16 }, 0 },
+  { "from64 7x9x5 (odd)", NULL, { 7, 9, 5 }, 0 },
+  { "from64 16^3 with a halo callback", NULL, { 16, 16, 16 }, 1 },
+};
+
+static nn_err keep_halo(void *ctx, int level, int channels, float *buf)
+{
+  (*(int *) ctx)++;
+  return NN_SUCCESS; /* the border is zero already */
+}
+
+static nn_err make_model(const test_case *tc, nn_model **m, uint64_t seed)
+{
+  nn_err err;
+
+  if (tc->graph) {
+    NN_CALL(nn_model_create(m));
+    if ((err = tc->graph(*m))) {
+      nn_model_destroy(m);
+      return err;
+    }
+  } else
+    NN_CALL(nn_model_create_arch("from64", m));
+  if ((err = init_params(*m, seed))) nn_model_destroy(m);
+  return err;
+}
+
+static nn_err run_net(const nn_model *m, const char *backend, nn_precision p, const int dims[3], int halo, const float *in, float *out, int *halocalls)
+{
+  nn_net *net = NULL;
+  nn_err  err;
+
+  NN_CALL(nn_net_create(m, backend, p, dims, &net));
+  if (halo)
+    err = nn_net_set_halo(net, keep_halo, halocalls);
+  else
+    err = NN_SUCCESS;
+  if (!err) err = nn_net_forward(net, in, NULL, out);
+  if (!err) err = nn_net_forward(net, in, NULL, out); /* again: buffers are reused */
+  nn_net_destroy(&net);
+  return err;
+}
+
+static void compare_case(const test_case *tc, const int supported[4])
+{
+  const size_t n   = (size_t) tc->dims[0] * tc->dims[1] * tc->dims[2];
+  float       *in  = malloc(n * sizeof(float));
+  float       *ref = malloc(n * sizeof(float));
+  float       *out = malloc(n * sizeof(float));
+  nn_model    *m   = NULL;
+  nn_err       err;
+
+  if (!in || !ref || !out) {
+    result(0, "%s: out of memory", tc->name);
+    goto done;
+  }
+  fill(in, n, 12345);
+  if ((err = make_model(tc, &m, 42))) {
+    result(0, "%s: model: %s", tc->name, nn_error_message());
+    goto done;
+  }
+  if ((err = run_net(m, "ref", NN_FP32, tc->dims, 0, in, ref, NULL))) {
+    result(0, "%s: ref: %s", tc->name, nn_error_message());
+    goto done;
+  }
+  for (int p = 0; p < 4; p++) {
+    double maxref = 0, maxdiff = 0;
+    int    halocalls = 0, finite = 1;
+
+    if (!supported[p]) continue;
+    memset(out, 0, n * sizeof(float));
+    if ((err = run_net(m, "cuda", (nn_precision) p, tc->dims, tc->halo, in, out, &halocalls))) {
+      result(0, "%-44s %-4s %dx%dx%d: %s", tc->name, nn_precision_names[p], tc->dims[0], tc->dims[1], tc->dims[2], nn_error_message());
+      continue;
+    }
+    for (size_t i = 0; i < n; i++) {
+      double d = fabs((double) out[i] - ref[i]);
+
+      if (!isfinite(out[i])) finite = 0;
+      if (fabs(ref[i]) > maxref) maxref = fabs(ref[i]);
+      if (d > maxdiff) maxdiff = d;
+    }
+    {
+      double rel = maxref > 0 ? maxdiff / maxref : maxdiff;
+      int    ok  = finite && maxref > 0 && rel < tolerance[p] && (!tc->halo || halocalls > 0);
+
+      result(ok, "%-44s %-4s %dx%dx%d: relative max error %.3g (tolerance %.0e, max |ref| %.3g)%s%s", tc->name, nn_precision_names[p], tc->dims[0], tc->dims[1], tc->dims[2], rel, tolerance[p], maxref, finite ? "" : ", NON-FINITE values", tc->halo && !halocalls ? ", halo callback never called" : "");
+    }
+  }
+done:
+  nn_model_destroy(&m);
+  free(in);
+  free(ref);
+  free(out);
+}
+
+/* ---- timing --------------------------------------------------------------------- */
+
+static double now(void)
+{
+  struct timespec t;
+
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double) t.tv_sec + 1e-9 * (double) t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* The executor's layer loop on device buffers (nn_net_forward without the
+   transfers and the host-side embedding): the device time of one forward. */
+static nn_err device_pass(nn_net *net)
+{
+  const nn_model *m = net->model;
+
+  for (int l = 0; l < m->nlayers; l++) {
+    const nn_layer *L   = &m->layers[l];
+    const void     *src = net->buf[net->tbuf[L->in]];
+    const void     *s2  = L->in2 >= 0 ? net->buf[net->tbuf[L->in2]] : NULL;
+    void           *dst = net->buf[net->tbuf[L->out]];
+    int             lin = m->tensors[L->in].level, lout = m->tensors[L->out].level;
+
+    switch (L->op) {
+    case NN_OP_CONV:
+      if (L->k == 3) {
+        NN_CALL(net->ops->pad(net, src, net->padded, net->ldims[lin], L->cin));
+        src = net->padded;
+      }
+      NN_CALL(net->ops->conv(net, l, src, s2, dst, net->ldims[lout]));
+      break;
+    case NN_OP_ADD: {
+      const int *d = net->ldims[lout];
+
+      NN_CALL(net->ops->add(net, src, s2, dst, (size_t) d[0] * d[1] * d[2] * (size_t) m->tensors[L->out].channels));
+      break;
+    }
+    case NN_OP_AVGPOOL2: NN_CALL(net->ops->avgpool2(net, src, dst, net->ldims[lin], L->cin)); break;
+    case NN_OP_UPSAMPLE2: NN_CALL(net->ops->upsample2(net, src, s2, dst, net->ldims[lout], L->cout)); break;
+    }
+  }
+  return NN_SUCCESS;
+}
+
+static void time_forward(nn_precision p, int N)
+{
+  const int    dims[3] = { N, N, N };
+  const size_t n       = (size_t) N * N * N;
+  float       *in = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float));
+  nn_model    *m   = NULL;
+  nn_net      *net = NULL;
+  double       t_all[5], t_dev[5], t0, setup, flops;
+  nn_err       err = NN_SUCCESS;
+
+  if (!in || !out) {
+    result(0, "timing %s %d^3: out of memory", nn_precision_names[p], N);
+    goto done;
+  }
+  fill(in, n, 7);
+  if ((err = nn_model_create_arch("from64", &m)) || (err = init_params(m, 1))) goto fail;
+  t0 = now();
+  if ((err = nn_net_create(m, "cuda", p, dims, &net))) goto fail;
+  setup = now() - t0;
+  for (int r = 0; r < 2; r++)
+    if ((err = nn_net_forward(net, in, NULL, out)) || (err = device_pass(net))) goto fail;
+  for (int r = 0; r < 5; r++) {
+    cudaDeviceSynchronize();
+    t0 = now();
+    if ((err = nn_net_forward(net, in, NULL, out))) goto fail;
+    t_all[r] = now() - t0;
+  }
+  for (int r = 0; r < 5; r++) {
+    cudaDeviceSynchronize();
+    t0 = now();
+    if ((err = device_pass(net))) goto fail;
+    if (cudaDeviceSynchronize() != cudaSuccess) {
+      err = nn_error_set(NN_ERR_BACKEND, "cudaDeviceSynchronize failed: %s", cudaGetErrorString(cudaGetLastError()));
+      goto fail;
+    }
+    t_dev[r] = now() - t0;
+  }
+  qsort(t_all, 5, sizeof(double), cmp_double);
+  qsort(t_dev, 5, sizeof(double), cmp_double);
+  flops = nn_model_flops_per_voxel(m) * (double) n;
+  printf("| %-4s | %4d^3 | %8.2f | %10.3f | %10.3f | %8.2f | %8.2f |\n", nn_precision_names[p], N, setup, 1e3 * t_all[2], 1e3 * t_dev[2], flops / t_all[2] * 1e-12, flops / t_dev[2] * 1e-12);
+  fflush(stdout);
+  npass++;
+  goto done;
+fail:
+  printf("| %-4s | %4d^3 | failed: %s\n", nn_precision_names[p], N, nn_error_message());
+  nfail++;
+done:
+  nn_net_destroy(&net);
+  nn_model_destroy(&m);
+  free(in);
+  free(out);
+}
+
+int main(int argc, char **argv)
+{
+  int                   supported[4] = { 0 }, timing = 1, maxn = 256, dev = 0;
+  struct cudaDeviceProp prop;
+
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--no-timing"))
+      timing = 0;
+    else if (!strcmp(argv[i], "--max-n") && i + 1 < argc)
+      maxn = atoi(argv[++i]);
+    else {
+      fprintf(stderr, "usage: %s [--no-timing] [--max-n N]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (nn_backend_check("cuda", NN_FP32)) {
+    printf("%s\nSKIP: no CUDA device\n", nn_error_message());
+    return 77;
+  }
+  if (cudaGetDevice(&dev) == cudaSuccess && cudaGetDeviceProperties(&prop, dev) == cudaSuccess) printf("device %d: %s, compute capability %d.%d, %.1f GiB\n", dev, prop.name, prop.major, prop.minor, (double) prop.totalGlobalMem / (1 << 30));
+  for (int p = 0; p < 4; p++) {
+    supported[p] = nn_backend_check("cuda", (nn_precision) p) == NN_SUCCESS;
+    printf("precision %-4s: %s\n", nn_precision_names[p], supported[p] ? "supported" : nn_error_message());
+  }
+  for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) compare_case(&cases[c], supported);
+  if (timing) {
+    printf("\nfrom64 forward, median of 5 after 2 warm-ups (all: nn_net_forward with host arrays; device: the layer loop alone)\n");
+    printf("| prec | grid   | setup s  | all ms     | device ms  | TFLOP/s  | TFLOP/s  |\n");
+    printf("|      |        |          |            |            | (all)    | (device) |\n");
+    for (int p = 0; p < 4; p++)
+      if (supported[p])
+        for (int N = 64; N <= maxn; N *= 2) time_forward((nn_precision) p, N);
+  }
+  printf("%d passed, %d failed\n", npass, nfail);
+  return nfail ? 1 : 0;
+}
