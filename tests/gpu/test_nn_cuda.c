@@ -410,8 +410,12 @@ int main(int argc, char **argv)
     }
   }
   if (nn_backend_check("cuda", NN_FP32)) {
-    printf("%s\nSKIP: no CUDA device\n", nn_error_message());
-    return 77;
+    if (strstr(nn_error_message(), "no CUDA device")) {
+      printf("%s\nSKIP: no CUDA device\n", nn_error_message());
+      return 77;
+    }
+    printf("[ FAIL ] backend 'cuda' unusable: %s\n0 passed, 1 failed\n", nn_error_message());
+    return 1;
   }
   if (cudaGetDevice(&dev) == cudaSuccess && cudaGetDeviceProperties(&prop, dev) == cudaSuccess) printf("device %d: %s, compute capability %d.%d, %.1f GiB\n", dev, prop.name, prop.major, prop.minor, (double) prop.totalGlobalMem / (1 << 30));
   for (int p = 0; p < 4; p++) {
