@@ -259,9 +259,9 @@ static PetscErrorCode DeepCDDirGenApply_CNN(DeepCDDirGen gen, Vec r, Vec z)
   PetscCall(VecRestoreArrayRead(r, &ra));
   PetscCall(PetscLogEventBegin(DEEPCD_Inference, 0, 0, 0, 0));
   err = nn_net_forward(cnn->net, cnn->in, cnn->mask, cnn->out);
+  PetscCall(PetscLogFlops(cnn->flops));
   PetscCall(PetscLogEventEnd(DEEPCD_Inference, 0, 0, 0, 0));
   PetscCall(nn_to_petsc(PetscObjectComm((PetscObject) gen->ksp), err, "cnn inference"));
-  PetscCall(PetscLogFlops(cnn->flops));
   PetscCall(VecGetArray(z, &za));
   for (PetscInt i = 0; i < cnn->n; i++) za[i] = cnn->out[i];
   PetscCall(VecRestoreArray(z, &za));
