@@ -28,6 +28,11 @@
      epilogue; upload and download convert through a 16 MiB fp32 staging
      buffer. fp16 needs compute capability >= 7.0, bf16 >= 8.0.
 
+   check() wants a device, the compute capability above, the cuDNN major
+   version built against, and runs one small cuDNN test convolution per
+   device and precision (remembered once it passed), so that a precision
+   cuDNN cannot do here is refused there rather than in setup.
+
    DEEPCD_CUDA_VERBOSE=1 prints each layer's choice to stderr. */
 #include <limits.h>
 #include <stdio.h>
@@ -60,6 +65,7 @@
 #define CUBLAS_WS    ((size_t) 32 << 20) /* cuBLAS workspace */
 #define DIRECT_CIN   8                   /* 3x3x3 layers with fewer input channels use the direct kernel */
 #define MAX_SHAPES   64                  /* distinct cuDNN layer shapes searched per net */
+#define MAX_DEVICES  64                  /* devices whose precision probes are remembered */
 
 typedef enum { CV_NONE = 0,
                CV_CUDNN,
@@ -132,13 +138,149 @@ static const char *math_name(cudnnMathType_t m)
   }
 }
 
+/* ---- precisions ---------------------------------------------------------------- */
+
+typedef struct {
+  nnk_dtype           dtype;
+  cudnnDataType_t     dnn_type;
+  cudaDataType_t      blas_type;
+  cublasComputeType_t blas_compute;
+  cudnnMathType_t     math;
+} cuda_types;
+
+static cuda_types precision_types(nn_precision p)
+{
+  cuda_types t;
+
+  switch (p) {
+  case NN_TF32:
+    t.dtype        = NNK_F32;
+    t.dnn_type     = CUDNN_DATA_FLOAT;
+    t.blas_type    = CUDA_R_32F;
+    t.blas_compute = CUBLAS_COMPUTE_32F_FAST_TF32;
+    t.math         = CUDNN_TENSOR_OP_MATH;
+    break;
+  case NN_FP16:
+    t.dtype        = NNK_F16;
+    t.dnn_type     = CUDNN_DATA_HALF;
+    t.blas_type    = CUDA_R_16F;
+    t.blas_compute = CUBLAS_COMPUTE_32F;
+    t.math         = CUDNN_TENSOR_OP_MATH;
+    break;
+  case NN_BF16:
+    t.dtype        = NNK_BF16;
+    t.dnn_type     = CUDNN_DATA_BFLOAT16;
+    t.blas_type    = CUDA_R_16BF;
+    t.blas_compute = CUBLAS_COMPUTE_32F;
+    t.math         = CUDNN_TENSOR_OP_MATH;
+    break;
+  default: /* strict fp32 */
+    t.dtype        = NNK_F32;
+    t.dnn_type     = CUDNN_DATA_FLOAT;
+    t.blas_type    = CUDA_R_32F;
+    t.blas_compute = CUBLAS_COMPUTE_32F;
+    t.math         = CUDNN_FMA_MATH;
+    break;
+  }
+  return t;
+}
+
+/* Whether a cuDNN result may be used at this precision: strict fp32 takes no
+   tensor-core math; fp32 storage takes no down-conversion to fp16/bf16. */
+static int math_ok(nn_precision precision, cudnnMathType_t m)
+{
+  if (m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && (precision == NN_FP32 || precision == NN_TF32)) return 0;
+  if (precision == NN_FP32 && m == CUDNN_TENSOR_OP_MATH) return 0;
+  return 1;
+}
+
 /* ---- precision check ---------------------------------------------------------- */
+
+/* Runs one small 3x3x3 16 -> 16 channels-last convolution through cuDNN at
+   this precision: cuDNN loads (its sub-libraries too) and has an algorithm. */
+#define PROBE_DNN(expr, what)                                                                                                                                      \
+  do {                                                                                                                                                             \
+    cudnnStatus_t pd_s_ = (expr);                                                                                                                                  \
+    if (pd_s_ != CUDNN_STATUS_SUCCESS) {                                                                                                                           \
+      err = nn_error_set(NN_ERR_UNSUPPORTED, "backend 'cuda': %s failed in a %s test convolution: %s", (what), nn_precision_names[p], cudnnGetErrorString(pd_s_)); \
+      goto done;                                                                                                                                                   \
+    }                                                                                                                                                              \
+  } while (0)
+#define PROBE_CU(expr, what)                                                                                                                                      \
+  do {                                                                                                                                                            \
+    cudaError_t pc_e_ = (expr);                                                                                                                                   \
+    if (pc_e_ != cudaSuccess) {                                                                                                                                   \
+      err = nn_error_set(NN_ERR_UNSUPPORTED, "backend 'cuda': %s failed in a %s test convolution: %s", (what), nn_precision_names[p], cudaGetErrorString(pc_e_)); \
+      goto done;                                                                                                                                                  \
+    }                                                                                                                                                             \
+  } while (0)
+
+static nn_err probe_conv(nn_precision p)
+{
+  const cuda_types              t  = precision_types(p);
+  const size_t                  es = nnk_size(t.dtype);
+  const int                     C = 16, N = 8, P = N + 2;
+  const int                     xd[5] = { 1, C, P, P, P }, xs[5] = { C * P * P * P, 1, P * P * C, P * C, C };
+  const int                     yd[5] = { 1, C, N, N, N }, ys[5] = { C * N * N * N, 1, N * N * C, N * C, C };
+  const int                     fd[5] = { C, C, 3, 3, 3 }, zero3[3] = { 0, 0, 0 }, one3[3] = { 1, 1, 1 };
+  const float                   one = 1.0f, zero = 0.0f;
+  cudnnHandle_t                 h = NULL;
+  cudnnTensorDescriptor_t       x = NULL, y = NULL;
+  cudnnFilterDescriptor_t       w  = NULL;
+  cudnnConvolutionDescriptor_t  cv = NULL;
+  cudnnConvolutionFwdAlgoPerf_t perf[2 * CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  void                         *bx = NULL, *by = NULL, *bw = NULL, *bws = NULL;
+  size_t                        wss = 0;
+  int                           n   = 0, i;
+  nn_err                        err = NN_SUCCESS;
+
+  PROBE_DNN(cudnnCreate(&h), "cudnnCreate");
+  PROBE_DNN(cudnnCreateTensorDescriptor(&x), "cudnnCreateTensorDescriptor");
+  PROBE_DNN(cudnnSetTensorNdDescriptor(x, t.dnn_type, 5, xd, xs), "cudnnSetTensorNdDescriptor");
+  PROBE_DNN(cudnnCreateTensorDescriptor(&y), "cudnnCreateTensorDescriptor");
+  PROBE_DNN(cudnnSetTensorNdDescriptor(y, t.dnn_type, 5, yd, ys), "cudnnSetTensorNdDescriptor");
+  PROBE_DNN(cudnnCreateFilterDescriptor(&w), "cudnnCreateFilterDescriptor");
+  PROBE_DNN(cudnnSetFilterNdDescriptor(w, t.dnn_type, CUDNN_TENSOR_NHWC, 5, fd), "cudnnSetFilterNdDescriptor");
+  PROBE_DNN(cudnnCreateConvolutionDescriptor(&cv), "cudnnCreateConvolutionDescriptor");
+  PROBE_DNN(cudnnSetConvolutionNdDescriptor(cv, 3, zero3, one3, one3, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), "cudnnSetConvolutionNdDescriptor");
+  PROBE_DNN(cudnnSetConvolutionMathType(cv, t.math), "cudnnSetConvolutionMathType");
+  PROBE_DNN(cudnnGetConvolutionForwardAlgorithm_v7(h, x, w, cv, y, 2 * CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf), "cudnnGetConvolutionForwardAlgorithm_v7");
+  for (i = 0; i < n; i++) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || !math_ok(p, perf[i].mathType)) continue;
+    if (p != NN_FP32 && cudnnSetConvolutionMathType(cv, perf[i].mathType) != CUDNN_STATUS_SUCCESS) continue;
+    if (cudnnGetConvolutionForwardWorkspaceSize(h, x, w, cv, y, perf[i].algo, &wss) == CUDNN_STATUS_SUCCESS) break;
+  }
+  if (i == n) {
+    err = nn_error_set(NN_ERR_UNSUPPORTED, "backend 'cuda': cuDNN %zu offers no %s algorithm for a 3x3x3 channels-last convolution on this device", cudnnGetVersion(), nn_precision_names[p]);
+    goto done;
+  }
+  PROBE_CU(cudaMalloc(&bx, (size_t) C * P * P * P * es), "cudaMalloc");
+  PROBE_CU(cudaMalloc(&by, (size_t) C * N * N * N * es), "cudaMalloc");
+  PROBE_CU(cudaMalloc(&bw, (size_t) C * C * 27 * es), "cudaMalloc");
+  if (wss) PROBE_CU(cudaMalloc(&bws, wss), "cudaMalloc");
+  PROBE_CU(cudaMemset(bx, 0, (size_t) C * P * P * P * es), "cudaMemset");
+  PROBE_CU(cudaMemset(bw, 0, (size_t) C * C * 27 * es), "cudaMemset");
+  PROBE_DNN(cudnnConvolutionForward(h, &one, x, bx, w, bw, cv, perf[i].algo, bws, wss, &zero, y, by), "cudnnConvolutionForward");
+  PROBE_CU(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+done:
+  if (bx) cudaFree(bx);
+  if (by) cudaFree(by);
+  if (bw) cudaFree(bw);
+  if (bws) cudaFree(bws);
+  if (cv) cudnnDestroyConvolutionDescriptor(cv);
+  if (w) cudnnDestroyFilterDescriptor(w);
+  if (x) cudnnDestroyTensorDescriptor(x);
+  if (y) cudnnDestroyTensorDescriptor(y);
+  if (h) cudnnDestroy(h);
+  return err;
+}
 
 static nn_err cuda_check(nn_precision precision)
 {
   int         n = 0, dev = 0, major = 0, minor = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
   size_t      v;
+  static char probed[MAX_DEVICES][4];
 
   if (e != cudaSuccess) {
     (void) cudaGetLastError();
@@ -151,12 +293,17 @@ static nn_err cuda_check(nn_precision precision)
   v = cudnnGetVersion();
   NN_CHECK(v / 10000 == CUDNN_MAJOR, NN_ERR_UNSUPPORTED, "backend 'cuda': cuDNN %zu.%zu at run time, built against cuDNN %d", v / 10000, v / 100 % 100, CUDNN_MAJOR);
   switch (precision) {
-  case NN_FP32: return NN_SUCCESS;
-  case NN_TF32: NN_CHECK(major >= 8, NN_ERR_UNSUPPORTED, "backend 'cuda': tf32 needs compute capability 8.0 or newer (device %d has %d.%d)", dev, major, minor); return NN_SUCCESS;
-  case NN_FP16: NN_CHECK(major >= 7, NN_ERR_UNSUPPORTED, "backend 'cuda': fp16 needs compute capability 7.0 or newer (device %d has %d.%d)", dev, major, minor); return NN_SUCCESS;
-  case NN_BF16: NN_CHECK(major >= 8, NN_ERR_UNSUPPORTED, "backend 'cuda': bf16 needs compute capability 8.0 or newer (device %d has %d.%d)", dev, major, minor); return NN_SUCCESS;
+  case NN_FP32: break;
+  case NN_TF32: NN_CHECK(major >= 8, NN_ERR_UNSUPPORTED, "backend 'cuda': tf32 needs compute capability 8.0 or newer (device %d has %d.%d)", dev, major, minor); break;
+  case NN_FP16: NN_CHECK(major >= 7, NN_ERR_UNSUPPORTED, "backend 'cuda': fp16 needs compute capability 7.0 or newer (device %d has %d.%d)", dev, major, minor); break;
+  case NN_BF16: NN_CHECK(major >= 8, NN_ERR_UNSUPPORTED, "backend 'cuda': bf16 needs compute capability 8.0 or newer (device %d has %d.%d)", dev, major, minor); break;
+  default: return nn_error_set(NN_ERR_UNSUPPORTED, "backend 'cuda': unknown precision %d", (int) precision);
   }
-  return nn_error_set(NN_ERR_UNSUPPORTED, "backend 'cuda': unknown precision %d", (int) precision);
+  /* a test convolution, once per device and precision (a benign race at worst probes twice) */
+  if (dev >= 0 && dev < MAX_DEVICES && probed[dev][precision]) return NN_SUCCESS;
+  NN_CALL(probe_conv(precision));
+  if (dev >= 0 && dev < MAX_DEVICES) probed[dev][precision] = 1;
+  return NN_SUCCESS;
 }
 
 /* ---- setup / teardown --------------------------------------------------------- */
@@ -233,15 +380,6 @@ static nn_err from_device(cuda_state *st, float *dst, const void *src, size_t n)
   return NN_SUCCESS;
 }
 
-/* Whether a cuDNN result may be used at this precision: strict fp32 takes no
-   tensor-core math; nothing takes the fp32 -> fp16 down-conversion. */
-static int math_ok(const cuda_state *st, nn_precision precision, cudnnMathType_t m)
-{
-  if (m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && st->dtype == NNK_F32) return 0;
-  if (precision == NN_FP32 && (m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)) return 0;
-  return 1;
-}
-
 /* Picks the algorithm of a cuDNN layer whose descriptors are set. */
 static nn_err pick_algo(nn_net *net, cuda_state *st, cuda_layer *c, int use_find, size_t wslimit, cudnnConvolutionFwdAlgo_t *algo, cudnnMathType_t *math)
 {
@@ -261,7 +399,7 @@ static nn_err pick_algo(nn_net *net, cuda_state *st, cuda_layer *c, int use_find
   for (int i = 0; i < n; i++) { /* results come best first */
     size_t ws = 0;
 
-    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > wslimit || !math_ok(st, net->precision, perf[i].mathType)) continue;
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > wslimit || !math_ok(net->precision, perf[i].mathType)) continue;
     /* strict fp32 keeps FMA math on the descriptor; others take the result's */
     if (net->precision != NN_FP32) DNN(cudnnSetConvolutionMathType(c->conv, perf[i].mathType), "cudnnSetConvolutionMathType");
     if (cudnnGetConvolutionForwardWorkspaceSize(st->cudnn, c->x, c->w, c->conv, c->y, perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS || ws > wslimit) continue;
@@ -372,35 +510,14 @@ static nn_err setup_all(nn_net *net, cuda_state *st)
   }
   if ((env = getenv("DEEPCD_CUDA_WORKSPACE_MB")) && *env) wslimit = (size_t) strtoull(env, NULL, 10) << 20;
   st->verbose = (env = getenv("DEEPCD_CUDA_VERBOSE")) && *env && strcmp(env, "0");
-  switch (net->precision) {
-  case NN_FP32:
-    st->dtype        = NNK_F32;
-    st->dnn_type     = CUDNN_DATA_FLOAT;
-    st->blas_type    = CUDA_R_32F;
-    st->blas_compute = CUBLAS_COMPUTE_32F;
-    st->math         = CUDNN_FMA_MATH;
-    break;
-  case NN_TF32:
-    st->dtype        = NNK_F32;
-    st->dnn_type     = CUDNN_DATA_FLOAT;
-    st->blas_type    = CUDA_R_32F;
-    st->blas_compute = CUBLAS_COMPUTE_32F_FAST_TF32;
-    st->math         = CUDNN_TENSOR_OP_MATH;
-    break;
-  case NN_FP16:
-    st->dtype        = NNK_F16;
-    st->dnn_type     = CUDNN_DATA_HALF;
-    st->blas_type    = CUDA_R_16F;
-    st->blas_compute = CUBLAS_COMPUTE_32F;
-    st->math         = CUDNN_TENSOR_OP_MATH;
-    break;
-  case NN_BF16:
-    st->dtype        = NNK_BF16;
-    st->dnn_type     = CUDNN_DATA_BFLOAT16;
-    st->blas_type    = CUDA_R_16BF;
-    st->blas_compute = CUBLAS_COMPUTE_32F;
-    st->math         = CUDNN_TENSOR_OP_MATH;
-    break;
+  {
+    const cuda_types t = precision_types(net->precision);
+
+    st->dtype        = t.dtype;
+    st->dnn_type     = t.dnn_type;
+    st->blas_type    = t.blas_type;
+    st->blas_compute = t.blas_compute;
+    st->math         = t.math;
   }
   CU(cudaGetDevice(&st->device), "cudaGetDevice");
   CU(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
