@@ -2,7 +2,7 @@
 #include <string.h>
 #include "nn_impl.h"
 
-const char *const nn_precision_names[] = {"fp32", "tf32", "bf16", "fp16"};
+const char *const nn_precision_names[] = { "fp32", "tf32", "bf16", "fp16" };
 
 static const nn_backend_ops *const backends[] = {
   &nn_backend_ref,
@@ -16,7 +16,7 @@ static const nn_backend_ops *const backends[] = {
 
 int nn_backend_count(void)
 {
-  return (int)(sizeof(backends) / sizeof(backends[0]));
+  return (int) (sizeof(backends) / sizeof(backends[0]));
 }
 
 const char *nn_backend_name(int i)
@@ -36,7 +36,7 @@ nn_err nn_backend_check(const char *name, nn_precision precision)
   const nn_backend_ops *ops;
 
   NN_CHECK(name, NN_ERR_ARG, "nn_backend_check: NULL name");
-  NN_CHECK(precision >= NN_FP32 && precision <= NN_FP16, NN_ERR_ARG, "unknown precision %d", (int)precision);
+  NN_CHECK(precision >= NN_FP32 && precision <= NN_FP16, NN_ERR_ARG, "unknown precision %d", (int) precision);
   ops = nn_backend_find(name);
   if (!ops) {
     if (!strcmp(name, "cpu")) return nn_error_set(NN_ERR_UNSUPPORTED, "backend 'cpu' was not compiled in (oneDNN was not found at build time)");

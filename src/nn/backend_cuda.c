@@ -637,18 +637,34 @@ static nn_err cuda_upsample2(nn_net *net, const void *in, const void *skip, void
   return NN_SUCCESS;
 }
 
+static nn_err cuda_host_alloc(nn_net *net, size_t n, float **p)
+{
+  *p = NULL;
+  if (!n) return NN_SUCCESS;
+  CU(cudaMallocHost((void **) p, n * sizeof(float)), "cudaMallocHost");
+  return NN_SUCCESS;
+}
+
+static nn_err cuda_host_free(nn_net *net, float *p)
+{
+  if (p) CU(cudaFreeHost(p), "cudaFreeHost");
+  return NN_SUCCESS;
+}
+
 const nn_backend_ops nn_backend_cuda = {
-  .name      = "cuda",
-  .check     = cuda_check,
-  .setup     = cuda_setup,
-  .teardown  = cuda_teardown,
-  .alloc     = cuda_alloc,
-  .release   = cuda_release,
-  .upload    = cuda_upload,
-  .download  = cuda_download,
-  .pad       = cuda_pad,
-  .conv      = cuda_conv,
-  .add       = cuda_add,
-  .avgpool2  = cuda_avgpool2,
-  .upsample2 = cuda_upsample2,
+  .name       = "cuda",
+  .host_alloc = cuda_host_alloc,
+  .host_free  = cuda_host_free,
+  .check      = cuda_check,
+  .setup      = cuda_setup,
+  .teardown   = cuda_teardown,
+  .alloc      = cuda_alloc,
+  .release    = cuda_release,
+  .upload     = cuda_upload,
+  .download   = cuda_download,
+  .pad        = cuda_pad,
+  .conv       = cuda_conv,
+  .add        = cuda_add,
+  .avgpool2   = cuda_avgpool2,
+  .upsample2  = cuda_upsample2,
 };

@@ -7,7 +7,7 @@
 
 nn_err nn_ref_pad(const float *in, float *padded, const int dims[3], int c)
 {
-  const size_t D = (size_t)dims[0], H = (size_t)dims[1], W = (size_t)dims[2], C = (size_t)c;
+  const size_t D = (size_t) dims[0], H = (size_t) dims[1], W = (size_t) dims[2], C = (size_t) c;
 
   memset(padded, 0, (D + 2) * (H + 2) * (W + 2) * C * sizeof(float));
   for (size_t z = 0; z < D; z++)
@@ -32,11 +32,11 @@ nn_err nn_ref_conv(const nn_layer *L, const float *w, const float *b, const floa
                 const float *src = in + (((z + dz) * PH + y + dy) * PW + x + dx) * ci;
                 const float *wk  = w + ((o * ci) * k + dz) * k * k + dy * k + dx; /* (o, i, dz, dy, dx) */
 
-                for (long i = 0; i < ci; i++) acc += (double)wk[i * k * k * k] * src[i];
+                for (long i = 0; i < ci; i++) acc += (double) wk[i * k * k * k] * src[i];
               }
           if (L->act == NN_ACT_RELU && acc < 0) acc = 0;
           if (in2) acc += in2[((z * H + y) * W + x) * co + o];
-          out[((z * H + y) * W + x) * co + o] = (float)acc;
+          out[((z * H + y) * W + x) * co + o] = (float) acc;
         }
   return NN_SUCCESS;
 }
@@ -49,7 +49,7 @@ nn_err nn_ref_add(const float *a, const float *b, float *out, size_t n)
 
 nn_err nn_ref_avgpool2(const float *in, float *out, const int dims[3], int c)
 {
-  const size_t D = (size_t)dims[0] / 2, H = (size_t)dims[1] / 2, W = (size_t)dims[2] / 2, C = (size_t)c, iH = (size_t)dims[1], iW = (size_t)dims[2];
+  const size_t D = (size_t) dims[0] / 2, H = (size_t) dims[1] / 2, W = (size_t) dims[2] / 2, C = (size_t) c, iH = (size_t) dims[1], iW = (size_t) dims[2];
 
   for (size_t z = 0; z < D; z++)
     for (size_t y = 0; y < H; y++)
@@ -65,7 +65,7 @@ nn_err nn_ref_avgpool2(const float *in, float *out, const int dims[3], int c)
 
 nn_err nn_ref_upsample2(const float *in, const float *skip, float *out, const int dims[3], int c)
 {
-  const size_t D = (size_t)dims[0], H = (size_t)dims[1], W = (size_t)dims[2], C = (size_t)c, cH = H / 2, cW = W / 2;
+  const size_t D = (size_t) dims[0], H = (size_t) dims[1], W = (size_t) dims[2], C = (size_t) c, cH = H / 2, cW = W / 2;
 
   for (size_t z = 0; z < D; z++)
     for (size_t y = 0; y < H; y++)
@@ -142,17 +142,18 @@ static nn_err ref_upsample2(nn_net *net, const void *in, const void *skip, void 
 }
 
 const nn_backend_ops nn_backend_ref = {
-  .name      = "ref",
-  .check     = ref_check,
-  .setup     = ref_setup,
-  .teardown  = ref_setup,
-  .alloc     = ref_alloc,
-  .release   = ref_release,
-  .upload    = ref_upload,
-  .download  = ref_copy,
-  .pad       = ref_pad,
-  .conv      = ref_conv,
-  .add       = ref_addop,
-  .avgpool2  = ref_avgpool2,
-  .upsample2 = ref_upsample2,
+  .name        = "ref",
+  .host_memory = 1,
+  .check       = ref_check,
+  .setup       = ref_setup,
+  .teardown    = ref_setup,
+  .alloc       = ref_alloc,
+  .release     = ref_release,
+  .upload      = ref_upload,
+  .download    = ref_copy,
+  .pad         = ref_pad,
+  .conv        = ref_conv,
+  .add         = ref_addop,
+  .avgpool2    = ref_avgpool2,
+  .upsample2   = ref_upsample2,
 };

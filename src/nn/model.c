@@ -43,21 +43,21 @@ nn_err nn_model_add_tensor(nn_model *m, int channels, int level, int *t)
 
   NN_CHECK(m && t, NN_ERR_ARG, "nn_model_add_tensor: NULL argument");
   NN_CHECK(channels > 0 && level >= 0, NN_ERR_ARG, "nn_model_add_tensor: %d channels at level %d", channels, level);
-  nt = realloc(m->tensors, (size_t)(m->ntensors + 1) * sizeof(*nt));
+  nt = realloc(m->tensors, (size_t) (m->ntensors + 1) * sizeof(*nt));
   NN_CHECK(nt, NN_ERR_MEM, "nn_model_add_tensor: out of memory");
-  m->tensors                 = nt;
+  m->tensors                       = nt;
   m->tensors[m->ntensors].channels = channels;
   m->tensors[m->ntensors].level    = level;
-  *t                         = m->ntensors++;
+  *t                               = m->ntensors++;
   return NN_SUCCESS;
 }
 
 static nn_err add_layer(nn_model *m, const nn_layer *L)
 {
-  nn_layer *nl = realloc(m->layers, (size_t)(m->nlayers + 1) * sizeof(*nl));
+  nn_layer *nl = realloc(m->layers, (size_t) (m->nlayers + 1) * sizeof(*nl));
 
   NN_CHECK(nl, NN_ERR_MEM, "nn_model: out of memory");
-  m->layers              = nl;
+  m->layers               = nl;
   m->layers[m->nlayers++] = *L;
   return NN_SUCCESS;
 }
@@ -70,7 +70,7 @@ static nn_err check_tensor(const nn_model *m, int t, const char *what)
 
 nn_err nn_model_add_conv(nn_model *m, int in, int in2, int cout, int k, nn_act act, int *out)
 {
-  nn_layer L = {0};
+  nn_layer L = { 0 };
   size_t   nw;
   float   *p;
 
@@ -82,21 +82,21 @@ nn_err nn_model_add_conv(nn_model *m, int in, int in2, int cout, int k, nn_act a
     NN_CALL(check_tensor(m, in2, "conv residual"));
     NN_CHECK(m->tensors[in2].channels == cout && m->tensors[in2].level == m->tensors[in].level, NN_ERR_ARG, "nn_model_add_conv: residual tensor %d does not match the output", in2);
   }
-  L.op  = NN_OP_CONV;
-  L.in  = in;
-  L.in2 = in2;
-  L.cin = m->tensors[in].channels;
+  L.op   = NN_OP_CONV;
+  L.in   = in;
+  L.in2  = in2;
+  L.cin  = m->tensors[in].channels;
   L.cout = cout;
   L.k    = k;
   L.act  = act;
-  nw     = (size_t)cout * (size_t)L.cin * (size_t)(k * k * k);
-  p      = realloc(m->params, (m->nparams + nw + (size_t)cout) * sizeof(float));
+  nw     = (size_t) cout * (size_t) L.cin * (size_t) (k * k * k);
+  p      = realloc(m->params, (m->nparams + nw + (size_t) cout) * sizeof(float));
   NN_CHECK(p, NN_ERR_MEM, "nn_model_add_conv: out of memory");
-  memset(p + m->nparams, 0, (nw + (size_t)cout) * sizeof(float));
+  memset(p + m->nparams, 0, (nw + (size_t) cout) * sizeof(float));
   m->params = p;
   L.weight  = m->nparams;
   L.bias    = m->nparams + nw;
-  m->nparams += nw + (size_t)cout;
+  m->nparams += nw + (size_t) cout;
   NN_CALL(nn_model_add_tensor(m, cout, m->tensors[in].level, &L.out));
   NN_CALL(add_layer(m, &L));
   *out = L.out;
@@ -105,7 +105,7 @@ nn_err nn_model_add_conv(nn_model *m, int in, int in2, int cout, int k, nn_act a
 
 nn_err nn_model_add_add(nn_model *m, int a, int b, int *out)
 {
-  nn_layer L = {0};
+  nn_layer L = { 0 };
 
   NN_CHECK(m && out, NN_ERR_ARG, "nn_model_add_add: NULL argument");
   NN_CALL(check_tensor(m, a, "add"));
@@ -123,7 +123,7 @@ nn_err nn_model_add_add(nn_model *m, int a, int b, int *out)
 
 nn_err nn_model_add_avgpool2(nn_model *m, int in, int *out)
 {
-  nn_layer L = {0};
+  nn_layer L = { 0 };
 
   NN_CHECK(m && out, NN_ERR_ARG, "nn_model_add_avgpool2: NULL argument");
   NN_CALL(check_tensor(m, in, "avgpool2 input"));
@@ -139,7 +139,7 @@ nn_err nn_model_add_avgpool2(nn_model *m, int in, int *out)
 
 nn_err nn_model_add_upsample2(nn_model *m, int in, int skip, int *out)
 {
-  nn_layer L = {0};
+  nn_layer L = { 0 };
 
   NN_CHECK(m && out, NN_ERR_ARG, "nn_model_add_upsample2: NULL argument");
   NN_CALL(check_tensor(m, in, "upsample2 input"));
@@ -194,8 +194,10 @@ nn_err nn_model_create_arch(const char *arch, nn_model **model)
 
   NN_CHECK(arch && model, NN_ERR_ARG, "nn_model_create_arch: NULL argument");
   NN_CALL(nn_model_create(model));
-  if (!strcmp(arch, "from64")) err = build_dcdm(*model, 1, 3, 2);
-  else if (!strcmp(arch, "from128")) err = build_dcdm(*model, 2, 5, 3);
+  if (!strcmp(arch, "from64"))
+    err = build_dcdm(*model, 1, 3, 2);
+  else if (!strcmp(arch, "from128"))
+    err = build_dcdm(*model, 2, 5, 3);
   else {
     nn_model_destroy(model);
     return nn_error_set(NN_ERR_ARG, "unknown architecture '%s' (known: from64, from128)", arch);
@@ -219,12 +221,12 @@ nn_err nn_model_validate(const nn_model *m)
   NN_CHECK(m->tensors[m->input].channels == 1 && m->tensors[m->input].level == 0, NN_ERR_MODEL, "model input must have 1 channel at level 0");
   NN_CHECK(m->tensors[m->output].channels == 1 && m->tensors[m->output].level == 0, NN_ERR_MODEL, "model output must have 1 channel at level 0");
   for (int t = 0; t < m->ntensors; t++) NN_CHECK(m->tensors[t].channels > 0 && m->tensors[t].channels <= 4096 && m->tensors[t].level >= 0 && m->tensors[t].level < 16, NN_ERR_MODEL, "tensor %d: %d channels at level %d", t, m->tensors[t].channels, m->tensors[t].level);
-  defined = calloc((size_t)m->ntensors, 1);
+  defined = calloc((size_t) m->ntensors, 1);
   NN_CHECK(defined, NN_ERR_MEM, "out of memory");
   defined[m->input] = 1;
-#define FAIL(...) \
-  do { \
-    free(defined); \
+#define FAIL(...)                                   \
+  do {                                              \
+    free(defined);                                  \
     return nn_error_set(NN_ERR_MODEL, __VA_ARGS__); \
   } while (0)
   for (int l = 0; l < m->nlayers; l++) {
@@ -240,10 +242,10 @@ nn_err nn_model_validate(const nn_model *m)
     switch (L->op) {
     case NN_OP_CONV:
       if ((L->k != 1 && L->k != 3) || L->cin != ti->channels || L->cout != to->channels || to->level != ti->level) FAIL("layer %d (conv): shapes do not match (k %d, %d->%d channels)", l, L->k, L->cin, L->cout);
-      if (L->act != NN_ACT_NONE && L->act != NN_ACT_RELU) FAIL("layer %d (conv): unknown activation %d", l, (int)L->act);
+      if (L->act != NN_ACT_NONE && L->act != NN_ACT_RELU) FAIL("layer %d (conv): unknown activation %d", l, (int) L->act);
       if (t2 && (t2->channels != to->channels || t2->level != to->level)) FAIL("layer %d (conv): residual tensor does not match the output", l);
-      if (L->weight != next || L->bias != next + (size_t)L->cout * (size_t)L->cin * (size_t)(L->k * L->k * L->k)) FAIL("layer %d (conv): parameter offsets out of order", l);
-      next = L->bias + (size_t)L->cout;
+      if (L->weight != next || L->bias != next + (size_t) L->cout * (size_t) L->cin * (size_t) (L->k * L->k * L->k)) FAIL("layer %d (conv): parameter offsets out of order", l);
+      next = L->bias + (size_t) L->cout;
       break;
     case NN_OP_ADD:
       if (!t2 || t2->channels != ti->channels || t2->level != ti->level || to->channels != ti->channels || to->level != ti->level) FAIL("layer %d (add): shapes do not match", l);
@@ -254,7 +256,7 @@ nn_err nn_model_validate(const nn_model *m)
     case NN_OP_UPSAMPLE2:
       if (to->channels != ti->channels || to->level + 1 != ti->level || (t2 && (t2->channels != to->channels || t2->level != to->level))) FAIL("layer %d (upsample2): shapes do not match", l);
       break;
-    default: FAIL("layer %d: unknown operation %d", l, (int)L->op);
+    default: FAIL("layer %d: unknown operation %d", l, (int) L->op);
     }
     defined[L->out] = 1;
   }
@@ -278,7 +280,7 @@ static uint64_t next_u64(uint64_t *s)
 
 static double next_normal(uint64_t *s)
 {
-  double u1 = ((double)(next_u64(s) >> 11) + 0.5) * 0x1.0p-53, u2 = (double)(next_u64(s) >> 11) * 0x1.0p-53;
+  double u1 = ((double) (next_u64(s) >> 11) + 0.5) * 0x1.0p-53, u2 = (double) (next_u64(s) >> 11) * 0x1.0p-53;
 
   return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
@@ -294,10 +296,10 @@ nn_err nn_model_init_he(nn_model *m, uint64_t seed)
     double          sd;
 
     if (L->op != NN_OP_CONV) continue;
-    nw = (size_t)L->cout * (size_t)L->cin * (size_t)(L->k * L->k * L->k);
-    sd = sqrt(2.0 / (double)((size_t)L->cin * (size_t)(L->k * L->k * L->k)));
-    for (size_t i = 0; i < nw; i++) m->params[L->weight + i] = (float)(sd * next_normal(&s));
-    for (int i = 0; i < L->cout; i++) m->params[L->bias + (size_t)i] = 0.0f;
+    nw = (size_t) L->cout * (size_t) L->cin * (size_t) (L->k * L->k * L->k);
+    sd = sqrt(2.0 / (double) ((size_t) L->cin * (size_t) (L->k * L->k * L->k)));
+    for (size_t i = 0; i < nw; i++) m->params[L->weight + i] = (float) (sd * next_normal(&s));
+    for (int i = 0; i < L->cout; i++) m->params[L->bias + (size_t) i] = 0.0f;
   }
   m->training.seed = seed;
   return NN_SUCCESS;
@@ -317,12 +319,12 @@ double nn_model_flops_per_voxel(const nn_model *m)
   double f = 0;
 
   for (int l = 0; l < m->nlayers; l++) {
-    const nn_layer *L     = &m->layers[l];
+    const nn_layer  *L    = &m->layers[l];
     const nn_tensor *to   = &m->tensors[L->out];
-    double           frac = 1.0 / (double)(1 << (3 * to->level)); /* voxels at this level per input voxel */
+    double           frac = 1.0 / (double) (1 << (3 * to->level)); /* voxels at this level per input voxel */
 
     switch (L->op) {
-    case NN_OP_CONV: f += frac * ((double)L->cout * (2.0 * L->cin * L->k * L->k * L->k + 1 + (L->act ? 1 : 0) + (L->in2 >= 0 ? 1 : 0))); break;
+    case NN_OP_CONV: f += frac * ((double) L->cout * (2.0 * L->cin * L->k * L->k * L->k + 1 + (L->act ? 1 : 0) + (L->in2 >= 0 ? 1 : 0))); break;
     case NN_OP_ADD: f += frac * L->cout; break;
     case NN_OP_AVGPOOL2: f += frac * L->cout * 8; break;
     case NN_OP_UPSAMPLE2: f += frac * (L->in2 >= 0 ? L->cout : 0); break;

@@ -9,7 +9,7 @@ static size_t tensor_size(const nn_net *net, int t)
   const nn_tensor *T = &net->model->tensors[t];
   const int       *d = net->ldims[T->level];
 
-  return (size_t)d[0] * (size_t)d[1] * (size_t)d[2] * (size_t)T->channels;
+  return (size_t) d[0] * (size_t) d[1] * (size_t) d[2] * (size_t) T->channels;
 }
 
 static nn_err zero_halo(void *ctx, int level, int channels, float *buf)
@@ -29,11 +29,16 @@ nn_err nn_net_destroy(nn_net **pnet)
     if (net->padded) net->ops->release(net, net->padded);
     net->ops->teardown(net);
   }
+  if (net->host) {
+    if (net->ops && net->ops->host_free)
+      net->ops->host_free(net, net->host);
+    else
+      free(net->host);
+  }
   free(net->buf);
   free(net->bufsize);
   free(net->tbuf);
   free(net->ldims);
-  free(net->host);
   free(net);
   *pnet = NULL;
   return NN_SUCCESS;
@@ -47,11 +52,11 @@ static nn_err plan(nn_net *net)
   int            *last, *busy;
   nn_err          err = NN_SUCCESS;
 
-  last = calloc((size_t)m->ntensors, sizeof(int));
-  busy = calloc((size_t)m->ntensors + 1, sizeof(int));
-  net->tbuf    = malloc((size_t)m->ntensors * sizeof(int));
-  net->buf     = calloc((size_t)m->ntensors, sizeof(void *));
-  net->bufsize = calloc((size_t)m->ntensors, sizeof(size_t));
+  last         = calloc((size_t) m->ntensors, sizeof(int));
+  busy         = calloc((size_t) m->ntensors + 1, sizeof(int));
+  net->tbuf    = malloc((size_t) m->ntensors * sizeof(int));
+  net->buf     = calloc((size_t) m->ntensors, sizeof(void *));
+  net->bufsize = calloc((size_t) m->ntensors, sizeof(size_t));
   if (!last || !busy || !net->tbuf || !net->buf || !net->bufsize) {
     free(last);
     free(busy);
@@ -69,9 +74,9 @@ static nn_err plan(nn_net *net)
   last[m->input]  = m->nlayers; /* the input is uploaded once, kept */
   net->nbuf       = 0;
   /* the input */
-  net->tbuf[m->input]           = net->nbuf;
-  net->bufsize[net->nbuf]       = tensor_size(net, m->input);
-  busy[net->nbuf++]             = 1;
+  net->tbuf[m->input]     = net->nbuf;
+  net->bufsize[net->nbuf] = tensor_size(net, m->input);
+  busy[net->nbuf++]       = 1;
   for (int l = 0; l < m->nlayers; l++) {
     int    t = m->layers[l].out, best = -1;
     size_t need = tensor_size(net, t);
@@ -79,8 +84,8 @@ static nn_err plan(nn_net *net)
     for (int b = 0; b < net->nbuf; b++) /* the smallest free buffer that fits */
       if (!busy[b] && net->bufsize[b] >= need && (best < 0 || net->bufsize[b] < net->bufsize[best])) best = b;
     if (best < 0) {
-      best                = net->nbuf++;
-      net->bufsize[best]  = need;
+      best               = net->nbuf++;
+      net->bufsize[best] = need;
     }
     busy[best]   = 1;
     net->tbuf[t] = best;
@@ -113,7 +118,7 @@ nn_err nn_net_create(const nn_model *m, const char *backend, nn_precision precis
   net->precision = precision;
   net->halo      = zero_halo;
   net->levels    = nn_model_levels(m);
-  net->ldims     = malloc((size_t)(net->levels + 1) * sizeof(*net->ldims));
+  net->ldims     = malloc((size_t) (net->levels + 1) * sizeof(*net->ldims));
   if (!net->ldims) {
     free(net);
     return nn_error_set(NN_ERR_MEM, "nn_net_create: out of memory");
@@ -145,7 +150,7 @@ nn_err nn_net_create(const nn_model *m, const char *backend, nn_precision precis
 
     if (L->op == NN_OP_CONV && L->k == 3) {
       const int *d  = net->ldims[m->tensors[L->in].level];
-      size_t     sz = (size_t)(d[0] + 2) * (size_t)(d[1] + 2) * (size_t)(d[2] + 2) * (size_t)L->cin;
+      size_t     sz = (size_t) (d[0] + 2) * (size_t) (d[1] + 2) * (size_t) (d[2] + 2) * (size_t) L->cin;
 
       if (sz > maxpad) maxpad = sz;
     }
@@ -156,10 +161,17 @@ nn_err nn_net_create(const nn_model *m, const char *backend, nn_precision precis
     return err;
   }
   net->hostsize = maxpad > tensor_size(net, m->input) ? maxpad : tensor_size(net, m->input);
-  net->host     = malloc(net->hostsize * sizeof(float));
-  if (!net->host) {
-    nn_net_destroy(&net);
-    return nn_error_set(NN_ERR_MEM, "nn_net_create: out of memory");
+  if (net->ops->host_alloc) { /* pinned staging: one DMA each way per forward */
+    if ((err = net->ops->host_alloc(net, net->hostsize, &net->host))) {
+      nn_net_destroy(&net);
+      return err;
+    }
+  } else {
+    net->host = malloc(net->hostsize * sizeof(float));
+    if (!net->host) {
+      nn_net_destroy(&net);
+      return nn_error_set(NN_ERR_MEM, "nn_net_create: out of memory");
+    }
   }
   *pnet = net;
   return NN_SUCCESS;
@@ -184,12 +196,12 @@ static void embed(const nn_net *net, const float *src, float *dst)
   const int *d = net->dims, *p = net->pdims;
 
   if (d[0] == p[0] && d[1] == p[1] && d[2] == p[2]) {
-    memcpy(dst, src, (size_t)d[0] * d[1] * d[2] * sizeof(float));
+    memcpy(dst, src, (size_t) d[0] * d[1] * d[2] * sizeof(float));
     return;
   }
-  memset(dst, 0, (size_t)p[0] * p[1] * p[2] * sizeof(float));
+  memset(dst, 0, (size_t) p[0] * p[1] * p[2] * sizeof(float));
   for (int z = 0; z < d[0]; z++)
-    for (int y = 0; y < d[1]; y++) memcpy(dst + ((size_t)z * p[1] + y) * p[2], src + ((size_t)z * d[1] + y) * d[2], (size_t)d[2] * sizeof(float));
+    for (int y = 0; y < d[1]; y++) memcpy(dst + ((size_t) z * p[1] + y) * p[2], src + ((size_t) z * d[1] + y) * d[2], (size_t) d[2] * sizeof(float));
 }
 
 static void crop(const nn_net *net, const float *src, float *dst)
@@ -197,13 +209,13 @@ static void crop(const nn_net *net, const float *src, float *dst)
   const int *d = net->dims, *p = net->pdims;
 
   for (int z = 0; z < d[0]; z++)
-    for (int y = 0; y < d[1]; y++) memcpy(dst + ((size_t)z * d[1] + y) * d[2], src + ((size_t)z * p[1] + y) * p[2], (size_t)d[2] * sizeof(float));
+    for (int y = 0; y < d[1]; y++) memcpy(dst + ((size_t) z * d[1] + y) * d[2], src + ((size_t) z * p[1] + y) * p[2], (size_t) d[2] * sizeof(float));
 }
 
 nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, float *out)
 {
   const nn_model *m = net ? net->model : NULL;
-  const size_t    n = net ? (size_t)net->dims[0] * net->dims[1] * net->dims[2] : 0;
+  const size_t    n = net ? (size_t) net->dims[0] * net->dims[1] * net->dims[2] : 0;
 
   NN_CHECK(net && in && out, NN_ERR_ARG, "nn_net_forward: NULL argument");
   embed(net, in, net->host);
@@ -219,10 +231,12 @@ nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, f
     case NN_OP_CONV:
       if (L->k == 3) {
         NN_CALL(net->ops->pad(net, src, net->padded, net->ldims[lin], L->cin));
-        if (net->halo != zero_halo) {
-          /* the halo callback works on host memory */
+        if (net->halo != zero_halo && net->ops->host_memory)
+          NN_CALL(net->halo(net->haloctx, lin, L->cin, net->padded));
+        else if (net->halo != zero_halo) {
+          /* the halo callback works on host memory: stage through the host */
           const int *d  = net->ldims[lin];
-          size_t     sz = (size_t)(d[0] + 2) * (d[1] + 2) * (d[2] + 2) * L->cin;
+          size_t     sz = (size_t) (d[0] + 2) * (d[1] + 2) * (d[2] + 2) * L->cin;
 
           NN_CALL(net->ops->download(net, net->host, net->padded, sz));
           NN_CALL(net->halo(net->haloctx, lin, L->cin, net->host));
@@ -238,8 +252,10 @@ nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, f
     }
   }
   NN_CALL(net->ops->download(net, net->host, net->buf[net->tbuf[m->output]], tensor_size(net, m->output)));
-  if (net->dims[0] == net->pdims[0] && net->dims[1] == net->pdims[1] && net->dims[2] == net->pdims[2]) memcpy(out, net->host, n * sizeof(float));
-  else crop(net, net->host, out);
+  if (net->dims[0] == net->pdims[0] && net->dims[1] == net->pdims[1] && net->dims[2] == net->pdims[2])
+    memcpy(out, net->host, n * sizeof(float));
+  else
+    crop(net, net->host, out);
   if (mask)
     for (size_t i = 0; i < n; i++)
       if (mask[i]) out[i] = 0.0f;

@@ -7,16 +7,16 @@
 /* Raises an error: records the message and returns the code from the caller. */
 nn_err nn_error_set(nn_err code, const char *fmt, ...)
 #if defined(__GNUC__)
-  __attribute__((format(printf, 2, 3)))
+    __attribute__((format(printf, 2, 3)))
 #endif
-  ;
-#define NN_CHECK(cond, code, ...) \
-  do { \
+    ;
+#define NN_CHECK(cond, code, ...)                          \
+  do {                                                     \
     if (!(cond)) return nn_error_set((code), __VA_ARGS__); \
   } while (0)
-#define NN_CALL(expr) \
-  do { \
-    nn_err nn_call_err_ = (expr); \
+#define NN_CALL(expr)                      \
+  do {                                     \
+    nn_err nn_call_err_ = (expr);          \
     if (nn_call_err_) return nn_call_err_; \
   } while (0)
 
@@ -25,6 +25,10 @@ nn_err nn_error_set(nn_err code, const char *fmt, ...)
    (D, H, W) of the tensor named in each comment. */
 typedef struct {
   const char *name;
+  int         host_memory; /* buffers are host memory: halos need no staging */
+  /* optional: host staging memory (pinned for DMA); malloc/free when NULL */
+  nn_err (*host_alloc)(nn_net *net, size_t nfloats, float **p);
+  nn_err (*host_free)(nn_net *net, float *p);
   nn_err (*check)(nn_precision precision);
   nn_err (*setup)(nn_net *net);    /* per-layer preparation (primitives, weights on device) */
   nn_err (*teardown)(nn_net *net); /* frees what setup made */
@@ -57,22 +61,22 @@ struct nn_net {
   const nn_model       *model;
   const nn_backend_ops *ops;
   nn_precision          precision;
-  void                 *bdata;     /* the backend's */
-  int                   dims[3];   /* requested input dims */
-  int                   pdims[3];  /* padded to a multiple of 2^levels */
+  void                 *bdata;    /* the backend's */
+  int                   dims[3];  /* requested input dims */
+  int                   pdims[3]; /* padded to a multiple of 2^levels */
   int                   levels;
-  int                   (*ldims)[3]; /* dims per level */
+  int (*ldims)[3]; /* dims per level */
   /* buffers: tensor t lives in buf[tbuf[t]] */
-  int                   nbuf;
-  void                **buf;
-  size_t               *bufsize;
-  int                  *tbuf;
-  void                 *padded; /* scratch for 3x3x3 inputs, largest level and channels */
-  size_t                paddedsize;
-  float                *host;   /* host staging: padded input/output, and halo exchange */
-  size_t                hostsize;
-  nn_halo_fn            halo;
-  void                 *haloctx;
+  int        nbuf;
+  void     **buf;
+  size_t    *bufsize;
+  int       *tbuf;
+  void      *padded; /* scratch for 3x3x3 inputs, largest level and channels */
+  size_t     paddedsize;
+  float     *host; /* host staging: padded input/output, and halo exchange */
+  size_t     hostsize;
+  nn_halo_fn halo;
+  void      *haloctx;
 };
 
 /* Plain-loop kernels on host memory (the ref backend; others reuse some). */

@@ -67,8 +67,22 @@ static nn_err halo_exchange(void *ctx, int level, int channels, float *buf)
   if (VecRestoreArray(h->g[level][w], &ga)) return 1;
   if (DMGlobalToLocal(h->da[level][w], h->g[level][w], INSERT_VALUES, h->l[level][w])) return 1;
   if (VecGetArrayRead(h->l[level][w], &la)) return 1;
-  /* the walls' ghosts were zeroed at creation and are never written */
-  for (PetscInt i = 0; i < gxm * gym * gzm * channels; i++) buf[i] = (float) PetscRealPart(la[i]);
+  /* only the 1-cell border changes (the walls' ghosts were zeroed at
+     creation and are never written): whole rows on the z/y faces, the two
+     end cells of every other row */
+  for (PetscInt z = 0; z < gzm; z++)
+    for (PetscInt y = 0; y < gym; y++) {
+      PetscInt row = (z * gym + y) * gxm * channels;
+
+      if (z == 0 || z == gzm - 1 || y == 0 || y == gym - 1) {
+        for (PetscInt i = 0; i < gxm * channels; i++) buf[row + i] = (float) PetscRealPart(la[row + i]);
+      } else {
+        for (int c = 0; c < channels; c++) {
+          buf[row + c]                        = (float) PetscRealPart(la[row + c]);
+          buf[row + (gxm - 1) * channels + c] = (float) PetscRealPart(la[row + (gxm - 1) * channels + c]);
+        }
+      }
+    }
   if (VecRestoreArrayRead(h->l[level][w], &la)) return 1;
   ierr = PetscLogEventEnd(DEEPCD_Halo, 0, 0, 0, 0);
   return ierr ? 1 : 0;
