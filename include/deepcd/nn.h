@@ -131,6 +131,34 @@ nn_err nn_net_set_halo(nn_net *net, nn_halo_fn fn, void *ctx);
 nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, float *out);
 const char *nn_net_backend(const nn_net *net);
 nn_err nn_net_destroy(nn_net **net);
+/* Bytes of backend memory in the executor's buffers (activations, their
+   gradients and ReLU masks in training mode, the padding scratch); backend
+   workspaces (oneDNN scratchpads, cuDNN workspaces) not included. */
+size_t nn_net_memory(const nn_net *net);
+
+/* ---- training ------------------------------------------------------------------ */
+
+/* Like nn_net_create, for training: one sample (batch size 1; a mini-batch
+   is a loop over samples with the parameter gradients accumulated), fp32
+   only, backends "ref" and "cpu" (a backend without a backward pass says so
+   in one line). Every activation the backward needs is kept (the input of
+   every convolution, a byte mask per ReLU) and every gradient buffer is
+   allocated here, none in nn_net_forward() or nn_net_backward(). The
+   forward is nn_net_forward(), as in inference. Single box only: with a halo
+   callback set (distributed) the backward refuses to run. */
+nn_err nn_net_create_train(const nn_model *m, const char *backend, nn_precision precision, const int dims[3], nn_net **net);
+/* The gradient of a scalar loss L, given dout = dL/d(out) (D*H*W floats)
+   for the output of the last nn_net_forward(): dparams (model->nparams
+   floats, the layout of model->params: kernels and biases) += dL/dparams,
+   and, if din is not NULL, din (D*H*W floats) = dL/d(in). Masked outputs of
+   that forward are constant zeros: their dout is ignored. Odd grids: the
+   internal zero padding is transposed (din is the gradient of the cropped
+   input). The net must have been made by nn_net_create_train(). */
+nn_err nn_net_backward(nn_net *net, const float *dout, float *din, float *dparams);
+/* Call after changing model->params (an optimizer step) and before the next
+   forward: backends that keep their own copy of the weights (cpu: reordered
+   into oneDNN's layout; cuda: on the device) re-read them. */
+nn_err nn_net_params_changed(nn_net *net);
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,20 @@
 
    Pad, add, pooling and upsampling are memory-bound plain loops (those of
    the ref backend; a pad that only zeroes the border and a pooling with
-   contiguous inner loops, both giving the ref results bit for bit). */
+   contiguous inner loops, both giving the ref results bit for bit).
+
+   Training (fp32; net->training): the forward primitive is made for
+   forward_training without the residual post-op (the residual is added
+   after the ReLU mask is taken from the fused conv+bias+ReLU output), and
+   every CONV layer also gets a convolution_backward_data and a
+   convolution_backward_weights (with bias) primitive, made once here on the
+   plain (unpadded) tensors with oneDNN's own zero padding, with a
+   forward_training descriptor of the same shapes as their hint. The weights
+   are reordered once into the layout of the data-gradient primitive too
+   (again in params_changed); the weight gradient comes out in oneDNN's
+   layout and is reordered to (cout, cin, k, k, k) and added to dparams. The
+   ReLU gating, gradient sums, pooling and upsampling gradients are the ref
+   kernels. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +62,15 @@ typedef struct {
   dnnl_memory_t    rscratch;
   int              respo;   /* post-op index of the residual add */
   int              dims[3]; /* output dims the primitive was made for */
+  dnnl_memory_t    w32;     /* the model's fp32 oidhw weights (a view of model->params) */
+  dnnl_primitive_t wre;     /* w32 -> wei (setup, params_changed) */
+  /* training */
+  dnnl_primitive_t bwd_data, bwd_wei;
+  dnnl_primitive_t wre_bd; /* w32 -> bd_wei */
+  dnnl_primitive_t dwre;   /* bw_dwei (oneDNN layout) -> bw_dwuser (oidhw) */
+  dnnl_memory_t    bd_wei; /* weights in the data-gradient primitive's layout (owned) */
+  dnnl_memory_t    bd_dsrc, bd_ddst, bd_scratch;
+  dnnl_memory_t    bw_src, bw_ddst, bw_dwei /* owned */, bw_dbias /* owned */, bw_dwuser, bw_scratch;
 } cpu_layer;
 
 typedef struct {
@@ -60,6 +82,8 @@ typedef struct {
   size_t        scratchsize;
   void         *lowp; /* bf16 copy of the current convolution input */
   size_t        lowpsize;
+  float        *dtmp; /* training: a data gradient to be added to another */
+  float        *wtmp; /* training: a weight gradient in oidhw layout */
 } cpu_state;
 
 static dnnl_exec_arg_t exec_arg(int arg, dnnl_memory_t mem)
@@ -150,10 +174,28 @@ static nn_err cpu_teardown(nn_net *net)
       destroy_mem(&c->res);
       destroy_mem(&c->scratch);
       destroy_mem(&c->rscratch);
+      destroy_mem(&c->w32);
+      destroy_prim(&c->wre);
+      destroy_prim(&c->bwd_data);
+      destroy_prim(&c->bwd_wei);
+      destroy_prim(&c->wre_bd);
+      destroy_prim(&c->dwre);
+      destroy_mem(&c->bd_wei);
+      destroy_mem(&c->bd_dsrc);
+      destroy_mem(&c->bd_ddst);
+      destroy_mem(&c->bd_scratch);
+      destroy_mem(&c->bw_src);
+      destroy_mem(&c->bw_ddst);
+      destroy_mem(&c->bw_dwei);
+      destroy_mem(&c->bw_dbias);
+      destroy_mem(&c->bw_dwuser);
+      destroy_mem(&c->bw_scratch);
     }
   free(S->conv);
   free(S->scratchpad);
   free(S->lowp);
+  free(S->dtmp);
+  free(S->wtmp);
   if (S->stream) dnnl_stream_destroy(S->stream);
   if (S->engine) dnnl_engine_destroy(S->engine);
   free(S);
@@ -187,8 +229,6 @@ static nn_err setup_conv(nn_net *net, cpu_state *S, int l, size_t *lowp)
   dnnl_primitive_attr_t     attr = NULL, rattr = NULL;
   dnnl_post_ops_t           po = NULL;
   dnnl_primitive_desc_t     pd = NULL, rpd = NULL, wpd = NULL;
-  dnnl_primitive_t          wre = NULL;
-  dnnl_memory_t             w32 = NULL;
   int                       npo = 0;
   nn_err                    err = NN_SUCCESS;
 
@@ -199,7 +239,7 @@ static nn_err setup_conv(nn_net *net, cpu_state *S, int l, size_t *lowp)
   DN(dnnl_memory_desc_init_by_tag(&w32md, 5, wd, dnnl_f32, dnnl_oidhw), "weights descriptor");
   DN(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x), "bias descriptor");
   DN(dnnl_memory_desc_init_by_tag(&dmd, 5, dd, dnnl_f32, dnnl_ndhwc), "destination descriptor");
-  DN(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &smd, &wmd, &bmd, &dmd, one, zero, zero), "convolution descriptor");
+  DN(dnnl_convolution_forward_desc_init(&cd, net->training ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_direct, &smd, &wmd, &bmd, &dmd, one, zero, zero), "convolution descriptor");
   DN(dnnl_primitive_attr_create(&attr), "attribute creation");
   DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
   DN(dnnl_post_ops_create(&po), "post-ops creation");
@@ -207,7 +247,7 @@ static nn_err setup_conv(nn_net *net, cpu_state *S, int l, size_t *lowp)
     DN(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f), "ReLU post-op");
     npo++;
   }
-  if (L->in2 >= 0) {
+  if (L->in2 >= 0 && !net->training) { /* training: added by hand after the ReLU mask */
     DN(dnnl_post_ops_append_binary(po, dnnl_binary_add, &dmd), "residual post-op");
     c->respo = npo++;
   }
@@ -217,32 +257,18 @@ static nn_err setup_conv(nn_net *net, cpu_state *S, int l, size_t *lowp)
   if (pd_scratch(pd) > S->scratchsize) S->scratchsize = pd_scratch(pd);
   DN(dnnl_memory_create(&c->scratch, dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0), S->engine, DNNL_MEMORY_NONE), "scratchpad memory");
 
-  /* weights: the model's oidhw fp32 -> the primitive's layout and type, once */
+  /* weights: the model's oidhw fp32 -> the primitive's layout and type, by
+     a reorder kept for params_changed (run by load_params) */
   q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   DN(q ? dnnl_success : dnnl_runtime_error, "weights layout query");
   DN(dnnl_memory_create(&c->wei, q, S->engine, DNNL_MEMORY_ALLOCATE), "weights memory");
-  DN(dnnl_memory_create(&w32, &w32md, S->engine, m->params + L->weight), "weights memory");
+  DN(dnnl_memory_create(&c->w32, &w32md, S->engine, m->params + L->weight), "weights memory");
   DN(dnnl_reorder_primitive_desc_create(&wpd, &w32md, S->engine, q, S->engine, NULL), "weights reorder descriptor");
-  DN(dnnl_primitive_create(&wre, wpd), "weights reorder");
-  {
-    dnnl_exec_arg_t args[2];
-
-    args[0] = exec_arg(DNNL_ARG_FROM, w32);
-    args[1] = exec_arg(DNNL_ARG_TO, c->wei);
-
-    DN(dnnl_primitive_execute(wre, S->stream, 2, args), "weights reorder");
-    DN(dnnl_stream_wait(S->stream), "stream wait");
-  }
+  DN(dnnl_primitive_create(&c->wre, wpd), "weights reorder");
   DN(dnnl_memory_create(&c->bias, &bmd, S->engine, DNNL_MEMORY_ALLOCATE), "bias memory");
-  {
-    void *h = NULL;
-
-    DN(dnnl_memory_get_data_handle(c->bias, &h), "bias memory");
-    memcpy(h, m->params + L->bias, (size_t) L->cout * sizeof(float));
-  }
   DN(dnnl_memory_create(&c->src, &smd, S->engine, DNNL_MEMORY_NONE), "source memory");
   DN(dnnl_memory_create(&c->dst, &dmd, S->engine, DNNL_MEMORY_NONE), "destination memory");
-  if (L->in2 >= 0) DN(dnnl_memory_create(&c->res, &dmd, S->engine, DNNL_MEMORY_NONE), "residual memory");
+  if (L->in2 >= 0 && !net->training) DN(dnnl_memory_create(&c->res, &dmd, S->engine, DNNL_MEMORY_NONE), "residual memory");
 
   if (net->precision == NN_BF16) { /* fp32 input -> bf16 scratch */
     size_t bytes = dnnl_memory_desc_get_size(&smd);
@@ -257,9 +283,7 @@ static nn_err setup_conv(nn_net *net, cpu_state *S, int l, size_t *lowp)
     if (bytes > *lowp) *lowp = bytes;
   }
 fail:
-  if (wre) dnnl_primitive_destroy(wre);
   if (wpd) dnnl_primitive_desc_destroy(wpd);
-  if (w32) dnnl_memory_destroy(w32);
   if (rpd) dnnl_primitive_desc_destroy(rpd);
   if (pd) dnnl_primitive_desc_destroy(pd);
   if (po) dnnl_post_ops_destroy(po);
@@ -268,14 +292,125 @@ fail:
   return err;
 }
 
+/* Training: layer l's data- and weight-gradient primitives (fp32), on the
+   plain tensors with oneDNN's zero padding. dtmp, wtmp: the largest data
+   gradient (floats) and weight gradient (floats) seen so far. */
+static nn_err setup_conv_train(nn_net *net, cpu_state *S, int l, size_t *dtmp, size_t *wtmp)
+{
+  const nn_model           *m  = net->model;
+  const nn_layer           *L  = &m->layers[l];
+  cpu_layer                *c  = &S->conv[l];
+  const int                *d  = net->ldims[m->tensors[L->out].level];
+  const long                pp = L->k / 2;
+  const dnnl_dims_t         sd = { 1, L->cin, d[0], d[1], d[2] }, dd = { 1, L->cout, d[0], d[1], d[2] };
+  const dnnl_dims_t         wd = { L->cout, L->cin, L->k, L->k, L->k }, bd = { L->cout };
+  const dnnl_dims_t         one = { 1, 1, 1 }, pad = { pp, pp, pp };
+  dnnl_memory_desc_t        smd, wmd, w32md, bmd, dmd;
+  const dnnl_memory_desc_t *q, *qb;
+  dnnl_convolution_desc_t   fd, bdd, bwd;
+  dnnl_primitive_attr_t     attr = NULL;
+  dnnl_primitive_desc_t     hint = NULL, pdd = NULL, pdw = NULL, rpd = NULL, rpd2 = NULL;
+  size_t                    n;
+  nn_err                    err = NN_SUCCESS;
+
+  DN(dnnl_memory_desc_init_by_tag(&smd, 5, sd, dnnl_f32, dnnl_ndhwc), "source descriptor");
+  DN(dnnl_memory_desc_init_by_tag(&wmd, 5, wd, dnnl_f32, dnnl_format_tag_any), "weights descriptor");
+  DN(dnnl_memory_desc_init_by_tag(&w32md, 5, wd, dnnl_f32, dnnl_oidhw), "weights descriptor");
+  DN(dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x), "bias descriptor");
+  DN(dnnl_memory_desc_init_by_tag(&dmd, 5, dd, dnnl_f32, dnnl_ndhwc), "destination descriptor");
+  DN(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &smd, &wmd, &bmd, &dmd, one, pad, pad), "convolution descriptor (backward hint)");
+  DN(dnnl_primitive_desc_create(&hint, &fd, NULL, S->engine, NULL), "convolution primitive descriptor (backward hint)");
+  DN(dnnl_primitive_attr_create(&attr), "attribute creation");
+  DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
+
+  /* data gradient: diff_src = conv^T(diff_dst) */
+  DN(dnnl_convolution_backward_data_desc_init(&bdd, dnnl_convolution_direct, &smd, &wmd, &dmd, one, pad, pad), "backward-data descriptor");
+  DN(dnnl_primitive_desc_create(&pdd, &bdd, attr, S->engine, hint), "backward-data primitive descriptor");
+  DN(dnnl_primitive_create(&c->bwd_data, pdd), "backward-data primitive");
+  if (pd_scratch(pdd) > S->scratchsize) S->scratchsize = pd_scratch(pdd);
+  DN(dnnl_memory_create(&c->bd_scratch, dnnl_primitive_desc_query_md(pdd, dnnl_query_scratchpad_md, 0), S->engine, DNNL_MEMORY_NONE), "scratchpad memory");
+  q = dnnl_primitive_desc_query_md(pdd, dnnl_query_weights_md, 0);
+  DN(q ? dnnl_success : dnnl_runtime_error, "backward-data weights layout query");
+  DN(dnnl_memory_create(&c->bd_wei, q, S->engine, DNNL_MEMORY_ALLOCATE), "backward-data weights memory");
+  DN(dnnl_reorder_primitive_desc_create(&rpd, &w32md, S->engine, q, S->engine, NULL), "weights reorder descriptor");
+  DN(dnnl_primitive_create(&c->wre_bd, rpd), "weights reorder");
+  DN(dnnl_memory_create(&c->bd_dsrc, &smd, S->engine, DNNL_MEMORY_NONE), "diff_src memory");
+  DN(dnnl_memory_create(&c->bd_ddst, &dmd, S->engine, DNNL_MEMORY_NONE), "diff_dst memory");
+
+  /* weight and bias gradients */
+  DN(dnnl_convolution_backward_weights_desc_init(&bwd, dnnl_convolution_direct, &smd, &wmd, &bmd, &dmd, one, pad, pad), "backward-weights descriptor");
+  DN(dnnl_primitive_desc_create(&pdw, &bwd, attr, S->engine, hint), "backward-weights primitive descriptor");
+  DN(dnnl_primitive_create(&c->bwd_wei, pdw), "backward-weights primitive");
+  if (pd_scratch(pdw) > S->scratchsize) S->scratchsize = pd_scratch(pdw);
+  DN(dnnl_memory_create(&c->bw_scratch, dnnl_primitive_desc_query_md(pdw, dnnl_query_scratchpad_md, 0), S->engine, DNNL_MEMORY_NONE), "scratchpad memory");
+  q  = dnnl_primitive_desc_query_md(pdw, dnnl_query_diff_weights_md, 0);
+  qb = dnnl_primitive_desc_query_md(pdw, dnnl_query_diff_weights_md, 1);
+  DN(q ? dnnl_success : dnnl_runtime_error, "backward-weights layout query");
+  DN(dnnl_memory_create(&c->bw_dwei, q, S->engine, DNNL_MEMORY_ALLOCATE), "diff_weights memory");
+  DN(dnnl_memory_create(&c->bw_dbias, qb ? qb : &bmd, S->engine, DNNL_MEMORY_ALLOCATE), "diff_bias memory");
+  DN(dnnl_reorder_primitive_desc_create(&rpd2, q, S->engine, &w32md, S->engine, NULL), "weight-gradient reorder descriptor");
+  DN(dnnl_primitive_create(&c->dwre, rpd2), "weight-gradient reorder");
+  DN(dnnl_memory_create(&c->bw_dwuser, &w32md, S->engine, DNNL_MEMORY_NONE), "weight-gradient memory");
+  DN(dnnl_memory_create(&c->bw_src, &smd, S->engine, DNNL_MEMORY_NONE), "source memory");
+  DN(dnnl_memory_create(&c->bw_ddst, &dmd, S->engine, DNNL_MEMORY_NONE), "diff_dst memory");
+
+  n = (size_t) d[0] * d[1] * d[2] * (size_t) L->cin;
+  if (n > *dtmp) *dtmp = n;
+  n = (size_t) L->cout * L->cin * L->k * L->k * L->k;
+  if (n > *wtmp) *wtmp = n;
+fail:
+  if (rpd2) dnnl_primitive_desc_destroy(rpd2);
+  if (rpd) dnnl_primitive_desc_destroy(rpd);
+  if (pdw) dnnl_primitive_desc_destroy(pdw);
+  if (pdd) dnnl_primitive_desc_destroy(pdd);
+  if (hint) dnnl_primitive_desc_destroy(hint);
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  return err;
+}
+
+/* Layer l's weights (all their layouts) and biases from model->params. */
+static nn_err load_params(nn_net *net, cpu_state *S, int l)
+{
+  const nn_layer *L = &net->model->layers[l];
+  cpu_layer      *c = &S->conv[l];
+  dnnl_exec_arg_t args[2];
+  void           *h   = NULL;
+  nn_err          err = NN_SUCCESS;
+
+  DN(dnnl_memory_set_data_handle(c->w32, net->model->params + L->weight), "weights memory");
+  args[0] = exec_arg(DNNL_ARG_FROM, c->w32);
+  args[1] = exec_arg(DNNL_ARG_TO, c->wei);
+  DN(dnnl_primitive_execute(c->wre, S->stream, 2, args), "weights reorder");
+  if (c->wre_bd) {
+    args[1] = exec_arg(DNNL_ARG_TO, c->bd_wei);
+    DN(dnnl_primitive_execute(c->wre_bd, S->stream, 2, args), "weights reorder");
+  }
+  DN(dnnl_stream_wait(S->stream), "stream wait");
+  DN(dnnl_memory_get_data_handle(c->bias, &h), "bias memory");
+  memcpy(h, net->model->params + L->bias, (size_t) L->cout * sizeof(float));
+fail:
+  return err;
+}
+
+static nn_err cpu_params_changed(nn_net *net)
+{
+  cpu_state *S = net->bdata;
+
+  NN_CHECK(S, NN_ERR_ARG, "backend 'cpu': not set up");
+  for (int l = 0; l < net->model->nlayers; l++)
+    if (S->conv[l].prim) NN_CALL(load_params(net, S, l));
+  return NN_SUCCESS;
+}
+
 static nn_err cpu_setup(nn_net *net)
 {
   const nn_model *m = net->model;
   cpu_state      *S;
-  size_t          lowp = 0;
-  nn_err          err  = NN_SUCCESS;
+  size_t          lowp = 0, dtmp = 0, wtmp = 0;
+  nn_err          err = NN_SUCCESS;
 
   NN_CALL(cpu_check(net->precision));
+  NN_CHECK(!net->training || net->precision == NN_FP32, NN_ERR_UNSUPPORTED, "backend 'cpu': training runs in fp32 only");
   S = calloc(1, sizeof(*S));
   NN_CHECK(S, NN_ERR_MEM, "backend 'cpu': out of memory");
   net->bdata = S;
@@ -289,6 +424,13 @@ static nn_err cpu_setup(nn_net *net)
   DN(dnnl_stream_create(&S->stream, S->engine, dnnl_stream_default_flags), "stream creation");
   for (int l = 0; l < m->nlayers; l++)
     if (m->layers[l].op == NN_OP_CONV && (err = setup_conv(net, S, l, &lowp))) goto fail;
+  if (net->training)
+    for (int l = 0; l < m->nlayers; l++)
+      if (m->layers[l].op == NN_OP_CONV && (err = setup_conv_train(net, S, l, &dtmp, &wtmp))) goto fail;
+  if ((dtmp && !(S->dtmp = cpu_malloc(dtmp * sizeof(float)))) || (wtmp && !(S->wtmp = cpu_malloc(wtmp * sizeof(float))))) {
+    err = nn_error_set(NN_ERR_MEM, "backend 'cpu': out of memory for the gradient scratch");
+    goto fail;
+  }
   if (S->scratchsize && !(S->scratchpad = cpu_malloc(S->scratchsize))) {
     err = nn_error_set(NN_ERR_MEM, "backend 'cpu': cannot allocate a %zu-byte scratchpad", S->scratchsize);
     goto fail;
@@ -304,6 +446,10 @@ static nn_err cpu_setup(nn_net *net)
     if (c->scratch) DN(dnnl_memory_set_data_handle(c->scratch, S->scratchpad), "scratchpad memory");
     if (c->rscratch) DN(dnnl_memory_set_data_handle(c->rscratch, S->scratchpad), "scratchpad memory");
     if (c->reorder) DN(dnnl_memory_set_data_handle(c->src, S->lowp), "source memory");
+    if (c->bd_scratch) DN(dnnl_memory_set_data_handle(c->bd_scratch, S->scratchpad), "scratchpad memory");
+    if (c->bw_scratch) DN(dnnl_memory_set_data_handle(c->bw_scratch, S->scratchpad), "scratchpad memory");
+    if (c->bw_dwuser) DN(dnnl_memory_set_data_handle(c->bw_dwuser, S->wtmp), "weight-gradient memory");
+    if (c->prim && (err = load_params(net, S, l))) goto fail;
   }
   return NN_SUCCESS;
 fail:
@@ -403,6 +549,100 @@ fail:
   return err;
 }
 
+/* Training forward: conv + bias [+ ReLU] by the primitive, then the ReLU
+   mask from its output and the residual added. */
+static nn_err cpu_conv_train(nn_net *net, int l, const void *in, const void *in2, void *out, void *mask, const int dims[3])
+{
+  const nn_layer *L = &net->model->layers[l];
+  const size_t    n = (size_t) dims[0] * dims[1] * dims[2] * (size_t) L->cout;
+  float          *o = out;
+  const float    *r = in2;
+  unsigned char  *k = mask;
+
+  NN_CALL(cpu_conv(net, l, in, NULL, out, dims));
+  if (k)
+    for (size_t i = 0; i < n; i++) k[i] = o[i] > 0;
+  if (r)
+    for (size_t i = 0; i < n; i++) o[i] += r[i];
+  return NN_SUCCESS;
+}
+
+static nn_err cpu_conv_backward(nn_net *net, int l, const void *in, const void *dout, void *din, int accumulate, float *dw, float *db, const int dims[3])
+{
+  const nn_layer *L = &net->model->layers[l];
+  cpu_state      *S = net->bdata;
+  cpu_layer      *c = S ? &S->conv[l] : NULL;
+  dnnl_exec_arg_t args[5];
+  void           *h   = NULL;
+  nn_err          err = NN_SUCCESS;
+
+  NN_CHECK(c && c->bwd_wei && c->bwd_data, NN_ERR_ARG, "backend 'cpu': layer %d has no backward prepared (not a training net?)", l);
+  NN_CHECK(dims[0] == c->dims[0] && dims[1] == c->dims[1] && dims[2] == c->dims[2], NN_ERR_ARG, "backend 'cpu': layer %d was prepared for %dx%dx%d, called on %dx%dx%d", l, c->dims[0], c->dims[1], c->dims[2], dims[0], dims[1], dims[2]);
+  /* weight and bias gradients, added to dw, db */
+  DN(dnnl_memory_set_data_handle(c->bw_src, (void *) in), "source memory");
+  DN(dnnl_memory_set_data_handle(c->bw_ddst, (void *) dout), "diff_dst memory");
+  args[0] = exec_arg(DNNL_ARG_SRC, c->bw_src);
+  args[1] = exec_arg(DNNL_ARG_DIFF_DST, c->bw_ddst);
+  args[2] = exec_arg(DNNL_ARG_DIFF_WEIGHTS, c->bw_dwei);
+  args[3] = exec_arg(DNNL_ARG_DIFF_BIAS, c->bw_dbias);
+  args[4] = exec_arg(DNNL_ARG_SCRATCHPAD, c->bw_scratch);
+  DN(dnnl_primitive_execute(c->bwd_wei, S->stream, 5, args), "convolution backward weights");
+  args[0] = exec_arg(DNNL_ARG_FROM, c->bw_dwei);
+  args[1] = exec_arg(DNNL_ARG_TO, c->bw_dwuser);
+  DN(dnnl_primitive_execute(c->dwre, S->stream, 2, args), "weight-gradient reorder");
+  DN(dnnl_stream_wait(S->stream), "stream wait");
+  {
+    const size_t nw = (size_t) L->cout * L->cin * L->k * L->k * L->k;
+    const float *gb;
+
+    for (size_t i = 0; i < nw; i++) dw[i] += S->wtmp[i];
+    DN(dnnl_memory_get_data_handle(c->bw_dbias, &h), "diff_bias memory");
+    gb = h;
+    for (int o = 0; o < L->cout; o++) db[o] += gb[o];
+  }
+  /* data gradient: into din, or into the scratch and then added */
+  if (din) {
+    float       *target = accumulate ? S->dtmp : din;
+    const size_t n      = (size_t) dims[0] * dims[1] * dims[2] * (size_t) L->cin;
+
+    DN(dnnl_memory_set_data_handle(c->bd_dsrc, target), "diff_src memory");
+    DN(dnnl_memory_set_data_handle(c->bd_ddst, (void *) dout), "diff_dst memory");
+    args[0] = exec_arg(DNNL_ARG_DIFF_DST, c->bd_ddst);
+    args[1] = exec_arg(DNNL_ARG_WEIGHTS, c->bd_wei);
+    args[2] = exec_arg(DNNL_ARG_DIFF_SRC, c->bd_dsrc);
+    args[3] = exec_arg(DNNL_ARG_SCRATCHPAD, c->bd_scratch);
+    DN(dnnl_primitive_execute(c->bwd_data, S->stream, 4, args), "convolution backward data");
+    DN(dnnl_stream_wait(S->stream), "stream wait");
+    if (accumulate) {
+      float *g = din;
+
+      for (size_t i = 0; i < n; i++) g[i] += S->dtmp[i];
+    }
+  }
+fail:
+  return err;
+}
+
+static nn_err cpu_relu_backward(nn_net *net, void *d, const void *mask, size_t n)
+{
+  return nn_ref_relu_backward(d, mask, n);
+}
+
+static nn_err cpu_grad_acc(nn_net *net, void *dst, const void *src, size_t n, int accumulate)
+{
+  return nn_ref_grad_acc(dst, src, n, accumulate);
+}
+
+static nn_err cpu_avgpool2_backward(nn_net *net, const void *dout, void *din, const int dims[3], int c, int accumulate)
+{
+  return nn_ref_avgpool2_backward(dout, din, dims, c, accumulate);
+}
+
+static nn_err cpu_upsample2_backward(nn_net *net, const void *dout, void *din, const int dims[3], int c, int accumulate)
+{
+  return nn_ref_upsample2_backward(dout, din, dims, c, accumulate);
+}
+
 static nn_err cpu_addop(nn_net *net, const void *a, const void *b, void *out, size_t n)
 {
   return nn_ref_add(a, b, out, n);
@@ -460,4 +700,12 @@ const nn_backend_ops nn_backend_cpu = {
   .add         = cpu_addop,
   .avgpool2    = cpu_avgpool2,
   .upsample2   = cpu_upsample2,
+
+  .conv_train         = cpu_conv_train,
+  .conv_backward      = cpu_conv_backward,
+  .relu_backward      = cpu_relu_backward,
+  .grad_acc           = cpu_grad_acc,
+  .avgpool2_backward  = cpu_avgpool2_backward,
+  .upsample2_backward = cpu_upsample2_backward,
+  .params_changed     = cpu_params_changed,
 };

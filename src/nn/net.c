@@ -1,5 +1,7 @@
 /* The network executor: plans buffers once (liveness-based reuse), then runs
-   the layers through a backend. */
+   the layers through a backend. Training mode (the backward pass) is in
+   backward.c; here it changes the plan (the inputs of convolutions are kept)
+   and the forward (ReLU masks are recorded). */
 #include <stdlib.h>
 #include <string.h>
 #include "nn_impl.h"
@@ -10,6 +12,11 @@ static size_t tensor_size(const nn_net *net, int t)
   const int       *d = net->ldims[T->level];
 
   return (size_t) d[0] * (size_t) d[1] * (size_t) d[2] * (size_t) T->channels;
+}
+
+size_t nn_net_tensor_size(const nn_net *net, int t)
+{
+  return tensor_size(net, t);
 }
 
 static nn_err zero_halo(void *ctx, int level, int channels, float *buf)
@@ -23,6 +30,7 @@ nn_err nn_net_destroy(nn_net **pnet)
 
   if (!pnet || !*pnet) return NN_SUCCESS;
   net = *pnet;
+  nn_train_free(net);
   if (net->ops) {
     for (int b = 0; b < net->nbuf; b++)
       if (net->buf[b]) net->ops->release(net, net->buf[b]);
@@ -45,7 +53,10 @@ nn_err nn_net_destroy(nn_net **pnet)
 }
 
 /* Assigns a buffer to every tensor: a tensor's buffer is free again after its
-   last reader; the input and output tensors keep theirs. */
+   last reader; the input and output tensors keep theirs. In training mode the
+   input of every convolution is kept too (its weight gradient needs it);
+   tensors read only by add, pooling and upsampling (linear: their backward
+   needs no values) or only as a residual are still reused. */
 static nn_err plan(nn_net *net)
 {
   const nn_model *m = net->model;
@@ -70,6 +81,9 @@ static nn_err plan(nn_net *net)
     last[m->layers[l].in] = l;
     if (m->layers[l].in2 >= 0) last[m->layers[l].in2] = l;
   }
+  if (net->training)
+    for (int l = 0; l < m->nlayers; l++)
+      if (m->layers[l].op == NN_OP_CONV) last[m->layers[l].in] = m->nlayers;
   last[m->output] = m->nlayers; /* kept to the end */
   last[m->input]  = m->nlayers; /* the input is uploaded once, kept */
   net->nbuf       = 0;
@@ -101,7 +115,7 @@ static nn_err plan(nn_net *net)
   return err;
 }
 
-nn_err nn_net_create(const nn_model *m, const char *backend, nn_precision precision, const int dims[3], nn_net **pnet)
+static nn_err net_create(const nn_model *m, const char *backend, nn_precision precision, const int dims[3], int training, nn_net **pnet)
 {
   nn_net *net;
   nn_err  err;
@@ -110,11 +124,18 @@ nn_err nn_net_create(const nn_model *m, const char *backend, nn_precision precis
   NN_CHECK(m && backend && dims && pnet, NN_ERR_ARG, "nn_net_create: NULL argument");
   NN_CHECK(dims[0] > 0 && dims[1] > 0 && dims[2] > 0, NN_ERR_ARG, "nn_net_create: empty grid %dx%dx%d", dims[0], dims[1], dims[2]);
   NN_CALL(nn_model_validate(m));
+  if (training) { /* before the device check: say what is missing first */
+    const nn_backend_ops *ops = nn_backend_find(backend);
+
+    NN_CHECK(!ops || (ops->conv_train && ops->conv_backward && ops->relu_backward && ops->grad_acc && ops->avgpool2_backward && ops->upsample2_backward), NN_ERR_UNSUPPORTED, "backend '%s' has no backward pass yet (training runs on: ref, cpu)", backend);
+    NN_CHECK(precision == NN_FP32, NN_ERR_UNSUPPORTED, "training runs in fp32 only (asked for %s)", precision >= NN_FP32 && precision <= NN_FP16 ? nn_precision_names[precision] : "?");
+  }
   NN_CALL(nn_backend_check(backend, precision));
   net = calloc(1, sizeof(*net));
   NN_CHECK(net, NN_ERR_MEM, "nn_net_create: out of memory");
   net->model     = m;
   net->ops       = NULL;
+  net->training  = training;
   net->precision = precision;
   net->halo      = zero_halo;
   net->levels    = nn_model_levels(m);
@@ -173,8 +194,52 @@ nn_err nn_net_create(const nn_model *m, const char *backend, nn_precision precis
       return nn_error_set(NN_ERR_MEM, "nn_net_create: out of memory");
     }
   }
+  if (training && (err = nn_train_alloc(net))) {
+    nn_net_destroy(&net);
+    return err;
+  }
   *pnet = net;
   return NN_SUCCESS;
+}
+
+nn_err nn_net_create(const nn_model *m, const char *backend, nn_precision precision, const int dims[3], nn_net **pnet)
+{
+  return net_create(m, backend, precision, dims, 0, pnet);
+}
+
+nn_err nn_net_create_train(const nn_model *m, const char *backend, nn_precision precision, const int dims[3], nn_net **pnet)
+{
+  return net_create(m, backend, precision, dims, 1, pnet);
+}
+
+nn_err nn_net_params_changed(nn_net *net)
+{
+  NN_CHECK(net && net->ops, NN_ERR_ARG, "nn_net_params_changed: NULL net");
+  NN_CALL(nn_model_validate(net->model));
+  net->forwarded = 0; /* the kept activations belong to the old parameters */
+  if (net->ops->params_changed) return net->ops->params_changed(net);
+  /* generic: rebuild the backend's per-layer state (buffers are kept) */
+  net->ops->teardown(net);
+  return net->ops->setup(net);
+}
+
+size_t nn_net_memory(const nn_net *net)
+{
+  size_t floats = 0, bytes = 0;
+
+  if (!net) return 0;
+  for (int b = 0; b < net->nbuf; b++) floats += net->bufsize[b];
+  for (int b = 0; b < net->ngbuf; b++) floats += net->gbufsize[b];
+  floats += net->paddedsize;
+  if (net->relumask)
+    for (int l = 0; l < net->model->nlayers; l++)
+      if (net->relumask[l]) bytes += (tensor_size(net, net->model->layers[l].out) + 3) / 4 * sizeof(float);
+  return floats * sizeof(float) + bytes;
+}
+
+int nn_net_has_halo(const nn_net *net)
+{
+  return net->halo != zero_halo;
 }
 
 nn_err nn_net_set_halo(nn_net *net, nn_halo_fn fn, void *ctx)
@@ -218,6 +283,7 @@ nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, f
   const size_t    n = net ? (size_t) net->dims[0] * net->dims[1] * net->dims[2] : 0;
 
   NN_CHECK(net && in && out, NN_ERR_ARG, "nn_net_forward: NULL argument");
+  net->forwarded = 0;
   embed(net, in, net->host);
   NN_CALL(net->ops->upload(net, net->buf[net->tbuf[m->input]], net->host, tensor_size(net, m->input)));
   for (int l = 0; l < m->nlayers; l++) {
@@ -244,7 +310,10 @@ nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, f
         }
         src = net->padded;
       }
-      NN_CALL(net->ops->conv(net, l, src, s2, dst, net->ldims[lout]));
+      if (net->training)
+        NN_CALL(net->ops->conv_train(net, l, src, s2, dst, net->relumask[l], net->ldims[lout]));
+      else
+        NN_CALL(net->ops->conv(net, l, src, s2, dst, net->ldims[lout]));
       break;
     case NN_OP_ADD: NN_CALL(net->ops->add(net, src, s2, dst, tensor_size(net, L->out))); break;
     case NN_OP_AVGPOOL2: NN_CALL(net->ops->avgpool2(net, src, dst, net->ldims[lin], L->cin)); break;
@@ -259,5 +328,10 @@ nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, f
   if (mask)
     for (size_t i = 0; i < n; i++)
       if (mask[i]) out[i] = 0.0f;
+  if (net->training) { /* the backward needs this forward's mask */
+    net->outmasked = mask != NULL;
+    if (mask) memcpy(net->outmask, mask, n);
+    net->forwarded = 1;
+  }
   return NN_SUCCESS;
 }

@@ -45,6 +45,32 @@ typedef struct {
   nn_err (*avgpool2)(nn_net *net, const void *in, void *out, const int dims[3], int c);
   /* out (dims) = nearest upsampling of in (dims/2) [+ skip] */
   nn_err (*upsample2)(nn_net *net, const void *in, const void *skip, void *out, const int dims[3], int c);
+
+  /* ---- training (backward.c). Optional: a backend whose conv_backward is
+     NULL has no backward pass, and nn_net_create_train() refuses it. setup()
+     sees net->training and then also prepares the backward. */
+  /* as conv, and writes the ReLU mask (bytes, dims x cout: 1 where the
+     pre-activation is > 0) when the layer has a ReLU (mask NULL otherwise) */
+  nn_err (*conv_train)(nn_net *net, int l, const void *in, const void *in2, void *out, void *mask, const int dims[3]);
+  /* layer l (a CONV), dims of its output: from dout (dims, cout), the
+     gradient of the pre-activation (already gated by the ReLU mask), and
+     `in`, the layer's forward input (dims, cin; plain, NOT padded: the
+     backend pads if it needs to, the executor's `padded` scratch is free):
+     dw, db (host, the layer's slices of dparams) += weight and bias
+     gradients; din (dims, cin; may be NULL) = (accumulate 0) or += the
+     data gradient (the transposed convolution with zero padding) */
+  nn_err (*conv_backward)(nn_net *net, int l, const void *in, const void *dout, void *din, int accumulate, float *dw, float *db, const int dims[3]);
+  /* d = 0 where mask is 0 (n elements, in place) */
+  nn_err (*relu_backward)(nn_net *net, void *d, const void *mask, size_t n);
+  /* dst = src (accumulate 0) or dst += src */
+  nn_err (*grad_acc)(nn_net *net, void *dst, const void *src, size_t n, int accumulate);
+  /* din (dims, c) (+)= dout (dims/2) / 8 */
+  nn_err (*avgpool2_backward)(nn_net *net, const void *dout, void *din, const int dims[3], int c, int accumulate);
+  /* din (dims/2, c) (+)= sum of dout (dims) over the 8 children */
+  nn_err (*upsample2_backward)(nn_net *net, const void *dout, void *din, const int dims[3], int c, int accumulate);
+  /* optional: model->params changed, re-read them (weights copied or
+     reordered in setup); NULL: the executor runs teardown + setup */
+  nn_err (*params_changed)(nn_net *net);
 } nn_backend_ops;
 
 extern const nn_backend_ops nn_backend_ref;
@@ -77,13 +103,55 @@ struct nn_net {
   size_t     hostsize;
   nn_halo_fn halo;
   void      *haloctx;
+  /* training mode (nn_net_create_train; backward.c) */
+  int            training;
+  void         **relumask; /* per layer: ReLU mask bytes (backend memory), CONV layers with ReLU only */
+  int            ngbuf;    /* gradient buffers: the gradient of tensor t lives in gbuf[tgbuf[t]] */
+  void         **gbuf;
+  size_t        *gbufsize;
+  int           *tgbuf;
+  unsigned char *outmask;   /* host copy of the last forward's mask (D*H*W bytes) */
+  int            outmasked; /* the last forward had a mask */
+  int            forwarded; /* a forward ran: its activations are in the buffers */
+  int           *gwritten;  /* per tensor, during a backward: its gradient buffer holds a value */
 };
 
-/* Plain-loop kernels on host memory (the ref backend; others reuse some). */
-nn_err nn_ref_pad(const float *in, float *padded, const int dims[3], int c);
-nn_err nn_ref_conv(const nn_layer *L, const float *w, const float *b, const float *in, const float *in2, float *out, const int dims[3]);
-nn_err nn_ref_add(const float *a, const float *b, float *out, size_t n);
-nn_err nn_ref_avgpool2(const float *in, float *out, const int dims[3], int c);
-nn_err nn_ref_upsample2(const float *in, const float *skip, float *out, const int dims[3], int c);
+/* A halo callback other than the default zero padding is set (distributed). */
+int nn_net_has_halo(const nn_net *net);
+
+/* backward.c: the training-mode buffers (called by nn_net_create after the
+   forward buffers when net->training), and their release. */
+nn_err nn_train_alloc(nn_net *net);
+void   nn_train_free(nn_net *net);
+size_t nn_net_tensor_size(const nn_net *net, int t);
+
+/* Plain-loop kernels on host memory (the ref backend; others reuse some).
+   One source, ref_kernels.inc, built for float (nn_ref_*) and for double
+   (nn_ref64_*, for the float64 gradient tests); see there for the
+   semantics. */
+#define NN_REF_DECLARE(R, P)                                                                                                                 \
+  nn_err P##pad(const R *in, R *padded, const int dims[3], int c);                                                                           \
+  nn_err P##conv(const nn_layer *L, const R *w, const R *b, const R *in, const R *in2, R *out, const int dims[3]);                           \
+  nn_err P##conv_mask(const nn_layer *L, const R *w, const R *b, const R *in, const R *in2, R *out, unsigned char *mask, const int dims[3]); \
+  nn_err P##add(const R *a, const R *b, R *out, size_t n);                                                                                   \
+  nn_err P##avgpool2(const R *in, R *out, const int dims[3], int c);                                                                         \
+  nn_err P##upsample2(const R *in, const R *skip, R *out, const int dims[3], int c);                                                         \
+  nn_err P##grad_acc(R *dst, const R *src, size_t n, int accumulate);                                                                        \
+  nn_err P##relu_backward(R *d, const unsigned char *mask, size_t n);                                                                        \
+  nn_err P##conv_backward_data(const nn_layer *L, const R *w, const R *dout, R *din, int accumulate, const int dims[3]);                     \
+  nn_err P##conv_backward_weights(const nn_layer *L, const R *in, const R *dout, R *dw, R *db, double *work, const int dims[3]);             \
+  nn_err P##avgpool2_backward(const R *dout, R *din, const int dims[3], int c, int accumulate);                                              \
+  nn_err P##upsample2_backward(const R *dout, R *din, const int dims[3], int c, int accumulate);
+NN_REF_DECLARE(float, nn_ref_)
+NN_REF_DECLARE(double, nn_ref64_)
+
+/* Test oracle (ref64_net.c): the whole model in double on the nn_ref64_
+   kernels, with its own graph walk (every tensor and gradient in its own
+   zero-initialised buffer, no reuse, no odd-grid padding, no mask; dims
+   divisible by 2^levels). out = f(in) with `params` (model->nparams
+   doubles); masks (may be NULL): the ReLU masks of the ReLU convolutions,
+   concatenated in layer order; when dout is given: din (may be NULL) =
+   dL/din and dparams (may be NULL) += dL/dparams for L = <dout, out>. */
+nn_err nn_ref64_net(const nn_model *m, const double *params, const int dims[3], const double *in, double *out, unsigned char *masks, const double *dout, double *din, double *dparams);
 
 #endif

@@ -1,0 +1,12 @@
+/* Mixture-of-experts hard constraints (docs/moe.md): umbrella header of
+   libdeepcd_moe. */
+#ifndef DEEPCD_MOE_H
+#define DEEPCD_MOE_H
+
+#include <deepcd/moe_grid.h>
+#include <deepcd/moe_mlp.h>
+#include <deepcd/moe_pde.h>
+#include <deepcd/moe_constraint.h>
+#include <deepcd/moe_experts.h>
+
+#endif

@@ -1,0 +1,73 @@
+/* Private declarations of libdeepcd_moe. */
+#ifndef DEEPCD_MOE_IMPL_H
+#define DEEPCD_MOE_IMPL_H
+
+#include <stdint.h>
+#include <petsc/private/petscimpl.h>
+#include <petscviewer.h>
+#include <deepcd/moe.h>
+
+/* splitmix64: a seeded, platform-independent stream (weights, point draws). */
+static inline uint64_t DeepCDMoeRngNext(uint64_t *s)
+{
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+  z          = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z          = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1). */
+static inline double DeepCDMoeRngUniform(uint64_t *s)
+{
+  return (double) (DeepCDMoeRngNext(s) >> 11) * 0x1.0p-53;
+}
+
+/* Kinds of residual rows. */
+typedef enum {
+  DEEPCD_MOE_ROW_PDE = 0,
+  DEEPCD_MOE_ROW_IC  = 1,
+  DEEPCD_MOE_ROW_BC0 = 2,
+  DEEPCD_MOE_ROW_BC1 = 3
+} DeepCDMoeRowKind;
+
+struct _n_DeepCDMoeConstraint {
+  DeepCDMoePDE    pde; /* referenced, not owned */
+  DeepCDMoeGrid   grid;
+  PetscInt        N;
+  PetscInt        m, mpde; /* rows without the ridge; the first mpde are PDE rows */
+  DeepCDMoePoint *pt;      /* the point of each row */
+  PetscReal      *lin;     /* condition rows: r = c . q - g, c[4] and g (5 per row; PDE rows unused) */
+  PetscReal       ridge;
+  PetscBool       hasbasis;
+  PetscReal      *Phi;     /* features: field a at row k is Phi + (a*m + k)*N */
+  PetscReal      *q, *dF;  /* field-major: q[a*m + k] */
+  PetscReal      *F, *d2F; /* F[k]; d2F[k*16 + a*4 + b] for PDE rows */
+  PetscReal      *J, *Psi; /* m x N; mpde x N */
+  PetscReal      *M, *s;   /* N x N; 4m (VJP work) */
+  PetscBool       hasd2;   /* d2F was evaluated and is not identically zero */
+};
+
+struct _n_DeepCDMoeExperts {
+  MPI_Comm             comm;
+  PetscMPIInt          rank, size;
+  DeepCDMoePDE         pde;
+  DeepCDMoeGrid        grid;
+  PetscInt             N, kx, kt, K;
+  PetscInt             m, seed;
+  DeepCDMoeConditions  cond;
+  PetscReal            ridge;
+  DeepCDMoeHessianType htype;
+  DeepCDMoeLMOptions   lm;
+  PetscBool            setupcalled;
+  PetscInt             kstart, kend; /* owned experts */
+  PetscInt            *xs, *xe, *ts, *te;
+  DeepCDMoeConstraint *con;        /* K; NULL when not owned */
+  PetscReal           *w;          /* K x N */
+  DeepCDMoeLMInfo     *info;       /* K */
+  PetscBool           *solved;     /* K */
+  PetscInt             npts, *pts; /* grid points whose basis rows this rank reads */
+};
+
+PETSC_INTERN PetscErrorCode DeepCDMoeConstraintEvaluate(DeepCDMoeConstraint, const PetscReal[], PetscBool, PetscBool);
+
+#endif

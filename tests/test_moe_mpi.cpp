@@ -1,0 +1,124 @@
+// Run with mpiexec -n 2: the mixture of experts spread over the ranks gives
+// the same loss, solution and network gradient as all experts on one rank
+// (each rank computes the one-rank result on PETSC_COMM_SELF for reference).
+#include <gtest/gtest.h>
+#include <cmath>
+#include <cstring>
+#include <vector>
+#include <deepcd/moe.h>
+
+namespace {
+
+struct Result {
+  double              L;
+  std::vector<double> u, grad;
+};
+
+// L = 1/(2P) sum_p (u_p - ref_p)^2; gradient by implicit differentiation.
+Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt)
+{
+  Result         res;
+  DeepCDMoePDE   pde;
+  DeepCDMoeGrid  g;
+  const PetscInt N = 8;
+  EXPECT_EQ(DeepCDMoePDECreate(type, &pde), 0);
+  DeepCDMoeGridSetUp(&g, 40, 21, pde->xlo, pde->xhi, pde->t0, pde->t1);
+  const PetscInt P       = g.nx * g.nt;
+  PetscInt       width[] = { 2 + pde->nparam, 16, 16, N }, nth;
+  DeepCDMoeMLP   mlp;
+  EXPECT_EQ(DeepCDMoeMLPCreate(3, width, DEEPCD_MOE_ACT_TANH, DEEPCD_MOE_ACT_GELU, &mlp), 0);
+  DeepCDMoeMLPGetSizes(mlp, nullptr, nullptr, &nth);
+  std::vector<double> theta(nth), B(P * N, 0.0), Bbar(P * N, 0.0), ref(P), ubar(P, 0.0);
+  DeepCDMoeMLPInitialize(mlp, 2, theta.data());
+  for (PetscInt p = 0; p < P; p++) {
+    DeepCDMoePoint pt;
+    DeepCDMoeGridPoint(&g, p, &pt);
+    if (pde->ops.exact)
+      DeepCDMoePDEExact(pde, pt.x, pt.t, &ref[p]);
+    else
+      ref[p] = 0.1 + 0.9 * std::exp(-10 * pt.x);
+  }
+  DeepCDMoeExperts ex;
+  EXPECT_EQ(DeepCDMoeExpertsCreate(comm, pde, &g, N, kx, kt, &ex), 0);
+  EXPECT_EQ(DeepCDMoeExpertsSetSampling(ex, 120, 4), 0);
+  DeepCDMoeLMOptions o;
+  DeepCDMoeLMOptionsDefault(&o);
+  o.max_it = 200;
+  o.w0     = strcmp(type, DEEPCD_MOE_PDE_DIFFSORP) ? 0.0 : 1.0;
+  EXPECT_EQ(DeepCDMoeExpertsSetLMOptions(ex, &o), 0);
+  EXPECT_EQ(DeepCDMoeExpertsSetUp(ex), 0);
+  res.u.assign(P, 0.0);
+  EXPECT_EQ(DeepCDMoeExpertsBasisForward(ex, mlp, theta.data(), B.data()), 0);
+  EXPECT_EQ(DeepCDMoeExpertsSolve(ex, B.data(), res.u.data()), 0);
+  PetscInt ks, ke;
+  DeepCDMoeExpertsGetOwnership(ex, &ks, &ke);
+  res.L = 0;
+  for (PetscInt k = ks; k < ke; k++) {
+    PetscInt xs, xe, ts, te;
+    DeepCDMoeExpertsGetSubdomain(ex, k, &xs, &xe, &ts, &te);
+    for (PetscInt j = ts; j < te; j++)
+      for (PetscInt i = xs; i < xe; i++) {
+        const PetscInt p = j * g.nx + i;
+        res.L += 0.5 * (res.u[p] - ref[p]) * (res.u[p] - ref[p]) / P;
+        ubar[p] = (res.u[p] - ref[p]) / P;
+      }
+  }
+  EXPECT_EQ(DeepCDMoeExpertsAllreduce(ex, 1, &res.L), 0);
+  EXPECT_EQ(DeepCDMoeExpertsBackward(ex, B.data(), ubar.data(), Bbar.data()), 0);
+  res.grad.resize(nth);
+  EXPECT_EQ(DeepCDMoeExpertsBasisBackward(ex, mlp, theta.data(), Bbar.data(), res.grad.data()), 0);
+  EXPECT_EQ(DeepCDMoeExpertsGatherSolution(ex, res.u.data()), 0);
+  DeepCDMoeExpertsDestroy(&ex);
+  DeepCDMoeMLPDestroy(&mlp);
+  DeepCDMoePDEDestroy(&pde);
+  return res;
+}
+
+void Compare(const char *type, PetscInt kx, PetscInt kt)
+{
+  PetscMPIInt size;
+  MPI_Comm_size(PETSC_COMM_WORLD, &size);
+  Result one = Run(PETSC_COMM_SELF, type, kx, kt), all = Run(PETSC_COMM_WORLD, type, kx, kt);
+  double gmax = 0, gerr = 0, uerr = 0;
+  for (size_t k = 0; k < one.grad.size(); k++) gmax = std::max(gmax, std::fabs(one.grad[k])), gerr = std::max(gerr, std::fabs(one.grad[k] - all.grad[k]));
+  for (size_t p = 0; p < one.u.size(); p++) uerr = std::max(uerr, std::fabs(one.u[p] - all.u[p]));
+  PetscPrintf(PETSC_COMM_WORLD, "    %s, %dx%d experts on %d ranks vs 1: L %.15e vs %.15e; max |grad diff| %.2e (max |grad| %.2e); max |u diff| %.2e\n", type, (int) kx, (int) kt, size, all.L, one.L, gerr, gmax, uerr);
+  EXPECT_NEAR(all.L, one.L, 1e-12 * one.L);
+  EXPECT_LT(gerr, 1e-10 * gmax);
+  EXPECT_LT(uerr, 1e-12);
+}
+
+TEST(MoeMPI, HeatTwoExpertsAlongX)
+{
+  Compare(DEEPCD_MOE_PDE_HEAT, 2, 1);
+}
+
+TEST(MoeMPI, BurgersTwoByTwoExperts)
+{
+  Compare(DEEPCD_MOE_PDE_BURGERS, 2, 2);
+}
+
+TEST(MoeMPI, DiffSorpFourExpertsAlongX)
+{
+  Compare(DEEPCD_MOE_PDE_DIFFSORP, 4, 1);
+}
+
+TEST(MoeMPI, FewerExpertsThanRanksIsAnError)
+{
+  PetscMPIInt size;
+  MPI_Comm_size(PETSC_COMM_WORLD, &size);
+  if (size < 2) GTEST_SKIP() << "needs 2 ranks";
+  DeepCDMoePDE     pde;
+  DeepCDMoeGrid    g;
+  DeepCDMoeExperts ex;
+  ASSERT_EQ(DeepCDMoePDECreate(DEEPCD_MOE_PDE_HEAT, &pde), 0);
+  DeepCDMoeGridSetUp(&g, 10, 10, 0, 1, 0, 1);
+  ASSERT_EQ(DeepCDMoeExpertsCreate(PETSC_COMM_WORLD, pde, &g, 4, 1, 1, &ex), 0);
+  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
+  EXPECT_NE(DeepCDMoeExpertsSetUp(ex), 0);
+  PetscPopErrorHandler();
+  DeepCDMoeExpertsDestroy(&ex);
+  DeepCDMoePDEDestroy(&pde);
+}
+
+} // namespace
