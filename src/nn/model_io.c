@@ -177,8 +177,10 @@ static PetscErrorCode write_training(hid_t grp, const nn_training *t, const char
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode write_contents(hid_t file, const nn_model *m, const char path[])
+static PetscErrorCode write_contents(hid_t file, const char path[], const void *ctx)
 {
+  const nn_model *m = (const nn_model *) ctx;
+
   const int       version = DEEPCD_MODEL_VERSION;
   const long long nparams = (long long) m->nparams;
   hid_t           grp;
@@ -234,18 +236,10 @@ static PetscErrorCode check_field(const char path[], const char field[], const c
 @*/
 PetscErrorCode DeepCDModelWrite(const nn_model *m, const char path[])
 {
-  char           tmp[PETSC_MAX_PATH_LEN + 32];
-  hid_t          file;
-  H5E_auto2_t    oldfunc   = NULL;
-  void          *olddata   = NULL;
-  PetscBool      haveauto  = PETSC_FALSE;
-  PetscErrorCode ierr      = 0;
-  int            saveerrno = 0;
 
   PetscFunctionBegin;
   PetscValidPointer(m, 1);
   PetscCheck(path && path[0], PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "model file name is empty");
-  PetscCheck(strlen(path) < PETSC_MAX_PATH_LEN, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: file name is too long", path);
   PetscCheck(nn_model_validate(m) == NN_SUCCESS, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s: cannot write an invalid model: %s", path, nn_error_message());
   PetscCheck(m->nparams <= (size_t) INT64_MAX, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: too many parameters", path);
   PetscCheck(m->training.steps >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: the training record has %ld steps", path, m->training.steps);
@@ -254,31 +248,7 @@ PetscErrorCode DeepCDModelWrite(const nn_model *m, const char path[])
   PetscCall(check_field(path, "training data", m->training.data, sizeof(m->training.data)));
   PetscCall(check_field(path, "training loss", m->training.loss, sizeof(m->training.loss)));
   PetscCall(check_field(path, "training date", m->training.date, sizeof(m->training.date)));
-  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long) getpid()));
-
-  /* Our messages replace HDF5's error stack dumps; restore the caller's setting afterwards. */
-  if (H5Eget_auto2(H5E_DEFAULT, &oldfunc, &olddata) >= 0) haveauto = PETSC_TRUE;
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-
-  errno = 0; /* so that a failure's errno is HDF5's */
-  file  = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) {
-    saveerrno = errno;
-    if (haveauto) H5Eset_auto2(H5E_DEFAULT, oldfunc, olddata);
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot create the temporary file %s (%s)", path, tmp, saveerrno ? strerror(saveerrno) : "HDF5 error");
-  }
-  ierr = write_contents(file, m, path);
-  if (H5Fclose(file) < 0 && !ierr) ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_FILE_WRITE, PETSC_ERROR_INITIAL, "%s: cannot close the temporary file %s", path, tmp);
-  if (haveauto) H5Eset_auto2(H5E_DEFAULT, oldfunc, olddata);
-  if (ierr) {
-    (void) remove(tmp);
-    PetscCall(ierr);
-  }
-  if (rename(tmp, path)) {
-    saveerrno = errno;
-    (void) remove(tmp);
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot rename the temporary file %s to it (%s)", path, tmp, strerror(saveerrno));
-  }
+  PetscCall(DeepCDH5WriteAtomic(path, write_contents, m));
   PetscFunctionReturn(0);
 }
 

@@ -1,5 +1,8 @@
 /* Checked HDF5 reads (see hdf5_util.h). Attribute and dataset reads are done
    independently by every rank on a read-only handle, so no MPI-IO is needed. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include "hdf5_util.h"
 
@@ -187,5 +190,46 @@ PetscErrorCode DeepCDH5ReadBox(const char file[], hid_t fid, const char name[], 
   H5Sclose(fsid);
   H5Dclose(did);
   *ok = st >= 0 ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+/* Writes an HDF5 file on one process: `write` fills a new file created under
+   a temporary name, which is renamed to `path` only when everything worked,
+   so a failure never leaves a partial file. HDF5's own error printing is off
+   meanwhile and the caller's setting restored. */
+PetscErrorCode DeepCDH5WriteAtomic(const char path[], PetscErrorCode (*write)(hid_t, const char[], const void *), const void *ctx)
+{
+  char           tmp[PETSC_MAX_PATH_LEN + 32];
+  hid_t          file;
+  H5E_auto2_t    oldfunc   = NULL;
+  void          *olddata   = NULL;
+  PetscBool      haveauto  = PETSC_FALSE;
+  PetscErrorCode ierr      = 0;
+  int            saveerrno = 0;
+
+  PetscFunctionBegin;
+  PetscCheck(strlen(path) < PETSC_MAX_PATH_LEN, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: file name is too long", path);
+  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long) getpid()));
+  if (H5Eget_auto2(H5E_DEFAULT, &oldfunc, &olddata) >= 0) haveauto = PETSC_TRUE;
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  errno = 0; /* so that a failure's errno is HDF5's */
+  file  = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (file < 0) {
+    saveerrno = errno;
+    if (haveauto) H5Eset_auto2(H5E_DEFAULT, oldfunc, olddata);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot create the temporary file %s (%s)", path, tmp, saveerrno ? strerror(saveerrno) : "HDF5 error");
+  }
+  ierr = (*write)(file, path, ctx);
+  if (H5Fclose(file) < 0 && !ierr) ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_FILE_WRITE, PETSC_ERROR_INITIAL, "%s: cannot close the temporary file %s", path, tmp);
+  if (haveauto) H5Eset_auto2(H5E_DEFAULT, oldfunc, olddata);
+  if (ierr) {
+    (void) remove(tmp);
+    PetscCall(ierr);
+  }
+  if (rename(tmp, path)) {
+    saveerrno = errno;
+    (void) remove(tmp);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot rename the temporary file %s to it (%s)", path, tmp, strerror(saveerrno));
+  }
   PetscFunctionReturn(0);
 }

@@ -24,4 +24,6 @@ PETSC_INTERN PetscErrorCode DeepCDH5ReadAttrReal(MPI_Comm, const char[], hid_t, 
 PETSC_INTERN PetscErrorCode DeepCDH5DatasetInfo(MPI_Comm, const char[], hid_t, const char[], DeepCDH5Info *);
 PETSC_INTERN PetscErrorCode DeepCDH5ReadBox(const char[], hid_t, const char[], hid_t, const PetscInt[3], const PetscInt[3], void *, PetscBool *);
 
+PETSC_INTERN PetscErrorCode DeepCDH5WriteAtomic(const char[], PetscErrorCode (*)(hid_t, const char[], const void *), const void *);
+
 #endif

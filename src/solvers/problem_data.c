@@ -9,6 +9,7 @@
 #include <hdf5.h>
 #include <petsc/private/petscimpl.h> /* PetscValidPointer() */
 #include <deepcd/problem.h>
+#include "hdf5_util.h"
 
 #if defined(PETSC_USE_REAL_DOUBLE)
 #define DEEPCD_H5_NATIVE_REAL H5T_NATIVE_DOUBLE
@@ -227,8 +228,10 @@ static PetscErrorCode WriteDataset3(hid_t loc, const char path[], const char nam
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode WriteContents(hid_t file, const DeepCDProblemData *d, const char path[])
+static PetscErrorCode WriteContents(hid_t file, const char path[], const void *ctx)
 {
+  const DeepCDProblemData *d = (const DeepCDProblemData *) ctx;
+
   const int    version = DEEPCD_PROBLEM_VERSION, nx = (int) d->nx, ny = (int) d->ny, nz = (int) d->nz;
   const double h = (double) d->h;
 
@@ -269,47 +272,12 @@ static PetscErrorCode WriteContents(hid_t file, const DeepCDProblemData *d, cons
 @*/
 PetscErrorCode DeepCDProblemDataWrite(const DeepCDProblemData *data, const char path[])
 {
-  char           tmp[PETSC_MAX_PATH_LEN + 32];
-  size_t         len;
-  hid_t          file;
-  H5E_auto2_t    oldfunc   = NULL;
-  void          *olddata   = NULL;
-  PetscBool      haveauto  = PETSC_FALSE;
-  PetscErrorCode ierr      = 0;
-  int            saveerrno = 0;
-
   PetscFunctionBegin;
   PetscValidPointer(data, 1);
   PetscCheck(path && path[0], PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "problem file name is empty");
   PetscCheck(data->rhs, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "%s: the problem has no right-hand side 'rhs'", path);
   PetscCheck(data->nx >= 1 && data->ny >= 1 && data->nz >= 1 && data->nx < INT32_MAX && data->ny < INT32_MAX && data->nz < INT32_MAX, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: bad grid size %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, path, data->nx, data->ny, data->nz);
   PetscCall(DeepCDCheckBoundary(path, data->boundary));
-  len = strlen(path);
-  PetscCheck(len < PETSC_MAX_PATH_LEN, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: file name is too long", path);
-  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long) getpid()));
-
-  /* Our messages replace HDF5's error stack dumps; restore the caller's setting afterwards. */
-  if (H5Eget_auto2(H5E_DEFAULT, &oldfunc, &olddata) >= 0) haveauto = PETSC_TRUE;
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-
-  errno = 0; /* so that a failure's errno is HDF5's */
-  file  = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) {
-    saveerrno = errno;
-    if (haveauto) H5Eset_auto2(H5E_DEFAULT, oldfunc, olddata);
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot create the temporary file %s (%s)", path, tmp, saveerrno ? strerror(saveerrno) : "HDF5 error");
-  }
-  ierr = WriteContents(file, data, path);
-  if (H5Fclose(file) < 0 && !ierr) ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_FILE_WRITE, PETSC_ERROR_INITIAL, "%s: cannot close the temporary file %s", path, tmp);
-  if (haveauto) H5Eset_auto2(H5E_DEFAULT, oldfunc, olddata);
-  if (ierr) {
-    (void) remove(tmp);
-    PetscCall(ierr);
-  }
-  if (rename(tmp, path)) {
-    saveerrno = errno;
-    (void) remove(tmp);
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot rename the temporary file %s to it (%s)", path, tmp, strerror(saveerrno));
-  }
+  PetscCall(DeepCDH5WriteAtomic(path, WriteContents, data));
   PetscFunctionReturn(0);
 }
