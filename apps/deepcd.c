@@ -15,6 +15,10 @@ static void usage(FILE *f)
              "         solve a problem file (default -ksp_type deepcd), write the solution\n"
              "  model  init --arch from64|from128 [--seed K] -o model.h5 | info model.h5\n"
              "         write a freshly initialised CNN model file, or summarise one\n"
+             "  train-data problem.h5 [...] -o data.h5 [-nev K] [-samples S] [-low L] [-seed N]\n"
+             "         Ritz vectors (SLEPc) and weighted unit right-hand sides for training\n"
+             "  mesh   field.h5 [--dataset sdf|x] [--iso V] [--close] -o out.{obj,ply,xdmf}\n"
+             "         extract the isosurface of a problem's sdf or of a solution (FlexiCubes)\n"
              "\n"
              "  deepcd COMMAND -help   lists a command's options\n"
              "  deepcd --version       prints the version\n");
@@ -30,6 +34,8 @@ int main(int argc, char **argv)
   if (!strcmp(cmd, "gen")) return DeepCDCmdGen(argc - 1, argv + 1);
   if (!strcmp(cmd, "solve")) return DeepCDCmdSolve(argc - 1, argv + 1);
   if (!strcmp(cmd, "model")) return DeepCDCmdModel(argc - 1, argv + 1);
+  if (!strcmp(cmd, "train-data")) return DeepCDCmdTrainData(argc - 1, argv + 1);
+  if (!strcmp(cmd, "mesh")) return DeepCDCmdMesh(argc - 1, argv + 1);
   if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
     printf("deepcd %s\n", DEEPCD_VERSION_STRING);
     return 0;

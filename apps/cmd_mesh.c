@@ -1,0 +1,240 @@
+/* deepcd mesh: the isosurface of a problem's sdf or of a solution, with
+   FlexiCubes (docs/options.md, docs/mesh.md). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <deepcd.h>
+#include <deepcd/mesh.h>
+#include <deepcd/mesh_output.h>
+#include "cli.h"
+
+static const char help[] = "deepcd mesh: extracts an isosurface (try 'deepcd mesh --help').\n";
+
+static void MeshUsage(FILE *f)
+{
+  fprintf(f, "usage: deepcd mesh FIELD.h5 [--dataset NAME] [--iso V] [--close] -o OUT.{obj,ply,xdmf}\n"
+             "\n"
+             "Extracts the isosurface field = V of a problem or solution file with\n"
+             "FlexiCubes (Dual Marching Cubes) and writes it as a triangle mesh.\n"
+             "\n"
+             "options:\n"
+             "  --dataset NAME       the field: default 'sdf' (corner values) for a problem\n"
+             "                       file, 'x' (cell values, meshed on the grid of cell\n"
+             "                       centres) for a solution file\n"
+             "  --iso V              the isovalue; inside is field < V (default 0 for a\n"
+             "                       corner field such as sdf; required for a cell field\n"
+             "                       such as x)\n"
+             "  --close              close surfaces that reach the grid's boundary with\n"
+             "                       caps on the boundary faces (default: left open)\n"
+             "  -o, --output OUT     .obj (text), .ply (binary) or .xdmf/.xmf (writes\n"
+             "                       OUT.xdmf and the HDF5 file OUT.h5 beside it);\n"
+             "                       replaced if it exists (required)\n"
+             "  -h, --help           prints this message\n");
+}
+
+typedef struct {
+  const char *input, *dataset, *iso, *output;
+  int         close;
+} MeshArgs;
+
+/* Splits argv without PETSc (not started yet). Returns 1 for help; puts a
+   syntax error's text in err. */
+static int MeshParseArgs(int argc, char **argv, MeshArgs *a, char err[], size_t lerr)
+{
+  const char  *names[] = { "--dataset", "--iso", "-o", "--output" };
+  const char **slots[] = { &a->dataset, &a->iso, &a->output, &a->output };
+
+  *a     = (MeshArgs){ NULL };
+  err[0] = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *arg   = argv[i];
+    int         found = 0;
+
+    if (!strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "-help")) return 1;
+    if (err[0]) continue; /* keep looking for a help request only */
+    if (!strcmp(arg, "--close")) {
+      a->close = 1;
+      continue;
+    }
+    for (size_t o = 0; o < sizeof(names) / sizeof(names[0]); o++) {
+      if (strcmp(arg, names[o])) continue;
+      found = 1;
+      if (i + 1 >= argc)
+        snprintf(err, lerr, "option %s needs a value", arg);
+      else
+        *slots[o] = argv[++i];
+      break;
+    }
+    if (found) continue;
+    if (arg[0] == '-' && arg[1])
+      snprintf(err, lerr, "unknown option '%s' (try 'deepcd mesh --help')", arg);
+    else if (a->input)
+      snprintf(err, lerr, "unexpected argument '%s' (one input file only; try 'deepcd mesh --help')", arg);
+    else
+      a->input = arg;
+  }
+  if (err[0]) return 0;
+  if (!a->input)
+    snprintf(err, lerr, "no input file given (usage: deepcd mesh FIELD.h5 [--dataset NAME] [--iso V] [--close] -o OUT.{obj,ply,xdmf})");
+  else if (!a->output)
+    snprintf(err, lerr, "no output file given (-o OUT.obj, OUT.ply or OUT.xdmf)");
+  return 0;
+}
+
+typedef enum { MESH_OUT_OBJ, MESH_OUT_PLY, MESH_OUT_XDMF } MeshOutKind;
+
+typedef struct {
+  MeshOutKind kind;
+  double      iso;
+  PetscBool   has_iso;
+  char        h5[PETSC_MAX_PATH_LEN]; /* the HDF5 part of an XDMF output */
+} MeshConfig;
+
+/* Every process checks the options, so all of them fail the same way. */
+static PetscErrorCode MeshConfigure(const MeshArgs *a, const char syntax[], MeshConfig *cfg)
+{
+  const char *dot, *slash;
+
+  PetscFunctionBegin;
+  PetscCheck(!syntax[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s", syntax);
+  cfg->has_iso = PETSC_FALSE;
+  cfg->iso     = 0;
+  if (a->iso) {
+    char *end = NULL;
+
+    errno    = 0;
+    cfg->iso = strtod(a->iso, &end);
+    PetscCheck(end != a->iso && !*end && !errno && isfinite(cfg->iso), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --iso: '%s' is not a finite number", a->iso);
+    cfg->has_iso = PETSC_TRUE;
+  }
+  PetscCheck(!a->dataset || a->dataset[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --dataset: empty name");
+  dot   = strrchr(a->output, '.');
+  slash = strrchr(a->output, '/');
+  if (dot && slash && dot < slash) dot = NULL;
+  PetscCheck(dot && dot[1], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "-o %s: no file extension (use .obj, .ply, .xdmf or .xmf)", a->output);
+  if (!strcasecmp(dot, ".obj")) cfg->kind = MESH_OUT_OBJ;
+  else if (!strcasecmp(dot, ".ply")) cfg->kind = MESH_OUT_PLY;
+  else if (!strcasecmp(dot, ".xdmf") || !strcasecmp(dot, ".xmf")) cfg->kind = MESH_OUT_XDMF;
+  else SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "-o %s: unknown extension '%s' (use .obj, .ply, .xdmf or .xmf)", a->output, dot);
+  cfg->h5[0] = 0;
+  if (cfg->kind == MESH_OUT_XDMF) {
+    size_t stem = (size_t) (dot - a->output);
+
+    PetscCheck(stem + 4 < sizeof(cfg->h5), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "-o %s: path too long", a->output);
+    memcpy(cfg->h5, a->output, stem);
+    strcpy(cfg->h5 + stem, ".h5");
+  }
+  PetscFunctionReturn(0);
+}
+
+/* Refuses an output path that names the input file (it would be replaced). */
+static PetscErrorCode MeshCheckNotInput(const char input[], const char out[])
+{
+  struct stat si, so;
+
+  PetscFunctionBegin;
+  if (stat(input, &si) || stat(out, &so)) PetscFunctionReturn(0);
+  PetscCheck(si.st_dev != so.st_dev || si.st_ino != so.st_ino, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "output %s is the input file (it would be replaced); choose another -o", out);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode MeshCheckLib(mesh_err e, const char what[])
+{
+  PetscFunctionBegin;
+  PetscCheck(!e, PETSC_COMM_SELF, e == MESH_ERR_MEM ? PETSC_ERR_MEM : (e == MESH_ERR_IO ? PETSC_ERR_FILE_WRITE : PETSC_ERR_LIB), "%s: %s", what, mesh_error_message());
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, DeepCDMeshField *field, mesh_surface **surf)
+{
+  mesh_flexicubes_options opt;
+  mesh_stats              st;
+  char                    isos[64], lo[64], hi[64];
+  double                  iso;
+  mesh_err                e;
+
+  PetscFunctionBegin;
+  PetscCall(MeshCheckNotInput(a->input, a->output));
+  if (cfg->kind == MESH_OUT_XDMF) PetscCall(MeshCheckNotInput(a->input, cfg->h5));
+  PetscCall(DeepCDMeshFieldLoad(a->input, a->dataset, field));
+  PetscCheck(!field->cell || cfg->has_iso, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s: dataset '%s' holds cell values: give the isovalue with --iso V", a->input, field->dataset);
+  iso = cfg->iso;
+  PetscCall(MeshCheckLib(mesh_flexicubes_options_default(&opt), "flexicubes"));
+  opt.iso   = iso;
+  opt.close = a->close;
+  /* the dimensions fit an int: checked against PetscInt (32-bit) in the loader */
+  e = flexicubes_extract(&field->grid, field->field, &opt, surf);
+  PetscCall(MeshCheckLib(e, a->input));
+  /* plain C formatting: PETSc's %g prints "0." */
+  snprintf(isos, sizeof(isos), "%g", iso);
+  snprintf(lo, sizeof(lo), "%g", field->min);
+  snprintf(hi, sizeof(hi), "%g", field->max);
+  PetscCheck((*surf)->ntris > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: no surface at iso %s in dataset '%s' (its values range from %s to %s)", a->input, isos, field->dataset, lo, hi);
+  PetscCall(MeshCheckLib(mesh_stats_compute((*surf)->nverts, (*surf)->verts, (*surf)->ntris, (*surf)->tris, 0.0, &st), "mesh statistics"));
+  switch (cfg->kind) {
+  case MESH_OUT_OBJ:
+    PetscCall(MeshCheckLib(mesh_write_obj(a->output, (*surf)->nverts, (*surf)->verts, (*surf)->ntris, (*surf)->tris), a->output));
+    break;
+  case MESH_OUT_PLY:
+    PetscCall(MeshCheckLib(mesh_write_ply(a->output, (*surf)->nverts, (*surf)->verts, (*surf)->ntris, (*surf)->tris), a->output));
+    break;
+  case MESH_OUT_XDMF: {
+    const char *base = strrchr(a->input, '/');
+
+    PetscCall(DeepCDMeshWriteXDMF(*surf, a->output, cfg->h5, base ? base + 1 : a->input, field->dataset, iso));
+    break;
+  }
+  }
+  printf("deepcd mesh: wrote %s (%d vertices, %d triangles, closed: %s, Euler characteristic %lld)\n", a->output, (int) (*surf)->nverts, (int) (*surf)->ntris, st.closed_manifold ? "yes" : "no", (long long) st.euler);
+  fflush(stdout);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode MeshRun(const MeshArgs *a, const MeshConfig *cfg)
+{
+  DeepCDMeshField field;
+  mesh_surface   *surf = NULL;
+  PetscErrorCode  ierr;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMemzero(&field, sizeof(field)));
+  ierr = MeshRunInner(a, cfg, &field, &surf);
+  mesh_surface_destroy(&surf);
+  PetscCall(DeepCDMeshFieldDestroy(&field));
+  PetscCall(ierr);
+  PetscFunctionReturn(0);
+}
+
+int DeepCDCmdMesh(int argc, char **argv)
+{
+  MeshArgs       args;
+  MeshConfig     cfg;
+  char           syntax[PETSC_MAX_PATH_LEN + 256];
+  char          *pargvbuf[2] = { argv[0], NULL };
+  char         **pargv       = pargvbuf;
+  int            pargc = 1, status = 0, code;
+  PetscMPIInt    rank = 0;
+  PetscErrorCode ierr;
+
+  if (MeshParseArgs(argc, argv, &args, syntax, sizeof(syntax))) {
+    MeshUsage(stdout);
+    return 0;
+  }
+  /* PETSc sees none of our --options (it would complain about them). */
+  ierr = DeepCDCLIInitialize(&pargc, &pargv, help);
+  if (ierr) return DeepCDCLIFinalize(DeepCDCLIFail("mesh", ierr));
+  ierr = MeshConfigure(&args, syntax, &cfg);
+  if (!ierr) {
+    /* one process reads and writes; the others learn how it went */
+    if (MPI_Comm_rank(PETSC_COMM_WORLD, &rank) == MPI_SUCCESS && !rank) ierr = MeshRun(&args, &cfg);
+    code = (int) ierr;
+    if (MPI_Bcast(&code, 1, MPI_INT, 0, PETSC_COMM_WORLD) == MPI_SUCCESS) ierr = (PetscErrorCode) code;
+  }
+  if (ierr) status = DeepCDCLIFail("mesh", ierr);
+  return DeepCDCLIFinalize(status);
+}

@@ -1,0 +1,46 @@
+/* deepcd mesh: reading the field to mesh from a problem or solution file, and
+   the HDF5 + XDMF surface writer (docs/formats.md, "Mesh output").
+
+   Serial: these functions work on one process (PETSC_COMM_SELF errors, plain
+   HDF5); `deepcd mesh` calls them on rank 0 only. */
+#ifndef DEEPCD_MESH_OUTPUT_H
+#define DEEPCD_MESH_OUTPUT_H
+
+#include <petscsys.h>
+#include <deepcd/mesh.h>
+
+#define DEEPCD_MESH_FORMAT  "deepcd-mesh"
+#define DEEPCD_MESH_VERSION 1
+
+/* A scalar field ready for flexicubes_extract(). */
+typedef struct {
+  char      format[64];   /* the file's `format`: deepcd-problem or deepcd-solution */
+  char      dataset[256]; /* the dataset read */
+  PetscInt  nx, ny, nz;   /* the file's cells */
+  PetscReal h;            /* the file's cell size */
+  PetscBool cell;         /* PETSC_TRUE: a cell field, meshed on the grid of cell centres */
+  mesh_grid grid;         /* the extraction grid */
+  double   *field;        /* (grid.dims + 1) values per axis, x fastest (PetscMalloc) */
+  double    min, max;     /* range of the values */
+} DeepCDMeshField;
+
+/* Reads `dataset` (NULL: `sdf` from a problem file, `x` from a solution file)
+   of `file`. A dataset of shape (nz+1, ny+1, nx+1) is a corner field on the
+   problem's grid (origin 0, spacing h); one of shape (nz, ny, nx) is a cell
+   field, whose isosurface is taken on the grid of cell centres (origin h/2,
+   spacing h, (nx-1)(ny-1)(nz-1) cubes). Errors (one line, naming the file):
+   missing or unreadable file, not a deepcd problem/solution file, missing
+   dataset, wrong shape or type, NaN or Inf values. */
+PetscErrorCode DeepCDMeshFieldLoad(const char file[], const char dataset[], DeepCDMeshField *);
+PetscErrorCode DeepCDMeshFieldDestroy(DeepCDMeshField *);
+
+/* Writes `surface` as HDF5 (`h5path`: datasets `vertices` (nv, 3) float64 and
+   `triangles` (nt, 3) int32; root attributes format = "deepcd-mesh",
+   version = 1, source, dataset, iso) plus an XDMF file (`xmfpath`, Topology
+   Triangle, Geometry XYZ) that refers to the HDF5 file by its base name, so
+   keep both in one directory. `source` and `dataset` may be NULL (written as
+   ""). Both files are written under temporary names and renamed (the XDMF
+   file first); on failure neither final name is created or replaced. */
+PetscErrorCode DeepCDMeshWriteXDMF(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso);
+
+#endif

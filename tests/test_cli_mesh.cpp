@@ -1,0 +1,367 @@
+// deepcd mesh: the command end to end (docs/options.md, docs/formats.md "Mesh output").
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+#include "test_util.h"
+
+namespace {
+
+std::string Cli()
+{
+  return "env OMPI_MCA_pml=ob1 " + CliPath();
+}
+
+struct Mesh {
+  std::vector<double> v;   // 3 per vertex
+  std::vector<int>    t;   // 3 per triangle, 0-based
+};
+
+bool ReadObj(const std::string &path, Mesh *m)
+{
+  std::ifstream f(path);
+  std::string   line;
+  if (!f) return false;
+  while (std::getline(f, line)) {
+    std::istringstream s(line);
+    std::string        tag;
+    s >> tag;
+    if (tag == "v") {
+      double x, y, z;
+      if (!(s >> x >> y >> z)) return false;
+      m->v.insert(m->v.end(), { x, y, z });
+    } else if (tag == "f") {
+      int a, b, c;
+      if (!(s >> a >> b >> c)) return false;
+      m->t.insert(m->t.end(), { a - 1, b - 1, c - 1 });
+    }
+  }
+  int nv = (int) m->v.size() / 3;
+  for (int i : m->t)
+    if (i < 0 || i >= nv) return false;
+  return true;
+}
+
+struct Topology {
+  long boundary = 0, nonmanifold = 0, misoriented = 0;
+  double volume = 0;
+};
+
+Topology Check(const Mesh &m)
+{
+  Topology                                   r;
+  std::map<std::pair<int, int>, std::pair<int, int>> edges; // (min, max) -> (count, count in that direction)
+  size_t                                     nt = m.t.size() / 3;
+  for (size_t t = 0; t < nt; t++) {
+    const int *c = &m.t[3 * t];
+    for (int e = 0; e < 3; e++) {
+      int a = c[e], b = c[(e + 1) % 3];
+      auto &s = edges[{ std::min(a, b), std::max(a, b) }];
+      s.first++;
+      if (a < b) s.second++;
+    }
+    const double *p = &m.v[3 * c[0]], *q = &m.v[3 * c[1]], *w = &m.v[3 * c[2]];
+    r.volume += (p[0] * (q[1] * w[2] - q[2] * w[1]) - p[1] * (q[0] * w[2] - q[2] * w[0]) + p[2] * (q[0] * w[1] - q[1] * w[0])) / 6.0;
+  }
+  for (auto &e : edges) {
+    if (e.second.first == 1) r.boundary++;
+    if (e.second.first > 2) r.nonmanifold++;
+    if (e.second.first == 2 && e.second.second != 1) r.misoriented++;
+  }
+  return r;
+}
+
+std::vector<hsize_t> Dims(const std::string &file, const std::string &name)
+{
+  std::vector<hsize_t> d;
+  hid_t                f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return d;
+  hid_t ds = H5Dopen2(f, name.c_str(), H5P_DEFAULT);
+  if (ds >= 0) {
+    hid_t sp = H5Dget_space(ds);
+    int   n  = H5Sget_simple_extent_ndims(sp);
+    d.resize(n);
+    H5Sget_simple_extent_dims(sp, d.data(), NULL);
+    H5Sclose(sp);
+    H5Dclose(ds);
+  }
+  H5Fclose(f);
+  return d;
+}
+
+std::string AttrString(const std::string &file, const std::string &name)
+{
+  std::string s;
+  hid_t       f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return s;
+  hid_t a = H5Aopen(f, name.c_str(), H5P_DEFAULT);
+  if (a >= 0) {
+    hid_t             t = H5Aget_type(a);
+    std::vector<char> buf(H5Tget_size(t) + 1, 0);
+    H5Aread(a, t, buf.data());
+    s = buf.data();
+    H5Tclose(t);
+    H5Aclose(a);
+  }
+  H5Fclose(f);
+  return s;
+}
+
+int CountLines(const std::string &s)
+{
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+// One problem file (spheres, 24^3) and one plume solution for the whole suite.
+class CliMesh : public ::testing::Test {
+protected:
+  static std::string dir, problem, plume, solution;
+
+  static void SetUpTestSuite()
+  {
+    dir      = TestTempDir("cli-mesh");
+    problem  = dir + "/p.h5";
+    plume    = dir + "/plume.h5";
+    solution = dir + "/sol.h5";
+    CommandResult g = RunCommand(Cli() + " gen --scene spheres --n 24 --seed 3 -o " + problem);
+    ASSERT_EQ(g.status, 0) << g.err;
+    g = RunCommand(Cli() + " gen --scene plume --n 16 --seed 1 -o " + plume);
+    ASSERT_EQ(g.status, 0) << g.err;
+    g = RunCommand(Cli() + " solve " + plume + " -o " + solution);
+    ASSERT_EQ(g.status, 0) << g.err;
+  }
+
+  // Runs `deepcd mesh ARGS` expecting failure: one stderr line, no `out`.
+  static void ExpectError(const std::string &args, const std::string &out, const std::string &needle)
+  {
+    CommandResult r = RunCommand(Cli() + " mesh " + args);
+    EXPECT_NE(r.status, 0) << args;
+    EXPECT_EQ(CountLines(r.err), 1) << args << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("deepcd mesh: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.err;
+    EXPECT_EQ(r.out, "") << args;
+    if (!out.empty()) EXPECT_FALSE(FileExists(out)) << out;
+  }
+};
+std::string CliMesh::dir, CliMesh::problem, CliMesh::plume, CliMesh::solution;
+
+TEST_F(CliMesh, SdfClosedIsWatertight)
+{
+  std::string   out = dir + "/closed.obj";
+  CommandResult r   = RunCommand(Cli() + " mesh " + problem + " --close -o " + out);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(CountLines(r.out), 1) << r.out;
+  EXPECT_EQ(r.out.rfind("deepcd mesh: wrote " + out + " (", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("closed: yes"), std::string::npos) << r.out;
+  Mesh m;
+  ASSERT_TRUE(ReadObj(out, &m));
+  ASSERT_GT(m.t.size(), 0u);
+  Topology t = Check(m);
+  EXPECT_EQ(t.boundary, 0);
+  EXPECT_EQ(t.nonmanifold, 0);
+  EXPECT_EQ(t.misoriented, 0);
+  EXPECT_GT(t.volume, 0);
+  // the spheres cover 7 % to 35 % of the unit box (docs/formats.md)
+  EXPECT_GT(t.volume, 0.05);
+  EXPECT_LT(t.volume, 0.40);
+}
+
+TEST_F(CliMesh, SdfDefaultIsOpenAtTheWalls)
+{
+  std::string   out = dir + "/open.obj";
+  CommandResult r   = RunCommand(Cli() + " mesh " + problem + " -o " + out);
+  ASSERT_EQ(r.status, 0) << r.err;
+  Mesh m;
+  ASSERT_TRUE(ReadObj(out, &m));
+  Topology t = Check(m);
+  EXPECT_EQ(t.nonmanifold, 0);
+  EXPECT_EQ(t.misoriented, 0);
+  // the report agrees with the file
+  bool closed = t.boundary == 0;
+  EXPECT_NE(r.out.find(closed ? "closed: yes" : "closed: no"), std::string::npos) << r.out;
+  char counts[128];
+  snprintf(counts, sizeof(counts), "(%zu vertices, %zu triangles, ", m.v.size() / 3, m.t.size() / 3);
+  EXPECT_NE(r.out.find(counts), std::string::npos) << r.out;
+}
+
+TEST_F(CliMesh, SphereCutByTheWallsIsOpenUnlessClosed)
+{
+  // a plume sphere is centred on the domain; with iso = -0.2 the surface
+  // sdf = -0.2 is a smaller sphere; with iso = +0.45 it is a larger one that
+  // the walls cut
+  std::string   open = dir + "/cut_open.obj", closed = dir + "/cut_closed.obj";
+  CommandResult r = RunCommand(Cli() + " mesh " + plume + " --iso 0.45 -o " + open);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("closed: no"), std::string::npos) << r.out;
+  Mesh m;
+  ASSERT_TRUE(ReadObj(open, &m));
+  Topology t = Check(m);
+  EXPECT_GT(t.boundary, 0);
+  EXPECT_EQ(t.nonmanifold, 0);
+  EXPECT_EQ(t.misoriented, 0);
+
+  r = RunCommand(Cli() + " mesh " + plume + " --iso 0.45 --close -o " + closed);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("closed: yes"), std::string::npos) << r.out;
+  Mesh c;
+  ASSERT_TRUE(ReadObj(closed, &c));
+  t = Check(c);
+  EXPECT_EQ(t.boundary, 0);
+  EXPECT_EQ(t.nonmanifold, 0);
+  EXPECT_EQ(t.misoriented, 0);
+  EXPECT_GT(t.volume, 0);
+  EXPECT_LE(t.volume, 1.0 + 1e-9); // inside the unit box
+}
+
+TEST_F(CliMesh, PlyAndXdmf)
+{
+  std::string   ply = dir + "/s.ply", xdmf = dir + "/s.xdmf", h5 = dir + "/s.h5";
+  CommandResult r = RunCommand(Cli() + " mesh " + problem + " --close -o " + ply);
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_TRUE(FileExists(ply));
+  {
+    std::ifstream f(ply, std::ios::binary);
+    std::string   magic;
+    std::getline(f, magic);
+    EXPECT_EQ(magic, "ply");
+  }
+  r = RunCommand(Cli() + " mesh " + problem + " --close -o " + xdmf);
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_TRUE(FileExists(xdmf));
+  ASSERT_TRUE(FileExists(h5));
+  int nv = 0, nt = 0;
+  ASSERT_EQ(sscanf(r.out.c_str(), ("deepcd mesh: wrote " + xdmf + " (%d vertices, %d triangles").c_str(), &nv, &nt), 2) << r.out;
+  std::vector<hsize_t> dv = Dims(h5, "vertices"), dt = Dims(h5, "triangles");
+  ASSERT_EQ(dv.size(), 2u);
+  ASSERT_EQ(dt.size(), 2u);
+  EXPECT_EQ(dv[0], (hsize_t) nv);
+  EXPECT_EQ(dv[1], 3u);
+  EXPECT_EQ(dt[0], (hsize_t) nt);
+  EXPECT_EQ(dt[1], 3u);
+  EXPECT_EQ(AttrString(h5, "format"), "deepcd-mesh");
+  EXPECT_EQ(AttrString(h5, "source"), "p.h5");
+  EXPECT_EQ(AttrString(h5, "dataset"), "sdf");
+  // same vertices as the OBJ of the same run
+  std::vector<double> v = ReadDataset(h5, "vertices");
+  EXPECT_EQ(v.size(), (size_t) 3 * nv);
+  std::ifstream     f(xdmf);
+  std::stringstream s;
+  s << f.rdbuf();
+  std::string x = s.str();
+  EXPECT_NE(x.find("TopologyType=\"Triangle\""), std::string::npos);
+  EXPECT_NE(x.find("GeometryType=\"XYZ\""), std::string::npos);
+  EXPECT_NE(x.find(">s.h5:/triangles<"), std::string::npos);
+  EXPECT_NE(x.find(">s.h5:/vertices<"), std::string::npos);
+  EXPECT_NE(x.find("NumberOfElements=\"" + std::to_string(nt) + "\""), std::string::npos);
+  // no temporary files left behind
+  EXPECT_FALSE(FileExists(h5 + ".tmp"));
+}
+
+TEST_F(CliMesh, SolutionIsosurface)
+{
+  std::vector<double> x = ReadDataset(solution, "x");
+  ASSERT_FALSE(x.empty());
+  double lo = x[0], hi = x[0];
+  for (double v : x) lo = std::min(lo, v), hi = std::max(hi, v);
+  ASSERT_LT(lo, hi);
+  char iso[64];
+  snprintf(iso, sizeof(iso), "%.17g", lo + 0.5 * (hi - lo));
+  std::string   out = dir + "/iso.obj";
+  CommandResult r   = RunCommand(Cli() + " mesh " + solution + " --dataset x --iso " + iso + " -o " + out);
+  ASSERT_EQ(r.status, 0) << r.err;
+  Mesh m;
+  ASSERT_TRUE(ReadObj(out, &m));
+  ASSERT_GT(m.t.size(), 0u);
+  Topology t = Check(m);
+  EXPECT_EQ(t.nonmanifold, 0);
+  EXPECT_EQ(t.misoriented, 0);
+  // vertices lie between the first and last cell centres
+  double h = 1.0 / 16;
+  for (double c : m.v) {
+    EXPECT_GE(c, 0.5 * h - 1e-12);
+    EXPECT_LE(c, 1 - 0.5 * h + 1e-12);
+  }
+  // the default dataset of a solution file is x
+  r = RunCommand(Cli() + " mesh " + solution + " --iso " + iso + " --close -o " + dir + "/iso2.obj");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("closed: yes"), std::string::npos) << r.out;
+}
+
+TEST_F(CliMesh, Errors)
+{
+  std::string out = dir + "/err.obj";
+  ExpectError(dir + "/nonexistent.h5 -o " + out, out, "cannot read the file");
+  {
+    // an HDF5 file without the format attribute
+    std::string plain = dir + "/plain.h5";
+    hid_t       f     = H5Fcreate(plain.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    H5Fclose(f);
+    ExpectError(plain + " -o " + out, out, "not a deepcd problem or solution file");
+  }
+  ExpectError(problem + " --dataset nosuch -o " + out, out, "dataset 'nosuch' is missing");
+  ExpectError(problem + " -o " + dir + "/err.stl", dir + "/err.stl", "unknown extension '.stl'");
+  ExpectError(solution + " -o " + out, out, "give the isovalue with --iso");
+  ExpectError(problem + " --iso -100 -o " + out, out, "no surface at iso -100 in dataset 'sdf'");
+  ExpectError(problem + " --iso abc -o " + out, out, "is not a finite number");
+  ExpectError(problem, "", "no output file given");
+  ExpectError(problem + " --bogus -o " + out, out, "unknown option '--bogus'");
+  ExpectError(dir + "/nonexistent-dir/x.h5 -o " + out, out, "cannot read the file");
+  ExpectError(problem + " -o " + dir + "/nonexistent-dir/x.obj", dir + "/nonexistent-dir/x.obj", "");
+  {
+    // -o p.xdmf would put the mesh's HDF5 part on the input p.h5
+    std::vector<double> before = ReadDataset(problem, "sdf");
+    ExpectError(problem + " -o " + dir + "/p.xdmf", dir + "/p.xdmf", "is the input file");
+    EXPECT_EQ(ReadDataset(problem, "sdf"), before);
+  }
+  {
+    // a problem file whose sdf holds a NaN
+    std::string bad = dir + "/nan.h5";
+    ASSERT_EQ(RunCommand("cp " + problem + " " + bad).status, 0);
+    hid_t f = H5Fopen(bad.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    hid_t ds = H5Dopen2(f, "sdf", H5P_DEFAULT);
+    ASSERT_GE(ds, 0);
+    hid_t   sp     = H5Dget_space(ds);
+    hsize_t off[3] = { 2, 3, 4 }, cnt[3] = { 1, 1, 1 };
+    H5Sselect_hyperslab(sp, H5S_SELECT_SET, off, NULL, cnt, NULL);
+    hid_t  ms  = H5Screate_simple(3, cnt, NULL);
+    double nan = NAN;
+    ASSERT_GE(H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, sp, H5P_DEFAULT, &nan), 0);
+    H5Sclose(ms);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    H5Fclose(f);
+    ExpectError(bad + " -o " + out, out, "dataset 'sdf': NaN at corner (x, y, z) = (4, 3, 2)");
+  }
+}
+
+TEST_F(CliMesh, HelpAndMpi)
+{
+  CommandResult r = RunCommand(Cli() + " mesh --help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("usage: deepcd mesh FIELD.h5"), std::string::npos);
+  // under mpiexec rank 0 does the work; every rank shares the exit status
+  std::string out = dir + "/mpi.obj";
+  r = RunCommand(std::string(MPIEXEC_CMD) + " -n 2 " + CliPath() + " mesh " + problem + " -o " + out);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(CountLines(r.out), 1) << r.out;
+  EXPECT_TRUE(FileExists(out));
+  r = RunCommand(std::string(MPIEXEC_CMD) + " -n 2 " + CliPath() + " mesh " + problem + " --dataset nosuch -o " + dir + "/mpi2.obj");
+  EXPECT_NE(r.status, 0);
+  // one line from deepcd (rank 0); mpiexec adds its own report after it
+  size_t first = r.err.find("deepcd mesh: error: ");
+  EXPECT_EQ(first, 0u) << r.err;
+  EXPECT_EQ(r.err.find("deepcd mesh: error: ", first + 1), std::string::npos) << r.err;
+  EXPECT_FALSE(FileExists(dir + "/mpi2.obj"));
+}
+
+} // namespace
