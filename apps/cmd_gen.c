@@ -1,19 +1,28 @@
 /* deepcd gen: writes a synthetic problem file (docs/options.md). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <deepcd.h>
+#include <deepcd/mesh.h>
 #include "cli.h"
 
 static const char help[] = "deepcd gen: writes a synthetic problem file (try 'deepcd gen --help').\n";
 
 static void GenUsage(FILE *f)
 {
-  fprintf(f, "usage: deepcd gen --scene S (--n N | --nx X --ny Y --nz Z) [--seed K] -o FILE\n"
+  fprintf(f, "usage: deepcd gen (--scene S | --sdf-from-mesh M.obj [--scene S])\n"
+             "                  (--n N | --nx X --ny Y --nz Z) [--seed K] -o FILE\n"
              "\n"
              "Writes a synthetic problem file (HDF5, docs/formats.md).\n"
              "\n"
              "options:\n"
-             "  --scene S            empty, spheres, plume or random (required)\n"
+             "  --scene S            empty, spheres, plume or random (required unless\n"
+             "                       --sdf-from-mesh; then its walls and right-hand side\n"
+             "                       are kept, default empty)\n"
+             "  --sdf-from-mesh M    the obstacles are the closed triangle mesh M (Wavefront\n"
+             "                       OBJ, outward faces) placed as given in the domain\n"
+             "                       [0, nx h] x [0, ny h] x [0, nz h], h = 1/max(nx,ny,nz);\n"
+             "                       it replaces the scene's obstacles\n"
              "  --n N                cells in each direction\n"
              "  --nx X, --ny Y, --nz Z\n"
              "                       cells in one direction (each defaults to N)\n"
@@ -24,15 +33,15 @@ static void GenUsage(FILE *f)
 }
 
 typedef struct {
-  const char *scene, *n, *nx, *ny, *nz, *seed, *output;
+  const char *scene, *n, *nx, *ny, *nz, *seed, *output, *mesh;
 } GenArgs;
 
 /* Splits argv into option values without PETSc (it is not started yet).
    Returns 1 when help was asked for; puts a syntax error's text in err. */
 static int GenParseArgs(int argc, char **argv, GenArgs *a, char err[], size_t lerr)
 {
-  const char  *names[] = { "--scene", "--n", "--nx", "--ny", "--nz", "--seed", "-o", "--output" };
-  const char **slots[] = { &a->scene, &a->n, &a->nx, &a->ny, &a->nz, &a->seed, &a->output, &a->output };
+  const char  *names[] = { "--scene", "--n", "--nx", "--ny", "--nz", "--seed", "-o", "--output", "--sdf-from-mesh" };
+  const char **slots[] = { &a->scene, &a->n, &a->nx, &a->ny, &a->nz, &a->seed, &a->output, &a->output, &a->mesh };
 
   *a     = (GenArgs){ NULL };
   err[0] = 0;
@@ -58,6 +67,7 @@ static int GenParseArgs(int argc, char **argv, GenArgs *a, char err[], size_t le
       snprintf(err, lerr, "unexpected argument '%s' (try 'deepcd gen --help')", arg);
   }
   if (err[0]) return 0;
+  if (!a->scene && a->mesh) a->scene = "empty";
   if (!a->scene)
     snprintf(err, lerr, "missing --scene S (one of empty, spheres, plume, random)");
   else if (!a->output)
@@ -98,13 +108,58 @@ static PetscErrorCode GenConfigure(const GenArgs *a, const char syntax[], GenCon
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode GenWrite(const GenConfig *cfg, const char output[])
+/* The obstacles from a closed triangle mesh: the sdf is the mesh's signed
+   distance alone, solid follows from it, and the scene's rhs is zeroed on
+   the new solid cells (the scene's walls are kept). */
+static PetscErrorCode GenSDFFromMesh(DeepCDProblemData *data, const char mesh[])
+{
+  int32_t   nverts = 0, ntris = 0;
+  double   *verts = NULL, *sdf = NULL;
+  int32_t  *tris = NULL;
+  mesh_err  merr;
+  mesh_grid grid;
+  PetscInt  nvert = (data->nx + 1) * (data->ny + 1) * (data->nz + 1), ncells = data->nx * data->ny * data->nz;
+
+  PetscFunctionBegin;
+  merr = mesh_read_obj(mesh, &nverts, &verts, &ntris, &tris);
+  PetscCheck(!merr, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s", mesh_error_message());
+  grid.dims[0] = (int) data->nx;
+  grid.dims[1] = (int) data->ny;
+  grid.dims[2] = (int) data->nz;
+  for (int k = 0; k < 3; k++) {
+    grid.origin[k]  = 0;
+    grid.spacing[k] = (double) data->h;
+  }
+  sdf = (double *) malloc((size_t) nvert * sizeof(double));
+  if (!sdf) merr = MESH_ERR_MEM;
+  else merr = sdf_from_mesh(&grid, nverts, verts, ntris, tris, sdf);
+  free(verts);
+  free(tris);
+  if (merr) free(sdf);
+  PetscCheck(merr != MESH_ERR_MEM || sdf, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory for the sdf of %s", mesh);
+  PetscCheck(!merr, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s: %s", mesh, mesh_error_message());
+  for (PetscInt v = 0; v < nvert; v++) data->sdf[v] = (PetscReal) sdf[v];
+  free(sdf);
+  PetscCall(DeepCDSolidFromSDF(data->nx, data->ny, data->nz, data->sdf, data->solid));
+  for (PetscInt c = 0; c < ncells; c++)
+    if (data->solid[c]) data->rhs[c] = 0.0;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode GenWrite(const GenConfig *cfg, const char output[], const char mesh[])
 {
   DeepCDProblemData *data  = NULL;
   PetscInt           solid = 0, ncells;
 
   PetscFunctionBegin;
   PetscCall(DeepCDSceneGenerate(cfg->scene, cfg->nx, cfg->ny, cfg->nz, (unsigned long) cfg->seed, &data));
+  if (mesh) {
+    /* free the problem before reporting a mesh failure */
+    PetscErrorCode ierr = GenSDFFromMesh(data, mesh);
+
+    if (ierr) PetscCall(DeepCDProblemDataDestroy(&data));
+    PetscCall(ierr);
+  }
   {
     /* free the problem before reporting a write failure */
     PetscErrorCode ierr = DeepCDProblemDataWrite(data, output);
@@ -114,7 +169,7 @@ static PetscErrorCode GenWrite(const GenConfig *cfg, const char output[])
   }
   ncells = data->nx * data->ny * data->nz;
   for (PetscInt c = 0; c < ncells; c++) solid += data->solid[c];
-  printf("deepcd gen: wrote %s (scene %s, %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " cells, %" PetscInt_FMT " solid, boundary %s)\n", output, DeepCDSceneTypes[cfg->scene], data->nx, data->ny, data->nz, solid, data->boundary);
+  printf("deepcd gen: wrote %s (scene %s%s%s, %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " cells, %" PetscInt_FMT " solid, boundary %s)\n", output, DeepCDSceneTypes[cfg->scene], mesh ? ", obstacles from " : "", mesh ? mesh : "", data->nx, data->ny, data->nz, solid, data->boundary);
   fflush(stdout);
   PetscCall(DeepCDProblemDataDestroy(&data));
   PetscFunctionReturn(0);
@@ -143,7 +198,7 @@ int DeepCDCmdGen(int argc, char **argv)
   ierr = GenConfigure(&args, syntax, &cfg);
   if (!ierr) {
     /* one process writes the file; the others learn how it went */
-    if (MPI_Comm_rank(PETSC_COMM_WORLD, &rank) == MPI_SUCCESS && !rank) ierr = GenWrite(&cfg, args.output);
+    if (MPI_Comm_rank(PETSC_COMM_WORLD, &rank) == MPI_SUCCESS && !rank) ierr = GenWrite(&cfg, args.output, args.mesh);
     code = (int) ierr;
     if (MPI_Bcast(&code, 1, MPI_INT, 0, PETSC_COMM_WORLD) == MPI_SUCCESS) ierr = (PetscErrorCode) code;
   }

@@ -364,4 +364,92 @@ TEST_F(CliMesh, HelpAndMpi)
   EXPECT_FALSE(FileExists(dir + "/mpi2.obj"));
 }
 
+// deepcd solve -mesh_geometry: the solution and the obstacle surfaces in one XDMF file.
+TEST_F(CliMesh, SolveMeshGeometry)
+{
+  std::string out = dir + "/geo-sol.h5", geom = dir + "/geo.xdmf";
+  CommandResult r = RunCommand(Cli() + " solve " + problem + " -o " + out + " -mesh_geometry " + geom);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(FileExists(out));
+  EXPECT_TRUE(FileExists(dir + "/geo-sol.xmf"));
+  ASSERT_TRUE(FileExists(geom));
+  ASSERT_TRUE(FileExists(dir + "/geo.h5"));
+  std::ifstream     f(geom);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string x = ss.str();
+  EXPECT_NE(x.find("GridType=\"Collection\" CollectionType=\"Spatial\""), std::string::npos) << x;
+  EXPECT_NE(x.find("TopologyType=\"3DCoRectMesh\" Dimensions=\"25 25 25\""), std::string::npos) << x;
+  EXPECT_NE(x.find(">geo-sol.h5:/x<"), std::string::npos) << x;
+  EXPECT_NE(x.find("TopologyType=\"Triangle\""), std::string::npos) << x;
+  EXPECT_NE(x.find(">geo.h5:/triangles<"), std::string::npos) << x;
+  EXPECT_NE(x.find(">geo.h5:/vertices<"), std::string::npos) << x;
+  std::vector<hsize_t> v = Dims(dir + "/geo.h5", "vertices"), t = Dims(dir + "/geo.h5", "triangles");
+  ASSERT_EQ(v.size(), 2u);
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_GT(v[0], 0u);
+  EXPECT_EQ(v[1], 3u);
+  EXPECT_GT(t[0], 0u);
+  EXPECT_EQ(t[1], 3u);
+  EXPECT_NE(x.find("NumberOfElements=\"" + std::to_string(t[0]) + "\""), std::string::npos) << x;
+  EXPECT_EQ(AttrString(dir + "/geo.h5", "format"), "deepcd-mesh");
+  // closed surfaces (the close option): the extracted mesh is watertight
+  {
+    Mesh                m;
+    std::vector<double> vv = ReadDataset(dir + "/geo.h5", "vertices");
+    m.v                    = vv;
+    hid_t h = H5Fopen((dir + "/geo.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    ASSERT_GE(h, 0);
+    hid_t ds = H5Dopen2(h, "triangles", H5P_DEFAULT);
+    m.t.resize(t[0] * 3);
+    ASSERT_GE(H5Dread(ds, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, m.t.data()), 0);
+    H5Dclose(ds);
+    H5Fclose(h);
+    Topology top = Check(m);
+    EXPECT_EQ(top.boundary, 0);
+    EXPECT_EQ(top.nonmanifold, 0);
+  }
+}
+
+TEST_F(CliMesh, SolveMeshGeometryErrors)
+{
+  // a problem without sdf: the same spheres file with the dataset removed
+  std::string nosdf = dir + "/nosdf.h5";
+  ASSERT_EQ(RunCommand("cp " + problem + " " + nosdf).status, 0);
+  {
+    hid_t f = H5Fopen(nosdf.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Ldelete(f, "sdf", H5P_DEFAULT), 0);
+    H5Fclose(f);
+  }
+  struct Case {
+    std::string args, needle;
+  } cases[] = {
+    { nosdf + " -o " + dir + "/ns.h5 -mesh_geometry " + dir + "/nsg.xdmf", "nosdf.h5: -mesh_geometry needs an sdf dataset" },
+    { problem + " -o " + dir + "/ns.h5 -mesh_geometry " + dir + "/nsg.obj", "the extension must be .xdmf or .xmf" },
+    { problem + " -o " + dir + "/ns.h5 -mesh_geometry " + dir + "/nonexistent-dir/nsg.xdmf", "the directory does not exist" },
+    { problem + " -o " + dir + "/ns.h5 -mesh_geometry " + dir + "/ns.xmf", "would be the solution's .xmf file" },
+    { problem + " -o " + dir + "/ns.h5 -mesh_geometry " + dir + "/p.xdmf", "would be the problem file" },
+  };
+  for (const Case &c : cases) {
+    CommandResult r = RunCommand(Cli() + " solve " + c.args);
+    EXPECT_EQ(r.status, 1) << c.args;
+    EXPECT_EQ(CountLines(r.err), 1) << c.args << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("deepcd solve: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(c.needle), std::string::npos) << "expected '" << c.needle << "' in: " << r.err;
+    EXPECT_EQ(r.out, "") << c.args; // nothing solved
+    for (const char *name : { "/ns.h5", "/ns.xmf", "/nsg.xdmf", "/nsg.obj", "/nsg.h5" }) EXPECT_FALSE(FileExists(dir + name)) << name;
+  }
+  // under mpiexec: rank 0 extracts, every rank shares the error
+  CommandResult r = RunCommand(std::string(MPIEXEC_CMD) + " -n 2 " + CliPath() + " solve " + nosdf + " -o " + dir + "/ns.h5 -mesh_geometry " + dir + "/nsg.xdmf");
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(r.err.find("deepcd solve: error: "), 0u) << r.err;
+  EXPECT_FALSE(FileExists(dir + "/ns.h5"));
+  EXPECT_FALSE(FileExists(dir + "/nsg.xdmf"));
+  r = RunCommand(std::string(MPIEXEC_CMD) + " -n 2 " + CliPath() + " solve " + problem + " -o " + dir + "/mpisol.h5 -mesh_geometry " + dir + "/mpigeo.xdmf");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(FileExists(dir + "/mpigeo.xdmf"));
+  EXPECT_EQ(Dims(dir + "/mpigeo.h5", "triangles").size(), 2u);
+}
+
 } // namespace

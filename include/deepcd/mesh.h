@@ -190,6 +190,20 @@ mesh_err mesh_write_ply(const char *path, int32_t nverts, const double *verts, i
 /* By the extension of `path`: ".obj" or ".ply". */
 mesh_err mesh_surface_write(const mesh_surface *surface, const char *path);
 
+/* ---- signed distance from a triangle mesh (sdf_from_mesh.c) ------------------------ */
+
+/* Reads a Wavefront OBJ: `v x y z` vertices and `f` faces (1-based indices,
+   the a/b/c forms, negative indices counting back from the last vertex so
+   far); polygons are fan-triangulated, other lines ignored. *verts (3 per
+   vertex) and *tris (3 per triangle) are new; free() them. Errors name the
+   file and line. */
+mesh_err mesh_read_obj(const char *path, int32_t *nverts, double **verts, int32_t *ntris, int32_t **tris);
+/* The signed distance to a closed, outward-oriented triangle mesh at the
+   (dims+1) grid vertices (vertex order, as `field` above): the exact
+   distance to the nearest triangle, negative where the generalised winding
+   number exceeds 1/2 (inside). sdf holds (nx+1)(ny+1)(nz+1) values. */
+mesh_err sdf_from_mesh(const mesh_grid *grid, int32_t nverts, const double *verts, int32_t ntris, const int32_t *tris, double *sdf);
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,4 +43,13 @@ PetscErrorCode DeepCDMeshFieldDestroy(DeepCDMeshField *);
    file first); on failure neither final name is created or replaced. */
 PetscErrorCode DeepCDMeshWriteXDMF(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso);
 
+/* As DeepCDMeshWriteXDMF (same HDF5 file, same temporary names and renames),
+   but the XDMF file is a spatial collection (GridType="Collection"
+   CollectionType="Spatial") of the solution grid (cell attribute x from
+   `solution_ref`:/x on nx x ny x nz cells of size h, as the solution's own
+   .xmf; `solution_ref` is written as given: relative to the XDMF file's
+   directory, or absolute) and the surface: one file opens the field and the
+   geometry together (`deepcd solve -mesh_geometry`). */
+PetscErrorCode DeepCDMeshWriteSolutionXDMF(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso, const char solution_ref[], PetscInt nx, PetscInt ny, PetscInt nz, PetscReal h);
+
 #endif

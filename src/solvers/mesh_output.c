@@ -243,24 +243,49 @@ static int write_xmf(const mesh_surface *s, const char path[], const char h5base
   return fclose(f) != 0;
 }
 
-/*@C
-  DeepCDMeshWriteXDMF - Writes a surface as HDF5 (`vertices`, `triangles`,
-  attributes format, version, source, dataset, iso) plus an XDMF file for
-  ParaView. Both are written under temporary names and renamed.
+/* The solution grid of DeepCDMeshWriteSolutionXDMF (NULL: the surface alone). */
+typedef struct {
+  PetscInt    nx, ny, nz;
+  PetscReal   h;
+  const char *h5ref;
+} solution_grid;
 
-  Not Collective
+/* Returns nonzero on failure. A spatial collection of the solution grid (as in
+   the solution's own .xmf) and the triangle mesh. */
+static int write_xmf_with_solution(const mesh_surface *s, const char path[], const char h5base[], const solution_grid *g)
+{
+  FILE *f = fopen(path, "w");
+  long  nv = (long) s->nverts, nt = (long) s->ntris;
 
-  Input Parameters:
-+ surface - the mesh
-. xmfpath - the XDMF file
-. h5path  - the HDF5 file (in the same directory: the XDMF file refers to its base name)
-. source  - the file the field came from (may be NULL)
-. dataset - the dataset meshed (may be NULL)
-- iso     - the isovalue
+  if (!f) return 1;
+  fprintf(f, "<?xml version=\"1.0\" ?>\n<Xdmf Version=\"3.0\">\n <Domain>\n  <Grid Name=\"deepcd\" GridType=\"Collection\" CollectionType=\"Spatial\">\n");
+  fprintf(f, "   <Grid Name=\"solution\" GridType=\"Uniform\">\n");
+  fprintf(f, "    <Topology TopologyType=\"3DCoRectMesh\" Dimensions=\"%d %d %d\"/>\n", (int) g->nz + 1, (int) g->ny + 1, (int) g->nx + 1);
+  fprintf(f, "    <Geometry GeometryType=\"ORIGIN_DXDYDZ\">\n     <DataItem Dimensions=\"3\" Format=\"XML\">0 0 0</DataItem>\n");
+  fprintf(f, "     <DataItem Dimensions=\"3\" Format=\"XML\">%.17g %.17g %.17g</DataItem>\n    </Geometry>\n", (double) g->h, (double) g->h, (double) g->h);
+  fprintf(f, "    <Attribute Name=\"x\" AttributeType=\"Scalar\" Center=\"Cell\">\n");
+  fprintf(f, "     <DataItem Dimensions=\"%d %d %d\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">", (int) g->nz, (int) g->ny, (int) g->nx);
+  xml_escaped(f, g->h5ref);
+  fprintf(f, ":/x</DataItem>\n    </Attribute>\n   </Grid>\n");
+  fprintf(f, "   <Grid Name=\"geometry\" GridType=\"Uniform\">\n");
+  fprintf(f, "    <Topology TopologyType=\"Triangle\" NumberOfElements=\"%ld\">\n", nt);
+  fprintf(f, "     <DataItem Dimensions=\"%ld 3\" NumberType=\"Int\" Precision=\"4\" Format=\"HDF\">", nt);
+  xml_escaped(f, h5base);
+  fprintf(f, ":/triangles</DataItem>\n    </Topology>\n");
+  fprintf(f, "    <Geometry GeometryType=\"XYZ\">\n");
+  fprintf(f, "     <DataItem Dimensions=\"%ld 3\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">", nv);
+  xml_escaped(f, h5base);
+  fprintf(f, ":/vertices</DataItem>\n    </Geometry>\n   </Grid>\n");
+  fprintf(f, "  </Grid>\n </Domain>\n</Xdmf>\n");
+  if (ferror(f)) {
+    fclose(f);
+    return 1;
+  }
+  return fclose(f) != 0;
+}
 
-  Level: intermediate
-@*/
-PetscErrorCode DeepCDMeshWriteXDMF(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso)
+/* Both files under temporary names, then renamed (the XDMF file first). */
+static PetscErrorCode write_pair(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso, const solution_grid *g)
 {
   char        h5tmp[PETSC_MAX_PATH_LEN + 32], xmftmp[PETSC_MAX_PATH_LEN + 32];
   const char *base;
@@ -285,7 +310,7 @@ PetscErrorCode DeepCDMeshWriteXDMF(const mesh_surface *surface, const char xmfpa
     unlink(h5tmp);
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write the file (directory missing or not writable?)", h5path);
   }
-  if (write_xmf(surface, xmftmp, base)) {
+  if (g ? write_xmf_with_solution(surface, xmftmp, base, g) : write_xmf(surface, xmftmp, base)) {
     unlink(xmftmp);
     unlink(h5tmp);
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write the file (directory missing or not writable?)", xmfpath);
@@ -301,5 +326,66 @@ PetscErrorCode DeepCDMeshWriteXDMF(const mesh_surface *surface, const char xmfpa
     unlink(h5tmp);
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot rename the temporary file into place", h5path);
   }
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMeshWriteXDMF - Writes a surface as HDF5 (`vertices`, `triangles`,
+  attributes format, version, source, dataset, iso) plus an XDMF file for
+  ParaView. Both are written under temporary names and renamed.
+
+  Not Collective
+
+  Input Parameters:
++ surface - the mesh
+. xmfpath - the XDMF file
+. h5path  - the HDF5 file (in the same directory: the XDMF file refers to its base name)
+. source  - the file the field came from (may be NULL)
+. dataset - the dataset meshed (may be NULL)
+- iso     - the isovalue
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMeshWriteXDMF(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso)
+{
+  PetscFunctionBegin;
+  PetscCall(write_pair(surface, xmfpath, h5path, source, dataset, iso, NULL));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMeshWriteSolutionXDMF - As DeepCDMeshWriteXDMF, but the XDMF file is a
+  spatial collection of two grids: the solution (cell attribute `x` of
+  `solution_ref`:/x on the nx x ny x nz grid of cell size h, as in the
+  solution's own .xmf) and the surface, so that one file opens both.
+
+  Not Collective
+
+  Input Parameters:
++ surface      - the mesh
+. xmfpath      - the XDMF file
+. h5path       - the surface's HDF5 file (same directory as xmfpath)
+. source       - the file the field came from (may be NULL)
+. dataset      - the dataset meshed (may be NULL)
+. iso          - the isovalue
+. solution_ref - the solution's HDF5 file as the XDMF file names it (relative to its directory, or absolute)
+. nx, ny, nz   - the solution's cells
+- h            - the cell size
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMeshWriteSolutionXDMF(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso, const char solution_ref[], PetscInt nx, PetscInt ny, PetscInt nz, PetscReal h)
+{
+  solution_grid g;
+
+  PetscFunctionBegin;
+  PetscCheck(solution_ref, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "DeepCDMeshWriteSolutionXDMF: NULL solution file");
+  PetscCheck(nx >= 1 && ny >= 1 && nz >= 1 && h > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "DeepCDMeshWriteSolutionXDMF: bad grid");
+  g.nx    = nx;
+  g.ny    = ny;
+  g.nz    = nz;
+  g.h     = h;
+  g.h5ref = solution_ref;
+  PetscCall(write_pair(surface, xmfpath, h5path, source, dataset, iso, &g));
   PetscFunctionReturn(0);
 }
