@@ -21,6 +21,20 @@ int DeepCDCLIFinalize(int status);
 /* Prints "deepcd CMD: error: MESSAGE" once (rank 0) for a failed PETSc call
    and returns the exit status to use. */
 int DeepCDCLIFail(const char cmd[], PetscErrorCode ierr);
+/* One option of a subcommand that PETSc does not see: a valued option fills
+ *value, a flag (value NULL) sets *flag to 1. */
+typedef struct {
+  const char  *name;
+  const char **value;
+  int         *flag;
+} DeepCDCLIOption;
+
+/* Splits argv[1..] into the options of `opts` and up to `maxpos` positional
+   arguments (pos[], *npos). Returns 1 when help (-h, --help, -help) was asked
+   for anywhere; otherwise 0 with the first syntax error's text in err ("" if
+   none). `cmd` names the subcommand in the messages. */
+int DeepCDCLIParseArgs(int argc, char **argv, const char cmd[], const DeepCDCLIOption opts[], int nopts, const char *pos[], int maxpos, int *npos, char err[], size_t lerr);
+
 /* Parses a non-negative integer option value; one-line error on bad text. */
 PetscErrorCode DeepCDCLIParseInt(const char cmd[], const char opt[], const char text[], PetscInt *);
 

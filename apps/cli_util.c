@@ -1,5 +1,7 @@
 /* Shared plumbing of the deepcd subcommands: start-up and one-line errors. */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <deepcd.h>
 #include "cli.h"
@@ -54,4 +56,35 @@ PetscErrorCode DeepCDCLIParseInt(const char cmd[], const char opt[], const char 
   PetscCheck(!errno && v <= PETSC_MAX_INT, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option %s: %s is too large (at most %d)", opt, text, (int) PETSC_MAX_INT);
   *value = (PetscInt) v;
   PetscFunctionReturn(0);
+}
+
+int DeepCDCLIParseArgs(int argc, char **argv, const char cmd[], const DeepCDCLIOption opts[], int nopts, const char *pos[], int maxpos, int *npos, char err[], size_t lerr)
+{
+  *npos  = 0;
+  err[0] = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *arg   = argv[i];
+    int         found = 0;
+
+    if (!strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "-help")) return 1;
+    if (err[0]) continue; /* keep looking for a help request only */
+    for (int o = 0; o < nopts && !found; o++) {
+      if (strcmp(arg, opts[o].name)) continue;
+      found = 1;
+      if (!opts[o].value)
+        *opts[o].flag = 1;
+      else if (i + 1 >= argc)
+        snprintf(err, lerr, "option %s needs a value", arg);
+      else
+        *opts[o].value = argv[++i];
+    }
+    if (found) continue;
+    if (arg[0] == '-' && arg[1])
+      snprintf(err, lerr, "unknown option '%s' (try 'deepcd %s --help')", arg, cmd);
+    else if (*npos < maxpos)
+      pos[(*npos)++] = arg;
+    else
+      snprintf(err, lerr, "unexpected argument '%s' (try 'deepcd %s --help')", arg, cmd);
+  }
+  return 0;
 }

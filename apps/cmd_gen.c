@@ -40,32 +40,21 @@ typedef struct {
    Returns 1 when help was asked for; puts a syntax error's text in err. */
 static int GenParseArgs(int argc, char **argv, GenArgs *a, char err[], size_t lerr)
 {
-  const char  *names[] = { "--scene", "--n", "--nx", "--ny", "--nz", "--seed", "-o", "--output", "--sdf-from-mesh" };
-  const char **slots[] = { &a->scene, &a->n, &a->nx, &a->ny, &a->nz, &a->seed, &a->output, &a->output, &a->mesh };
+  const DeepCDCLIOption opts[] = {
+    { "--scene", &a->scene, NULL },
+    { "--n", &a->n, NULL },
+    { "--nx", &a->nx, NULL },
+    { "--ny", &a->ny, NULL },
+    { "--nz", &a->nz, NULL },
+    { "--seed", &a->seed, NULL },
+    { "-o", &a->output, NULL },
+    { "--output", &a->output, NULL },
+    { "--sdf-from-mesh", &a->mesh, NULL },
+  };
+  int npos;
 
-  *a     = (GenArgs){ NULL };
-  err[0] = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *arg   = argv[i];
-    int         found = 0;
-
-    if (!strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "-help")) return 1;
-    if (err[0]) continue; /* keep looking for a help request only */
-    for (size_t o = 0; o < sizeof(names) / sizeof(names[0]); o++) {
-      if (strcmp(arg, names[o])) continue;
-      found = 1;
-      if (i + 1 >= argc)
-        snprintf(err, lerr, "option %s needs a value", arg);
-      else
-        *slots[o] = argv[++i];
-      break;
-    }
-    if (found) continue;
-    if (arg[0] == '-')
-      snprintf(err, lerr, "unknown option '%s' (try 'deepcd gen --help')", arg);
-    else
-      snprintf(err, lerr, "unexpected argument '%s' (try 'deepcd gen --help')", arg);
-  }
+  *a = (GenArgs){ NULL };
+  if (DeepCDCLIParseArgs(argc, argv, "gen", opts, (int) (sizeof(opts) / sizeof(opts[0])), NULL, 0, &npos, err, lerr)) return 1;
   if (err[0]) return 0;
   if (!a->scene && a->mesh) a->scene = "empty";
   if (!a->scene)
@@ -131,8 +120,10 @@ static PetscErrorCode GenSDFFromMesh(DeepCDProblemData *data, const char mesh[])
     grid.spacing[k] = (double) data->h;
   }
   sdf = (double *) malloc((size_t) nvert * sizeof(double));
-  if (!sdf) merr = MESH_ERR_MEM;
-  else merr = sdf_from_mesh(&grid, nverts, verts, ntris, tris, sdf);
+  if (!sdf)
+    merr = MESH_ERR_MEM;
+  else
+    merr = sdf_from_mesh(&grid, nverts, verts, ntris, tris, sdf);
   free(verts);
   free(tris);
   if (merr) free(sdf);

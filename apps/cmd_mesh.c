@@ -46,38 +46,19 @@ typedef struct {
    syntax error's text in err. */
 static int MeshParseArgs(int argc, char **argv, MeshArgs *a, char err[], size_t lerr)
 {
-  const char  *names[] = { "--dataset", "--iso", "-o", "--output" };
-  const char **slots[] = { &a->dataset, &a->iso, &a->output, &a->output };
+  const DeepCDCLIOption opts[] = {
+    { "--dataset", &a->dataset, NULL },
+    { "--iso", &a->iso, NULL },
+    { "-o", &a->output, NULL },
+    { "--output", &a->output, NULL },
+    { "--close", NULL, &a->close },
+  };
+  const char *pos[1] = { NULL };
+  int         npos;
 
-  *a     = (MeshArgs){ NULL };
-  err[0] = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *arg   = argv[i];
-    int         found = 0;
-
-    if (!strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "-help")) return 1;
-    if (err[0]) continue; /* keep looking for a help request only */
-    if (!strcmp(arg, "--close")) {
-      a->close = 1;
-      continue;
-    }
-    for (size_t o = 0; o < sizeof(names) / sizeof(names[0]); o++) {
-      if (strcmp(arg, names[o])) continue;
-      found = 1;
-      if (i + 1 >= argc)
-        snprintf(err, lerr, "option %s needs a value", arg);
-      else
-        *slots[o] = argv[++i];
-      break;
-    }
-    if (found) continue;
-    if (arg[0] == '-' && arg[1])
-      snprintf(err, lerr, "unknown option '%s' (try 'deepcd mesh --help')", arg);
-    else if (a->input)
-      snprintf(err, lerr, "unexpected argument '%s' (one input file only; try 'deepcd mesh --help')", arg);
-    else
-      a->input = arg;
-  }
+  *a = (MeshArgs){ NULL };
+  if (DeepCDCLIParseArgs(argc, argv, "mesh", opts, (int) (sizeof(opts) / sizeof(opts[0])), pos, 1, &npos, err, lerr)) return 1;
+  a->input = pos[0];
   if (err[0]) return 0;
   if (!a->input)
     snprintf(err, lerr, "no input file given (usage: deepcd mesh FIELD.h5 [--dataset NAME] [--iso V] [--close] -o OUT.{obj,ply,xdmf})");
@@ -86,7 +67,9 @@ static int MeshParseArgs(int argc, char **argv, MeshArgs *a, char err[], size_t 
   return 0;
 }
 
-typedef enum { MESH_OUT_OBJ, MESH_OUT_PLY, MESH_OUT_XDMF } MeshOutKind;
+typedef enum { MESH_OUT_OBJ,
+               MESH_OUT_PLY,
+               MESH_OUT_XDMF } MeshOutKind;
 
 typedef struct {
   MeshOutKind kind;
@@ -117,10 +100,14 @@ static PetscErrorCode MeshConfigure(const MeshArgs *a, const char syntax[], Mesh
   slash = strrchr(a->output, '/');
   if (dot && slash && dot < slash) dot = NULL;
   PetscCheck(dot && dot[1], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "-o %s: no file extension (use .obj, .ply, .xdmf or .xmf)", a->output);
-  if (!strcasecmp(dot, ".obj")) cfg->kind = MESH_OUT_OBJ;
-  else if (!strcasecmp(dot, ".ply")) cfg->kind = MESH_OUT_PLY;
-  else if (!strcasecmp(dot, ".xdmf") || !strcasecmp(dot, ".xmf")) cfg->kind = MESH_OUT_XDMF;
-  else SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "-o %s: unknown extension '%s' (use .obj, .ply, .xdmf or .xmf)", a->output, dot);
+  if (!strcasecmp(dot, ".obj"))
+    cfg->kind = MESH_OUT_OBJ;
+  else if (!strcasecmp(dot, ".ply"))
+    cfg->kind = MESH_OUT_PLY;
+  else if (!strcasecmp(dot, ".xdmf") || !strcasecmp(dot, ".xmf"))
+    cfg->kind = MESH_OUT_XDMF;
+  else
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "-o %s: unknown extension '%s' (use .obj, .ply, .xdmf or .xmf)", a->output, dot);
   cfg->h5[0] = 0;
   if (cfg->kind == MESH_OUT_XDMF) {
     size_t stem = (size_t) (dot - a->output);

@@ -38,36 +38,19 @@ typedef struct {
    asked for; puts a syntax error's text in err. */
 static int ModelParseArgs(int argc, char **argv, ModelArgs *a, char err[], size_t lerr)
 {
-  const char  *names[] = { "--arch", "--seed", "-o", "--output" };
-  const char **slots[] = { &a->arch, &a->seed, &a->output, &a->output };
+  const DeepCDCLIOption opts[] = {
+    { "--arch", &a->arch, NULL },
+    { "--seed", &a->seed, NULL },
+    { "-o", &a->output, NULL },
+    { "--output", &a->output, NULL },
+  };
+  const char *pos[2] = { NULL, NULL };
+  int         npos;
 
-  *a     = (ModelArgs){ NULL };
-  err[0] = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *arg   = argv[i];
-    int         found = 0;
-
-    if (!strcmp(arg, "-h") || !strcmp(arg, "--help") || !strcmp(arg, "-help")) return 1;
-    if (err[0]) continue; /* keep looking for a help request only */
-    for (size_t o = 0; o < sizeof(names) / sizeof(names[0]); o++) {
-      if (strcmp(arg, names[o])) continue;
-      found = 1;
-      if (i + 1 >= argc)
-        snprintf(err, lerr, "option %s needs a value", arg);
-      else
-        *slots[o] = argv[++i];
-      break;
-    }
-    if (found) continue;
-    if (arg[0] == '-' && arg[1])
-      snprintf(err, lerr, "unknown option '%s' (try 'deepcd model --help')", arg);
-    else if (!a->sub)
-      a->sub = arg;
-    else if (!a->file)
-      a->file = arg;
-    else
-      snprintf(err, lerr, "unexpected argument '%s' (try 'deepcd model --help')", arg);
-  }
+  *a = (ModelArgs){ NULL };
+  if (DeepCDCLIParseArgs(argc, argv, "model", opts, (int) (sizeof(opts) / sizeof(opts[0])), pos, 2, &npos, err, lerr)) return 1;
+  a->sub  = pos[0];
+  a->file = pos[1];
   if (err[0]) return 0;
   if (!a->sub)
     snprintf(err, lerr, "missing subcommand: init or info (try 'deepcd model --help')");

@@ -131,7 +131,8 @@ static PetscErrorCode extract_geometry(const char problemfile[], mesh_surface **
       opt.close = 1;
       e         = flexicubes_extract(&field.grid, field.field, &opt, surf);
     }
-    if (e) ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, e == MESH_ERR_MEM ? PETSC_ERR_MEM : PETSC_ERR_LIB, PETSC_ERROR_INITIAL, "%s: -mesh_geometry: %s", problemfile, mesh_error_message());
+    if (e)
+      ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, e == MESH_ERR_MEM ? PETSC_ERR_MEM : PETSC_ERR_LIB, PETSC_ERROR_INITIAL, "%s: -mesh_geometry: %s", problemfile, mesh_error_message());
     else if (!(*surf)->ntris) {
       char lo[64], hi[64];
 
