@@ -35,6 +35,9 @@ typedef struct {
    none). `cmd` names the subcommand in the messages. */
 int DeepCDCLIParseArgs(int argc, char **argv, const char cmd[], const DeepCDCLIOption opts[], int nopts, const char *pos[], int maxpos, int *npos, char err[], size_t lerr);
 
+/* Returns rank 0's status on every rank (work that only rank 0 does). */
+PetscErrorCode DeepCDCLIShareStatus(PetscErrorCode ierr);
+
 /* Parses a non-negative integer option value; one-line error on bad text. */
 PetscErrorCode DeepCDCLIParseInt(const char cmd[], const char opt[], const char text[], PetscInt *);
 

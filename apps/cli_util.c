@@ -88,3 +88,11 @@ int DeepCDCLIParseArgs(int argc, char **argv, const char cmd[], const DeepCDCLIO
   }
   return 0;
 }
+
+PetscErrorCode DeepCDCLIShareStatus(PetscErrorCode ierr)
+{
+  int code = (int) ierr;
+
+  if (MPI_Bcast(&code, 1, MPI_INT, 0, PETSC_COMM_WORLD) != MPI_SUCCESS) return PETSC_ERR_MPI;
+  return (PetscErrorCode) code;
+}

@@ -173,7 +173,7 @@ int DeepCDCmdGen(int argc, char **argv)
   char           syntax[PETSC_MAX_PATH_LEN + 128];
   char          *pargvbuf[2] = { argv[0], NULL };
   char         **pargv       = pargvbuf;
-  int            pargc = 1, status = 0, code;
+  int            pargc = 1, status = 0;
   PetscMPIInt    rank = 0;
   PetscErrorCode ierr;
 
@@ -190,8 +190,7 @@ int DeepCDCmdGen(int argc, char **argv)
   if (!ierr) {
     /* one process writes the file; the others learn how it went */
     if (MPI_Comm_rank(PETSC_COMM_WORLD, &rank) == MPI_SUCCESS && !rank) ierr = GenWrite(&cfg, args.output, args.mesh);
-    code = (int) ierr;
-    if (MPI_Bcast(&code, 1, MPI_INT, 0, PETSC_COMM_WORLD) == MPI_SUCCESS) ierr = (PetscErrorCode) code;
+    ierr = DeepCDCLIShareStatus(ierr);
   }
   if (ierr) status = DeepCDCLIFail("gen", ierr);
   return DeepCDCLIFinalize(status);

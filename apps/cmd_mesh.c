@@ -204,7 +204,7 @@ int DeepCDCmdMesh(int argc, char **argv)
   char           syntax[PETSC_MAX_PATH_LEN + 256];
   char          *pargvbuf[2] = { argv[0], NULL };
   char         **pargv       = pargvbuf;
-  int            pargc = 1, status = 0, code;
+  int            pargc = 1, status = 0;
   PetscMPIInt    rank = 0;
   PetscErrorCode ierr;
 
@@ -219,8 +219,7 @@ int DeepCDCmdMesh(int argc, char **argv)
   if (!ierr) {
     /* one process reads and writes; the others learn how it went */
     if (MPI_Comm_rank(PETSC_COMM_WORLD, &rank) == MPI_SUCCESS && !rank) ierr = MeshRun(&args, &cfg);
-    code = (int) ierr;
-    if (MPI_Bcast(&code, 1, MPI_INT, 0, PETSC_COMM_WORLD) == MPI_SUCCESS) ierr = (PetscErrorCode) code;
+    ierr = DeepCDCLIShareStatus(ierr);
   }
   if (ierr) status = DeepCDCLIFail("mesh", ierr);
   return DeepCDCLIFinalize(status);

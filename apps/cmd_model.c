@@ -93,7 +93,6 @@ static PetscErrorCode ModelInit(const ModelArgs *a)
   uint64_t       seed = 0;
   PetscMPIInt    rank;
   PetscErrorCode ierr = 0;
-  int            code;
 
   PetscFunctionBegin;
   if (a->seed) PetscCall(ModelParseSeed(a->seed, &seed));
@@ -109,10 +108,7 @@ static PetscErrorCode ModelInit(const ModelArgs *a)
   }
   nn_model_destroy(&m);
   /* the others learn how it went */
-  code = (int) ierr;
-  PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, 0, PETSC_COMM_WORLD));
-  ierr = (PetscErrorCode) code;
-  PetscCall(ierr);
+  PetscCall(DeepCDCLIShareStatus(ierr));
   PetscFunctionReturn(0);
 }
 
