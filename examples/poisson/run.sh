@@ -17,7 +17,7 @@ echo "== 1. problem: smoke plume, ${n}^3 cells"
 "$deepcd" gen --scene plume --n "$n" --seed 1 -o "$out/plume.h5"
 
 echo "== 2. deepcd solve on 2 MPI ranks (KSP deepcd, PC jacobi, rtol 1e-6)"
-$mpiexec -n 2 "$deepcd" solve "$out/plume.h5" -o "$out/plume_solution.h5" -ksp_rtol 1e-6
+$mpiexec -n 2 "$deepcd" solve "$out/plume.h5" -o "$out/plume_solution.h5" -ksp_rtol 1e-6 -mesh_geometry "$out/plume_view.xdmf"
 
 echo "== 3. solvers side by side through the C API (examples/poisson/poisson.c)"
 run() { # name, options...
@@ -54,6 +54,7 @@ cat <<MSG
 demo outputs in $out:
   plume.h5                 the problem (open plume.h5's datasets with any HDF5 tool)
   plume_solution.h5/.xmf   the solution from 'deepcd solve' on 2 ranks: open plume_solution.xmf in ParaView
+  plume_view.xdmf          the solution and the obstacle surface together (open this one in ParaView)
   plume_<solver>.h5/.xmf   the solutions of the side-by-side run
   history_<solver>.dat     residual histories
   $plot
