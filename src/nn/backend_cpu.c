@@ -486,30 +486,9 @@ static nn_err cpu_download(nn_net *net, float *dst, const void *src, size_t n)
 
 /* ---- kernels ------------------------------------------------------------------ */
 
-/* Like nn_ref_pad, but writes every element once (only the border is zeroed). */
-static nn_err cpu_pad(nn_net *net, const void *vin, void *vpadded, const int dims[3], int c)
+static nn_err cpu_pad(nn_net *net, const void *in, void *padded, const int dims[3], int c)
 {
-  const size_t D = (size_t) dims[0], H = (size_t) dims[1], W = (size_t) dims[2], C = (size_t) c;
-  const size_t row = (W + 2) * C, plane = (H + 2) * row;
-  const float *in     = vin;
-  float       *padded = vpadded;
-
-  memset(padded, 0, plane * sizeof(float));
-  for (size_t z = 0; z < D; z++) {
-    float *pl = padded + (z + 1) * plane;
-
-    memset(pl, 0, row * sizeof(float));
-    for (size_t y = 0; y < H; y++) {
-      float *r = pl + (y + 1) * row;
-
-      memset(r, 0, C * sizeof(float));
-      memcpy(r + C, in + (z * H + y) * W * C, W * C * sizeof(float));
-      memset(r + (W + 1) * C, 0, C * sizeof(float));
-    }
-    memset(pl + (H + 1) * row, 0, row * sizeof(float));
-  }
-  memset(padded + (D + 1) * plane, 0, plane * sizeof(float));
-  return NN_SUCCESS;
+  return nn_ref_pad(in, padded, dims, c);
 }
 
 static nn_err cpu_conv(nn_net *net, int l, const void *in, const void *in2, void *out, const int dims[3])
@@ -648,36 +627,9 @@ static nn_err cpu_addop(nn_net *net, const void *a, const void *b, void *out, si
   return nn_ref_add(a, b, out, n);
 }
 
-/* nn_ref_avgpool2 with the channel loop innermost (contiguous, vectorizable);
-   the same summation order, so the same result bit for bit. */
-static nn_err cpu_avgpool2(nn_net *net, const void *vin, void *vout, const int dims[3], int c)
+static nn_err cpu_avgpool2(nn_net *net, const void *in, void *out, const int dims[3], int c)
 {
-  const size_t D = (size_t) dims[0] / 2, H = (size_t) dims[1] / 2, W = (size_t) dims[2] / 2, C = (size_t) c, iH = (size_t) dims[1], iW = (size_t) dims[2];
-  const float *in  = vin;
-  float       *out = vout;
-
-  for (size_t z = 0; z < D; z++)
-    for (size_t y = 0; y < H; y++)
-      for (size_t x = 0; x < W; x++) {
-        const float *p[8];
-        float       *o = out + ((z * H + y) * W + x) * C;
-
-        for (size_t q = 0; q < 8; q++) p[q] = in + (((2 * z + (q >> 2)) * iH + 2 * y + ((q >> 1) & 1)) * iW + 2 * x + (q & 1)) * C;
-        for (size_t ch = 0; ch < C; ch++) {
-          float s = 0;
-
-          s += p[0][ch];
-          s += p[1][ch];
-          s += p[2][ch];
-          s += p[3][ch];
-          s += p[4][ch];
-          s += p[5][ch];
-          s += p[6][ch];
-          s += p[7][ch];
-          o[ch] = 0.125f * s;
-        }
-      }
-  return NN_SUCCESS;
+  return nn_ref_avgpool2(in, out, dims, c);
 }
 
 static nn_err cpu_upsample2(nn_net *net, const void *in, const void *skip, void *out, const int dims[3], int c)
