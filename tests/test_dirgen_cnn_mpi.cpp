@@ -13,9 +13,8 @@ std::vector<double> OneStep(MPI_Comm comm, const std::string &prob, const std::s
 {
   DeepCDProblem p;
   Mat           A;
-  Vec           b, x, nat, seq;
+  Vec           b, x;
   KSP           ksp;
-  VecScatter    sc;
   EXPECT_EQ(DeepCDProblemLoad(comm, prob.c_str(), &p), 0);
   EXPECT_EQ(DeepCDOperatorSetUp(p, &A, &b), 0);
   VecDuplicate(b, &x);
@@ -30,21 +29,7 @@ std::vector<double> OneStep(MPI_Comm comm, const std::string &prob, const std::s
   EXPECT_EQ(KSPSetFromOptions(ksp), 0);
   PetscOptionsClearValue(NULL, "-ksp_deepcd_backend");
   EXPECT_EQ(KSPSolve(ksp, b, x), 0);
-  DMDACreateNaturalVector(p->da, &nat);
-  DMDAGlobalToNaturalBegin(p->da, x, INSERT_VALUES, nat);
-  DMDAGlobalToNaturalEnd(p->da, x, INSERT_VALUES, nat);
-  VecScatterCreateToZero(nat, &sc, &seq);
-  VecScatterBegin(sc, nat, seq, INSERT_VALUES, SCATTER_FORWARD);
-  VecScatterEnd(sc, nat, seq, INSERT_VALUES, SCATTER_FORWARD);
-  PetscInt           n;
-  const PetscScalar *a;
-  VecGetLocalSize(seq, &n);
-  VecGetArrayRead(seq, &a);
-  std::vector<double> v(a, a + n);
-  VecRestoreArrayRead(seq, &a);
-  VecScatterDestroy(&sc);
-  VecDestroy(&seq);
-  VecDestroy(&nat);
+  std::vector<double> v = GatherNatural(p->da, x);
   KSPDestroy(&ksp);
   VecDestroy(&x);
   VecDestroy(&b);

@@ -18,10 +18,9 @@ Result Solve(MPI_Comm comm, const std::string &path, const char *pc)
   Result        res;
   DeepCDProblem p;
   Mat           A;
-  Vec           b, x, nat, seq;
+  Vec           b, x;
   KSP           ksp;
   PC            prec;
-  VecScatter    sc;
   EXPECT_EQ(DeepCDProblemLoad(comm, path.c_str(), &p), 0);
   EXPECT_EQ(DeepCDOperatorSetUp(p, &A, &b), 0);
   VecDuplicate(b, &x);
@@ -35,21 +34,7 @@ Result Solve(MPI_Comm comm, const std::string &path, const char *pc)
   DeepCDProblemFinishSolution(p, A, x);
   KSPGetIterationNumber(ksp, &res.its);
   KSPGetConvergedReason(ksp, &res.reason);
-  DMDACreateNaturalVector(p->da, &nat);
-  DMDAGlobalToNaturalBegin(p->da, x, INSERT_VALUES, nat);
-  DMDAGlobalToNaturalEnd(p->da, x, INSERT_VALUES, nat);
-  VecScatterCreateToZero(nat, &sc, &seq);
-  VecScatterBegin(sc, nat, seq, INSERT_VALUES, SCATTER_FORWARD);
-  VecScatterEnd(sc, nat, seq, INSERT_VALUES, SCATTER_FORWARD);
-  PetscInt n;
-  VecGetLocalSize(seq, &n);
-  const PetscScalar *a;
-  VecGetArrayRead(seq, &a);
-  for (PetscInt i = 0; i < n; i++) res.x.push_back(PetscRealPart(a[i]));
-  VecRestoreArrayRead(seq, &a);
-  VecScatterDestroy(&sc);
-  VecDestroy(&seq);
-  VecDestroy(&nat);
+  res.x = GatherNatural(p->da, x);
   KSPDestroy(&ksp);
   VecDestroy(&x);
   VecDestroy(&b);
@@ -119,26 +104,11 @@ namespace {
 std::vector<PetscInt> GatherLabels(MPI_Comm comm, const std::string &path, DeepCDRegions *r)
 {
   DeepCDProblem p;
-  Vec           nat, seq;
-  VecScatter    sc;
   EXPECT_EQ(DeepCDProblemLoad(comm, path.c_str(), &p), 0);
   EXPECT_EQ(DeepCDRegionsCompute(p, r), 0);
-  DMDACreateNaturalVector(p->da, &nat);
-  DMDAGlobalToNaturalBegin(p->da, r->label, INSERT_VALUES, nat);
-  DMDAGlobalToNaturalEnd(p->da, r->label, INSERT_VALUES, nat);
-  VecScatterCreateToZero(nat, &sc, &seq);
-  VecScatterBegin(sc, nat, seq, INSERT_VALUES, SCATTER_FORWARD);
-  VecScatterEnd(sc, nat, seq, INSERT_VALUES, SCATTER_FORWARD);
-  PetscInt           n;
-  const PetscScalar *a;
-  VecGetLocalSize(seq, &n);
-  VecGetArrayRead(seq, &a);
-  std::vector<PetscInt> lab(n);
-  for (PetscInt i = 0; i < n; i++) lab[i] = (PetscInt) PetscRealPart(a[i]);
-  VecRestoreArrayRead(seq, &a);
-  VecScatterDestroy(&sc);
-  VecDestroy(&seq);
-  VecDestroy(&nat);
+  std::vector<double>   x = GatherNatural(p->da, r->label);
+  std::vector<PetscInt> lab(x.size());
+  for (size_t i = 0; i < x.size(); i++) lab[i] = (PetscInt) x[i];
   DeepCDProblemDestroy(&p);
   return lab;
 }

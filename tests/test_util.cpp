@@ -101,3 +101,26 @@ bool FileExists(const std::string &path)
   struct stat st;
   return stat(path.c_str(), &st) == 0;
 }
+
+std::vector<double> GatherNatural(DM da, Vec v)
+{
+  Vec                nat, seq;
+  VecScatter         sc;
+  PetscInt           n;
+  const PetscScalar *a;
+  DMDACreateNaturalVector(da, &nat);
+  DMDAGlobalToNaturalBegin(da, v, INSERT_VALUES, nat);
+  DMDAGlobalToNaturalEnd(da, v, INSERT_VALUES, nat);
+  VecScatterCreateToZero(nat, &sc, &seq);
+  VecScatterBegin(sc, nat, seq, INSERT_VALUES, SCATTER_FORWARD);
+  VecScatterEnd(sc, nat, seq, INSERT_VALUES, SCATTER_FORWARD);
+  VecGetLocalSize(seq, &n);
+  VecGetArrayRead(seq, &a);
+  std::vector<double> out(n);
+  for (PetscInt i = 0; i < n; i++) out[i] = PetscRealPart(a[i]);
+  VecRestoreArrayRead(seq, &a);
+  VecScatterDestroy(&sc);
+  VecDestroy(&seq);
+  VecDestroy(&nat);
+  return out;
+}

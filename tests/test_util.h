@@ -27,4 +27,8 @@ std::vector<double> ReadDataset(const std::string &path, const std::string &name
 
 bool FileExists(const std::string &path);
 
+// A global vector of a DMDA in natural (x fastest) ordering, gathered on
+// rank 0 of its communicator (empty on the other ranks).
+std::vector<double> GatherNatural(DM da, Vec v);
+
 #endif
