@@ -41,4 +41,9 @@ PetscErrorCode DeepCDCLIShareStatus(PetscErrorCode ierr);
 /* Parses a non-negative integer option value; one-line error on bad text. */
 PetscErrorCode DeepCDCLIParseInt(const char cmd[], const char opt[], const char text[], PetscInt *);
 
+/* Parses a finite real option value; one-line error on bad text. */
+PetscErrorCode DeepCDCLIParseReal(const char cmd[], const char opt[], const char text[], PetscReal *);
+
+int DeepCDCmdTrain(int argc, char **argv);
+
 #endif

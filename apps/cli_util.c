@@ -1,5 +1,6 @@
 /* Shared plumbing of the deepcd subcommands: start-up and one-line errors. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -95,4 +96,18 @@ PetscErrorCode DeepCDCLIShareStatus(PetscErrorCode ierr)
 
   if (MPI_Bcast(&code, 1, MPI_INT, 0, PETSC_COMM_WORLD) != MPI_SUCCESS) return PETSC_ERR_MPI;
   return (PetscErrorCode) code;
+}
+
+PetscErrorCode DeepCDCLIParseReal(const char cmd[], const char opt[], const char text[], PetscReal *value)
+{
+  char  *end = NULL;
+  double v;
+
+  PetscFunctionBegin;
+  PetscCheck(text, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s needs a value", opt);
+  errno = 0;
+  v     = strtod(text, &end);
+  PetscCheck(end != text && !*end && !errno && isfinite(v), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: '%s' is not a finite number", opt, text);
+  *value = (PetscReal) v;
+  PetscFunctionReturn(0);
 }

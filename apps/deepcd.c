@@ -17,6 +17,8 @@ static void usage(FILE *f)
              "         write a freshly initialised CNN model file, or summarise one\n"
              "  train-data problem.h5 [...] -o data.h5 [-nev K] [-samples S] [-low L] [-seed N]\n"
              "         Ritz vectors (SLEPc) and weighted unit right-hand sides for training\n"
+             "  train  data.h5 -o model.h5 [--steps N] [--batch N] [--lr X] [--checkpoint F] ...\n"
+             "         train a CNN with the DCDM loss (Adam; --resume ckpt.h5 continues a run)\n"
              "  mesh   field.h5 [--dataset sdf|x] [--iso V] [--close] -o out.{obj,ply,xdmf}\n"
              "         extract the isosurface of a problem's sdf or of a solution (FlexiCubes)\n"
              "\n"
@@ -35,6 +37,7 @@ int main(int argc, char **argv)
   if (!strcmp(cmd, "solve")) return DeepCDCmdSolve(argc - 1, argv + 1);
   if (!strcmp(cmd, "model")) return DeepCDCmdModel(argc - 1, argv + 1);
   if (!strcmp(cmd, "train-data")) return DeepCDCmdTrainData(argc - 1, argv + 1);
+  if (!strcmp(cmd, "train")) return DeepCDCmdTrain(argc - 1, argv + 1);
   if (!strcmp(cmd, "mesh")) return DeepCDCmdMesh(argc - 1, argv + 1);
   if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
     printf("deepcd %s\n", DEEPCD_VERSION_STRING);

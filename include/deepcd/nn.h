@@ -160,6 +160,25 @@ nn_err nn_net_backward(nn_net *net, const float *dout, float *din, float *dparam
    into oneDNN's layout; cuda: on the device) re-read them. */
 nn_err nn_net_params_changed(nn_net *net);
 
+/* ---- optimizer ------------------------------------------------------------------ */
+
+/* Adam with decoupled weight decay (AdamW when weight_decay > 0) on n float32
+   parameters. The state (m, v, t) is public so that a checkpoint can save and
+   restore it exactly; with the same gradients a restored optimizer takes the
+   same steps bit for bit. */
+typedef struct {
+  size_t n;
+  float *m, *v; /* first and second moments, n each */
+  long   t;     /* steps taken */
+  double beta1, beta2, eps, weight_decay; /* defaults 0.9, 0.999, 1e-8, 0 */
+} nn_adam;
+
+nn_err nn_adam_create(size_t n, nn_adam **adam);
+/* params -= lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * params); a
+   non-finite gradient entry is refused (nothing is changed). */
+nn_err nn_adam_step(nn_adam *adam, float *params, const float *grad, double lr);
+nn_err nn_adam_destroy(nn_adam **adam);
+
 #ifdef __cplusplus
 }
 #endif

@@ -50,6 +50,7 @@ struct _n_DeepCDProblem {
 
 PETSC_EXTERN PetscErrorCode DeepCDProblemLoad(MPI_Comm, const char[], DeepCDProblem *);
 PETSC_EXTERN PetscErrorCode DeepCDProblemDestroy(DeepCDProblem *);
+PETSC_EXTERN PetscErrorCode DeepCDProblemCreateFromData(MPI_Comm, const DeepCDProblemData *, const char[], DeepCDProblem *);
 PETSC_EXTERN PetscErrorCode DeepCDSolidFromSDF(PetscInt, PetscInt, PetscInt, const PetscReal[], unsigned char[]);
 PETSC_EXTERN PetscErrorCode DeepCDCheckBoundary(const char[], const char[]);
 

@@ -13,6 +13,7 @@
 #include <petsc/private/petscimpl.h> /* PetscValidPointer() */
 #include <deepcd/model_io.h>
 #include "../solvers/hdf5_util.h"
+#include "model_io_impl.h"
 
 #define MODEL_LAYER_COLUMNS  8
 #define MODEL_TENSOR_COLUMNS 2
@@ -177,7 +178,7 @@ static PetscErrorCode write_training(hid_t grp, const nn_training *t, const char
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode write_contents(hid_t file, const char path[], const void *ctx)
+PetscErrorCode DeepCDModelWriteContents(hid_t file, const char path[], const void *ctx)
 {
   const nn_model *m = (const nn_model *) ctx;
 
@@ -213,6 +214,23 @@ static PetscErrorCode check_field(const char path[], const char field[], const c
   PetscFunctionReturn(0);
 }
 
+/* The checks made before a model is written. */
+PetscErrorCode DeepCDModelCheckWritable(const nn_model *m, const char path[])
+{
+  PetscFunctionBegin;
+  PetscValidPointer(m, 1);
+  PetscCheck(path && path[0], PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "model file name is empty");
+  PetscCheck(nn_model_validate(m) == NN_SUCCESS, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s: cannot write an invalid model: %s", path, nn_error_message());
+  PetscCheck(m->nparams <= (size_t) INT64_MAX, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: too many parameters", path);
+  PetscCheck(m->training.steps >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: the training record has %ld steps", path, m->training.steps);
+  for (int d = 0; d < 3; d++) PetscCheck(m->training.grid[d] >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: the training record's grid has a negative size", path);
+  PetscCall(check_field(path, "arch", m->arch, sizeof(m->arch)));
+  PetscCall(check_field(path, "training data", m->training.data, sizeof(m->training.data)));
+  PetscCall(check_field(path, "training loss", m->training.loss, sizeof(m->training.loss)));
+  PetscCall(check_field(path, "training date", m->training.date, sizeof(m->training.date)));
+  PetscFunctionReturn(0);
+}
+
 /*@C
   DeepCDModelWrite - writes a CNN model as a model file (format v1, docs/formats.md).
 
@@ -236,19 +254,9 @@ static PetscErrorCode check_field(const char path[], const char field[], const c
 @*/
 PetscErrorCode DeepCDModelWrite(const nn_model *m, const char path[])
 {
-
   PetscFunctionBegin;
-  PetscValidPointer(m, 1);
-  PetscCheck(path && path[0], PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "model file name is empty");
-  PetscCheck(nn_model_validate(m) == NN_SUCCESS, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s: cannot write an invalid model: %s", path, nn_error_message());
-  PetscCheck(m->nparams <= (size_t) INT64_MAX, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: too many parameters", path);
-  PetscCheck(m->training.steps >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: the training record has %ld steps", path, m->training.steps);
-  for (int d = 0; d < 3; d++) PetscCheck(m->training.grid[d] >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: the training record's grid has a negative size", path);
-  PetscCall(check_field(path, "arch", m->arch, sizeof(m->arch)));
-  PetscCall(check_field(path, "training data", m->training.data, sizeof(m->training.data)));
-  PetscCall(check_field(path, "training loss", m->training.loss, sizeof(m->training.loss)));
-  PetscCall(check_field(path, "training date", m->training.date, sizeof(m->training.date)));
-  PetscCall(DeepCDH5WriteAtomic(path, write_contents, m));
+  PetscCall(DeepCDModelCheckWritable(m, path));
+  PetscCall(DeepCDH5WriteAtomic(path, DeepCDModelWriteContents, m));
   PetscFunctionReturn(0);
 }
 

@@ -3,6 +3,7 @@
 #ifndef DEEPCD_HDF5_UTIL_H
 #define DEEPCD_HDF5_UTIL_H
 
+#include <stdint.h>
 #include <hdf5.h>
 #include <petscsys.h>
 
@@ -25,5 +26,15 @@ PETSC_INTERN PetscErrorCode DeepCDH5DatasetInfo(MPI_Comm, const char[], hid_t, c
 PETSC_INTERN PetscErrorCode DeepCDH5ReadBox(const char[], hid_t, const char[], hid_t, const PetscInt[3], const PetscInt[3], void *, PetscBool *);
 
 PETSC_INTERN PetscErrorCode DeepCDH5WriteAtomic(const char[], PetscErrorCode (*)(hid_t, const char[], const void *), const void *);
+
+PETSC_INTERN PetscErrorCode DeepCDH5ReadAttrU64(MPI_Comm, const char[], hid_t, const char[], uint64_t *);
+PETSC_INTERN PetscErrorCode DeepCDH5ReadVector(MPI_Comm, const char[], hid_t, const char[], const char[], H5T_class_t, hid_t, hsize_t, void *);
+/* Plain writers (serial files, one process): 0 on success, 1 on failure. */
+PETSC_INTERN int   DeepCDH5WriteAttrString(hid_t, const char[], const char[]);
+PETSC_INTERN int   DeepCDH5WriteAttr(hid_t, const char[], hid_t, hid_t, const void *);
+PETSC_INTERN int   DeepCDH5WriteAttrInt(hid_t, const char[], long long);
+PETSC_INTERN int   DeepCDH5WriteAttrReal(hid_t, const char[], double);
+PETSC_INTERN hid_t DeepCDH5CreateDataset(hid_t, const char[], hid_t, int, const hsize_t[]);
+PETSC_INTERN int   DeepCDH5WriteWhole(hid_t, const char[], hid_t, hid_t, int, const hsize_t[], const void *);
 
 #endif

@@ -125,6 +125,39 @@ static PetscErrorCode load_solid(DeepCDProblem p, hid_t fid)
   PetscFunctionReturn(0);
 }
 
+/* Common end of loading and creating: zero rhs and x0 on solid cells, and the
+   solid mask composed with the grid. */
+static PetscErrorCode problem_finish(DeepCDProblem p)
+{
+  MPI_Comm comm = PetscObjectComm((PetscObject) p->da);
+
+  PetscFunctionBegin;
+  /* Solid cells carry identity rows: zero right-hand side and solution there. */
+  {
+    Vec fluid;
+
+    PetscCall(VecDuplicate(p->solid, &fluid));
+    PetscCall(VecSet(fluid, 1.0));
+    PetscCall(VecAXPY(fluid, -1.0, p->solid));
+    PetscCall(VecPointwiseMult(p->rhs, p->rhs, fluid));
+    if (p->x0) PetscCall(VecPointwiseMult(p->x0, p->x0, fluid));
+    PetscCall(VecDestroy(&fluid));
+  }
+  {
+    /* the solid mask travels with the grid, for the CNN generator's output
+       masking; a plain vector, so that the DM and it hold no reference cycle */
+    Vec      mask;
+    PetscInt n;
+
+    PetscCall(VecGetLocalSize(p->solid, &n));
+    PetscCall(VecCreateMPI(comm, n, PETSC_DETERMINE, &mask));
+    PetscCall(VecCopy(p->solid, mask));
+    PetscCall(PetscObjectCompose((PetscObject) p->da, "deepcd_solid", (PetscObject) mask));
+    PetscCall(VecDestroy(&mask));
+  }
+  PetscFunctionReturn(0);
+}
+
 /* The body of DeepCDProblemLoad(), with HDF5's own error printing off. */
 static PetscErrorCode problem_load(MPI_Comm comm, const char file[], DeepCDProblem *problem)
 {
@@ -186,29 +219,7 @@ static PetscErrorCode problem_load(MPI_Comm comm, const char file[], DeepCDProbl
   if (has_x0) PetscCall(load_real(p, fid, "x0", PETSC_FALSE, &p->x0));
   PetscCall(DeepCDH5Close(fid));
 
-  /* Solid cells carry identity rows: zero right-hand side and solution there. */
-  {
-    Vec fluid;
-
-    PetscCall(VecDuplicate(p->solid, &fluid));
-    PetscCall(VecSet(fluid, 1.0));
-    PetscCall(VecAXPY(fluid, -1.0, p->solid));
-    PetscCall(VecPointwiseMult(p->rhs, p->rhs, fluid));
-    if (p->x0) PetscCall(VecPointwiseMult(p->x0, p->x0, fluid));
-    PetscCall(VecDestroy(&fluid));
-  }
-  {
-    /* the solid mask travels with the grid, for the CNN generator's output
-       masking; a plain vector, so that the DM and it hold no reference cycle */
-    Vec      mask;
-    PetscInt n;
-
-    PetscCall(VecGetLocalSize(p->solid, &n));
-    PetscCall(VecCreateMPI(comm, n, PETSC_DETERMINE, &mask));
-    PetscCall(VecCopy(p->solid, mask));
-    PetscCall(PetscObjectCompose((PetscObject) p->da, "deepcd_solid", (PetscObject) mask));
-    PetscCall(VecDestroy(&mask));
-  }
+  PetscCall(problem_finish(p));
   *problem = p;
   PetscFunctionReturn(0);
 }
@@ -278,5 +289,88 @@ PetscErrorCode DeepCDProblemDestroy(DeepCDProblem *problem)
   PetscCall(DMDestroy(&p->da));
   PetscCall(PetscFree(p));
   *problem = NULL;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDProblemCreateFromData - Distributes an in-memory problem (as `deepcd gen`
+  makes it, whole on every process) onto a new 3-D DMDA.
+
+  Collective
+
+  Input Parameters:
++ comm - the communicator the grid is distributed over
+. d    - the problem; every process passes the same data. `rhs` may be NULL
+         (zero); `solid` or else `sdf` gives the solid cells (neither: all fluid);
+         `coefficient` may be NULL (k = 1)
+- name - a name for messages (stored as the problem's file name)
+
+  Output Parameter:
+. problem - the problem; free it with DeepCDProblemDestroy()
+
+  Notes:
+  Used where a problem is rebuilt from another file (a training data group).
+  The arrays are checked as the file reader checks them: a coefficient must be
+  positive and finite.
+
+  Level: intermediate
+
+.seealso: `DeepCDProblemLoad()`, `DeepCDProblemDataCreate()`
+@*/
+PetscErrorCode DeepCDProblemCreateFromData(MPI_Comm comm, const DeepCDProblemData *d, const char name[], DeepCDProblem *problem)
+{
+  DeepCDProblem  p;
+  PetscInt       xs, ys, zs, xm, ym, zm;
+  PetscScalar   *r, *s, *k;
+  unsigned char *sol = NULL;
+
+  PetscFunctionBegin;
+  PetscValidPointer(d, 2);
+  PetscValidPointer(problem, 4);
+  *problem = NULL;
+  PetscCheck(d->nx >= 1 && d->ny >= 1 && d->nz >= 1 && d->h > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s: grid %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " with h = %g is not a valid problem grid", name, d->nx, d->ny, d->nz, (double) d->h);
+  PetscCall(DeepCDCheckBoundary(name, d->boundary));
+  if (d->coefficient)
+    for (PetscInt c = 0; c < d->nx * d->ny * d->nz; c++) PetscCheck(d->coefficient[c] > 0 && !PetscIsInfOrNanReal(d->coefficient[c]), comm, PETSC_ERR_ARG_OUTOFRANGE, "%s: coefficient at cell %" PetscInt_FMT " is not a positive finite number", name, c);
+  PetscCall(PetscNew(&p));
+  PetscCall(PetscStrncpy(p->filename, name, sizeof(p->filename)));
+  p->nx = d->nx;
+  p->ny = d->ny;
+  p->nz = d->nz;
+  p->h  = d->h;
+  PetscCall(PetscStrncpy(p->boundary, d->boundary, sizeof(p->boundary)));
+  p->has_sdf         = d->sdf ? PETSC_TRUE : PETSC_FALSE;
+  p->has_solid       = d->solid ? PETSC_TRUE : PETSC_FALSE;
+  p->has_coefficient = d->coefficient ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(DeepCDGridCreate(comm, p->nx, p->ny, p->nz, DMDA_STENCIL_STAR, 1, &p->da));
+  PetscCall(DMCreateGlobalVector(p->da, &p->rhs));
+  PetscCall(PetscObjectSetName((PetscObject) p->rhs, "rhs"));
+  PetscCall(VecDuplicate(p->rhs, &p->solid));
+  PetscCall(PetscObjectSetName((PetscObject) p->solid, "solid"));
+  PetscCall(VecDuplicate(p->rhs, &p->coefficient));
+  PetscCall(PetscObjectSetName((PetscObject) p->coefficient, "coefficient"));
+  if (!d->solid && d->sdf) {
+    PetscCall(PetscMalloc1(d->nx * d->ny * d->nz, &sol));
+    PetscCall(DeepCDSolidFromSDF(d->nx, d->ny, d->nz, d->sdf, sol));
+  }
+  PetscCall(DMDAGetCorners(p->da, &xs, &ys, &zs, &xm, &ym, &zm));
+  PetscCall(VecGetArray(p->rhs, &r));
+  PetscCall(VecGetArray(p->solid, &s));
+  PetscCall(VecGetArray(p->coefficient, &k));
+  for (PetscInt z = zs, c = 0; z < zs + zm; z++)
+    for (PetscInt y = ys; y < ys + ym; y++)
+      for (PetscInt x = xs; x < xs + xm; x++, c++) {
+        PetscInt g = (z * d->ny + y) * d->nx + x;
+
+        r[c] = d->rhs ? d->rhs[g] : 0.0;
+        s[c] = (d->solid ? d->solid[g] : (sol ? sol[g] : 0)) ? 1.0 : 0.0;
+        k[c] = d->coefficient ? d->coefficient[g] : 1.0;
+      }
+  PetscCall(VecRestoreArray(p->rhs, &r));
+  PetscCall(VecRestoreArray(p->solid, &s));
+  PetscCall(VecRestoreArray(p->coefficient, &k));
+  PetscCall(PetscFree(sol));
+  PetscCall(problem_finish(p));
+  *problem = p;
   PetscFunctionReturn(0);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <hdf5.h>
 #include <slepceps.h>
+#include "hdf5_util.h"
 #include <deepcd/operator.h>
 #include <deepcd/train_data.h>
 
@@ -267,72 +268,6 @@ PetscErrorCode DeepCDTrainDataRHS(const DeepCDRitz *r, PetscInt nlow, unsigned l
 
 /* ---- the HDF5 file, written by rank 0 ---- */
 
-static int h5_attr_str(hid_t loc, const char name[], const char val[])
-{
-  hid_t t = H5Tcopy(H5T_C_S1), sp = -1, a = -1;
-  int   err = 1;
-
-  if (t < 0) return 1;
-  if (H5Tset_size(t, strlen(val) + 1) >= 0 && (sp = H5Screate(H5S_SCALAR)) >= 0 && (a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT)) >= 0 && H5Awrite(a, t, val) >= 0) err = 0;
-  if (a >= 0) H5Aclose(a);
-  if (sp >= 0) H5Sclose(sp);
-  H5Tclose(t);
-  return err;
-}
-
-static int h5_attr(hid_t loc, const char name[], hid_t ftype, hid_t mtype, const void *val)
-{
-  hid_t sp = H5Screate(H5S_SCALAR), a = -1;
-  int   err = 1;
-
-  if (sp < 0) return 1;
-  if ((a = H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT)) >= 0 && H5Awrite(a, mtype, val) >= 0) err = 0;
-  if (a >= 0) H5Aclose(a);
-  H5Sclose(sp);
-  return err;
-}
-
-static int h5_attr_int(hid_t loc, const char name[], long long v)
-{
-  return h5_attr(loc, name, H5T_STD_I64LE, H5T_NATIVE_LLONG, &v);
-}
-
-static int h5_attr_real(hid_t loc, const char name[], double v)
-{
-  return h5_attr(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
-}
-
-/* a whole dataset; chunk (1, dims[1..]) when rank 4 */
-static hid_t h5_dataset(hid_t loc, const char name[], hid_t ftype, int rank, const hsize_t dims[])
-{
-  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), sp = -1, d = -1;
-
-  if (dcpl < 0) return -1;
-  if (H5Pset_obj_track_times(dcpl, 0) >= 0) {
-    if (rank == 4) {
-      hsize_t chunk[4] = { 1, dims[1], dims[2], dims[3] };
-
-      if (H5Pset_chunk(dcpl, 4, chunk) < 0) goto done;
-    }
-    if ((sp = H5Screate_simple(rank, dims, NULL)) >= 0) d = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  }
-done:
-  if (sp >= 0) H5Sclose(sp);
-  H5Pclose(dcpl);
-  return d;
-}
-
-static int h5_write_whole(hid_t loc, const char name[], hid_t ftype, hid_t mtype, int rank, const hsize_t dims[], const void *buf)
-{
-  hid_t d = h5_dataset(loc, name, ftype, rank, dims);
-  int   err;
-
-  if (d < 0) return 1;
-  err = H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0;
-  H5Dclose(d);
-  return err;
-}
-
 /* Gathers a global DMDA vector in natural order onto rank 0 (seq holds it there). */
 typedef struct {
   Vec        nat, seq;
@@ -407,22 +342,22 @@ static PetscErrorCode write_problem(MPI_Comm comm, hid_t file, PetscInt ip, Pets
     if (!*err) {
       hsize_t kd = (hsize_t) r.k;
 
-      *err |= h5_attr_str(grp, "source", src);
-      *err |= h5_attr_int(grp, "nx", p->nx);
-      *err |= h5_attr_int(grp, "ny", p->ny);
-      *err |= h5_attr_int(grp, "nz", p->nz);
-      *err |= h5_attr_real(grp, "h", p->h);
-      *err |= h5_attr_str(grp, "boundary", p->boundary);
-      *err |= h5_attr_int(grp, "nev", r.k);
-      *err |= h5_attr_int(grp, "low", nlow);
-      *err |= h5_attr_int(grp, "samples", o->samples);
-      *err |= h5_attr_int(grp, "fluid_cells", r.nfluid);
-      *err |= h5_attr_int(grp, "null_space_modes", r.nnull);
-      *err |= h5_attr_int(grp, "skipped", r.nskipped);
-      *err |= h5_attr_str(grp, "eps_type", r.eps_type);
-      *err |= h5_attr_str(grp, "st_type", r.st_type);
-      *err |= h5_attr_int(grp, "eps_iterations", r.iterations);
-      *err |= h5_write_whole(grp, "ritz_values", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &kd, r.values);
+      *err |= DeepCDH5WriteAttrString(grp, "source", src);
+      *err |= DeepCDH5WriteAttrInt(grp, "nx", p->nx);
+      *err |= DeepCDH5WriteAttrInt(grp, "ny", p->ny);
+      *err |= DeepCDH5WriteAttrInt(grp, "nz", p->nz);
+      *err |= DeepCDH5WriteAttrReal(grp, "h", p->h);
+      *err |= DeepCDH5WriteAttrString(grp, "boundary", p->boundary);
+      *err |= DeepCDH5WriteAttrInt(grp, "nev", r.k);
+      *err |= DeepCDH5WriteAttrInt(grp, "low", nlow);
+      *err |= DeepCDH5WriteAttrInt(grp, "samples", o->samples);
+      *err |= DeepCDH5WriteAttrInt(grp, "fluid_cells", r.nfluid);
+      *err |= DeepCDH5WriteAttrInt(grp, "null_space_modes", r.nnull);
+      *err |= DeepCDH5WriteAttrInt(grp, "skipped", r.nskipped);
+      *err |= DeepCDH5WriteAttrString(grp, "eps_type", r.eps_type);
+      *err |= DeepCDH5WriteAttrString(grp, "st_type", r.st_type);
+      *err |= DeepCDH5WriteAttrInt(grp, "eps_iterations", r.iterations);
+      *err |= DeepCDH5WriteWhole(grp, "ritz_values", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &kd, r.values);
     }
   }
   /* solid mask (and the coefficient when the problem has one), natural order */
@@ -439,7 +374,7 @@ static PetscErrorCode write_problem(MPI_Comm comm, hid_t file, PetscInt ip, Pets
       PetscCall(VecGetArrayRead(g.seq, &a));
       for (size_t c = 0; c < ncell; c++) m[c] = PetscRealPart(a[c]) != 0;
       PetscCall(VecRestoreArrayRead(g.seq, &a));
-      *err |= h5_write_whole(grp, "solid", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 3, dims, m);
+      *err |= DeepCDH5WriteWhole(grp, "solid", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 3, dims, m);
       PetscCall(PetscFree(m));
     }
     if (p->has_coefficient) {
@@ -448,7 +383,7 @@ static PetscErrorCode write_problem(MPI_Comm comm, hid_t file, PetscInt ip, Pets
         const PetscScalar *a;
 
         PetscCall(VecGetArrayRead(g.seq, &a));
-        *err |= h5_write_whole(grp, "coefficient", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dims, a);
+        *err |= DeepCDH5WriteWhole(grp, "coefficient", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dims, a);
         PetscCall(VecRestoreArrayRead(g.seq, &a));
       }
     }
@@ -456,7 +391,7 @@ static PetscErrorCode write_problem(MPI_Comm comm, hid_t file, PetscInt ip, Pets
       hsize_t rd[4] = { (hsize_t) o->samples, dims[0], dims[1], dims[2] };
       hsize_t md[3] = { dims[0], dims[1], dims[2] };
 
-      drhs = h5_dataset(grp, "rhs", H5T_IEEE_F32LE, 4, rd);
+      drhs = DeepCDH5CreateDataset(grp, "rhs", H5T_IEEE_F32LE, 4, rd);
       if (drhs < 0 || (fsp = H5Dget_space(drhs)) < 0 || (msp = H5Screate_simple(3, md, NULL)) < 0) *err = 1;
       PetscCall(PetscMalloc1(ncell, &fbuf));
     }
@@ -519,13 +454,13 @@ static PetscErrorCode write_file(MPI_Comm comm, PetscInt n, const char *const pr
     if (fcpl < 0 || H5Pset_obj_track_times(fcpl, 0) < 0 || (file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT)) < 0) err = 1;
     if (fcpl >= 0) H5Pclose(fcpl);
     if (!err) {
-      err |= h5_attr_str(file, "format", DEEPCD_TRAIN_DATA_FORMAT);
-      err |= h5_attr_int(file, "version", DEEPCD_TRAIN_DATA_VERSION);
-      err |= h5_attr_int(file, "problems", n);
-      err |= h5_attr_int(file, "nev", o->nev);
-      err |= h5_attr_int(file, "samples", o->samples);
-      err |= h5_attr_int(file, "low", nlow);
-      err |= h5_attr_int(file, "seed", (long long) o->seed);
+      err |= DeepCDH5WriteAttrString(file, "format", DEEPCD_TRAIN_DATA_FORMAT);
+      err |= DeepCDH5WriteAttrInt(file, "version", DEEPCD_TRAIN_DATA_VERSION);
+      err |= DeepCDH5WriteAttrInt(file, "problems", n);
+      err |= DeepCDH5WriteAttrInt(file, "nev", o->nev);
+      err |= DeepCDH5WriteAttrInt(file, "samples", o->samples);
+      err |= DeepCDH5WriteAttrInt(file, "low", nlow);
+      err |= DeepCDH5WriteAttrInt(file, "seed", (long long) o->seed);
     }
   }
   PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));

@@ -1,0 +1,14 @@
+/* Internals of the model file writer shared with the training checkpoints. */
+#ifndef DEEPCD_MODEL_IO_IMPL_H
+#define DEEPCD_MODEL_IO_IMPL_H
+
+#include <hdf5.h>
+#include <deepcd/model_io.h>
+
+/* Writes the model (ctx: const nn_model *, valid) into the open file; `path`
+   names it in messages. A checkpoint is a model file with one more group. */
+PETSC_INTERN PetscErrorCode DeepCDModelWriteContents(hid_t file, const char path[], const void *ctx);
+/* The checks DeepCDModelWrite() makes before writing. */
+PETSC_INTERN PetscErrorCode DeepCDModelCheckWritable(const nn_model *, const char path[]);
+
+#endif
