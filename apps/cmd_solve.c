@@ -14,24 +14,46 @@ static const char help[] = "deepcd solve PROBLEM.h5 -o OUT.h5 [PETSc options]\n"
                            "The Krylov method defaults to -ksp_type deepcd; every KSP/PC option applies.\n\n";
 
 /* The output's directory must be writable before any work is done. */
-static PetscErrorCode check_output(const char path[])
+static PetscErrorCode check_output(const char opt[], const char path[])
 {
   char dir[PETSC_MAX_PATH_LEN];
 
   PetscFunctionBegin;
   PetscCall(PetscStrncpy(dir, path, sizeof(dir)));
-  PetscCheck(access(dirname(dir), W_OK) == 0, PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN, "-o %s: the directory does not exist or is not writable", path);
+  PetscCheck(access(dirname(dir), W_OK) == 0, PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN, "%s %s: the directory does not exist or is not writable", opt, path);
   PetscFunctionReturn(0);
 }
 
 /* The command's own options (listed by -help). */
-static PetscErrorCode get_output(char out[], size_t len, PetscBool *has, char geom[], size_t glen, PetscBool *hasgeom)
+static PetscErrorCode get_output(char out[], size_t len, PetscBool *has, char geom[], size_t glen, PetscBool *hasgeom, char hist[], size_t hlen, PetscBool *hashist)
 {
   PetscFunctionBegin;
   PetscOptionsBegin(PETSC_COMM_WORLD, NULL, "deepcd solve options", NULL);
   PetscCall(PetscOptionsString("-o", "Output solution file (HDF5; an .xmf file is written beside it)", NULL, out, out, len, has));
   PetscCall(PetscOptionsString("-mesh_geometry", "Also write the obstacle surfaces (FlexiCubes of the problem's sdf) and one XDMF file (.xdmf/.xmf, HDF5 mesh beside it) that opens the solution and the geometry together", NULL, geom, geom, glen, hasgeom));
+  PetscCall(PetscOptionsString("-residuals", "Also write the residual history as text: iteration, residual norm, relative residual, seconds since the solve began", NULL, hist, hist, hlen, hashist));
   PetscOptionsEnd();
+  PetscFunctionReturn(0);
+}
+
+/* The residual history as text (rank 0, temporary name then rename). */
+static PetscErrorCode write_history(const char path[], const DeepCDSolveInfo *info, PetscReal bnorm)
+{
+  char  tmp[PETSC_MAX_PATH_LEN + 32];
+  FILE *f;
+  int   bad;
+
+  PetscFunctionBegin;
+  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int) getpid()));
+  f = fopen(tmp, "w");
+  PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "-residuals %s: cannot create the file", path);
+  fprintf(f, "# deepcd solve: %s/%s, %" PetscInt_FMT " iterations, %s\n# iteration residual relative seconds\n", info->ksp_type, info->pc_type, info->iterations, KSPConvergedReasons[info->reason]);
+  for (PetscInt i = 0; i < info->nhistory; i++) fprintf(f, "%" PetscInt_FMT " %.10e %.10e %.6f\n", i, (double) info->history[i], (double) (bnorm > 0 ? info->history[i] / bnorm : 0), info->history_seconds ? (double) info->history_seconds[i] : NAN);
+  bad = ferror(f);
+  if (fclose(f) || bad || rename(tmp, path)) {
+    (void) remove(tmp);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "-residuals %s: cannot write the file", path);
+  }
   PetscFunctionReturn(0);
 }
 
@@ -175,8 +197,8 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   Mat             A;
   Vec             b, x;
   KSP             ksp;
-  char            out[PETSC_MAX_PATH_LEN] = "", geom[PETSC_MAX_PATH_LEN] = "";
-  PetscBool       hasout, hasgeom;
+  char            out[PETSC_MAX_PATH_LEN] = "", geom[PETSC_MAX_PATH_LEN] = "", hist[PETSC_MAX_PATH_LEN] = "";
+  PetscBool       hasout, hasgeom, hashist;
   GeometryOutput  g;
   mesh_surface   *surf = NULL;
   PetscMPIInt     rank;
@@ -186,11 +208,13 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  PetscCall(get_output(out, sizeof(out), &hasout, geom, sizeof(geom), &hasgeom));
+  PetscCall(get_output(out, sizeof(out), &hasout, geom, sizeof(geom), &hasgeom, hist, sizeof(hist), &hashist));
+  PetscCheck(!hashist || hist[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "-residuals needs a file name");
+  if (hashist) PetscCall(check_output("-residuals", hist));
   PetscCheck(problemfile, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "no problem file given (usage: deepcd solve PROBLEM.h5 -o OUT.h5 [PETSc options])");
   PetscCheck(hasout && out[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "no output file given (-o OUT.h5)");
   PetscCheck(!hasgeom || geom[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "-mesh_geometry needs a file name (GEOMETRY.xdmf)");
-  PetscCall(check_output(out));
+  PetscCall(check_output("-o", out));
   if (hasgeom) PetscCall(check_geometry(problemfile, out, geom, &g));
 
   PetscCall(DeepCDProblemLoad(PETSC_COMM_WORLD, problemfile, &p));
@@ -251,6 +275,12 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   }
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd solve: %s %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " (%" PetscInt_FMT " fluid cells): %s/%s %s in %" PetscInt_FMT " iterations, residual %.3e (relative %.3e), setup %.3f s, solve %.3f s -> %s\n", problemfile, p->nx, p->ny, p->nz,
                         nfluid, info.ksp_type, info.pc_type, KSPConvergedReasons[info.reason], info.iterations, (double) info.residual_norm, (double) (bnorm > 0 ? info.residual_norm / bnorm : 0), info.setup_seconds, info.solve_seconds, out));
+  if (hashist) {
+    PetscErrorCode ierr = 0;
+
+    if (!rank) ierr = write_history(hist, &info, bnorm);
+    PetscCall(share_result(ierr));
+  }
   if (hasgeom) PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd solve: wrote %s and %s (the solution and the obstacle surfaces sdf = 0)\n", g.xmf, g.h5));
   *failed = info.reason < 0 ? PETSC_TRUE : PETSC_FALSE;
 
@@ -290,11 +320,11 @@ int DeepCDCmdSolve(int argc, char **argv)
   ierr = PetscOptionsHasHelp(NULL, &helpflg);
   if (!ierr && helpflg && !problemfile) {
     KSP       ksp;
-    char      out[PETSC_MAX_PATH_LEN] = "", geom[PETSC_MAX_PATH_LEN] = "";
-    PetscBool hasout, hasgeom;
+    char      out[PETSC_MAX_PATH_LEN] = "", geom[PETSC_MAX_PATH_LEN] = "", hist[PETSC_MAX_PATH_LEN] = "";
+    PetscBool hasout, hasgeom, hashist;
 
     /* list the options without a problem */
-    ierr = get_output(out, sizeof(out), &hasout, geom, sizeof(geom), &hasgeom);
+    ierr = get_output(out, sizeof(out), &hasout, geom, sizeof(geom), &hasgeom, hist, sizeof(hist), &hashist);
     if (!ierr) ierr = KSPCreate(PETSC_COMM_WORLD, &ksp);
     if (!ierr) ierr = set_defaults(ksp);
     if (!ierr) ierr = KSPSetFromOptions(ksp);

@@ -1,6 +1,7 @@
 // KSPDEEPCD: solutions against a direct solver on every scene, equivalence
 // with truncated FCG, breakdown detection, options, views and the CLI.
 #include <gtest/gtest.h>
+#include <fstream>
 #include <cmath>
 #include <cstring>
 #include "test_util.h"
@@ -280,6 +281,41 @@ TEST(Cli, SolveWritesSolutionMatchingDirect)
   EXPECT_LT(std::sqrt(num / den), 1e-8);
   ASSERT_GE(hist.size(), 2u);
   EXPECT_LT(hist.back(), 1e-12 * hist.front() * 1.0000001);
+}
+
+TEST(Cli, SolveHistoryTextAndSeconds)
+{
+  std::string dir = TestTempDir("cli-history"), prob = dir + "/spheres.h5", out = dir + "/out.h5", hist = dir + "/h.txt";
+  WriteScene("spheres", 12, 12, 12, 4, prob);
+  CommandResult r = RunCommand(CliPath() + " solve " + prob + " -o " + out + " -residuals " + hist + " -ksp_rtol 1e-8");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::vector<double> h = ReadDataset(out, "residual_history"), sec = ReadDataset(out, "residual_seconds");
+  ASSERT_EQ(h.size(), sec.size());
+  for (size_t i = 1; i < sec.size(); i++) EXPECT_GE(sec[i], sec[i - 1]) << i;
+  EXPECT_GE(sec[0], 0.0);
+  std::ifstream in(hist);
+  std::string   line;
+  std::getline(in, line);
+  EXPECT_EQ(line.rfind("# deepcd solve: deepcd/jacobi, ", 0), 0u) << line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "# iteration residual relative seconds");
+  size_t n = 0;
+  long   it;
+  double res, rel, s;
+  while (in >> it >> res >> rel >> s) {
+    ASSERT_LT(n, h.size());
+    EXPECT_EQ(it, (long) n);
+    EXPECT_NEAR(res, h[n], 1e-9 * h[n]);
+    EXPECT_NEAR(rel, h[n] / h[0], 1e-9);
+    EXPECT_NEAR(s, sec[n], 1e-5);
+    n++;
+  }
+  EXPECT_EQ(n, h.size());
+  // a missing directory is refused before anything is solved or written
+  CommandResult bad = RunCommand(CliPath() + " solve " + prob + " -o " + dir + "/o2.h5  -residuals /nonexistent-dir/h.txt");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("-residuals /nonexistent-dir/h.txt: the directory does not exist or is not writable"), std::string::npos) << bad.err;
+  EXPECT_FALSE(FileExists(dir + "/o2.h5"));
 }
 
 TEST(Cli, TwoRanksMatchOneRank)

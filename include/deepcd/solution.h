@@ -14,6 +14,7 @@ typedef struct {
   PetscReal          residual_norm;
   const PetscReal   *history; /* iterations + 1 entries, may be NULL */
   PetscInt           nhistory;
+  const PetscReal   *history_seconds; /* nhistory entries: seconds since KSPSolve() began when each was recorded; may be NULL */
   const char        *ksp_type, *pc_type;
   PetscReal          setup_seconds, solve_seconds;
 } DeepCDSolveInfo;

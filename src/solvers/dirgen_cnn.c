@@ -33,6 +33,7 @@ typedef struct {
   PetscBool      distributed;
   HaloGrids      halo;
   double         flops; /* per forward on this rank */
+  PetscReal      scale; /* sqrt(cells of the whole grid): the network sees unit RMS, not unit norm */
 } DirGen_CNN;
 
 static PetscErrorCode nn_to_petsc(MPI_Comm comm, nn_err err, const char what[])
@@ -257,6 +258,16 @@ static PetscErrorCode DeepCDDirGenSetUp_CNN(DeepCDDirGen gen)
     PetscCall(VecRestoreArrayRead(solid, &s));
   }
   cnn->flops = nn_model_flops_per_voxel(cnn->model) * (double) cnn->n;
+  {
+    PetscInt M, N, P;
+
+    /* the KSP gives r/||r||; its entries shrink as 1/sqrt(cells), so one
+       network would see different magnitudes on different grids (its biases
+       make it not scale-invariant). Unit RMS keeps them O(1) on every grid,
+       as in training (DeepCDTrain). */
+    PetscCall(DMDAGetInfo(da, NULL, &M, &N, &P, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
+    cnn->scale = PetscSqrtReal((PetscReal) M * (PetscReal) N * (PetscReal) P);
+  }
   PetscFunctionReturn(0);
 }
 
@@ -269,7 +280,7 @@ static PetscErrorCode DeepCDDirGenApply_CNN(DeepCDDirGen gen, Vec r, Vec z)
 
   PetscFunctionBegin;
   PetscCall(VecGetArrayRead(r, &ra));
-  for (PetscInt i = 0; i < cnn->n; i++) cnn->in[i] = (float) PetscRealPart(ra[i]);
+  for (PetscInt i = 0; i < cnn->n; i++) cnn->in[i] = (float) (cnn->scale * PetscRealPart(ra[i]));
   PetscCall(VecRestoreArrayRead(r, &ra));
   PetscCall(PetscLogEventBegin(DEEPCD_Inference, 0, 0, 0, 0));
   err = nn_net_forward(cnn->net, cnn->in, cnn->mask, cnn->out);

@@ -159,6 +159,7 @@ static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
       PetscCall(PetscInfo(ksp, "breakdown at iteration %" PetscInt_FMT ": d.Ad = %g\n", it, (double) PetscRealPart(kappa)));
       break;
     }
+    PetscCall(PetscInfo(ksp, "iteration %" PetscInt_FMT ": d.r = %g, d.Ad = %g\n", it, (double) PetscRealPart(dr), (double) PetscRealPart(kappa)));
     cd->dAd[slot] = PetscRealPart(kappa);
     alpha         = PetscRealPart(dr) / PetscRealPart(kappa);
     PetscCall(VecAXPY(x, alpha, d));

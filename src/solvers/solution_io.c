@@ -57,6 +57,17 @@ static PetscErrorCode write_h5(DeepCDProblem p, Vec x, const DeepCDSolveInfo *in
   }
   PetscCall(PetscObjectSetName((PetscObject) hist, "residual_history"));
   if (nh) PetscCall(VecView(hist, v));
+  if (nh && info->history_seconds) {
+    if (!rank) {
+      PetscScalar *h;
+
+      PetscCall(VecGetArray(hist, &h));
+      for (PetscInt i = 0; i < nh; i++) h[i] = info->history_seconds[i];
+      PetscCall(VecRestoreArray(hist, &h));
+    }
+    PetscCall(PetscObjectSetName((PetscObject) hist, "residual_seconds"));
+    PetscCall(VecView(hist, v));
+  }
   PetscCall(VecDestroy(&hist));
   PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "format", PETSC_STRING, DEEPCD_SOLUTION_FORMAT));
   PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "version", PETSC_INT, &version));

@@ -2,6 +2,34 @@
 #include <deepcd/solution.h>
 #include <deepcd/operator.h>
 
+/* Wall time of every residual the KSP records, for residual-vs-time plots. */
+typedef struct {
+  PetscLogDouble start;
+  PetscInt       n;
+  PetscReal     *seconds;
+} SolveClock;
+
+static PetscErrorCode solve_clock_monitor(KSP ksp, PetscInt its, PetscReal rnorm, void *ctx)
+{
+  SolveClock    *c = (SolveClock *) ctx;
+  PetscLogDouble now;
+
+  PetscFunctionBegin;
+  PetscCall(PetscTime(&now));
+  if (its >= 0 && its < c->n) c->seconds[its] = now - c->start;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode solve_clock_destroy(void **ctx)
+{
+  SolveClock *c = (SolveClock *) *ctx;
+
+  PetscFunctionBegin;
+  PetscCall(PetscFree(c->seconds));
+  PetscCall(PetscFree(c));
+  PetscFunctionReturn(0);
+}
+
 /*@C
   DeepCDSolveTimed - Sets up and runs a configured KSP on a problem, puts the
   solution in its documented form and records what happened.
@@ -22,7 +50,9 @@
 
   Notes:
   Records the whole residual history (KSPSetResidualHistory() with room for
-  every iteration up to the KSP's maximum).
+  every iteration up to the KSP's maximum) and, through a KSP monitor, the
+  wall time at which each entry was recorded (info->history_seconds, owned by
+  the KSP like the history).
 
   Level: beginner
 
@@ -31,6 +61,7 @@
 PetscErrorCode DeepCDSolveTimed(DeepCDProblem p, KSP ksp, Vec b, Vec x, DeepCDSolveInfo *info)
 {
   PetscLogDouble t0, t1, t2;
+  SolveClock    *clock;
   Mat            A;
   PC             pc;
   PCType         pctype;
@@ -41,10 +72,15 @@ PetscErrorCode DeepCDSolveTimed(DeepCDProblem p, KSP ksp, Vec b, Vec x, DeepCDSo
 
     PetscCall(KSPGetTolerances(ksp, NULL, NULL, NULL, &maxit));
     PetscCall(KSPSetResidualHistory(ksp, NULL, maxit + 1, PETSC_TRUE));
+    PetscCall(PetscNew(&clock));
+    clock->n = maxit + 1;
+    PetscCall(PetscCalloc1(clock->n, &clock->seconds));
+    PetscCall(KSPMonitorSet(ksp, solve_clock_monitor, clock, solve_clock_destroy));
   }
   PetscCall(PetscTime(&t0));
   PetscCall(KSPSetUp(ksp));
   PetscCall(PetscTime(&t1));
+  clock->start = t1;
   PetscCall(KSPSolve(ksp, b, x));
   PetscCall(PetscTime(&t2));
   PetscCall(KSPGetOperators(ksp, &A, NULL));
@@ -54,6 +90,7 @@ PetscErrorCode DeepCDSolveTimed(DeepCDProblem p, KSP ksp, Vec b, Vec x, DeepCDSo
   PetscCall(KSPGetConvergedReason(ksp, &info->reason));
   PetscCall(KSPGetResidualNorm(ksp, &info->residual_norm));
   PetscCall(KSPGetResidualHistory(ksp, &info->history, &info->nhistory));
+  info->history_seconds = info->nhistory <= clock->n ? clock->seconds : NULL;
   PetscCall(KSPGetType(ksp, &info->ksp_type));
   PetscCall(KSPGetPC(ksp, &pc));
   PetscCall(PCGetType(pc, &pctype));

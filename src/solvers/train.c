@@ -186,6 +186,7 @@ static uint64_t splitmix64(uint64_t *s)
 /* One problem of the data file: its operator and its samples. */
 typedef struct {
   PetscInt       nx, ny, nz, n, samples, nval;
+  PetscReal      scale; /* sqrt(n): the network's input is b at unit RMS */
   unsigned char *solid;
   Mat            A;
   Vec            work[5];
@@ -203,7 +204,7 @@ typedef struct {
   nn_net      **nets;
   int           nnets;
   PetscInt      maxn;
-  float        *b, *q, *dq;
+  float        *b, *in, *q, *dq;
   char          desc[256];
 } TrainData;
 
@@ -221,7 +222,7 @@ static PetscErrorCode data_close(TrainData *d)
   for (int i = 0; i < d->nnets; i++) nn_net_destroy(&d->nets[i]);
   PetscCall(PetscFree(d->nets));
   PetscCall(PetscFree(d->prob));
-  PetscCall(PetscFree3(d->b, d->q, d->dq));
+  PetscCall(PetscFree4(d->b, d->in, d->q, d->dq));
   if (d->fid >= 0) PetscCall(DeepCDH5Close(d->fid));
   d->fid = H5I_INVALID_HID;
   PetscFunctionReturn(0);
@@ -257,7 +258,8 @@ static PetscErrorCode data_problem(TrainData *d, PetscInt p, const DeepCDTrainOp
   PetscCall(DeepCDH5ReadAttrString(d->comm, d->file, gid, "boundary", boundary, sizeof(boundary)));
   PetscCall(PetscSNPrintf(item, sizeof(item), "%s: group '%s'", d->file, grp));
   PetscCall(DeepCDCheckBoundary(item, boundary));
-  tp->n = tp->nx * tp->ny * tp->nz;
+  tp->n     = tp->nx * tp->ny * tp->nz;
+  tp->scale = PetscSqrtReal((PetscReal) tp->n);
   PetscCall(DeepCDH5DatasetInfo(d->comm, d->file, gid, "rhs", &info));
   PetscCheck(info.exists, d->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s/rhs' is missing", d->file, grp);
   PetscCheck(info.rank == 4 && info.dims[1] == (hsize_t) tp->nz && info.dims[2] == (hsize_t) tp->ny && info.dims[3] == (hsize_t) tp->nx && info.dims[0] >= 1 && info.tclass == H5T_FLOAT, d->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s/rhs' must be floating point of shape (S >= 1, %" PetscInt_FMT ", %" PetscInt_FMT ", %" PetscInt_FMT ")", d->file, grp, tp->nz, tp->ny, tp->nx);
@@ -351,7 +353,7 @@ static PetscErrorCode data_open(MPI_Comm comm, const DeepCDTrainOptions *o, cons
     }
     tp->net = k;
   }
-  PetscCall(PetscMalloc3(d->maxn, &d->b, d->maxn, &d->q, d->maxn, &d->dq));
+  PetscCall(PetscMalloc4(d->maxn, &d->b, d->maxn, &d->in, d->maxn, &d->q, d->maxn, &d->dq));
   PetscCall(PetscSNPrintf(d->desc, sizeof(d->desc), "%s: %" PetscInt_FMT " problems, %" PetscInt_FMT " right-hand sides (%" PetscInt_FMT " held out)", o->data, d->nprob, samples, d->nval));
   PetscFunctionReturn(0);
 }
@@ -382,7 +384,9 @@ static PetscErrorCode data_sample(TrainData *d, PetscInt p, PetscInt s, float *d
 
   PetscFunctionBegin;
   PetscCall(data_read(d, p, s));
-  PetscCheck(nn_net_forward(net, d->b, tp->solid, d->q) == NN_SUCCESS, PETSC_COMM_SELF, PETSC_ERR_LIB, "train: forward: %s", nn_error_message());
+  /* the network sees the right-hand side at unit RMS, as in the KSP (dirgen_cnn.c) */
+  for (PetscInt i = 0; i < tp->n; i++) d->in[i] = (float) (tp->scale * d->b[i]);
+  PetscCheck(nn_net_forward(net, d->in, tp->solid, d->q) == NN_SUCCESS, PETSC_COMM_SELF, PETSC_ERR_LIB, "train: forward: %s", nn_error_message());
   PetscCall(loss_eval(tp->A, tp->work, d->b, d->q, loss, dparams ? d->dq : NULL, degenerate));
   if (dparams) PetscCheck(nn_net_backward(net, d->dq, NULL, dparams) == NN_SUCCESS, PETSC_COMM_SELF, PETSC_ERR_LIB, "train: backward: %s", nn_error_message());
   PetscFunctionReturn(0);

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# All solvers side by side on the same problems, same rtol (unpreconditioned
+# 2-norm), same machine, one run: deepcd with a trained model, CG, CG+Jacobi,
+# CG+ICC, CG+GAMG, CG+hypre BoomerAMG, CG+geometric multigrid on the DMDA.
+# Writes a Markdown table, a JSON file, a bar plot of the times, and per
+# problem one PNG with the residual against the iteration and against time.
+#
+# Usage: bench/solve.sh [N ...]          (default: 64 128)
+# Environment: MODEL (default data/models/poisson3d.h5), SCENES ("empty spheres
+#   plume random"), SEED (2026: not a training seed), RANKS (1), RTOL (1e-6),
+#   BACKEND (auto), OUT (out/bench-solve), DEEPCD (build/bin/deepcd),
+#   SOLVERS (a space-separated subset of the names below), MAXIT (5000)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+deepcd=${DEEPCD:-$root/build/bin/deepcd}
+model=${MODEL:-$root/data/models/poisson3d.h5}
+out=${OUT:-$root/out/bench-solve}
+ranks=${RANKS:-1}
+rtol=${RTOL:-1e-6}
+seed=${SEED:-2026}
+backend=${BACKEND:-auto}
+maxit=${MAXIT:-5000}
+read -r -a scenes <<< "${SCENES:-empty spheres plume random}"
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(64 128)
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+[ -x "$deepcd" ] || { echo "bench/solve.sh: $deepcd not found (build first, or set DEEPCD)" >&2; exit 1; }
+[ -f "$model" ] || { echo "bench/solve.sh: model $model not found (set MODEL)" >&2; exit 1; }
+mkdir -p "$out"
+run=(mpiexec --allow-run-as-root --oversubscribe -n "$ranks" "$deepcd")
+icc="-pc_type icc"
+[ "$ranks" -eq 1 ] || icc="-pc_type bjacobi -sub_pc_type icc"
+
+all_solvers=(
+  "deepcd|-ksp_type deepcd -ksp_deepcd_model $model -ksp_deepcd_backend $backend"
+  "cg|-ksp_type cg -pc_type none"
+  "cg+jacobi|-ksp_type cg -pc_type jacobi"
+  "cg+icc|-ksp_type cg $icc"
+  "cg+gamg|-ksp_type cg -pc_type gamg"
+  "cg+boomeramg|-ksp_type cg -pc_type hypre -pc_hypre_type boomeramg"
+  "cg+mg|-ksp_type cg -pc_type mg -pc_mg_levels 4 -pc_mg_galerkin both -mg_levels_ksp_type chebyshev -mg_levels_pc_type jacobi"
+)
+solvers=()
+for s in "${all_solvers[@]}"; do
+  if [ -z "${SOLVERS:-}" ] || [[ " $SOLVERS " == *" ${s%%|*} "* ]]; then solvers+=("$s"); fi
+done
+
+table="$out/solve.md"
+json="$out/solve.json"
+{
+  echo "| scene | N | solver | iterations | reason | setup s | solve s | total s |"
+  echo "|---|---|---|---|---|---|---|---|"
+} > "$table"
+echo "[" > "$json"
+first=1
+for n in "${sizes[@]}"; do
+  for scene in "${scenes[@]}"; do
+    prob="$out/${scene}_${n}.h5"
+    [ -f "$prob" ] || "$deepcd" gen --scene "$scene" --n "$n" --seed "$seed" -o "$prob" > /dev/null
+    hists=()
+    for s in "${solvers[@]}"; do
+      name=${s%%|*}
+      opts=${s#*|}
+      hist="$out/hist_${scene}_${n}_${name}.txt"
+      rm -f "$hist"
+      # shellcheck disable=SC2086
+      line=$("${run[@]}" solve "$prob" -o "$out/sol.h5" -residuals "$hist" -ksp_rtol "$rtol" -ksp_max_it "$maxit" \
+        -ksp_norm_type unpreconditioned $opts 2> "$out/stderr.txt" | grep '^deepcd solve:' || true)
+      its=$(sed -n 's/.* in \([0-9]*\) iterations.*/\1/p' <<< "$line")
+      reason=$(sed -n 's/.* \([A-Z_]*\) in [0-9]* iterations.*/\1/p' <<< "$line")
+      setup=$(sed -n 's/.*setup \([0-9.]*\) s.*/\1/p' <<< "$line")
+      solve=$(sed -n 's/.*solve \([0-9.]*\) s.*/\1/p' <<< "$line")
+      if [ -z "$line" ]; then
+        echo "bench/solve.sh: $name on $scene $n failed: $(tail -1 "$out/stderr.txt")" >&2
+      fi
+      total=$(awk -v a="${setup:-0}" -v b="${solve:-0}" 'BEGIN { printf "%.3f", a + b }')
+      echo "| $scene | $n | $name | ${its:-?} | ${reason:-FAILED} | ${setup:-?} | ${solve:-?} | $total |" | tee -a "$table"
+      [ $first -eq 1 ] || echo "," >> "$json"
+      first=0
+      printf '  {"scene": "%s", "n": %s, "solver": "%s", "iterations": %s, "reason": "%s", "setup_s": %s, "solve_s": %s, "total_s": %s, "ranks": %s, "rtol": %s, "seed": %s}' \
+        "$scene" "$n" "$name" "${its:-null}" "${reason:-FAILED}" "${setup:-null}" "${solve:-null}" "$total" "$ranks" "$rtol" "$seed" >> "$json"
+      [ -f "$hist" ] && hists+=("$name|$hist")
+    done
+    if command -v gnuplot > /dev/null && [ ${#hists[@]} -gt 0 ]; then
+      plots_it=""
+      plots_t=""
+      for h in "${hists[@]}"; do
+        plots_it+="\"${h#*|}\" using (\$1+1):3 with lines lw 2 title \"${h%%|*}\", "
+        plots_t+="\"${h#*|}\" using 4:3 with lines lw 2 title \"${h%%|*}\", "
+      done
+      gnuplot <<GP
+set terminal pngcairo size 1400,560
+set output "$out/residuals_${scene}_${n}.png"
+set multiplot layout 1,2 title "$scene ${n}^3, seed $seed: relative residual ||b - Ax|| / ||b||"
+set logscale y
+set format y "%.0e"
+set grid
+set key top right
+set xlabel "iteration + 1"
+set logscale x
+plot ${plots_it%, }
+set xlabel "seconds in KSPSolve"
+plot ${plots_t%, }
+unset multiplot
+GP
+    fi
+  done
+done
+printf '\n]\n' >> "$json"
+rm -f "$out/sol.h5" "$out/sol.xmf" "$out/stderr.txt"
+"$root/bench/plot_table.sh" "$table" "$out/solve.png"
+echo "wrote $table, $json, $out/solve.png and $out/residuals_*.png"
