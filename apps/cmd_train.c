@@ -31,9 +31,11 @@ static void TrainUsage(FILE *f)
              "  --lr X                peak learning rate [1e-3]\n"
              "  --schedule S          cosine or constant [cosine]\n"
              "  --lr-min-factor X     final / peak learning rate of the cosine [0.01]\n"
-             "  --warmup N            steps of linear warm-up [min(20, steps/10)]\n"
+             "  --warmup N            steps of linear warm-up [0]\n"
              "  --weight-decay X      AdamW weight decay [0]\n"
              "  --val-fraction X      share of each problem's samples held out [0.1]\n"
+             "  --noise F             share of each sample's squared norm replaced by white\n"
+             "                        noise on the fluid cells (all frequencies) [0.5]\n"
              "  --val-every N         steps between validation passes; 0: at the end [50]\n"
              "  --val-samples N       held-out samples per validation pass [64]\n"
              "  --seed N              model initialisation and sample order [1]\n"
@@ -47,7 +49,7 @@ static void TrainUsage(FILE *f)
 }
 
 typedef struct {
-  const char *data, *output, *arch, *init, *backend, *steps, *batch, *lr, *schedule, *lrmin, *warmup, *wd, *valfrac, *valevery, *valsamples, *seed, *ckpt, *ckptevery, *stopat, *resume, *plot;
+  const char *data, *output, *arch, *init, *backend, *steps, *batch, *lr, *schedule, *lrmin, *warmup, *wd, *valfrac, *noise, *valevery, *valsamples, *seed, *ckpt, *ckptevery, *stopat, *resume, *plot;
 } TrainArgs;
 
 static int TrainParseArgs(int argc, char **argv, TrainArgs *a, char err[], size_t lerr)
@@ -66,6 +68,7 @@ static int TrainParseArgs(int argc, char **argv, TrainArgs *a, char err[], size_
     { "--warmup", &a->warmup, NULL },
     { "--weight-decay", &a->wd, NULL },
     { "--val-fraction", &a->valfrac, NULL },
+    { "--noise", &a->noise, NULL },
     { "--val-every", &a->valevery, NULL },
     { "--val-samples", &a->valsamples, NULL },
     { "--seed", &a->seed, NULL },
@@ -137,6 +140,7 @@ static PetscErrorCode TrainConfigure(const TrainArgs *a, const char syntax[], De
       { "--warmup", a->warmup },
       { "--weight-decay", a->wd },
       { "--val-fraction", a->valfrac },
+      { "--noise", a->noise },
       { "--val-every", a->valevery },
       { "--val-samples", a->valsamples },
       { "--seed", a->seed },
@@ -169,13 +173,13 @@ static PetscErrorCode TrainConfigure(const TrainArgs *a, const char syntax[], De
   if (a->lrmin) PetscCall(DeepCDCLIParseReal("train", "--lr-min-factor", a->lrmin, &o->lr_min_factor));
   if (a->wd) PetscCall(DeepCDCLIParseReal("train", "--weight-decay", a->wd, &o->weight_decay));
   if (a->valfrac) PetscCall(DeepCDCLIParseReal("train", "--val-fraction", a->valfrac, &o->val_fraction));
+  if (a->noise) PetscCall(DeepCDCLIParseReal("train", "--noise", a->noise, &o->noise));
   if (a->seed) {
     PetscInt s;
 
     PetscCall(DeepCDCLIParseInt("train", "--seed", a->seed, &s));
     o->seed = (unsigned long) s;
   }
-  if (!a->resume && !a->warmup) o->warmup = PetscMin(o->warmup, o->steps / 10); /* short runs: a shorter warm-up */
   if (a->steps) PetscCheck(o->steps >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option --steps: must be at least 1");
   if (a->batch) PetscCheck(o->batch >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option --batch: must be at least 1");
   PetscCheck(!a->stopat || o->stop_at >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option --stop-at: must be at least 1");

@@ -20,6 +20,7 @@ typedef struct {
   PetscInt      warmup;                         /* steps of linear warm-up from 0 */
   PetscReal     weight_decay;                   /* AdamW decoupled weight decay */
   PetscReal     val_fraction;                   /* share of each problem's samples held out */
+  PetscReal     noise;                          /* share of each right-hand side's squared norm replaced by white noise */
   PetscInt      val_every;                      /* steps between validation passes (0: only at the end) */
   PetscInt      val_samples;                    /* held-out samples per validation pass (at most) */
   unsigned long seed;                           /* model init and sample order */

@@ -28,8 +28,9 @@
 
   Output Parameter:
 . o - the options: arch from64, backend cpu, 1000 steps, batch 8, lr 1e-3 with a cosine
-      schedule to 1e-5 after 20 warm-up steps, no weight decay, 10 % of the samples held out,
-      validation every 50 steps on at most 64 samples, seed 1, no checkpoint file
+      schedule to 1e-5 and no warm-up, no weight decay, half of each sample's squared norm
+      replaced by white noise, 10 % of the samples held out, validation every 50 steps on at
+      most 64 samples, seed 1, no checkpoint file
 
   Level: intermediate
 
@@ -47,8 +48,9 @@ PetscErrorCode DeepCDTrainOptionsDefault(DeepCDTrainOptions *o)
   o->batch         = 8;
   o->lr            = 1e-3;
   o->lr_min_factor = 1e-2;
-  o->warmup        = 20;
+  o->warmup        = 0;
   o->val_fraction  = 0.1;
+  o->noise         = 0.5;
   o->val_every     = 50;
   o->val_samples   = 64;
   o->seed          = 1;
@@ -76,6 +78,7 @@ static PetscErrorCode check_options(MPI_Comm comm, const DeepCDTrainOptions *o)
   PetscCheck(o->warmup >= 0 && o->warmup < o->steps, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: warmup = %" PetscInt_FMT " must be in [0, steps)", o->warmup);
   PetscCheck(o->weight_decay >= 0 && o->weight_decay < 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: weight decay %s must be in [0, 1)", fmt_real(g, o->weight_decay));
   PetscCheck(o->val_fraction >= 0 && o->val_fraction < 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: validation fraction %s must be in [0, 1)", fmt_real(g, o->val_fraction));
+  PetscCheck(o->noise >= 0 && o->noise < 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: noise share %s must be in [0, 1)", fmt_real(g, o->noise));
   PetscCheck(o->val_every >= 0 && o->val_samples >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: validation every %" PetscInt_FMT " steps on %" PetscInt_FMT " samples: both must be >= 0", o->val_every, o->val_samples);
   PetscCheck(o->checkpoint_every >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: checkpoint_every = %" PetscInt_FMT " must be >= 0", o->checkpoint_every);
   PetscCheck(o->stop_at >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: stop_at = %" PetscInt_FMT " must be >= 0", o->stop_at);
@@ -187,6 +190,7 @@ static uint64_t splitmix64(uint64_t *s)
 typedef struct {
   PetscInt       nx, ny, nz, n, samples, nval;
   PetscReal      scale; /* sqrt(n): the network's input is b at unit RMS */
+  float         *noise; /* n: work array of the augmentation */
   unsigned char *solid;
   Mat            A;
   Vec            work[5];
@@ -200,6 +204,8 @@ typedef struct {
   const char   *file;
   hid_t         fid;
   PetscInt      nprob, ntrain, nval;
+  PetscReal     noise; /* augmentation share F */
+  uint64_t      seed;
   TrainProblem *prob;
   nn_net      **nets;
   int           nnets;
@@ -217,6 +223,7 @@ static PetscErrorCode data_close(TrainData *d)
     PetscCall(MatDestroy(&tp->A));
     for (int i = 0; i < 5; i++) PetscCall(VecDestroy(&tp->work[i]));
     PetscCall(PetscFree(tp->solid));
+    PetscCall(PetscFree(tp->noise));
     if (tp->rhs >= 0) H5Dclose(tp->rhs);
   }
   for (int i = 0; i < d->nnets; i++) nn_net_destroy(&d->nets[i]);
@@ -273,6 +280,7 @@ static PetscErrorCode data_problem(TrainData *d, PetscInt p, const DeepCDTrainOp
   pd.h  = h;
   PetscCall(PetscStrncpy(pd.boundary, boundary, sizeof(pd.boundary)));
   PetscCall(PetscCalloc1(tp->n, &tp->solid));
+  PetscCall(PetscMalloc1(tp->n, &tp->noise));
   {
     const PetscInt start[3] = { 0, 0, 0 }, count[3] = { tp->nx, tp->ny, tp->nz };
     PetscBool      ok;
@@ -315,8 +323,10 @@ static PetscErrorCode data_open(MPI_Comm comm, const DeepCDTrainOptions *o, cons
   PetscInt version, samples = 0;
 
   PetscFunctionBegin;
-  d->comm = comm;
-  d->file = o->data;
+  d->comm  = comm;
+  d->file  = o->data;
+  d->noise = o->noise;
+  d->seed  = (uint64_t) o->seed;
   PetscCallMPI(MPI_Comm_rank(comm, &d->rank));
   PetscCallMPI(MPI_Comm_size(comm, &d->size));
   PetscCall(DeepCDH5Open(comm, o->data, &d->fid));
@@ -377,13 +387,44 @@ static PetscErrorCode data_read(TrainData *d, PetscInt p, PetscInt s)
 }
 
 /* Forward (and backward when dparams) of sample s of problem p: returns its loss. */
-static PetscErrorCode data_sample(TrainData *d, PetscInt p, PetscInt s, float *dparams, PetscReal *loss, PetscBool *degenerate)
+/* A standard normal number (Box-Muller on two splitmix64 draws). */
+static double normal01(uint64_t *s)
+{
+  double u1 = ((double) (splitmix64(s) >> 11) + 0.5) / 9007199254740992.0, u2 = (double) (splitmix64(s) >> 11) / 9007199254740992.0;
+
+  return sqrt(-2.0 * log(u1)) * cos(2.0 * PETSC_PI * u2);
+}
+
+/* Augmentation: b <- (sqrt(1 - F) b + sqrt(F) w / ||w||) / ||.||, w white noise on the fluid cells. The data's
+   right-hand sides hold only the lowest Ritz modes; the residuals of a solve hold every frequency. */
+static void add_noise(const TrainProblem *tp, float *b, PetscReal F, uint64_t seed)
+{
+  double ww = 0, bb = 0, a = sqrt(1.0 - F), c;
+
+  if (F <= 0) return;
+  for (PetscInt i = 0; i < tp->n; i++) {
+    double g = tp->solid[i] ? 0.0 : normal01(&seed);
+
+    ww += g * g;
+    tp->noise[i] = (float) g;
+  }
+  c = ww > 0 ? sqrt(F / ww) : 0;
+  for (PetscInt i = 0; i < tp->n; i++) {
+    b[i] = (float) (a * b[i] + c * tp->noise[i]);
+    bb += (double) b[i] * b[i];
+  }
+  if (bb > 0)
+    for (PetscInt i = 0; i < tp->n; i++) b[i] = (float) (b[i] / sqrt(bb));
+}
+
+static PetscErrorCode data_sample(TrainData *d, PetscInt p, PetscInt s, uint64_t noise_seed, float *dparams, PetscReal *loss, PetscBool *degenerate)
 {
   TrainProblem *tp  = &d->prob[p];
   nn_net       *net = d->nets[tp->net];
 
   PetscFunctionBegin;
   PetscCall(data_read(d, p, s));
+  add_noise(tp, d->b, d->noise, noise_seed);
   /* the network sees the right-hand side at unit RMS, as in the KSP (dirgen_cnn.c) */
   for (PetscInt i = 0; i < tp->n; i++) d->in[i] = (float) (tp->scale * d->b[i]);
   PetscCheck(nn_net_forward(net, d->in, tp->solid, d->q) == NN_SUCCESS, PETSC_COMM_SELF, PETSC_ERR_LIB, "train: forward: %s", nn_error_message());
@@ -434,7 +475,7 @@ static PetscErrorCode validate(TrainData *d, const DeepCDTrainOptions *o, PetscR
     PetscBool deg;
 
     val_item(d, j, &p, &s);
-    PetscCall(data_sample(d, p, s, NULL, &l, &deg));
+    PetscCall(data_sample(d, p, s, d->seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t) (p + 1)) ^ ((uint64_t) s << 32), NULL, &l, &deg));
     sum += l;
   }
   PetscCallMPI(MPIU_Allreduce(&sum, &gsum, 1, MPIU_REAL, MPI_SUM, d->comm));
@@ -552,14 +593,15 @@ static PetscErrorCode train_run(MPI_Comm comm, const DeepCDTrainOptions *opts, c
 
     PetscCall(PetscArrayzero(grad, st.model->nparams));
     for (PetscInt i = 0; i < o.batch; i++) {
-      PetscInt k = (PetscInt) (splitmix64(&st.rng) % (uint64_t) d.ntrain); /* drawn on every rank */
+      PetscInt k  = (PetscInt) (splitmix64(&st.rng) % (uint64_t) d.ntrain); /* drawn on every rank */
+      uint64_t ns = splitmix64(&st.rng);                                    /* the sample's noise */
 
       if (i % d.size == d.rank) {
         PetscReal l;
         PetscBool deg;
 
         train_item(&d, k, &items[0], &items[1]);
-        PetscCall(data_sample(&d, items[0], items[1], grad, &l, &deg));
+        PetscCall(data_sample(&d, items[0], items[1], ns, grad, &l, &deg));
         lsum += l;
       }
     }
