@@ -5,6 +5,25 @@
 
 const char *const DeepCDMoeModelTypes[] = { "soft", "hard", "DeepCDMoeModelType", "DEEPCD_MOE_MODEL_", NULL };
 
+/* -log_view events of a training step: network forward and backward, the per-expert solves, the IFT backward, the loss */
+static PetscLogEvent EV_NETWORK, EV_SOLVE, EV_IFT, EV_LOSS;
+
+static PetscErrorCode register_events(void)
+{
+  static PetscBool registered = PETSC_FALSE;
+  PetscClassId     id;
+
+  PetscFunctionBegin;
+  if (registered) PetscFunctionReturn(0);
+  registered = PETSC_TRUE;
+  PetscCall(PetscClassIdRegister("DeepCD MoE", &id));
+  PetscCall(PetscLogEventRegister("MoeNetwork", id, &EV_NETWORK));
+  PetscCall(PetscLogEventRegister("MoeSolve", id, &EV_SOLVE));
+  PetscCall(PetscLogEventRegister("MoeIFT", id, &EV_IFT));
+  PetscCall(PetscLogEventRegister("MoeLoss", id, &EV_LOSS));
+  PetscFunctionReturn(0);
+}
+
 /*@C
   DeepCDMoeTrainOptionsDefault - Default training settings for a problem.
 
@@ -112,6 +131,7 @@ PetscErrorCode DeepCDMoeTrainerCreate(MPI_Comm comm, const char type[], const De
   PetscFunctionBegin;
   PetscValidPointer(t, 4);
   PetscCall(check_options(comm, o));
+  PetscCall(register_events());
   PetscCall(PetscNew(&tr));
   tr->comm = comm;
   PetscCallMPI(MPI_Comm_rank(comm, &tr->rank));
@@ -343,14 +363,20 @@ static PetscErrorCode forward(DeepCDMoeTrainer t, const PetscReal param[])
   PetscCall(DeepCDMoePDESetParameters(t->pde, t->np, param));
   if (t->ex) {
     PetscCall(DeepCDMoeExpertsUpdateConditions(t->ex));
+    PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
     PetscCall(DeepCDMoeExpertsBasisForward(t->ex, t->mlp, t->theta, t->B));
+    PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
+    PetscCall(PetscLogEventBegin(EV_SOLVE, 0, 0, 0, 0));
     PetscCall(DeepCDMoeExpertsSolve(t->ex, t->B, t->u));
     PetscCall(DeepCDMoeExpertsGatherSolution(t->ex, t->u));
+    PetscCall(PetscLogEventEnd(EV_SOLVE, 0, 0, 0, 0));
   } else { /* soft: every rank evaluates the whole grid (no experts to spread) */
     const PetscInt P = t->grid.nx * t->grid.nt;
 
+    PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
     PetscCall(DeepCDMoeGridInputs(&t->grid, P, NULL, t->np, param, t->X));
     PetscCall(DeepCDMoeMLPForward(t->mlp, P, t->X, t->theta, t->u));
+    PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
   }
   PetscFunctionReturn(0);
 }
@@ -360,12 +386,18 @@ static PetscErrorCode backward(DeepCDMoeTrainer t)
 {
   PetscFunctionBegin;
   if (t->ex) {
+    PetscCall(PetscLogEventBegin(EV_IFT, 0, 0, 0, 0));
     PetscCall(PetscArrayzero(t->Bbar, t->grid.nx * t->grid.nt * t->o.N));
     PetscCall(DeepCDMoeExpertsBackward(t->ex, t->B, t->ubar, t->Bbar));
+    PetscCall(PetscLogEventEnd(EV_IFT, 0, 0, 0, 0));
+    PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
     PetscCall(DeepCDMoeExpertsBasisBackward(t->ex, t->mlp, t->theta, t->Bbar, t->gtmp));
+    PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
   } else {
+    PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
     PetscCall(PetscArrayzero(t->gtmp, t->nth));
     PetscCall(DeepCDMoeMLPBackward(t->mlp, t->theta, t->ubar, t->gtmp, NULL));
+    PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
   }
   PetscFunctionReturn(0);
 }
@@ -397,7 +429,9 @@ PetscErrorCode DeepCDMoeTrainerStep(DeepCDMoeTrainer t, PetscReal *loss)
     PetscReal L;
 
     PetscCall(forward(t, t->train + k * t->np));
+    PetscCall(PetscLogEventBegin(EV_LOSS, 0, 0, 0, 0));
     PetscCall(DeepCDMoeLoss(t->pde, &t->grid, o->w_pde, o->w_ic, o->w_bc, t->u, &L, t->ubar));
+    PetscCall(PetscLogEventEnd(EV_LOSS, 0, 0, 0, 0));
     PetscCall(backward(t));
     for (PetscInt l = 0; l < t->nth; l++) t->grad[l] += t->gtmp[l] / o->batch;
     Lb += L / o->batch;

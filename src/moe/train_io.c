@@ -75,12 +75,12 @@ static PetscErrorCode put_data(const char file[], hid_t fid, const char name[], 
 
 static PetscErrorCode write_contents(DeepCDMoeTrainer t, const char file[], hid_t f)
 {
-  const DeepCDMoeTrainOptions *o   = &t->o;
-  const PetscInt               P   = o->nx * o->nt;
-  unsigned long long           rng = (unsigned long long) t->rng;
-  PetscReal                    tstep, tinfer, *x, *tt;
-  PetscInt                     d[3];
-  char                         names[DEEPCD_MOE_PDE_MAX_NAMED * 33] = "";
+  const DeepCDMoeTrainOptions *o = &t->o;
+
+  unsigned long long rng = (unsigned long long) t->rng;
+  PetscReal          tstep, tinfer, *x, *tt;
+  PetscInt           d[3];
+  char               names[DEEPCD_MOE_PDE_MAX_NAMED * 33] = "";
 
   PetscFunctionBegin;
   PetscCall(put_str(file, f, "format", RUN_FORMAT));
@@ -160,7 +160,6 @@ static PetscErrorCode write_contents(DeepCDMoeTrainer t, const char file[], hid_
     PetscCall(put_data(file, f, "reference", 3, d, t->ref));
     PetscCall(put_data(file, f, "errors", 1, d, t->errs));
   }
-  (void) P;
   PetscFunctionReturn(0);
 }
 
