@@ -44,6 +44,7 @@ TEST(CliMoe, BadInputFailsWithOneLine)
     { "eval", "no run file given" },
     { "frob", "unknown subcommand 'frob'" },
   };
+  ASSERT_EQ(RunCommand("mkdir -p " + dir + "/adir.h5").status, 0); // an output that cannot be replaced
   for (const auto &c : cases) {
     CommandResult r = RunCommand(Cli() + c.args);
     EXPECT_NE(r.status, 0) << c.args;
@@ -51,6 +52,7 @@ TEST(CliMoe, BadInputFailsWithOneLine)
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.args << ": " << r.err;
     EXPECT_FALSE(FileExists(out)) << c.args;
   }
+  EXPECT_FALSE(FileExists(dir + "/adir.h5.tmp"));
 }
 
 // train writes a run file; eval reproduces its held-out errors; --resume of a

@@ -201,7 +201,8 @@ PetscErrorCode DeepCDMoeTrainerSave(DeepCDMoeTrainer t, const char file[])
   }
   code = (int) ierr;
   PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, 0, t->comm));
-  PetscCheck(!code, t->comm, PETSC_ERR_FILE_WRITE, "%s: writing the moe run file failed%s", file, t->rank ? " on rank 0" : "");
+  if (!t->rank) PetscCall(ierr); /* rank 0 keeps its specific message */
+  PetscCheck(!code, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: writing the moe run file failed on rank 0", file);
   PetscFunctionReturn(0);
 }
 
