@@ -11,6 +11,7 @@ int DeepCDCmdSolve(int argc, char **argv);
 int DeepCDCmdModel(int argc, char **argv);
 int DeepCDCmdTrainData(int argc, char **argv);
 int DeepCDCmdMesh(int argc, char **argv);
+int DeepCDCmdMoe(int argc, char **argv);
 
 /* Starts PETSc for a subcommand with errors returned instead of printed, so
    that the subcommand reports each failure as one line (DeepCDCLIFail). */

@@ -21,6 +21,8 @@ static void usage(FILE *f)
              "         train a CNN with the DCDM loss (Adam; --resume ckpt.h5 continues a run)\n"
              "  mesh   field.h5 [--dataset sdf|x] [--iso V] [--close] -o out.{obj,ply,xdmf}\n"
              "         extract the isosurface of a problem's sdf or of a solution (FlexiCubes)\n"
+             "  moe    train --pde heat|burgers|diffsorp [--model soft|hard] [--experts KX,KT] ... -o run.h5\n"
+             "         | eval run.h5: physics-informed hard constraints with a mixture of experts\n"
              "\n"
              "  deepcd COMMAND -help   lists a command's options\n"
              "  deepcd --version       prints the version\n");
@@ -39,6 +41,7 @@ int main(int argc, char **argv)
   if (!strcmp(cmd, "train-data")) return DeepCDCmdTrainData(argc - 1, argv + 1);
   if (!strcmp(cmd, "train")) return DeepCDCmdTrain(argc - 1, argv + 1);
   if (!strcmp(cmd, "mesh")) return DeepCDCmdMesh(argc - 1, argv + 1);
+  if (!strcmp(cmd, "moe")) return DeepCDCmdMoe(argc - 1, argv + 1);
   if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
     printf("deepcd %s\n", DEEPCD_VERSION_STRING);
     return 0;

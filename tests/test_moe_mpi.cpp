@@ -121,4 +121,60 @@ TEST(MoeMPI, FewerExpertsThanRanksIsAnError)
   DeepCDMoePDEDestroy(&pde);
 }
 
+// Training (the loop of deepcd/moe_train.h) on all ranks against one rank:
+// after a few Adam steps the parameters agree to rounding, for the mixture
+// of experts and for the soft baseline (computed redundantly on every rank).
+void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, PetscInt kt)
+{
+  DeepCDMoeTrainOptions o;
+  DeepCDMoeTrainOptionsDefault(type, &o);
+  o.model  = model;
+  o.kx     = kx;
+  o.kt     = kt;
+  o.N      = 6;
+  o.width  = 12;
+  o.nx     = 24;
+  o.nt     = 12;
+  o.points = 60;
+  o.steps  = 5;
+  o.batch  = 2;
+  o.ntrain = 6;
+  o.ntest  = 3;
+  o.lr     = 1e-2;
+  o.seed   = 7;
+  DeepCDMoeTrainer one, all;
+  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, type, &o, &one), 0);
+  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_WORLD, type, &o, &all), 0);
+  ASSERT_EQ(DeepCDMoeTrainerTrain(one), 0);
+  ASSERT_EQ(DeepCDMoeTrainerTrain(all), 0);
+  PetscInt         n1, n2;
+  const PetscReal *a, *b, *la, *lb, *ea, *eb;
+  DeepCDMoeTrainerGetParameters(one, &n1, &a);
+  DeepCDMoeTrainerGetParameters(all, &n2, &b);
+  ASSERT_EQ(n1, n2);
+  double d = 0, m = 0;
+  for (PetscInt k = 0; k < n1; k++) d = std::max(d, std::fabs(a[k] - b[k])), m = std::max(m, std::fabs(a[k]));
+  DeepCDMoeTrainerGetHistory(one, &n1, &la, &ea);
+  DeepCDMoeTrainerGetHistory(all, &n2, &lb, &eb);
+  PetscPrintf(PETSC_COMM_WORLD, "    training %s %s %dx%d: max |theta diff| %.2e (max |theta| %.2e); loss %.15e vs %.15e; error %.15e vs %.15e\n", type, DeepCDMoeModelTypes[model], (int) kx, (int) kt, d, m, lb[4], la[4], eb[4], ea[4]);
+  EXPECT_LT(d, 1e-10 * m);
+  EXPECT_NEAR(la[4], lb[4], 1e-10 * la[4]);
+  EXPECT_NEAR(ea[4], eb[4], 1e-10 * ea[4]);
+  DeepCDMoeTrainerDestroy(&one);
+  DeepCDMoeTrainerDestroy(&all);
+}
+
+TEST(MoeMPI, TrainingBurgersTwoByTwoExperts)
+{
+  CompareTraining(DEEPCD_MOE_PDE_BURGERS, DEEPCD_MOE_MODEL_HARD, 2, 2);
+}
+
+TEST(MoeMPI, TrainingDiffSorpTwoExpertsAndSoft)
+{
+  PetscOptionsSetValue(NULL, "-moe_ref_cells", "128");
+  CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 2, 1);
+  CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_SOFT, 1, 1);
+  PetscOptionsClearValue(NULL, "-moe_ref_cells");
+}
+
 } // namespace

@@ -8,5 +8,6 @@
 #include <deepcd/moe_pde.h>
 #include <deepcd/moe_constraint.h>
 #include <deepcd/moe_experts.h>
+#include <deepcd/moe_train.h>
 
 #endif

@@ -29,6 +29,7 @@ typedef struct _n_DeepCDMoeConstraint *DeepCDMoeConstraint;
 PETSC_EXTERN PetscErrorCode DeepCDMoeConstraintCreate(DeepCDMoePDE, const DeepCDMoeGrid *, PetscInt, DeepCDMoeConstraint *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeConstraintDestroy(DeepCDMoeConstraint *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeConstraintSetPoints(DeepCDMoeConstraint, PetscInt, const PetscInt[], PetscInt, const PetscInt[]);
+PETSC_EXTERN PetscErrorCode DeepCDMoeConstraintUpdateConditions(DeepCDMoeConstraint);
 PETSC_EXTERN PetscErrorCode DeepCDMoeConstraintSetRidge(DeepCDMoeConstraint, PetscReal);
 PETSC_EXTERN PetscErrorCode DeepCDMoeConstraintGetSizes(DeepCDMoeConstraint, PetscInt *, PetscInt *, PetscInt *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeConstraintSetBasis(DeepCDMoeConstraint, const PetscReal[]);

@@ -34,6 +34,7 @@ PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsSetHessian(DeepCDMoeExperts, DeepCDM
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsSetLMOptions(DeepCDMoeExperts, const DeepCDMoeLMOptions *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsSetFromOptions(DeepCDMoeExperts);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsSetUp(DeepCDMoeExperts);
+PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsUpdateConditions(DeepCDMoeExperts);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsGetOwnership(DeepCDMoeExperts, PetscInt *, PetscInt *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsGetSubdomain(DeepCDMoeExperts, PetscInt, PetscInt *, PetscInt *, PetscInt *, PetscInt *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsGetPoints(DeepCDMoeExperts, PetscInt *, const PetscInt **);

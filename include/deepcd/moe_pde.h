@@ -10,7 +10,9 @@
      row being s*(u - u0) (initial);
    - the boundary-condition row on side 0 (x = xlo) or 1 (x = xhi): c.q = g
      (boundary);
-   - optionally the closed-form solution (exact).
+   - optionally the closed-form solution (exact), or a numerical reference
+     on a grid (reference);
+   - the instance family: parameters from uniform numbers (sample).
 
    The residual rows, their Jacobian in the weights w and their
    vector-Jacobian products in the basis B are built from these by
@@ -38,6 +40,10 @@ typedef struct {
   PetscErrorCode (*boundary)(DeepCDMoePDE, PetscInt side, const DeepCDMoePoint *, PetscReal c[], PetscReal *g);
   PetscErrorCode (*exact)(DeepCDMoePDE, PetscReal x, PetscReal t, PetscReal *u); /* NULL: no closed form */
   PetscErrorCode (*destroy)(DeepCDMoePDE);                                       /* optional: frees data */
+  /* the instance family: parameters from nparam uniforms in [0, 1) (training and held-out instances) */
+  PetscErrorCode (*sample)(DeepCDMoePDE, const PetscReal[], PetscReal[]);
+  /* a numerical reference on a grid (nx*nt values) for problems without a closed form (optional) */
+  PetscErrorCode (*reference)(DeepCDMoePDE, const DeepCDMoeGrid *, PetscReal[]);
 } DeepCDMoePDEOps;
 
 struct _n_DeepCDMoePDE {
@@ -64,6 +70,8 @@ PETSC_EXTERN PetscErrorCode DeepCDMoePDEGetParameters(DeepCDMoePDE, PetscInt *, 
 PETSC_EXTERN PetscErrorCode DeepCDMoePDESetFromOptions(DeepCDMoePDE);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDEView(DeepCDMoePDE, PetscViewer);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDEExact(DeepCDMoePDE, PetscReal, PetscReal, PetscReal *);
+PETSC_EXTERN PetscErrorCode DeepCDMoePDESample(DeepCDMoePDE, const PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode DeepCDMoePDEReference(DeepCDMoePDE, const DeepCDMoeGrid *, PetscReal[]);
 
 PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_Heat(DeepCDMoePDE);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_Burgers(DeepCDMoePDE);

@@ -99,20 +99,37 @@ PetscErrorCode DeepCDMoeConstraintSetPoints(DeepCDMoeConstraint c, PetscInt npde
   PetscCall(PetscMalloc3(m * N, &c->J, npde * N, &c->Psi, DEEPCD_MOE_NFIELDS * m, &c->s));
   for (PetscInt k = 0; k < npde; k++) PetscCall(DeepCDMoeGridPoint(&c->grid, pdepts[k], &c->pt[k]));
   for (PetscInt k = npde; k < m; k++) {
-    DeepCDMoePoint *pt  = &c->pt[k];
-    PetscReal      *lin = c->lin + 5 * k;
+    DeepCDMoePoint *pt = &c->pt[k];
 
     PetscCall(DeepCDMoeGridPoint(&c->grid, condpts[k - npde], pt));
+    PetscCheck(pt->j == 0 || pt->i == 0 || pt->i == c->grid.nx - 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe constraint: condition point (%" PetscInt_FMT ", %" PetscInt_FMT ") is neither at t index 0 nor on an x boundary", pt->i, pt->j);
+  }
+  PetscCall(DeepCDMoeConstraintUpdateConditions(c));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeConstraintUpdateConditions - Re-evaluates the initial and boundary rows from the problem's current constants and parameters (a new problem instance on the same points).
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeConstraintUpdateConditions(DeepCDMoeConstraint c)
+{
+  PetscFunctionBegin;
+  for (PetscInt k = c->mpde; k < c->m; k++) {
+    const DeepCDMoePoint *pt  = &c->pt[k];
+    PetscReal            *lin = c->lin + 5 * k;
+
     if (pt->j == 0) {
       PetscReal u0, scale;
 
       PetscCall((*c->pde->ops.initial)(c->pde, pt, &u0, &scale));
       lin[DEEPCD_MOE_U] = scale, lin[DEEPCD_MOE_UT] = 0.0, lin[DEEPCD_MOE_UX] = 0.0, lin[DEEPCD_MOE_UXX] = 0.0;
       lin[4] = scale * u0;
-    } else {
-      PetscCheck(pt->i == 0 || pt->i == c->grid.nx - 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe constraint: condition point (%" PetscInt_FMT ", %" PetscInt_FMT ") is neither at t index 0 nor on an x boundary", pt->i, pt->j);
+    } else
       PetscCall((*c->pde->ops.boundary)(c->pde, pt->i == 0 ? 0 : 1, pt, lin, &lin[4]));
-    }
   }
   PetscFunctionReturn(0);
 }

@@ -281,6 +281,21 @@ PetscErrorCode DeepCDMoeExpertsSetUp(DeepCDMoeExperts e)
 }
 
 /*@C
+  DeepCDMoeExpertsUpdateConditions - Re-evaluates every owned expert's initial and boundary rows from the problem's current parameters: a new problem instance on the same points, without a new SetUp.
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeExpertsUpdateConditions(DeepCDMoeExperts e)
+{
+  PetscFunctionBegin;
+  PetscCheck(e->setupcalled, PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe experts: call DeepCDMoeExpertsSetUp() first");
+  for (PetscInt k = e->kstart; k < e->kend; k++) PetscCall(DeepCDMoeConstraintUpdateConditions(e->con[k]));
+  PetscFunctionReturn(0);
+}
+
+/*@C
   DeepCDMoeExpertsGetOwnership - The experts of this rank: kstart <= k < kend.
 
   Not Collective

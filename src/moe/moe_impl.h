@@ -68,6 +68,11 @@ struct _n_DeepCDMoeExperts {
   PetscInt             npts, *pts; /* grid points whose basis rows this rank reads */
 };
 
+/* diffusion-sorption: R, R' and R'' at u (pde_diffsorp.c) and the PDEBench
+   finite-volume reference integrated with PETSc TS (reference_diffsorp.c) */
+PETSC_INTERN void           DeepCDMoeDiffSorpRetardation(DeepCDMoePDE, PetscReal, PetscReal *, PetscReal *, PetscReal *);
+PETSC_INTERN PetscErrorCode DeepCDMoeDiffSorpReference(DeepCDMoePDE, const DeepCDMoeGrid *, PetscReal[]);
+
 PETSC_INTERN PetscErrorCode DeepCDMoeConstraintEvaluate(DeepCDMoeConstraint, const PetscReal[], PetscBool, PetscBool);
 
 #endif

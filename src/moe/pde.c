@@ -274,3 +274,56 @@ PetscErrorCode DeepCDMoePDEExact(DeepCDMoePDE pde, PetscReal x, PetscReal t, Pet
   PetscCall((*pde->ops.exact)(pde, x, t, u));
   PetscFunctionReturn(0);
 }
+
+/*@C
+  DeepCDMoePDESample - Parameters of an instance of the problem's family from uniform numbers.
+
+  Not Collective
+
+  Input Parameters:
++ pde - the problem
+- r   - nparam numbers in [0, 1)
+
+  Output Parameter:
+. param - nparam parameters (not set on the problem: use DeepCDMoePDESetParameters())
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoePDESample(DeepCDMoePDE pde, const PetscReal r[], PetscReal param[])
+{
+  PetscFunctionBegin;
+  PetscCheck(pde->ops.sample, PETSC_COMM_SELF, PETSC_ERR_SUP, "moe PDE '%s' has no instance family", pde->type);
+  PetscCall((*pde->ops.sample)(pde, r, param));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoePDEReference - The reference solution of the current instance on a grid: the closed form where there is one, else the problem's numerical reference.
+
+  Collective on PETSC_COMM_SELF
+
+  Input Parameters:
++ pde  - the problem
+- grid - the grid
+
+  Output Parameter:
+. u - nx*nt values, x fastest
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoePDEReference(DeepCDMoePDE pde, const DeepCDMoeGrid *grid, PetscReal u[])
+{
+  PetscFunctionBegin;
+  if (pde->ops.exact) {
+    for (PetscInt p = 0; p < grid->nx * grid->nt; p++) {
+      DeepCDMoePoint pt;
+
+      PetscCall(DeepCDMoeGridPoint(grid, p, &pt));
+      PetscCall((*pde->ops.exact)(pde, pt.x, pt.t, &u[p]));
+    }
+  } else {
+    PetscCheck(pde->ops.reference, PETSC_COMM_SELF, PETSC_ERR_SUP, "moe PDE '%s' has neither a closed form nor a reference solver", pde->type);
+    PetscCall((*pde->ops.reference)(pde, grid, u));
+  }
+  PetscFunctionReturn(0);
+}

@@ -49,6 +49,14 @@ static PetscErrorCode boundary(DeepCDMoePDE pde, PetscInt side, const DeepCDMoeP
   PetscFunctionReturn(0);
 }
 
+/* the family: x0 ~ U(0.15, 0.35) (the front stays inside (0, 1) up to t = 1) */
+static PetscErrorCode sample(DeepCDMoePDE pde, const PetscReal r[], PetscReal param[])
+{
+  PetscFunctionBegin;
+  param[X0] = 0.15 + 0.2 * r[0];
+  PetscFunctionReturn(0);
+}
+
 /*@C
   DeepCDMoePDECreate_Burgers - Viscous Burgers u_t + u u_x = nu u_xx (constant nu = 0.01; parameter x0 = 0.25, the front's position at t = 0).
 
@@ -60,6 +68,7 @@ PetscErrorCode DeepCDMoePDECreate_Burgers(DeepCDMoePDE pde)
   pde->ops.residual = residual;
   pde->ops.initial  = initial;
   pde->ops.boundary = boundary;
+  pde->ops.sample   = sample;
   pde->ops.exact    = exact;
   pde->linear       = PETSC_FALSE;
   pde->xlo = 0.0, pde->xhi = 1.0, pde->t0 = 0.0, pde->t1 = 1.0;

@@ -42,6 +42,16 @@ static PetscErrorCode boundary(DeepCDMoePDE pde, PetscInt side, const DeepCDMoeP
   PetscFunctionReturn(0);
 }
 
+/* the family: a1 ~ U(0.5, 1.5), a2 ~ U(-0.5, 0.5), a3 ~ U(-0.25, 0.25) */
+static PetscErrorCode sample(DeepCDMoePDE pde, const PetscReal r[], PetscReal param[])
+{
+  PetscFunctionBegin;
+  param[0] = 0.5 + r[0];
+  param[1] = r[1] - 0.5;
+  param[2] = 0.5 * (r[2] - 0.5);
+  PetscFunctionReturn(0);
+}
+
 /*@C
   DeepCDMoePDECreate_Heat - The heat equation u_t = kappa u_xx (constant kappa = 0.1; parameters a1 = 1, a2 = 0.5, a3 = 0.25, the sine coefficients of u0).
 
@@ -53,6 +63,7 @@ PetscErrorCode DeepCDMoePDECreate_Heat(DeepCDMoePDE pde)
   pde->ops.residual = residual;
   pde->ops.initial  = initial;
   pde->ops.boundary = boundary;
+  pde->ops.sample   = sample;
   pde->ops.exact    = exact;
   pde->linear       = PETSC_TRUE;
   pde->xlo = 0.0, pde->xhi = 1.0, pde->t0 = 0.0, pde->t1 = 1.0;

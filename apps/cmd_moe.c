@@ -1,0 +1,428 @@
+/* deepcd moe train|eval: physics-informed hard constraints with a mixture of
+   experts (docs/moe.md): train the soft baseline, the global hard constraint
+   or the mixture of experts, and evaluate a run file on its held-out
+   instances. */
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <deepcd.h>
+#include <deepcd/progress.h>
+#include <deepcd/moe.h>
+#include "cli.h"
+
+static const char help[] = "deepcd moe train|eval (deepcd moe --help)\n";
+
+static void usage(FILE *f)
+{
+  fprintf(f, "usage: deepcd moe train --pde heat|burgers|diffsorp -o RUN.h5 [options] [PETSc -moe_* options]\n"
+             "       deepcd moe eval RUN.h5 [-o EVAL.h5] [--plot PRED.png]\n"
+             "\n"
+             "train options (defaults in docs/options.md):\n"
+             "  --pde P              heat, burgers or diffsorp (required)\n"
+             "  --model M            hard (default: u = B w, w solved per expert) or soft\n"
+             "  --experts KX,KT      expert grid of the hard model (default 2,2; 1,1 = global)\n"
+             "  --basis N            basis functions (default 16)\n"
+             "  --width W, --depth D hidden layers of the network (default 32, 2)\n"
+             "  --grid NX,NT         space-time grid (default 64,32; diffsorp 128,51)\n"
+             "  --points M           PDE rows per expert (default 400; 0 = all)\n"
+             "  --steps S, --batch B Adam steps and instances per step (default 200, 4)\n"
+             "  --train N, --test N  training and held-out instances (default 64, 8)\n"
+             "  --lr LR              learning rate (default 1e-3)\n"
+             "  --lr-decay G,E,MIN   multiply by G every E steps, floor MIN (default 0.5,800,1e-4)\n"
+             "  --clip C             gradient norm cap (default 1; 0 = none)\n"
+             "  --loss-weights P,I,B PDE, initial and boundary terms (default 1,1,1)\n"
+             "  --seed K             seed of everything random (default 0)\n"
+             "  --eval-every E       held-out error every E steps (default 50)\n"
+             "  --checkpoint-every C checkpoint every C steps to RUN.h5.ckpt (default 0: none)\n"
+             "  --resume CKPT.h5     continue from a checkpoint or run file of the same settings\n"
+             "  --plot PNG           loss curve (default RUN-loss.png; 'none' for no plot)\n"
+             "  -o RUN.h5            the run file (docs/formats.md)\n"
+             "eval options:\n"
+             "  -o EVAL.h5           writes the run with fresh predictions and errors\n"
+             "  --plot PNG           prediction vs reference of the first held-out instance\n"
+             "PETSc options: -moe_lm_* (the per-expert solve), -moe_ridge, -moe_hessian exact|gn,\n"
+             "  -moe_conditions global|local, -moe_<pde>_<constant>, -moe_ref_cells, -moe_ref_rtol.\n");
+}
+
+typedef struct {
+  const char *cmd, *run, *pde, *model, *experts, *basis, *width, *depth, *grid, *points, *steps, *batch, *ntrain, *ntest;
+  const char *lr, *decay, *clip, *weights, *seed, *eval_every, *ckpt_every, *resume, *plot, *out;
+} MoeArgs;
+
+/* Splits argv: our options (all valued) and positionals to the parser, the
+   single-dash PETSc options (with a value that follows) to PETSc. */
+static int split_args(int argc, char **argv, MoeArgs *a, char **pargv, int *pargc, char err[], size_t lerr)
+{
+  const DeepCDCLIOption opts[] = {
+    { "--pde", &a->pde, NULL },
+    { "--model", &a->model, NULL },
+    { "--experts", &a->experts, NULL },
+    { "--basis", &a->basis, NULL },
+    { "--width", &a->width, NULL },
+    { "--depth", &a->depth, NULL },
+    { "--grid", &a->grid, NULL },
+    { "--points", &a->points, NULL },
+    { "--steps", &a->steps, NULL },
+    { "--batch", &a->batch, NULL },
+    { "--train", &a->ntrain, NULL },
+    { "--test", &a->ntest, NULL },
+    { "--lr", &a->lr, NULL },
+    { "--lr-decay", &a->decay, NULL },
+    { "--clip", &a->clip, NULL },
+    { "--loss-weights", &a->weights, NULL },
+    { "--seed", &a->seed, NULL },
+    { "--eval-every", &a->eval_every, NULL },
+    { "--checkpoint-every", &a->ckpt_every, NULL },
+    { "--resume", &a->resume, NULL },
+    { "--plot", &a->plot, NULL },
+    { "-o", &a->out, NULL },
+    { "--output", &a->out, NULL },
+  };
+  char      **mine   = (char **) malloc((size_t) (argc + 1) * sizeof(char *));
+  const char *pos[2] = { NULL, NULL };
+  int         nmine = 0, npos = 0, helpreq;
+
+  *a     = (MoeArgs){ NULL };
+  *pargc = 1;
+  if (!mine) return snprintf(err, lerr, "out of memory"), 0;
+  mine[nmine++] = argv[0];
+  for (int i = 1; i < argc; i++) {
+    const char *s = argv[i];
+
+    if (s[0] == '-' && s[1] != '-' && strcmp(s, "-o") && strcmp(s, "-h") && strcmp(s, "-help")) {
+      pargv[(*pargc)++] = argv[i];
+      if (i + 1 < argc && argv[i + 1][0] != '-') pargv[(*pargc)++] = argv[++i];
+    } else {
+      mine[nmine++] = argv[i];
+      if (s[0] == '-' && i + 1 < argc && strcmp(s, "-h") && strcmp(s, "-help") && strcmp(s, "--help")) mine[nmine++] = argv[++i];
+    }
+  }
+  pargv[*pargc] = NULL;
+  helpreq       = DeepCDCLIParseArgs(nmine, mine, "moe", opts, (int) (sizeof(opts) / sizeof(opts[0])), pos, 2, &npos, err, lerr);
+  free(mine);
+  if (helpreq) return 1;
+  a->cmd = pos[0];
+  a->run = pos[1];
+  if (err[0]) return 0;
+  if (!a->cmd)
+    snprintf(err, lerr, "no subcommand given (usage: deepcd moe train|eval ...)");
+  else if (strcmp(a->cmd, "train") && strcmp(a->cmd, "eval"))
+    snprintf(err, lerr, "unknown subcommand '%s' (use train or eval)", a->cmd);
+  else if (!strcmp(a->cmd, "train") && a->run)
+    snprintf(err, lerr, "unexpected argument '%s' (train takes options only)", a->run);
+  else if (!strcmp(a->cmd, "train") && !a->pde)
+    snprintf(err, lerr, "no problem given (--pde heat|burgers|diffsorp)");
+  else if (!strcmp(a->cmd, "train") && !a->out)
+    snprintf(err, lerr, "no output file given (-o RUN.h5)");
+  else if (!strcmp(a->cmd, "eval") && !a->run)
+    snprintf(err, lerr, "no run file given (usage: deepcd moe eval RUN.h5)");
+  return 0;
+}
+
+static PetscErrorCode parse_reals(const char opt[], const char text[], PetscInt n, PetscReal v[])
+{
+  const char *s = text;
+
+  PetscFunctionBegin;
+  for (PetscInt k = 0; k < n; k++) {
+    char *end = NULL;
+
+    errno = 0;
+    v[k]  = strtod(s, &end);
+    PetscCheck(end != s && !errno && isfinite(v[k]) && (k == n - 1 ? !*end : *end == ','), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: '%s' is not %" PetscInt_FMT " comma-separated number%s", opt, text, n, n > 1 ? "s" : "");
+    s = end + 1;
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode parse_ints(const char opt[], const char text[], PetscInt n, PetscInt v[])
+{
+  PetscReal r[3];
+
+  PetscFunctionBegin;
+  PetscCall(parse_reals(opt, text, n, r));
+  for (PetscInt k = 0; k < n; k++) {
+    PetscCheck(r[k] >= 0 && r[k] == floor(r[k]) && r[k] <= PETSC_MAX_INT, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: '%s' is not %" PetscInt_FMT " comma-separated non-negative integer%s", opt, text, n, n > 1 ? "s" : "");
+    v[k] = (PetscInt) r[k];
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode check_writable(const char path[])
+{
+  char dir[PETSC_MAX_PATH_LEN];
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrncpy(dir, path, sizeof(dir)));
+  PetscCheck(access(dirname(dir), W_OK) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "-o %s: the directory does not exist or is not writable", path);
+  PetscFunctionReturn(0);
+}
+
+/* The settings from the arguments and the PETSc options. */
+static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
+{
+  PetscInt  v[3], e;
+  PetscReal r[3];
+  PetscBool set;
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDMoeTrainOptionsDefault(a->pde, o));
+  if (a->model) {
+    PetscBool soft, hard;
+
+    PetscCall(PetscStrcmp(a->model, "soft", &soft));
+    PetscCall(PetscStrcmp(a->model, "hard", &hard));
+    PetscCheck(soft || hard, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --model: '%s' is not soft or hard", a->model);
+    o->model = soft ? DEEPCD_MOE_MODEL_SOFT : DEEPCD_MOE_MODEL_HARD;
+  }
+  if (a->experts) {
+    PetscCall(parse_ints("--experts", a->experts, 2, v));
+    o->kx = v[0], o->kt = v[1];
+  }
+  if (a->grid) {
+    PetscCall(parse_ints("--grid", a->grid, 2, v));
+    o->nx = v[0], o->nt = v[1];
+  }
+  if (a->basis) PetscCall(DeepCDCLIParseInt("moe", "--basis", a->basis, &o->N));
+  if (a->width) PetscCall(DeepCDCLIParseInt("moe", "--width", a->width, &o->width));
+  if (a->depth) PetscCall(DeepCDCLIParseInt("moe", "--depth", a->depth, &o->depth));
+  if (a->points) PetscCall(DeepCDCLIParseInt("moe", "--points", a->points, &o->points));
+  if (a->steps) PetscCall(DeepCDCLIParseInt("moe", "--steps", a->steps, &o->steps));
+  if (a->batch) PetscCall(DeepCDCLIParseInt("moe", "--batch", a->batch, &o->batch));
+  if (a->ntrain) PetscCall(DeepCDCLIParseInt("moe", "--train", a->ntrain, &o->ntrain));
+  if (a->ntest) PetscCall(DeepCDCLIParseInt("moe", "--test", a->ntest, &o->ntest));
+  if (a->seed) PetscCall(DeepCDCLIParseInt("moe", "--seed", a->seed, &o->seed));
+  if (a->eval_every) PetscCall(DeepCDCLIParseInt("moe", "--eval-every", a->eval_every, &o->eval_every));
+  if (a->lr) PetscCall(parse_reals("--lr", a->lr, 1, &o->lr));
+  if (a->clip) PetscCall(parse_reals("--clip", a->clip, 1, &o->clip));
+  if (a->decay) {
+    PetscCall(parse_reals("--lr-decay", a->decay, 3, r));
+    PetscCheck(r[1] >= 0 && r[1] == floor(r[1]), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --lr-decay: '%s': the step count E must be a non-negative integer", a->decay);
+    o->lr_gamma = r[0], o->lr_every = (PetscInt) r[1], o->lr_min = r[2];
+  }
+  if (a->weights) {
+    PetscCall(parse_reals("--loss-weights", a->weights, 3, r));
+    o->w_pde = r[0], o->w_ic = r[1], o->w_bc = r[2];
+  }
+  PetscCheck(o->model == DEEPCD_MOE_MODEL_HARD || !a->experts || (o->kx == 1 && o->kt == 1), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --experts %s: the soft model has no experts", a->experts);
+  if (o->model == DEEPCD_MOE_MODEL_SOFT) o->kx = o->kt = 1;
+  PetscCall(DeepCDMoeLMOptionsSetFromOptions(NULL, &o->lm));
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-moe_ridge", &o->ridge, NULL));
+  e = (PetscInt) o->hessian;
+  PetscCall(PetscOptionsGetEList(NULL, NULL, "-moe_hessian", DeepCDMoeHessianTypes, 2, &e, &set));
+  o->hessian = (DeepCDMoeHessianType) e;
+  e          = (PetscInt) o->conditions;
+  PetscCall(PetscOptionsGetEList(NULL, NULL, "-moe_conditions", DeepCDMoeConditionsTypes, 2, &e, &set));
+  o->conditions = (DeepCDMoeConditions) e;
+  PetscFunctionReturn(0);
+}
+
+typedef struct {
+  DeepCDProgress progress;
+  PetscReal      err;
+} Monitor;
+
+static PetscErrorCode monitor(DeepCDMoeTrainer t, PetscInt step, PetscReal loss, PetscReal err, void *ctx)
+{
+  Monitor *m = (Monitor *) ctx;
+  char     fields[128];
+
+  PetscFunctionBegin;
+  if (!PetscIsNanReal(err)) m->err = err;
+  if (PetscIsNanReal(m->err))
+    PetscCall(PetscSNPrintf(fields, sizeof(fields), "loss %.3e", (double) loss));
+  else
+    PetscCall(PetscSNPrintf(fields, sizeof(fields), "loss %.3e | held-out err %.2f%%", (double) loss, 100.0 * (double) m->err));
+  PetscCall(DeepCDProgressUpdate(m->progress, step, fields));
+  PetscFunctionReturn(0);
+}
+
+/* the loss curve and the held-out error at its evaluation steps */
+static PetscErrorCode plot_history(DeepCDMoeTrainer t, const char png[])
+{
+  PetscInt         n;
+  const PetscReal *loss, *err;
+  PetscReal       *x;
+  const char      *names[] = { "training loss", "held-out relative L2 error" };
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDMoeTrainerGetHistory(t, &n, &loss, &err));
+  if (!n) PetscFunctionReturn(0);
+  PetscCall(PetscMalloc1(n, &x));
+  for (PetscInt k = 0; k < n; k++) x[k] = (PetscReal) (k + 1);
+  {
+    const PetscReal *y[] = { loss, err };
+
+    PetscCall(DeepCDPlotLines(PETSC_COMM_WORLD, png, "deepcd moe train", "step", "", PETSC_TRUE, 2, names, n, x, y));
+  }
+  PetscCall(PetscFree(x));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode default_plot(const char out[], const char suffix[], char png[], size_t len)
+{
+  const char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+  size_t      stem = (dot && (!slash || dot > slash)) ? (size_t) (dot - out) : strlen(out);
+
+  PetscFunctionBegin;
+  PetscCheck(stem + strlen(suffix) < len, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "-o %s: path too long", out);
+  memcpy(png, out, stem);
+  strcpy(png + stem, suffix);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode train(const MoeArgs *a)
+{
+  DeepCDMoeTrainOptions o;
+  DeepCDMoeTrainer      t = NULL;
+  DeepCDMoePDE          pde;
+  Monitor               m = { NULL, NAN };
+  PetscInt              step, nth;
+  PetscReal             mean, tstep, tinfer;
+  char                  ckpt[PETSC_MAX_PATH_LEN], png[PETSC_MAX_PATH_LEN], summary[256], prefix[128];
+  PetscLogDouble        t0, t1;
+  PetscMPIInt           size;
+
+  PetscFunctionBegin;
+  PetscCall(train_options(a, &o));
+  PetscCall(check_writable(a->out));
+  PetscCall(DeepCDMoeTrainerCreate(PETSC_COMM_WORLD, a->pde, &o, &t));
+  PetscCall(DeepCDMoeTrainerGetPDE(t, &pde));
+  PetscCall(DeepCDMoePDESetFromOptions(pde));
+  if (a->resume) PetscCall(DeepCDMoeTrainerResume(t, a->resume));
+  if (a->ckpt_every) {
+    PetscInt every;
+
+    PetscCall(DeepCDCLIParseInt("moe", "--checkpoint-every", a->ckpt_every, &every));
+    PetscCall(PetscSNPrintf(ckpt, sizeof(ckpt), "%s.ckpt", a->out));
+    PetscCall(DeepCDMoeTrainerSetCheckpoint(t, ckpt, every));
+  }
+  PetscCall(DeepCDMoeTrainerGetStep(t, &step));
+  PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+  PetscCall(PetscSNPrintf(prefix, sizeof(prefix), "moe %s %s %" PetscInt_FMT "x%" PetscInt_FMT, a->pde, DeepCDMoeModelTypes[o.model], o.kx, o.kt));
+  PetscCall(DeepCDProgressCreate(PETSC_COMM_WORLD, prefix, o.steps, &m.progress));
+  PetscCall(DeepCDProgressSetStart(m.progress, step));
+  PetscCall(DeepCDMoeTrainerSetMonitor(t, monitor, &m));
+  PetscCall(PetscTime(&t0));
+  PetscCall(DeepCDMoeTrainerTrain(t));
+  PetscCall(PetscTime(&t1));
+  PetscCall(DeepCDMoeTrainerEvaluate(t, NULL, NULL, &mean));
+  PetscCall(DeepCDMoeTrainerGetTimings(t, &tstep, &tinfer));
+  PetscCall(DeepCDMoeTrainerGetParameters(t, &nth, NULL));
+  PetscCall(PetscSNPrintf(summary, sizeof(summary), "held-out rel L2 %.2f%% | %.1f ms/step, %.1f ms/inference", 100.0 * (double) mean, 1e3 * (double) tstep, 1e3 * (double) tinfer));
+  PetscCall(DeepCDProgressEnd(&m.progress, summary));
+  PetscCall(DeepCDMoeTrainerSave(t, a->out));
+  if (!a->plot || strcmp(a->plot, "none")) {
+    if (a->plot)
+      PetscCall(PetscStrncpy(png, a->plot, sizeof(png)));
+    else
+      PetscCall(default_plot(a->out, "-loss.png", png, sizeof(png)));
+    PetscCall(plot_history(t, png));
+  }
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd moe train: %s, %s model, %" PetscInt_FMT "x%" PetscInt_FMT " experts on %d rank%s, %" PetscInt_FMT " parameters, %" PetscInt_FMT " steps in %.2f s; held-out relative L2 error %.3f%% -> %s\n", a->pde, DeepCDMoeModelTypes[o.model], o.kx, o.kt, size,
+                        size > 1 ? "s" : "", nth, o.steps - step, (double) (t1 - t0), 100.0 * (double) mean, a->out));
+  PetscCall(DeepCDMoeTrainerDestroy(&t));
+  PetscFunctionReturn(0);
+}
+
+/* reference and prediction of held-out instance 0 at the middle and last times */
+static PetscErrorCode plot_prediction(DeepCDMoeTrainer t, const char png[])
+{
+  const DeepCDMoeGrid         *g;
+  const DeepCDMoeTrainOptions *o;
+  const PetscReal             *ref;
+  PetscReal                   *x, *pred, *y[4];
+  char                         n0[64], n1[64], n2[64], n3[64];
+  const char                  *names[] = { n0, n1, n2, n3 };
+  PetscInt                     js[2];
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDMoeTrainerGetGrid(t, &g));
+  PetscCall(DeepCDMoeTrainerGetOptions(t, &o));
+  PetscCall(DeepCDMoeTrainerGetReferences(t, &ref));
+  PetscCall(PetscMalloc2(g->nx, &x, o->ntest * g->nx * g->nt, &pred));
+  PetscCall(DeepCDMoeTrainerEvaluate(t, NULL, pred, NULL));
+  for (PetscInt i = 0; i < g->nx; i++) x[i] = g->xlo + i * g->hx;
+  js[0] = (g->nt - 1) / 2, js[1] = g->nt - 1;
+  for (PetscInt k = 0; k < 2; k++) {
+    y[2 * k]     = (PetscReal *) ref + js[k] * g->nx;
+    y[2 * k + 1] = pred + js[k] * g->nx;
+  }
+  PetscCall(PetscSNPrintf(n0, sizeof(n0), "reference t = %g", (double) (g->t0 + js[0] * g->ht)));
+  PetscCall(PetscSNPrintf(n1, sizeof(n1), "prediction t = %g", (double) (g->t0 + js[0] * g->ht)));
+  PetscCall(PetscSNPrintf(n2, sizeof(n2), "reference t = %g", (double) (g->t0 + js[1] * g->ht)));
+  PetscCall(PetscSNPrintf(n3, sizeof(n3), "prediction t = %g", (double) (g->t0 + js[1] * g->ht)));
+  PetscCall(DeepCDPlotLines(PETSC_COMM_WORLD, png, "held-out instance 0", "x", "u", PETSC_FALSE, 4, names, g->nx, x, (const PetscReal *const *) y));
+  PetscCall(PetscFree2(x, pred));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode eval(const MoeArgs *a)
+{
+  DeepCDMoeTrainer             t = NULL;
+  const DeepCDMoeTrainOptions *o;
+  const PetscReal             *param;
+  PetscReal                   *err, mean, tinfer;
+  PetscInt                     np, step;
+  DeepCDMoePDE                 pde;
+
+  PetscFunctionBegin;
+  if (a->out) PetscCall(check_writable(a->out));
+  PetscCall(DeepCDMoeTrainerLoad(PETSC_COMM_WORLD, a->run, &t));
+  PetscCall(DeepCDMoeTrainerGetOptions(t, &o));
+  PetscCall(DeepCDMoeTrainerGetInstances(t, PETSC_TRUE, NULL, &np, &param));
+  PetscCall(DeepCDMoeTrainerGetStep(t, &step));
+  PetscCall(PetscMalloc1(o->ntest, &err));
+  PetscCall(DeepCDMoeTrainerEvaluate(t, err, NULL, &mean));
+  PetscCall(DeepCDMoeTrainerGetTimings(t, NULL, &tinfer));
+  PetscCall(DeepCDMoeTrainerGetPDE(t, &pde));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s: %s, %s model, %" PetscInt_FMT "x%" PetscInt_FMT " experts, after %" PetscInt_FMT " steps\n", a->run, pde->type, DeepCDMoeModelTypes[o->model], o->kx, o->kt, step));
+  for (PetscInt k = 0; k < o->ntest; k++) {
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  held-out %3" PetscInt_FMT "  params", k));
+    for (PetscInt l = 0; l < np; l++) PetscCall(PetscPrintf(PETSC_COMM_WORLD, " %8.4f", (double) param[k * np + l]));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  relative L2 error %8.3f%%\n", 100.0 * (double) err[k]));
+  }
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  mean relative L2 error %.3f%%; %.2f ms per inference\n", 100.0 * (double) mean, 1e3 * (double) tinfer));
+  if (a->plot) PetscCall(plot_prediction(t, a->plot));
+  if (a->out) PetscCall(DeepCDMoeTrainerSave(t, a->out));
+  PetscCall(PetscFree(err));
+  PetscCall(DeepCDMoeTrainerDestroy(&t));
+  PetscFunctionReturn(0);
+}
+
+int DeepCDCmdMoe(int argc, char **argv)
+{
+  MoeArgs        args;
+  char           syntax[PETSC_MAX_PATH_LEN + 256];
+  char         **pargv = (char **) malloc((size_t) (argc + 1) * sizeof(char *));
+  int            pargc, status = 0;
+  PetscErrorCode ierr;
+
+  if (!pargv) return 1;
+  pargv[0] = argv[0];
+  if (split_args(argc, argv, &args, pargv, &pargc, syntax, sizeof(syntax))) {
+    usage(stdout);
+    free(pargv);
+    return 0;
+  }
+  ierr = DeepCDCLIInitialize(&pargc, &pargv, help);
+  if (ierr) {
+    status = DeepCDCLIFinalize(DeepCDCLIFail("moe", ierr));
+    free(pargv);
+    return status;
+  }
+  if (syntax[0])
+    ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_ARG_WRONG, PETSC_ERROR_INITIAL, "%s", syntax);
+  else if (!strcmp(args.cmd, "train"))
+    ierr = train(&args);
+  else
+    ierr = eval(&args);
+  if (ierr) status = DeepCDCLIFail("moe", ierr);
+  status = DeepCDCLIFinalize(status);
+  free(pargv); /* after PetscFinalize(), which keeps argv */
+  return status;
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Mixture-of-experts hard constraints (docs/moe.md), two parts:
+#  1. accuracy: relative L2 error on held-out instances of the soft baseline,
+#     the global hard constraint (K = 1) and the mixture of experts (K = 4,
+#     4 x 1 spatial experts as in the reference) on heat, Burgers and
+#     diffusion-sorption, all trained with the same settings;
+#  2. scaling: time per training step and per inference against the total
+#     number of PDE rows (10^2 .. 10^5, equal total for K = 1 and K = 4) on
+#     diffusion-sorption, K = 1 on 1 rank, K = 4 on 1 and 2 ranks (K = 1 cannot
+#     use a second rank: an expert lives on one rank).
+# Prints Markdown tables and writes them, a JSON copy and PNG plots (loss
+# curves, prediction vs reference, the scaling curve) to the output dir.
+# Usage: bench/moe.sh   (env: STEPS=300 accuracy steps, SCALE_STEPS=3,
+#        POINTS="100 1000 10000 100000", SKIP_ACCURACY=1, SKIP_SCALING=1,
+#        OUT=out/bench, DEEPCD=build/bin/deepcd)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+deepcd=${DEEPCD:-$root/build/bin/deepcd}
+out=${OUT:-$root/out/bench}/moe
+steps=${STEPS:-300}
+scale_steps=${SCALE_STEPS:-3}
+points=(${POINTS:-100 1000 10000 100000})
+mkdir -p "$out"
+export DEEPCD_PROGRESS=plain DEEPCD_PROGRESS_INTERVAL=60
+mpi() { mpiexec --allow-run-as-root --oversubscribe -n "$1" "${@:2}"; }
+# a scalar attribute of an HDF5 file
+attr() { h5dump -a "/$2" "$1" | sed -n 's/^ *(0): *\([-0-9.eE+a-z]*\).*/\1/p' | head -1; }
+# the mean of a 1-D dataset, in percent
+mean_pct() { h5dump -d "/$2" -y -w 0 "$1" | sed -n '/DATA {/,/}/p' | tr -c '0-9.eE+\n-' ' ' | tr ' ' '\n' | grep -E '^[-0-9]' | awk '{s += $1; n++} END {printf "%.2f", 100 * s / n}'; }
+values() { h5dump -d "/$2" -y -w 0 "$1" | sed -n '/DATA {/,/}/p' | tr -c '0-9.eE+\n-' ' ' | tr ' ' '\n' | grep -E '^[-0-9]'; }
+std_pct() { h5dump -d "/$2" -y -w 0 "$1" | sed -n '/DATA {/,/}/p' | tr -c '0-9.eE+\n-' ' ' | tr ' ' '\n' | grep -E '^[-0-9]' | awk '{s += $1; q += $1 * $1; n++} END {m = s / n; v = q / n - m * m; if (v < 0) v = 0; printf "%.2f", 100 * sqrt(v)}'; }
+
+json="$out/moe.json"
+echo "{" > "$json"
+
+if [ -z "${SKIP_ACCURACY:-}" ]; then
+  acc="$out/moe_accuracy.md"
+  {
+    echo "| PDE | model | experts | held-out rel. L2 (mean ± std, %) | loss (mean of last 10 steps) | ms/step | ms/inference | train s |"
+    echo "|---|---|---|---|---|---|---|---|"
+  } > "$acc"
+  echo '  "accuracy": [' >> "$json"
+  first=1
+  for pde in heat burgers diffsorp; do
+    for m in "soft|-|--model soft" "global hard|1|--experts 1,1" "MoE|4 (4x1)|--experts 4,1"; do
+      IFS='|' read -r name experts opts <<< "$m"
+      tag="${pde}_$(tr ' ' '_' <<< "$name")"
+      run="$out/$tag.h5"
+      t0=$(date +%s.%N)
+      # shellcheck disable=SC2086
+      "$deepcd" moe train --pde "$pde" $opts --steps "$steps" --eval-every 50 --seed 1 --plot "$out/$tag-loss.png" -o "$run" | tail -1
+      t1=$(date +%s.%N)
+      [ "$name" = MoE ] && "$deepcd" moe eval "$run" --plot "$out/${pde}_prediction.png" > /dev/null
+      err=$(mean_pct "$run" errors)
+      sd=$(std_pct "$run" errors)
+      loss=$(values "$run" loss | tail -10 | awk '{s += $1; n++} END {printf "%.3g", s / n}')
+      ms=$(awk -v s="$(attr "$run" time_per_step)" 'BEGIN {printf "%.1f", 1e3 * s}')
+      mi=$(awk -v s="$(attr "$run" time_per_inference)" 'BEGIN {printf "%.1f", 1e3 * s}')
+      secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", b - a}')
+      echo "| $pde | $name | $experts | $err ± $sd | $loss | $ms | $mi | $secs |" | tee -a "$acc"
+      [ $first -eq 1 ] || echo "," >> "$json"
+      first=0
+      printf '    {"pde": "%s", "model": "%s", "experts": "%s", "rel_l2_mean_pct": %s, "rel_l2_std_pct": %s, "final_loss": %s, "ms_per_step": %s, "ms_per_inference": %s, "steps": %s}' \
+        "$pde" "$name" "$experts" "$err" "$sd" "$loss" "$ms" "$mi" "$steps" >> "$json"
+    done
+  done
+  printf '\n  ]' >> "$json"
+fi
+
+if [ -z "${SKIP_SCALING:-}" ]; then
+  [ -z "${SKIP_ACCURACY:-}" ] && echo "," >> "$json"
+  sc="$out/moe_scaling.md"
+  dat="$out/moe_scaling.dat"
+  {
+    echo "| total PDE rows | K = 1, 1 rank: ms/step | K = 4, 1 rank | K = 4, 2 ranks | speed-up K=4 2 ranks vs K=1 | K = 1, 1 rank: ms/inference | K = 4, 1 rank | K = 4, 2 ranks | speed-up |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+  } > "$sc"
+  : > "$dat"
+  echo '  "scaling": [' >> "$json"
+  first=1
+  common=(moe train --pde diffsorp --grid 512,201 --steps "$scale_steps" --batch 1 --test 1 --eval-every 0 --plot none -moe_ref_cells 512)
+  for m in "${points[@]}"; do
+    row=()
+    for cfg in "1 1,1 $m" "1 4,1 $((m / 4))" "2 4,1 $((m / 4))"; do
+      read -r ranks experts per <<< "$cfg"
+      run="$out/scale_${m}_${experts/,/x}_${ranks}.h5"
+      mpi "$ranks" "$deepcd" "${common[@]}" --experts "$experts" --points "$per" -o "$run" > /dev/null
+      row+=("$(awk -v s="$(attr "$run" time_per_step)" 'BEGIN {printf "%.1f", 1e3 * s}')" "$(awk -v s="$(attr "$run" time_per_inference)" 'BEGIN {printf "%.1f", 1e3 * s}')")
+    done
+    sp=$(awk -v a="${row[0]}" -v b="${row[4]}" 'BEGIN {printf "%.2f", a / b}')
+    si=$(awk -v a="${row[1]}" -v b="${row[5]}" 'BEGIN {printf "%.2f", a / b}')
+    echo "| $m | ${row[0]} | ${row[2]} | ${row[4]} | ${sp}x | ${row[1]} | ${row[3]} | ${row[5]} | ${si}x |" | tee -a "$sc"
+    echo "$m ${row[*]}" >> "$dat"
+    [ $first -eq 1 ] || echo "," >> "$json"
+    first=0
+    printf '    {"points": %s, "k1_r1_ms_step": %s, "k1_r1_ms_infer": %s, "k4_r1_ms_step": %s, "k4_r1_ms_infer": %s, "k4_r2_ms_step": %s, "k4_r2_ms_infer": %s}' \
+      "$m" "${row[@]}" >> "$json"
+  done
+  printf '\n  ]' >> "$json"
+  gnuplot <<EOF
+set terminal pngcairo size 900,600
+set output "$out/moe_scaling.png"
+set title "diffusion-sorption, grid 512 x 201, N = 16: time per training step and per inference"
+set xlabel "total PDE rows (sum over experts)"
+set ylabel "ms"
+set logscale xy
+set grid
+set key top left
+plot "$dat" u 1:2 w lp t "train, K = 1, 1 rank", "$dat" u 1:4 w lp t "train, K = 4, 1 rank", "$dat" u 1:6 w lp t "train, K = 4, 2 ranks", \
+     "$dat" u 1:3 w lp dt 2 t "inference, K = 1, 1 rank", "$dat" u 1:5 w lp dt 2 t "inference, K = 4, 1 rank", "$dat" u 1:7 w lp dt 2 t "inference, K = 4, 2 ranks"
+EOF
+fi
+printf '\n}\n' >> "$json"
+echo "wrote $out (tables moe_accuracy.md, moe_scaling.md; moe.json; PNG plots)"

@@ -1,0 +1,90 @@
+/* Training of the mixture-of-experts hard constraint and its baselines
+   (docs/moe.md): one loop for three models,
+
+   - soft:  the network outputs u itself (one output); the PDE residual is a
+            penalty in the loss (the PI-SC baseline);
+   - hard:  the network outputs N basis functions, u = B w_k with w_k solved
+            per expert (K = kx kt; K = 1 is the global hard constraint, K > 1
+            the mixture of experts).
+
+   The loss is the same for all three, on the whole assembled grid:
+
+     L = mean over the batch of
+         w_pde mean_{interior} F(u)^2 + w_ic mean_{t = t0} (s (u - u0))^2
+       + w_bc mean_{walls, t > t0} (c . q - g)^2
+
+   with the problem's pointwise residual F, initial row scale s and boundary
+   rows (deepcd/moe_pde.h). Training instances (problem parameters) are drawn
+   from the problem's family with the seed; held-out instances from a
+   separate stream. Adam with a step-decay schedule; non-finite gradient
+   entries are zeroed and the gradient is clipped to a global norm (the
+   reference's hygiene). Every rank holds the same network parameters; the
+   experts are spread over the ranks (deepcd/moe_experts.h). */
+#ifndef DEEPCD_MOE_TRAIN_H
+#define DEEPCD_MOE_TRAIN_H
+
+#include <deepcd/moe_experts.h>
+
+typedef enum {
+  DEEPCD_MOE_MODEL_SOFT = 0,
+  DEEPCD_MOE_MODEL_HARD = 1
+} DeepCDMoeModelType;
+PETSC_EXTERN const char *const DeepCDMoeModelTypes[];
+
+typedef struct {
+  DeepCDMoeModelType   model;
+  PetscInt             kx, kt;            /* experts (hard) */
+  PetscInt             N;                 /* basis functions (hard) */
+  PetscInt             depth, width;      /* hidden layers (tanh) and their width */
+  PetscInt             nx, nt;            /* the space-time grid */
+  PetscInt             points;            /* PDE rows per expert (<= 0: all) */
+  PetscInt             steps, batch;      /* Adam steps; instances per step */
+  PetscInt             ntrain, ntest;     /* training and held-out instances */
+  PetscReal            lr, lr_gamma;      /* learning rate, multiplied by lr_gamma every lr_every steps ... */
+  PetscInt             lr_every;          /* ... down to lr_min */
+  PetscReal            lr_min;            /* */
+  PetscReal            beta1, beta2;      /* Adam */
+  PetscReal            adam_eps;          /* */
+  PetscReal            clip;              /* global gradient norm cap (<= 0: none) */
+  PetscReal            w_pde, w_ic, w_bc; /* loss weights */
+  PetscInt             seed;              /* network, instances, batches, point draws */
+  PetscInt             eval_every;        /* held-out error every so many steps (0: only at the end) */
+  PetscReal            ridge;             /* hard: ridge rows */
+  DeepCDMoeHessianType hessian;           /* hard: of the backward pass */
+  DeepCDMoeConditions  conditions;        /* hard: global or local condition rows */
+  DeepCDMoeLMOptions   lm;                /* hard: the per-expert solve */
+} DeepCDMoeTrainOptions;
+
+typedef struct _n_DeepCDMoeTrainer *DeepCDMoeTrainer;
+
+/* Called after every step (err is NAN when the held-out error was not evaluated at that step). */
+typedef PetscErrorCode (*DeepCDMoeTrainMonitor)(DeepCDMoeTrainer, PetscInt step, PetscReal loss, PetscReal err, void *ctx);
+
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainOptionsDefault(const char[], DeepCDMoeTrainOptions *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerCreate(MPI_Comm, const char[], const DeepCDMoeTrainOptions *, DeepCDMoeTrainer *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerDestroy(DeepCDMoeTrainer *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetPDE(DeepCDMoeTrainer, DeepCDMoePDE *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetOptions(DeepCDMoeTrainer, const DeepCDMoeTrainOptions **);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetGrid(DeepCDMoeTrainer, const DeepCDMoeGrid **);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerSetMonitor(DeepCDMoeTrainer, DeepCDMoeTrainMonitor, void *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerSetCheckpoint(DeepCDMoeTrainer, const char[], PetscInt);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetParameters(DeepCDMoeTrainer, PetscInt *, const PetscReal **);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetStep(DeepCDMoeTrainer, PetscInt *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetHistory(DeepCDMoeTrainer, PetscInt *, const PetscReal **, const PetscReal **);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetInstances(DeepCDMoeTrainer, PetscBool, PetscInt *, PetscInt *, const PetscReal **);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerStep(DeepCDMoeTrainer, PetscReal *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerTrain(DeepCDMoeTrainer);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerPredict(DeepCDMoeTrainer, const PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetReferences(DeepCDMoeTrainer, const PetscReal **);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerEvaluate(DeepCDMoeTrainer, PetscReal[], PetscReal[], PetscReal *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetTimings(DeepCDMoeTrainer, PetscReal *, PetscReal *);
+
+/* The outer loss of one instance on the whole grid (src/moe/loss.c). */
+PETSC_EXTERN PetscErrorCode DeepCDMoeLoss(DeepCDMoePDE, const DeepCDMoeGrid *, PetscReal, PetscReal, PetscReal, const PetscReal[], PetscReal *, PetscReal[]);
+
+/* Checkpoints and run files (HDF5, docs/formats.md; src/moe/train_io.c). */
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerSave(DeepCDMoeTrainer, const char[]);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerLoad(MPI_Comm, const char[], DeepCDMoeTrainer *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerResume(DeepCDMoeTrainer, const char[]);
+
+#endif

@@ -1,0 +1,91 @@
+// deepcd moe train|eval: the command end to end (docs/options.md, docs/formats.md "MoE run file").
+#include <gtest/gtest.h>
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+#include "test_util.h"
+
+namespace {
+
+std::string Cli()
+{
+  return "env OMPI_MCA_pml=ob1 " + CliPath() + " moe ";
+}
+
+const std::string kTiny = " --grid 16,10 --basis 6 --width 12 --points 40 --batch 2 --train 6 --test 2 --lr 1e-2 --plot none";
+
+// Each bad input gives one error line naming the problem, a non-zero exit and no output file.
+TEST(CliMoe, BadInputFailsWithOneLine)
+{
+  const std::string dir = TestTempDir("cli_moe_bad"), out = dir + "/run.h5";
+  {
+    FILE *f = fopen((dir + "/text.h5").c_str(), "w");
+    fputs("not hdf5\n", f);
+    fclose(f);
+  }
+  const struct {
+    std::string args, expect;
+  } cases[] = {
+    { "train --pde wave -o " + out, "unknown moe PDE 'wave'" },
+    { "train --pde heat", "no output file given" },
+    { "train -o " + out, "no problem given" },
+    { "train --pde heat --experts 2 -o " + out, "option --experts: '2'" },
+    { "train --pde heat --steps -3 -o " + out, "option --steps: '-3'" },
+    { "train --pde heat --lr abc -o " + out, "option --lr: 'abc'" },
+    { "train --pde heat --bogus 1 -o " + out, "unknown option '--bogus'" },
+    { "train --pde heat --model medium -o " + out, "option --model: 'medium'" },
+    { "train --pde heat --model soft --experts 2,2 -o " + out, "the soft model has no experts" },
+    { "train --pde heat -o " + dir + "/missing/run.h5", "does not exist or is not writable" },
+    { "train --pde heat --resume " + dir + "/none.h5 -o " + out, "none.h5: cannot read the file" },
+    { "train --pde heat --resume " + dir + "/text.h5 -o " + out, "text.h5: not an HDF5 file" },
+    { "train --pde heat --grid 2,2 -o " + out, "grid 2 x 2: need at least 4 x 4" },
+    { "eval " + dir + "/none.h5", "none.h5: cannot read the file" },
+    { "eval", "no run file given" },
+    { "frob", "unknown subcommand 'frob'" },
+  };
+  ASSERT_EQ(RunCommand("mkdir -p " + dir + "/adir.h5").status, 0); // an output that cannot be replaced
+  for (const auto &c : cases) {
+    CommandResult r = RunCommand(Cli() + c.args);
+    EXPECT_NE(r.status, 0) << c.args;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.args << ": " << r.err;
+    EXPECT_FALSE(FileExists(out)) << c.args;
+  }
+  EXPECT_FALSE(FileExists(dir + "/adir.h5.tmp"));
+}
+
+// train writes a run file; eval reproduces its held-out errors; --resume of a
+// checkpoint reaches the same parameters as the uninterrupted run.
+TEST(CliMoe, TrainEvalResume)
+{
+  const std::string dir = TestTempDir("cli_moe_run");
+  CommandResult     r   = RunCommand(Cli() + "train --pde burgers --experts 2,1 --steps 4 --eval-every 2" + kTiny + " -o " + dir + "/whole.h5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("held-out relative L2 error"), std::string::npos) << r.out;
+  const std::vector<double> errs = ReadDataset(dir + "/whole.h5", "errors");
+  ASSERT_EQ(errs.size(), 2u);
+  ASSERT_EQ(ReadDataset(dir + "/whole.h5", "prediction").size(), 2u * 16 * 10);
+  ASSERT_EQ(ReadDataset(dir + "/whole.h5", "loss").size(), 4u);
+
+  r = RunCommand(Cli() + "eval " + dir + "/whole.h5 -o " + dir + "/eval.h5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("mean relative L2 error"), std::string::npos) << r.out;
+  EXPECT_EQ(ReadDataset(dir + "/eval.h5", "errors"), errs);
+
+  r = RunCommand(Cli() + "train --pde burgers --experts 2,1 --steps 2 --eval-every 2 --checkpoint-every 2" + kTiny + " -o " + dir + "/half.h5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_TRUE(FileExists(dir + "/half.h5.ckpt"));
+  r = RunCommand(Cli() + "train --pde burgers --experts 2,1 --steps 4 --eval-every 2 --resume " + dir + "/half.h5.ckpt" + kTiny + " -o " + dir + "/resumed.h5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(ReadDataset(dir + "/resumed.h5", "theta"), ReadDataset(dir + "/whole.h5", "theta"));
+  EXPECT_EQ(ReadDataset(dir + "/resumed.h5", "loss"), ReadDataset(dir + "/whole.h5", "loss"));
+
+  // a checkpoint of other settings is refused
+  r = RunCommand(Cli() + "train --pde burgers --experts 1,1 --steps 4 --resume " + dir + "/half.h5.ckpt" + kTiny + " -o " + dir + "/other.h5");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("the checkpoint has kx 2, this run 1"), std::string::npos) << r.err;
+  EXPECT_FALSE(FileExists(dir + "/other.h5"));
+}
+
+} // namespace

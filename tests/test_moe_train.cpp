@@ -1,0 +1,228 @@
+// The training loop of the mixture-of-experts hard constraint and its
+// baselines: the outer loss gradient against finite differences, the loss
+// falls on tiny problems for the three models, checkpoint + resume equals an
+// uninterrupted run exactly, run files load back, bad checkpoints give one
+// clear error.
+#include <gtest/gtest.h>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+#include <deepcd/moe.h>
+#include "test_util.h"
+
+namespace {
+
+DeepCDMoeTrainOptions Tiny(const char *pde, DeepCDMoeModelType model, PetscInt kx, PetscInt kt)
+{
+  DeepCDMoeTrainOptions o;
+  DeepCDMoeTrainOptionsDefault(pde, &o);
+  o.model      = model;
+  o.kx         = kx;
+  o.kt         = kt;
+  o.N          = 6;
+  o.width      = 12;
+  o.nx         = 16;
+  o.nt         = 10;
+  o.points     = 40;
+  o.batch      = 2;
+  o.ntrain     = 8;
+  o.ntest      = 2;
+  o.lr         = 1e-2;
+  o.seed       = 3;
+  o.eval_every = 0;
+  return o;
+}
+
+// dL/du of the outer loss against central differences, for each PDE.
+TEST(MoeTrain, LossGradientMatchesFiniteDifferences)
+{
+  for (const char *type : { DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_PDE_BURGERS, DEEPCD_MOE_PDE_DIFFSORP }) {
+    DeepCDMoePDE  pde;
+    DeepCDMoeGrid g;
+    ASSERT_EQ(DeepCDMoePDECreate(type, &pde), 0);
+    DeepCDMoeGridSetUp(&g, 9, 7, pde->xlo, pde->xhi, pde->t0, pde->t1);
+    const PetscInt      P = g.nx * g.nt;
+    std::vector<double> u(P), ubar(P);
+    for (PetscInt p = 0; p < P; p++) u[p] = 0.3 + 0.2 * std::sin(1.7 * p) + 0.01 * p;
+    double L;
+    ASSERT_EQ(DeepCDMoeLoss(pde, &g, 1.0, 0.7, 0.5, u.data(), &L, ubar.data()), 0);
+    double worst = 0, scale = 0;
+    for (PetscInt p = 0; p < P; p++) {
+      const double h = 1e-6, keep = u[p];
+      double       Lp, Lm;
+      u[p] = keep + h;
+      DeepCDMoeLoss(pde, &g, 1.0, 0.7, 0.5, u.data(), &Lp, nullptr);
+      u[p] = keep - h;
+      DeepCDMoeLoss(pde, &g, 1.0, 0.7, 0.5, u.data(), &Lm, nullptr);
+      u[p]  = keep;
+      worst = std::max(worst, std::fabs((Lp - Lm) / (2 * h) - ubar[p]));
+      scale = std::max(scale, std::fabs(ubar[p]));
+    }
+    EXPECT_LT(worst, 1e-6 * scale) << type;
+    DeepCDMoePDEDestroy(&pde);
+  }
+}
+
+double MeanLoss(const PetscReal *l, PetscInt from, PetscInt to)
+{
+  double s = 0;
+  for (PetscInt k = from; k < to; k++) s += l[k];
+  return s / (to - from);
+}
+
+// Each model lowers the loss on a tiny heat problem within 40 steps.
+TEST(MoeTrain, LossFallsForEveryModel)
+{
+  struct {
+    DeepCDMoeModelType model;
+    PetscInt           kx, kt;
+  } cases[] = {
+    { DEEPCD_MOE_MODEL_SOFT, 1, 1 },
+    { DEEPCD_MOE_MODEL_HARD, 1, 1 },
+    { DEEPCD_MOE_MODEL_HARD, 2, 2 }
+  };
+  for (auto c : cases) {
+    DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_HEAT, c.model, c.kx, c.kt);
+    o.steps                 = 40;
+    DeepCDMoeTrainer t;
+    ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, &t), 0);
+    ASSERT_EQ(DeepCDMoeTrainerTrain(t), 0);
+    PetscInt         n;
+    const PetscReal *loss, *err;
+    DeepCDMoeTrainerGetHistory(t, &n, &loss, &err);
+    ASSERT_EQ(n, 40);
+    const double first = MeanLoss(loss, 0, 5), last = MeanLoss(loss, 35, 40);
+    EXPECT_LT(last, 0.5 * first) << DeepCDMoeModelTypes[c.model] << " K=" << c.kx * c.kt << ": " << first << " -> " << last;
+    EXPECT_TRUE(std::isfinite(err[39])); // evaluated at the last step
+    EXPECT_TRUE(std::isnan(err[10]));
+    DeepCDMoeTrainerDestroy(&t);
+  }
+}
+
+std::vector<double> Params(DeepCDMoeTrainer t)
+{
+  PetscInt         n;
+  const PetscReal *th;
+  DeepCDMoeTrainerGetParameters(t, &n, &th);
+  return std::vector<double>(th, th + n);
+}
+
+// 2n steps in one go against n steps, a checkpoint, and n more steps in a
+// new trainer resumed from it: bitwise the same parameters and losses.
+TEST(MoeTrain, ResumeEqualsUninterruptedRun)
+{
+  const std::string dir = TestTempDir("moe_train_resume");
+  for (const char *type : { DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_PDE_BURGERS }) {
+    const std::string     ckpt = dir + "/" + type + ".h5";
+    DeepCDMoeTrainOptions o    = Tiny(type, DEEPCD_MOE_MODEL_HARD, 2, 1);
+    o.steps                    = 6;
+    o.eval_every               = 3;
+    DeepCDMoeTrainer whole, first, second;
+    ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, type, &o, &whole), 0);
+    ASSERT_EQ(DeepCDMoeTrainerTrain(whole), 0);
+
+    o.steps = 3;
+    ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, type, &o, &first), 0);
+    ASSERT_EQ(DeepCDMoeTrainerSetCheckpoint(first, ckpt.c_str(), 3), 0);
+    ASSERT_EQ(DeepCDMoeTrainerTrain(first), 0);
+    DeepCDMoeTrainerDestroy(&first);
+
+    o.steps = 6;
+    ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, type, &o, &second), 0);
+    ASSERT_EQ(DeepCDMoeTrainerResume(second, ckpt.c_str()), 0);
+    PetscInt step;
+    DeepCDMoeTrainerGetStep(second, &step);
+    EXPECT_EQ(step, 3);
+    ASSERT_EQ(DeepCDMoeTrainerTrain(second), 0);
+
+    const std::vector<double> a = Params(whole), b = Params(second);
+    ASSERT_EQ(a.size(), b.size());
+    size_t differ = 0;
+    for (size_t k = 0; k < a.size(); k++) differ += a[k] != b[k];
+    EXPECT_EQ(differ, 0u) << type;
+    PetscInt         na, nb;
+    const PetscReal *la, *lb, *ea, *eb;
+    DeepCDMoeTrainerGetHistory(whole, &na, &la, &ea);
+    DeepCDMoeTrainerGetHistory(second, &nb, &lb, &eb);
+    ASSERT_EQ(na, nb);
+    for (PetscInt k = 0; k < na; k++) {
+      EXPECT_EQ(la[k], lb[k]) << type << " step " << k;
+      if (std::isnan(ea[k]))
+        EXPECT_TRUE(std::isnan(eb[k]));
+      else
+        EXPECT_EQ(ea[k], eb[k]);
+    }
+    DeepCDMoeTrainerDestroy(&whole);
+    DeepCDMoeTrainerDestroy(&second);
+  }
+}
+
+// A run file loads back into a trainer with the same settings, state and predictions.
+TEST(MoeTrain, RunFileLoadsBack)
+{
+  const std::string     file = TestTempDir("moe_train_load") + "/run.h5";
+  DeepCDMoeTrainOptions o    = Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_SOFT, 1, 1);
+  o.steps                    = 3;
+  DeepCDMoeTrainer t, back;
+  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, &t), 0);
+  DeepCDMoePDE pde;
+  DeepCDMoeTrainerGetPDE(t, &pde);
+  DeepCDMoePDESetConstant(pde, "kappa", 0.06);
+  ASSERT_EQ(DeepCDMoeTrainerTrain(t), 0);
+  std::vector<double> err(o.ntest), err2(o.ntest);
+  double              mean, mean2;
+  ASSERT_EQ(DeepCDMoeTrainerEvaluate(t, err.data(), nullptr, &mean), 0);
+  ASSERT_EQ(DeepCDMoeTrainerSave(t, file.c_str()), 0);
+  EXPECT_FALSE(FileExists(file + ".tmp"));
+  ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, file.c_str(), &back), 0);
+  EXPECT_EQ(Params(back), Params(t));
+  const DeepCDMoeTrainOptions *ob;
+  DeepCDMoeTrainerGetOptions(back, &ob);
+  EXPECT_EQ(ob->model, DEEPCD_MOE_MODEL_SOFT);
+  EXPECT_EQ(ob->nx, o.nx);
+  EXPECT_EQ(ob->lr, o.lr);
+  DeepCDMoePDE pb;
+  DeepCDMoeTrainerGetPDE(back, &pb);
+  double kappa;
+  DeepCDMoePDEGetConstant(pb, "kappa", &kappa);
+  EXPECT_EQ(kappa, 0.06);
+  ASSERT_EQ(DeepCDMoeTrainerEvaluate(back, err2.data(), nullptr, &mean2), 0);
+  EXPECT_EQ(err, err2);
+  EXPECT_EQ(ReadDataset(file, "errors"), err);
+  EXPECT_EQ(ReadDataset(file, "loss").size(), 3u);
+  DeepCDMoeTrainerDestroy(&t);
+  DeepCDMoeTrainerDestroy(&back);
+}
+
+// Resuming from a missing file, a non-HDF5 file or a checkpoint of other settings fails with a clear error.
+TEST(MoeTrain, BadCheckpointsAreRefused)
+{
+  const std::string     dir = TestTempDir("moe_train_bad");
+  DeepCDMoeTrainOptions o   = Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 1, 1);
+  o.steps                   = 1;
+  DeepCDMoeTrainer t, other;
+  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, &t), 0);
+  const std::string good = dir + "/good.h5", text = dir + "/text.h5";
+  ASSERT_EQ(DeepCDMoeTrainerSave(t, good.c_str()), 0);
+  FILE *f = fopen(text.c_str(), "w");
+  fputs("not hdf5\n", f);
+  fclose(f);
+  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
+  const char *msg;
+  EXPECT_NE(DeepCDMoeTrainerResume(t, (dir + "/missing.h5").c_str()), 0);
+  EXPECT_NE(DeepCDMoeTrainerResume(t, text.c_str()), 0);
+  PetscErrorMessage(PETSC_ERR_FILE_UNEXPECTED, &msg, nullptr);
+  o.nx = 20;
+  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, &other), 0);
+  PetscErrorCode ierr = DeepCDMoeTrainerResume(other, good.c_str());
+  EXPECT_NE(ierr, 0);
+  char *specific = nullptr;
+  PetscErrorMessage(ierr, nullptr, &specific);
+  EXPECT_NE(std::string(specific ? specific : "").find("nx 16, this run 20"), std::string::npos) << specific;
+  PetscPopErrorHandler();
+  DeepCDMoeTrainerDestroy(&t);
+  DeepCDMoeTrainerDestroy(&other);
+}
+
+} // namespace
