@@ -82,29 +82,27 @@ void fc_add_position_grad(const mesh_flexicubes_grad *grad, const fc_corners *cc
   for (int a = 0; a < 3; a++) grad->deform[3 * cc->vid[c] + (size_t) a] += g[a];
 }
 
-/* d(1 + w tanh(r))/dr */
-static double tanh_weight_slope(double r, double w)
-{
-  const double t = tanh(r);
-  return w * (1.0 - t * t);
-}
-
 void fc_dual_backward(const mesh_flexicubes_options *opt, const mesh_dmc_case *dc, int group, const fc_corners *cc, const double gv[3], const mesh_flexicubes_grad *grad)
 {
   const double w = opt->weight_scale;
-  double       ap[8], sw[8], beta[MESH_DMC_MAX_GROUP_EDGES], u[MESH_DMC_MAX_GROUP_EDGES][3], t[MESH_DMC_MAX_GROUP_EDGES], dta[MESH_DMC_MAX_GROUP_EDGES], dtb[MESH_DMC_MAX_GROUP_EDGES];
+  const int    n = dc->group_size[group], weighted_a = cc->real && opt->alpha, weighted_b = cc->real && opt->beta;
+  double       ta[8], sw[8], tb[MESH_DMC_MAX_GROUP_EDGES], beta[MESH_DMC_MAX_GROUP_EDGES], u[MESH_DMC_MAX_GROUP_EDGES][3];
+  double       t[MESH_DMC_MAX_GROUP_EDGES], dta[MESH_DMC_MAX_GROUP_EDGES], dtb[MESH_DMC_MAX_GROUP_EDGES];
   double       v[3] = { 0, 0, 0 }, bsum = 0, gs[8] = { 0 };
-  const int    n = dc->group_size[group];
+  unsigned     used = 0; /* corners on the group's edges */
 
-  for (int c = 0; c < 8; c++) {
-    ap[c] = cc->real && opt->alpha ? 1.0 + w * tanh(opt->alpha[8 * cc->cube + (size_t) c]) : 1.0;
-    sw[c] = cc->s[c] * ap[c];
-  }
-  /* forward again: the crossings and the vertex */
+  /* forward again: tanh of the raw weights (raw 0 when none), the crossings and the vertex */
+  for (int m = 0; m < n; m++) used |= 1u << mesh_cube_edge_corners[dc->group_edges[group][m]][0] | 1u << mesh_cube_edge_corners[dc->group_edges[group][m]][1];
+  for (int c = 0; c < 8; c++)
+    if (used >> c & 1) {
+      ta[c] = weighted_a ? tanh(opt->alpha[8 * cc->cube + (size_t) c]) : 0.0;
+      sw[c] = cc->s[c] * (1.0 + w * ta[c]);
+    }
   for (int m = 0; m < n; m++) {
     const int e = dc->group_edges[group][m], a = mesh_cube_edge_corners[e][0], b = mesh_cube_edge_corners[e][1];
     t[m]    = fc_crossing(sw[a], sw[b], &dta[m], &dtb[m]);
-    beta[m] = cc->real && opt->beta ? 1.0 + w * tanh(opt->beta[12 * cc->cube + (size_t) e]) : 1.0;
+    tb[m]   = weighted_b ? tanh(opt->beta[12 * cc->cube + (size_t) e]) : 0.0;
+    beta[m] = 1.0 + w * tb[m];
     for (int d = 0; d < 3; d++) {
       u[m][d] = cc->x[a][d] + t[m] * (cc->x[b][d] - cc->x[a][d]);
       v[d] += beta[m] * u[m][d];
@@ -112,7 +110,7 @@ void fc_dual_backward(const mesh_flexicubes_options *opt, const mesh_dmc_case *d
     bsum += beta[m];
   }
   for (int d = 0; d < 3; d++) v[d] /= bsum;
-  /* backward */
+  /* backward; d(1 + w tanh(r))/dr = w (1 - tanh^2) */
   for (int m = 0; m < n; m++) {
     const int e = dc->group_edges[group][m], a = mesh_cube_edge_corners[e][0], b = mesh_cube_edge_corners[e][1];
     double    gu[3], gxa[3], gxb[3], gt = 0, gb = 0;
@@ -123,24 +121,31 @@ void fc_dual_backward(const mesh_flexicubes_options *opt, const mesh_dmc_case *d
       gxa[d] = gu[d] * (1.0 - t[m]);
       gxb[d] = gu[d] * t[m];
     }
-    if (cc->real && grad->beta) grad->beta[12 * cc->cube + (size_t) e] += gb * tanh_weight_slope(opt->beta ? opt->beta[12 * cc->cube + (size_t) e] : 0.0, w);
+    if (cc->real && grad->beta) grad->beta[12 * cc->cube + (size_t) e] += gb * w * (1.0 - tb[m] * tb[m]);
     fc_add_position_grad(grad, cc, a, gxa);
     fc_add_position_grad(grad, cc, b, gxb);
     gs[a] += gt * dta[m]; /* d/d(scaled value) */
     gs[b] += gt * dtb[m];
   }
   for (int c = 0; c < 8; c++) {
-    if (gs[c] == 0.0) continue;
-    if (cc->in[c] && grad->field) grad->field[cc->vid[c]] += gs[c] * ap[c];
-    if (cc->real && grad->alpha) grad->alpha[8 * cc->cube + (size_t) c] += gs[c] * cc->s[c] * tanh_weight_slope(opt->alpha ? opt->alpha[8 * cc->cube + (size_t) c] : 0.0, w);
+    if (!(used >> c & 1) || gs[c] == 0.0) continue;
+    if (cc->in[c] && grad->field) grad->field[cc->vid[c]] += gs[c] * (1.0 + w * ta[c]);
+    if (cc->real && grad->alpha) grad->alpha[8 * cc->cube + (size_t) c] += gs[c] * cc->s[c] * w * (1.0 - ta[c] * ta[c]);
   }
 }
 
-/* gamma' of the cube of each dual vertex; NULL gamma is differentiated at raw 0 */
-static double gamma_weight(const mesh_flexicubes_options *opt, const fc_corners *cc, double *slope)
+/* gamma' of the cube of dual vertex dv and d(gamma')/d(raw) (0 for a padding
+   cube); NULL gamma is differentiated at raw 0 */
+static double gamma_weight(const mesh_grid *g, const mesh_flexicubes_options *opt, const mesh_dual_vertex *dv, double *slope)
 {
-  const double w = opt->weight_scale, r = cc->real && opt->gamma ? opt->gamma[cc->cube] : 0.0, sg = 1.0 / (1.0 + exp(-r));
-  *slope = cc->real ? w * sg * (1.0 - sg) : 0.0;
+  const double w    = opt->weight_scale;
+  const int    real = dv->cube[0] >= 0 && dv->cube[0] < g->dims[0] && dv->cube[1] >= 0 && dv->cube[1] < g->dims[1] && dv->cube[2] >= 0 && dv->cube[2] < g->dims[2];
+  const size_t cube = real ? ((size_t) dv->cube[2] * (size_t) g->dims[1] + (size_t) dv->cube[1]) * (size_t) g->dims[0] + (size_t) dv->cube[0] : 0;
+  double       r, sg;
+
+  r      = real && opt->gamma ? opt->gamma[cube] : 0.0;
+  sg     = 1.0 / (1.0 + exp(-r));
+  *slope = real ? w * sg * (1.0 - sg) : 0.0;
   return w * sg + 0.5 * (1.0 - w);
 }
 
@@ -152,7 +157,7 @@ static double gamma_weight(const mesh_flexicubes_options *opt, const fc_corners 
 mesh_err flexicubes_backward(const mesh_grid *grid, const double *field, const mesh_flexicubes_options *opt, const mesh_surface *s, const double *dverts, const mesh_flexicubes_grad *grad)
 {
   const mesh_dmc_table *table;
-  double               *gv = NULL, *gg = NULL, *gam = NULL;
+  double               *gv = NULL, *gg = NULL, *gam = NULL, *slope = NULL;
   fc_corners            cc;
 
   MESH_CALL(fc_check_surface("flexicubes_backward", grid, field, opt, s));
@@ -162,22 +167,20 @@ mesh_err flexicubes_backward(const mesh_grid *grid, const double *field, const m
   MESH_CALL(mesh_dmc_table_get(&table));
   gv = malloc(3 * (size_t) s->ndual * sizeof(double));
   if (s->training) {
-    gg  = calloc((size_t) s->ndual, sizeof(double));
-    gam = malloc((size_t) s->ndual * sizeof(double));
+    gg    = calloc((size_t) s->ndual, sizeof(double));
+    gam   = malloc((size_t) s->ndual * sizeof(double));
+    slope = malloc((size_t) s->ndual * sizeof(double));
   }
-  if (!gv || (s->training && (!gg || !gam))) {
+  if (!gv || (s->training && (!gg || !gam || !slope))) {
     free(gv);
     free(gg);
     free(gam);
+    free(slope);
     return mesh_error_set(MESH_ERR_MEM, "flexicubes_backward: out of memory (%d dual vertices)", s->ndual);
   }
   memcpy(gv, dverts, 3 * (size_t) s->ndual * sizeof(double));
   if (s->training) {
-    double slope;
-    for (int32_t v = 0; v < s->ndual; v++) {
-      fc_cube_corners(grid, field, opt, s->dual + v, &cc);
-      gam[v] = gamma_weight(opt, &cc, &slope);
-    }
+    for (int32_t v = 0; v < s->ndual; v++) gam[v] = gamma_weight(grid, opt, s->dual + v, &slope[v]);
     /* the centres: c = (g02 m02 + g13 m13) / G, G = g02 + g13 */
     for (int32_t q = 0; q < s->nquads; q++) {
       const int32_t *d   = s->quads[q].dual;
@@ -204,14 +207,11 @@ mesh_err flexicubes_backward(const mesh_grid *grid, const double *field, const m
     const mesh_dual_vertex *dv = s->dual + v;
     fc_cube_corners(grid, field, opt, dv, &cc);
     fc_dual_backward(opt, &table->cases[dv->table_case], dv->group, &cc, gv + 3 * (size_t) v, grad);
-    if (s->training && grad->gamma && cc.real) {
-      double slope;
-      gamma_weight(opt, &cc, &slope);
-      grad->gamma[cc.cube] += gg[v] * slope;
-    }
+    if (s->training && grad->gamma && cc.real) grad->gamma[cc.cube] += gg[v] * slope[v];
   }
   free(gv);
   free(gg);
   free(gam);
+  free(slope);
   return MESH_SUCCESS;
 }
