@@ -54,9 +54,10 @@ set style data histogram
 set style histogram rowstacked
 set style fill solid 0.85 border -1
 set boxwidth 0.6
-set ylabel "seconds (best of $reps)"
+set ylabel "seconds: best forward, best backward (of $reps)"
 set title "FlexiCubes training mode: forward + backward, one thread"
 set grid y
+set yrange [0:0.35<*]
 set arrow from graph 0, first 0.3 to graph 1, first 0.3 nohead dt 2 lw 2
 set label "target 0.3 s (128^3)" at graph 0.02, first 0.31
 plot "$dat" u 2:xtic(1) t "forward", "" u 3 t "backward"
