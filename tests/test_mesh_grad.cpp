@@ -52,15 +52,17 @@ struct Inputs {
   std::vector<double> field, alpha, beta, gamma, deform;
   bool                weights = true, deformed = true;
   int                 training = 0, close = 0;
-  double              close_value = INFINITY;
+  double              close_value = INFINITY, iso = 0.0, weight_scale = 0.99;
 
   mesh_flexicubes_options Options() const
   {
     mesh_flexicubes_options o;
     EXPECT_EQ(mesh_flexicubes_options_default(&o), MESH_SUCCESS);
-    o.training    = training;
-    o.close       = close;
-    o.close_value = close_value;
+    o.training     = training;
+    o.iso          = iso;
+    o.weight_scale = weight_scale;
+    o.close        = close;
+    o.close_value  = close_value;
     if (weights) {
       o.alpha = alpha.data();
       o.beta  = beta.data();
@@ -71,13 +73,14 @@ struct Inputs {
   }
 };
 
-Inputs MakeInputs(const mesh_grid &g, const Field &f, unsigned seed)
+Inputs MakeInputs(const mesh_grid &g, const Field &f, unsigned seed, double iso = 0.0)
 {
   Inputs                                 in;
   std::mt19937                           gen(seed);
   std::normal_distribution<double>       n01(0.0, 0.7);
   std::uniform_real_distribution<double> u(-0.2, 0.2);
-  in.g = g;
+  in.g   = g;
+  in.iso = iso;
   in.field.resize(NumVertices(g));
   for (int k = 0; k <= g.dims[2]; k++)
     for (int j = 0; j <= g.dims[1]; j++)
@@ -86,7 +89,7 @@ Inputs MakeInputs(const mesh_grid &g, const Field &f, unsigned seed)
         double &v = in.field[((size_t) k * (g.dims[1] + 1) + j) * (g.dims[0] + 1) + i];
         v         = f(p);
         // keep every value clear of the isovalue so that no perturbation flips a sign
-        if (std::fabs(v) < 1e-3) v = v < 0 ? -1e-3 : 1e-3;
+        if (std::fabs(v - iso) < 1e-3) v = iso + (v < iso ? -1e-3 : 1e-3);
       }
   for (size_t c = 0; c < 8 * NumCubes(g); c++) in.alpha.push_back(n01(gen));
   for (size_t c = 0; c < 12 * NumCubes(g); c++) in.beta.push_back(n01(gen));
@@ -299,6 +302,21 @@ TEST(MeshGrad, BackwardClosedSurfaces)
       in.close_value = cv;
       ExpectGradientsMatch(in, Loss::kLinear, std::string("close ") + std::to_string(cv) + (training ? " training" : " inference"));
     }
+}
+
+TEST(MeshGrad, IsovalueAndWeightScale)
+{
+  // iso != 0 shifts every corner value; weight_scale enters every weight's slope
+  for (int training = 0; training < 2; training++) {
+    Inputs in       = MakeInputs(Grid(6, 5, 7), Sphere, 61, 0.15);
+    in.training     = training;
+    in.weight_scale = 0.6;
+    ExpectGradientsMatch(in, Loss::kLinear, training ? "iso 0.15, w 0.6, training" : "iso 0.15, w 0.6, inference");
+  }
+  Inputs in       = MakeInputs(Grid(6, 5, 7), Torus, 62, -0.05);
+  in.training     = 1;
+  in.weight_scale = 0.3;
+  ExpectGradientsMatch(in, Loss::kLdev, "L_dev, iso -0.05, w 0.3");
 }
 
 TEST(MeshGrad, DefaultWeightsAreDifferentiatedAtZero)
