@@ -15,21 +15,13 @@
 #include <tuple>
 #include <vector>
 #include <deepcd/mesh.h>
+#include "test_mesh_util.h"
 
 namespace {
 
-using Vec   = std::array<double, 3>;
-using Field = std::function<double(const Vec &)>;
-
-struct Surface {
-  mesh_surface *s          = nullptr;
-  Surface()                = default;
-  Surface(const Surface &) = delete;
-  ~Surface()
-  {
-    mesh_surface_destroy(&s);
-  }
-};
+using mesh_test::Field;
+using mesh_test::Surface;
+using mesh_test::Vec;
 
 mesh_grid Grid(int nx, int ny, int nz, Vec lo, Vec hi)
 {

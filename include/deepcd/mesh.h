@@ -204,6 +204,41 @@ mesh_err mesh_read_obj(const char *path, int32_t *nverts, double **verts, int32_
    number exceeds 1/2 (inside). sdf holds (nx+1)(ny+1)(nz+1) values. */
 mesh_err sdf_from_mesh(const mesh_grid *grid, int32_t nverts, const double *verts, int32_t ntris, const int32_t *tris, double *sdf);
 
+/* ---- backward pass and the L_dev regulariser (flexicubes_backward.c, ldev.c) ------
+
+   The topology of the output is piecewise constant in the inputs; the
+   gradients are those of the vertex positions for the fixed topology (as in
+   the reference). `surface` must be the output of flexicubes_extract() for
+   the same grid, field and options. A NULL weight array is differentiated
+   at raw 0 (alpha' = beta' = 1; gamma only enters through ratios, so the
+   mesh is the same). In inference mode gamma only chooses the split and
+   gets no gradient. Padding cubes and vertices (close mode) have no
+   parameters: their gradients are dropped, except that a padding vertex
+   moves with the deformation of the grid vertex next to it. */
+
+/* Gradient arrays, one per input, in the inputs' layouts (field:
+   (nx+1)(ny+1)(nz+1); alpha: 8 per cube; beta: 12 per cube; gamma: 1 per
+   cube; deform: 3 per vertex). The functions ADD to every non-NULL array
+   (zero them first); a NULL array is skipped. */
+typedef struct {
+  double *field;
+  double *alpha;
+  double *beta;
+  double *gamma;
+  double *deform;
+} mesh_flexicubes_grad;
+
+/* Backward pass: given dL/d(surface->verts) (3 per vertex, centres
+   included in training mode), adds dL/d(input) to `grad`. */
+mesh_err flexicubes_backward(const mesh_grid *grid, const double *field, const mesh_flexicubes_options *opt, const mesh_surface *surface, const double *dverts, const mesh_flexicubes_grad *grad);
+
+/* The L_dev regulariser (paper Eq. 8): for each dual vertex v and each edge
+   e of its group, d_e = |v - u_e| with u_e the plain (unweighted) crossing
+   of e, and L_dev,e = |d_e - mean over the group of d|. *ldev (may be NULL)
+   gets the mean of L_dev,e over all incidences (0 for an empty surface);
+   `grad` (may be NULL) gets weight * d(mean)/d(input) added. */
+mesh_err flexicubes_ldev(const mesh_grid *grid, const double *field, const mesh_flexicubes_options *opt, const mesh_surface *surface, double weight, double *ldev, const mesh_flexicubes_grad *grad);
+
 #ifdef __cplusplus
 }
 #endif
