@@ -400,6 +400,12 @@ static mesh_err build(tet_builder *b)
     b->nverts = (size_t) s->nverts;
   }
   MESH_CALL(index_grid_vertices(b));
+  {
+    /* about 12 tets per inside grid vertex (3 edges, rings of 4) plus the
+       pyramids: reserving once saves the copies of geometric growth */
+    const size_t ngrid = b->nverts - (size_t) s->nverts, guess = 12 * ngrid + (size_t) s->ntris + 64;
+    if (guess <= INT32_MAX) MESH_RESERVE(b->tets, b->ctets, 4 * guess);
+  }
   MESH_CALL(index_cubes(b));
   MESH_CALL(pyramid_tets(b));
   MESH_CALL(inside_edge_tets(b));
