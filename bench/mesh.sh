@@ -10,7 +10,8 @@
 # installed is skipped with a note (scripts/install-deps.sh --bench).
 # Prints a Markdown table and writes it, a JSON copy and a gnuplot PNG.
 # Usage: bench/mesh.sh [N ...]   (default: 128 256 512; env REPEAT=3,
-#   TETS_MAX=256 (largest N with tets), OUT=out/bench, BUILD=build)
+#   TETS_MAX=256 (largest N with tets), OUT=out/bench, BUILD=build,
+#   PYTHON=/usr/bin/python3 for the anchors)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD:-$root/build}
@@ -20,7 +21,7 @@ repeat=${REPEAT:-3}
 tets_max=${TETS_MAX:-256}
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(128 256 512)
-py=/usr/bin/python3 # Debian's, where python3-vtk9 and python3-skimage live
+py=${PYTHON:-/usr/bin/python3} # Debian's, where python3-vtk9 and python3-skimage live
 mkdir -p "$out"
 [ -x "$driver" ] || { echo "mesh.sh: $driver not found: build first (cmake --build $build)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "mesh.sh: GNU time (/usr/bin/time) is needed for the memory peaks: scripts/install-deps.sh --bench" >&2; exit 1; }

@@ -24,7 +24,7 @@ def main():
     try:
         import numpy as np
     except ImportError:
-        print("mesh_anchors: numpy is not installed", file=sys.stderr)
+        print("mesh_anchors: numpy is not installed: anchor skipped (scripts/install-deps.sh --bench)", file=sys.stderr)
         sys.exit(3)
     field = np.fromfile(path, dtype=np.float64)
     if field.size != (n + 1) ** 3:
@@ -38,7 +38,7 @@ def main():
             from vtkmodules.vtkCommonDataModel import vtkImageData
             from vtkmodules.vtkFiltersCore import vtkFlyingEdges3D, vtkMarchingCubes
         except ImportError:
-            print("mesh_anchors: VTK's Python modules (python3-vtk9) are not installed", file=sys.stderr)
+            print("mesh_anchors: VTK's Python modules (python3-vtk9) are not installed: anchor skipped (scripts/install-deps.sh --bench)", file=sys.stderr)
             sys.exit(3)
         if tool == "vtk-fe1":
             vtkSMPTools.Initialize(1)
@@ -69,7 +69,7 @@ def main():
         try:
             from skimage import measure
         except ImportError:
-            print("mesh_anchors: scikit-image (python3-skimage) is not installed", file=sys.stderr)
+            print("mesh_anchors: scikit-image (python3-skimage) is not installed: anchor skipped (scripts/install-deps.sh --bench)", file=sys.stderr)
             sys.exit(3)
         vol = field.reshape(n + 1, n + 1, n + 1)  # (z, y, x)
         for _ in range(repeat):
