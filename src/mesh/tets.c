@@ -15,8 +15,10 @@
      cube's centre for a fully inside cube, else the dual vertex of the
      patch that owns the face's crossed edges (or, for a face with no
      crossed edge, the patch of a crossed edge leaving one of its corners).
-   Because every cube's vertex lies in that cube, the ring turns
-   counter-clockwise about the edge and each tet has a positive volume.
+   Every cube's vertex lies in that cube, so a tet whose two ring vertices
+   come from neighbouring cubes has a positive volume; one between two
+   patches of the same cube is positive when their dual vertices sit in the
+   order of their faces about the edge (docs/mesh.md says when not).
    Neighbouring constructions share the faces (w, w', p): both sides of a
    cube face use the same (cube, face) vertices.
 
