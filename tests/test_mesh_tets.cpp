@@ -273,7 +273,12 @@ TEST(MeshTets, SphereTorusBoxAtSeveralResolutions)
       EXPECT_EQ(m.t->ncentres, FullyInsideCubes(c.g, f, 0.0)) << what;
       resplit += m.t->nresplit;
       quads += m.s->nquads;
-      std::printf("[ tets     ] %-20s n=%3d  %7d tets, min volume %.2e h^3, %d of %d quads split the other way\n", c.name.c_str(), n, m.t->ntets, m.t->min_volume / (c.g.spacing[0] * c.g.spacing[1] * c.g.spacing[2]), m.t->nresplit, m.s->nquads);
+      mesh_tets_stats st;
+      ASSERT_EQ(mesh_tets_check(m.t->nverts, m.t->verts, m.t->ntets, m.t->tets, m.t->ntris, m.t->tris, 0.0, &st), MESH_SUCCESS);
+      EXPECT_GT(st.min_dihedral_deg, 0.0) << what;
+      EXPECT_LT(st.min_dihedral_deg, 70.53) << what; // a regular tet's angle is the largest possible minimum
+      std::printf("[ tets     ] %-20s n=%3d  %7d tets, min volume %.2e h^3, min dihedral %.2f deg, %d of %d quads split the other way\n", c.name.c_str(), n, m.t->ntets,
+                  m.t->min_volume / (c.g.spacing[0] * c.g.spacing[1] * c.g.spacing[2]), st.min_dihedral_deg, m.t->nresplit, m.s->nquads);
     }
   }
   // the surface's own split inverts a tet on curved surfaces: the re-split is exercised
@@ -405,6 +410,16 @@ TEST(MeshTets, CheckerDetectsBrokenMeshes)
     return st;
   };
   EXPECT_TRUE(check(tets, tris).valid);
+  {
+    // the corner tet (0,0,0) (1,0,0) (0,1,0) (0,0,1): dihedral angles 90 and 54.74 degrees
+    const double    x[12]  = { 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1 };
+    const int32_t   one[4] = { 0, 1, 2, 3 };
+    mesh_tets_stats q;
+    ASSERT_EQ(mesh_tets_check(4, x, 1, one, 0, nullptr, 0.0, &q), MESH_SUCCESS);
+    EXPECT_NEAR(q.min_dihedral_deg, std::acos(1.0 / std::sqrt(3.0)) * 180.0 / M_PI, 1e-9);
+    EXPECT_NEAR(q.volume, 1.0 / 6.0, 1e-15);
+    EXPECT_EQ(q.unmatched_faces, 4); // no surface given: its 4 faces match nothing
+  }
 
   auto flipped = tets; // swap two vertices of a tet in the middle of the list
   std::swap(flipped[4 * 100 + 1], flipped[4 * 100 + 2]);

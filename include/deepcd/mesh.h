@@ -250,6 +250,7 @@ typedef struct {
   int64_t ntets;
   int64_t nonpositive;         /* signed volume <= vol_tol */
   double  min_volume, volume;  /* smallest and total signed volume */
+  double  min_dihedral_deg;    /* the smallest dihedral angle (quality; not part of valid) */
   int64_t interior_faces;      /* shared by 2 tets with opposite orientations */
   int64_t boundary_faces;      /* in 1 tet, and a surface triangle with the same orientation */
   int64_t nonmanifold_faces;   /* in 3 or more tets */

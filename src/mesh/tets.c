@@ -496,6 +496,25 @@ mesh_err mesh_tets_destroy(mesh_tets **tets)
 
 /* ---- the checker ------------------------------------------------------------- */
 
+/* The smallest dihedral angle of a tet, in degrees: at edge (a, b) the angle
+   between (b - a) x (c - a) and (b - a) x (d - a). */
+static double min_dihedral_deg(const double *x, const int32_t *t)
+{
+  static const int edges[6][4] = { { 0, 1, 2, 3 }, { 0, 2, 1, 3 }, { 0, 3, 1, 2 }, { 1, 2, 0, 3 }, { 1, 3, 0, 2 }, { 2, 3, 0, 1 } };
+  double           best        = 180.0;
+
+  for (int e = 0; e < 6; e++) {
+    const double *a = x + 3 * t[edges[e][0]], *b = x + 3 * t[edges[e][1]], *c = x + 3 * t[edges[e][2]], *d = x + 3 * t[edges[e][3]];
+    const double  u[3] = { b[0] - a[0], b[1] - a[1], b[2] - a[2] }, v[3] = { c[0] - a[0], c[1] - a[1], c[2] - a[2] }, w[3] = { d[0] - a[0], d[1] - a[1], d[2] - a[2] };
+    const double  n1[3] = { u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0] };
+    const double  n2[3] = { u[1] * w[2] - u[2] * w[1], u[2] * w[0] - u[0] * w[2], u[0] * w[1] - u[1] * w[0] };
+    const double  dot = n1[0] * n2[0] + n1[1] * n2[1] + n1[2] * n2[2], cr = sqrt((n1[0] * n1[0] + n1[1] * n1[1] + n1[2] * n1[2]) * (n2[0] * n2[0] + n2[1] * n2[1] + n2[2] * n2[2]));
+    const double  ang = cr > 0 ? acos(fmax(-1.0, fmin(1.0, dot / cr))) * (180.0 / 3.14159265358979323846) : 0.0;
+    if (ang < best) best = ang;
+  }
+  return best;
+}
+
 typedef struct {
   int32_t v[3];   /* sorted */
   int8_t  parity; /* 0: the directed face is an even permutation of v, 1: odd */
@@ -542,14 +561,16 @@ mesh_err mesh_tets_check(int32_t nverts, const double *verts, int32_t ntets, con
   for (int64_t i = 0; i < 3 * (int64_t) ntris; i++) MESH_CHECK(tris[i] >= 0 && tris[i] < nverts, MESH_ERR_ARG, "mesh_tets_check: triangle %lld has vertex %d (of %d)", (long long) (i / 3), tris[i], nverts);
   f = malloc((4 * (size_t) ntets + (size_t) ntris + 1) * sizeof(*f));
   MESH_CHECK(f, MESH_ERR_MEM, "mesh_tets_check: out of memory (%d tets)", ntets);
-  st->ntets      = ntets;
-  st->min_volume = ntets ? INFINITY : 0;
+  st->ntets            = ntets;
+  st->min_volume       = ntets ? INFINITY : 0;
+  st->min_dihedral_deg = ntets ? 180.0 : 0;
   for (int32_t i = 0; i < ntets; i++) {
     const int32_t *t = tets + 4 * (size_t) i;
     const double   v = tet_volume(verts, t);
     st->volume += v;
     st->nonpositive += v <= vol_tol;
     if (v < st->min_volume) st->min_volume = v;
+    st->min_dihedral_deg = fmin(st->min_dihedral_deg, min_dihedral_deg(verts, t));
     if (t[0] == t[1] || t[0] == t[2] || t[0] == t[3] || t[1] == t[2] || t[1] == t[3] || t[2] == t[3]) {
       st->degenerate_tets++;
       continue;
