@@ -1,6 +1,7 @@
 // deepcd mesh: the command end to end (docs/options.md, docs/formats.md "Mesh output").
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -498,11 +499,18 @@ double CheckTetsFile(const std::string &h5, long *nonpositive, long *bad_faces)
 
 TEST_F(CliMesh, TetsXdmf)
 {
+  // a solution's isosurface (cell field, grid of cell centres) halfway between its extremes
+  std::vector<double> sol = ReadDataset(solution, "x");
+  ASSERT_FALSE(sol.empty());
+  char iso[64];
+  snprintf(iso, sizeof(iso), "%.17g", 0.5 * (*std::min_element(sol.begin(), sol.end()) + *std::max_element(sol.begin(), sol.end())));
   struct {
     std::string args, name;
   } runs[] = {
-    { problem + " --close --tets", "tets" },       // spheres cut by the walls, closed
-    { plume + " --iso 0.2 --tets", "plume-tets" }, // one sphere inside: no --close needed
+    { problem + " --close --tets", "tets" },                    // the spheres, with --close
+    { plume + " --iso 0.2 --tets", "plume-tets" },              // one sphere inside: no --close needed
+    { plume + " --iso 0.45 --close --tets", "plume-cut-tets" }, // a sphere cut by the walls, closed
+    { solution + " --iso " + iso + " --close --tets", "solution-tets" },
   };
   for (auto &run : runs) {
     std::string   xdmf = dir + "/" + run.name + ".xdmf", h5 = dir + "/" + run.name + ".h5";
