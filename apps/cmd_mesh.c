@@ -17,7 +17,7 @@ static const char help[] = "deepcd mesh: extracts an isosurface (try 'deepcd mes
 
 static void MeshUsage(FILE *f)
 {
-  fprintf(f, "usage: deepcd mesh FIELD.h5 [--dataset NAME] [--iso V] [--close] -o OUT.{obj,ply,xdmf}\n"
+  fprintf(f, "usage: deepcd mesh FIELD.h5 [--dataset NAME] [--iso V] [--close] [--tets] -o OUT.{obj,ply,xdmf}\n"
              "\n"
              "Extracts the isosurface field = V of a problem or solution file with\n"
              "FlexiCubes (Dual Marching Cubes) and writes it as a triangle mesh.\n"
@@ -31,6 +31,9 @@ static void MeshUsage(FILE *f)
              "                       such as x)\n"
              "  --close              close surfaces that reach the grid's boundary with\n"
              "                       caps on the boundary faces (default: left open)\n"
+             "  --tets               also fill the inside with tetrahedra (needs .xdmf\n"
+             "                       output and a closed surface; with --close the caps\n"
+             "                       sit up to half a cell outside the boundary faces)\n"
              "  -o, --output OUT     .obj (text), .ply (binary) or .xdmf/.xmf (writes\n"
              "                       OUT.xdmf and the HDF5 file OUT.h5 beside it);\n"
              "                       replaced if it exists (required)\n"
@@ -39,7 +42,7 @@ static void MeshUsage(FILE *f)
 
 typedef struct {
   const char *input, *dataset, *iso, *output;
-  int         close;
+  int         close, tets;
 } MeshArgs;
 
 /* Splits argv without PETSc (not started yet). Returns 1 for help; puts a
@@ -52,6 +55,7 @@ static int MeshParseArgs(int argc, char **argv, MeshArgs *a, char err[], size_t 
     { "-o", &a->output, NULL },
     { "--output", &a->output, NULL },
     { "--close", NULL, &a->close },
+    { "--tets", NULL, &a->tets },
   };
   const char *pos[1] = { NULL };
   int         npos;
@@ -61,7 +65,7 @@ static int MeshParseArgs(int argc, char **argv, MeshArgs *a, char err[], size_t 
   a->input = pos[0];
   if (err[0]) return 0;
   if (!a->input)
-    snprintf(err, lerr, "no input file given (usage: deepcd mesh FIELD.h5 [--dataset NAME] [--iso V] [--close] -o OUT.{obj,ply,xdmf})");
+    snprintf(err, lerr, "no input file given (usage: deepcd mesh FIELD.h5 [--dataset NAME] [--iso V] [--close] [--tets] -o OUT.{obj,ply,xdmf})");
   else if (!a->output)
     snprintf(err, lerr, "no output file given (-o OUT.obj, OUT.ply or OUT.xdmf)");
   return 0;
@@ -108,6 +112,7 @@ static PetscErrorCode MeshConfigure(const MeshArgs *a, const char syntax[], Mesh
     cfg->kind = MESH_OUT_XDMF;
   else
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "-o %s: unknown extension '%s' (use .obj, .ply, .xdmf or .xmf)", a->output, dot);
+  PetscCheck(!a->tets || cfg->kind == MESH_OUT_XDMF, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "--tets: -o %s: OBJ and PLY files hold surfaces only; write the tetrahedra with -o OUT.xdmf", a->output);
   cfg->h5[0] = 0;
   if (cfg->kind == MESH_OUT_XDMF) {
     size_t stem = (size_t) (dot - a->output);
@@ -137,7 +142,31 @@ static PetscErrorCode MeshCheckLib(mesh_err e, const char what[])
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, DeepCDMeshField *field, mesh_surface **surf)
+/* The tets of the extracted surface, written with their boundary. */
+static PetscErrorCode MeshWriteTets(const MeshArgs *a, const MeshConfig *cfg, const DeepCDMeshField *field, const mesh_flexicubes_options *opt, const mesh_surface *surf, mesh_tets **tets)
+{
+  const char *base = strrchr(a->input, '/');
+  mesh_stats  st;
+
+  PetscFunctionBegin;
+  PetscCall(MeshCheckLib(mesh_stats_compute(surf->nverts, surf->verts, surf->ntris, surf->tris, 0.0, &st), "mesh statistics"));
+  PetscCheck(st.closed_manifold, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s: the surface reaches the grid's boundary and is open there: --tets needs --close", a->input);
+  PetscCall(MeshCheckLib(mesh_tets_build(&field->grid, field->field, opt, surf, tets), a->input));
+  PetscCall(MeshCheckLib(mesh_stats_compute((*tets)->nverts, (*tets)->verts, (*tets)->ntris, (*tets)->tris, 0.0, &st), "mesh statistics"));
+  PetscCall(DeepCDMeshWriteTetsXDMF(*tets, a->output, cfg->h5, base ? base + 1 : a->input, field->dataset, opt->iso));
+  printf("deepcd mesh: wrote %s (%d vertices, %d tetrahedra, %d boundary triangles, closed: %s, Euler characteristic %lld)\n", a->output, (int) (*tets)->nverts, (int) (*tets)->ntets, (int) (*tets)->ntris, st.closed_manifold ? "yes" : "no",
+         (long long) st.euler);
+  if ((*tets)->nonpositive) {
+    char v[64];
+
+    snprintf(v, sizeof(v), "%g", (*tets)->min_volume);
+    fprintf(stderr, "deepcd mesh: warning: %lld of %d tetrahedra have a non-positive volume (smallest %s)\n", (long long) (*tets)->nonpositive, (int) (*tets)->ntets, v);
+  }
+  fflush(stdout);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, DeepCDMeshField *field, mesh_surface **surf, mesh_tets **tets)
 {
   mesh_flexicubes_options opt;
   mesh_stats              st;
@@ -154,6 +183,10 @@ static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, Dee
   PetscCall(MeshCheckLib(mesh_flexicubes_options_default(&opt), "flexicubes"));
   opt.iso   = iso;
   opt.close = a->close;
+  /* caps exactly on the boundary faces would lie flat on the boundary
+     vertices and flatten the tets there: put the padding at the largest
+     |field - iso|, so the caps sit up to half a cell outside */
+  if (a->tets && a->close) opt.close_value = PetscMax(PetscMax(PetscAbsReal(field->max - iso), PetscAbsReal(field->min - iso)), 1e-300);
   /* the dimensions fit an int: checked against PetscInt (32-bit) in the loader */
   e = flexicubes_extract(&field->grid, field->field, &opt, surf);
   PetscCall(MeshCheckLib(e, a->input));
@@ -162,6 +195,10 @@ static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, Dee
   snprintf(lo, sizeof(lo), "%g", field->min);
   snprintf(hi, sizeof(hi), "%g", field->max);
   PetscCheck((*surf)->ntris > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: no surface at iso %s in dataset '%s' (its values range from %s to %s)", a->input, isos, field->dataset, lo, hi);
+  if (a->tets) {
+    PetscCall(MeshWriteTets(a, cfg, field, &opt, *surf, tets));
+    PetscFunctionReturn(0);
+  }
   PetscCall(MeshCheckLib(mesh_stats_compute((*surf)->nverts, (*surf)->verts, (*surf)->ntris, (*surf)->tris, 0.0, &st), "mesh statistics"));
   switch (cfg->kind) {
   case MESH_OUT_OBJ:
@@ -186,11 +223,13 @@ static PetscErrorCode MeshRun(const MeshArgs *a, const MeshConfig *cfg)
 {
   DeepCDMeshField field;
   mesh_surface   *surf = NULL;
+  mesh_tets      *tets = NULL;
   PetscErrorCode  ierr;
 
   PetscFunctionBegin;
   PetscCall(PetscMemzero(&field, sizeof(field)));
-  ierr = MeshRunInner(a, cfg, &field, &surf);
+  ierr = MeshRunInner(a, cfg, &field, &surf, &tets);
+  mesh_tets_destroy(&tets);
   mesh_surface_destroy(&surf);
   PetscCall(DeepCDMeshFieldDestroy(&field));
   PetscCall(ierr);

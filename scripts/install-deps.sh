@@ -10,6 +10,12 @@ packages=(
   libhdf5-openmpi-dev openmpi-bin libopenmpi-dev
   libgtest-dev libdnnl-dev gnuplot-nox
 )
+# --bench (opt-in; the build and the tests never need them): the anchors of
+# bench/mesh.sh (VTK's Flying Edges and Marching Cubes, scikit-image) and
+# GNU time for its memory peaks; bench/mesh.sh skips what is missing.
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(python3-vtk9 python3-skimage python3-numpy python3-h5py time)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,6 +1,8 @@
 // deepcd mesh: the command end to end (docs/options.md, docs/formats.md "Mesh output").
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -18,8 +20,8 @@ std::string Cli()
 }
 
 struct Mesh {
-  std::vector<double> v;   // 3 per vertex
-  std::vector<int>    t;   // 3 per triangle, 0-based
+  std::vector<double> v; // 3 per vertex
+  std::vector<int>    t; // 3 per triangle, 0-based
 };
 
 bool ReadObj(const std::string &path, Mesh *m)
@@ -48,19 +50,19 @@ bool ReadObj(const std::string &path, Mesh *m)
 }
 
 struct Topology {
-  long boundary = 0, nonmanifold = 0, misoriented = 0;
+  long   boundary = 0, nonmanifold = 0, misoriented = 0;
   double volume = 0;
 };
 
 Topology Check(const Mesh &m)
 {
-  Topology                                   r;
+  Topology                                           r;
   std::map<std::pair<int, int>, std::pair<int, int>> edges; // (min, max) -> (count, count in that direction)
-  size_t                                     nt = m.t.size() / 3;
+  size_t                                             nt = m.t.size() / 3;
   for (size_t t = 0; t < nt; t++) {
     const int *c = &m.t[3 * t];
     for (int e = 0; e < 3; e++) {
-      int a = c[e], b = c[(e + 1) % 3];
+      int   a = c[e], b = c[(e + 1) % 3];
       auto &s = edges[{ std::min(a, b), std::max(a, b) }];
       s.first++;
       if (a < b) s.second++;
@@ -126,10 +128,10 @@ protected:
 
   static void SetUpTestSuite()
   {
-    dir      = TestTempDir("cli-mesh");
-    problem  = dir + "/p.h5";
-    plume    = dir + "/plume.h5";
-    solution = dir + "/sol.h5";
+    dir             = TestTempDir("cli-mesh");
+    problem         = dir + "/p.h5";
+    plume           = dir + "/plume.h5";
+    solution        = dir + "/sol.h5";
     CommandResult g = RunCommand(Cli() + " gen --scene spheres --n 24 --seed 3 -o " + problem);
     ASSERT_EQ(g.status, 0) << g.err;
     g = RunCommand(Cli() + " gen --scene plume --n 16 --seed 1 -o " + plume);
@@ -351,7 +353,7 @@ TEST_F(CliMesh, HelpAndMpi)
   EXPECT_NE(r.out.find("usage: deepcd mesh FIELD.h5"), std::string::npos);
   // under mpiexec rank 0 does the work; every rank shares the exit status
   std::string out = dir + "/mpi.obj";
-  r = RunCommand(std::string(MPIEXEC_CMD) + " -n 2 " + CliPath() + " mesh " + problem + " -o " + out);
+  r               = RunCommand(std::string(MPIEXEC_CMD) + " -n 2 " + CliPath() + " mesh " + problem + " -o " + out);
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(CountLines(r.out), 1) << r.out;
   EXPECT_TRUE(FileExists(out));
@@ -367,7 +369,7 @@ TEST_F(CliMesh, HelpAndMpi)
 // deepcd solve -mesh_geometry: the solution and the obstacle surfaces in one XDMF file.
 TEST_F(CliMesh, SolveMeshGeometry)
 {
-  std::string out = dir + "/geo-sol.h5", geom = dir + "/geo.xdmf";
+  std::string   out = dir + "/geo-sol.h5", geom = dir + "/geo.xdmf";
   CommandResult r = RunCommand(Cli() + " solve " + problem + " -o " + out + " -mesh_geometry " + geom);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(FileExists(out));
@@ -398,7 +400,7 @@ TEST_F(CliMesh, SolveMeshGeometry)
     Mesh                m;
     std::vector<double> vv = ReadDataset(dir + "/geo.h5", "vertices");
     m.v                    = vv;
-    hid_t h = H5Fopen((dir + "/geo.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t h                = H5Fopen((dir + "/geo.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     ASSERT_GE(h, 0);
     hid_t ds = H5Dopen2(h, "triangles", H5P_DEFAULT);
     m.t.resize(t[0] * 3);
@@ -453,3 +455,113 @@ TEST_F(CliMesh, SolveMeshGeometryErrors)
 }
 
 } // namespace
+
+namespace {
+
+// The tets of a `deepcd mesh --tets` output, checked from the files alone:
+// positive volumes, interior faces in 2 tets with opposite orientations,
+// the other faces exactly the file's triangles; returns the total volume.
+double CheckTetsFile(const std::string &h5, long *nonpositive, long *bad_faces)
+{
+  std::vector<double> v = ReadDataset(h5, "vertices"), tt = ReadDataset(h5, "tetrahedra"), tr = ReadDataset(h5, "triangles");
+  using Tri     = std::array<long, 3>;
+  auto directed = [](long a, long b, long c) -> Tri {
+    if (b < a && b < c) return { b, c, a };
+    if (c < a && c < b) return { c, a, b };
+    return { a, b, c };
+  };
+  std::map<Tri, int> faces, tris;
+  double             total = 0;
+  *nonpositive = *bad_faces = 0;
+  for (size_t i = 0; i + 3 < tt.size(); i += 4) {
+    long          t[4] = { (long) tt[i], (long) tt[i + 1], (long) tt[i + 2], (long) tt[i + 3] };
+    const double *a = &v[3 * t[0]], *b = &v[3 * t[1]], *c = &v[3 * t[2]], *d = &v[3 * t[3]];
+    double        u[3] = { b[0] - a[0], b[1] - a[1], b[2] - a[2] }, w[3] = { c[0] - a[0], c[1] - a[1], c[2] - a[2] }, z[3] = { d[0] - a[0], d[1] - a[1], d[2] - a[2] };
+    double        vol = (u[0] * (w[1] * z[2] - w[2] * z[1]) - u[1] * (w[0] * z[2] - w[2] * z[0]) + u[2] * (w[0] * z[1] - w[1] * z[0])) / 6;
+    total += vol;
+    *nonpositive += vol <= 0;
+    faces[directed(t[1], t[2], t[3])]++;
+    faces[directed(t[0], t[3], t[2])]++;
+    faces[directed(t[0], t[1], t[3])]++;
+    faces[directed(t[0], t[2], t[1])]++;
+  }
+  for (size_t i = 0; i + 2 < tr.size(); i += 3) tris[directed((long) tr[i], (long) tr[i + 1], (long) tr[i + 2])]++;
+  for (auto &[f, n] : faces) {
+    bool paired = faces.count(directed(f[0], f[2], f[1])) > 0;
+    if (n != 1 || paired == (tris.count(f) > 0)) ++*bad_faces;
+  }
+  for (auto &[f, n] : tris)
+    if (n != 1 || !faces.count(f)) ++*bad_faces;
+  return total;
+}
+
+} // namespace
+
+TEST_F(CliMesh, TetsXdmf)
+{
+  // a solution's isosurface (cell field, grid of cell centres) halfway between its extremes
+  std::vector<double> sol = ReadDataset(solution, "x");
+  ASSERT_FALSE(sol.empty());
+  char iso[64];
+  snprintf(iso, sizeof(iso), "%.17g", 0.5 * (*std::min_element(sol.begin(), sol.end()) + *std::max_element(sol.begin(), sol.end())));
+  struct {
+    std::string args, name;
+  } runs[] = {
+    { problem + " --close --tets", "tets" },                    // the spheres, with --close
+    { plume + " --iso 0.2 --tets", "plume-tets" },              // one sphere inside: no --close needed
+    { plume + " --iso 0.45 --close --tets", "plume-cut-tets" }, // a sphere cut by the walls, closed
+    { solution + " --iso " + iso + " --close --tets", "solution-tets" },
+  };
+  for (auto &run : runs) {
+    std::string   xdmf = dir + "/" + run.name + ".xdmf", h5 = dir + "/" + run.name + ".h5";
+    CommandResult r = RunCommand(Cli() + " mesh " + run.args + " -o " + xdmf);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    EXPECT_EQ(CountLines(r.out), 1) << r.out;
+    int nv = 0, nt = 0, nb = 0;
+    ASSERT_EQ(sscanf(r.out.c_str(), ("deepcd mesh: wrote " + xdmf + " (%d vertices, %d tetrahedra, %d boundary triangles").c_str(), &nv, &nt, &nb), 3) << r.out;
+    EXPECT_NE(r.out.find("closed: yes"), std::string::npos) << r.out;
+    std::vector<hsize_t> dv = Dims(h5, "vertices"), dt = Dims(h5, "tetrahedra"), db = Dims(h5, "triangles");
+    ASSERT_EQ(dt.size(), 2u);
+    EXPECT_EQ(dv[0], (hsize_t) nv);
+    EXPECT_EQ(dt[0], (hsize_t) nt);
+    EXPECT_EQ(dt[1], 4u);
+    EXPECT_EQ(db[0], (hsize_t) nb);
+    EXPECT_EQ(AttrString(h5, "format"), "deepcd-mesh");
+    long   nonpositive, bad;
+    double volume = CheckTetsFile(h5, &nonpositive, &bad);
+    EXPECT_EQ(nonpositive, 0) << run.name;
+    EXPECT_EQ(bad, 0) << run.name;
+    // the tets fill exactly what the boundary triangles enclose
+    Mesh                m;
+    std::vector<double> tr = ReadDataset(h5, "triangles");
+    m.v                    = ReadDataset(h5, "vertices");
+    for (double x : tr) m.t.push_back((int) x);
+    Topology t = Check(m);
+    EXPECT_EQ(t.boundary + t.nonmanifold + t.misoriented, 0) << run.name;
+    EXPECT_NEAR(volume, t.volume, 1e-11 * t.volume) << run.name;
+    EXPECT_GT(volume, 0.01) << run.name;
+
+    std::ifstream     f(xdmf);
+    std::stringstream s;
+    s << f.rdbuf();
+    std::string x = s.str();
+    EXPECT_NE(x.find("GridType=\"Collection\" CollectionType=\"Spatial\""), std::string::npos) << x;
+    EXPECT_NE(x.find("TopologyType=\"Tetrahedron\" NumberOfElements=\"" + std::to_string(nt) + "\""), std::string::npos) << x;
+    EXPECT_NE(x.find("TopologyType=\"Triangle\" NumberOfElements=\"" + std::to_string(nb) + "\""), std::string::npos) << x;
+    EXPECT_NE(x.find(">" + run.name + ".h5:/tetrahedra<"), std::string::npos) << x;
+    EXPECT_NE(x.find(">" + run.name + ".h5:/vertices<"), std::string::npos) << x;
+  }
+}
+
+TEST_F(CliMesh, TetsErrors)
+{
+  // OBJ and PLY hold surfaces only
+  for (const char *ext : { ".obj", ".ply" }) {
+    std::string out = dir + "/tets-err" + ext;
+    ExpectError(problem + " --close --tets -o " + out, out, "OBJ and PLY files hold surfaces only");
+  }
+  // the larger plume sphere reaches the walls: open without --close
+  ExpectError(plume + " --iso 0.45 --tets -o " + dir + "/tets-open.xdmf", dir + "/tets-open.xdmf", "--tets needs --close");
+  EXPECT_FALSE(FileExists(dir + "/tets-open.h5"));
+}

@@ -20,20 +20,10 @@
 namespace {
 
 using mesh_test::Field;
+using mesh_test::Grid;
+using mesh_test::Sample;
 using mesh_test::Surface;
 using mesh_test::Vec;
-
-mesh_grid Grid(int nx, int ny, int nz, Vec lo, Vec hi)
-{
-  mesh_grid g;
-  int       d[3] = { nx, ny, nz };
-  for (int a = 0; a < 3; a++) {
-    g.dims[a]    = d[a];
-    g.origin[a]  = lo[a];
-    g.spacing[a] = (hi[a] - lo[a]) / d[a];
-  }
-  return g;
-}
 
 size_t VertexIndex(const mesh_grid &g, int i, int j, int k)
 {
@@ -43,15 +33,6 @@ size_t VertexIndex(const mesh_grid &g, int i, int j, int k)
 Vec Position(const mesh_grid &g, int i, int j, int k)
 {
   return { g.origin[0] + g.spacing[0] * i, g.origin[1] + g.spacing[1] * j, g.origin[2] + g.spacing[2] * k };
-}
-
-std::vector<double> Sample(const mesh_grid &g, const Field &f)
-{
-  std::vector<double> v((size_t) (g.dims[0] + 1) * (g.dims[1] + 1) * (g.dims[2] + 1));
-  for (int k = 0; k <= g.dims[2]; k++)
-    for (int j = 0; j <= g.dims[1]; j++)
-      for (int i = 0; i <= g.dims[0]; i++) v[VertexIndex(g, i, j, k)] = f(Position(g, i, j, k));
-  return v;
 }
 
 std::vector<double> RandomField(const mesh_grid &g, unsigned seed)

@@ -239,6 +239,69 @@ mesh_err flexicubes_backward(const mesh_grid *grid, const double *field, const m
    `grad` (may be NULL) gets weight * d(mean)/d(input) added. */
 mesh_err flexicubes_ldev(const mesh_grid *grid, const double *field, const mesh_flexicubes_options *opt, const mesh_surface *surface, double weight, double *ldev, const mesh_flexicubes_grad *grad);
 
+/* ---- tetrahedral mesh of the inside region (tets.c) ------------------------------
+
+   From a FlexiCubes surface (paper section 4.5): vertices are the surface's
+   vertices (same indices), then the inside grid vertices, then the centres
+   of the fully inside cubes. Each surface triangle is joined to the inside
+   end of its quad's grid edge; each grid edge with both ends inside gets a
+   ring of tets (v_r, v_r+1, e0, e1) over the 4 cubes around it, taken
+   cyclically from grid indices (never from a sort), where v is the cube's
+   centre (fully inside cube) or the dual vertex of the cube's patch on the
+   face shared with the next cube. Every tet (a, b, c, d) is oriented so that
+   det(b - a, c - a, d - a) > 0 when the geometry allows it (nonpositive
+   counts those that are not); the boundary faces of the tets are `tris`. */
+
+typedef struct {
+  int32_t  nverts;   /* nsurface + ngrid + ncentres */
+  double  *verts;    /* 3 per vertex */
+  int32_t  nsurface; /* the surface's vertices come first, with their indices */
+  int32_t  ngrid;    /* then the inside grid vertices */
+  int32_t  ncentres; /* then the centres of the fully inside cubes */
+  int32_t  ntets;
+  int32_t *tets; /* 4 per tet */
+  /* The boundary of the tets: the surface's triangles (same order), except
+     that in inference mode a quad whose split would invert one of the two
+     tets joining it to its inside grid vertex is split along its other
+     diagonal (nresplit quads). Write these with the tets. */
+  int32_t  ntris;
+  int32_t *tris;
+  int32_t  nresplit;
+  int64_t  nonpositive; /* tets with signed volume <= 0 (0 for a valid mesh) */
+  double   min_volume;  /* the smallest signed tet volume */
+  double   volume;      /* the sum of the signed volumes */
+} mesh_tets;
+
+/* Tets of the inside region of `surface`, which must come from
+   flexicubes_extract() with the same grid, field and options. The surface
+   must be closed: without `close` no inside grid vertex may lie on the grid
+   boundary; with `close`, close_value must be finite (with +inf the caps lie
+   flat on the boundary vertices and their tets would have no volume).
+   *tets is new; free it with mesh_tets_destroy(). */
+mesh_err mesh_tets_build(const mesh_grid *grid, const double *field, const mesh_flexicubes_options *opt, const mesh_surface *surface, mesh_tets **tets);
+mesh_err mesh_tets_destroy(mesh_tets **tets);
+
+typedef struct {
+  int64_t ntets;
+  int64_t nonpositive;         /* signed volume <= vol_tol */
+  double  min_volume, volume;  /* smallest and total signed volume */
+  double  min_dihedral_deg;    /* the smallest dihedral angle (quality; not part of valid) */
+  int64_t interior_faces;      /* shared by 2 tets with opposite orientations */
+  int64_t boundary_faces;      /* in 1 tet, and a surface triangle with the same orientation */
+  int64_t nonmanifold_faces;   /* in 3 or more tets */
+  int64_t misoriented_faces;   /* in 2 tets with the same orientation */
+  int64_t unmatched_faces;     /* in 1 tet but not a surface triangle (or the wrong way round) */
+  int64_t uncovered_triangles; /* surface triangles that are no tet face */
+  int64_t degenerate_tets;     /* a repeated vertex index */
+  int     valid;               /* all of the counts above that mark a defect are 0 */
+} mesh_tets_stats;
+
+/* Checks a tet mesh against a triangle surface: volumes, and that every tet
+   face is either shared by exactly 2 tets (opposite orientations) or is one
+   of the surface triangles (same orientation), and every surface triangle is
+   a tet face. vol_tol: volumes at or below it count as non-positive. */
+mesh_err mesh_tets_check(int32_t nverts, const double *verts, int32_t ntets, const int32_t *tets, int32_t ntris, const int32_t *tris, double vol_tol, mesh_tets_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,6 +43,14 @@ PetscErrorCode DeepCDMeshFieldDestroy(DeepCDMeshField *);
    file first); on failure neither final name is created or replaced. */
 PetscErrorCode DeepCDMeshWriteXDMF(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso);
 
+/* A tet mesh (mesh_tets_build) as HDF5 (`h5path`: `vertices` (nv, 3)
+   float64, `triangles` (nt, 3) int32 = the tets' boundary, `tetrahedra`
+   (ntet, 4) int32, each with det(b-a, c-a, d-a) > 0; the root attributes of
+   DeepCDMeshWriteXDMF) plus an XDMF file whose spatial collection holds two
+   grids on the one vertex array: "tetrahedra" (Topology Tetrahedron) and
+   "surface" (Topology Triangle). Same temporary names and renames. */
+PetscErrorCode DeepCDMeshWriteTetsXDMF(const mesh_tets *tets, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso);
+
 /* As DeepCDMeshWriteXDMF (same HDF5 file, same temporary names and renames),
    but the XDMF file is a spatial collection (GridType="Collection"
    CollectionType="Spatial") of the solution grid (cell attribute x from

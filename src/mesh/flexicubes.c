@@ -81,14 +81,14 @@ static void extractor_free(extractor *ex)
 }
 
 /* Inside flags of one row of vertex values. */
-static void row_signs(const double *v, size_t n, double iso, uint8_t *sg)
+MESH_VECTOR_KERNEL static void row_signs(const double *v, size_t n, double iso, uint8_t *sg)
 {
   for (size_t i = 0; i < n; i++) sg[i] = v[i] < iso;
 }
 
 /* Non-zero if a value is NaN or infinite (exponent bits all set; integer
    operations, so the loop vectorises). */
-static int row_not_finite(const double *v, size_t n)
+MESH_VECTOR_KERNEL static int row_not_finite(const double *v, size_t n)
 {
   const uint64_t exp = 0x7ff0000000000000u;
   uint64_t       bad = 0;
@@ -99,6 +99,12 @@ static int row_not_finite(const double *v, size_t n)
     bad |= (u & exp) == exp;
   }
   return bad != 0;
+}
+
+/* The 4 sign bits of the cube faces between two rows of inside flags. */
+MESH_VECTOR_KERNEL static void face_bits(const uint8_t *lo, const uint8_t *hi, uint8_t *f, int n)
+{
+  for (int I = 0; I < n; I++) f[I] = (uint8_t) (lo[I] | lo[I + 1] << 1 | hi[I] << 2 | hi[I + 1] << 3);
 }
 
 /* Vertex layer Kv of the swept grid: values and face sign bits. */
@@ -138,13 +144,13 @@ static mesh_err load_vertex_layer(extractor *ex, int Kv)
     if (Jv == 0) continue;
     /* the face bits of cube column (I, Jv - 1) from rows Jv - 1 (lo) and Jv (hi) */
     uint8_t *f = fc + (size_t) (Jv - 1) * (size_t) ex->NX;
-    for (int I = 0; I < ex->NX; I++) f[I] = (uint8_t) (lo[I] | lo[I + 1] << 1 | hi[I] << 2 | hi[I + 1] << 3);
+    face_bits(lo, hi, f, ex->NX);
   }
   return MESH_SUCCESS;
 }
 
 /* Cases of cube layer K from the face bits of vertex layers K and K+1. */
-static void compute_cases(extractor *ex, int K)
+MESH_VECTOR_KERNEL static void compute_cases(extractor *ex, int K)
 {
   const uint8_t *lo = ex->face[K % 3], *hi = ex->face[(K + 1) % 3];
   uint8_t       *c = ex->cases[K % 3];

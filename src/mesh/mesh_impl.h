@@ -32,4 +32,16 @@ mesh_err mesh_reserve(void **p, size_t *cap, size_t need, size_t size);
     if (mesh_e_) return mesh_e_;                                               \
   } while (0)
 
+/* Marks a hot, vectorisable loop kernel: on x86-64 with GCC or clang it is
+   compiled twice, for AVX2 and for the baseline, and the loader picks the
+   one the CPU runs (no -march flag needed). Needs glibc's ifunc. */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define MESH_VECTOR_KERNEL __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef MESH_VECTOR_KERNEL
+#define MESH_VECTOR_KERNEL
+#endif
+
 #endif

@@ -54,7 +54,7 @@ static PetscErrorCode field_read(const char file[], hid_t fid, const char datase
   PetscCheck(info.tclass == H5T_FLOAT && (info.tsize == 4 || info.tsize == 8), comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s': type is not float64 or float32", file, dataset);
   PetscCheck(info.rank == 3, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s': has %d dimensions, expected 3", file, dataset, info.rank);
   if (info.dims[0] == (hsize_t) nz + 1 && info.dims[1] == (hsize_t) ny + 1 && info.dims[2] == (hsize_t) nx + 1) {
-    f->cell = PETSC_FALSE;
+    f->cell  = PETSC_FALSE;
     count[0] = nx + 1;
     count[1] = ny + 1;
     count[2] = nz + 1;
@@ -138,7 +138,7 @@ PetscErrorCode DeepCDMeshFieldDestroy(DeepCDMeshField *f)
 static int h5_attr_string(hid_t loc, const char name[], const char value[])
 {
   hid_t  tid = H5Tcopy(H5T_C_S1), sid = H5Screate(H5S_SCALAR), aid = -1;
-  herr_t st  = -1;
+  herr_t st = -1;
 
   if (tid >= 0 && sid >= 0 && H5Tset_size(tid, strlen(value) + 1) >= 0 && H5Tset_strpad(tid, H5T_STR_NULLTERM) >= 0) {
     aid = H5Acreate2(loc, name, tid, sid, H5P_DEFAULT, H5P_DEFAULT);
@@ -153,7 +153,7 @@ static int h5_attr_string(hid_t loc, const char name[], const char value[])
 static int h5_attr_scalar(hid_t loc, const char name[], hid_t filetype, hid_t memtype, const void *value)
 {
   hid_t  sid = H5Screate(H5S_SCALAR), aid = -1;
-  herr_t st  = -1;
+  herr_t st = -1;
 
   if (sid >= 0) {
     aid = H5Acreate2(loc, name, filetype, sid, H5P_DEFAULT, H5P_DEFAULT);
@@ -164,11 +164,11 @@ static int h5_attr_scalar(hid_t loc, const char name[], hid_t filetype, hid_t me
   return st < 0;
 }
 
-static int h5_dataset(hid_t fid, const char name[], hid_t filetype, hid_t memtype, hsize_t rows, const void *buf)
+static int h5_dataset(hid_t fid, const char name[], hid_t filetype, hid_t memtype, hsize_t rows, hsize_t cols, const void *buf)
 {
-  hsize_t dims[2] = { rows, 3 };
-  hid_t   sid     = H5Screate_simple(2, dims, NULL), did = -1;
-  herr_t  st      = -1;
+  hsize_t dims[2] = { rows, cols };
+  hid_t   sid = H5Screate_simple(2, dims, NULL), did = -1;
+  herr_t  st = -1;
 
   if (sid >= 0) {
     did = H5Dcreate2(fid, name, filetype, sid, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -179,15 +179,24 @@ static int h5_dataset(hid_t fid, const char name[], hid_t filetype, hid_t memtyp
   return st < 0;
 }
 
+/* What the writers write: a triangle surface, optionally with tets on the
+   same vertices (ntets < 0: none). */
+typedef struct {
+  int32_t        nverts, ntris, ntets;
+  const double  *verts;
+  const int32_t *tris, *tets;
+} mesh_arrays;
+
 /* Returns nonzero on failure (the caller removes the file). */
-static int write_h5(const mesh_surface *s, const char path[], const char source[], const char dataset[], double iso)
+static int write_h5(const mesh_arrays *s, const char path[], const char source[], const char dataset[], double iso)
 {
   hid_t fid = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   int   bad = fid < 0, version = DEEPCD_MESH_VERSION;
 
   if (bad) return 1;
-  bad = bad || h5_dataset(fid, "vertices", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t) s->nverts, s->verts);
-  bad = bad || h5_dataset(fid, "triangles", H5T_STD_I32LE, H5T_NATIVE_INT32, (hsize_t) s->ntris, s->tris);
+  bad = bad || h5_dataset(fid, "vertices", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t) s->nverts, 3, s->verts);
+  bad = bad || h5_dataset(fid, "triangles", H5T_STD_I32LE, H5T_NATIVE_INT32, (hsize_t) s->ntris, 3, s->tris);
+  if (s->ntets >= 0) bad = bad || h5_dataset(fid, "tetrahedra", H5T_STD_I32LE, H5T_NATIVE_INT32, (hsize_t) s->ntets, 4, s->tets);
   bad = bad || h5_attr_string(fid, "format", DEEPCD_MESH_FORMAT);
   bad = bad || h5_attr_scalar(fid, "version", H5T_STD_I32LE, H5T_NATIVE_INT, &version);
   bad = bad || h5_attr_string(fid, "source", source ? source : "");
@@ -219,23 +228,40 @@ static void xml_escaped(FILE *f, const char *s)
   }
 }
 
-/* Returns nonzero on failure. `h5base` is the HDF5 file's final base name. */
-static int write_xmf(const mesh_surface *s, const char path[], const char h5base[])
+/* One unstructured grid of the HDF5 file: `topology` Triangle (dataset
+   triangles) or Tetrahedron (tetrahedra) on the vertices. */
+static void xmf_mesh_grid(FILE *f, const char indent[], const char name[], const char topology[], const char cells[], long ncells, int per_cell, long nv, const char h5base[])
 {
-  FILE *f = fopen(path, "w");
+  fprintf(f, "%s<Grid Name=\"%s\" GridType=\"Uniform\">\n", indent, name);
+  fprintf(f, "%s <Topology TopologyType=\"%s\" NumberOfElements=\"%ld\">\n", indent, topology, ncells);
+  fprintf(f, "%s  <DataItem Dimensions=\"%ld %d\" NumberType=\"Int\" Precision=\"4\" Format=\"HDF\">", indent, ncells, per_cell);
+  xml_escaped(f, h5base);
+  fprintf(f, ":/%s</DataItem>\n%s </Topology>\n", cells, indent);
+  fprintf(f, "%s <Geometry GeometryType=\"XYZ\">\n", indent);
+  fprintf(f, "%s  <DataItem Dimensions=\"%ld 3\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">", indent, nv);
+  xml_escaped(f, h5base);
+  fprintf(f, ":/vertices</DataItem>\n%s </Geometry>\n%s</Grid>\n", indent, indent);
+}
+
+/* Returns nonzero on failure. `h5base` is the HDF5 file's final base name.
+   The surface alone, or a spatial collection of the tets and their
+   boundary triangles. */
+static int write_xmf(const mesh_arrays *s, const char path[], const char h5base[])
+{
+  FILE *f  = fopen(path, "w");
   long  nv = (long) s->nverts, nt = (long) s->ntris;
 
   if (!f) return 1;
-  fprintf(f, "<?xml version=\"1.0\" ?>\n<Xdmf Version=\"3.0\">\n <Domain>\n  <Grid Name=\"deepcd-mesh\" GridType=\"Uniform\">\n");
-  fprintf(f, "   <Topology TopologyType=\"Triangle\" NumberOfElements=\"%ld\">\n", nt);
-  fprintf(f, "    <DataItem Dimensions=\"%ld 3\" NumberType=\"Int\" Precision=\"4\" Format=\"HDF\">", nt);
-  xml_escaped(f, h5base);
-  fprintf(f, ":/triangles</DataItem>\n   </Topology>\n");
-  fprintf(f, "   <Geometry GeometryType=\"XYZ\">\n");
-  fprintf(f, "    <DataItem Dimensions=\"%ld 3\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">", nv);
-  xml_escaped(f, h5base);
-  fprintf(f, ":/vertices</DataItem>\n   </Geometry>\n");
-  fprintf(f, "  </Grid>\n </Domain>\n</Xdmf>\n");
+  fprintf(f, "<?xml version=\"1.0\" ?>\n<Xdmf Version=\"3.0\">\n <Domain>\n");
+  if (s->ntets < 0)
+    xmf_mesh_grid(f, "  ", "deepcd-mesh", "Triangle", "triangles", nt, 3, nv, h5base);
+  else {
+    fprintf(f, "  <Grid Name=\"deepcd-mesh\" GridType=\"Collection\" CollectionType=\"Spatial\">\n");
+    xmf_mesh_grid(f, "   ", "tetrahedra", "Tetrahedron", "tetrahedra", (long) s->ntets, 4, nv, h5base);
+    xmf_mesh_grid(f, "   ", "surface", "Triangle", "triangles", nt, 3, nv, h5base);
+    fprintf(f, "  </Grid>\n");
+  }
+  fprintf(f, " </Domain>\n</Xdmf>\n");
   if (ferror(f)) {
     fclose(f);
     return 1;
@@ -252,9 +278,9 @@ typedef struct {
 
 /* Returns nonzero on failure. A spatial collection of the solution grid (as in
    the solution's own .xmf) and the triangle mesh. */
-static int write_xmf_with_solution(const mesh_surface *s, const char path[], const char h5base[], const solution_grid *g)
+static int write_xmf_with_solution(const mesh_arrays *s, const char path[], const char h5base[], const solution_grid *g)
 {
-  FILE *f = fopen(path, "w");
+  FILE *f  = fopen(path, "w");
   long  nv = (long) s->nverts, nt = (long) s->ntris;
 
   if (!f) return 1;
@@ -267,15 +293,7 @@ static int write_xmf_with_solution(const mesh_surface *s, const char path[], con
   fprintf(f, "     <DataItem Dimensions=\"%d %d %d\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">", (int) g->nz, (int) g->ny, (int) g->nx);
   xml_escaped(f, g->h5ref);
   fprintf(f, ":/x</DataItem>\n    </Attribute>\n   </Grid>\n");
-  fprintf(f, "   <Grid Name=\"geometry\" GridType=\"Uniform\">\n");
-  fprintf(f, "    <Topology TopologyType=\"Triangle\" NumberOfElements=\"%ld\">\n", nt);
-  fprintf(f, "     <DataItem Dimensions=\"%ld 3\" NumberType=\"Int\" Precision=\"4\" Format=\"HDF\">", nt);
-  xml_escaped(f, h5base);
-  fprintf(f, ":/triangles</DataItem>\n    </Topology>\n");
-  fprintf(f, "    <Geometry GeometryType=\"XYZ\">\n");
-  fprintf(f, "     <DataItem Dimensions=\"%ld 3\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">", nv);
-  xml_escaped(f, h5base);
-  fprintf(f, ":/vertices</DataItem>\n    </Geometry>\n   </Grid>\n");
+  xmf_mesh_grid(f, "   ", "geometry", "Triangle", "triangles", nt, 3, nv, h5base);
   fprintf(f, "  </Grid>\n </Domain>\n</Xdmf>\n");
   if (ferror(f)) {
     fclose(f);
@@ -284,8 +302,21 @@ static int write_xmf_with_solution(const mesh_surface *s, const char path[], con
   return fclose(f) != 0;
 }
 
+static PetscErrorCode mesh_arrays_of_surface(const mesh_surface *surface, mesh_arrays *m)
+{
+  PetscFunctionBegin;
+  PetscCheck(surface, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "DeepCDMeshWriteXDMF: NULL surface");
+  m->nverts = surface->nverts;
+  m->verts  = surface->verts;
+  m->ntris  = surface->ntris;
+  m->tris   = surface->tris;
+  m->ntets  = -1;
+  m->tets   = NULL;
+  PetscFunctionReturn(0);
+}
+
 /* Both files under temporary names, then renamed (the XDMF file first). */
-static PetscErrorCode write_pair(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso, const solution_grid *g)
+static PetscErrorCode write_pair(const mesh_arrays *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso, const solution_grid *g)
 {
   char        h5tmp[PETSC_MAX_PATH_LEN + 32], xmftmp[PETSC_MAX_PATH_LEN + 32];
   const char *base;
@@ -295,7 +326,7 @@ static PetscErrorCode write_pair(const mesh_surface *surface, const char xmfpath
 
   PetscFunctionBegin;
   PetscCheck(surface && xmfpath && h5path, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "DeepCDMeshWriteXDMF: NULL argument");
-  PetscCheck(surface->nverts >= 0 && surface->ntris >= 0 && (surface->verts || !surface->nverts) && (surface->tris || !surface->ntris), PETSC_COMM_SELF, PETSC_ERR_ARG_CORRUPT, "DeepCDMeshWriteXDMF: inconsistent surface");
+  PetscCheck(surface->nverts >= 0 && surface->ntris >= 0 && (surface->verts || !surface->nverts) && (surface->tris || !surface->ntris) && (surface->tets || surface->ntets <= 0), PETSC_COMM_SELF, PETSC_ERR_ARG_CORRUPT, "DeepCDMeshWriteXDMF: inconsistent mesh");
   PetscCheck(strcmp(xmfpath, h5path), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s: the XDMF and HDF5 files must have different names", xmfpath);
   PetscCall(PetscSNPrintf(h5tmp, sizeof(h5tmp), "%s.tmp-%d", h5path, pid));
   PetscCall(PetscSNPrintf(xmftmp, sizeof(xmftmp), "%s.tmp-%d", xmfpath, pid));
@@ -348,8 +379,48 @@ static PetscErrorCode write_pair(const mesh_surface *surface, const char xmfpath
 @*/
 PetscErrorCode DeepCDMeshWriteXDMF(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso)
 {
+  mesh_arrays m;
+
   PetscFunctionBegin;
-  PetscCall(write_pair(surface, xmfpath, h5path, source, dataset, iso, NULL));
+  PetscCall(mesh_arrays_of_surface(surface, &m));
+  PetscCall(write_pair(&m, xmfpath, h5path, source, dataset, iso, NULL));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMeshWriteTetsXDMF - Writes a tet mesh as HDF5 (`vertices`,
+  `triangles` = its boundary, `tetrahedra`, and the attributes of
+  DeepCDMeshWriteXDMF) plus an XDMF file whose spatial collection holds the
+  tets (Topology Tetrahedron) and the boundary triangles (Topology
+  Triangle), both on the one vertex array. Both files are written under
+  temporary names and renamed.
+
+  Not Collective
+
+  Input Parameters:
++ tets    - the mesh (mesh_tets_build)
+. xmfpath - the XDMF file
+. h5path  - the HDF5 file (in the same directory: the XDMF file refers to its base name)
+. source  - the file the field came from (may be NULL)
+. dataset - the dataset meshed (may be NULL)
+- iso     - the isovalue
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMeshWriteTetsXDMF(const mesh_tets *tets, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso)
+{
+  mesh_arrays m;
+
+  PetscFunctionBegin;
+  PetscCheck(tets, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "DeepCDMeshWriteTetsXDMF: NULL tets");
+  PetscCheck(tets->ntets >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_CORRUPT, "DeepCDMeshWriteTetsXDMF: inconsistent mesh");
+  m.nverts = tets->nverts;
+  m.verts  = tets->verts;
+  m.ntris  = tets->ntris;
+  m.tris   = tets->tris;
+  m.ntets  = tets->ntets;
+  m.tets   = tets->tets;
+  PetscCall(write_pair(&m, xmfpath, h5path, source, dataset, iso, NULL));
   PetscFunctionReturn(0);
 }
 
@@ -377,6 +448,7 @@ PetscErrorCode DeepCDMeshWriteXDMF(const mesh_surface *surface, const char xmfpa
 PetscErrorCode DeepCDMeshWriteSolutionXDMF(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso, const char solution_ref[], PetscInt nx, PetscInt ny, PetscInt nz, PetscReal h)
 {
   solution_grid g;
+  mesh_arrays   m;
 
   PetscFunctionBegin;
   PetscCheck(solution_ref, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "DeepCDMeshWriteSolutionXDMF: NULL solution file");
@@ -386,6 +458,7 @@ PetscErrorCode DeepCDMeshWriteSolutionXDMF(const mesh_surface *surface, const ch
   g.nz    = nz;
   g.h     = h;
   g.h5ref = solution_ref;
-  PetscCall(write_pair(surface, xmfpath, h5path, source, dataset, iso, &g));
+  PetscCall(mesh_arrays_of_surface(surface, &m));
+  PetscCall(write_pair(&m, xmfpath, h5path, source, dataset, iso, &g));
   PetscFunctionReturn(0);
 }
