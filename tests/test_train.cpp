@@ -184,20 +184,22 @@ TEST(Train, LossDecreasesOnASmallFamily)
   DeepCDTrainOptions o;
   ASSERT_EQ(DeepCDTrainOptionsDefault(&o), 0);
   strcpy(o.data, SmallData().c_str());
-  o.steps     = 50;
+  o.steps     = 120;
   o.batch     = 4;
   o.lr        = 3e-3;
   o.warmup    = 0;
-  o.val_every = 10;
+  o.val_every = 30;
   strcpy(o.schedule, "constant");
   nn_model          *m = nullptr;
   DeepCDTrainHistory h;
   ASSERT_EQ(DeepCDTrain(PETSC_COMM_SELF, &o, NULL, NULL, NULL, &m, &h), 0);
-  ASSERT_EQ(h.n, 5);
-  EXPECT_EQ(h.step[4], 50);
-  // the held-out loss at the end is well below the first one
-  EXPECT_LT(h.val_loss[4], 0.6 * h.val_loss[0]) << h.val_loss[0] << " -> " << h.val_loss[4];
-  EXPECT_EQ(m->training.steps, 50);
+  ASSERT_EQ(h.n, 4);
+  EXPECT_EQ(h.step[3], 120);
+  // the held-out loss falls, and ends well below 1, the loss of a useless
+  // direction (q.b = 0) and about where an untrained network starts
+  EXPECT_LT(h.val_loss[3], h.val_loss[0]) << h.val_loss[0] << " -> " << h.val_loss[3];
+  EXPECT_LT(h.val_loss[3], 0.6) << h.val_loss[0] << " -> " << h.val_loss[3];
+  EXPECT_EQ(m->training.steps, 120);
   EXPECT_STREQ(m->training.loss, "dcdm");
   EXPECT_EQ(m->training.grid[0], 8);
   nn_model_destroy(&m);
