@@ -45,6 +45,10 @@ PetscErrorCode DeepCDCLIParseInt(const char cmd[], const char opt[], const char 
 /* Parses a finite real option value; one-line error on bad text. */
 PetscErrorCode DeepCDCLIParseReal(const char cmd[], const char opt[], const char text[], PetscReal *);
 
+/* One-line error "OPT PATH: the directory does not exist or is not writable"
+   unless PATH's directory is writable (checked before any work is done). */
+PetscErrorCode DeepCDCLICheckOutputDir(MPI_Comm comm, const char opt[], const char path[]);
+
 int DeepCDCmdTrain(int argc, char **argv);
 
 #endif

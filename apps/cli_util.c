@@ -1,5 +1,7 @@
 /* Shared plumbing of the deepcd subcommands: start-up and one-line errors. */
 #include <errno.h>
+#include <libgen.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -109,5 +111,15 @@ PetscErrorCode DeepCDCLIParseReal(const char cmd[], const char opt[], const char
   v     = strtod(text, &end);
   PetscCheck(end != text && !*end && !errno && isfinite(v), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: '%s' is not a finite number", opt, text);
   *value = (PetscReal) v;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode DeepCDCLICheckOutputDir(MPI_Comm comm, const char opt[], const char path[])
+{
+  char dir[PETSC_MAX_PATH_LEN];
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrncpy(dir, path, sizeof(dir)));
+  PetscCheck(access(dirname(dir), W_OK) == 0, comm, PETSC_ERR_FILE_OPEN, "%s %s: the directory does not exist or is not writable", opt, path);
   PetscFunctionReturn(0);
 }

@@ -152,16 +152,6 @@ static PetscErrorCode parse_ints(const char opt[], const char text[], PetscInt n
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode check_writable(const char path[])
-{
-  char dir[PETSC_MAX_PATH_LEN];
-
-  PetscFunctionBegin;
-  PetscCall(PetscStrncpy(dir, path, sizeof(dir)));
-  PetscCheck(access(dirname(dir), W_OK) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "-o %s: the directory does not exist or is not writable", path);
-  PetscFunctionReturn(0);
-}
-
 /* The settings from the arguments and the PETSc options. */
 static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
 {
@@ -289,7 +279,7 @@ static PetscErrorCode train(const MoeArgs *a)
 
   PetscFunctionBegin;
   PetscCall(train_options(a, &o));
-  PetscCall(check_writable(a->out));
+  PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "-o", a->out));
   PetscCall(DeepCDMoeTrainerCreate(PETSC_COMM_WORLD, a->pde, &o, &t));
   PetscCall(DeepCDMoeTrainerGetPDE(t, &pde));
   PetscCall(DeepCDMoePDESetFromOptions(pde));
@@ -371,7 +361,7 @@ static PetscErrorCode eval(const MoeArgs *a)
   DeepCDMoePDE                 pde;
 
   PetscFunctionBegin;
-  if (a->out) PetscCall(check_writable(a->out));
+  if (a->out) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "-o", a->out));
   PetscCall(DeepCDMoeTrainerLoad(PETSC_COMM_WORLD, a->run, &t));
   PetscCall(DeepCDMoeTrainerGetOptions(t, &o));
   PetscCall(DeepCDMoeTrainerGetInstances(t, PETSC_TRUE, NULL, &np, &param));

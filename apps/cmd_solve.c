@@ -14,16 +14,6 @@ static const char help[] = "deepcd solve PROBLEM.h5 -o OUT.h5 [PETSc options]\n"
                            "The Krylov method defaults to -ksp_type deepcd; every KSP/PC option applies.\n\n";
 
 /* The output's directory must be writable before any work is done. */
-static PetscErrorCode check_output(const char opt[], const char path[])
-{
-  char dir[PETSC_MAX_PATH_LEN];
-
-  PetscFunctionBegin;
-  PetscCall(PetscStrncpy(dir, path, sizeof(dir)));
-  PetscCheck(access(dirname(dir), W_OK) == 0, PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN, "%s %s: the directory does not exist or is not writable", opt, path);
-  PetscFunctionReturn(0);
-}
-
 /* The command's own options (listed by -help). */
 static PetscErrorCode get_output(char out[], size_t len, PetscBool *has, char geom[], size_t glen, PetscBool *hasgeom, char hist[], size_t hlen, PetscBool *hashist)
 {
@@ -103,12 +93,7 @@ static PetscErrorCode check_geometry(const char problemfile[], const char out[],
   PetscCall(PetscStrncpy(g->xmf, geom, sizeof(g->xmf)));
   memcpy(g->h5, geom, (size_t) (dot - geom));
   strcpy(g->h5 + (dot - geom), ".h5");
-  {
-    char dir[PETSC_MAX_PATH_LEN];
-
-    PetscCall(PetscStrncpy(dir, geom, sizeof(dir)));
-    PetscCheck(access(dirname(dir), W_OK) == 0, PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN, "-mesh_geometry %s: the directory does not exist or is not writable", geom);
-  }
+  PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_WORLD, "-mesh_geometry", geom));
   /* none of the two geometry files may replace an input or the solution's files */
   PetscCall(solution_xmf(out, sxmf, sizeof(sxmf)));
   PetscCall(resolved(problemfile, names[0], sizeof(names[0])));
@@ -210,11 +195,11 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   PetscCall(get_output(out, sizeof(out), &hasout, geom, sizeof(geom), &hasgeom, hist, sizeof(hist), &hashist));
   PetscCheck(!hashist || hist[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "-residuals needs a file name");
-  if (hashist) PetscCall(check_output("-residuals", hist));
+  if (hashist) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_WORLD, "-residuals", hist));
   PetscCheck(problemfile, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "no problem file given (usage: deepcd solve PROBLEM.h5 -o OUT.h5 [PETSc options])");
   PetscCheck(hasout && out[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "no output file given (-o OUT.h5)");
   PetscCheck(!hasgeom || geom[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "-mesh_geometry needs a file name (GEOMETRY.xdmf)");
-  PetscCall(check_output("-o", out));
+  PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_WORLD, "-o", out));
   if (hasgeom) PetscCall(check_geometry(problemfile, out, geom, &g));
 
   PetscCall(DeepCDProblemLoad(PETSC_COMM_WORLD, problemfile, &p));

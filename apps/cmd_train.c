@@ -102,16 +102,6 @@ static PetscErrorCode copy_string(const char opt[], const char *v, char dst[], s
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode check_dir(const char opt[], const char path[])
-{
-  char dir[PETSC_MAX_PATH_LEN];
-
-  PetscFunctionBegin;
-  PetscCall(PetscStrncpy(dir, path, sizeof(dir)));
-  PetscCheck(access(dirname(dir), W_OK) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s %s: the directory does not exist or is not writable", opt, path);
-  PetscFunctionReturn(0);
-}
-
 static PetscBool same_file(const char a[], const char b[])
 {
   struct stat sa, sb;
@@ -190,8 +180,8 @@ static PetscErrorCode TrainConfigure(const TrainArgs *a, const char syntax[], De
   else if (a->data)
     PetscCheck(access(o->data, R_OK) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot read the training data file", o->data);
   if (o->init[0]) PetscCheck(access(o->init, R_OK) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot read the model file (--init)", o->init);
-  PetscCall(check_dir("-o", a->output));
-  if (o->checkpoint[0]) PetscCall(check_dir("--checkpoint", o->checkpoint));
+  PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "-o", a->output));
+  if (o->checkpoint[0]) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "--checkpoint", o->checkpoint));
   PetscCheck(!same_file(a->output, o->data) && !same_file(o->checkpoint, o->data), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "the output would replace the training data file %s; choose another name", o->data);
   PetscCheck(!o->checkpoint[0] || strcmp(o->checkpoint, a->output), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "--checkpoint and -o name the same file %s", a->output);
   if (a->plot && !strcmp(a->plot, "none"))
@@ -206,7 +196,7 @@ static PetscErrorCode TrainConfigure(const TrainArgs *a, const char syntax[], De
     memcpy(plot, a->output, stem);
     strcpy(plot + stem, "-loss.png");
   }
-  if (plot[0]) PetscCall(check_dir("--plot", plot));
+  if (plot[0]) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "--plot", plot));
   PetscFunctionReturn(0);
 }
 

@@ -12,16 +12,6 @@ static const char help[] = "deepcd train-data PROBLEM.h5 [PROBLEM2.h5 ...] -o DA
                            "Computes the K smallest Ritz pairs of each problem's operator on its fluid cells (SLEPc EPS, Krylov-Schur;\n"
                            "-eps_* options apply) and S unit right-hand sides per problem, the lowest L modes weighted 9x.\n\n";
 
-static PetscErrorCode check_output(const char path[])
-{
-  char dir[PETSC_MAX_PATH_LEN];
-
-  PetscFunctionBegin;
-  PetscCall(PetscStrncpy(dir, path, sizeof(dir)));
-  PetscCheck(access(dirname(dir), W_OK) == 0, PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN, "-o %s: the directory does not exist or is not writable", path);
-  PetscFunctionReturn(0);
-}
-
 static PetscErrorCode get_options(char out[], size_t len, PetscBool *hasout, DeepCDTrainDataOptions *o)
 {
   char      seed[64] = "0";
@@ -68,7 +58,7 @@ static PetscErrorCode run(int n, const char *const files[])
   PetscCheck(n > 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "no problem file given (usage: deepcd train-data PROBLEM.h5 [...] -o DATA.h5)");
   PetscCheck(hasout && out[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "no output file given (-o DATA.h5)");
   for (int i = 0; i < n; i++) PetscCheck(access(files[i], R_OK) == 0, PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN, "%s: cannot open the problem file", files[i]);
-  PetscCall(check_output(out));
+  PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_WORLD, "-o", out));
   PetscCall(PetscTime(&t0));
   PetscCall(DeepCDTrainDataWrite(PETSC_COMM_WORLD, n, files, &o, out));
   PetscCall(PetscTime(&t1));

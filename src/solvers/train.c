@@ -20,6 +20,7 @@
 #include <deepcd/train_data.h>
 #include "hdf5_util.h"
 #include "train_impl.h"
+#include "rng.h"
 
 /*@C
   DeepCDTrainOptionsDefault - Fills training options with the defaults of `deepcd train`.
@@ -177,15 +178,6 @@ PetscErrorCode DeepCDTrainLoss(Mat A, const float b[], const float q[], PetscRea
 
 /* ---- the training data ---- */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 /* One problem of the data file: its operator and its samples. */
 typedef struct {
   PetscInt       nx, ny, nz, n, samples, nval;
@@ -208,10 +200,11 @@ typedef struct {
   uint64_t      seed;
   TrainProblem *prob;
   nn_net      **nets;
-  int           nnets;
-  PetscInt      maxn;
-  float        *b, *in, *q, *dq;
-  char          desc[256];
+  PetscInt (*netdims)[3]; /* (nz, ny, nx) of each net */
+  int      nnets;
+  PetscInt maxn;
+  float   *b, *in, *q, *dq;
+  char     desc[256];
 } TrainData;
 
 static PetscErrorCode data_close(TrainData *d)
@@ -228,6 +221,7 @@ static PetscErrorCode data_close(TrainData *d)
   }
   for (int i = 0; i < d->nnets; i++) nn_net_destroy(&d->nets[i]);
   PetscCall(PetscFree(d->nets));
+  PetscCall(PetscFree(d->netdims));
   PetscCall(PetscFree(d->prob));
   PetscCall(PetscFree4(d->b, d->in, d->q, d->dq));
   if (d->fid >= 0) PetscCall(DeepCDH5Close(d->fid));
@@ -339,6 +333,7 @@ static PetscErrorCode data_open(MPI_Comm comm, const DeepCDTrainOptions *o, cons
   PetscCall(PetscCalloc1(d->nprob, &d->prob));
   for (PetscInt p = 0; p < d->nprob; p++) d->prob[p].rhs = H5I_INVALID_HID;
   PetscCall(PetscCalloc1(d->nprob, &d->nets));
+  PetscCall(PetscCalloc1(d->nprob, &d->netdims));
   for (PetscInt p = 0; p < d->nprob; p++) {
     TrainProblem *tp = &d->prob[p];
     int           k;
@@ -348,17 +343,13 @@ static PetscErrorCode data_open(MPI_Comm comm, const DeepCDTrainOptions *o, cons
     d->nval += tp->nval;
     samples += tp->samples;
     d->maxn = PetscMax(d->maxn, tp->n);
-    for (k = 0; k < d->nnets; k++) {
-      const TrainProblem *q = NULL;
-
-      for (PetscInt pp = 0; pp < p && !q; pp++)
-        if (d->prob[pp].net == k) q = &d->prob[pp];
-      if (q->nx == tp->nx && q->ny == tp->ny && q->nz == tp->nz) break;
-    }
+    for (k = 0; k < d->nnets; k++)
+      if (d->netdims[k][0] == tp->nz && d->netdims[k][1] == tp->ny && d->netdims[k][2] == tp->nx) break;
     if (k == d->nnets) {
       const int dims[3] = { (int) tp->nz, (int) tp->ny, (int) tp->nx };
 
       PetscCheck(nn_net_create_train(m, o->backend, NN_FP32, dims, &d->nets[k]) == NN_SUCCESS, comm, PETSC_ERR_LIB, "train: %s", nn_error_message());
+      for (int a = 0; a < 3; a++) d->netdims[k][a] = dims[a];
       d->nnets++;
     }
     tp->net = k;
@@ -387,14 +378,6 @@ static PetscErrorCode data_read(TrainData *d, PetscInt p, PetscInt s)
 }
 
 /* Forward (and backward when dparams) of sample s of problem p: returns its loss. */
-/* A standard normal number (Box-Muller on two splitmix64 draws). */
-static double normal01(uint64_t *s)
-{
-  double u1 = ((double) (splitmix64(s) >> 11) + 0.5) / 9007199254740992.0, u2 = (double) (splitmix64(s) >> 11) / 9007199254740992.0;
-
-  return sqrt(-2.0 * log(u1)) * cos(2.0 * PETSC_PI * u2);
-}
-
 /* Augmentation: b <- (sqrt(1 - F) b + sqrt(F) w / ||w||) / ||.||, w white noise on the fluid cells. The data's
    right-hand sides hold only the lowest Ritz modes; the residuals of a solve hold every frequency. */
 static void add_noise(const TrainProblem *tp, float *b, PetscReal F, uint64_t seed)
@@ -403,7 +386,7 @@ static void add_noise(const TrainProblem *tp, float *b, PetscReal F, uint64_t se
 
   if (F <= 0) return;
   for (PetscInt i = 0; i < tp->n; i++) {
-    double g = tp->solid[i] ? 0.0 : normal01(&seed);
+    double g = tp->solid[i] ? 0.0 : DeepCDNormal01(&seed);
 
     ww += g * g;
     tp->noise[i] = (float) g;
@@ -593,8 +576,8 @@ static PetscErrorCode train_run(MPI_Comm comm, const DeepCDTrainOptions *opts, c
 
     PetscCall(PetscArrayzero(grad, st.model->nparams));
     for (PetscInt i = 0; i < o.batch; i++) {
-      PetscInt k  = (PetscInt) (splitmix64(&st.rng) % (uint64_t) d.ntrain); /* drawn on every rank */
-      uint64_t ns = splitmix64(&st.rng);                                    /* the sample's noise */
+      PetscInt k  = (PetscInt) (DeepCDSplitMix64(&st.rng) % (uint64_t) d.ntrain); /* drawn on every rank */
+      uint64_t ns = DeepCDSplitMix64(&st.rng);                                    /* the sample's noise */
 
       if (i % d.size == d.rank) {
         PetscReal l;

@@ -11,31 +11,9 @@
 #include <hdf5.h>
 #include <slepceps.h>
 #include "hdf5_util.h"
+#include "rng.h"
 #include <deepcd/operator.h>
 #include <deepcd/train_data.h>
-
-/* ---- deterministic normal numbers (same on every rank and rank count) ---- */
-
-static uint64_t splitmix64(uint64_t *s)
-{
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-static double uniform01(uint64_t *s) /* in (0, 1) */
-{
-  return ((double) (splitmix64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-
-static double normal01(uint64_t *s) /* Box-Muller, one value per call */
-{
-  double u = uniform01(s), v = uniform01(s);
-
-  return sqrt(-2.0 * log(u)) * cos(2.0 * PETSC_PI * v);
-}
 
 PetscInt DeepCDTrainDataDefaultLow(PetscInt k)
 {
@@ -254,11 +232,11 @@ PetscErrorCode DeepCDTrainDataRHS(const DeepCDRitz *r, PetscInt nlow, unsigned l
 
   PetscFunctionBegin;
   st = (uint64_t) seed * 0xD1B54A32D192ED03ULL;
-  st = splitmix64(&st) ^ ((uint64_t) problem * 0x9E3779B97F4A7C15ULL);
-  st = splitmix64(&st) ^ ((uint64_t) sample * 0xBF58476D1CE4E5B9ULL);
-  (void) splitmix64(&st);
+  st = DeepCDSplitMix64(&st) ^ ((uint64_t) problem * 0x9E3779B97F4A7C15ULL);
+  st = DeepCDSplitMix64(&st) ^ ((uint64_t) sample * 0xBF58476D1CE4E5B9ULL);
+  (void) DeepCDSplitMix64(&st);
   PetscCall(PetscMalloc1(r->k, &c));
-  for (PetscInt j = 0; j < r->k; j++) c[j] = (j < nlow ? 9.0 : 1.0) * normal01(&st);
+  for (PetscInt j = 0; j < r->k; j++) c[j] = (j < nlow ? 9.0 : 1.0) * DeepCDNormal01(&st);
   PetscCall(VecSet(b, 0.0));
   PetscCall(VecMAXPY(b, r->k, c, r->vectors));
   PetscCall(PetscFree(c));
