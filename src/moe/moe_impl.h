@@ -7,19 +7,14 @@
 #include <petscviewer.h>
 #include <deepcd/moe.h>
 
-/* splitmix64: a seeded, platform-independent stream (weights, point draws). */
-static inline uint64_t DeepCDMoeRngNext(uint64_t *s)
-{
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-  z          = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z          = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+/* splitmix64 (the project's one stream, src/solvers/rng.h): seeded and
+   platform-independent (weights, point draws). */
+#include "../solvers/rng.h"
 
 /* Uniform in [0, 1). */
 static inline double DeepCDMoeRngUniform(uint64_t *s)
 {
-  return (double) (DeepCDMoeRngNext(s) >> 11) * 0x1.0p-53;
+  return (double) (DeepCDSplitMix64(s) >> 11) * 0x1.0p-53;
 }
 
 /* Kinds of residual rows. */

@@ -425,7 +425,7 @@ PetscErrorCode DeepCDMoeTrainerStep(DeepCDMoeTrainer t, PetscReal *loss)
   PetscFunctionBegin;
   PetscCall(PetscArrayzero(t->grad, t->nth));
   for (PetscInt b = 0; b < o->batch; b++) {
-    PetscInt  k = (PetscInt) (DeepCDMoeRngNext(&t->rng) % (uint64_t) o->ntrain);
+    PetscInt  k = (PetscInt) (DeepCDSplitMix64(&t->rng) % (uint64_t) o->ntrain);
     PetscReal L;
 
     PetscCall(forward(t, t->train + k * t->np));
