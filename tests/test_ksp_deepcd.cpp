@@ -82,11 +82,17 @@ TEST_P(DirectBySceneTest, MatchesCholesky)
 
   Solved direct = SolveFile(path, "-ksp_type preonly -pc_type cholesky");
   ASSERT_GT(direct.reason, 0);
-  for (const char *pc : { "-pc_type jacobi", "-pc_type none", "-pc_type icc", "-pc_type gamg" }) {
+  PetscInt plain_its = -1;
+  for (const char *pc : { "-pc_type jacobi", "-pc_type none", "-pc_type icc", "-pc_type gamg", "-pc_type jacobi -ksp_deepcd_smooth 4", "-pc_type jacobi -ksp_deepcd_smooth 4 -ksp_deepcd_smooth_ksp_type chebyshev" }) {
     std::string opts = std::string("-ksp_rtol 1e-12 -ksp_max_it 2000 ") + pc;
     Solved      s    = SolveFile(path, opts.c_str());
     EXPECT_GT(s.reason, 0) << pc;
     EXPECT_LT(RelDiff(s.x, direct.x), 1e-8) << GetParam() << " " << pc;
+    // smoothing each Jacobi direction must save iterations
+    if (!strcmp(pc, "-pc_type jacobi"))
+      plain_its = s.its;
+    else if (strstr(pc, "smooth"))
+      EXPECT_LT(s.its, plain_its) << GetParam() << " " << pc;
     VecDestroy(&s.x);
   }
   VecDestroy(&direct.x);
@@ -219,6 +225,7 @@ TEST(KSPDeepCD, BadSettersAreRejected)
   EXPECT_EQ(KSPDeepCDSetGenerator(ksp, "bogus"), PETSC_ERR_ARG_UNKNOWN_TYPE);
   EXPECT_EQ(KSPDeepCDSetDirections(ksp, -1), PETSC_ERR_ARG_OUTOFRANGE);
   EXPECT_EQ(KSPDeepCDSetTrueResidual(ksp, -3), PETSC_ERR_ARG_OUTOFRANGE);
+  EXPECT_EQ(KSPDeepCDSetSmooth(ksp, -1), PETSC_ERR_ARG_OUTOFRANGE);
   PetscPopErrorHandler();
   KSPDestroy(&ksp);
 }
@@ -228,7 +235,7 @@ TEST(KSPDeepCD, OptionsViewAndGetters)
   KSP ksp;
   KSPCreate(PETSC_COMM_SELF, &ksp);
   KSPSetOptionsPrefix(ksp, "v_");
-  PetscOptionsInsertString(NULL, "-v_ksp_type deepcd -v_ksp_deepcd_directions 3 -v_ksp_deepcd_true_residual 10 -v_ksp_deepcd_normalize 0");
+  PetscOptionsInsertString(NULL, "-v_ksp_type deepcd -v_ksp_deepcd_directions 3 -v_ksp_deepcd_true_residual 10 -v_ksp_deepcd_normalize 0 -v_ksp_deepcd_smooth 3 -v_ksp_deepcd_smooth_ksp_type chebyshev");
   KSPSetFromOptions(ksp);
   PetscOptionsClear(NULL);
   PetscInt  m, k;
@@ -239,6 +246,14 @@ TEST(KSPDeepCD, OptionsViewAndGetters)
   EXPECT_EQ(m, 3);
   EXPECT_EQ(k, 10);
   EXPECT_FALSE(nrm);
+  PetscInt ns;
+  KSP      smoother;
+  KSPType  stype;
+  KSPDeepCDGetSmooth(ksp, &ns);
+  EXPECT_EQ(ns, 3);
+  KSPDeepCDGetSmoother(ksp, &smoother);
+  KSPGetType(smoother, &stype);
+  EXPECT_STREQ(stype, KSPCHEBYSHEV);
   const char *gen;
   KSPDeepCDGetGenerator(ksp, &gen);
   EXPECT_STREQ(gen, "pc");
@@ -254,6 +269,7 @@ TEST(KSPDeepCD, OptionsViewAndGetters)
   EXPECT_NE(strstr(buf, "kept directions 3"), nullptr) << buf;
   EXPECT_NE(strstr(buf, "every 10 iterations"), nullptr) << buf;
   EXPECT_NE(strstr(buf, "direction generator: pc"), nullptr) << buf;
+  EXPECT_NE(strstr(buf, "smoothed by 3 iterations of KSP chebyshev (prefix -ksp_deepcd_smooth_)"), nullptr) << buf;
   KSPDestroy(&ksp);
 }
 

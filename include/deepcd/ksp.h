@@ -6,7 +6,7 @@
 
 #define KSPDEEPCD "deepcd"
 
-PETSC_EXTERN PetscLogEvent KSPDEEPCD_Generator, KSPDEEPCD_Orthogonalize;
+PETSC_EXTERN PetscLogEvent KSPDEEPCD_Generator, KSPDEEPCD_Orthogonalize, KSPDEEPCD_Smooth;
 
 PETSC_EXTERN PetscErrorCode DeepCDInitializePackage(void);
 PETSC_EXTERN PetscErrorCode DeepCDFinalizePackage(void);
@@ -18,6 +18,9 @@ PETSC_EXTERN PetscErrorCode KSPDeepCDSetTrueResidual(KSP, PetscInt);
 PETSC_EXTERN PetscErrorCode KSPDeepCDGetTrueResidual(KSP, PetscInt *);
 PETSC_EXTERN PetscErrorCode KSPDeepCDSetNormalize(KSP, PetscBool);
 PETSC_EXTERN PetscErrorCode KSPDeepCDGetNormalize(KSP, PetscBool *);
+PETSC_EXTERN PetscErrorCode KSPDeepCDSetSmooth(KSP, PetscInt);
+PETSC_EXTERN PetscErrorCode KSPDeepCDGetSmooth(KSP, PetscInt *);
+PETSC_EXTERN PetscErrorCode KSPDeepCDGetSmoother(KSP, KSP *);
 PETSC_EXTERN PetscErrorCode KSPDeepCDSetGenerator(KSP, const char[]);
 PETSC_EXTERN PetscErrorCode KSPDeepCDGetGenerator(KSP, const char *[]);
 PETSC_EXTERN PetscErrorCode KSPDeepCDSetModel(KSP, const char[]);

@@ -10,6 +10,8 @@ typedef struct {
   PetscInt     m;         /* kept directions */
   PetscInt     truek;     /* recompute r = b - Ax every truek iterations; 0: never */
   PetscBool    normalize; /* scale the generator's input to unit norm */
+  PetscInt     nsmooth;   /* smoother iterations on each generated direction */
+  KSP          smoother;  /* shares the PC; prefix -ksp_deepcd_smooth_ */
   char         generator[64];
   char         model[PETSC_MAX_PATH_LEN];
   DeepCDDirGen gen;
@@ -23,7 +25,7 @@ typedef struct {
   PetscScalar  dots[2];
 } KSP_DeepCD;
 
-PetscLogEvent KSPDEEPCD_Generator = 0, KSPDEEPCD_Orthogonalize = 0;
+PetscLogEvent KSPDEEPCD_Generator = 0, KSPDEEPCD_Orthogonalize = 0, KSPDEEPCD_Smooth = 0;
 
 /* Creates the direction generator of the requested kind (model file: cnn). */
 static PetscErrorCode KSPDeepCDCreateGenerator(KSP ksp)
@@ -44,7 +46,7 @@ static PetscErrorCode KSPSetUp_DeepCD(KSP ksp)
   KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
 
   PetscFunctionBegin;
-  PetscCall(KSPSetWorkVecs(ksp, 2)); /* r, generator input */
+  PetscCall(KSPSetWorkVecs(ksp, cd->nsmooth ? 3 : 2)); /* r, generator input; smoothing: A d */
   if (cd->nslots != cd->m + 1) {
     if (cd->nslots) {
       PetscCall(VecDestroyVecs(cd->nslots, &cd->D));
@@ -58,6 +60,13 @@ static PetscErrorCode KSPSetUp_DeepCD(KSP ksp)
   }
   if (!cd->gen) PetscCall(KSPDeepCDCreateGenerator(ksp));
   PetscCall(DeepCDDirGenSetUp(cd->gen));
+  if (cd->nsmooth) {
+    KSP s;
+
+    PetscCall(KSPDeepCDGetSmoother(ksp, &s));
+    PetscCall(KSPSetTolerances(s, 0.0, 0.0, PETSC_DEFAULT, cd->nsmooth));
+    PetscCall(KSPSetUp(s));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -73,6 +82,38 @@ static PetscBool bad_scalar(KSP ksp, PetscReal v, KSPConvergedReason why)
     return PETSC_TRUE;
   }
   return PETSC_FALSE;
+}
+
+/* Post-smoothing of a generated direction d ~ A^-1 q: the generator's output
+   has no meaningful scale (the DCDM loss is scale-invariant), so d is first
+   given its A-norm-optimal length for q, then nsmooth iterations of the
+   smoother KSP on A d = q, started from d, take out the high-frequency error
+   the network leaves (the network acts as a coarse correction, the smoother
+   as in a two-level method). */
+static PetscErrorCode KSPDeepCDSmooth(KSP ksp, Mat A, Vec q, Vec d)
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+  Vec         t;
+  PetscScalar dq, dAd;
+
+  PetscFunctionBegin;
+  if (!cd->nsmooth) PetscFunctionReturn(0);
+  t = ksp->work[2];
+  PetscCall(PetscLogEventBegin(KSPDEEPCD_Smooth, ksp, q, d, 0));
+  PetscCall(KSP_MatMult(ksp, A, d, t));
+  cd->pair[0] = t;
+  cd->pair[1] = q;
+  PetscCall(VecMDot(d, 2, cd->pair, cd->dots));
+  dAd = cd->dots[0];
+  dq  = cd->dots[1];
+  /* a direction with d.Ad <= 0 is left to the KSP's breakdown checks */
+  if (PetscRealPart(dAd) > 0 && !PetscIsInfOrNanScalar(dq)) {
+    PetscCall(VecScale(d, dq / dAd));
+    PetscCall(KSPSolve(cd->smoother, q, d));
+    PetscCall(KSPCheckSolve(cd->smoother, cd->smoother->pc, d));
+  }
+  PetscCall(PetscLogEventEnd(KSPDEEPCD_Smooth, ksp, q, d, 0));
+  PetscFunctionReturn(0);
 }
 
 static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
@@ -128,6 +169,7 @@ static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
     PetscCall(PetscLogEventBegin(KSPDEEPCD_Generator, ksp, input, d, 0));
     PetscCall(DeepCDDirGenApply(cd->gen, input, d));
     PetscCall(PetscLogEventEnd(KSPDEEPCD_Generator, ksp, input, d, 0));
+    PetscCall(KSPDeepCDSmooth(ksp, Amat, input, d));
     PetscCall(KSP_RemoveNullSpace(ksp, d));
 
     /* d <- z - sum_j (z.Ad_j / d_j.Ad_j) d_j over the kept directions */
@@ -207,6 +249,7 @@ static PetscErrorCode KSPDestroy_DeepCD(KSP ksp)
 {
   PetscFunctionBegin;
   PetscCall(KSPReset_DeepCD(ksp));
+  PetscCall(KSPDestroy(&((KSP_DeepCD *) ksp->data)->smoother));
   PetscCall(KSPDestroyDefault(ksp));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetDirections_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetDirections_C", NULL));
@@ -214,6 +257,9 @@ static PetscErrorCode KSPDestroy_DeepCD(KSP ksp)
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetTrueResidual_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetNormalize_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetNormalize_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetSmooth_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetSmooth_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetSmoother_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetGenerator_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetGenerator_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetModel_C", NULL));
@@ -238,6 +284,17 @@ static PetscErrorCode KSPView_DeepCD(KSP ksp, PetscViewer viewer)
     PetscCall(PetscViewerASCIIPrintf(viewer, "  linear generator: it gets the residual itself (its scale does not matter)\n"));
   else
     PetscCall(PetscViewerASCIIPrintf(viewer, "  generator input normalised to unit norm: %s\n", PetscBools[cd->normalize]));
+  if (cd->nsmooth) {
+    KSPType type;
+
+    PetscCall(KSPGetType(cd->smoother, &type));
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  each direction smoothed by %" PetscInt_FMT " iterations of KSP %s (prefix -ksp_deepcd_smooth_)\n", cd->nsmooth, type ? type : "(not set up)"));
+    PetscCall(PetscViewerASCIIPushTab(viewer));
+    PetscCall(PetscViewerASCIIPushTab(viewer));
+    PetscCall(KSPView(cd->smoother, viewer));
+    PetscCall(PetscViewerASCIIPopTab(viewer));
+    PetscCall(PetscViewerASCIIPopTab(viewer));
+  }
   PetscCall(PetscViewerASCIIPushTab(viewer));
   if (cd->gen)
     PetscCall(DeepCDDirGenView(cd->gen, viewer));
@@ -260,6 +317,18 @@ static PetscErrorCode KSPSetFromOptions_DeepCD(KSP ksp, PetscOptionItems *PetscO
   if (flg) PetscCall(KSPDeepCDSetDirections(ksp, m));
   PetscCall(PetscOptionsInt("-ksp_deepcd_true_residual", "Recompute the true residual b - Ax every k iterations (0: never)", "KSPDeepCDSetTrueResidual", k, &k, &flg));
   if (flg) PetscCall(KSPDeepCDSetTrueResidual(ksp, k));
+  {
+    PetscInt ns = cd->nsmooth;
+
+    PetscCall(PetscOptionsInt("-ksp_deepcd_smooth", "Smoother iterations applied to each generated direction (0: none)", "KSPDeepCDSetSmooth", ns, &ns, &flg));
+    if (flg) PetscCall(KSPDeepCDSetSmooth(ksp, ns));
+    if (cd->nsmooth) {
+      KSP s;
+
+      PetscCall(KSPDeepCDGetSmoother(ksp, &s));
+      PetscCall(KSPSetFromOptions(s));
+    }
+  }
   PetscCall(PetscOptionsBool("-ksp_deepcd_normalize", "Scale the residual to unit norm before the direction generator", "KSPDeepCDSetNormalize", nrm, &nrm, &flg));
   if (flg) PetscCall(KSPDeepCDSetNormalize(ksp, nrm));
   PetscCall(PetscOptionsString("-ksp_deepcd_generator", "Direction generator: pc or cnn", "KSPDeepCDSetGenerator", cd->generator[0] ? cd->generator : DEEPCD_DIRGEN_PC, buf, sizeof(buf), &flg));
@@ -319,6 +388,55 @@ static PetscErrorCode KSPDeepCDGetNormalize_DeepCD(KSP ksp, PetscBool *flg)
 {
   PetscFunctionBegin;
   *flg = ((KSP_DeepCD *) ksp->data)->normalize;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDSetSmooth_DeepCD(KSP ksp, PetscInt n)
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+
+  PetscFunctionBegin;
+  PetscCheck(n >= 0, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_OUTOFRANGE, "-ksp_deepcd_smooth %" PetscInt_FMT ": must be >= 0", n);
+  /* smoothing's work vector is made at setup */
+  if (n > 0 && !cd->nsmooth && ksp->setupstage) PetscCall(KSPReset(ksp));
+  cd->nsmooth = n;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDGetSmooth_DeepCD(KSP ksp, PetscInt *n)
+{
+  PetscFunctionBegin;
+  *n = ((KSP_DeepCD *) ksp->data)->nsmooth;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDGetSmoother_DeepCD(KSP ksp, KSP *smoother)
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+  const char *prefix;
+  PC          pc;
+
+  PetscFunctionBegin;
+  if (!cd->smoother) {
+    KSP s;
+
+    PetscCall(KSPCreate(PetscObjectComm((PetscObject) ksp), &s));
+    PetscCall(PetscObjectIncrementTabLevel((PetscObject) s, (PetscObject) ksp, 1));
+    PetscCall(KSPGetOptionsPrefix(ksp, &prefix));
+    PetscCall(KSPSetOptionsPrefix(s, prefix));
+    PetscCall(KSPAppendOptionsPrefix(s, "ksp_deepcd_smooth_"));
+    /* the outer PC is shared (after the prefix, which would rename it) */
+    PetscCall(KSPGetPC(ksp, &pc));
+    PetscCall(KSPSetPC(s, pc));
+    PetscCall(KSPSetType(s, KSPRICHARDSON));
+    PetscCall(KSPRichardsonSetScale(s, 2.0 / 3.0));
+    PetscCall(KSPSetInitialGuessNonzero(s, PETSC_TRUE));
+    PetscCall(KSPSetNormType(s, KSP_NORM_NONE));
+    PetscCall(KSPSetConvergenceTest(s, KSPConvergedSkip, NULL, NULL));
+    PetscCall(KSPSetTolerances(s, 0.0, 0.0, PETSC_DEFAULT, PetscMax(cd->nsmooth, 1)));
+    cd->smoother = s;
+  }
+  *smoother = cd->smoother;
   PetscFunctionReturn(0);
 }
 
@@ -488,6 +606,103 @@ PetscErrorCode KSPDeepCDGetNormalize(KSP ksp, PetscBool *flg)
   PetscFunctionReturn(0);
 }
 
+/*@
+  KSPDeepCDSetSmooth - Sets the number of smoother iterations applied to
+  each direction the generator returns.
+
+  Logically Collective
+
+  Input Parameters:
++ ksp - the Krylov solver of type KSPDEEPCD
+- n   - the number of iterations (default 0: the generator's direction is used as it is)
+
+  Options Database Keys:
++ -ksp_deepcd_smooth <n>         - sets n
+- -ksp_deepcd_smooth_ksp_type <> - the smoother (default richardson, scale 2/3, with the
+                                   KSP's own preconditioner); all its options take the
+                                   prefix -ksp_deepcd_smooth_
+
+  Notes:
+  The direction d = G(q) for the normalised residual q is first scaled to
+  minimise the A-norm error for q, then the smoother runs n iterations on
+  A d = q starting from d, before the A-orthogonalisation. A trained network
+  reduces the smooth part of the error well and leaves high-frequency error
+  behind; the smoother removes that, as in a two-level method. Each
+  Richardson iteration costs one multiplication by A and one preconditioner
+  application (plus one multiplication for the scaling), small on the CPU
+  next to a network evaluation. The smoother shares the KSP's preconditioner
+  (Jacobi in `deepcd solve`); `-ksp_deepcd_smooth_ksp_type chebyshev` is the
+  other usual choice. The exact line step and the A-orthogonalisation keep
+  each step an energy-norm improvement for any smoother; a fixed linear one
+  (Richardson, Chebyshev with fixed bounds) keeps the method a conjugate
+  direction method.
+
+  Level: intermediate
+
+.seealso: `KSPDEEPCD`, `KSPDeepCDGetSmooth()`, `KSPDeepCDGetSmoother()`, `KSPDeepCDSetGenerator()`
+@*/
+PetscErrorCode KSPDeepCDSetSmooth(KSP ksp, PetscInt n)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscValidLogicalCollectiveInt(ksp, n, 2);
+  PetscTryMethod(ksp, "KSPDeepCDSetSmooth_C", (KSP, PetscInt), (ksp, n));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  KSPDeepCDGetSmooth - Gets the number of smoother iterations per direction.
+
+  Not Collective
+
+  Input Parameter:
+. ksp - the Krylov solver of type KSPDEEPCD
+
+  Output Parameter:
+. n - the number of iterations
+
+  Level: intermediate
+
+.seealso: `KSPDEEPCD`, `KSPDeepCDSetSmooth()`, `KSPDeepCDGetSmoother()`
+@*/
+PetscErrorCode KSPDeepCDGetSmooth(KSP ksp, PetscInt *n)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscValidIntPointer(n, 2);
+  PetscUseMethod(ksp, "KSPDeepCDGetSmooth_C", (KSP, PetscInt *), (ksp, n));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  KSPDeepCDGetSmoother - Gets the KSP that smooths each generated direction,
+  creating it if needed, to set its type and options in code.
+
+  Not Collective
+
+  Input Parameter:
+. ksp - the Krylov solver of type KSPDEEPCD
+
+  Output Parameter:
+. smoother - the smoother (richardson with scale 2/3 unless changed; it shares
+             ksp's preconditioner; options prefix -ksp_deepcd_smooth_)
+
+  Note:
+  Its iteration count is set by `KSPDeepCDSetSmooth()` at setup.
+
+  Level: advanced
+
+.seealso: `KSPDEEPCD`, `KSPDeepCDSetSmooth()`
+@*/
+PetscErrorCode KSPDeepCDGetSmoother(KSP ksp, KSP *smoother)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscValidPointer(smoother, 2);
+  PetscUseMethod(ksp, "KSPDeepCDGetSmoother_C", (KSP, KSP *), (ksp, smoother));
+  PetscFunctionReturn(0);
+}
+
 /*@C
   KSPDeepCDSetGenerator - Chooses the kind of direction generator.
 
@@ -583,6 +798,8 @@ PetscErrorCode KSPDeepCDGetModel(KSP ksp, const char *file[])
 +  -ksp_deepcd_directions <2> - number of kept directions
 .  -ksp_deepcd_true_residual <0> - recompute b - Ax every k iterations (0: never)
 .  -ksp_deepcd_normalize <true> - scale the generator's input to unit norm
+.  -ksp_deepcd_smooth <0> - smoother iterations on each direction
+.  -ksp_deepcd_smooth_ksp_type <richardson> - the smoother (options prefix -ksp_deepcd_smooth_)
 .  -ksp_deepcd_generator <pc> - the direction generator: pc or cnn
 .  -ksp_deepcd_model <file> - CNN model file (selects the cnn generator)
 .  -ksp_deepcd_backend <auto> - cnn generator: auto, cpu (oneDNN), cuda (cuDNN), ref (test oracle)
@@ -628,6 +845,9 @@ PetscErrorCode KSPCreate_DeepCD(KSP ksp)
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetTrueResidual_C", KSPDeepCDGetTrueResidual_DeepCD));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetNormalize_C", KSPDeepCDSetNormalize_DeepCD));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetNormalize_C", KSPDeepCDGetNormalize_DeepCD));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetSmooth_C", KSPDeepCDSetSmooth_DeepCD));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetSmooth_C", KSPDeepCDGetSmooth_DeepCD));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetSmoother_C", KSPDeepCDGetSmoother_DeepCD));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetGenerator_C", KSPDeepCDSetGenerator_DeepCD));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetGenerator_C", KSPDeepCDGetGenerator_DeepCD));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetModel_C", KSPDeepCDSetModel_DeepCD));

@@ -42,6 +42,7 @@ PetscErrorCode DeepCDInitializePackage(void)
   PetscCall(DeepCDDirGenRegister(DEEPCD_DIRGEN_CNN, DeepCDDirGenCreate_CNN));
   PetscCall(PetscLogEventRegister("DeepCDGenerate", KSP_CLASSID, &KSPDEEPCD_Generator));
   PetscCall(PetscLogEventRegister("DeepCDOrthog", KSP_CLASSID, &KSPDEEPCD_Orthogonalize));
+  PetscCall(PetscLogEventRegister("DeepCDSmooth", KSP_CLASSID, &KSPDEEPCD_Smooth));
   PetscCall(PetscLogEventRegister("DeepCDInference", KSP_CLASSID, &DEEPCD_Inference));
   PetscCall(PetscLogEventRegister("DeepCDHalo", KSP_CLASSID, &DEEPCD_Halo));
   PetscCall(PetscRegisterFinalize(DeepCDFinalizePackage));
