@@ -4,13 +4,13 @@
    command line) and writes the solution file plus the residual history as a
    two-column text file for gnuplot.
 
-     poisson -problem PROBLEM.h5 -o OUT.h5 -history OUT.dat [PETSc options]
+     poisson -problem PROBLEM.h5 -o OUT.h5 -residuals OUT.dat [PETSc options]
 */
 #include <deepcd.h>
 
 static const char help[] = "Solves a deepcd problem file with KSPDEEPCD through the C API.\n"
                            "  -o OUT.h5          solution file\n"
-                           "  -history OUT.dat   residual history (iteration, ||r||/||b||)\n\n";
+                           "  -residuals OUT.dat residual history (iteration, ||r||/||b||)\n\n";
 
 int main(int argc, char **argv)
 {
@@ -29,7 +29,7 @@ int main(int argc, char **argv)
   PetscCheck(flg, PETSC_COMM_WORLD, PETSC_ERR_USER, "give the problem file with -problem FILE.h5");
   PetscCall(PetscOptionsGetString(NULL, NULL, "-o", out, sizeof(out), &flg));
   PetscCheck(flg, PETSC_COMM_WORLD, PETSC_ERR_USER, "give the output file with -o OUT.h5");
-  PetscCall(PetscOptionsGetString(NULL, NULL, "-history", hist, sizeof(hist), &flg));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-residuals", hist, sizeof(hist), &flg));
   if (!flg) hist[0] = 0;
 
   /* problem -> operator (with null space where needed) and consistent rhs */

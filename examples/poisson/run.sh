@@ -22,7 +22,7 @@ $mpiexec -n 2 "$deepcd" solve "$out/plume.h5" -o "$out/plume_solution.h5" -ksp_r
 echo "== 3. solvers side by side through the C API (examples/poisson/poisson.c)"
 run() { # name, options...
   local name=$1; shift
-  "$poisson" -problem "$out/plume.h5" -o "$out/plume_$name.h5" -history "$out/history_$name.dat" -ksp_rtol 1e-6 "$@"
+  "$poisson" -problem "$out/plume.h5" -o "$out/plume_$name.h5" -residuals "$out/history_$name.dat" -ksp_rtol 1e-6 "$@"
 }
 run deepcd_jacobi -ksp_type deepcd -pc_type jacobi
 run cg_jacobi -ksp_type cg -pc_type jacobi
