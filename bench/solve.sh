@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # All solvers side by side on the same problems, same rtol (unpreconditioned
 # 2-norm), same machine, one run: deepcd with a trained model, CG, CG+Jacobi,
-# CG+ICC, CG+GAMG, CG+hypre BoomerAMG, CG+geometric multigrid on the DMDA.
+# CG+ICC, CG+GAMG, CG+hypre BoomerAMG, CG+geometric multigrid on the DMDA;
+# and deepcd with each direction smoothed by 10 Chebyshev/Jacobi iterations
+# (-ksp_deepcd_smooth), beside the same method with the network replaced by
+# Jacobi ("jacobi-cd+cheb10"), which shows what the network itself adds.
+# The matrix-vector products (MatMult count of -log_view) are counted too.
 # Writes a Markdown table, a JSON file, a bar plot of the times, and per
 # problem one PNG with the residual against the iteration and against time.
 #
@@ -33,6 +37,8 @@ icc="-pc_type icc"
 
 all_solvers=(
   "deepcd|-ksp_type deepcd -ksp_deepcd_model $model -ksp_deepcd_backend $backend"
+  "deepcd+cheb10|-ksp_type deepcd -ksp_deepcd_model $model -ksp_deepcd_backend $backend -pc_type jacobi -ksp_deepcd_smooth 10 -ksp_deepcd_smooth_ksp_type chebyshev"
+  "jacobi-cd+cheb10|-ksp_type deepcd -ksp_deepcd_generator pc -pc_type jacobi -ksp_deepcd_smooth 10 -ksp_deepcd_smooth_ksp_type chebyshev"
   "cg|-ksp_type cg -pc_type none"
   "cg+jacobi|-ksp_type cg -pc_type jacobi"
   "cg+icc|-ksp_type cg $icc"
@@ -48,8 +54,8 @@ done
 table="$out/solve.md"
 json="$out/solve.json"
 {
-  echo "| scene | N | solver | iterations | reason | setup s | solve s | total s |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| scene | N | solver | iterations | reason | setup s | solve s | total s | MatMults |"
+  echo "|---|---|---|---|---|---|---|---|---|"
 } > "$table"
 echo "[" > "$json"
 first=1
@@ -62,10 +68,11 @@ for n in "${sizes[@]}"; do
       name=${s%%|*}
       opts=${s#*|}
       hist="$out/hist_${scene}_${n}_${name}.txt"
-      rm -f "$hist"
+      rm -f "$hist" "$out/log.txt"
       # shellcheck disable=SC2086
       line=$("${run[@]}" solve "$prob" -o "$out/sol.h5" -residuals "$hist" -ksp_rtol "$rtol" -ksp_max_it "$maxit" \
-        -ksp_norm_type unpreconditioned $opts 2> "$out/stderr.txt" | grep '^deepcd solve:' || true)
+        -ksp_norm_type unpreconditioned $opts -log_view ":$out/log.txt" 2> "$out/stderr.txt" | grep '^deepcd solve:' || true)
+      matmults=$(awk '$1 == "MatMult" { print $2; exit }' "$out/log.txt" 2> /dev/null || true)
       its=$(sed -n 's/.* in \([0-9]*\) iterations.*/\1/p' <<< "$line")
       reason=$(sed -n 's/.* \([A-Z_]*\) in [0-9]* iterations.*/\1/p' <<< "$line")
       setup=$(sed -n 's/.*setup \([0-9.]*\) s.*/\1/p' <<< "$line")
@@ -74,11 +81,11 @@ for n in "${sizes[@]}"; do
         echo "bench/solve.sh: $name on $scene $n failed: $(tail -1 "$out/stderr.txt")" >&2
       fi
       total=$(awk -v a="${setup:-0}" -v b="${solve:-0}" 'BEGIN { printf "%.3f", a + b }')
-      echo "| $scene | $n | $name | ${its:-?} | ${reason:-FAILED} | ${setup:-?} | ${solve:-?} | $total |" | tee -a "$table"
+      echo "| $scene | $n | $name | ${its:-?} | ${reason:-FAILED} | ${setup:-?} | ${solve:-?} | $total | ${matmults:-?} |" | tee -a "$table"
       [ $first -eq 1 ] || echo "," >> "$json"
       first=0
-      printf '  {"scene": "%s", "n": %s, "solver": "%s", "iterations": %s, "reason": "%s", "setup_s": %s, "solve_s": %s, "total_s": %s, "ranks": %s, "rtol": %s, "seed": %s}' \
-        "$scene" "$n" "$name" "${its:-null}" "${reason:-FAILED}" "${setup:-null}" "${solve:-null}" "$total" "$ranks" "$rtol" "$seed" >> "$json"
+      printf '  {"scene": "%s", "n": %s, "solver": "%s", "iterations": %s, "reason": "%s", "setup_s": %s, "solve_s": %s, "total_s": %s, "matmults": %s, "ranks": %s, "rtol": %s, "seed": %s}' \
+        "$scene" "$n" "$name" "${its:-null}" "${reason:-FAILED}" "${setup:-null}" "${solve:-null}" "$total" "${matmults:-null}" "$ranks" "$rtol" "$seed" >> "$json"
       [ -f "$hist" ] && hists+=("$name|$hist")
     done
     if command -v gnuplot > /dev/null && [ ${#hists[@]} -gt 0 ]; then
@@ -107,6 +114,6 @@ GP
   done
 done
 printf '\n]\n' >> "$json"
-rm -f "$out/sol.h5" "$out/sol.xmf" "$out/stderr.txt"
+rm -f "$out/sol.h5" "$out/sol.xmf" "$out/stderr.txt" "$out/log.txt"
 "$root/bench/plot_table.sh" "$table" "$out/solve.png"
 echo "wrote $table, $json, $out/solve.png and $out/residuals_*.png"
