@@ -39,6 +39,10 @@ int main(int argc, char **argv)
 
   PetscCall(KSPCreate(PETSC_COMM_WORLD, &ksp));
   PetscCall(KSPSetOperators(ksp, A, A));
+  /* the grid, for the cnn generator (-ksp_deepcd_model) and -pc_type mg; the
+     operator is ours, not the DM's */
+  PetscCall(KSPSetDM(ksp, p->da));
+  PetscCall(KSPSetDMActive(ksp, PETSC_FALSE));
   PetscCall(KSPSetType(ksp, KSPDEEPCD));
   PetscCall(KSPDeepCDSetDirections(ksp, 2));
   PetscCall(KSPGetPC(ksp, &pc));
