@@ -263,7 +263,9 @@ typedef struct {
   /* The boundary of the tets: the surface's triangles (same order), except
      that in inference mode a quad whose split would invert one of the two
      tets joining it to its inside grid vertex is split along its other
-     diagonal (nresplit quads). Write these with the tets. */
+     diagonal (nresplit quads). Write these with the tets. (In training
+     mode the 4 triangles are kept; the tets of such a quad are chosen
+     instead, see docs/mesh.md.) */
   int32_t  ntris;
   int32_t *tris;
   int32_t  nresplit;

@@ -51,6 +51,7 @@ typedef struct {
   size_t                  ctets, ntets;
   int32_t                *tris; /* the boundary triangles: the surface's, some quads split the other way */
   int32_t                 nresplit;
+  int32_t                 ncentres;
 } tet_builder;
 
 static void builder_free(tet_builder *b)
@@ -195,6 +196,7 @@ static mesh_err index_cubes(tet_builder *b)
           }
           MESH_CALL(add_vertex(b, x, &ci));
           b->cube[c] = -2 - ci;
+          b->ncentres++;
         }
       }
   return MESH_SUCCESS;
@@ -214,12 +216,52 @@ static int split_positive(const double *x, int32_t p, const int32_t tri[6])
   return tet_volume(x, t0) > 0 && tet_volume(x, t1) > 0;
 }
 
+/* The smallest signed volume of n tets. */
+static double min_tet_volume(const double *x, const int32_t (*t)[4], int n)
+{
+  double m = INFINITY;
+  for (int i = 0; i < n; i++) m = fmin(m, tet_volume(x, t[i]));
+  return m;
+}
+
+/* A training-mode quad d0..d3 with centre c and its inside end p bound an
+   octahedron: faces (p, d_r, d_r+1) shared with the neighbours, and the
+   surface triangles T_r = (d_r, d_r+1, c). Its tets, the first that are all
+   positive:
+   - the fan (p, T_r): positive iff c, seen from p, lies in the kernel of
+     the quad (not so when c sits near the midpoint of a diagonal that would
+     invert a tet of the inference split);
+   - the 4 tets around a diagonal d_i d_i+2: (p, d_i, d_i+1, d_i+2),
+     (p, d_i+2, d_i+3, d_i) and the caps (d_i+2, T_i), (d_i, T_i+2);
+   - else the fan. On every tested field that case has an edge p d_r
+     through the surface (docs/mesh.md), so no tets with these faces can all
+     be positive; a Steiner point cannot help either (the octahedron's
+     kernel is then empty).
+   None changes a face shared with a neighbour or a surface triangle. */
+static void octahedron_tets(const double *x, int32_t p, const int32_t d[4], int32_t c, int32_t tet[4][4])
+{
+  for (int r = 0; r < 4; r++) {
+    const int32_t t[4] = { p, d[r], d[(r + 1) % 4], c };
+    memcpy(tet[r], t, sizeof(t));
+  }
+  if (min_tet_volume(x, (const int32_t(*)[4]) tet, 4) > 0) return;
+  for (int i = 0; i < 2; i++) {
+    const int32_t a = d[i], b = d[i + 1], e = d[i + 2], f = d[(i + 3) % 4];
+    const int32_t t[4][4] = { { p, a, b, e }, { p, e, f, a }, { e, a, b, c }, { a, e, f, c } };
+    if (min_tet_volume(x, t, 4) > 0) {
+      memcpy(tet, t, sizeof(t));
+      return;
+    }
+  }
+}
+
 /* Tets of the pyramid of each quad: (inside end, triangle). In inference
    mode a quad whose split would leave a tet of the pyramid inverted is split
    along its other diagonal when that makes both positive: the projection of
    the quad from its inside end is a simple polygon around the edge, so one
    of its diagonals always works when the dual vertices are inside their
-   cubes. The boundary triangles are those of the surface but for these. */
+   cubes. The boundary triangles are those of the surface but for these.
+   In training mode see octahedron_tets. */
 static mesh_err pyramid_tets(tet_builder *b)
 {
   const mesh_surface *s   = b->surface;
@@ -241,7 +283,13 @@ static mesh_err pyramid_tets(tet_builder *b)
     p = b->vidx[vertex_at(b, lo[0], lo[1], lo[2])];
     if (p < 0) p = b->vidx[vertex_at(b, hi[0], hi[1], hi[2])];
     MESH_CHECK(p >= 0, MESH_ERR_ARG, "mesh_tets_build: the grid edge of quad %d has no inside end (surface from another field?)", q);
-    if (!s->training && !split_positive(b->verts, p, tri)) {
+    if (s->training) {
+      int32_t tet[4][4];
+      octahedron_tets(b->verts, p, qd->dual, s->ndual + q, tet);
+      for (int t = 0; t < 4; t++) MESH_CALL(add_tet(b, tet[t][0], tet[t][1], tet[t][2], tet[t][3]));
+      continue;
+    }
+    if (!split_positive(b->verts, p, tri)) {
       const int32_t *d = qd->dual;
       /* the other diagonal (the surface's splits are as in flexicubes.c) */
       const int32_t  other[2][6] = { { d[0], d[1], d[3], d[1], d[2], d[3] }, { d[0], d[1], d[2], d[0], d[2], d[3] } };
@@ -469,7 +517,7 @@ mesh_err mesh_tets_build(const mesh_grid *grid, const double *field, const mesh_
     if (v < t->min_volume) t->min_volume = v;
   }
   for (size_t v = 0; v < b.WH * (size_t) (b.NZ + 1); v++) t->ngrid += b.vidx[v] >= 0;
-  t->ncentres = t->nverts - t->nsurface - t->ngrid;
+  t->ncentres = b.ncentres;
   t->verts    = b.verts;
   t->tets     = b.tets;
   t->ntris    = surface->ntris;
