@@ -309,6 +309,7 @@ TEST(MeshTets, SphereTorusBoxAtSeveralResolutions)
       std::string what = c.name + " n=" + std::to_string(n);
       ExpectValidTets(m, what);
       ExpectSurfaceKept(m, what);
+      EXPECT_EQ(m.t->nflips, 0) << what;
       EXPECT_EQ(m.t->ngrid, InsideVertices(f, 0.0)) << what;
       EXPECT_EQ(m.t->ncentres, FullyInsideCubes(c.g, f, 0.0)) << what;
       resplit += m.t->nresplit;
@@ -379,6 +380,7 @@ TEST(MeshTets, RandomFieldsWithRandomWeights)
       std::string what = "seed " + std::to_string(seed) + " mode " + std::to_string(mode);
       ExpectValidTets(m, what, mode >= 1);
       ExpectSurfaceKept(m, what);
+      if (mode == 0) EXPECT_EQ(m.t->nflips, 0) << what; // nothing to repair
       for (int32_t v = 0; v < m.s->ndual; v++) flipped += m.s->dual[v].flipped;
       resplit += m.t->nresplit;
       if (mode >= 1) {
@@ -420,6 +422,7 @@ TEST(MeshTets, DeformedGrid)
 // surface (then no tets with that edge can be positive; docs/mesh.md).
 TEST(MeshTets, TrainingModeInvertedOnlyWhereAnEdgeLeavesTheRegion)
 {
+  long flips = 0;
   for (int n : { 8, 16 }) {
     const auto cases = AnalyticCases(n);
     for (const auto &c : cases) {
@@ -431,9 +434,11 @@ TEST(MeshTets, TrainingModeInvertedOnlyWhereAnEdgeLeavesTheRegion)
       std::string what = "training " + c.name + " n=" + std::to_string(n);
       ExpectSurfaceKept(m, what);
       const long bad = ExpectValidTets(m, what, true);
-      std::printf("[ tets     ] training %-20s n=%3d  %ld of %d tets inverted\n", c.name.c_str(), n, bad, m.t->ntets);
+      std::printf("[ tets     ] training %-20s n=%3d  %ld of %d tets inverted, %d repaired by 2-3 flips\n", c.name.c_str(), n, bad, m.t->ntets, m.t->nflips);
+      flips += m.t->nflips;
     }
   }
+  EXPECT_GT(flips, 0); // the flips are exercised (and ExpectValidTets checked the meshes after them)
 }
 
 // The checker sees a flipped tet, a missing one, a duplicated one, a face

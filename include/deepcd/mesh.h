@@ -269,6 +269,7 @@ typedef struct {
   int32_t  ntris;
   int32_t *tris;
   int32_t  nresplit;
+  int32_t  nflips;      /* inverted tets repaired by a 2-3 flip with a neighbour (tets.c) */
   int64_t  nonpositive; /* tets with signed volume <= 0 (0 for a valid mesh) */
   double   min_volume;  /* the smallest signed tet volume */
   double   volume;      /* the sum of the signed volumes */

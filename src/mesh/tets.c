@@ -51,7 +51,7 @@ typedef struct {
   size_t                  ctets, ntets;
   int32_t                *tris; /* the boundary triangles: the surface's, some quads split the other way */
   int32_t                 nresplit;
-  int32_t                 ncentres;
+  int32_t                 ncentres, nflips;
 } tet_builder;
 
 static void builder_free(tet_builder *b)
@@ -435,6 +435,111 @@ static mesh_err flipped_face_tets(tet_builder *b)
   return MESH_SUCCESS;
 }
 
+/* Apex and outward face of each face of a tet (t0, t1, t2, t3). */
+static const int tet_faces[4][4] = { { 0, 1, 2, 3 }, { 1, 0, 3, 2 }, { 2, 0, 1, 3 }, { 3, 0, 2, 1 } };
+
+static uint64_t face_key(int32_t x, int32_t y, int32_t z)
+{
+  int32_t t;
+  if (x > y) t = x, x = y, y = t;
+  if (y > z) t = y, y = z, z = t;
+  if (x > y) t = x, x = y, y = t;
+  /* a hash of the sorted triple (the table compares the triples themselves) */
+  return ((uint64_t) (uint32_t) x * 0x9e3779b97f4a7c15u) ^ ((uint64_t) (uint32_t) y * 0xc2b2ae3d27d4eb4fu) ^ ((uint64_t) (uint32_t) z * 0x165667b19e3779f9u);
+}
+
+static int same_triple(int32_t a, int32_t b, int32_t c, int32_t x, int32_t y, int32_t z)
+{
+  return (a == x || a == y || a == z) && (b == x || b == y || b == z) && (c == x || c == y || c == z);
+}
+
+/* Non-zero when tet t has the vertices x, y, z. */
+static int has_face(const int32_t *t, int32_t x, int32_t y, int32_t z)
+{
+  int n = 0;
+  for (int k = 0; k < 4; k++) n += t[k] == x || t[k] == y || t[k] == z;
+  return n == 3;
+}
+
+/* 2-3 flips of the inverted tets: an inverted tet (u; x, y, z) and its
+   neighbour (w; z, y, x) across one of its faces become (u, x, y, w),
+   (u, y, z, w), (u, z, x, w) when all three are positive (the segment u w
+   then passes through the triangle x y z). The outer faces stay, so the
+   mesh stays conforming; nothing else changes. The neighbours are found in
+   one pass over the tets with a small hash table of the inverted tets'
+   faces. Sets *nflips. */
+static mesh_err flip_inverted(tet_builder *b, int32_t *nflips)
+{
+  size_t   nbad = 0, cap = 16, *bad = NULL;
+  int64_t *slot = NULL, *nbr = NULL; /* slot: 4 * bad + face, or -1; nbr: the neighbour tet of each bad face */
+  mesh_err err = MESH_SUCCESS;
+
+  *nflips = 0;
+  for (size_t i = 0; i < b->ntets; i++) nbad += !(tet_volume(b->verts, b->tets + 4 * i) > 0);
+  if (!nbad) return MESH_SUCCESS;
+  while (cap < 8 * nbad) cap *= 2;
+  bad  = malloc(nbad * sizeof(*bad));
+  slot = malloc(cap * sizeof(*slot));
+  nbr  = malloc(4 * nbad * sizeof(*nbr));
+  if (!bad || !slot || !nbr) {
+    err = mesh_error_set(MESH_ERR_MEM, "mesh_tets_build: out of memory (%zu inverted tets)", nbad);
+    goto done;
+  }
+  nbad = 0;
+  for (size_t i = 0; i < b->ntets; i++)
+    if (!(tet_volume(b->verts, b->tets + 4 * i) > 0)) bad[nbad++] = i;
+  for (size_t h = 0; h < cap; h++) slot[h] = -1;
+  for (size_t k = 0; k < 4 * nbad; k++) {
+    const int32_t *t = b->tets + 4 * bad[k / 4];
+    const int     *f = tet_faces[k % 4];
+    size_t         h = face_key(t[f[1]], t[f[2]], t[f[3]]) & (cap - 1);
+    while (slot[h] >= 0) h = (h + 1) & (cap - 1);
+    slot[h] = (int64_t) k;
+    nbr[k]  = -1;
+  }
+  for (size_t j = 0; j < b->ntets; j++) {
+    const int32_t *o = b->tets + 4 * j;
+    for (int f = 0; f < 4; f++) {
+      const int32_t x = o[tet_faces[f][1]], y = o[tet_faces[f][2]], z = o[tet_faces[f][3]];
+      for (size_t h = face_key(x, y, z) & (cap - 1); slot[h] >= 0; h = (h + 1) & (cap - 1)) {
+        const size_t   k = (size_t) slot[h];
+        const int32_t *t = b->tets + 4 * bad[k / 4];
+        const int     *g = tet_faces[k % 4];
+        if (bad[k / 4] != j && same_triple(t[g[1]], t[g[2]], t[g[3]], x, y, z)) nbr[k] = (int64_t) j;
+      }
+    }
+  }
+  for (size_t k = 0; k < nbad; k++)
+    for (int f = 0; f < 4; f++) {
+      int32_t *t = b->tets + 4 * bad[k];
+      int32_t *o, u, x, y, z, w = -1;
+      if (tet_volume(b->verts, t) > 0) break;
+      if (nbr[4 * k + (size_t) f] < 0) continue;
+      u = t[tet_faces[f][0]];
+      x = t[tet_faces[f][1]];
+      y = t[tet_faces[f][2]];
+      z = t[tet_faces[f][3]];
+      o = b->tets + 4 * (size_t) nbr[4 * k + (size_t) f];
+      /* an earlier flip may have replaced the neighbour */
+      if (!has_face(o, x, y, z)) continue;
+      for (int i = 0; i < 4; i++)
+        if (o[i] != x && o[i] != y && o[i] != z) w = o[i];
+      {
+        const int32_t nt[3][4] = { { u, x, y, w }, { u, y, z, w }, { u, z, x, w } };
+        if (!(min_tet_volume(b->verts, nt, 3) > 0)) continue;
+        memcpy(o, nt[1], sizeof(nt[1]));
+        memcpy(t, nt[0], sizeof(nt[0]));
+        if ((err = add_tet(b, u, z, x, w))) goto done;
+        (*nflips)++;
+      }
+    }
+done:
+  free(bad);
+  free(slot);
+  free(nbr);
+  return err;
+}
+
 static mesh_err build(tet_builder *b)
 {
   const size_t        nv = b->WH * (size_t) (b->NZ + 1), nc = (size_t) b->NX * (size_t) b->NY * (size_t) b->NZ;
@@ -460,6 +565,7 @@ static mesh_err build(tet_builder *b)
   MESH_CALL(pyramid_tets(b));
   MESH_CALL(inside_edge_tets(b));
   MESH_CALL(flipped_face_tets(b));
+  MESH_CALL(flip_inverted(b, &b->nflips));
   return MESH_SUCCESS;
 }
 
@@ -523,6 +629,7 @@ mesh_err mesh_tets_build(const mesh_grid *grid, const double *field, const mesh_
   t->ntris    = surface->ntris;
   t->tris     = b.tris;
   t->nresplit = b.nresplit;
+  t->nflips   = b.nflips;
   b.verts     = NULL;
   b.tets      = NULL;
   b.tris      = NULL;
