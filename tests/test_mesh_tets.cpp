@@ -155,18 +155,6 @@ double EnclosedVolume(const mesh_tets *t)
   return st.volume;
 }
 
-// Non-zero when tet i joins two dual vertices of one flipped cube: with
-// strongly non-uniform beta weights the two patches of such a cube can sit
-// in the wrong order about an inside edge, and the tet between them inverts
-// (docs/mesh.md, "Tetrahedral output").
-bool InFlippedCube(const Meshes &m, long i)
-{
-  const int32_t *t = m.t->tets + 4 * i;
-  if (t[0] >= m.s->ndual || t[1] >= m.s->ndual) return false;
-  const mesh_dual_vertex &a = m.s->dual[t[0]], &b = m.s->dual[t[1]];
-  return a.flipped && b.flipped && a.cube[0] == b.cube[0] && a.cube[1] == b.cube[1] && a.cube[2] == b.cube[2];
-}
-
 // Non-zero when segment (a, b) passes through the inside of triangle
 // (t0, t1, t2), away from its edges and from the segment's ends.
 bool SegmentCrossesTriangle(const double *a, const double *b, const double *t0, const double *t1, const double *t2)
@@ -199,18 +187,18 @@ bool EdgeCrossesBoundary(const mesh_tets *t, long i)
 }
 
 // Everything the tet mesh must satisfy, counted independently and by the
-// library's checker (which must agree). With allowed = true (random weights,
-// training mode) a tet may be inverted only between the two patches of a
-// flipped cube or where one of its edges passes through the boundary.
+// library's checker (which must agree). With allowed = true (training mode)
+// a tet may be inverted only where one of its edges passes through the
+// boundary.
 long ExpectValidTets(const Meshes &m, const std::string &what, bool allowed = false)
 {
   const mesh_tets *t = m.t;
   EXPECT_GT(t->ntets, 0) << what;
-  EXPECT_EQ(t->nverts, t->nsurface + t->ngrid + t->ncentres) << what;
+  EXPECT_EQ(t->nverts, t->nsurface + t->ngrid + t->ncentres + t->nsteiner) << what;
   EXPECT_EQ(t->nsurface, m.s->nverts) << what;
   Count c = Independent(t->nverts, t->verts, t->ntets, t->tets, t->ntris, t->tris);
   if (allowed)
-    for (long i : c.nonpositive_tets) EXPECT_TRUE(InFlippedCube(m, i) || EdgeCrossesBoundary(t, i)) << what << ": tet " << i;
+    for (long i : c.nonpositive_tets) EXPECT_TRUE(EdgeCrossesBoundary(t, i)) << what << ": tet " << i;
   else
     EXPECT_EQ(c.nonpositive, 0) << what << " (min volume " << c.min_volume << ")";
   EXPECT_EQ(c.bad_faces, 0) << what;
@@ -309,7 +297,7 @@ TEST(MeshTets, SphereTorusBoxAtSeveralResolutions)
       std::string what = c.name + " n=" + std::to_string(n);
       ExpectValidTets(m, what);
       ExpectSurfaceKept(m, what);
-      EXPECT_EQ(m.t->nflips, 0) << what;
+      EXPECT_EQ(m.t->nflips + m.t->nsteiner, 0) << what;
       EXPECT_EQ(m.t->ngrid, InsideVertices(f, 0.0)) << what;
       EXPECT_EQ(m.t->ncentres, FullyInsideCubes(c.g, f, 0.0)) << what;
       resplit += m.t->nresplit;
@@ -352,7 +340,7 @@ TEST(MeshTets, CloseCutSphere)
 // (filled across their shared face), random weights; iso not at 0.
 TEST(MeshTets, RandomFieldsWithRandomWeights)
 {
-  long flipped = 0, resplit = 0, inverted[2] = { 0, 0 }, tets[2] = { 0, 0 }, blocked[2] = { 0, 0 };
+  long flipped = 0, resplit = 0, inverted[2] = { 0, 0 }, tets[2] = { 0, 0 }, blocked[2] = { 0, 0 }, repaired[2] = { 0, 0 };
   for (unsigned seed = 0; seed < 60; seed++) {
     mesh_grid                              g      = Grid(5 + seed % 4, 6, 4 + seed % 3, { 0, 0, 0 }, { 1, 1.3, 0.8 });
     size_t                                 ncubes = (size_t) g.dims[0] * g.dims[1] * g.dims[2];
@@ -378,9 +366,11 @@ TEST(MeshTets, RandomFieldsWithRandomWeights)
       Meshes m;
       Build(g, f, o, m);
       std::string what = "seed " + std::to_string(seed) + " mode " + std::to_string(mode);
-      ExpectValidTets(m, what, mode >= 1);
+      ExpectValidTets(m, what, mode == 2);
       ExpectSurfaceKept(m, what);
-      if (mode == 0) EXPECT_EQ(m.t->nflips, 0) << what; // nothing to repair
+      if (mode == 0) EXPECT_EQ(m.t->nflips + m.t->nsteiner, 0) << what; // nothing to repair
+      repaired[0] += m.t->nflips;
+      repaired[1] += m.t->nsteiner;
       for (int32_t v = 0; v < m.s->ndual; v++) flipped += m.s->dual[v].flipped;
       resplit += m.t->nresplit;
       if (mode >= 1) {
@@ -394,10 +384,11 @@ TEST(MeshTets, RandomFieldsWithRandomWeights)
     }
   }
   std::printf("[ tets     ] random fields: %ld dual vertices of flipped cubes, %ld quads split the other way; "
-              "with random weights %ld of %ld tets inverted (%ld of them with an edge through the boundary); "
-              "training mode with random weights %ld of %ld inverted (%ld with an edge through the boundary)\n",
-              flipped, resplit, inverted[0], tets[0], blocked[0], inverted[1], tets[1], blocked[1]);
-  EXPECT_GT(flipped, 100); // the flipped-face rings are exercised
+              "with random weights %ld of %ld tets inverted; training mode with random weights %ld of %ld inverted (%ld with an edge "
+              "through the boundary); %ld 2-3 flips and %ld Steiner points repaired inverted tets\n",
+              flipped, resplit, inverted[0], tets[0], inverted[1], tets[1], blocked[1], repaired[0], repaired[1]);
+  EXPECT_GT(flipped, 100);   // the flipped-face rings are exercised
+  EXPECT_GT(repaired[1], 0); // and the Steiner repair
 }
 
 // A small deformation of the grid keeps the tets valid.
@@ -422,7 +413,7 @@ TEST(MeshTets, DeformedGrid)
 // surface (then no tets with that edge can be positive; docs/mesh.md).
 TEST(MeshTets, TrainingModeInvertedOnlyWhereAnEdgeLeavesTheRegion)
 {
-  long flips = 0;
+  long flips = 0, steiner = 0;
   for (int n : { 8, 16 }) {
     const auto cases = AnalyticCases(n);
     for (const auto &c : cases) {
@@ -434,11 +425,13 @@ TEST(MeshTets, TrainingModeInvertedOnlyWhereAnEdgeLeavesTheRegion)
       std::string what = "training " + c.name + " n=" + std::to_string(n);
       ExpectSurfaceKept(m, what);
       const long bad = ExpectValidTets(m, what, true);
-      std::printf("[ tets     ] training %-20s n=%3d  %ld of %d tets inverted, %d repaired by 2-3 flips\n", c.name.c_str(), n, bad, m.t->ntets, m.t->nflips);
+      std::printf("[ tets     ] training %-20s n=%3d  %ld of %d tets inverted, %d repaired by 2-3 flips, %d by Steiner points\n", c.name.c_str(), n, bad, m.t->ntets, m.t->nflips, m.t->nsteiner);
       flips += m.t->nflips;
+      steiner += m.t->nsteiner;
     }
   }
   EXPECT_GT(flips, 0); // the flips are exercised (and ExpectValidTets checked the meshes after them)
+  EXPECT_GT(steiner, 0);
 }
 
 // The checker sees a flipped tet, a missing one, a duplicated one, a face

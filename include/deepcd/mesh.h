@@ -253,11 +253,12 @@ mesh_err flexicubes_ldev(const mesh_grid *grid, const double *field, const mesh_
    counts those that are not); the boundary faces of the tets are `tris`. */
 
 typedef struct {
-  int32_t  nverts;   /* nsurface + ngrid + ncentres */
+  int32_t  nverts;   /* nsurface + ngrid + ncentres + nsteiner */
   double  *verts;    /* 3 per vertex */
   int32_t  nsurface; /* the surface's vertices come first, with their indices */
   int32_t  ngrid;    /* then the inside grid vertices */
   int32_t  ncentres; /* then the centres of the fully inside cubes */
+  int32_t  nsteiner; /* then the points added by the repair of inverted tets (docs/mesh.md) */
   int32_t  ntets;
   int32_t *tets; /* 4 per tet */
   /* The boundary of the tets: the surface's triangles (same order), except

@@ -45,13 +45,10 @@ typedef struct {
   uint8_t                *tcase;      /* per surface cube: the table row used */
   int8_t                  face_group[256][6];
   int8_t                  edge_of[8][8];
-  double                 *verts;
-  size_t                  cverts, nverts;
-  int32_t                *tets;
-  size_t                  ctets, ntets;
+  mesh_tet_arrays         m;    /* the vertices and tets being built */
   int32_t                *tris; /* the boundary triangles: the surface's, some quads split the other way */
   int32_t                 nresplit;
-  int32_t                 ncentres, nflips;
+  int32_t                 ncentres, nflips, nsteiner;
 } tet_builder;
 
 static void builder_free(tet_builder *b)
@@ -59,8 +56,8 @@ static void builder_free(tet_builder *b)
   free(b->vidx);
   free(b->cube);
   free(b->tcase);
-  free(b->verts);
-  free(b->tets);
+  free(b->m.verts);
+  free(b->m.tets);
   free(b->tris);
   memset(b, 0, sizeof(*b));
 }
@@ -115,23 +112,12 @@ static mesh_err grid_position(const tet_builder *b, int i, int j, int k, double 
 
 static mesh_err add_vertex(tet_builder *b, const double x[3], int32_t *index)
 {
-  MESH_CHECK(b->nverts < INT32_MAX, MESH_ERR_LIMIT, "mesh_tets_build: more than %d vertices", INT32_MAX);
-  MESH_RESERVE(b->verts, b->cverts, 3 * (b->nverts + 1));
-  memcpy(b->verts + 3 * b->nverts, x, 3 * sizeof(double));
-  *index = (int32_t) b->nverts++;
-  return MESH_SUCCESS;
+  return mesh_tet_arrays_add_vertex(&b->m, x, index);
 }
 
 static mesh_err add_tet(tet_builder *b, int32_t v0, int32_t v1, int32_t v2, int32_t v3)
 {
-  MESH_CHECK(b->ntets < INT32_MAX, MESH_ERR_LIMIT, "mesh_tets_build: more than %d tets", INT32_MAX);
-  MESH_RESERVE(b->tets, b->ctets, 4 * (b->ntets + 1));
-  int32_t *t = b->tets + 4 * b->ntets++;
-  t[0]       = v0;
-  t[1]       = v1;
-  t[2]       = v2;
-  t[3]       = v3;
-  return MESH_SUCCESS;
+  return mesh_tet_arrays_add_tet(&b->m, v0, v1, v2, v3);
 }
 
 /* The inside grid vertices (a closed surface keeps them off the boundary of
@@ -202,26 +188,11 @@ static mesh_err index_cubes(tet_builder *b)
   return MESH_SUCCESS;
 }
 
-static double tet_volume(const double *x, const int32_t *t)
-{
-  const double *a = x + 3 * t[0], *b = x + 3 * t[1], *c = x + 3 * t[2], *d = x + 3 * t[3];
-  const double  u[3] = { b[0] - a[0], b[1] - a[1], b[2] - a[2] }, v[3] = { c[0] - a[0], c[1] - a[1], c[2] - a[2] }, w[3] = { d[0] - a[0], d[1] - a[1], d[2] - a[2] };
-  return (u[0] * (v[1] * w[2] - v[2] * w[1]) - u[1] * (v[0] * w[2] - v[2] * w[0]) + u[2] * (v[0] * w[1] - v[1] * w[0])) / 6.0;
-}
-
 /* Non-zero when the tets (p, t) of both triangles t of a quad split are positive. */
 static int split_positive(const double *x, int32_t p, const int32_t tri[6])
 {
   const int32_t t0[4] = { p, tri[0], tri[1], tri[2] }, t1[4] = { p, tri[3], tri[4], tri[5] };
-  return tet_volume(x, t0) > 0 && tet_volume(x, t1) > 0;
-}
-
-/* The smallest signed volume of n tets. */
-static double min_tet_volume(const double *x, const int32_t (*t)[4], int n)
-{
-  double m = INFINITY;
-  for (int i = 0; i < n; i++) m = fmin(m, tet_volume(x, t[i]));
-  return m;
+  return mesh_tet_volume(x, t0) > 0 && mesh_tet_volume(x, t1) > 0;
 }
 
 /* A training-mode quad d0..d3 with centre c and its inside end p bound an
@@ -244,11 +215,11 @@ static void octahedron_tets(const double *x, int32_t p, const int32_t d[4], int3
     const int32_t t[4] = { p, d[r], d[(r + 1) % 4], c };
     memcpy(tet[r], t, sizeof(t));
   }
-  if (min_tet_volume(x, (const int32_t(*)[4]) tet, 4) > 0) return;
+  if (mesh_min_tet_volume(x, (const int32_t(*)[4]) tet, 4) > 0) return;
   for (int i = 0; i < 2; i++) {
     const int32_t a = d[i], b = d[i + 1], e = d[i + 2], f = d[(i + 3) % 4];
     const int32_t t[4][4] = { { p, a, b, e }, { p, e, f, a }, { e, a, b, c }, { a, e, f, c } };
-    if (min_tet_volume(x, t, 4) > 0) {
+    if (mesh_min_tet_volume(x, t, 4) > 0) {
       memcpy(tet, t, sizeof(t));
       return;
     }
@@ -285,16 +256,16 @@ static mesh_err pyramid_tets(tet_builder *b)
     MESH_CHECK(p >= 0, MESH_ERR_ARG, "mesh_tets_build: the grid edge of quad %d has no inside end (surface from another field?)", q);
     if (s->training) {
       int32_t tet[4][4];
-      octahedron_tets(b->verts, p, qd->dual, s->ndual + q, tet);
+      octahedron_tets(b->m.verts, p, qd->dual, s->ndual + q, tet);
       for (int t = 0; t < 4; t++) MESH_CALL(add_tet(b, tet[t][0], tet[t][1], tet[t][2], tet[t][3]));
       continue;
     }
-    if (!split_positive(b->verts, p, tri)) {
+    if (!split_positive(b->m.verts, p, tri)) {
       const int32_t *d = qd->dual;
       /* the other diagonal (the surface's splits are as in flexicubes.c) */
       const int32_t  other[2][6] = { { d[0], d[1], d[3], d[1], d[2], d[3] }, { d[0], d[1], d[2], d[0], d[2], d[3] } };
       const int32_t *alt         = other[qd->split ? 1 : 0];
-      if (split_positive(b->verts, p, alt)) {
+      if (split_positive(b->m.verts, p, alt)) {
         memcpy(tri, alt, sizeof(other[0]));
         b->nresplit++;
       }
@@ -435,111 +406,6 @@ static mesh_err flipped_face_tets(tet_builder *b)
   return MESH_SUCCESS;
 }
 
-/* Apex and outward face of each face of a tet (t0, t1, t2, t3). */
-static const int tet_faces[4][4] = { { 0, 1, 2, 3 }, { 1, 0, 3, 2 }, { 2, 0, 1, 3 }, { 3, 0, 2, 1 } };
-
-static uint64_t face_key(int32_t x, int32_t y, int32_t z)
-{
-  int32_t t;
-  if (x > y) t = x, x = y, y = t;
-  if (y > z) t = y, y = z, z = t;
-  if (x > y) t = x, x = y, y = t;
-  /* a hash of the sorted triple (the table compares the triples themselves) */
-  return ((uint64_t) (uint32_t) x * 0x9e3779b97f4a7c15u) ^ ((uint64_t) (uint32_t) y * 0xc2b2ae3d27d4eb4fu) ^ ((uint64_t) (uint32_t) z * 0x165667b19e3779f9u);
-}
-
-static int same_triple(int32_t a, int32_t b, int32_t c, int32_t x, int32_t y, int32_t z)
-{
-  return (a == x || a == y || a == z) && (b == x || b == y || b == z) && (c == x || c == y || c == z);
-}
-
-/* Non-zero when tet t has the vertices x, y, z. */
-static int has_face(const int32_t *t, int32_t x, int32_t y, int32_t z)
-{
-  int n = 0;
-  for (int k = 0; k < 4; k++) n += t[k] == x || t[k] == y || t[k] == z;
-  return n == 3;
-}
-
-/* 2-3 flips of the inverted tets: an inverted tet (u; x, y, z) and its
-   neighbour (w; z, y, x) across one of its faces become (u, x, y, w),
-   (u, y, z, w), (u, z, x, w) when all three are positive (the segment u w
-   then passes through the triangle x y z). The outer faces stay, so the
-   mesh stays conforming; nothing else changes. The neighbours are found in
-   one pass over the tets with a small hash table of the inverted tets'
-   faces. Sets *nflips. */
-static mesh_err flip_inverted(tet_builder *b, int32_t *nflips)
-{
-  size_t   nbad = 0, cap = 16, *bad = NULL;
-  int64_t *slot = NULL, *nbr = NULL; /* slot: 4 * bad + face, or -1; nbr: the neighbour tet of each bad face */
-  mesh_err err = MESH_SUCCESS;
-
-  *nflips = 0;
-  for (size_t i = 0; i < b->ntets; i++) nbad += !(tet_volume(b->verts, b->tets + 4 * i) > 0);
-  if (!nbad) return MESH_SUCCESS;
-  while (cap < 8 * nbad) cap *= 2;
-  bad  = malloc(nbad * sizeof(*bad));
-  slot = malloc(cap * sizeof(*slot));
-  nbr  = malloc(4 * nbad * sizeof(*nbr));
-  if (!bad || !slot || !nbr) {
-    err = mesh_error_set(MESH_ERR_MEM, "mesh_tets_build: out of memory (%zu inverted tets)", nbad);
-    goto done;
-  }
-  nbad = 0;
-  for (size_t i = 0; i < b->ntets; i++)
-    if (!(tet_volume(b->verts, b->tets + 4 * i) > 0)) bad[nbad++] = i;
-  for (size_t h = 0; h < cap; h++) slot[h] = -1;
-  for (size_t k = 0; k < 4 * nbad; k++) {
-    const int32_t *t = b->tets + 4 * bad[k / 4];
-    const int     *f = tet_faces[k % 4];
-    size_t         h = face_key(t[f[1]], t[f[2]], t[f[3]]) & (cap - 1);
-    while (slot[h] >= 0) h = (h + 1) & (cap - 1);
-    slot[h] = (int64_t) k;
-    nbr[k]  = -1;
-  }
-  for (size_t j = 0; j < b->ntets; j++) {
-    const int32_t *o = b->tets + 4 * j;
-    for (int f = 0; f < 4; f++) {
-      const int32_t x = o[tet_faces[f][1]], y = o[tet_faces[f][2]], z = o[tet_faces[f][3]];
-      for (size_t h = face_key(x, y, z) & (cap - 1); slot[h] >= 0; h = (h + 1) & (cap - 1)) {
-        const size_t   k = (size_t) slot[h];
-        const int32_t *t = b->tets + 4 * bad[k / 4];
-        const int     *g = tet_faces[k % 4];
-        if (bad[k / 4] != j && same_triple(t[g[1]], t[g[2]], t[g[3]], x, y, z)) nbr[k] = (int64_t) j;
-      }
-    }
-  }
-  for (size_t k = 0; k < nbad; k++)
-    for (int f = 0; f < 4; f++) {
-      int32_t *t = b->tets + 4 * bad[k];
-      int32_t *o, u, x, y, z, w = -1;
-      if (tet_volume(b->verts, t) > 0) break;
-      if (nbr[4 * k + (size_t) f] < 0) continue;
-      u = t[tet_faces[f][0]];
-      x = t[tet_faces[f][1]];
-      y = t[tet_faces[f][2]];
-      z = t[tet_faces[f][3]];
-      o = b->tets + 4 * (size_t) nbr[4 * k + (size_t) f];
-      /* an earlier flip may have replaced the neighbour */
-      if (!has_face(o, x, y, z)) continue;
-      for (int i = 0; i < 4; i++)
-        if (o[i] != x && o[i] != y && o[i] != z) w = o[i];
-      {
-        const int32_t nt[3][4] = { { u, x, y, w }, { u, y, z, w }, { u, z, x, w } };
-        if (!(min_tet_volume(b->verts, nt, 3) > 0)) continue;
-        memcpy(o, nt[1], sizeof(nt[1]));
-        memcpy(t, nt[0], sizeof(nt[0]));
-        if ((err = add_tet(b, u, z, x, w))) goto done;
-        (*nflips)++;
-      }
-    }
-done:
-  free(bad);
-  free(slot);
-  free(nbr);
-  return err;
-}
-
 static mesh_err build(tet_builder *b)
 {
   const size_t        nv = b->WH * (size_t) (b->NZ + 1), nc = (size_t) b->NX * (size_t) b->NY * (size_t) b->NZ;
@@ -550,22 +416,22 @@ static mesh_err build(tet_builder *b)
   b->tcase = calloc(nc, 1);
   MESH_CHECK(b->vidx && b->cube && b->tcase, MESH_ERR_MEM, "mesh_tets_build: out of memory (%zu vertices, %zu cubes)", nv, nc);
   if (s->nverts) {
-    MESH_RESERVE(b->verts, b->cverts, 3 * (size_t) s->nverts);
-    memcpy(b->verts, s->verts, 3 * (size_t) s->nverts * sizeof(double));
-    b->nverts = (size_t) s->nverts;
+    MESH_RESERVE(b->m.verts, b->m.cverts, 3 * (size_t) s->nverts);
+    memcpy(b->m.verts, s->verts, 3 * (size_t) s->nverts * sizeof(double));
+    b->m.nverts = (size_t) s->nverts;
   }
   MESH_CALL(index_grid_vertices(b));
   {
     /* about 12 tets per inside grid vertex (3 edges, rings of 4) plus the
        pyramids: reserving once saves the copies of geometric growth */
-    const size_t ngrid = b->nverts - (size_t) s->nverts, guess = 12 * ngrid + (size_t) s->ntris + 64;
-    if (guess <= INT32_MAX) MESH_RESERVE(b->tets, b->ctets, 4 * guess);
+    const size_t ngrid = b->m.nverts - (size_t) s->nverts, guess = 12 * ngrid + (size_t) s->ntris + 64;
+    if (guess <= INT32_MAX) MESH_RESERVE(b->m.tets, b->m.ctets, 4 * guess);
   }
   MESH_CALL(index_cubes(b));
   MESH_CALL(pyramid_tets(b));
   MESH_CALL(inside_edge_tets(b));
   MESH_CALL(flipped_face_tets(b));
-  MESH_CALL(flip_inverted(b, &b->nflips));
+  MESH_CALL(mesh_tets_repair(&b->m, &b->nflips, &b->nsteiner));
   return MESH_SUCCESS;
 }
 
@@ -611,27 +477,28 @@ mesh_err mesh_tets_build(const mesh_grid *grid, const double *field, const mesh_
     builder_free(&b);
     return err;
   }
-  t->nverts     = (int32_t) b.nverts;
+  t->nverts     = (int32_t) b.m.nverts;
   t->nsurface   = surface->nverts;
   t->ngrid      = 0;
-  t->ntets      = (int32_t) b.ntets;
-  t->min_volume = b.ntets ? INFINITY : 0;
-  for (size_t i = 0; i < b.ntets; i++) {
-    const double v = tet_volume(b.verts, b.tets + 4 * i);
+  t->ntets      = (int32_t) b.m.ntets;
+  t->min_volume = b.m.ntets ? INFINITY : 0;
+  for (size_t i = 0; i < b.m.ntets; i++) {
+    const double v = mesh_tet_volume(b.m.verts, b.m.tets + 4 * i);
     t->volume += v;
     t->nonpositive += v <= 0;
     if (v < t->min_volume) t->min_volume = v;
   }
   for (size_t v = 0; v < b.WH * (size_t) (b.NZ + 1); v++) t->ngrid += b.vidx[v] >= 0;
   t->ncentres = b.ncentres;
-  t->verts    = b.verts;
-  t->tets     = b.tets;
+  t->verts    = b.m.verts;
+  t->tets     = b.m.tets;
   t->ntris    = surface->ntris;
   t->tris     = b.tris;
   t->nresplit = b.nresplit;
   t->nflips   = b.nflips;
-  b.verts     = NULL;
-  b.tets      = NULL;
+  t->nsteiner = b.nsteiner;
+  b.m.verts   = NULL;
+  b.m.tets    = NULL;
   b.tris      = NULL;
   builder_free(&b);
   *tets = t;
@@ -721,7 +588,7 @@ mesh_err mesh_tets_check(int32_t nverts, const double *verts, int32_t ntets, con
   st->min_dihedral_deg = ntets ? 180.0 : 0;
   for (int32_t i = 0; i < ntets; i++) {
     const int32_t *t = tets + 4 * (size_t) i;
-    const double   v = tet_volume(verts, t);
+    const double   v = mesh_tet_volume(verts, t);
     st->volume += v;
     st->nonpositive += v <= vol_tol;
     if (v < st->min_volume) st->min_volume = v;
