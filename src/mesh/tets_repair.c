@@ -81,26 +81,23 @@ static int has_face(const int32_t *t, int32_t x, int32_t y, int32_t z)
    mesh stays conforming; nothing else changes. The neighbours are found in
    one pass over the tets with a small hash table of the inverted tets'
    faces. Sets *nflips. */
-static mesh_err flip_inverted(mesh_tet_arrays *b, int32_t *nflips)
+static mesh_err flip_inverted(mesh_tet_arrays *b, const size_t *bad, size_t nbad, int32_t *nflips)
 {
-  size_t   nbad = 0, cap = 16, *bad = NULL;
+  size_t   cap  = 16;
   int64_t *slot = NULL, *nbr = NULL; /* slot: 4 * bad + face, or -1; nbr: the neighbour tet of each bad face */
-  mesh_err err = MESH_SUCCESS;
+  uint8_t *mark = NULL;              /* the vertices of the inverted tets: a neighbour has 3 of them */
+  mesh_err err  = MESH_SUCCESS;
 
   *nflips = 0;
-  for (size_t i = 0; i < b->ntets; i++) nbad += !(mesh_tet_volume(b->verts, b->tets + 4 * i) > 0);
   if (!nbad) return MESH_SUCCESS;
   while (cap < 8 * nbad) cap *= 2;
-  bad  = malloc(nbad * sizeof(*bad));
   slot = malloc(cap * sizeof(*slot));
   nbr  = malloc(4 * nbad * sizeof(*nbr));
-  if (!bad || !slot || !nbr) {
+  mark = calloc(b->nverts, 1);
+  if (!slot || !nbr || !mark) {
     err = mesh_error_set(MESH_ERR_MEM, "mesh_tets_build: out of memory (%zu inverted tets)", nbad);
     goto done;
   }
-  nbad = 0;
-  for (size_t i = 0; i < b->ntets; i++)
-    if (!(mesh_tet_volume(b->verts, b->tets + 4 * i) > 0)) bad[nbad++] = i;
   for (size_t h = 0; h < cap; h++) slot[h] = -1;
   for (size_t k = 0; k < 4 * nbad; k++) {
     const int32_t *t = b->tets + 4 * bad[k / 4];
@@ -110,8 +107,11 @@ static mesh_err flip_inverted(mesh_tet_arrays *b, int32_t *nflips)
     slot[h] = (int64_t) k;
     nbr[k]  = -1;
   }
+  for (size_t k = 0; k < nbad; k++)
+    for (int i = 0; i < 4; i++) mark[b->tets[4 * bad[k] + i]] = 1;
   for (size_t j = 0; j < b->ntets; j++) {
     const int32_t *o = b->tets + 4 * j;
+    if (mark[o[0]] + mark[o[1]] + mark[o[2]] + mark[o[3]] < 3) continue;
     for (int f = 0; f < 4; f++) {
       const int32_t x = o[mesh_tet_faces[f][1]], y = o[mesh_tet_faces[f][2]], z = o[mesh_tet_faces[f][3]];
       for (size_t h = face_key(x, y, z) & (cap - 1); slot[h] >= 0; h = (h + 1) & (cap - 1)) {
@@ -147,7 +147,7 @@ static mesh_err flip_inverted(mesh_tet_arrays *b, int32_t *nflips)
       }
     }
 done:
-  free(bad);
+  free(mark);
   free(slot);
   free(nbr);
   return err;
@@ -186,7 +186,7 @@ static int solve4(double A[4][4], double r[4], double y[4])
 }
 
 #define CAVITY_MAX 16 /* tets a Steiner step replaces */
-#define FACES_MAX  24 /* outer faces of such a cavity */
+#define FACES_MAX  16 /* outer faces of such a cavity (the LP costs C(n, 4)) */
 
 /* The Chebyshev centre of the kernel of a closed triangulated surface given
    by its n outward faces: the point s farthest inside all the face planes,
@@ -326,29 +326,22 @@ static int cavity_add(const mesh_tet_arrays *m, const size_t *cand, size_t ncand
    6 edges (the tets around the edge), then in the union of the shells of
    all 6. The candidates for the cavities are found in one pass: the tets
    with two vertices of inverted tets. */
-static mesh_err steiner_inverted(mesh_tet_arrays *m, int32_t *nsteiner)
+static mesh_err steiner_inverted(mesh_tet_arrays *m, const size_t *bad, size_t nbad, int32_t *nsteiner)
 {
   static const int edges[6][2] = { { 0, 1 }, { 0, 2 }, { 0, 3 }, { 1, 2 }, { 1, 3 }, { 2, 3 } };
-  size_t           nbad = 0, ncand = 0, ccand = 0, *cand = NULL;
-  size_t          *bad  = NULL;
+  size_t           ncand = 0, ccand = 0, *cand = NULL;
   uint8_t         *mark = NULL;
   mesh_err         err  = MESH_SUCCESS;
 
   *nsteiner = 0;
-  for (size_t i = 0; i < m->ntets; i++) nbad += !(mesh_tet_volume(m->verts, m->tets + 4 * i) > 0);
   if (!nbad) return MESH_SUCCESS;
-  bad  = malloc(nbad * sizeof(*bad));
   mark = calloc(m->nverts, 1);
-  if (!bad || !mark) {
-    err = mesh_error_set(MESH_ERR_MEM, "mesh_tets_build: out of memory (%zu inverted tets)", nbad);
+  if (!mark) {
+    err = mesh_error_set(MESH_ERR_MEM, "mesh_tets_build: out of memory (%zu vertices)", m->nverts);
     goto done;
   }
-  nbad = 0;
-  for (size_t i = 0; i < m->ntets; i++)
-    if (!(mesh_tet_volume(m->verts, m->tets + 4 * i) > 0)) {
-      bad[nbad++] = i;
-      for (int k = 0; k < 4; k++) mark[m->tets[4 * i + k]] = 1;
-    }
+  for (size_t k = 0; k < nbad; k++)
+    for (int i = 0; i < 4; i++) mark[m->tets[4 * bad[k] + i]] = 1;
   for (size_t i = 0; i < m->ntets; i++) {
     const int32_t *t = m->tets + 4 * i;
     if (mark[t[0]] + mark[t[1]] + mark[t[2]] + mark[t[3]] < 2) continue;
@@ -375,28 +368,47 @@ static mesh_err steiner_inverted(mesh_tet_arrays *m, int32_t *nsteiner)
     *nsteiner += ok;
   }
 done:
-  free(bad);
   free(mark);
   free(cand);
   return err;
 }
 
+/* Keeps the tets of bad[0..*nbad) that are still inverted. */
+static void still_inverted(const mesh_tet_arrays *m, size_t *bad, size_t *nbad)
+{
+  size_t n = 0;
+  for (size_t k = 0; k < *nbad; k++)
+    if (!(mesh_tet_volume(m->verts, m->tets + 4 * bad[k]) > 0)) bad[n++] = bad[k];
+  *nbad = n;
+}
+
 mesh_err mesh_tets_repair(mesh_tet_arrays *m, int32_t *nflips, int32_t *nsteiner)
 {
-  size_t nbad = 0;
+  size_t   nbad = 0, *bad;
+  mesh_err err  = MESH_SUCCESS;
 
   MESH_CHECK(m && nflips && nsteiner, MESH_ERR_ARG, "mesh_tets_repair: NULL argument");
   *nflips = *nsteiner = 0;
-  for (size_t i = 0; i < m->ntets && !nbad; i++) nbad += !(mesh_tet_volume(m->verts, m->tets + 4 * i) > 0);
+  for (size_t i = 0; i < m->ntets; i++) nbad += !(mesh_tet_volume(m->verts, m->tets + 4 * i) > 0);
   if (!nbad) return MESH_SUCCESS;
-  /* a step can open the way for another: repeat while something changes */
-  for (int pass = 0; pass < 8; pass++) {
-    int32_t f, s;
-    MESH_CALL(flip_inverted(m, &f));
-    MESH_CALL(steiner_inverted(m, &s));
+  bad = malloc(nbad * sizeof(*bad));
+  MESH_CHECK(bad, MESH_ERR_MEM, "mesh_tets_build: out of memory (%zu inverted tets)", nbad);
+  nbad = 0;
+  for (size_t i = 0; i < m->ntets; i++)
+    if (!(mesh_tet_volume(m->verts, m->tets + 4 * i) > 0)) bad[nbad++] = i;
+  /* a step can open the way for another: repeat while something changes
+     (the steps make positive tets only, so the list of inverted ones only
+     shrinks; a repaired tet's slot may hold a new, positive tet) */
+  for (int pass = 0; pass < 4 && nbad && !err; pass++) {
+    int32_t f = 0, s = 0;
+    err = flip_inverted(m, bad, nbad, &f);
+    still_inverted(m, bad, &nbad);
+    if (!err) err = steiner_inverted(m, bad, nbad, &s);
+    still_inverted(m, bad, &nbad);
     *nflips += f;
     *nsteiner += s;
     if (!f && !s) break;
   }
-  return MESH_SUCCESS;
+  free(bad);
+  return err;
 }
