@@ -243,14 +243,16 @@ mesh_err flexicubes_ldev(const mesh_grid *grid, const double *field, const mesh_
 
    From a FlexiCubes surface (paper section 4.5): vertices are the surface's
    vertices (same indices), then the inside grid vertices, then the centres
-   of the fully inside cubes. Each surface triangle is joined to the inside
+   of the fully inside cubes, then Steiner points of the repair of inverted
+   tets (tets_repair.c; none when nothing was inverted). Each surface triangle is joined to the inside
    end of its quad's grid edge; each grid edge with both ends inside gets a
    ring of tets (v_r, v_r+1, e0, e1) over the 4 cubes around it, taken
    cyclically from grid indices (never from a sort), where v is the cube's
    centre (fully inside cube) or the dual vertex of the cube's patch on the
    face shared with the next cube. Every tet (a, b, c, d) is oriented so that
-   det(b - a, c - a, d - a) > 0 when the geometry allows it (nonpositive
-   counts those that are not); the boundary faces of the tets are `tris`. */
+   det(b - a, c - a, d - a) > 0 when the geometry allows it: inverted tets
+   are repaired by 2-3 flips and Steiner points where possible, and
+   nonpositive counts those left; the boundary faces of the tets are `tris`. */
 
 typedef struct {
   int32_t  nverts;   /* nsurface + ngrid + ncentres + nsteiner */
