@@ -196,6 +196,13 @@ long ExpectValidTets(const Meshes &m, const std::string &what, bool allowed = fa
   EXPECT_GT(t->ntets, 0) << what;
   EXPECT_EQ(t->nverts, t->nsurface + t->ngrid + t->ncentres + t->nsteiner) << what;
   EXPECT_EQ(t->nsurface, m.s->nverts) << what;
+  {
+    // every vertex is used by a tet (a repair must not orphan one)
+    std::vector<char> used(t->nverts, 0);
+    for (long i = 0; i < 4 * (long) t->ntets; i++)
+      if (t->tets[i] >= 0 && t->tets[i] < t->nverts) used[t->tets[i]] = 1;
+    EXPECT_EQ(std::count(used.begin(), used.end(), 1), (long) t->nverts) << what;
+  }
   Count c = Independent(t->nverts, t->verts, t->ntets, t->tets, t->ntris, t->tris);
   if (allowed)
     for (long i : c.nonpositive_tets) EXPECT_TRUE(EdgeCrossesBoundary(t, i)) << what << ": tet " << i;

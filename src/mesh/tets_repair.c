@@ -1,7 +1,8 @@
 /* Local repair of inverted tets (mesh_tets_build, docs/mesh.md
-   "Tetrahedral output"): 2-3 flips with a neighbour, then the removal of an
-   edge of the inverted tet with a Steiner point in the kernel of the edge's
-   shell. Each step keeps every face on the outside of what it replaces, so
+   "Tetrahedral output"): 2-3 flips with a neighbour, then a Steiner point at
+   the kernel centre of a cavity around the inverted tet (the shell of one of
+   its edges, or the union of those shells) joined to the cavity's outer
+   faces. Each step keeps every face on the outside of what it replaces, so
    the mesh stays conforming and its boundary triangles stay; a step is taken
    only when all the tets it makes are positive. */
 #include <math.h>
@@ -235,7 +236,9 @@ static double kernel_centre(const double *x, int n, const int32_t (*face)[3], do
    vertex s, the centre of the cavity's kernel, to its outer faces (the tet
    faces whose reverse is not in the cavity), when those form a closed
    surface (every directed edge matched by its reverse), there are at most
-   FACES_MAX of them and every new tet is positive. New tets take the
+   FACES_MAX of them and at least ncav, every vertex of the cavity is on
+   them (none would be left unused) and every new tet is positive. New tets
+   take the
    cavity's slots, then are appended (their indices to cand). Sets *done. */
 static mesh_err restar_cavity(mesh_tet_arrays *m, const size_t *cav, int ncav, size_t **cand, size_t *ncand, size_t *ccand, int *done)
 {
@@ -272,7 +275,15 @@ static mesh_err restar_cavity(mesh_tet_arrays *m, const size_t *cav, int ncav, s
         for (int r = 0; r < 3; r++) n += face[j][r] == y && face[j][(r + 1) % 3] == x;
       if (n != 1) return MESH_SUCCESS;
     }
-  if (nf < 4 || !(kernel_centre(m->verts, nf, (const int32_t(*)[3]) face, s) > 0)) return MESH_SUCCESS;
+  /* every cavity tet's slot is reused, and no vertex may end up unused */
+  if (nf < 4 || nf < ncav) return MESH_SUCCESS;
+  for (int i = 0; i < na; i++)
+    for (int v = 0; v < 3; v++) {
+      int on = 0;
+      for (int j = 0; j < nf && !on; j++) on = face[j][0] == all[i][v] || face[j][1] == all[i][v] || face[j][2] == all[i][v];
+      if (!on) return MESH_SUCCESS;
+    }
+  if (!(kernel_centre(m->verts, nf, (const int32_t(*)[3]) face, s) > 0)) return MESH_SUCCESS;
   {
     /* check before changing anything */
     double        x[3 * 4];
@@ -299,8 +310,6 @@ static mesh_err restar_cavity(mesh_tet_arrays *m, const size_t *cav, int ncav, s
     m->tets[4 * slot + 2] = face[k][1];
     m->tets[4 * slot + 3] = face[k][2];
   }
-  /* fewer faces than cavity tets cannot happen for a closed surface around
-     ncav >= 1 tets with a kernel (n faces bound n tets), so no slot is left */
   *done = 1;
   return MESH_SUCCESS;
 }
