@@ -17,7 +17,7 @@ static const char help[] = "deepcd mesh: extracts an isosurface (try 'deepcd mes
 
 static void MeshUsage(FILE *f)
 {
-  fprintf(f, "usage: deepcd mesh FIELD.h5 [--dataset NAME] [--iso V] [--close] [--tets] -o OUT.{obj,ply,xdmf}\n"
+  fprintf(f, "usage: deepcd mesh FIELD.h5 [--dataset NAME] [--iso V] [--close] [--tets] [--weights W.h5] -o OUT.{obj,ply,xdmf}\n"
              "\n"
              "Extracts the isosurface field = V of a problem or solution file with\n"
              "FlexiCubes (Dual Marching Cubes) and writes it as a triangle mesh.\n"
@@ -34,6 +34,9 @@ static void MeshUsage(FILE *f)
              "  --tets               also fill the inside with tetrahedra (needs .xdmf\n"
              "                       output and a closed surface; with --close the caps\n"
              "                       sit up to half a cell outside the boundary faces)\n"
+             "  --weights W.h5       FlexiCubes weights (alpha, beta, gamma) and a grid\n"
+             "                       deformation for the field's grid, e.g. from\n"
+             "                       examples/mesh-fit --weights-out (docs/formats.md)\n"
              "  -o, --output OUT     .obj (text), .ply (binary) or .xdmf/.xmf (writes\n"
              "                       OUT.xdmf and the HDF5 file OUT.h5 beside it);\n"
              "                       replaced if it exists (required)\n"
@@ -41,7 +44,7 @@ static void MeshUsage(FILE *f)
 }
 
 typedef struct {
-  const char *input, *dataset, *iso, *output;
+  const char *input, *dataset, *iso, *output, *weights;
   int         close, tets;
 } MeshArgs;
 
@@ -56,6 +59,7 @@ static int MeshParseArgs(int argc, char **argv, MeshArgs *a, char err[], size_t 
     { "--output", &a->output, NULL },
     { "--close", NULL, &a->close },
     { "--tets", NULL, &a->tets },
+    { "--weights", &a->weights, NULL },
   };
   const char *pos[1] = { NULL };
   int         npos;
@@ -65,7 +69,7 @@ static int MeshParseArgs(int argc, char **argv, MeshArgs *a, char err[], size_t 
   a->input = pos[0];
   if (err[0]) return 0;
   if (!a->input)
-    snprintf(err, lerr, "no input file given (usage: deepcd mesh FIELD.h5 [--dataset NAME] [--iso V] [--close] [--tets] -o OUT.{obj,ply,xdmf})");
+    snprintf(err, lerr, "no input file given (usage: deepcd mesh FIELD.h5 [--dataset NAME] [--iso V] [--close] [--tets] [--weights W.h5] -o OUT.{obj,ply,xdmf})");
   else if (!a->output)
     snprintf(err, lerr, "no output file given (-o OUT.obj, OUT.ply or OUT.xdmf)");
   return 0;
@@ -100,6 +104,7 @@ static PetscErrorCode MeshConfigure(const MeshArgs *a, const char syntax[], Mesh
     cfg->has_iso = PETSC_TRUE;
   }
   PetscCheck(!a->dataset || a->dataset[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --dataset: empty name");
+  PetscCheck(!a->weights || a->weights[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --weights: empty file name");
   dot   = strrchr(a->output, '.');
   slash = strrchr(a->output, '/');
   if (dot && slash && dot < slash) dot = NULL;
@@ -166,7 +171,7 @@ static PetscErrorCode MeshWriteTets(const MeshArgs *a, const MeshConfig *cfg, co
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, DeepCDMeshField *field, mesh_surface **surf, mesh_tets **tets)
+static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, DeepCDMeshField *field, DeepCDMeshWeights *w, mesh_surface **surf, mesh_tets **tets)
 {
   mesh_flexicubes_options opt;
   mesh_stats              st;
@@ -177,12 +182,24 @@ static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, Dee
   PetscFunctionBegin;
   PetscCall(MeshCheckNotInput(a->input, a->output));
   if (cfg->kind == MESH_OUT_XDMF) PetscCall(MeshCheckNotInput(a->input, cfg->h5));
+  if (a->weights) {
+    PetscCall(MeshCheckNotInput(a->weights, a->output));
+    if (cfg->kind == MESH_OUT_XDMF) PetscCall(MeshCheckNotInput(a->weights, cfg->h5));
+  }
   PetscCall(DeepCDMeshFieldLoad(a->input, a->dataset, field));
   PetscCheck(!field->cell || cfg->has_iso, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s: dataset '%s' holds cell values: give the isovalue with --iso V", a->input, field->dataset);
   iso = cfg->iso;
   PetscCall(MeshCheckLib(mesh_flexicubes_options_default(&opt), "flexicubes"));
   opt.iso   = iso;
   opt.close = a->close;
+  if (a->weights) {
+    PetscCall(DeepCDMeshWeightsLoad(a->weights, &field->grid, w));
+    opt.alpha        = w->alpha;
+    opt.beta         = w->beta;
+    opt.gamma        = w->gamma;
+    opt.deform       = w->deform;
+    opt.weight_scale = w->weight_scale;
+  }
   /* caps exactly on the boundary faces would lie flat on the boundary
      vertices and flatten the tets there: put the padding at the largest
      |field - iso|, so the caps sit up to half a cell outside */
@@ -221,16 +238,19 @@ static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, Dee
 
 static PetscErrorCode MeshRun(const MeshArgs *a, const MeshConfig *cfg)
 {
-  DeepCDMeshField field;
-  mesh_surface   *surf = NULL;
-  mesh_tets      *tets = NULL;
-  PetscErrorCode  ierr;
+  DeepCDMeshField   field;
+  DeepCDMeshWeights w;
+  mesh_surface     *surf = NULL;
+  mesh_tets        *tets = NULL;
+  PetscErrorCode    ierr;
 
   PetscFunctionBegin;
   PetscCall(PetscMemzero(&field, sizeof(field)));
-  ierr = MeshRunInner(a, cfg, &field, &surf, &tets);
+  PetscCall(PetscMemzero(&w, sizeof(w)));
+  ierr = MeshRunInner(a, cfg, &field, &w, &surf, &tets);
   mesh_tets_destroy(&tets);
   mesh_surface_destroy(&surf);
+  PetscCall(DeepCDMeshWeightsDestroy(&w));
   PetscCall(DeepCDMeshFieldDestroy(&field));
   PetscCall(ierr);
   PetscFunctionReturn(0);

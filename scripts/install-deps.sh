@@ -16,9 +16,11 @@ packages=(
 )
 # --bench (opt-in; the build and the tests never need them): the anchors of
 # bench/mesh.sh (VTK's Flying Edges and Marching Cubes, scikit-image) and
-# GNU time for its memory peaks; bench/mesh.sh skips what is missing.
+# GNU time for its memory peaks; bench/mesh.sh skips what is missing. Also
+# ParaView (pvbatch + its Python modules) and Xvfb for scripts/check-paraview.sh
+# (Debian's ParaView renders through X only: no offscreen EGL/OSMesa build).
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(python3-vtk9 python3-skimage python3-numpy python3-h5py time)
+  packages+=(python3-vtk9 python3-skimage python3-numpy python3-h5py time paraview python3-paraview xvfb xauth)
 fi
 
 missing=()

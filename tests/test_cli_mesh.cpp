@@ -565,3 +565,170 @@ TEST_F(CliMesh, TetsErrors)
   ExpectError(plume + " --iso 0.45 --tets -o " + dir + "/tets-open.xdmf", dir + "/tets-open.xdmf", "--tets needs --close");
   EXPECT_FALSE(FileExists(dir + "/tets-open.h5"));
 }
+
+// A weights file for `deepcd mesh --weights` (docs/formats.md "Mesh weights"),
+// written item by item so that each can be broken.
+struct WeightsFile {
+  std::string format  = "deepcd-mesh-weights";
+  int         version = 1, dims[3] = { 24, 24, 24 };
+  double      weight_scale = 0.99;
+  bool        has_format = true, has_weight_scale = false;
+  struct Item {
+    std::string          name;
+    std::vector<hsize_t> shape;
+    hid_t                type;
+    double               value;  // every entry
+    long                 bad_at; // -1, or the entry that holds `bad`
+    double               bad;
+  };
+  std::vector<Item> items;
+
+  bool Write(const std::string &path) const
+  {
+    hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) return false;
+    bool  ok = true;
+    hid_t sc = H5Screate(H5S_SCALAR);
+    if (has_format) {
+      hid_t t = H5Tcopy(H5T_C_S1);
+      H5Tset_size(t, format.size() + 1);
+      hid_t a = H5Acreate2(f, "format", t, sc, H5P_DEFAULT, H5P_DEFAULT);
+      ok &= a >= 0 && H5Awrite(a, t, format.c_str()) >= 0;
+      H5Aclose(a);
+      H5Tclose(t);
+    }
+    const char *names[4] = { "version", "nx", "ny", "nz" };
+    const int   vals[4]  = { version, dims[0], dims[1], dims[2] };
+    for (int i = 0; i < 4; i++) {
+      hid_t a = H5Acreate2(f, names[i], H5T_STD_I32LE, sc, H5P_DEFAULT, H5P_DEFAULT);
+      ok &= a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &vals[i]) >= 0;
+      H5Aclose(a);
+    }
+    if (has_weight_scale) {
+      hid_t a = H5Acreate2(f, "weight_scale", H5T_IEEE_F64LE, sc, H5P_DEFAULT, H5P_DEFAULT);
+      ok &= a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, &weight_scale) >= 0;
+      H5Aclose(a);
+    }
+    H5Sclose(sc);
+    for (const Item &it : items) {
+      size_t n = 1;
+      for (hsize_t d : it.shape) n *= d;
+      std::vector<double> v(n, it.value);
+      if (it.bad_at >= 0) v[it.bad_at] = it.bad;
+      hid_t sp = H5Screate_simple((int) it.shape.size(), it.shape.data(), NULL);
+      hid_t ds = H5Dcreate2(f, it.name.c_str(), it.type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      ok &= ds >= 0 && H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) >= 0;
+      H5Dclose(ds);
+      H5Sclose(sp);
+    }
+    H5Fclose(f);
+    return ok;
+  }
+};
+
+// mesh_fit --field-out / --weights-out, then deepcd mesh --weights: the
+// fitted mesh again (deepcd's grid starts at the origin, mesh_fit's at -1).
+TEST_F(CliMesh, WeightsRoundTripFromMeshFit)
+{
+  const std::string fit = dir + "/fit.obj", field = dir + "/fit-field.h5", w = dir + "/fit-weights.h5", re = dir + "/fit-re.obj", plain = dir + "/fit-plain.obj";
+  CommandResult     r = RunCommand(std::string(MESH_FIT) + " --target box --n 10 --iters 30 --samples 300 --eval-samples 300 --print 100 -o " + fit + " --field-out " + field + " --weights-out " + w);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(AttrString(w, "format"), "deepcd-mesh-weights");
+  EXPECT_EQ(Dims(w, "alpha"), (std::vector<hsize_t>{ 1000, 8 }));
+  EXPECT_EQ(Dims(w, "beta"), (std::vector<hsize_t>{ 1000, 12 }));
+  EXPECT_EQ(Dims(w, "gamma"), (std::vector<hsize_t>{ 1000 }));
+  EXPECT_EQ(Dims(w, "deform"), (std::vector<hsize_t>{ 1331, 3 }));
+  r = RunCommand(Cli() + " mesh " + field + " --weights " + w + " -o " + re);
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = RunCommand(Cli() + " mesh " + field + " -o " + plain);
+  ASSERT_EQ(r.status, 0) << r.err;
+  Mesh a, b, c;
+  ASSERT_TRUE(ReadObj(fit, &a));
+  ASSERT_TRUE(ReadObj(re, &b));
+  ASSERT_TRUE(ReadObj(plain, &c));
+  ASSERT_GT(a.t.size(), 0u);
+  EXPECT_EQ(a.t, b.t);
+  ASSERT_EQ(a.v.size(), b.v.size());
+  double err = 0, moved = 0;
+  for (size_t i = 0; i < a.v.size(); i++) err = std::max(err, std::fabs(a.v[i] + 1.0 - b.v[i]));
+  EXPECT_LT(err, 1e-7); // the OBJ files' 9 digits
+  // the weights matter: without them the vertices are elsewhere
+  for (size_t i = 0; i < std::min(a.v.size(), c.v.size()); i++) moved = std::max(moved, std::fabs(c.v[i] - b.v[i]));
+  EXPECT_GT(moved, 1e-3);
+  // and the tets of the weighted surface are valid
+  r = RunCommand(Cli() + " mesh " + field + " --weights " + w + " --tets -o " + dir + "/fit-tets.xdmf");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(CliMesh, WeightsErrors)
+{
+  const std::string out = dir + "/werr.obj", wf = dir + "/w.h5";
+  const hsize_t     nc = 24 * 24 * 24, nv = 25 * 25 * 25;
+  auto              expect = [&](const WeightsFile &w, const std::string &needle) {
+    ASSERT_TRUE(w.Write(wf));
+    ExpectError(problem + " --weights " + wf + " -o " + out, out, needle);
+  };
+  ExpectError(problem + " --weights " + dir + "/nonexistent-w.h5 -o " + out, out, "nonexistent-w.h5: cannot read the file");
+  ExpectError(problem + " --weights " + problem + " -o " + out, out, "attribute 'format' is 'deepcd-problem', expected 'deepcd-mesh-weights'");
+  WeightsFile ok;
+  ok.items = { { "alpha", { nc, 8 }, H5T_IEEE_F64LE, 0.5, -1, 0 }, { "beta", { nc, 12 }, H5T_IEEE_F32LE, -0.5, -1, 0 }, { "gamma", { nc }, H5T_IEEE_F64LE, 1, -1, 0 }, { "deform", { nv, 3 }, H5T_IEEE_F32LE, 0.001, -1, 0 } };
+  {
+    WeightsFile w = ok;
+    w.has_format  = false;
+    expect(w, "w.h5: attribute 'format' is missing");
+  }
+  {
+    WeightsFile w = ok;
+    w.version     = 2;
+    expect(w, "w.h5: attribute 'version' is 2");
+  }
+  {
+    WeightsFile w = ok;
+    w.dims[2]     = 23;
+    expect(w, "w.h5: attributes 'nx', 'ny', 'nz' = 24, 24, 23 do not match the field's grid of 24 x 24 x 24 cubes");
+  }
+  {
+    WeightsFile w    = ok;
+    w.items[0].shape = { nc, 7 };
+    expect(w, "w.h5: dataset 'alpha': shape (13824, 7), expected (13824, 8)");
+  }
+  {
+    WeightsFile w    = ok;
+    w.items[2].shape = { nc, 1 };
+    expect(w, "w.h5: dataset 'gamma': has 2 dimensions, expected 1");
+  }
+  {
+    WeightsFile w    = ok;
+    w.items[2].shape = { nc + 1 };
+    expect(w, "w.h5: dataset 'gamma': shape (13825), expected (13824)");
+  }
+  {
+    WeightsFile w   = ok;
+    w.items[1].type = H5T_STD_I32LE;
+    expect(w, "w.h5: dataset 'beta': type is not float64 or float32");
+  }
+  {
+    WeightsFile w     = ok;
+    w.items[1].bad_at = 12 * 5 + 3;
+    w.items[1].bad    = NAN;
+    expect(w, "w.h5: dataset 'beta': NaN at row 5, column 3");
+  }
+  {
+    WeightsFile w     = ok;
+    w.items[3].bad_at = 7;
+    w.items[3].bad    = INFINITY;
+    expect(w, "w.h5: dataset 'deform': Inf at row 2, column 1");
+  }
+  {
+    WeightsFile w      = ok;
+    w.has_weight_scale = true;
+    w.weight_scale     = 1.5;
+    expect(w, "w.h5: attribute 'weight_scale' = 1.5 must be in [0, 1)");
+  }
+  // the same file, intact: float32 and float64 both read
+  ASSERT_TRUE(ok.Write(wf));
+  CommandResult r = RunCommand(Cli() + " mesh " + problem + " --close --weights " + wf + " -o " + out);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(FileExists(out));
+}

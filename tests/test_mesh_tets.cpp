@@ -155,30 +155,57 @@ double EnclosedVolume(const mesh_tets *t)
   return st.volume;
 }
 
-// Non-zero when tet i joins two dual vertices of one flipped cube: with
-// strongly non-uniform beta weights the two patches of such a cube can sit
-// in the wrong order about an inside edge, and the tet between them inverts
-// (docs/mesh.md, "Tetrahedral output").
-bool InFlippedCube(const Meshes &m, long i)
+// Non-zero when segment (a, b) passes through the inside of triangle
+// (t0, t1, t2), away from its edges and from the segment's ends.
+bool SegmentCrossesTriangle(const double *a, const double *b, const double *t0, const double *t1, const double *t2)
 {
-  const int32_t *t = m.t->tets + 4 * i;
-  if (t[0] >= m.s->ndual || t[1] >= m.s->ndual) return false;
-  const mesh_dual_vertex &a = m.s->dual[t[0]], &b = m.s->dual[t[1]];
-  return a.flipped && b.flipped && a.cube[0] == b.cube[0] && a.cube[1] == b.cube[1] && a.cube[2] == b.cube[2];
+  const double e1[3] = { t1[0] - t0[0], t1[1] - t0[1], t1[2] - t0[2] }, e2[3] = { t2[0] - t0[0], t2[1] - t0[1], t2[2] - t0[2] };
+  const double d[3] = { b[0] - a[0], b[1] - a[1], b[2] - a[2] }, s[3] = { a[0] - t0[0], a[1] - t0[1], a[2] - t0[2] };
+  const double h[3] = { d[1] * e2[2] - d[2] * e2[1], d[2] * e2[0] - d[0] * e2[2], d[0] * e2[1] - d[1] * e2[0] };
+  const double det  = e1[0] * h[0] + e1[1] * h[1] + e1[2] * h[2];
+  if (std::fabs(det) < 1e-30) return false;
+  const double q[3] = { s[1] * e1[2] - s[2] * e1[1], s[2] * e1[0] - s[0] * e1[2], s[0] * e1[1] - s[1] * e1[0] };
+  const double u = (s[0] * h[0] + s[1] * h[1] + s[2] * h[2]) / det, v = (d[0] * q[0] + d[1] * q[1] + d[2] * q[2]) / det, t = (e2[0] * q[0] + e2[1] * q[1] + e2[2] * q[2]) / det;
+  const double eps = 1e-9;
+  return u > eps && v > eps && u + v < 1 - eps && t > eps && t < 1 - eps;
+}
+
+// Non-zero when an edge of tet i passes through a boundary triangle: the
+// edge leaves the region, so no valid tet mesh has it, and the tets around
+// it cannot all be positive (docs/mesh.md, "Where positivity is not
+// guaranteed").
+bool EdgeCrossesBoundary(const mesh_tets *t, long i)
+{
+  const int32_t *v = t->tets + 4 * i;
+  for (int a = 0; a < 4; a++)
+    for (int b = a + 1; b < 4; b++)
+      for (int32_t k = 0; k < t->ntris; k++) {
+        const int32_t *tr = t->tris + 3 * (size_t) k;
+        if (SegmentCrossesTriangle(t->verts + 3 * v[a], t->verts + 3 * v[b], t->verts + 3 * tr[0], t->verts + 3 * tr[1], t->verts + 3 * tr[2])) return true;
+      }
+  return false;
 }
 
 // Everything the tet mesh must satisfy, counted independently and by the
-// library's checker (which must agree). With weights = true, inverted tets
-// are allowed between the two patches of a flipped cube (and only there).
-long ExpectValidTets(const Meshes &m, const std::string &what, bool weights = false)
+// library's checker (which must agree). With allowed = true (training mode)
+// a tet may be inverted only where one of its edges passes through the
+// boundary.
+long ExpectValidTets(const Meshes &m, const std::string &what, bool allowed = false)
 {
   const mesh_tets *t = m.t;
   EXPECT_GT(t->ntets, 0) << what;
-  EXPECT_EQ(t->nverts, t->nsurface + t->ngrid + t->ncentres) << what;
+  EXPECT_EQ(t->nverts, t->nsurface + t->ngrid + t->ncentres + t->nsteiner) << what;
   EXPECT_EQ(t->nsurface, m.s->nverts) << what;
+  {
+    // every vertex is used by a tet (a repair must not orphan one)
+    std::vector<char> used(t->nverts, 0);
+    for (long i = 0; i < 4 * (long) t->ntets; i++)
+      if (t->tets[i] >= 0 && t->tets[i] < t->nverts) used[t->tets[i]] = 1;
+    EXPECT_EQ(std::count(used.begin(), used.end(), 1), (long) t->nverts) << what;
+  }
   Count c = Independent(t->nverts, t->verts, t->ntets, t->tets, t->ntris, t->tris);
-  if (weights)
-    for (long i : c.nonpositive_tets) EXPECT_TRUE(InFlippedCube(m, i)) << what << ": tet " << i;
+  if (allowed)
+    for (long i : c.nonpositive_tets) EXPECT_TRUE(EdgeCrossesBoundary(t, i)) << what << ": tet " << i;
   else
     EXPECT_EQ(c.nonpositive, 0) << what << " (min volume " << c.min_volume << ")";
   EXPECT_EQ(c.bad_faces, 0) << what;
@@ -249,26 +276,35 @@ long FullyInsideCubes(const mesh_grid &g, const std::vector<double> &f, double i
   return n;
 }
 
+struct AnalyticCase {
+  std::string name;
+  mesh_grid   g;
+  Field       f;
+};
+
+// The sphere, the torus (non-cubic grid) and the box (n x 3/4 n x 5/4 n) at n.
+std::vector<AnalyticCase> AnalyticCases(int n)
+{
+  return {
+    { "sphere", Grid(n, n, n, { -1, -1, -1 }, { 1, 1, 1 }), [](const Vec &p) { return Sphere(p, 0.8); } },
+    { "torus", Grid(n, n * 3 / 4, n, { -1, -0.75, -1 }, { 1, 0.75, 1 }), [](const Vec &p) { return Torus(p, 0.6, 0.25); } },
+    { "box, non-cubic grid", Grid(n, n * 3 / 4, n * 5 / 4, { -1, -1, -1 }, { 1, 1, 1 }), [](const Vec &p) { return Box(p, { 0.7, 0.5, 0.8 }); } },
+  };
+}
+
 TEST(MeshTets, SphereTorusBoxAtSeveralResolutions)
 {
   long resplit = 0, quads = 0;
   for (int n : { 8, 16, 32 }) {
-    struct Case {
-      std::string name;
-      mesh_grid   g;
-      Field       f;
-    } cases[] = {
-      { "sphere", Grid(n, n, n, { -1, -1, -1 }, { 1, 1, 1 }), [](const Vec &p) { return Sphere(p, 0.8); } },
-      { "torus", Grid(n, n * 3 / 4, n, { -1, -0.75, -1 }, { 1, 0.75, 1 }), [](const Vec &p) { return Torus(p, 0.6, 0.25); } },
-      { "box, non-cubic grid", Grid(n, n * 3 / 4, n * 5 / 4, { -1, -1, -1 }, { 1, 1, 1 }), [](const Vec &p) { return Box(p, { 0.7, 0.5, 0.8 }); } },
-    };
-    for (auto &c : cases) {
+    const auto cases = AnalyticCases(n);
+    for (const auto &c : cases) {
       auto   f = Sample(c.g, c.f);
       Meshes m;
       Build(c.g, f, Options(), m);
       std::string what = c.name + " n=" + std::to_string(n);
       ExpectValidTets(m, what);
       ExpectSurfaceKept(m, what);
+      EXPECT_EQ(m.t->nflips + m.t->nsteiner, 0) << what;
       EXPECT_EQ(m.t->ngrid, InsideVertices(f, 0.0)) << what;
       EXPECT_EQ(m.t->ncentres, FullyInsideCubes(c.g, f, 0.0)) << what;
       resplit += m.t->nresplit;
@@ -311,7 +347,7 @@ TEST(MeshTets, CloseCutSphere)
 // (filled across their shared face), random weights; iso not at 0.
 TEST(MeshTets, RandomFieldsWithRandomWeights)
 {
-  long flipped = 0, resplit = 0, inverted = 0, tets = 0;
+  long flipped = 0, resplit = 0, inverted[2] = { 0, 0 }, tets[2] = { 0, 0 }, blocked[2] = { 0, 0 }, repaired[2] = { 0, 0 };
   for (unsigned seed = 0; seed < 60; seed++) {
     mesh_grid                              g      = Grid(5 + seed % 4, 6, 4 + seed % 3, { 0, 0, 0 }, { 1, 1.3, 0.8 });
     size_t                                 ncubes = (size_t) g.dims[0] * g.dims[1] * g.dims[2];
@@ -323,12 +359,13 @@ TEST(MeshTets, RandomFieldsWithRandomWeights)
     for (auto &x : alpha) x = nd(gen);
     for (auto &x : beta) x = nd(gen);
     for (auto &x : gamma) x = nd(gen);
-    for (int mode = 0; mode < 2; mode++) {
+    for (int mode = 0; mode < 3; mode++) {
       auto o        = Options();
+      o.training    = mode == 2;
       o.close       = 1;
       o.close_value = 0.5;
       o.iso         = 0.1 * (seed % 5) - 0.2;
-      if (mode) {
+      if (mode >= 1) {
         o.alpha = alpha.data();
         o.beta  = beta.data();
         o.gamma = gamma.data();
@@ -336,20 +373,29 @@ TEST(MeshTets, RandomFieldsWithRandomWeights)
       Meshes m;
       Build(g, f, o, m);
       std::string what = "seed " + std::to_string(seed) + " mode " + std::to_string(mode);
-      long        bad  = ExpectValidTets(m, what, mode == 1);
+      ExpectValidTets(m, what, mode == 2);
       ExpectSurfaceKept(m, what);
+      if (mode == 0) EXPECT_EQ(m.t->nflips + m.t->nsteiner, 0) << what; // nothing to repair
+      repaired[0] += m.t->nflips;
+      repaired[1] += m.t->nsteiner;
       for (int32_t v = 0; v < m.s->ndual; v++) flipped += m.s->dual[v].flipped;
       resplit += m.t->nresplit;
-      if (mode == 1) {
-        inverted += bad;
-        tets += m.t->ntets;
+      if (mode >= 1) {
+        for (int32_t i = 0; i < m.t->ntets; i++)
+          if (TetVolume(m.t->verts, m.t->tets + 4 * (size_t) i) <= 0) {
+            inverted[mode - 1]++;
+            blocked[mode - 1] += EdgeCrossesBoundary(m.t, i);
+          }
+        tets[mode - 1] += m.t->ntets;
       }
     }
   }
   std::printf("[ tets     ] random fields: %ld dual vertices of flipped cubes, %ld quads split the other way; "
-              "with random weights %ld of %ld tets inverted (all between two patches of a flipped cube)\n",
-              flipped, resplit, inverted, tets);
-  EXPECT_GT(flipped, 100); // the flipped-face rings are exercised
+              "with random weights %ld of %ld tets inverted; training mode with random weights %ld of %ld inverted (%ld with an edge "
+              "through the boundary); %ld 2-3 flips and %ld Steiner points repaired inverted tets\n",
+              flipped, resplit, inverted[0], tets[0], inverted[1], tets[1], blocked[1], repaired[0], repaired[1]);
+  EXPECT_GT(flipped, 100);   // the flipped-face rings are exercised
+  EXPECT_GT(repaired[1], 0); // and the Steiner repair
 }
 
 // A small deformation of the grid keeps the tets valid.
@@ -369,28 +415,30 @@ TEST(MeshTets, DeformedGrid)
 }
 
 // Training-mode surfaces (4 triangles around a centre per quad): the tets
-// conform and their volume is the enclosed volume, but a centre can fall
-// outside the part of its quad seen from the inside end, so a few tets are
-// inverted; nonpositive counts them (the inference split has none).
-TEST(MeshTets, TrainingModeConformsAndCountsInvertedTets)
+// conform, their volume is the enclosed volume, and a tet is inverted only
+// where an edge from the inside end to a dual vertex passes through the
+// surface (then no tets with that edge can be positive; docs/mesh.md).
+TEST(MeshTets, TrainingModeInvertedOnlyWhereAnEdgeLeavesTheRegion)
 {
-  mesh_grid g = Grid(16, 16, 16, { -1, -1, -1 }, { 1, 1, 1 });
-  auto      f = Sample(g, [](const Vec &p) { return Sphere(p, 0.8); });
-  auto      o = Options();
-  o.training  = 1;
-  Meshes m;
-  Build(g, f, o, m);
-  ExpectSurfaceKept(m, "training");
-  Count c = Independent(m.t->nverts, m.t->verts, m.t->ntets, m.t->tets, m.t->ntris, m.t->tris);
-  EXPECT_EQ(c.bad_faces + c.uncovered, 0);
-  EXPECT_EQ(c.boundary, m.t->ntris);
-  EXPECT_NEAR(c.volume, EnclosedVolume(m.t), 1e-12);
-  EXPECT_EQ(m.t->nonpositive, c.nonpositive);
-  mesh_tets_stats st;
-  ASSERT_EQ(mesh_tets_check(m.t->nverts, m.t->verts, m.t->ntets, m.t->tets, m.t->ntris, m.t->tris, 0.0, &st), MESH_SUCCESS);
-  EXPECT_EQ(st.nonpositive, c.nonpositive);
-  EXPECT_EQ(st.valid, c.nonpositive == 0);
-  std::printf("[ tets     ] training mode, sphere n=16: %ld of %d tets inverted (min volume %.2e h^3)\n", c.nonpositive, m.t->ntets, c.min_volume / std::pow(g.spacing[0], 3));
+  long flips = 0, steiner = 0;
+  for (int n : { 8, 16 }) {
+    const auto cases = AnalyticCases(n);
+    for (const auto &c : cases) {
+      auto f     = Sample(c.g, c.f);
+      auto o     = Options();
+      o.training = 1;
+      Meshes m;
+      Build(c.g, f, o, m);
+      std::string what = "training " + c.name + " n=" + std::to_string(n);
+      ExpectSurfaceKept(m, what);
+      const long bad = ExpectValidTets(m, what, true);
+      std::printf("[ tets     ] training %-20s n=%3d  %ld of %d tets inverted, %d repaired by 2-3 flips, %d by Steiner points\n", c.name.c_str(), n, bad, m.t->ntets, m.t->nflips, m.t->nsteiner);
+      flips += m.t->nflips;
+      steiner += m.t->nsteiner;
+    }
+  }
+  EXPECT_GT(flips, 0); // the flips are exercised (and ExpectValidTets checked the meshes after them)
+  EXPECT_GT(steiner, 0);
 }
 
 // The checker sees a flipped tet, a missing one, a duplicated one, a face

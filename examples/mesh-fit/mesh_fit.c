@@ -30,9 +30,10 @@
 #include <string.h>
 #include <time.h>
 #include <deepcd/mesh.h>
+#include "fit_h5.h"
 
 typedef struct {
-  const char *target, *out, *loss, *target_out;
+  const char *target, *out, *loss, *target_out, *weights_out, *field_out;
   int         n, iters, samples, eval_samples, print;
   double      lr, ldev, wreg, init_radius, require_drop;
   uint64_t    seed;
@@ -488,18 +489,18 @@ static int references(const fit_params *p, int32_t tnv, const double *tverts, in
 static int parse_args(int argc, char **argv, fit_options *o)
 {
   o->target = "box";
-  o->out = o->loss = o->target_out = NULL;
-  o->n                             = 32;
-  o->iters                         = 300;
-  o->samples                       = 5000;
-  o->eval_samples                  = 20000;
-  o->print                         = 10;
-  o->lr                            = 0.01;
-  o->ldev                          = 0.5;
-  o->wreg                          = 0.1;
-  o->init_radius                   = 0.6;
-  o->require_drop                  = 0;
-  o->seed                          = 1;
+  o->out = o->loss = o->target_out = o->weights_out = o->field_out = NULL;
+  o->n                                                             = 32;
+  o->iters                                                         = 300;
+  o->samples                                                       = 5000;
+  o->eval_samples                                                  = 20000;
+  o->print                                                         = 10;
+  o->lr                                                            = 0.01;
+  o->ldev                                                          = 0.5;
+  o->wreg                                                          = 0.1;
+  o->init_radius                                                   = 0.6;
+  o->require_drop                                                  = 0;
+  o->seed                                                          = 1;
   for (int i = 1; i < argc; i++) {
     const char *k = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     char       *end;
@@ -507,7 +508,11 @@ static int parse_args(int argc, char **argv, fit_options *o)
     if (!strcmp(k, "-h") || !strcmp(k, "--help")) {
       printf("usage: mesh_fit [--target box|sphere|torus|FILE.obj] [--n 32] [--iters 300] [--lr 0.01] [--samples 5000]\n"
              "                [--eval-samples 20000] [--ldev 0.5] [--wreg 0.1] [--init-radius 0.6] [--seed 1] [--print 10]\n"
-             "                [-o result.obj|.ply] [--loss loss.dat] [--target-out target.obj] [--require-drop F]\n");
+             "                [-o result.obj|.ply] [--loss loss.dat] [--target-out target.obj] [--require-drop F]\n"
+             "                [--field-out field.h5 --weights-out weights.h5]\n"
+             "  --field-out writes the fitted field as a deepcd problem file (sdf) and --weights-out the\n"
+             "  fitted weights and deformation: 'deepcd mesh field.h5 --weights weights.h5 -o out.obj'\n"
+             "  re-extracts the result (shifted by +1 along each axis: deepcd's grid starts at 0)\n");
       exit(0);
     }
     if (!val) return fail("%s: missing value", k);
@@ -526,6 +531,14 @@ static int parse_args(int argc, char **argv, fit_options *o)
     }
     if (!strcmp(k, "--target-out")) {
       o->target_out = val;
+      continue;
+    }
+    if (!strcmp(k, "--weights-out")) {
+      o->weights_out = val;
+      continue;
+    }
+    if (!strcmp(k, "--field-out")) {
+      o->field_out = val;
       continue;
     }
     errno = 0;
@@ -691,6 +704,11 @@ int main(int argc, char **argv)
   if (fo.out && mesh_surface_write(res, fo.out)) {
     rc = mesh_fail("-o");
     goto done;
+  }
+  if (fo.field_out && (rc = fit_write_problem(fo.field_out, &p.g, p.field))) goto done;
+  if (fo.weights_out) {
+    const mesh_flexicubes_options o = params_options(&p, 0);
+    if ((rc = fit_write_weights(fo.weights_out, &p.g, p.alpha, p.beta, p.gamma, p.deform, o.weight_scale))) goto done;
   }
   if ((rc = references(&p, tnv, tverts, tnt, ttris, fo.eval_samples, m, Q, &qgrid, &rng, sp, P, &cdmc, &cfloor))) goto done;
   printf("mesh_fit: references: plain DMC of the target's exact SDF on the same grid %.5e; sampling floor (target vs itself) %.5e\n", cdmc, cfloor);

@@ -243,30 +243,36 @@ mesh_err flexicubes_ldev(const mesh_grid *grid, const double *field, const mesh_
 
    From a FlexiCubes surface (paper section 4.5): vertices are the surface's
    vertices (same indices), then the inside grid vertices, then the centres
-   of the fully inside cubes. Each surface triangle is joined to the inside
+   of the fully inside cubes, then Steiner points of the repair of inverted
+   tets (tets_repair.c; none when nothing was inverted). Each surface triangle is joined to the inside
    end of its quad's grid edge; each grid edge with both ends inside gets a
    ring of tets (v_r, v_r+1, e0, e1) over the 4 cubes around it, taken
    cyclically from grid indices (never from a sort), where v is the cube's
    centre (fully inside cube) or the dual vertex of the cube's patch on the
    face shared with the next cube. Every tet (a, b, c, d) is oriented so that
-   det(b - a, c - a, d - a) > 0 when the geometry allows it (nonpositive
-   counts those that are not); the boundary faces of the tets are `tris`. */
+   det(b - a, c - a, d - a) > 0 when the geometry allows it: inverted tets
+   are repaired by 2-3 flips and Steiner points where possible, and
+   nonpositive counts those left; the boundary faces of the tets are `tris`. */
 
 typedef struct {
-  int32_t  nverts;   /* nsurface + ngrid + ncentres */
+  int32_t  nverts;   /* nsurface + ngrid + ncentres + nsteiner */
   double  *verts;    /* 3 per vertex */
   int32_t  nsurface; /* the surface's vertices come first, with their indices */
   int32_t  ngrid;    /* then the inside grid vertices */
   int32_t  ncentres; /* then the centres of the fully inside cubes */
+  int32_t  nsteiner; /* then the points added by the repair of inverted tets (docs/mesh.md) */
   int32_t  ntets;
   int32_t *tets; /* 4 per tet */
   /* The boundary of the tets: the surface's triangles (same order), except
      that in inference mode a quad whose split would invert one of the two
      tets joining it to its inside grid vertex is split along its other
-     diagonal (nresplit quads). Write these with the tets. */
+     diagonal (nresplit quads). Write these with the tets. (In training
+     mode the 4 triangles are kept; the tets of such a quad are chosen
+     instead, see docs/mesh.md.) */
   int32_t  ntris;
   int32_t *tris;
   int32_t  nresplit;
+  int32_t  nflips;      /* inverted tets repaired by a 2-3 flip with a neighbour (tets.c) */
   int64_t  nonpositive; /* tets with signed volume <= 0 (0 for a valid mesh) */
   double   min_volume;  /* the smallest signed tet volume */
   double   volume;      /* the sum of the signed volumes */

@@ -60,4 +60,28 @@ PetscErrorCode DeepCDMeshWriteTetsXDMF(const mesh_tets *tets, const char xmfpath
    geometry together (`deepcd solve -mesh_geometry`). */
 PetscErrorCode DeepCDMeshWriteSolutionXDMF(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso, const char solution_ref[], PetscInt nx, PetscInt ny, PetscInt nz, PetscReal h);
 
+#define DEEPCD_MESH_WEIGHTS_FORMAT  "deepcd-mesh-weights"
+#define DEEPCD_MESH_WEIGHTS_VERSION 1
+
+/* FlexiCubes inputs besides the field (docs/formats.md "Mesh weights"): raw
+   per-cube weights in the library's ordering and a per-vertex displacement;
+   NULL where the file has no such dataset. */
+typedef struct {
+  double *alpha;        /* ncubes x 8 */
+  double *beta;         /* ncubes x 12 */
+  double *gamma;        /* ncubes */
+  double *deform;       /* nverts x 3 */
+  double  weight_scale; /* the file's `weight_scale`, default 0.99 */
+} DeepCDMeshWeights;
+
+/* Reads `file` for the extraction grid `grid` (DeepCDMeshField.grid): root
+   attributes format = "deepcd-mesh-weights", version = 1, nx, ny, nz (the
+   grid's cubes), optional weight_scale in [0, 1); optional datasets alpha
+   (ncubes, 8), beta (ncubes, 12), gamma (ncubes), deform (nverts, 3),
+   float32 or float64, finite. Errors (one line, naming the file and the
+   item): missing or unreadable file, wrong format or version, dimensions
+   that do not match the grid, wrong shape or type, NaN or Inf. */
+PetscErrorCode DeepCDMeshWeightsLoad(const char file[], const mesh_grid *grid, DeepCDMeshWeights *);
+PetscErrorCode DeepCDMeshWeightsDestroy(DeepCDMeshWeights *);
+
 #endif

@@ -45,12 +45,10 @@ typedef struct {
   uint8_t                *tcase;      /* per surface cube: the table row used */
   int8_t                  face_group[256][6];
   int8_t                  edge_of[8][8];
-  double                 *verts;
-  size_t                  cverts, nverts;
-  int32_t                *tets;
-  size_t                  ctets, ntets;
+  mesh_tet_arrays         m;    /* the vertices and tets being built */
   int32_t                *tris; /* the boundary triangles: the surface's, some quads split the other way */
   int32_t                 nresplit;
+  int32_t                 ncentres, nflips, nsteiner;
 } tet_builder;
 
 static void builder_free(tet_builder *b)
@@ -58,8 +56,8 @@ static void builder_free(tet_builder *b)
   free(b->vidx);
   free(b->cube);
   free(b->tcase);
-  free(b->verts);
-  free(b->tets);
+  free(b->m.verts);
+  free(b->m.tets);
   free(b->tris);
   memset(b, 0, sizeof(*b));
 }
@@ -114,23 +112,12 @@ static mesh_err grid_position(const tet_builder *b, int i, int j, int k, double 
 
 static mesh_err add_vertex(tet_builder *b, const double x[3], int32_t *index)
 {
-  MESH_CHECK(b->nverts < INT32_MAX, MESH_ERR_LIMIT, "mesh_tets_build: more than %d vertices", INT32_MAX);
-  MESH_RESERVE(b->verts, b->cverts, 3 * (b->nverts + 1));
-  memcpy(b->verts + 3 * b->nverts, x, 3 * sizeof(double));
-  *index = (int32_t) b->nverts++;
-  return MESH_SUCCESS;
+  return mesh_tet_arrays_add_vertex(&b->m, x, index);
 }
 
 static mesh_err add_tet(tet_builder *b, int32_t v0, int32_t v1, int32_t v2, int32_t v3)
 {
-  MESH_CHECK(b->ntets < INT32_MAX, MESH_ERR_LIMIT, "mesh_tets_build: more than %d tets", INT32_MAX);
-  MESH_RESERVE(b->tets, b->ctets, 4 * (b->ntets + 1));
-  int32_t *t = b->tets + 4 * b->ntets++;
-  t[0]       = v0;
-  t[1]       = v1;
-  t[2]       = v2;
-  t[3]       = v3;
-  return MESH_SUCCESS;
+  return mesh_tet_arrays_add_tet(&b->m, v0, v1, v2, v3);
 }
 
 /* The inside grid vertices (a closed surface keeps them off the boundary of
@@ -195,23 +182,48 @@ static mesh_err index_cubes(tet_builder *b)
           }
           MESH_CALL(add_vertex(b, x, &ci));
           b->cube[c] = -2 - ci;
+          b->ncentres++;
         }
       }
   return MESH_SUCCESS;
-}
-
-static double tet_volume(const double *x, const int32_t *t)
-{
-  const double *a = x + 3 * t[0], *b = x + 3 * t[1], *c = x + 3 * t[2], *d = x + 3 * t[3];
-  const double  u[3] = { b[0] - a[0], b[1] - a[1], b[2] - a[2] }, v[3] = { c[0] - a[0], c[1] - a[1], c[2] - a[2] }, w[3] = { d[0] - a[0], d[1] - a[1], d[2] - a[2] };
-  return (u[0] * (v[1] * w[2] - v[2] * w[1]) - u[1] * (v[0] * w[2] - v[2] * w[0]) + u[2] * (v[0] * w[1] - v[1] * w[0])) / 6.0;
 }
 
 /* Non-zero when the tets (p, t) of both triangles t of a quad split are positive. */
 static int split_positive(const double *x, int32_t p, const int32_t tri[6])
 {
   const int32_t t0[4] = { p, tri[0], tri[1], tri[2] }, t1[4] = { p, tri[3], tri[4], tri[5] };
-  return tet_volume(x, t0) > 0 && tet_volume(x, t1) > 0;
+  return mesh_tet_volume(x, t0) > 0 && mesh_tet_volume(x, t1) > 0;
+}
+
+/* A training-mode quad d0..d3 with centre c and its inside end p bound an
+   octahedron: faces (p, d_r, d_r+1) shared with the neighbours, and the
+   surface triangles T_r = (d_r, d_r+1, c). Its tets, the first that are all
+   positive:
+   - the fan (p, T_r): positive iff c, seen from p, lies in the kernel of
+     the quad (not so when c sits near the midpoint of a diagonal that would
+     invert a tet of the inference split);
+   - the 4 tets around a diagonal d_i d_i+2: (p, d_i, d_i+1, d_i+2),
+     (p, d_i+2, d_i+3, d_i) and the caps (d_i+2, T_i), (d_i, T_i+2);
+   - else the fan. On every tested field that case has an edge p d_r
+     through the surface (docs/mesh.md), so no tets with these faces can all
+     be positive; a Steiner point cannot help either (the octahedron's
+     kernel is then empty).
+   None changes a face shared with a neighbour or a surface triangle. */
+static void octahedron_tets(const double *x, int32_t p, const int32_t d[4], int32_t c, int32_t tet[4][4])
+{
+  for (int r = 0; r < 4; r++) {
+    const int32_t t[4] = { p, d[r], d[(r + 1) % 4], c };
+    memcpy(tet[r], t, sizeof(t));
+  }
+  if (mesh_min_tet_volume(x, (const int32_t(*)[4]) tet, 4) > 0) return;
+  for (int i = 0; i < 2; i++) {
+    const int32_t a = d[i], b = d[i + 1], e = d[i + 2], f = d[(i + 3) % 4];
+    const int32_t t[4][4] = { { p, a, b, e }, { p, e, f, a }, { e, a, b, c }, { a, e, f, c } };
+    if (mesh_min_tet_volume(x, t, 4) > 0) {
+      memcpy(tet, t, sizeof(t));
+      return;
+    }
+  }
 }
 
 /* Tets of the pyramid of each quad: (inside end, triangle). In inference
@@ -219,7 +231,8 @@ static int split_positive(const double *x, int32_t p, const int32_t tri[6])
    along its other diagonal when that makes both positive: the projection of
    the quad from its inside end is a simple polygon around the edge, so one
    of its diagonals always works when the dual vertices are inside their
-   cubes. The boundary triangles are those of the surface but for these. */
+   cubes. The boundary triangles are those of the surface but for these.
+   In training mode see octahedron_tets. */
 static mesh_err pyramid_tets(tet_builder *b)
 {
   const mesh_surface *s   = b->surface;
@@ -241,12 +254,18 @@ static mesh_err pyramid_tets(tet_builder *b)
     p = b->vidx[vertex_at(b, lo[0], lo[1], lo[2])];
     if (p < 0) p = b->vidx[vertex_at(b, hi[0], hi[1], hi[2])];
     MESH_CHECK(p >= 0, MESH_ERR_ARG, "mesh_tets_build: the grid edge of quad %d has no inside end (surface from another field?)", q);
-    if (!s->training && !split_positive(b->verts, p, tri)) {
+    if (s->training) {
+      int32_t tet[4][4];
+      octahedron_tets(b->m.verts, p, qd->dual, s->ndual + q, tet);
+      for (int t = 0; t < 4; t++) MESH_CALL(add_tet(b, tet[t][0], tet[t][1], tet[t][2], tet[t][3]));
+      continue;
+    }
+    if (!split_positive(b->m.verts, p, tri)) {
       const int32_t *d = qd->dual;
       /* the other diagonal (the surface's splits are as in flexicubes.c) */
       const int32_t  other[2][6] = { { d[0], d[1], d[3], d[1], d[2], d[3] }, { d[0], d[1], d[2], d[0], d[2], d[3] } };
       const int32_t *alt         = other[qd->split ? 1 : 0];
-      if (split_positive(b->verts, p, alt)) {
+      if (split_positive(b->m.verts, p, alt)) {
         memcpy(tri, alt, sizeof(other[0]));
         b->nresplit++;
       }
@@ -397,21 +416,22 @@ static mesh_err build(tet_builder *b)
   b->tcase = calloc(nc, 1);
   MESH_CHECK(b->vidx && b->cube && b->tcase, MESH_ERR_MEM, "mesh_tets_build: out of memory (%zu vertices, %zu cubes)", nv, nc);
   if (s->nverts) {
-    MESH_RESERVE(b->verts, b->cverts, 3 * (size_t) s->nverts);
-    memcpy(b->verts, s->verts, 3 * (size_t) s->nverts * sizeof(double));
-    b->nverts = (size_t) s->nverts;
+    MESH_RESERVE(b->m.verts, b->m.cverts, 3 * (size_t) s->nverts);
+    memcpy(b->m.verts, s->verts, 3 * (size_t) s->nverts * sizeof(double));
+    b->m.nverts = (size_t) s->nverts;
   }
   MESH_CALL(index_grid_vertices(b));
   {
     /* about 12 tets per inside grid vertex (3 edges, rings of 4) plus the
        pyramids: reserving once saves the copies of geometric growth */
-    const size_t ngrid = b->nverts - (size_t) s->nverts, guess = 12 * ngrid + (size_t) s->ntris + 64;
-    if (guess <= INT32_MAX) MESH_RESERVE(b->tets, b->ctets, 4 * guess);
+    const size_t ngrid = b->m.nverts - (size_t) s->nverts, guess = 12 * ngrid + (size_t) s->ntris + 64;
+    if (guess <= INT32_MAX) MESH_RESERVE(b->m.tets, b->m.ctets, 4 * guess);
   }
   MESH_CALL(index_cubes(b));
   MESH_CALL(pyramid_tets(b));
   MESH_CALL(inside_edge_tets(b));
   MESH_CALL(flipped_face_tets(b));
+  MESH_CALL(mesh_tets_repair(&b->m, &b->nflips, &b->nsteiner));
   return MESH_SUCCESS;
 }
 
@@ -457,26 +477,28 @@ mesh_err mesh_tets_build(const mesh_grid *grid, const double *field, const mesh_
     builder_free(&b);
     return err;
   }
-  t->nverts     = (int32_t) b.nverts;
+  t->nverts     = (int32_t) b.m.nverts;
   t->nsurface   = surface->nverts;
   t->ngrid      = 0;
-  t->ntets      = (int32_t) b.ntets;
-  t->min_volume = b.ntets ? INFINITY : 0;
-  for (size_t i = 0; i < b.ntets; i++) {
-    const double v = tet_volume(b.verts, b.tets + 4 * i);
+  t->ntets      = (int32_t) b.m.ntets;
+  t->min_volume = b.m.ntets ? INFINITY : 0;
+  for (size_t i = 0; i < b.m.ntets; i++) {
+    const double v = mesh_tet_volume(b.m.verts, b.m.tets + 4 * i);
     t->volume += v;
     t->nonpositive += v <= 0;
     if (v < t->min_volume) t->min_volume = v;
   }
   for (size_t v = 0; v < b.WH * (size_t) (b.NZ + 1); v++) t->ngrid += b.vidx[v] >= 0;
-  t->ncentres = t->nverts - t->nsurface - t->ngrid;
-  t->verts    = b.verts;
-  t->tets     = b.tets;
+  t->ncentres = b.ncentres;
+  t->verts    = b.m.verts;
+  t->tets     = b.m.tets;
   t->ntris    = surface->ntris;
   t->tris     = b.tris;
   t->nresplit = b.nresplit;
-  b.verts     = NULL;
-  b.tets      = NULL;
+  t->nflips   = b.nflips;
+  t->nsteiner = b.nsteiner;
+  b.m.verts   = NULL;
+  b.m.tets    = NULL;
   b.tris      = NULL;
   builder_free(&b);
   *tets = t;
@@ -566,7 +588,7 @@ mesh_err mesh_tets_check(int32_t nverts, const double *verts, int32_t ntets, con
   st->min_dihedral_deg = ntets ? 180.0 : 0;
   for (int32_t i = 0; i < ntets; i++) {
     const int32_t *t = tets + 4 * (size_t) i;
-    const double   v = tet_volume(verts, t);
+    const double   v = mesh_tet_volume(verts, t);
     st->volume += v;
     st->nonpositive += v <= vol_tol;
     if (v < st->min_volume) st->min_volume = v;

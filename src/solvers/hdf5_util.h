@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <hdf5.h>
 #include <petscsys.h>
+#include "h5_plain.h"
 
 typedef struct {
   PetscBool   exists;
@@ -29,12 +30,4 @@ PETSC_INTERN PetscErrorCode DeepCDH5WriteAtomic(const char[], PetscErrorCode (*)
 
 PETSC_INTERN PetscErrorCode DeepCDH5ReadAttrU64(MPI_Comm, const char[], hid_t, const char[], uint64_t *);
 PETSC_INTERN PetscErrorCode DeepCDH5ReadVector(MPI_Comm, const char[], hid_t, const char[], const char[], H5T_class_t, hid_t, hsize_t, void *);
-/* Plain writers (serial files, one process): 0 on success, 1 on failure. */
-PETSC_INTERN int   DeepCDH5WriteAttrString(hid_t, const char[], const char[]);
-PETSC_INTERN int   DeepCDH5WriteAttr(hid_t, const char[], hid_t, hid_t, const void *);
-PETSC_INTERN int   DeepCDH5WriteAttrInt(hid_t, const char[], long long);
-PETSC_INTERN int   DeepCDH5WriteAttrReal(hid_t, const char[], double);
-PETSC_INTERN hid_t DeepCDH5CreateDataset(hid_t, const char[], hid_t, int, const hsize_t[]);
-PETSC_INTERN int   DeepCDH5WriteWhole(hid_t, const char[], hid_t, hid_t, int, const hsize_t[], const void *);
-
 #endif
