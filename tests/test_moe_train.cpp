@@ -90,6 +90,37 @@ TEST(MoeTrain, LossValuesAtZero)
   DeepCDMoePDEDestroy(&pde);
 }
 
+// The row scale (diffusion-sorption: tscale) is divided out of the outer loss by default: the first step's PDE term
+// (same parameters, same batch) is the scaled one / tscale (norm) or / tscale^2 (mse); heat has none.
+TEST(MoeTrain, LossUnscaledDividesTheRowScale)
+{
+  DeepCDMoePDE pde;
+  PetscReal    s;
+  ASSERT_EQ(DeepCDMoePDECreate(DEEPCD_MOE_PDE_HEAT, &pde), 0);
+  ASSERT_EQ(DeepCDMoePDEGetRowScale(pde, &s), 0);
+  EXPECT_EQ(s, 1.0);
+  DeepCDMoePDEDestroy(&pde);
+  ASSERT_EQ(DeepCDMoePDECreate(DEEPCD_MOE_PDE_DIFFSORP, &pde), 0);
+  ASSERT_EQ(DeepCDMoePDEGetRowScale(pde, &s), 0);
+  EXPECT_EQ(s, 500.0);
+  DeepCDMoePDEDestroy(&pde);
+  for (DeepCDMoeLossType lt : { DEEPCD_MOE_LOSS_NORM, DEEPCD_MOE_LOSS_MSE }) {
+    double L[2];
+    for (int unscaled = 0; unscaled < 2; unscaled++) {
+      DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 2, 1);
+      o.loss                  = lt;
+      o.loss_unscaled         = unscaled ? PETSC_TRUE : PETSC_FALSE;
+      o.w_ic = o.w_bc = 0.0;
+      DeepCDMoeTrainer t;
+      ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_DIFFSORP, &o, &t), 0);
+      ASSERT_EQ(DeepCDMoeTrainerStep(t, &L[unscaled]), 0);
+      DeepCDMoeTrainerDestroy(&t);
+    }
+    EXPECT_GT(L[1], 0.0);
+    EXPECT_NEAR(L[0] / L[1], lt == DEEPCD_MOE_LOSS_NORM ? 500.0 : 250000.0, 1e-9 * (lt == DEEPCD_MOE_LOSS_NORM ? 500.0 : 250000.0)) << DeepCDMoeLossTypes[lt];
+  }
+}
+
 double MeanLoss(const PetscReal *l, PetscInt from, PetscInt to)
 {
   double s = 0;

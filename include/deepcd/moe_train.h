@@ -16,7 +16,10 @@
 
    or (type mse) w_pde mean F^2 + w_ic mean (s (u - u0))^2
    + w_bc mean (c . q - g)^2, with the problem's pointwise residual F,
-   initial row scale s and boundary rows (deepcd/moe_pde.h). Training instances (problem parameters) are drawn
+   initial row scale s and boundary rows (deepcd/moe_pde.h). By default
+   (loss_unscaled) F is divided by the problem's row scale, a factor that
+   only conditions the LM rows (diffusion-sorption: tscale), so that the
+   PDE term is in the equation's units, as in the reference. Training instances (problem parameters) are drawn
    from the problem's family with the seed; held-out instances from a
    separate stream. Adam with a step-decay schedule; non-finite gradient
    entries are zeroed and the gradient is clipped to a global norm (the
@@ -56,6 +59,7 @@ typedef struct {
   PetscReal            adam_eps;          /* */
   PetscReal            clip;              /* global gradient norm cap (<= 0: none) */
   DeepCDMoeLossType    loss;              /* norm or mse */
+  PetscBool            loss_unscaled;     /* the PDE term without the problem's row scale (DeepCDMoePDEGetRowScale()) */
   PetscReal            w_pde, w_ic, w_bc; /* loss weights */
   PetscInt             seed;              /* network, instances, batches, point draws */
   PetscInt             eval_every;        /* held-out error every so many steps (0: only at the end) */
