@@ -127,4 +127,4 @@ plot "$dat" u 1:2 w lp t "train, K = 1, 1 rank", "$dat" u 1:4 w lp t "train, K =
 EOF
 fi
 printf '\n}\n' >> "$json"
-echo "wrote $out (tables moe_accuracy.md, moe_scaling.md; moe.json; PNG plots)"
+echo "wrote $out ($([ -z "${SKIP_ACCURACY:-}" ] && printf 'moe_accuracy.md, ')$([ -z "${SKIP_SCALING:-}" ] && printf 'moe_scaling.md, ')moe.json, PNG plots)"
