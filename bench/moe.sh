@@ -23,9 +23,9 @@ deepcd=${DEEPCD:-$root/build/bin/deepcd}
 out=${OUT:-$root/out/bench}/moe
 steps=${STEPS:-300}
 scale_steps=${SCALE_STEPS:-3}
-points=(${POINTS:-100 1000 10000 100000})
-seeds=(${SEEDS:-1 2 3})
-pdes=(${PDES:-heat burgers diffsorp})
+read -ra points <<< "${POINTS:-100 1000 10000 100000}"
+read -ra seeds <<< "${SEEDS:-1 2 3}"
+read -ra pdes <<< "${PDES:-heat burgers diffsorp}"
 mkdir -p "$out"
 export DEEPCD_PROGRESS=plain DEEPCD_PROGRESS_INTERVAL=60
 mpi() { mpiexec --allow-run-as-root --oversubscribe -n "$1" "${@:2}"; }
