@@ -45,7 +45,8 @@ static void usage(FILE *f)
              "  -o EVAL.h5           writes the run with fresh predictions and errors\n"
              "  --plot PNG           prediction vs reference of the first held-out instance\n"
              "PETSc options: -moe_lm_* (the per-expert solve), -moe_ridge, -moe_hessian exact|gn,\n"
-             "  -moe_conditions global|local, -moe_<pde>_<constant>, -moe_ref_cells, -moe_ref_rtol.\n");
+             "  -moe_conditions global|local, -moe_loss norm|mse,\n"
+             "  -moe_loss_unscaled true|false, -moe_<pde>_<constant>, -moe_ref_cells, -moe_ref_rtol.\n");
 }
 
 typedef struct {
@@ -208,6 +209,10 @@ static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
   e          = (PetscInt) o->conditions;
   PetscCall(PetscOptionsGetEList(NULL, NULL, "-moe_conditions", DeepCDMoeConditionsTypes, 2, &e, &set));
   o->conditions = (DeepCDMoeConditions) e;
+  e             = (PetscInt) o->loss;
+  PetscCall(PetscOptionsGetEList(NULL, NULL, "-moe_loss", DeepCDMoeLossTypes, 2, &e, &set));
+  o->loss = (DeepCDMoeLossType) e;
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-moe_loss_unscaled", &o->loss_unscaled, NULL));
   PetscFunctionReturn(0);
 }
 

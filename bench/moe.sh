@@ -3,23 +3,29 @@
 #  1. accuracy: relative L2 error on held-out instances of the soft baseline,
 #     the global hard constraint (K = 1) and the mixture of experts (K = 4,
 #     4 x 1 spatial experts as in the reference) on heat, Burgers and
-#     diffusion-sorption, all trained with the same settings;
+#     diffusion-sorption, all trained with the same settings, once per seed
+#     (network, instances, batches and point draws; the seed-to-seed spread
+#     is as large as the differences between the models);
 #  2. scaling: time per training step and per inference against the total
 #     number of PDE rows (10^2 .. 10^5, equal total for K = 1 and K = 4) on
 #     diffusion-sorption, K = 1 on 1 rank, K = 4 on 1 and 2 ranks (K = 1 cannot
 #     use a second rank: an expert lives on one rank).
 # Prints Markdown tables and writes them, a JSON copy and PNG plots (loss
 # curves, prediction vs reference, the scaling curve) to the output dir.
-# Usage: bench/moe.sh   (env: STEPS=300 accuracy steps, SCALE_STEPS=3,
-#        POINTS="100 1000 10000 100000", SKIP_ACCURACY=1, SKIP_SCALING=1,
-#        OUT=out/bench, DEEPCD=build/bin/deepcd)
+# Usage: bench/moe.sh   (env: STEPS=300 accuracy steps, SEEDS="1 2 3",
+#        PDES="heat burgers diffsorp", EXTRA="" more options for every accuracy run (e.g. "-moe_loss mse"),
+#        SCALE_STEPS=3, POINTS="100 1000 10000 100000", SKIP_ACCURACY=1 (only
+#        scaling), SKIP_SCALING=1 (only accuracy), OUT=out/bench,
+#        DEEPCD=build/bin/deepcd)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 deepcd=${DEEPCD:-$root/build/bin/deepcd}
 out=${OUT:-$root/out/bench}/moe
 steps=${STEPS:-300}
 scale_steps=${SCALE_STEPS:-3}
-points=(${POINTS:-100 1000 10000 100000})
+read -ra points <<< "${POINTS:-100 1000 10000 100000}"
+read -ra seeds <<< "${SEEDS:-1 2 3}"
+read -ra pdes <<< "${PDES:-heat burgers diffsorp}"
 mkdir -p "$out"
 export DEEPCD_PROGRESS=plain DEEPCD_PROGRESS_INTERVAL=60
 mpi() { mpiexec --allow-run-as-root --oversubscribe -n "$1" "${@:2}"; }
@@ -36,32 +42,42 @@ echo "{" > "$json"
 if [ -z "${SKIP_ACCURACY:-}" ]; then
   acc="$out/moe_accuracy.md"
   {
-    echo "| PDE | model | experts | held-out rel. L2 (mean ± std, %) | loss (mean of last 10 steps) | ms/step | ms/inference | train s |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| PDE | model | experts | held-out rel. L2 (mean ± std over instances and seeds, %) | per seed (%) | loss (mean of last 10 steps) | ms/step | ms/inference | train s (all seeds) |"
+    echo "|---|---|---|---|---|---|---|---|---|"
   } > "$acc"
   echo '  "accuracy": [' >> "$json"
   first=1
-  for pde in heat burgers diffsorp; do
+  for pde in "${pdes[@]}"; do
     for m in "soft|-|--model soft" "global hard|1|--experts 1,1" "MoE|4 (4x1)|--experts 4,1"; do
       IFS='|' read -r name experts opts <<< "$m"
       tag="${pde}_$(tr ' ' '_' <<< "$name")"
-      run="$out/$tag.h5"
-      t0=$(date +%s.%N)
-      # shellcheck disable=SC2086
-      "$deepcd" moe train --pde "$pde" $opts --steps "$steps" --eval-every 50 --seed 1 --plot "$out/$tag-loss.png" -o "$run" | tail -1
-      t1=$(date +%s.%N)
-      [ "$name" = MoE ] && "$deepcd" moe eval "$run" --plot "$out/${pde}_prediction.png" > /dev/null
-      err=$(mean_pct "$run" errors)
-      sd=$(std_pct "$run" errors)
-      loss=$(values "$run" loss | tail -10 | awk '{s += $1; n++} END {printf "%.3g", s / n}')
-      ms=$(awk -v s="$(attr "$run" time_per_step)" 'BEGIN {printf "%.1f", 1e3 * s}')
-      mi=$(awk -v s="$(attr "$run" time_per_inference)" 'BEGIN {printf "%.1f", 1e3 * s}')
-      secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", b - a}')
-      echo "| $pde | $name | $experts | $err ± $sd | $loss | $ms | $mi | $secs |" | tee -a "$acc"
+      errs="" losses="" ms_all="" mi_all="" secs=0
+      for seed in "${seeds[@]}"; do
+        run="$out/${tag}_seed$seed.h5"
+        t0=$(date +%s.%N)
+        # shellcheck disable=SC2086
+        "$deepcd" moe train --pde "$pde" $opts --steps "$steps" --eval-every 50 --seed "$seed" --plot "$out/$tag-seed$seed-loss.png" -o "$run" ${EXTRA:-} | tail -1
+        t1=$(date +%s.%N)
+        [ "$name" = MoE ] && [ "$seed" = "${seeds[0]}" ] && "$deepcd" moe eval "$run" --plot "$out/${pde}_prediction.png" > /dev/null
+        errs="$errs $(values "$run" errors | tr '\n' ' ')"
+        losses="$losses $(values "$run" loss | tail -10 | awk '{s += $1; n++} END {printf "%.6g", s / n}')"
+        ms_all="$ms_all $(attr "$run" time_per_step)"
+        mi_all="$mi_all $(attr "$run" time_per_inference)"
+        secs=$(awk -v a="$t0" -v b="$t1" -v s="$secs" 'BEGIN {printf "%.1f", s + b - a}')
+      done
+      # mean and std over every held-out instance of every seed; per-seed means for the record
+      err=$(tr ' ' '\n' <<< "$errs" | grep -E '^[-0-9]' | awk '{s += $1; n++} END {printf "%.2f", 100 * s / n}')
+      sd=$(tr ' ' '\n' <<< "$errs" | grep -E '^[-0-9]' | awk '{s += $1; q += $1 * $1; n++} END {m = s / n; v = q / n - m * m; if (v < 0) v = 0; printf "%.2f", 100 * sqrt(v)}')
+      per=$(for seed in "${seeds[@]}"; do mean_pct "$out/${tag}_seed$seed.h5" errors; printf ' '; done | sed 's/ $//; s/ /, /g')
+      avg() { tr ' ' '\n' <<< "$1" | grep -E '^[-0-9]' | awk -v f="$2" -v k="$3" '{s += $1; n++} END {printf f, k * s / n}'; }
+      loss=$(avg "$losses" "%.3g" 1)
+      ms=$(avg "$ms_all" "%.1f" 1e3)
+      mi=$(avg "$mi_all" "%.1f" 1e3)
+      echo "| $pde | $name | $experts | $err ± $sd | $per | $loss | $ms | $mi | $(printf '%.0f' "$secs") |" | tee -a "$acc"
       [ $first -eq 1 ] || echo "," >> "$json"
       first=0
-      printf '    {"pde": "%s", "model": "%s", "experts": "%s", "rel_l2_mean_pct": %s, "rel_l2_std_pct": %s, "final_loss": %s, "ms_per_step": %s, "ms_per_inference": %s, "steps": %s}' \
-        "$pde" "$name" "$experts" "$err" "$sd" "$loss" "$ms" "$mi" "$steps" >> "$json"
+      printf '    {"pde": "%s", "model": "%s", "experts": "%s", "rel_l2_mean_pct": %s, "rel_l2_std_pct": %s, "rel_l2_per_seed_pct": [%s], "seeds": [%s], "final_loss": %s, "ms_per_step": %s, "ms_per_inference": %s, "steps": %s}' \
+        "$pde" "$name" "$experts" "$err" "$sd" "$per" "$(tr ' ' ',' <<< "${seeds[*]}")" "$loss" "$ms" "$mi" "$steps" >> "$json"
     done
   done
   printf '\n  ]' >> "$json"
@@ -111,4 +127,4 @@ plot "$dat" u 1:2 w lp t "train, K = 1, 1 rank", "$dat" u 1:4 w lp t "train, K =
 EOF
 fi
 printf '\n}\n' >> "$json"
-echo "wrote $out (tables moe_accuracy.md, moe_scaling.md; moe.json; PNG plots)"
+echo "wrote $out ($([ -z "${SKIP_ACCURACY:-}" ] && printf 'moe_accuracy.md, ')$([ -z "${SKIP_SCALING:-}" ] && printf 'moe_scaling.md, ')moe.json, PNG plots)"

@@ -122,26 +122,28 @@ TEST(MoeMPI, FewerExpertsThanRanksIsAnError)
 }
 
 // Training (the loop of deepcd/moe_train.h) on all ranks against one rank:
-// after a few Adam steps the parameters agree to rounding, for the mixture
-// of experts and for the soft baseline (computed redundantly on every rank).
-void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, PetscInt kt)
+// after a few Adam steps the parameters agree to rounding (relative tol), for
+// the mixture of experts and for the soft baseline (computed redundantly on
+// every rank). unscaled: the loss's PDE term without the row scale.
+void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, PetscInt kt, PetscBool unscaled = PETSC_TRUE, double tol = 1e-10)
 {
   DeepCDMoeTrainOptions o;
   DeepCDMoeTrainOptionsDefault(type, &o);
-  o.model  = model;
-  o.kx     = kx;
-  o.kt     = kt;
-  o.N      = 6;
-  o.width  = 12;
-  o.nx     = 24;
-  o.nt     = 12;
-  o.points = 60;
-  o.steps  = 5;
-  o.batch  = 2;
-  o.ntrain = 6;
-  o.ntest  = 3;
-  o.lr     = 1e-2;
-  o.seed   = 7;
+  o.model         = model;
+  o.kx            = kx;
+  o.kt            = kt;
+  o.N             = 6;
+  o.width         = 12;
+  o.nx            = 24;
+  o.nt            = 12;
+  o.points        = 60;
+  o.steps         = 5;
+  o.batch         = 2;
+  o.ntrain        = 6;
+  o.ntest         = 3;
+  o.lr            = 1e-2;
+  o.seed          = 7;
+  o.loss_unscaled = unscaled;
   DeepCDMoeTrainer one, all;
   ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, type, &o, &one), 0);
   ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_WORLD, type, &o, &all), 0);
@@ -157,9 +159,9 @@ void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, Pe
   DeepCDMoeTrainerGetHistory(one, &n1, &la, &ea);
   DeepCDMoeTrainerGetHistory(all, &n2, &lb, &eb);
   PetscPrintf(PETSC_COMM_WORLD, "    training %s %s %dx%d: max |theta diff| %.2e (max |theta| %.2e); loss %.15e vs %.15e; error %.15e vs %.15e\n", type, DeepCDMoeModelTypes[model], (int) kx, (int) kt, d, m, lb[4], la[4], eb[4], ea[4]);
-  EXPECT_LT(d, 1e-10 * m);
-  EXPECT_NEAR(la[4], lb[4], 1e-10 * la[4]);
-  EXPECT_NEAR(ea[4], eb[4], 1e-10 * ea[4]);
+  EXPECT_LT(d, tol * m);
+  EXPECT_NEAR(la[4], lb[4], tol * la[4]);
+  EXPECT_NEAR(ea[4], eb[4], tol * ea[4]);
   DeepCDMoeTrainerDestroy(&one);
   DeepCDMoeTrainerDestroy(&all);
 }
@@ -172,7 +174,11 @@ TEST(MoeMPI, TrainingBurgersTwoByTwoExperts)
 TEST(MoeMPI, TrainingDiffSorpTwoExpertsAndSoft)
 {
   PetscOptionsSetValue(NULL, "-moe_ref_cells", "128");
-  CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 2, 1);
+  /* with the default loss the PDE term is 1/tscale of the scaled one, the gradient is small against its own rounding
+     (one gradient agrees to 3e-17 between 1 and 2 ranks), and Adam's normalisation turns that into ~2e-10 relative
+     differences of theta after 5 steps: 1e-8 there, 1e-10 with the scaled term (1.6e-13 measured) */
+  CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 2, 1, PETSC_TRUE, 1e-8);
+  CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 2, 1, PETSC_FALSE, 1e-10);
   CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_SOFT, 1, 1);
   PetscOptionsClearValue(NULL, "-moe_ref_cells");
 }

@@ -34,33 +34,90 @@ DeepCDMoeTrainOptions Tiny(const char *pde, DeepCDMoeModelType model, PetscInt k
   return o;
 }
 
-// dL/du of the outer loss against central differences, for each PDE.
+// dL/du of the outer loss against central differences, for each PDE and both loss types.
 TEST(MoeTrain, LossGradientMatchesFiniteDifferences)
 {
-  for (const char *type : { DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_PDE_BURGERS, DEEPCD_MOE_PDE_DIFFSORP }) {
-    DeepCDMoePDE  pde;
-    DeepCDMoeGrid g;
-    ASSERT_EQ(DeepCDMoePDECreate(type, &pde), 0);
-    DeepCDMoeGridSetUp(&g, 9, 7, pde->xlo, pde->xhi, pde->t0, pde->t1);
-    const PetscInt      P = g.nx * g.nt;
-    std::vector<double> u(P), ubar(P);
-    for (PetscInt p = 0; p < P; p++) u[p] = 0.3 + 0.2 * std::sin(1.7 * p) + 0.01 * p;
-    double L;
-    ASSERT_EQ(DeepCDMoeLoss(pde, &g, 1.0, 0.7, 0.5, u.data(), &L, ubar.data()), 0);
-    double worst = 0, scale = 0;
-    for (PetscInt p = 0; p < P; p++) {
-      const double h = 1e-6, keep = u[p];
-      double       Lp, Lm;
-      u[p] = keep + h;
-      DeepCDMoeLoss(pde, &g, 1.0, 0.7, 0.5, u.data(), &Lp, nullptr);
-      u[p] = keep - h;
-      DeepCDMoeLoss(pde, &g, 1.0, 0.7, 0.5, u.data(), &Lm, nullptr);
-      u[p]  = keep;
-      worst = std::max(worst, std::fabs((Lp - Lm) / (2 * h) - ubar[p]));
-      scale = std::max(scale, std::fabs(ubar[p]));
+  for (DeepCDMoeLossType lt : { DEEPCD_MOE_LOSS_NORM, DEEPCD_MOE_LOSS_MSE }) {
+    for (const char *type : { DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_PDE_BURGERS, DEEPCD_MOE_PDE_DIFFSORP }) {
+      DeepCDMoePDE  pde;
+      DeepCDMoeGrid g;
+      ASSERT_EQ(DeepCDMoePDECreate(type, &pde), 0);
+      DeepCDMoeGridSetUp(&g, 9, 7, pde->xlo, pde->xhi, pde->t0, pde->t1);
+      const PetscInt      P = g.nx * g.nt;
+      std::vector<double> u(P), ubar(P);
+      for (PetscInt p = 0; p < P; p++) u[p] = 0.3 + 0.2 * std::sin(1.7 * p) + 0.01 * p;
+      double L;
+      ASSERT_EQ(DeepCDMoeLoss(pde, &g, lt, 1.0, 0.7, 0.5, u.data(), &L, ubar.data()), 0);
+      double worst = 0, scale = 0;
+      for (PetscInt p = 0; p < P; p++) {
+        const double h = 1e-6, keep = u[p];
+        double       Lp, Lm;
+        u[p] = keep + h;
+        DeepCDMoeLoss(pde, &g, lt, 1.0, 0.7, 0.5, u.data(), &Lp, nullptr);
+        u[p] = keep - h;
+        DeepCDMoeLoss(pde, &g, lt, 1.0, 0.7, 0.5, u.data(), &Lm, nullptr);
+        u[p]  = keep;
+        worst = std::max(worst, std::fabs((Lp - Lm) / (2 * h) - ubar[p]));
+        scale = std::max(scale, std::fabs(ubar[p]));
+      }
+      EXPECT_GT(scale, 0.0) << type << " " << DeepCDMoeLossTypes[lt];
+      EXPECT_LT(worst, 1e-6 * scale) << type << " " << DeepCDMoeLossTypes[lt];
+      DeepCDMoePDEDestroy(&pde);
     }
-    EXPECT_LT(worst, 1e-6 * scale) << type;
-    DeepCDMoePDEDestroy(&pde);
+  }
+}
+
+// The loss values at u = 0 on heat (F(0) = 0, zero walls): norm gives w_ic ||u0|| / ||u0|| = w_ic and a zero (not NaN)
+// gradient from the terms whose norm is 0; mse gives w_ic mean u0^2.
+TEST(MoeTrain, LossValuesAtZero)
+{
+  DeepCDMoePDE  pde;
+  DeepCDMoeGrid g;
+  ASSERT_EQ(DeepCDMoePDECreate(DEEPCD_MOE_PDE_HEAT, &pde), 0);
+  DeepCDMoeGridSetUp(&g, 17, 9, pde->xlo, pde->xhi, pde->t0, pde->t1);
+  const PetscInt      P = g.nx * g.nt;
+  std::vector<double> u(P, 0.0), ubar(P);
+  double              L, ms = 0;
+  ASSERT_EQ(DeepCDMoeLoss(pde, &g, DEEPCD_MOE_LOSS_NORM, 1.0, 0.7, 0.5, u.data(), &L, ubar.data()), 0);
+  EXPECT_NEAR(L, 0.7, 1e-14);
+  for (PetscInt p = 0; p < P; p++) EXPECT_TRUE(std::isfinite(ubar[p]));
+  for (PetscInt i = 0; i < g.nx; i++) {
+    const double x = g.xlo + i * g.hx, u0 = std::sin(M_PI * x) + 0.5 * std::sin(2 * M_PI * x) + 0.25 * std::sin(3 * M_PI * x);
+    ms += u0 * u0 / g.nx;
+  }
+  ASSERT_EQ(DeepCDMoeLoss(pde, &g, DEEPCD_MOE_LOSS_MSE, 1.0, 0.7, 0.5, u.data(), &L, nullptr), 0);
+  EXPECT_NEAR(L, 0.7 * ms, 1e-12);
+  DeepCDMoePDEDestroy(&pde);
+}
+
+// The row scale (diffusion-sorption: tscale) is divided out of the outer loss by default: the first step's PDE term
+// (same parameters, same batch) is the scaled one / tscale (norm) or / tscale^2 (mse); heat has none.
+TEST(MoeTrain, LossUnscaledDividesTheRowScale)
+{
+  DeepCDMoePDE pde;
+  PetscReal    s;
+  ASSERT_EQ(DeepCDMoePDECreate(DEEPCD_MOE_PDE_HEAT, &pde), 0);
+  ASSERT_EQ(DeepCDMoePDEGetRowScale(pde, &s), 0);
+  EXPECT_EQ(s, 1.0);
+  DeepCDMoePDEDestroy(&pde);
+  ASSERT_EQ(DeepCDMoePDECreate(DEEPCD_MOE_PDE_DIFFSORP, &pde), 0);
+  ASSERT_EQ(DeepCDMoePDEGetRowScale(pde, &s), 0);
+  EXPECT_EQ(s, 500.0);
+  DeepCDMoePDEDestroy(&pde);
+  for (DeepCDMoeLossType lt : { DEEPCD_MOE_LOSS_NORM, DEEPCD_MOE_LOSS_MSE }) {
+    double L[2];
+    for (int unscaled = 0; unscaled < 2; unscaled++) {
+      DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 2, 1);
+      o.loss                  = lt;
+      o.loss_unscaled         = unscaled ? PETSC_TRUE : PETSC_FALSE;
+      o.w_ic = o.w_bc = 0.0;
+      DeepCDMoeTrainer t;
+      ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_DIFFSORP, &o, &t), 0);
+      ASSERT_EQ(DeepCDMoeTrainerStep(t, &L[unscaled]), 0);
+      DeepCDMoeTrainerDestroy(&t);
+    }
+    EXPECT_GT(L[1], 0.0);
+    EXPECT_NEAR(L[0] / L[1], lt == DEEPCD_MOE_LOSS_NORM ? 500.0 : 250000.0, 1e-9 * (lt == DEEPCD_MOE_LOSS_NORM ? 500.0 : 250000.0)) << DeepCDMoeLossTypes[lt];
   }
 }
 
@@ -71,32 +128,36 @@ double MeanLoss(const PetscReal *l, PetscInt from, PetscInt to)
   return s / (to - from);
 }
 
-// Each model lowers the loss on a tiny heat problem within 40 steps.
+// Each model lowers the loss on a tiny heat problem within 40 steps, with either loss: mean squares to below half,
+// unsquared norms to below 1/sqrt(2) (the same fall in squares).
 TEST(MoeTrain, LossFallsForEveryModel)
 {
-  struct {
-    DeepCDMoeModelType model;
-    PetscInt           kx, kt;
-  } cases[] = {
-    { DEEPCD_MOE_MODEL_SOFT, 1, 1 },
-    { DEEPCD_MOE_MODEL_HARD, 1, 1 },
-    { DEEPCD_MOE_MODEL_HARD, 2, 2 }
-  };
-  for (auto c : cases) {
-    DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_HEAT, c.model, c.kx, c.kt);
-    o.steps                 = 40;
-    DeepCDMoeTrainer t;
-    ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, &t), 0);
-    ASSERT_EQ(DeepCDMoeTrainerTrain(t), 0);
-    PetscInt         n;
-    const PetscReal *loss, *err;
-    DeepCDMoeTrainerGetHistory(t, &n, &loss, &err);
-    ASSERT_EQ(n, 40);
-    const double first = MeanLoss(loss, 0, 5), last = MeanLoss(loss, 35, 40);
-    EXPECT_LT(last, 0.5 * first) << DeepCDMoeModelTypes[c.model] << " K=" << c.kx * c.kt << ": " << first << " -> " << last;
-    EXPECT_TRUE(std::isfinite(err[39])); // evaluated at the last step
-    EXPECT_TRUE(std::isnan(err[10]));
-    DeepCDMoeTrainerDestroy(&t);
+  for (DeepCDMoeLossType lt : { DEEPCD_MOE_LOSS_NORM, DEEPCD_MOE_LOSS_MSE }) {
+    struct {
+      DeepCDMoeModelType model;
+      PetscInt           kx, kt;
+    } cases[] = {
+      { DEEPCD_MOE_MODEL_SOFT, 1, 1 },
+      { DEEPCD_MOE_MODEL_HARD, 1, 1 },
+      { DEEPCD_MOE_MODEL_HARD, 2, 2 }
+    };
+    for (auto c : cases) {
+      DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_HEAT, c.model, c.kx, c.kt);
+      o.steps                 = 40;
+      o.loss                  = lt;
+      DeepCDMoeTrainer t;
+      ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, &t), 0);
+      ASSERT_EQ(DeepCDMoeTrainerTrain(t), 0);
+      PetscInt         n;
+      const PetscReal *loss, *err;
+      DeepCDMoeTrainerGetHistory(t, &n, &loss, &err);
+      ASSERT_EQ(n, 40);
+      const double first = MeanLoss(loss, 0, 5), last = MeanLoss(loss, 35, 40);
+      EXPECT_LT(last, (lt == DEEPCD_MOE_LOSS_MSE ? 0.5 : std::sqrt(0.5)) * first) << DeepCDMoeLossTypes[lt] << " " << DeepCDMoeModelTypes[c.model] << " K=" << c.kx * c.kt << ": " << first << " -> " << last;
+      EXPECT_TRUE(std::isfinite(err[39])); // evaluated at the last step
+      EXPECT_TRUE(std::isnan(err[10]));
+      DeepCDMoeTrainerDestroy(&t);
+    }
   }
 }
 

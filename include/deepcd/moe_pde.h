@@ -44,6 +44,8 @@ typedef struct {
   PetscErrorCode (*sample)(DeepCDMoePDE, const PetscReal[], PetscReal[]);
   /* a numerical reference on a grid (nx*nt values) for problems without a closed form (optional) */
   PetscErrorCode (*reference)(DeepCDMoePDE, const DeepCDMoeGrid *, PetscReal[]);
+  /* the constant factor F carries only to condition the LM rows (optional; NULL: 1), divided out of the outer loss */
+  PetscErrorCode (*rowscale)(DeepCDMoePDE, PetscReal *);
 } DeepCDMoePDEOps;
 
 struct _n_DeepCDMoePDE {
@@ -70,6 +72,7 @@ PETSC_EXTERN PetscErrorCode DeepCDMoePDEGetParameters(DeepCDMoePDE, PetscInt *, 
 PETSC_EXTERN PetscErrorCode DeepCDMoePDESetFromOptions(DeepCDMoePDE);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDEView(DeepCDMoePDE, PetscViewer);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDEExact(DeepCDMoePDE, PetscReal, PetscReal, PetscReal *);
+PETSC_EXTERN PetscErrorCode DeepCDMoePDEGetRowScale(DeepCDMoePDE, PetscReal *);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDESample(DeepCDMoePDE, const PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDEReference(DeepCDMoePDE, const DeepCDMoeGrid *, PetscReal[]);
 

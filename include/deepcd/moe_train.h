@@ -7,14 +7,19 @@
             per expert (K = kx kt; K = 1 is the global hard constraint, K > 1
             the mixture of experts).
 
-   The loss is the same for all three, on the whole assembled grid:
+   The loss is the same for all three, on the whole assembled grid; by
+   default (loss type norm) the reference's unsquared norms:
 
      L = mean over the batch of
-         w_pde mean_{interior} F(u)^2 + w_ic mean_{t = t0} (s (u - u0))^2
-       + w_bc mean_{walls, t > t0} (c . q - g)^2
+         w_pde ||F(u)||_interior + w_ic ||u - u0||_{t = t0} / ||u0||
+       + w_bc (||c . q - g||_{left wall} + ||c . q - g||_{right wall})
 
-   with the problem's pointwise residual F, initial row scale s and boundary
-   rows (deepcd/moe_pde.h). Training instances (problem parameters) are drawn
+   or (type mse) w_pde mean F^2 + w_ic mean (s (u - u0))^2
+   + w_bc mean (c . q - g)^2, with the problem's pointwise residual F,
+   initial row scale s and boundary rows (deepcd/moe_pde.h). By default
+   (loss_unscaled) F is divided by the problem's row scale, a factor that
+   only conditions the LM rows (diffusion-sorption: tscale), so that the
+   PDE term is in the equation's units, as in the reference. Training instances (problem parameters) are drawn
    from the problem's family with the seed; held-out instances from a
    separate stream. Adam with a step-decay schedule; non-finite gradient
    entries are zeroed and the gradient is clipped to a global norm (the
@@ -31,6 +36,13 @@ typedef enum {
 } DeepCDMoeModelType;
 PETSC_EXTERN const char *const DeepCDMoeModelTypes[];
 
+/* The outer loss: the reference's unsquared norms, or mean squares */
+typedef enum {
+  DEEPCD_MOE_LOSS_NORM = 0,
+  DEEPCD_MOE_LOSS_MSE  = 1
+} DeepCDMoeLossType;
+PETSC_EXTERN const char *const DeepCDMoeLossTypes[];
+
 typedef struct {
   DeepCDMoeModelType   model;
   PetscInt             kx, kt;            /* experts (hard) */
@@ -46,6 +58,8 @@ typedef struct {
   PetscReal            beta1, beta2;      /* Adam */
   PetscReal            adam_eps;          /* */
   PetscReal            clip;              /* global gradient norm cap (<= 0: none) */
+  DeepCDMoeLossType    loss;              /* norm or mse */
+  PetscBool            loss_unscaled;     /* the PDE term without the problem's row scale (DeepCDMoePDEGetRowScale()) */
   PetscReal            w_pde, w_ic, w_bc; /* loss weights */
   PetscInt             seed;              /* network, instances, batches, point draws */
   PetscInt             eval_every;        /* held-out error every so many steps (0: only at the end) */
@@ -80,7 +94,7 @@ PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerEvaluate(DeepCDMoeTrainer, PetscReal
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetTimings(DeepCDMoeTrainer, PetscReal *, PetscReal *);
 
 /* The outer loss of one instance on the whole grid (src/moe/loss.c). */
-PETSC_EXTERN PetscErrorCode DeepCDMoeLoss(DeepCDMoePDE, const DeepCDMoeGrid *, PetscReal, PetscReal, PetscReal, const PetscReal[], PetscReal *, PetscReal[]);
+PETSC_EXTERN PetscErrorCode DeepCDMoeLoss(DeepCDMoePDE, const DeepCDMoeGrid *, DeepCDMoeLossType, PetscReal, PetscReal, PetscReal, const PetscReal[], PetscReal *, PetscReal[]);
 
 /* Checkpoints and run files (HDF5, docs/formats.md; src/moe/train_io.c). */
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerSave(DeepCDMoeTrainer, const char[]);

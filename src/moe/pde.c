@@ -276,6 +276,33 @@ PetscErrorCode DeepCDMoePDEExact(DeepCDMoePDE pde, PetscReal x, PetscReal t, Pet
 }
 
 /*@C
+  DeepCDMoePDEGetRowScale - The constant factor the problem's residual F carries only to condition the LM rows (diffusion-sorption: tscale), 1 for problems without one.
+
+  Not Collective
+
+  Input Parameter:
+. pde - the problem
+
+  Output Parameter:
+. s - the factor (> 0)
+
+  Notes:
+  The outer training loss divides it out by default, so that its PDE term is in the equation's own units, as in the reference.
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoePDEGetRowScale(DeepCDMoePDE pde, PetscReal *s)
+{
+  PetscFunctionBegin;
+  PetscValidPointer(pde, 1);
+  PetscValidRealPointer(s, 2);
+  *s = 1.0;
+  if (pde->ops.rowscale) PetscCall((*pde->ops.rowscale)(pde, s));
+  PetscCheck(*s > 0.0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe PDE '%s': row scale %g must be > 0", pde->type, (double) *s);
+  PetscFunctionReturn(0);
+}
+
+/*@C
   DeepCDMoePDESample - Parameters of an instance of the problem's family from uniform numbers.
 
   Not Collective

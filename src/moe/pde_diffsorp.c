@@ -78,6 +78,13 @@ static PetscErrorCode boundary(DeepCDMoePDE pde, PetscInt side, const DeepCDMoeP
   PetscFunctionReturn(0);
 }
 
+static PetscErrorCode rowscale(DeepCDMoePDE pde, PetscReal *s)
+{
+  PetscFunctionBegin;
+  *s = pde->constant[TSCALE];
+  PetscFunctionReturn(0);
+}
+
 /* the family: c ~ U(0.01, 0.2); PDEBench draws U(0, 0.2), but the relative
    initial rows (u - c)/c need c away from 0 */
 static PetscErrorCode sample(DeepCDMoePDE pde, const PetscReal r[], PetscReal param[])
@@ -100,6 +107,7 @@ PetscErrorCode DeepCDMoePDECreate_DiffSorp(DeepCDMoePDE pde)
   pde->ops.boundary  = boundary;
   pde->ops.sample    = sample;
   pde->ops.reference = DeepCDMoeDiffSorpReference;
+  pde->ops.rowscale  = rowscale;
   pde->linear        = PETSC_FALSE;
   pde->xlo = 0.0, pde->xhi = 1.0, pde->t0 = 0.0, pde->t1 = 500.0;
   PetscCall(DeepCDMoePDEAddConstant(pde, "phi", 0.29));

@@ -35,7 +35,7 @@ static PetscErrorCode register_events(void)
   Output Parameter:
 . o - hard model, 2 x 2 experts, N = 16, two tanh hidden layers of 32 (GELU basis head), grid 64 x 32 (diffsorp: 128 x 51),
       400 PDE points per expert, 200 steps, batch 4, 64 training and 8 held-out instances, Adam lr 1e-3 halved every 800 steps down to 1e-4
-      (the reference's schedule), clip 1, loss weights 1, seed 0, held-out error every 50 steps, ridge 1e-4, exact Hessian, global conditions,
+      (the reference's schedule), clip 1, the reference's unsquared-norm loss in the equation's units with weights 1, seed 0, held-out error every 50 steps, ridge 1e-4, exact Hessian, global conditions,
       DeepCDMoeLMOptionsDefault() (diffsorp: w0 = 1, as in the reference)
 
   Level: intermediate
@@ -47,35 +47,37 @@ PetscErrorCode DeepCDMoeTrainOptionsDefault(const char type[], DeepCDMoeTrainOpt
   PetscFunctionBegin;
   PetscCall(PetscMemzero(o, sizeof(*o)));
   PetscCall(PetscStrcmp(type, DEEPCD_MOE_PDE_DIFFSORP, &diffsorp));
-  o->model      = DEEPCD_MOE_MODEL_HARD;
-  o->kx         = 2;
-  o->kt         = 2;
-  o->N          = 16;
-  o->depth      = 2;
-  o->width      = 32;
-  o->nx         = diffsorp ? 128 : 64;
-  o->nt         = diffsorp ? 51 : 32;
-  o->points     = 400;
-  o->steps      = 200;
-  o->batch      = 4;
-  o->ntrain     = 64;
-  o->ntest      = 8;
-  o->lr         = 1e-3;
-  o->lr_gamma   = 0.5;
-  o->lr_every   = 800;
-  o->lr_min     = 1e-4;
-  o->beta1      = 0.9;
-  o->beta2      = 0.999;
-  o->adam_eps   = 1e-8;
-  o->clip       = 1.0;
-  o->w_pde      = 1.0;
-  o->w_ic       = 1.0;
-  o->w_bc       = 1.0;
-  o->seed       = 0;
-  o->eval_every = 50;
-  o->ridge      = 1e-4;
-  o->hessian    = DEEPCD_MOE_HESSIAN_EXACT;
-  o->conditions = DEEPCD_MOE_CONDITIONS_GLOBAL;
+  o->model         = DEEPCD_MOE_MODEL_HARD;
+  o->kx            = 2;
+  o->kt            = 2;
+  o->N             = 16;
+  o->depth         = 2;
+  o->width         = 32;
+  o->nx            = diffsorp ? 128 : 64;
+  o->nt            = diffsorp ? 51 : 32;
+  o->points        = 400;
+  o->steps         = 200;
+  o->batch         = 4;
+  o->ntrain        = 64;
+  o->ntest         = 8;
+  o->lr            = 1e-3;
+  o->lr_gamma      = 0.5;
+  o->lr_every      = 800;
+  o->lr_min        = 1e-4;
+  o->beta1         = 0.9;
+  o->beta2         = 0.999;
+  o->adam_eps      = 1e-8;
+  o->clip          = 1.0;
+  o->loss          = DEEPCD_MOE_LOSS_NORM;
+  o->loss_unscaled = PETSC_TRUE;
+  o->w_pde         = 1.0;
+  o->w_ic          = 1.0;
+  o->w_bc          = 1.0;
+  o->seed          = 0;
+  o->eval_every    = 50;
+  o->ridge         = 1e-4;
+  o->hessian       = DEEPCD_MOE_HESSIAN_EXACT;
+  o->conditions    = DEEPCD_MOE_CONDITIONS_GLOBAL;
   PetscCall(DeepCDMoeLMOptionsDefault(&o->lm));
   if (diffsorp) o->lm.w0 = 1.0;
   PetscFunctionReturn(0);
@@ -92,6 +94,7 @@ static PetscErrorCode check_options(MPI_Comm comm, const DeepCDMoeTrainOptions *
   PetscCheck(o->steps >= 0 && o->batch >= 1 && o->ntrain >= 1 && o->ntest >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: need steps >= 0, batch, train and test instances >= 1");
   PetscCheck(o->lr > 0.0 && o->lr_gamma > 0.0 && o->lr_min >= 0.0 && o->lr_every >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: learning rate %g (gamma %g, min %g, every %" PetscInt_FMT "): need lr, gamma > 0, min, every >= 0", (double) o->lr, (double) o->lr_gamma, (double) o->lr_min, o->lr_every);
   PetscCheck(o->beta1 >= 0.0 && o->beta1 < 1.0 && o->beta2 >= 0.0 && o->beta2 < 1.0 && o->adam_eps > 0.0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: Adam needs 0 <= beta1, beta2 < 1 and eps > 0");
+  PetscCheck(o->loss == DEEPCD_MOE_LOSS_NORM || o->loss == DEEPCD_MOE_LOSS_MSE, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: unknown loss type %d", (int) o->loss);
   PetscCheck(o->w_pde >= 0.0 && o->w_ic >= 0.0 && o->w_bc >= 0.0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: loss weights must be >= 0");
   PetscCheck(o->eval_every >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: eval-every %" PetscInt_FMT ": must be >= 0", o->eval_every);
   PetscFunctionReturn(0);
@@ -419,10 +422,13 @@ static PetscErrorCode backward(DeepCDMoeTrainer t)
 PetscErrorCode DeepCDMoeTrainerStep(DeepCDMoeTrainer t, PetscReal *loss)
 {
   const DeepCDMoeTrainOptions *o  = &t->o;
-  PetscReal                    Lb = 0.0, norm = 0.0, lr = o->lr, b1t, b2t;
+  PetscReal                    Lb = 0.0, norm = 0.0, lr = o->lr, b1t, b2t, w_pde = o->w_pde, rs;
   double                       t0 = MPI_Wtime();
 
   PetscFunctionBegin;
+  PetscCall(DeepCDMoePDEGetRowScale(t->pde, &rs));
+  if (o->loss_unscaled) w_pde /= rs; /* ||F / rs|| = ||F|| / rs; mean (F / rs)^2 = mean F^2 / rs^2 */
+  if (o->loss_unscaled && o->loss == DEEPCD_MOE_LOSS_MSE) w_pde /= rs;
   PetscCall(PetscArrayzero(t->grad, t->nth));
   for (PetscInt b = 0; b < o->batch; b++) {
     PetscInt  k = (PetscInt) (DeepCDSplitMix64(&t->rng) % (uint64_t) o->ntrain);
@@ -430,7 +436,7 @@ PetscErrorCode DeepCDMoeTrainerStep(DeepCDMoeTrainer t, PetscReal *loss)
 
     PetscCall(forward(t, t->train + k * t->np));
     PetscCall(PetscLogEventBegin(EV_LOSS, 0, 0, 0, 0));
-    PetscCall(DeepCDMoeLoss(t->pde, &t->grid, o->w_pde, o->w_ic, o->w_bc, t->u, &L, t->ubar));
+    PetscCall(DeepCDMoeLoss(t->pde, &t->grid, o->loss, w_pde, o->w_ic, o->w_bc, t->u, &L, t->ubar));
     PetscCall(PetscLogEventEnd(EV_LOSS, 0, 0, 0, 0));
     PetscCall(backward(t));
     for (PetscInt l = 0; l < t->nth; l++) t->grad[l] += t->gtmp[l] / o->batch;

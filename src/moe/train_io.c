@@ -122,6 +122,8 @@ static PetscErrorCode write_contents(DeepCDMoeTrainer t, const char file[], hid_
   PetscCall(put_str(file, f, "hessian", DeepCDMoeHessianTypes[o->hessian]));
   PetscCall(put_str(file, f, "lm_hessian", DeepCDMoeHessianTypes[o->lm.hessian]));
   PetscCall(put_str(file, f, "conditions", DeepCDMoeConditionsTypes[o->conditions]));
+  PetscCall(put_str(file, f, "loss_type", DeepCDMoeLossTypes[o->loss]));
+  PetscCall(put_int(file, f, "loss_unscaled", o->loss_unscaled ? 1 : 0));
   PetscCall(put_int(file, f, "step", t->step));
   PetscCall(put_attr(file, f, "rng", H5T_NATIVE_ULLONG, &rng));
   PetscCall(DeepCDMoeTrainerGetTimings(t, &tstep, &tinfer));
@@ -384,6 +386,16 @@ static PetscErrorCode read_options(const Reader *r, char pde[], size_t len, Deep
   o->lm.hessian = (DeepCDMoeHessianType) v;
   PetscCall(get_choice(r, "conditions", DeepCDMoeConditionsTypes, 2, &v));
   o->conditions = (DeepCDMoeConditions) v;
+  o->loss       = DEEPCD_MOE_LOSS_MSE; /* files written before the loss type was saved used mean squares */
+  if (H5Aexists(r->f, "loss_type") > 0) {
+    PetscCall(get_choice(r, "loss_type", DeepCDMoeLossTypes, 2, &v));
+    o->loss = (DeepCDMoeLossType) v;
+  }
+  o->loss_unscaled = PETSC_FALSE; /* older files: F with its row scale */
+  if (H5Aexists(r->f, "loss_unscaled") > 0) {
+    PetscCall(get_int(r, "loss_unscaled", &v));
+    o->loss_unscaled = v ? PETSC_TRUE : PETSC_FALSE;
+  }
   PetscFunctionReturn(0);
 }
 
@@ -407,7 +419,9 @@ static PetscErrorCode check_same(const Reader *r, DeepCDMoeTrainer t, const char
     { "batch", s->batch, o->batch },
     { "ntrain", s->ntrain, o->ntrain },
     { "ntest", s->ntest, o->ntest },
-    { "seed", s->seed, o->seed }
+    { "seed", s->seed, o->seed },
+    { "loss_type", s->loss, o->loss },
+    { "loss_unscaled", s->loss_unscaled, o->loss_unscaled }
   };
   PetscBool same;
 
