@@ -91,9 +91,13 @@ for n in "${sizes[@]}"; do
     if command -v gnuplot > /dev/null && [ ${#hists[@]} -gt 0 ]; then
       plots_it=""
       plots_t=""
+      k=0
       for h in "${hists[@]}"; do
-        plots_it+="\"${h#*|}\" using (\$1+1):3 with lines lw 2 title \"${h%%|*}\", "
-        plots_t+="\"${h#*|}\" using 4:3 with lines lw 2 title \"${h%%|*}\", "
+        # gnuplot's 8 colours repeat: the 9th curve on is dashed
+        dt=$((k < 8 ? 1 : 2))
+        k=$((k + 1))
+        plots_it+="\"${h#*|}\" using (\$1+1):3 with lines lw 2 dt $dt title \"${h%%|*}\", "
+        plots_t+="\"${h#*|}\" using 4:3 with lines lw 2 dt $dt title \"${h%%|*}\", "
       done
       gnuplot <<GP
 set terminal pngcairo size 1400,560
