@@ -1,8 +1,9 @@
 /* The "cnn" direction generator: z = f(r/||r||) with f a convolutional
    network (src/nn) run on each rank's own box of the DMDA. Before every
    3x3x3 convolution the 1-cell halo of all channels is exchanged with the
-   neighbouring ranks through a DMDA of that resolution and channel count
-   (box stencil, ghosted walls kept at zero = the network's zero padding).
+   neighbouring ranks (box stencil) by a PetscSF per level and channel count
+   that writes the neighbours' cells, in float32, straight into the border of
+   the padded tensor; wall ghosts stay zero (the network's zero padding).
    The network's grid is the problem grid padded to a multiple of 2^levels at
    the far end; every rank's range starts at a multiple of 2^levels, so
    pooling never straddles ranks and 1 and N ranks compute the same. */
@@ -18,10 +19,10 @@ PetscLogEvent DEEPCD_Inference = 0, DEEPCD_Halo = 0;
 #define MAXLEVEL 8
 
 typedef struct {
-  DM  da[MAXLEVEL + 1][2]; /* per level, [1 channel, wide]: ghosted box-stencil grids */
-  Vec g[MAXLEVEL + 1][2], l[MAXLEVEL + 1][2];
-  int wide; /* the channel count of the wide grids */
-} HaloGrids;
+  PetscSF      sf[MAXLEVEL + 1][2]; /* per level, [1 channel, wide]: border cells <- neighbours' cells */
+  MPI_Datatype unit[2];             /* a cell: 1 float, wide floats */
+  int          wide;                /* the channel count of the wide tensors */
+} HaloSF;
 
 typedef struct {
   char           backend[16], precision[8];
@@ -31,7 +32,7 @@ typedef struct {
   unsigned char *mask;
   PetscInt       n; /* local cells */
   PetscBool      distributed;
-  HaloGrids      halo;
+  HaloSF         halo;
   double         flops; /* per forward on this rank */
   PetscReal      scale; /* sqrt(cells of the whole grid): the network sees unit RMS, not unit norm */
 } DirGen_CNN;
@@ -43,71 +44,91 @@ static PetscErrorCode nn_to_petsc(MPI_Comm comm, nn_err err, const char what[])
   PetscFunctionReturn(0);
 }
 
-/* nn halo callback: buf holds the padded tensor (interior written). */
+/* nn halo callback: buf holds the padded tensor (interior written, border
+   zeroed by the backend's pad). The star forest writes the neighbours'
+   cells into the border; wall ghosts are no leaves and stay zero. */
 static nn_err halo_exchange(void *ctx, int level, int channels, float *buf)
 {
-  HaloGrids         *h = (HaloGrids *) ctx;
-  int                w = channels == 1 ? 0 : 1;
-  PetscScalar       *ga;
-  const PetscScalar *la;
-  PetscInt           xs, ys, zs, xm, ym, zm, gxm, gym, gzm;
-  PetscErrorCode     ierr;
+  HaloSF        *h = (HaloSF *) ctx;
+  int            w = channels == 1 ? 0 : 1;
+  PetscErrorCode ierr;
 
-  if (level > MAXLEVEL || (w && channels != h->wide) || !h->da[level][w]) return 1;
+  if (level > MAXLEVEL || (w && channels != h->wide) || !h->sf[level][w]) return 1;
   ierr = PetscLogEventBegin(DEEPCD_Halo, 0, 0, 0, 0);
-  if (ierr) return 1;
-  DMDAGetCorners(h->da[level][w], &xs, &ys, &zs, &xm, &ym, &zm);
-  gxm = xm + 2;
-  gym = ym + 2;
-  gzm = zm + 2;
-  if (VecGetArray(h->g[level][w], &ga)) return 1;
-  for (PetscInt z = 0; z < zm; z++)
-    for (PetscInt y = 0; y < ym; y++)
-      for (PetscInt x = 0; x < xm; x++)
-        for (int c = 0; c < channels; c++) ga[((z * ym + y) * xm + x) * channels + c] = buf[(((z + 1) * gym + y + 1) * gxm + x + 1) * channels + c];
-  if (VecRestoreArray(h->g[level][w], &ga)) return 1;
-  if (DMGlobalToLocal(h->da[level][w], h->g[level][w], INSERT_VALUES, h->l[level][w])) return 1;
-  if (VecGetArrayRead(h->l[level][w], &la)) return 1;
-  /* only the 1-cell border changes (the walls' ghosts were zeroed at
-     creation and are never written): whole rows on the z/y faces, the two
-     end cells of every other row */
-  for (PetscInt z = 0; z < gzm; z++)
-    for (PetscInt y = 0; y < gym; y++) {
-      PetscInt row = (z * gym + y) * gxm * channels;
-
-      if (z == 0 || z == gzm - 1 || y == 0 || y == gym - 1) {
-        for (PetscInt i = 0; i < gxm * channels; i++) buf[row + i] = (float) PetscRealPart(la[row + i]);
-      } else {
-        for (int c = 0; c < channels; c++) {
-          buf[row + c]                        = (float) PetscRealPart(la[row + c]);
-          buf[row + (gxm - 1) * channels + c] = (float) PetscRealPart(la[row + (gxm - 1) * channels + c]);
-        }
-      }
-    }
-  if (VecRestoreArrayRead(h->l[level][w], &la)) return 1;
-  ierr = PetscLogEventEnd(DEEPCD_Halo, 0, 0, 0, 0);
+  if (!ierr) ierr = PetscSFBcastBegin(h->sf[level][w], h->unit[w], buf, buf, MPI_REPLACE);
+  if (!ierr) ierr = PetscSFBcastEnd(h->sf[level][w], h->unit[w], buf, buf, MPI_REPLACE);
+  if (!ierr) ierr = PetscLogEventEnd(DEEPCD_Halo, 0, 0, 0, 0);
   return ierr ? 1 : 0;
 }
 
-/* The grids of every level for the halo exchange. */
-static PetscErrorCode halo_setup(DM da, const nn_model *m, HaloGrids *h)
+/* The star forest of one level: leaves are the border cells of this rank's
+   padded tensor that lie in a neighbour's box, roots the cells of the
+   padded tensors (index = cell, unit = all channels of a cell). start[d][r]
+   and size[d][r]: the level's boxes along dimension d (0 = x). */
+static PetscErrorCode halo_sf_create(MPI_Comm comm, const PetscInt np3[3], PetscInt *start[3], PetscInt *size[3], PetscSF *sf)
+{
+  PetscMPIInt  rank;
+  PetscInt     me[3], n[3], nleaves = 0, ncells;
+  PetscInt    *ilocal;
+  PetscSFNode *iremote;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  me[0] = rank % np3[0];
+  me[1] = (rank / np3[0]) % np3[1];
+  me[2] = rank / (np3[0] * np3[1]);
+  for (int d = 0; d < 3; d++) n[d] = size[d][me[d]] + 2;
+  ncells = n[0] * n[1] * n[2];
+  PetscCall(PetscMalloc1(ncells - (n[0] - 2) * (n[1] - 2) * (n[2] - 2), &ilocal));
+  PetscCall(PetscMalloc1(ncells - (n[0] - 2) * (n[1] - 2) * (n[2] - 2), &iremote));
+  for (PetscInt z = 0; z < n[2]; z++)
+    for (PetscInt y = 0; y < n[1]; y++)
+      for (PetscInt x = 0; x < n[0]; x++) {
+        PetscInt  g[3]   = { x, y, z }, owner[3], loc[3];
+        PetscBool border = PETSC_FALSE, wall = PETSC_FALSE;
+
+        for (int d = 0; d < 3 && !wall; d++) {
+          owner[d] = me[d];
+          loc[d]   = g[d];
+          if (g[d] == 0)
+            owner[d]--;
+          else if (g[d] == n[d] - 1)
+            owner[d]++;
+          if (owner[d] == me[d]) continue;
+          border = PETSC_TRUE;
+          if (owner[d] < 0 || owner[d] >= np3[d])
+            wall = PETSC_TRUE;
+          else
+            loc[d] = start[d][me[d]] + g[d] - 1 - start[d][owner[d]] + 1; /* in the owner's padded tensor */
+        }
+        if (!border || wall) continue;
+        ilocal[nleaves]        = (z * n[1] + y) * n[0] + x;
+        iremote[nleaves].rank  = owner[0] + np3[0] * (owner[1] + np3[1] * owner[2]); /* the DMDA's rank order */
+        iremote[nleaves].index = (loc[2] * (size[1][owner[1]] + 2) + loc[1]) * (size[0][owner[0]] + 2) + loc[0];
+        nleaves++;
+      }
+  PetscCall(PetscSFCreate(comm, sf));
+  PetscCall(PetscSFSetGraph(*sf, ncells, nleaves, ilocal, PETSC_OWN_POINTER, iremote, PETSC_OWN_POINTER));
+  PetscCall(PetscSFSetUp(*sf));
+  PetscFunctionReturn(0);
+}
+
+/* The star forests of every level for the halo exchange. */
+static PetscErrorCode halo_setup(DM da, const nn_model *m, HaloSF *h)
 {
   MPI_Comm        comm = PetscObjectComm((PetscObject) da);
-  PetscInt        M, N, P, mp, np, pp, L = nn_model_levels(m), mult;
+  PetscInt        mp, np, pp, L = nn_model_levels(m), mult;
   const PetscInt *lr[3];
-  PetscInt       *l[3], np3[3], G[3];
+  PetscInt       *l[3], np3[3];
 
   PetscFunctionBegin;
   PetscCheck(L <= MAXLEVEL, comm, PETSC_ERR_SUP, "the model has %" PetscInt_FMT " pooling levels; at most %d are supported", L, MAXLEVEL);
   mult = (PetscInt) 1 << L;
-  PetscCall(DMDAGetInfo(da, NULL, &M, &N, &P, &mp, &np, &pp, NULL, NULL, NULL, NULL, NULL, NULL));
+  PetscCall(DMDAGetInfo(da, NULL, NULL, NULL, NULL, &mp, &np, &pp, NULL, NULL, NULL, NULL, NULL, NULL));
   PetscCall(DMDAGetOwnershipRanges(da, &lr[0], &lr[1], &lr[2]));
   np3[0]  = mp;
   np3[1]  = np;
   np3[2]  = pp;
-  G[0]    = M;
-  G[1]    = N;
-  G[2]    = P;
   h->wide = 0;
   for (int t = 0; t < m->ntensors; t++)
     if (m->tensors[t].channels > 1) {
@@ -126,44 +147,41 @@ static PetscErrorCode halo_setup(DM da, const nn_model *m, HaloGrids *h)
       start += lr[d][r];
     }
   }
+  PetscCallMPI(MPI_Type_dup(MPI_FLOAT, &h->unit[0]));
+  if (h->wide) {
+    PetscCallMPI(MPI_Type_contiguous(h->wide, MPI_FLOAT, &h->unit[1]));
+    PetscCallMPI(MPI_Type_commit(&h->unit[1]));
+  }
   for (PetscInt lev = 0; lev <= L; lev++) {
+    PetscInt *start[3], *size[3];
+
+    for (int d = 0; d < 3; d++) {
+      PetscCall(PetscMalloc2(np3[d], &start[d], np3[d], &size[d]));
+      for (PetscInt r = 0; r < np3[d]; r++) {
+        size[d][r]  = l[d][r] >> lev;
+        start[d][r] = r ? start[d][r - 1] + size[d][r - 1] : 0;
+      }
+    }
     for (int w = 0; w < 2; w++) {
-      PetscInt  dof  = w ? h->wide : 1, *ll[3], Gl[3];
       PetscBool used = PETSC_FALSE;
 
       for (int t = 0; t < m->ntensors; t++)
         if (m->tensors[t].level == lev && (m->tensors[t].channels == 1) == (w == 0)) used = PETSC_TRUE;
-      if (!used || !dof) continue;
-      for (int d = 0; d < 3; d++) {
-        PetscCall(PetscMalloc1(np3[d], &ll[d]));
-        Gl[d] = 0;
-        for (PetscInt r = 0; r < np3[d]; r++) {
-          ll[d][r] = l[d][r] >> lev;
-          Gl[d] += ll[d][r];
-        }
-      }
-      PetscCall(DMDACreate3d(comm, DM_BOUNDARY_GHOSTED, DM_BOUNDARY_GHOSTED, DM_BOUNDARY_GHOSTED, DMDA_STENCIL_BOX, Gl[0], Gl[1], Gl[2], mp, np, pp, dof, 1, ll[0], ll[1], ll[2], &h->da[lev][w]));
-      PetscCall(DMSetUp(h->da[lev][w]));
-      PetscCall(DMCreateGlobalVector(h->da[lev][w], &h->g[lev][w]));
-      PetscCall(DMCreateLocalVector(h->da[lev][w], &h->l[lev][w]));
-      PetscCall(VecSet(h->l[lev][w], 0.0));
-      for (int d = 0; d < 3; d++) PetscCall(PetscFree(ll[d]));
+      if (used && (w == 0 || h->wide)) PetscCall(halo_sf_create(comm, np3, start, size, &h->sf[lev][w]));
     }
+    for (int d = 0; d < 3; d++) PetscCall(PetscFree2(start[d], size[d]));
   }
   for (int d = 0; d < 3; d++) PetscCall(PetscFree(l[d]));
-  (void) G;
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode halo_destroy(HaloGrids *h)
+static PetscErrorCode halo_destroy(HaloSF *h)
 {
   PetscFunctionBegin;
   for (int lev = 0; lev <= MAXLEVEL; lev++)
-    for (int w = 0; w < 2; w++) {
-      PetscCall(VecDestroy(&h->g[lev][w]));
-      PetscCall(VecDestroy(&h->l[lev][w]));
-      PetscCall(DMDestroy(&h->da[lev][w]));
-    }
+    for (int w = 0; w < 2; w++) PetscCall(PetscSFDestroy(&h->sf[lev][w]));
+  for (int w = 0; w < 2; w++)
+    if (h->unit[w] != MPI_DATATYPE_NULL && h->unit[w]) PetscCallMPI(MPI_Type_free(&h->unit[w]));
   PetscFunctionReturn(0);
 }
 
