@@ -19,9 +19,30 @@ packages=(
 # GNU time for its memory peaks; bench/mesh.sh skips what is missing. Also
 # ParaView (pvbatch + its Python modules) and Xvfb for scripts/check-paraview.sh
 # (Debian's ParaView renders through X only: no offscreen EGL/OSMesa build).
+# And OpenBLAS's pthread build, the 2-thread SGEMM ceiling of bench/infer.sh
+# (infer_bench dlopen()s it by path); it must not become the system BLAS.
+bench=0
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(python3-vtk9 python3-skimage python3-numpy python3-h5py time paraview python3-paraview xvfb xauth)
+  bench=1
+  packages+=(python3-vtk9 python3-skimage python3-numpy python3-h5py time paraview python3-paraview xvfb xauth
+    libopenblas0-pthread)
 fi
+
+# libopenblas0-pthread has a higher alternatives priority (100) than the
+# serial build (90): installing it would switch libblas.so.3, liblapack.so.3
+# and libopenblas.so.0 to threads under every MPI rank. Keep the serial build.
+keep_serial_blas() {
+  local a
+  [ $bench -eq 1 ] || return 0
+  for a in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
+    local name=$a-x86_64-linux-gnu serial=/usr/lib/x86_64-linux-gnu/openblas-serial/$a
+    if [ -e "$serial" ] && [ "$(update-alternatives --query "$name" 2> /dev/null | sed -n 's/^Value: //p')" != "$serial" ]; then
+      $SUDO update-alternatives --set "$name" "$serial"
+    fi
+  done
+}
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -31,13 +52,13 @@ for p in "${packages[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
+  keep_serial_blas
   echo "install-deps: all dependencies present"
   exit 0
 fi
 
 echo "install-deps: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+keep_serial_blas

@@ -277,15 +277,11 @@ static void crop(const nn_net *net, const float *src, float *dst)
     for (int y = 0; y < d[1]; y++) memcpy(dst + ((size_t) z * d[1] + y) * d[2], src + ((size_t) z * p[1] + y) * p[2], (size_t) d[2] * sizeof(float));
 }
 
-nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, float *out)
+nn_err nn_net_run_layers(nn_net *net)
 {
   const nn_model *m = net ? net->model : NULL;
-  const size_t    n = net ? (size_t) net->dims[0] * net->dims[1] * net->dims[2] : 0;
 
-  NN_CHECK(net && in && out, NN_ERR_ARG, "nn_net_forward: NULL argument");
-  net->forwarded = 0;
-  embed(net, in, net->host);
-  NN_CALL(net->ops->upload(net, net->buf[net->tbuf[m->input]], net->host, tensor_size(net, m->input)));
+  NN_CHECK(net, NN_ERR_ARG, "nn_net_run_layers: NULL argument");
   for (int l = 0; l < m->nlayers; l++) {
     const nn_layer *L   = &m->layers[l];
     const void     *src = net->buf[net->tbuf[L->in]];
@@ -320,6 +316,19 @@ nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, f
     case NN_OP_UPSAMPLE2: NN_CALL(net->ops->upsample2(net, src, s2, dst, net->ldims[lout], L->cout)); break;
     }
   }
+  return NN_SUCCESS;
+}
+
+nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, float *out)
+{
+  const nn_model *m = net ? net->model : NULL;
+  const size_t    n = net ? (size_t) net->dims[0] * net->dims[1] * net->dims[2] : 0;
+
+  NN_CHECK(net && in && out, NN_ERR_ARG, "nn_net_forward: NULL argument");
+  net->forwarded = 0;
+  embed(net, in, net->host);
+  NN_CALL(net->ops->upload(net, net->buf[net->tbuf[m->input]], net->host, tensor_size(net, m->input)));
+  NN_CALL(nn_net_run_layers(net));
   NN_CALL(net->ops->download(net, net->host, net->buf[net->tbuf[m->output]], tensor_size(net, m->output)));
   if (net->dims[0] == net->pdims[0] && net->dims[1] == net->pdims[1] && net->dims[2] == net->pdims[2])
     memcpy(out, net->host, n * sizeof(float));

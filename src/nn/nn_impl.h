@@ -116,6 +116,13 @@ struct nn_net {
   int           *gwritten;  /* per tensor, during a backward: its gradient buffer holds a value */
 };
 
+/* The executor's layer loop on the backend's buffers: nn_net_forward()
+   without the input upload, the output download and the host-side
+   embedding/cropping/masking (the input tensor's buffer must hold a valid
+   input: a previous forward's). Asynchronous on a device backend. For the
+   device-only timings of tests/gpu/test_nn_cuda and bench/infer_bench. */
+nn_err nn_net_run_layers(nn_net *net);
+
 /* A halo callback other than the default zero padding is set (distributed). */
 int nn_net_has_halo(const nn_net *net);
 

@@ -21,10 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <cuda_runtime_api.h>
 #include <deepcd/nn.h>
-#include "nn_impl.h" /* the executor's internals, for the device-only timing */
+#include "nn_impl.h"   /* nn_error_set */
+#include "nn_timing.h" /* bench/: the forward timings, shared with bench/infer_bench */
 
 static int npass, nfail;
 
@@ -291,55 +291,6 @@ done:
 
 /* ---- timing --------------------------------------------------------------------- */
 
-static double now(void)
-{
-  struct timespec t;
-
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double) t.tv_sec + 1e-9 * (double) t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return x < y ? -1 : x > y;
-}
-
-/* The executor's layer loop on device buffers (nn_net_forward without the
-   transfers and the host-side embedding): the device time of one forward. */
-static nn_err device_pass(nn_net *net)
-{
-  const nn_model *m = net->model;
-
-  for (int l = 0; l < m->nlayers; l++) {
-    const nn_layer *L   = &m->layers[l];
-    const void     *src = net->buf[net->tbuf[L->in]];
-    const void     *s2  = L->in2 >= 0 ? net->buf[net->tbuf[L->in2]] : NULL;
-    void           *dst = net->buf[net->tbuf[L->out]];
-    int             lin = m->tensors[L->in].level, lout = m->tensors[L->out].level;
-
-    switch (L->op) {
-    case NN_OP_CONV:
-      if (L->k == 3) {
-        NN_CALL(net->ops->pad(net, src, net->padded, net->ldims[lin], L->cin));
-        src = net->padded;
-      }
-      NN_CALL(net->ops->conv(net, l, src, s2, dst, net->ldims[lout]));
-      break;
-    case NN_OP_ADD: {
-      const int *d = net->ldims[lout];
-
-      NN_CALL(net->ops->add(net, src, s2, dst, (size_t) d[0] * d[1] * d[2] * (size_t) m->tensors[L->out].channels));
-      break;
-    }
-    case NN_OP_AVGPOOL2: NN_CALL(net->ops->avgpool2(net, src, dst, net->ldims[lin], L->cin)); break;
-    case NN_OP_UPSAMPLE2: NN_CALL(net->ops->upsample2(net, src, s2, dst, net->ldims[lout], L->cout)); break;
-    }
-  }
-  return NN_SUCCESS;
-}
-
 static void time_forward(nn_precision p, int N)
 {
   const int    dims[3] = { N, N, N };
@@ -347,7 +298,7 @@ static void time_forward(nn_precision p, int N)
   float       *in = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float));
   nn_model    *m   = NULL;
   nn_net      *net = NULL;
-  double       t_all[5], t_dev[5], t0, setup, flops;
+  double       best, t_all, t_dev, t0, setup, flops;
   nn_err       err = NN_SUCCESS;
 
   if (!in || !out) {
@@ -356,31 +307,12 @@ static void time_forward(nn_precision p, int N)
   }
   fill(in, n, 7);
   if ((err = nn_model_create_arch("from64", &m)) || (err = init_params(m, 1))) goto fail;
-  t0 = now();
+  t0 = nn_timing_now();
   if ((err = nn_net_create(m, "cuda", p, dims, &net))) goto fail;
-  setup = now() - t0;
-  for (int r = 0; r < 2; r++)
-    if ((err = nn_net_forward(net, in, NULL, out)) || (err = device_pass(net))) goto fail;
-  for (int r = 0; r < 5; r++) {
-    cudaDeviceSynchronize();
-    t0 = now();
-    if ((err = nn_net_forward(net, in, NULL, out))) goto fail;
-    t_all[r] = now() - t0;
-  }
-  for (int r = 0; r < 5; r++) {
-    cudaDeviceSynchronize();
-    t0 = now();
-    if ((err = device_pass(net))) goto fail;
-    if (cudaDeviceSynchronize() != cudaSuccess) {
-      err = nn_error_set(NN_ERR_BACKEND, "cudaDeviceSynchronize failed: %s", cudaGetErrorString(cudaGetLastError()));
-      goto fail;
-    }
-    t_dev[r] = now() - t0;
-  }
-  qsort(t_all, 5, sizeof(double), cmp_double);
-  qsort(t_dev, 5, sizeof(double), cmp_double);
+  setup = nn_timing_now() - t0;
+  if ((err = nn_timing_forward(net, in, out, 0, 2, 5, nn_timing_cuda_sync, &best, &t_all)) || (err = nn_timing_forward(net, in, out, 1, 2, 5, nn_timing_cuda_sync, &best, &t_dev))) goto fail;
   flops = nn_model_flops_per_voxel(m) * (double) n;
-  printf("| %-4s | %4d^3 | %8.2f | %10.3f | %10.3f | %8.2f | %8.2f |\n", nn_precision_names[p], N, setup, 1e3 * t_all[2], 1e3 * t_dev[2], flops / t_all[2] * 1e-12, flops / t_dev[2] * 1e-12);
+  printf("| %-4s | %4d^3 | %8.2f | %10.3f | %10.3f | %8.2f | %8.2f |\n", nn_precision_names[p], N, setup, 1e3 * t_all, 1e3 * t_dev, flops / t_all * 1e-12, flops / t_dev * 1e-12);
   fflush(stdout);
   npass++;
   goto done;
