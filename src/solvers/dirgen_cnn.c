@@ -9,6 +9,7 @@
    pooling never straddles ranks and 1 and N ranks compute the same. */
 #include <petsc/private/petscimpl.h>
 #include <petscdmda.h>
+#include <petscsf.h>
 #include <deepcd/dirgen.h>
 #include <deepcd/ksp.h>
 #include <deepcd/model_io.h>
