@@ -13,7 +13,8 @@
 # Environment: MODEL (default data/models/poisson3d.h5), SCENES ("empty spheres
 #   plume random"), SEED (2026: not a training seed), RANKS (1), RTOL (1e-6),
 #   BACKEND (auto), OUT (out/bench-solve), DEEPCD (build/bin/deepcd),
-#   SOLVERS (a space-separated subset of the names below), MAXIT (5000)
+#   SOLVERS (a space-separated subset of the names below), MAXIT (5000),
+#   THREADS (OpenMP threads per rank for the CNN; default cores / RANKS)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 deepcd=${DEEPCD:-$root/build/bin/deepcd}
@@ -31,7 +32,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 [ -x "$deepcd" ] || { echo "bench/solve.sh: $deepcd not found (build first, or set DEEPCD)" >&2; exit 1; }
 [ -f "$model" ] || { echo "bench/solve.sh: model $model not found (set MODEL)" >&2; exit 1; }
 mkdir -p "$out"
-run=(mpiexec --allow-run-as-root --oversubscribe -n "$ranks" "$deepcd")
+# OpenMPI binds each rank to one core when there are few ranks, which leaves
+# oneDNN's threads (the CNN) sharing a single core: unbind, and give each rank
+# its share of the cores (THREADS overrides).
+threads=${THREADS:-$(( $(nproc) / ranks > 0 ? $(nproc) / ranks : 1 ))}
+export OMP_NUM_THREADS=$threads
+run=(mpiexec --allow-run-as-root --oversubscribe --bind-to none -n "$ranks" "$deepcd")
 icc="-pc_type icc"
 [ "$ranks" -eq 1 ] || icc="-pc_type bjacobi -sub_pc_type icc"
 

@@ -15,6 +15,8 @@ model=${MODEL:-$root/data/models/poisson3d.h5}
 # iterations (docs/ksp-deepcd.md: without smoothing it stalls on plumes)
 learned="-ksp_type deepcd -ksp_deepcd_model $model -pc_type jacobi -ksp_deepcd_smooth 10 -ksp_deepcd_smooth_ksp_type chebyshev"
 mpiexec="mpiexec --allow-run-as-root --oversubscribe"
+# each of the 2 ranks is bound to one core: one oneDNN thread per rank
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$out"
 
 echo "== 1. problem: smoke plume, ${n}^3 cells"
