@@ -21,7 +21,7 @@ PetscLogEvent DEEPCD_Inference = 0, DEEPCD_Halo = 0;
 
 typedef struct {
   PetscSF      sf[MAXLEVEL + 1][2]; /* per level, [1 channel, wide]: border cells <- neighbours' cells */
-  MPI_Datatype unit[2];             /* a cell: 1 float, wide floats */
+  MPI_Datatype wideunit;            /* a cell of a wide tensor: wide floats (1 channel: MPI_FLOAT) */
   int          wide;                /* the channel count of the wide tensors */
 } HaloSF;
 
@@ -56,8 +56,8 @@ static nn_err halo_exchange(void *ctx, int level, int channels, float *buf)
 
   if (level > MAXLEVEL || (w && channels != h->wide) || !h->sf[level][w]) return 1;
   ierr = PetscLogEventBegin(DEEPCD_Halo, 0, 0, 0, 0);
-  if (!ierr) ierr = PetscSFBcastBegin(h->sf[level][w], h->unit[w], buf, buf, MPI_REPLACE);
-  if (!ierr) ierr = PetscSFBcastEnd(h->sf[level][w], h->unit[w], buf, buf, MPI_REPLACE);
+  if (!ierr) ierr = PetscSFBcastBegin(h->sf[level][w], w ? h->wideunit : MPI_FLOAT, buf, buf, MPI_REPLACE);
+  if (!ierr) ierr = PetscSFBcastEnd(h->sf[level][w], w ? h->wideunit : MPI_FLOAT, buf, buf, MPI_REPLACE);
   if (!ierr) ierr = PetscLogEventEnd(DEEPCD_Halo, 0, 0, 0, 0);
   return ierr ? 1 : 0;
 }
@@ -100,7 +100,7 @@ static PetscErrorCode halo_sf_create(MPI_Comm comm, const PetscInt np3[3], Petsc
           if (owner[d] < 0 || owner[d] >= np3[d])
             wall = PETSC_TRUE;
           else
-            loc[d] = start[d][me[d]] + g[d] - 1 - start[d][owner[d]] + 1; /* in the owner's padded tensor */
+            loc[d] = start[d][me[d]] + g[d] - start[d][owner[d]]; /* global cell start+g-1, +1 for the owner's padding */
         }
         if (!border || wall) continue;
         ilocal[nleaves]        = (z * n[1] + y) * n[0] + x;
@@ -148,10 +148,9 @@ static PetscErrorCode halo_setup(DM da, const nn_model *m, HaloSF *h)
       start += lr[d][r];
     }
   }
-  PetscCallMPI(MPI_Type_dup(MPI_FLOAT, &h->unit[0]));
   if (h->wide) {
-    PetscCallMPI(MPI_Type_contiguous(h->wide, MPI_FLOAT, &h->unit[1]));
-    PetscCallMPI(MPI_Type_commit(&h->unit[1]));
+    PetscCallMPI(MPI_Type_contiguous(h->wide, MPI_FLOAT, &h->wideunit));
+    PetscCallMPI(MPI_Type_commit(&h->wideunit));
   }
   for (PetscInt lev = 0; lev <= L; lev++) {
     PetscInt *start[3], *size[3];
@@ -181,8 +180,7 @@ static PetscErrorCode halo_destroy(HaloSF *h)
   PetscFunctionBegin;
   for (int lev = 0; lev <= MAXLEVEL; lev++)
     for (int w = 0; w < 2; w++) PetscCall(PetscSFDestroy(&h->sf[lev][w]));
-  for (int w = 0; w < 2; w++)
-    if (h->unit[w] != MPI_DATATYPE_NULL && h->unit[w]) PetscCallMPI(MPI_Type_free(&h->unit[w]));
+  if (h->wideunit != MPI_DATATYPE_NULL && h->wideunit) PetscCallMPI(MPI_Type_free(&h->wideunit)); /* 0: never made */
   PetscFunctionReturn(0);
 }
 
