@@ -1022,16 +1022,17 @@ TEST(NnGradApi, ErrorsSayWhy)
   NetPtr bad;
   EXPECT_EQ(nn_net_create_train(M.m, "cpu", NN_BF16, dims, &bad.n), NN_ERR_UNSUPPORTED);
   EXPECT_EQ(nn_net_create_train(M.m, "ref", NN_FP16, dims, &bad.n), NN_ERR_UNSUPPORTED);
-  // cuda: no backward yet (one line), whether or not a device is present
+  // cuda: fp32 only; without a device (or not compiled) a one-line refusal
   bool has_cuda = false;
   for (int i = 0; i < nn_backend_count(); i++) has_cuda |= std::string(nn_backend_name(i)) == "cuda";
-  EXPECT_EQ(nn_net_create_train(M.m, "cuda", NN_FP32, dims, &bad.n), NN_ERR_UNSUPPORTED);
-  const std::string msg = nn_error_message();
-  EXPECT_EQ(msg.find('\n'), std::string::npos);
-  if (has_cuda)
-    EXPECT_NE(msg.find("backend 'cuda' has no backward pass yet"), std::string::npos) << msg;
-  else
-    EXPECT_NE(msg.find("not compiled"), std::string::npos) << msg;
+  EXPECT_EQ(nn_net_create_train(M.m, "cuda", NN_TF32, dims, &bad.n), NN_ERR_UNSUPPORTED);
+  EXPECT_NE(std::string(nn_error_message()).find("fp32 only"), std::string::npos) << nn_error_message();
+  if (!has_cuda || nn_backend_check("cuda", NN_FP32) != NN_SUCCESS) {
+    EXPECT_EQ(nn_net_create_train(M.m, "cuda", NN_FP32, dims, &bad.n), NN_ERR_UNSUPPORTED);
+    const std::string msg = nn_error_message();
+    EXPECT_EQ(msg.find('\n'), std::string::npos);
+    EXPECT_NE(msg.find(has_cuda ? "no CUDA device" : "not compiled"), std::string::npos) << msg;
+  }
 }
 
 // Gradient buffers are planned: far fewer than tensors.

@@ -287,7 +287,7 @@ TEST(TrainCli, BadInputGetsOneLineAndNoOutput)
     { data + " --lr abc -o " + out, "option --lr: 'abc' is not a finite number" },
     { data + " --batch -3 -o " + out, "option --batch: '-3' is not a non-negative integer" },
     { data + " --schedule linear -o " + out, "train: schedule 'linear' is not 'cosine' or 'constant'" },
-    { data + " --backend cuda -o " + out, "train: backend 'cuda' has no backward pass; use cpu or ref" },
+    { data + " --backend tpu -o " + out, "train: backend 'tpu' is not cpu, cuda or ref" },
     { data + " --val-fraction 1 -o " + out, "validation fraction 1 must be in [0, 1)" },
     { data + " --stop-at 2 -o " + out, "option --stop-at needs --checkpoint F" },
     { data + " -o /nonexistent-dir/m.h5", "-o /nonexistent-dir/m.h5: the directory does not exist or is not writable" },
@@ -304,5 +304,16 @@ TEST(TrainCli, BadInputGetsOneLineAndNoOutput)
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.args << "\n"
                                                                << r.err;
     EXPECT_FALSE(FileExists(out)) << c.args;
+  }
+  // cuda has a backward pass; without a device (or not compiled) it says so in one line
+  bool has_device = false;
+  for (int i = 0; i < nn_backend_count(); i++)
+    if (std::string(nn_backend_name(i)) == "cuda") has_device = nn_backend_check("cuda", NN_FP32) == NN_SUCCESS;
+  if (!has_device) {
+    CommandResult r = Cli(data + " --backend cuda --steps 1 -o " + out);
+    EXPECT_NE(r.status, 0);
+    EXPECT_TRUE(r.err.find("no CUDA device") != std::string::npos || r.err.find("not compiled") != std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_FALSE(FileExists(out));
   }
 }

@@ -38,72 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cuda_runtime_api.h>
-#include <cudnn.h>
-#include <cublas_v2.h>
-#include "kernels_cuda.h"
-#include "nn_impl.h"
-
-/* Records the failure of a CUDA runtime / cuDNN / cuBLAS call and returns. */
-#define CU(expr, what)                                                                                                                 \
-  do {                                                                                                                                 \
-    cudaError_t cu_e_ = (expr);                                                                                                        \
-    if (cu_e_ != cudaSuccess) return nn_error_set(NN_ERR_BACKEND, "backend 'cuda': %s failed: %s", (what), cudaGetErrorString(cu_e_)); \
-  } while (0)
-#define DNN(expr, what)                                                                                                                            \
-  do {                                                                                                                                             \
-    cudnnStatus_t dnn_e_ = (expr);                                                                                                                 \
-    if (dnn_e_ != CUDNN_STATUS_SUCCESS) return nn_error_set(NN_ERR_BACKEND, "backend 'cuda': %s failed: %s", (what), cudnnGetErrorString(dnn_e_)); \
-  } while (0)
-#define BLAS(expr, what)                                                                                                                                \
-  do {                                                                                                                                                  \
-    cublasStatus_t blas_e_ = (expr);                                                                                                                    \
-    if (blas_e_ != CUBLAS_STATUS_SUCCESS) return nn_error_set(NN_ERR_BACKEND, "backend 'cuda': %s failed: %s", (what), cublasGetStatusString(blas_e_)); \
-  } while (0)
-
-#define STAGE_FLOATS ((size_t) 4 << 20)  /* 16 MiB fp32 staging for fp16/bf16 transfers */
-#define CUBLAS_WS    ((size_t) 32 << 20) /* cuBLAS workspace */
-#define DIRECT_CIN   8                   /* 3x3x3 layers with fewer input channels use the direct kernel */
-#define MAX_SHAPES   64                  /* distinct cuDNN layer shapes searched per net */
-#define MAX_DEVICES  64                  /* devices whose precision probes are remembered */
-
-typedef enum { CV_NONE = 0,
-               CV_CUDNN,
-               CV_DIRECT,
-               CV_GEMM } cuda_kind;
-
-typedef struct {
-  cuda_kind                    kind;
-  int                          relu;
-  size_t                       nout; /* output elements */
-  int                          nvox; /* output voxels (GEMM) */
-  cudnnTensorDescriptor_t      x, y;
-  cudnnFilterDescriptor_t      w;
-  cudnnConvolutionDescriptor_t conv;
-  cudnnConvolutionFwdAlgo_t    algo;
-  void                        *wdev; /* weights: T (cout,k,k,k,cin) for cuDNN, T (cout,cin) for GEMM, fp32 (cout,cin,3,3,3) for DIRECT */
-  float                       *bdev; /* fp32 biases */
-} cuda_layer;
-
-typedef struct {
-  int                 device;
-  cudaStream_t        stream;
-  cudnnHandle_t       cudnn;
-  cublasHandle_t      cublas;
-  nnk_dtype           dtype;
-  cudnnDataType_t     dnn_type;
-  cudaDataType_t      blas_type;
-  cublasComputeType_t blas_compute;
-  cudnnMathType_t     math;
-  int                 nlayers;
-  cuda_layer         *L;
-  void               *ws; /* cuDNN workspace */
-  size_t              wssize;
-  void               *blasws;
-  float              *stage; /* fp32 staging (fp16/bf16 only) */
-  size_t              stagen;
-  int                 verbose;
-} cuda_state;
+#include "backend_cuda_impl.h"
 
 /* A cuDNN shape already searched in this setup. */
 typedef struct {
@@ -187,7 +122,7 @@ static cuda_types precision_types(nn_precision p)
 
 /* Whether a cuDNN result may be used at this precision: strict fp32 takes no
    tensor-core math; fp32 storage takes no down-conversion to fp16/bf16. */
-static int math_ok(nn_precision precision, cudnnMathType_t m)
+int cuda_math_ok(nn_precision precision, cudnnMathType_t m)
 {
   if (m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && (precision == NN_FP32 || precision == NN_TF32)) return 0;
   if (precision == NN_FP32 && m == CUDNN_TENSOR_OP_MATH) return 0;
@@ -246,7 +181,7 @@ static nn_err probe_conv(nn_precision p)
   PROBE_DNN(cudnnSetConvolutionMathType(cv, t.math), "cudnnSetConvolutionMathType");
   PROBE_DNN(cudnnGetConvolutionForwardAlgorithm_v7(h, x, w, cv, y, 2 * CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf), "cudnnGetConvolutionForwardAlgorithm_v7");
   for (i = 0; i < n; i++) {
-    if (perf[i].status != CUDNN_STATUS_SUCCESS || !math_ok(p, perf[i].mathType)) continue;
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || !cuda_math_ok(p, perf[i].mathType)) continue;
     if (p != NN_FP32 && cudnnSetConvolutionMathType(cv, perf[i].mathType) != CUDNN_STATUS_SUCCESS) continue;
     if (cudnnGetConvolutionForwardWorkspaceSize(h, x, w, cv, y, perf[i].algo, &wss) == CUDNN_STATUS_SUCCESS) break;
   }
@@ -324,7 +259,9 @@ static nn_err cuda_teardown(nn_net *net)
     if (c->wdev) cudaFree(c->wdev);
     if (c->bdev) cudaFree(c->bdev);
   }
+  cuda_train_teardown(st);
   free(st->L);
+  free(st->hw);
   if (st->ws) cudaFree(st->ws);
   if (st->blasws) cudaFree(st->blasws);
   if (st->stage) cudaFree(st->stage);
@@ -337,7 +274,7 @@ static nn_err cuda_teardown(nn_net *net)
 }
 
 /* Channels-last (N=1, C, D, H, W) descriptor: c fastest, then x, y, z. */
-static nn_err ndhwc_desc(cudnnTensorDescriptor_t *t, cudnnDataType_t type, int C, int D, int H, int W)
+nn_err cuda_ndhwc_desc(cudnnTensorDescriptor_t *t, cudnnDataType_t type, int C, int D, int H, int W)
 {
   const int dims[5]    = { 1, C, D, H, W };
   const int strides[5] = { C * D * H * W, 1, H * W * C, W * C, C };
@@ -348,7 +285,7 @@ static nn_err ndhwc_desc(cudnnTensorDescriptor_t *t, cudnnDataType_t type, int C
 }
 
 /* Host fp32 -> device element type: through the staging buffer in chunks. */
-static nn_err to_device(cuda_state *st, void *dst, const float *src, size_t n)
+nn_err cuda_to_device(cuda_state *st, void *dst, const float *src, size_t n)
 {
   if (st->dtype == NNK_F32) {
     CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, st->stream), "cudaMemcpyAsync");
@@ -364,7 +301,7 @@ static nn_err to_device(cuda_state *st, void *dst, const float *src, size_t n)
   return NN_SUCCESS;
 }
 
-static nn_err from_device(cuda_state *st, float *dst, const void *src, size_t n)
+nn_err cuda_from_device(cuda_state *st, float *dst, const void *src, size_t n)
 {
   if (st->dtype == NNK_F32) {
     CU(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, st->stream), "cudaMemcpyAsync");
@@ -399,7 +336,7 @@ static nn_err pick_algo(nn_net *net, cuda_state *st, cuda_layer *c, int use_find
   for (int i = 0; i < n; i++) { /* results come best first */
     size_t ws = 0;
 
-    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > wslimit || !math_ok(net->precision, perf[i].mathType)) continue;
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > wslimit || !cuda_math_ok(net->precision, perf[i].mathType)) continue;
     /* strict fp32 keeps FMA math on the descriptor; others take the result's */
     if (net->precision != NN_FP32) DNN(cudnnSetConvolutionMathType(c->conv, perf[i].mathType), "cudnnSetConvolutionMathType");
     if (cudnnGetConvolutionForwardWorkspaceSize(st->cudnn, c->x, c->w, c->conv, c->y, perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS || ws > wslimit) continue;
@@ -414,21 +351,17 @@ static nn_err pick_algo(nn_net *net, cuda_state *st, cuda_layer *c, int use_find
 static nn_err setup_layer(nn_net *net, cuda_state *st, int l, cuda_shape *shapes, int *nshapes, int use_find, size_t wslimit)
 {
   const nn_layer *L  = &net->model->layers[l];
-  const float    *w  = net->model->params + L->weight;
-  const float    *b  = net->model->params + L->bias;
   const int      *d  = net->ldims[net->model->tensors[L->out].level];
   cuda_layer     *c  = &st->L[l];
-  const size_t    es = nnk_size(st->dtype), k3 = (size_t) L->k * L->k * L->k, nw = (size_t) L->cout * L->cin * k3;
+  const size_t    es = nnk_size(st->dtype), nw = (size_t) L->cout * L->cin * L->k * L->k * L->k;
   const size_t    nvox = (size_t) d[0] * d[1] * d[2];
 
   c->relu = L->act == NN_ACT_RELU;
   c->nout = nvox * (size_t) L->cout;
   CU(cudaMalloc((void **) &c->bdev, (size_t) L->cout * sizeof(float)), "cudaMalloc");
-  CU(cudaMemcpy(c->bdev, b, (size_t) L->cout * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy");
   if (L->k == 3 && L->cin < DIRECT_CIN) {
     c->kind = CV_DIRECT;
     CU(cudaMalloc(&c->wdev, nw * sizeof(float)), "cudaMalloc");
-    CU(cudaMemcpy(c->wdev, w, nw * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy");
     if (st->verbose) fprintf(stderr, "deepcd nn cuda: layer %d: conv 3x3x3 %d->%d on %dx%dx%d: direct kernel\n", l, L->cin, L->cout, d[0], d[1], d[2]);
     return NN_SUCCESS;
   }
@@ -437,23 +370,10 @@ static nn_err setup_layer(nn_net *net, cuda_state *st, int l, cuda_shape *shapes
     NN_CHECK(nvox <= INT_MAX, NN_ERR_UNSUPPORTED, "backend 'cuda': %zu voxels are too many for one cuBLAS call", nvox);
     c->kind = CV_GEMM;
     c->nvox = (int) nvox;
-    NN_CALL(to_device(st, c->wdev, w, nw));
     if (st->verbose) fprintf(stderr, "deepcd nn cuda: layer %d: conv 1x1x1 %d->%d on %dx%dx%d: cublasGemmEx\n", l, L->cin, L->cout, d[0], d[1], d[2]);
     return NN_SUCCESS;
   }
-  /* cuDNN: filters (cout, kd, kh, kw, cin) */
-  {
-    float *t = malloc(nw * sizeof(float));
-    nn_err err;
-
-    NN_CHECK(t, NN_ERR_MEM, "backend 'cuda': out of memory");
-    for (size_t o = 0; o < (size_t) L->cout; o++)
-      for (size_t q = 0; q < k3; q++)
-        for (size_t i = 0; i < (size_t) L->cin; i++) t[(o * k3 + q) * L->cin + i] = w[(o * L->cin + i) * k3 + q];
-    err = to_device(st, c->wdev, t, nw);
-    free(t);
-    NN_CALL(err);
-  }
+  /* cuDNN: filters (cout, kd, kh, kw, cin), uploaded by upload_params */
   {
     const int filt[5] = { L->cout, L->cin, 3, 3, 3 }, zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
     int       s;
@@ -461,8 +381,8 @@ static nn_err setup_layer(nn_net *net, cuda_state *st, int l, cuda_shape *shapes
 
     NN_CHECK((size_t) (d[0] + 2) * (d[1] + 2) * (d[2] + 2) * L->cin <= INT_MAX && c->nout <= INT_MAX, NN_ERR_UNSUPPORTED, "backend 'cuda': a %dx%dx%d grid of %d channels is too large for cuDNN's int strides", d[0], d[1], d[2], L->cin > L->cout ? L->cin : L->cout);
     c->kind = CV_CUDNN;
-    NN_CALL(ndhwc_desc(&c->x, st->dnn_type, L->cin, d[0] + 2, d[1] + 2, d[2] + 2));
-    NN_CALL(ndhwc_desc(&c->y, st->dnn_type, L->cout, d[0], d[1], d[2]));
+    NN_CALL(cuda_ndhwc_desc(&c->x, st->dnn_type, L->cin, d[0] + 2, d[1] + 2, d[2] + 2));
+    NN_CALL(cuda_ndhwc_desc(&c->y, st->dnn_type, L->cout, d[0], d[1], d[2]));
     DNN(cudnnCreateFilterDescriptor(&c->w), "cudnnCreateFilterDescriptor");
     DNN(cudnnSetFilterNdDescriptor(c->w, st->dnn_type, CUDNN_TENSOR_NHWC, 5, filt), "cudnnSetFilterNdDescriptor");
     DNN(cudnnCreateConvolutionDescriptor(&c->conv), "cudnnCreateConvolutionDescriptor");
@@ -493,6 +413,43 @@ static nn_err setup_layer(nn_net *net, cuda_state *st, int l, cuda_shape *shapes
     DNN(cudnnGetConvolutionForwardWorkspaceSize(st->cudnn, c->x, c->w, c->conv, c->y, c->algo, &ws), "cudnnGetConvolutionForwardWorkspaceSize");
     if (ws > st->wssize) st->wssize = ws;
   }
+  return NN_SUCCESS;
+}
+
+/* Weights (cout, cin, k, k, k) -> (cout, k, k, k, cin), cuDNN's NHWC filters. */
+static void nhwc_weights(const nn_layer *L, const float *w, float *t)
+{
+  const size_t k3 = (size_t) L->k * L->k * L->k;
+
+  for (size_t o = 0; o < (size_t) L->cout; o++)
+    for (size_t q = 0; q < k3; q++)
+      for (size_t i = 0; i < (size_t) L->cin; i++) t[(o * k3 + q) * L->cin + i] = w[(o * L->cin + i) * k3 + q];
+}
+
+/* Layer l's biases and weights from model->params to the device, in the
+   layout of its kind (setup, params_changed). */
+static nn_err upload_params(nn_net *net, cuda_state *st, int l)
+{
+  const nn_layer *L  = &net->model->layers[l];
+  const float    *w  = net->model->params + L->weight;
+  cuda_layer     *c  = &st->L[l];
+  const size_t    nw = (size_t) L->cout * L->cin * L->k * L->k * L->k;
+
+  CU(cudaMemcpyAsync(c->bdev, net->model->params + L->bias, (size_t) L->cout * sizeof(float), cudaMemcpyHostToDevice, st->stream), "cudaMemcpyAsync");
+  switch (c->kind) {
+  case CV_DIRECT: CU(cudaMemcpyAsync(c->wdev, w, nw * sizeof(float), cudaMemcpyHostToDevice, st->stream), "cudaMemcpyAsync"); break;
+  case CV_GEMM: NN_CALL(cuda_to_device(st, c->wdev, w, nw)); break; /* (cout, cin) is already the GEMM's layout */
+  case CV_CUDNN:
+    nhwc_weights(L, w, st->hw);
+    NN_CALL(cuda_to_device(st, c->wdev, st->hw, nw));
+    break;
+  default: return nn_error_set(NN_ERR_BACKEND, "backend 'cuda': layer %d was not set up", l);
+  }
+  if (c->wbw) { /* training, DIRECT: the NHWC copy for the backward data */
+    nhwc_weights(L, w, st->hw);
+    CU(cudaMemcpyAsync(c->wbw, st->hw, nw * sizeof(float), cudaMemcpyHostToDevice, st->stream), "cudaMemcpyAsync");
+  }
+  CU(cudaStreamSynchronize(st->stream), "cudaStreamSynchronize"); /* st->hw is free again */
   return NN_SUCCESS;
 }
 
@@ -531,12 +488,28 @@ static nn_err setup_all(nn_net *net, cuda_state *st)
     st->stagen = STAGE_FLOATS;
     CU(cudaMalloc((void **) &st->stage, st->stagen * sizeof(float)), "cudaMalloc");
   }
-  st->nlayers = m->nlayers;
-  st->L       = calloc((size_t) m->nlayers, sizeof(*st->L));
-  NN_CHECK(st->L, NN_ERR_MEM, "backend 'cuda': out of memory");
+  st->nlayers  = m->nlayers;
+  st->use_find = use_find;
+  st->wslimit  = wslimit;
+  for (int l = 0; l < m->nlayers; l++) {
+    const nn_layer *L  = &m->layers[l];
+    const int      *d  = net->ldims[m->tensors[L->out].level];
+    const size_t    nw = (size_t) L->cout * L->cin * L->k * L->k * L->k, nvox = (size_t) d[0] * d[1] * d[2];
+
+    if (L->op != NN_OP_CONV) continue;
+    if (nw > st->maxw) st->maxw = nw;
+    if (L->cout > st->maxcout) st->maxcout = L->cout;
+    if (nvox > st->maxvox) st->maxvox = nvox;
+  }
+  st->L  = calloc((size_t) m->nlayers, sizeof(*st->L));
+  st->hw = malloc((st->maxw ? st->maxw : 1) * sizeof(float));
+  NN_CHECK(st->L && st->hw, NN_ERR_MEM, "backend 'cuda': out of memory");
   if (st->verbose) fprintf(stderr, "deepcd nn cuda: %s, %s, cuDNN algorithms by %s\n", m->arch[0] ? m->arch : "model", nn_precision_names[net->precision], use_find ? "measurement" : "heuristic");
   for (int l = 0; l < m->nlayers; l++)
     if (m->layers[l].op == NN_OP_CONV) NN_CALL(setup_layer(net, st, l, shapes, &nshapes, use_find, wslimit));
+  if (net->training) NN_CALL(cuda_train_setup(net, st));
+  for (int l = 0; l < m->nlayers; l++)
+    if (m->layers[l].op == NN_OP_CONV) NN_CALL(upload_params(net, st, l));
   if (st->wssize) CU(cudaMalloc(&st->ws, st->wssize), "cudaMalloc");
   CU(cudaStreamSynchronize(st->stream), "cudaStreamSynchronize");
   return NN_SUCCESS;
@@ -573,12 +546,12 @@ static nn_err cuda_release(nn_net *net, void *p)
 
 static nn_err cuda_upload(nn_net *net, void *dst, const float *src, size_t n)
 {
-  return to_device(net->bdata, dst, src, n);
+  return cuda_to_device(net->bdata, dst, src, n);
 }
 
 static nn_err cuda_download(nn_net *net, float *dst, const void *src, size_t n)
 {
-  return from_device(net->bdata, dst, src, n);
+  return cuda_from_device(net->bdata, dst, src, n);
 }
 
 /* ---- kernels ------------------------------------------------------------------ */
@@ -591,7 +564,7 @@ static nn_err cuda_pad(nn_net *net, const void *in, void *padded, const int dims
   return NN_SUCCESS;
 }
 
-static nn_err cuda_conv(nn_net *net, int l, const void *in, const void *in2, void *out, const int dims[3])
+nn_err cuda_conv(nn_net *net, int l, const void *in, const void *in2, void *out, const int dims[3])
 {
   cuda_state     *st  = net->bdata;
   const nn_layer *L   = &net->model->layers[l];
@@ -637,6 +610,17 @@ static nn_err cuda_upsample2(nn_net *net, const void *in, const void *skip, void
   return NN_SUCCESS;
 }
 
+static nn_err cuda_params_changed(nn_net *net)
+{
+  cuda_state *st = net->bdata;
+
+  NN_CHECK(st, NN_ERR_ARG, "backend 'cuda': params_changed before setup");
+  CU(cudaStreamSynchronize(st->stream), "cudaStreamSynchronize"); /* no kernel still reads the old weights */
+  for (int l = 0; l < net->model->nlayers; l++)
+    if (net->model->layers[l].op == NN_OP_CONV) NN_CALL(upload_params(net, st, l));
+  return NN_SUCCESS;
+}
+
 static nn_err cuda_host_alloc(nn_net *net, size_t n, float **p)
 {
   *p = NULL;
@@ -667,4 +651,12 @@ const nn_backend_ops nn_backend_cuda = {
   .add        = cuda_add,
   .avgpool2   = cuda_avgpool2,
   .upsample2  = cuda_upsample2,
+  /* training: backend_cuda_train.c */
+  .conv_train         = cuda_conv_train,
+  .conv_backward      = cuda_conv_backward,
+  .relu_backward      = cuda_relu_backward,
+  .grad_acc           = cuda_grad_acc,
+  .avgpool2_backward  = cuda_avgpool2_backward,
+  .upsample2_backward = cuda_upsample2_backward,
+  .params_changed     = cuda_params_changed,
 };

@@ -92,8 +92,10 @@ __global__ void k_pad(const T *__restrict__ in, T *__restrict__ p, int D, int H,
   }
 }
 
+/* out = scale * (sum over the 2x2x2 children) [+ out]: the average pooling
+   (scale 1/8), and the backward of upsampling (scale 1, accumulate). */
 template <typename T>
-__global__ void k_avgpool2(const T *__restrict__ in, T *__restrict__ out, int D, int H, int W, int C)
+__global__ void k_avgpool2(const T *__restrict__ in, T *__restrict__ out, int D, int H, int W, int C, float scale, int accumulate)
 {
   const int Ho = H / 2, R = (D / 2) * Ho, L = (W / 2) * C;
   const int e = blockIdx.x * blockDim.x + threadIdx.x;
@@ -106,12 +108,16 @@ __global__ void k_avgpool2(const T *__restrict__ in, T *__restrict__ out, int D,
 
     /* the order of the ref backend: q = (dz, dy, dx) */
     for (int q = 0; q < 8; q++) s += cvt<T>::ld(in[base + (((size_t) (q >> 2) * H + ((q >> 1) & 1)) * W + (q & 1)) * C]);
-    out[(size_t) r * L + e] = cvt<T>::st(0.125f * s);
+    s *= scale;
+    if (accumulate) s += cvt<T>::ld(out[(size_t) r * L + e]);
+    out[(size_t) r * L + e] = cvt<T>::st(s);
   }
 }
 
+/* out = scale * (the parent) [+ skip] [+ out]: nearest upsampling (scale 1),
+   and the backward of average pooling (scale 1/8, accumulate). */
 template <typename T>
-__global__ void k_upsample2(const T *__restrict__ in, const T *__restrict__ skip, T *__restrict__ out, int D, int H, int W, int C)
+__global__ void k_upsample2(const T *__restrict__ in, const T *__restrict__ skip, T *__restrict__ out, int D, int H, int W, int C, float scale, int accumulate)
 {
   const int R = D * H, L = W * C, cH = H / 2, cW = W / 2;
   const int e = blockIdx.x * blockDim.x + threadIdx.x;
@@ -120,9 +126,10 @@ __global__ void k_upsample2(const T *__restrict__ in, const T *__restrict__ skip
   for (int r = blockIdx.y; r < R; r += gridDim.y) {
     const int    z = r / H, y = r - z * H, x = e / C, c = e - x * C;
     const size_t o = (size_t) r * L + e;
-    float        v = cvt<T>::ld(in[(((size_t) (z / 2) * cH + y / 2) * cW + x / 2) * C + c]);
+    float        v = scale * cvt<T>::ld(in[(((size_t) (z / 2) * cH + y / 2) * cW + x / 2) * C + c]);
 
     if (skip) v += cvt<T>::ld(skip[o]);
+    if (accumulate) v += cvt<T>::ld(out[o]);
     out[o] = cvt<T>::st(v);
   }
 }
@@ -177,6 +184,36 @@ __global__ void k_convert(TD *__restrict__ dst, const TS *__restrict__ src, I n)
   for (I i = (I) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (I) gridDim.x * blockDim.x) dst[i] = cvt<TD>::st(cvt<TS>::ld(src[i]));
 }
 
+/* ---- backward (training, fp32) ---------------------------------------------------- */
+
+template <typename I>
+__global__ void k_mask_add(float *__restrict__ y, const float *__restrict__ in2, unsigned char *__restrict__ mask, I n)
+{
+  for (I i = (I) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (I) gridDim.x * blockDim.x) {
+    if (mask) mask[i] = y[i] > 0.0f;
+    if (in2) y[i] += in2[i];
+  }
+}
+
+template <typename I>
+__global__ void k_relu_backward(float *__restrict__ d, const unsigned char *__restrict__ mask, I n)
+{
+  for (I i = (I) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (I) gridDim.x * blockDim.x)
+    if (!mask[i]) d[i] = 0.0f;
+}
+
+template <typename I>
+__global__ void k_grad_acc(float *__restrict__ dst, const float *__restrict__ src, int accumulate, I n)
+{
+  for (I i = (I) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (I) gridDim.x * blockDim.x) dst[i] = accumulate ? dst[i] + src[i] : src[i];
+}
+
+template <typename I>
+__global__ void k_fill(float *__restrict__ x, float v, I n)
+{
+  for (I i = (I) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (I) gridDim.x * blockDim.x) x[i] = v;
+}
+
 /* ---- launchers ---------------------------------------------------------------- */
 
 cudaError_t launched()
@@ -195,20 +232,20 @@ cudaError_t pad(const void *in, void *p, int D, int H, int W, int C, cudaStream_
 }
 
 template <typename T>
-cudaError_t avgpool2(const void *in, void *out, int D, int H, int W, int C, cudaStream_t s)
+cudaError_t avgpool2(const void *in, void *out, int D, int H, int W, int C, float scale, int accumulate, cudaStream_t s)
 {
   rowgrid g = make_rowgrid((long long) (D / 2) * (H / 2), (long long) (W / 2) * C);
 
-  k_avgpool2<T><<<g.grid, g.block, 0, s>>>((const T *) in, (T *) out, D, H, W, C);
+  k_avgpool2<T><<<g.grid, g.block, 0, s>>>((const T *) in, (T *) out, D, H, W, C, scale, accumulate);
   return launched();
 }
 
 template <typename T>
-cudaError_t upsample2(const void *in, const void *skip, void *out, int D, int H, int W, int C, cudaStream_t s)
+cudaError_t upsample2(const void *in, const void *skip, void *out, int D, int H, int W, int C, float scale, int accumulate, cudaStream_t s)
 {
   rowgrid g = make_rowgrid((long long) D * H, (long long) W * C);
 
-  k_upsample2<T><<<g.grid, g.block, 0, s>>>((const T *) in, (const T *) skip, (T *) out, D, H, W, C);
+  k_upsample2<T><<<g.grid, g.block, 0, s>>>((const T *) in, (const T *) skip, (T *) out, D, H, W, C, scale, accumulate);
   return launched();
 }
 
@@ -295,12 +332,12 @@ extern "C" cudaError_t nnk_add(nnk_dtype t, const void *a, const void *b, void *
 
 extern "C" cudaError_t nnk_avgpool2(nnk_dtype t, const void *in, void *out, int D, int H, int W, int C, cudaStream_t stream)
 {
-  NNK_DISPATCH(t, D < 2 || H < 2 || W < 2 || C <= 0, avgpool2, (in, out, D, H, W, C, stream));
+  NNK_DISPATCH(t, D < 2 || H < 2 || W < 2 || C <= 0, avgpool2, (in, out, D, H, W, C, 0.125f, 0, stream));
 }
 
 extern "C" cudaError_t nnk_upsample2(nnk_dtype t, const void *in, const void *skip, void *out, int D, int H, int W, int C, cudaStream_t stream)
 {
-  NNK_DISPATCH(t, D <= 0 || H <= 0 || W <= 0 || C <= 0, upsample2, (in, skip, out, D, H, W, C, stream));
+  NNK_DISPATCH(t, D <= 0 || H <= 0 || W <= 0 || C <= 0, upsample2, (in, skip, out, D, H, W, C, 1.0f, 0, stream));
 }
 
 extern "C" cudaError_t nnk_epilogue(nnk_dtype t, void *y, const float *bias, const void *in2, size_t n, int C, int relu, cudaStream_t stream)
@@ -316,4 +353,52 @@ extern "C" cudaError_t nnk_conv3_direct(nnk_dtype t, const void *padded, const f
 extern "C" cudaError_t nnk_convert(nnk_dtype td, void *dst, nnk_dtype ts, const void *src, size_t n, cudaStream_t stream)
 {
   NNK_DISPATCH(td, n == 0, convert_from, (ts, dst, src, n, stream));
+}
+
+/* ---- backward launchers (fp32) ------------------------------------------------------ */
+
+/* Launches a flat kernel whose last parameter is the count n, with 32-bit
+   indices where they suffice. */
+#define NNK_FLAT(kernel, n, stream, ...)                                                      \
+  do {                                                                                        \
+    (void) cudaGetLastError();                                                                \
+    if ((n) <= UINT_MAX)                                                                      \
+      kernel<unsigned><<<flat_blocks(n), kBlock, 0, (stream)>>>(__VA_ARGS__, (unsigned) (n)); \
+    else                                                                                      \
+      kernel<size_t><<<flat_blocks(n), kBlock, 0, (stream)>>>(__VA_ARGS__, (size_t) (n));     \
+    return launched();                                                                        \
+  } while (0)
+
+extern "C" cudaError_t nnk_mask_add(float *y, const float *in2, unsigned char *mask, size_t n, cudaStream_t stream)
+{
+  if (n == 0 || (!in2 && !mask)) return cudaSuccess;
+  NNK_FLAT(k_mask_add, n, stream, y, in2, mask);
+}
+
+extern "C" cudaError_t nnk_relu_backward(float *d, const unsigned char *mask, size_t n, cudaStream_t stream)
+{
+  if (n == 0) return cudaSuccess;
+  NNK_FLAT(k_relu_backward, n, stream, d, mask);
+}
+
+extern "C" cudaError_t nnk_grad_acc(float *dst, const float *src, size_t n, int accumulate, cudaStream_t stream)
+{
+  if (n == 0) return cudaSuccess;
+  NNK_FLAT(k_grad_acc, n, stream, dst, src, accumulate);
+}
+
+extern "C" cudaError_t nnk_fill(float *x, float v, size_t n, cudaStream_t stream)
+{
+  if (n == 0) return cudaSuccess;
+  NNK_FLAT(k_fill, n, stream, x, v);
+}
+
+extern "C" cudaError_t nnk_avgpool2_backward(const float *dout, float *din, int D, int H, int W, int C, int accumulate, cudaStream_t stream)
+{
+  NNK_DISPATCH(NNK_F32, D < 2 || H < 2 || W < 2 || C <= 0, upsample2, (dout, NULL, din, D, H, W, C, 0.125f, accumulate, stream));
+}
+
+extern "C" cudaError_t nnk_upsample2_backward(const float *dout, float *din, int D, int H, int W, int C, int accumulate, cudaStream_t stream)
+{
+  NNK_DISPATCH(NNK_F32, D < 2 || H < 2 || W < 2 || C <= 0, avgpool2, (dout, din, D, H, W, C, 1.0f, accumulate, stream));
 }

@@ -46,6 +46,28 @@ cudaError_t nnk_conv3_direct(nnk_dtype t, const void *padded, const float *w, co
 /* dst (type td) = src (type ts), n elements, rounding to nearest even. */
 cudaError_t nnk_convert(nnk_dtype td, void *dst, nnk_dtype ts, const void *src, size_t n, cudaStream_t stream);
 
+/* ---- backward (training; fp32 tensors) ---- */
+
+/* y (n elements): mask[i] = y[i] > 0 (when mask is not NULL), then y += in2
+   (when in2 is not NULL): the ReLU mask of a convolution's output, and its
+   residual added after it. */
+cudaError_t nnk_mask_add(float *y, const float *in2, unsigned char *mask, size_t n, cudaStream_t stream);
+
+/* d = 0 where mask is 0, n elements, in place. */
+cudaError_t nnk_relu_backward(float *d, const unsigned char *mask, size_t n, cudaStream_t stream);
+
+/* dst = src (accumulate 0) or dst += src, n elements. */
+cudaError_t nnk_grad_acc(float *dst, const float *src, size_t n, int accumulate, cudaStream_t stream);
+
+/* x = v, n elements. */
+cudaError_t nnk_fill(float *x, float v, size_t n, cudaStream_t stream);
+
+/* din (D H W C) (+)= dout (D/2 H/2 W/2 C) / 8; D, H, W: dims of din. */
+cudaError_t nnk_avgpool2_backward(const float *dout, float *din, int D, int H, int W, int C, int accumulate, cudaStream_t stream);
+
+/* din (D/2 H/2 W/2 C) (+)= sum of dout (D H W C) over the 8 children; D, H, W: dims of dout. */
+cudaError_t nnk_upsample2_backward(const float *dout, float *din, int D, int H, int W, int C, int accumulate, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

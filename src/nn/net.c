@@ -127,7 +127,7 @@ static nn_err net_create(const nn_model *m, const char *backend, nn_precision pr
   if (training) { /* before the device check: say what is missing first */
     const nn_backend_ops *ops = nn_backend_find(backend);
 
-    NN_CHECK(!ops || (ops->conv_train && ops->conv_backward && ops->relu_backward && ops->grad_acc && ops->avgpool2_backward && ops->upsample2_backward), NN_ERR_UNSUPPORTED, "backend '%s' has no backward pass yet (training runs on: ref, cpu)", backend);
+    NN_CHECK(!ops || (ops->conv_train && ops->conv_backward && ops->relu_backward && ops->grad_acc && ops->avgpool2_backward && ops->upsample2_backward), NN_ERR_UNSUPPORTED, "backend '%s' has no backward pass (training runs on ref, cpu and cuda)", backend);
     NN_CHECK(precision == NN_FP32, NN_ERR_UNSUPPORTED, "training runs in fp32 only (asked for %s)", precision >= NN_FP32 && precision <= NN_FP16 ? nn_precision_names[precision] : "?");
   }
   NN_CALL(nn_backend_check(backend, precision));

@@ -84,7 +84,7 @@ static PetscErrorCode check_options(MPI_Comm comm, const DeepCDTrainOptions *o)
   PetscCheck(o->checkpoint_every >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: checkpoint_every = %" PetscInt_FMT " must be >= 0", o->checkpoint_every);
   PetscCheck(o->stop_at >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: stop_at = %" PetscInt_FMT " must be >= 0", o->stop_at);
   PetscCheck(!o->stop_at || o->checkpoint[0], comm, PETSC_ERR_ARG_WRONG, "train: stopping early (stop_at) needs a checkpoint file");
-  PetscCheck(!strcmp(o->backend, "cpu") || !strcmp(o->backend, "ref"), comm, PETSC_ERR_ARG_WRONG, "train: backend '%s' has no backward pass; use cpu or ref", o->backend);
+  PetscCheck(!strcmp(o->backend, "cpu") || !strcmp(o->backend, "ref") || !strcmp(o->backend, "cuda"), comm, PETSC_ERR_ARG_WRONG, "train: backend '%s' is not cpu, cuda or ref", o->backend);
   PetscFunctionReturn(0);
 }
 

@@ -11,6 +11,12 @@
    arrays in and out) and the device part alone (the layer loop on device
    buffers, no transfers), with the achieved TFLOP/s.
 
+   Training (fp32): on the same graphs and grids (not the halo case), with
+   some output cells masked, the cuda backward against the ref backward:
+   the training forward, dparams and din within relative 2-norm 1e-5 (per
+   kernel and bias vector), that a second backward accumulates, and the same
+   after a gradient step and nn_net_params_changed.
+
    Usage: test_nn_cuda [--no-timing] [--max-n N]
    Output ends with "N passed, M failed"; exit status 0 when all passed, 1
    otherwise, 77 ("SKIP: no CUDA device") without a device. */
@@ -289,6 +295,147 @@ done:
   free(out);
 }
 
+/* ---- training: the backward pass ------------------------------------------------- */
+
+static double rel_norm(const float *a, const float *b, size_t n)
+{
+  double d = 0, r = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    d += ((double) a[i] - b[i]) * ((double) a[i] - b[i]);
+    r += (double) b[i] * b[i];
+  }
+  return r > 0 ? sqrt(d / r) : sqrt(d);
+}
+
+/* The worst relative error over the kernels and the biases of every layer. */
+static double params_rel(const nn_model *m, const float *a, const float *b)
+{
+  double worst = 0;
+
+  for (int l = 0; l < m->nlayers; l++) {
+    const nn_layer *L  = &m->layers[l];
+    const size_t    nw = (size_t) L->cout * L->cin * L->k * L->k * L->k;
+    double          ew, eb;
+
+    if (L->op != NN_OP_CONV) continue;
+    ew = rel_norm(a + L->weight, b + L->weight, nw);
+    eb = rel_norm(a + L->bias, b + L->bias, (size_t) L->cout);
+    if (ew > worst) worst = ew;
+    if (eb > worst) worst = eb;
+  }
+  return worst;
+}
+
+/* One forward + backward: out, din (NULL: not asked), dparams (zeroed first). */
+static nn_err train_pass(nn_net *net, const float *in, const unsigned char *mask, const float *dout, float *out, float *din, float *dp, size_t np)
+{
+  memset(dp, 0, np * sizeof(float));
+  NN_CALL(nn_net_forward(net, in, mask, out));
+  return nn_net_backward(net, dout, din, dp);
+}
+
+/* cuda against ref in training mode (fp32): the training forward, the
+   gradients of the parameters and of the input, that a second backward adds
+   to dparams, and the same after a parameter change (nn_net_params_changed:
+   the weights on the device are refreshed). Tolerance: relative 2-norm 1e-5,
+   per kernel and per bias vector, as for cpu against ref (tests/test_nn_grad.cpp). */
+static void compare_grad_case(const test_case *tc)
+{
+  const double   tol = 1e-5;
+  const size_t   n   = (size_t) tc->dims[0] * tc->dims[1] * tc->dims[2];
+  nn_model      *m   = NULL;
+  nn_net        *rn = NULL, *cn = NULL;
+  float         *in = NULL, *dout = NULL, *ro = NULL, *co = NULL, *rdin = NULL, *cdin = NULL, *rdp = NULL, *cdp = NULL, *cdp2 = NULL;
+  unsigned char *mask     = NULL;
+  size_t         np       = 0;
+  int            have_din = 1;
+  nn_err         err;
+
+  if ((err = make_model(tc, &m, 42))) {
+    result(0, "grad %s: model: %s", tc->name, nn_error_message());
+    return;
+  }
+  np   = m->nparams;
+  in   = malloc(n * sizeof(float));
+  dout = malloc(n * sizeof(float));
+  ro   = malloc(n * sizeof(float));
+  co   = malloc(n * sizeof(float));
+  rdin = malloc(n * sizeof(float));
+  cdin = malloc(n * sizeof(float));
+  mask = malloc(n);
+  rdp  = malloc(np * sizeof(float));
+  cdp  = malloc(np * sizeof(float));
+  cdp2 = malloc(np * sizeof(float));
+  if (!in || !dout || !ro || !co || !rdin || !cdin || !mask || !rdp || !cdp || !cdp2) {
+    result(0, "grad %s: out of memory", tc->name);
+    goto done;
+  }
+  fill(in, n, 12345);
+  fill(dout, n, 777);
+  for (size_t i = 0; i < n; i++) mask[i] = i % 7 == 3; /* some solid cells */
+  if ((err = nn_net_create_train(m, "ref", NN_FP32, tc->dims, &rn)) || (err = train_pass(rn, in, mask, dout, ro, rdin, rdp, np))) {
+    result(0, "grad %s: ref: %s", tc->name, nn_error_message());
+    goto done;
+  }
+  if ((err = nn_net_create_train(m, "cuda", NN_FP32, tc->dims, &cn))) {
+    result(0, "grad %-39s %dx%dx%d: cuda training net: %s", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], nn_error_message());
+    goto done;
+  }
+  err = train_pass(cn, in, mask, dout, co, cdin, cdp, np);
+  if (err == NN_ERR_UNSUPPORTED && strstr(nn_error_message(), "gradient of the model input is unavailable")) {
+    printf("[ NOTE ] grad %s: %s; comparing without din\n", tc->name, nn_error_message());
+    have_din = 0;
+    err      = train_pass(cn, in, mask, dout, co, NULL, cdp, np);
+  }
+  if (err) {
+    result(0, "grad %-39s %dx%dx%d: cuda: %s", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], nn_error_message());
+    goto done;
+  }
+  {
+    const double eo = rel_norm(co, ro, n), ed = have_din ? rel_norm(cdin, rdin, n) : 0, ep = params_rel(m, cdp, rdp);
+
+    result(eo < tol && ed < tol && ep < tol, "grad %-39s %dx%dx%d: out %.2g, din %s%.2g, dparams %.2g (tolerance %.0e)", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], eo, have_din ? "" : "(not available) ", ed, ep, tol);
+  }
+  /* a second backward adds to dparams */
+  memcpy(cdp2, cdp, np * sizeof(float));
+  if ((err = nn_net_backward(cn, dout, NULL, cdp2))) {
+    result(0, "grad %s: second backward: %s", tc->name, nn_error_message());
+    goto done;
+  }
+  for (size_t i = 0; i < np; i++) cdp[i] *= 2.0f;
+  result(params_rel(m, cdp2, cdp) < tol, "grad %-39s %dx%dx%d: a second backward accumulates (%.2g)", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], params_rel(m, cdp2, cdp));
+  /* a gradient-descent step, then both nets again */
+  for (size_t i = 0; i < np; i++) m->params[i] -= 0.01f * rdp[i];
+  if ((err = nn_net_params_changed(rn)) || (err = train_pass(rn, in, mask, dout, ro, rdin, rdp, np))) {
+    result(0, "grad %s: ref after the step: %s", tc->name, nn_error_message());
+    goto done;
+  }
+  if ((err = nn_net_params_changed(cn)) || (err = train_pass(cn, in, mask, dout, co, have_din ? cdin : NULL, cdp, np))) {
+    result(0, "grad %s: cuda after the step: %s", tc->name, nn_error_message());
+    goto done;
+  }
+  {
+    const double eo = rel_norm(co, ro, n), ed = have_din ? rel_norm(cdin, rdin, n) : 0, ep = params_rel(m, cdp, rdp);
+
+    result(eo < tol && ed < tol && ep < tol, "grad %-39s %dx%dx%d: after params_changed: out %.2g, din %.2g, dparams %.2g", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], eo, ed, ep);
+  }
+done:
+  nn_net_destroy(&rn);
+  nn_net_destroy(&cn);
+  nn_model_destroy(&m);
+  free(in);
+  free(dout);
+  free(ro);
+  free(co);
+  free(rdin);
+  free(cdin);
+  free(mask);
+  free(rdp);
+  free(cdp);
+  free(cdp2);
+}
+
 /* ---- timing --------------------------------------------------------------------- */
 
 static void time_forward(nn_precision p, int N)
@@ -355,6 +502,8 @@ int main(int argc, char **argv)
     printf("precision %-4s: %s\n", nn_precision_names[p], supported[p] ? "supported" : nn_error_message());
   }
   for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) compare_case(&cases[c], supported);
+  for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+    if (!cases[c].halo) compare_grad_case(&cases[c]); /* the backward runs on a single box only */
   if (timing) {
     printf("\nfrom64 forward, median of 5 after 2 warm-ups (all: nn_net_forward with host arrays; device: the layer loop alone)\n");
     printf("| prec | grid   | setup s  | all ms     | device ms  | TFLOP/s  | TFLOP/s  |\n");
