@@ -292,8 +292,9 @@ static PetscErrorCode DeepCDDirGenSetUp_CNN(DeepCDDirGen gen)
   PetscFunctionReturn(0);
 }
 
-/* With a device backend and vectors in CUDA memory (a PETSc built with CUDA,
-   -vec_type cuda or -dm_vec_type cuda): the residual's device array goes
+/* With a device backend and vectors in CUDA memory (a PETSc built with CUDA
+   and a program that gives the KSP CUDA vectors, e.g. DMSetVecType(da,
+   VECCUDA); deepcd solve makes host vectors): the residual's device array goes
    into the network and the direction comes out into z's device array, no
    host copies (nn_net_forward_device scales, converts, pads, crops and masks
    on the device). *done: PETSC_FALSE when either vector is not in CUDA

@@ -11,6 +11,11 @@
    arrays in and out) and the device part alone (the layer loop on device
    buffers, no transfers), with the achieved TFLOP/s.
 
+   The device-pointer path (check_forward_device, at the end):
+   nn_net_forward_device on cudaMalloc'd double vectors against
+   nn_net_forward on the same net, odd and even grids, fp32 and a half
+   precision, with a mask and without.
+
    Usage: test_nn_cuda [--no-timing] [--max-n N]
    Output ends with "N passed, M failed"; exit status 0 when all passed, 1
    otherwise, 77 ("SKIP: no CUDA device") without a device. */
