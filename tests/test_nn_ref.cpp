@@ -382,6 +382,7 @@ TEST(NNDevicePath, ExecutorMatchesForwardOnAStandInDeviceBackend)
     ASSERT_EQ(nn_net_create(m, "ref", NN_FP32, d.data(), &net), NN_SUCCESS) << nn_error_message();
     net->ops = &device;
     EXPECT_EQ(nn_net_device_memory(net), 1);
+    const size_t before = nn_net_memory(net);
     // no mask set yet: unmasked
     ASSERT_EQ(nn_net_forward(net, inf.data(), nullptr, expect.data()), NN_SUCCESS) << nn_error_message();
     ASSERT_EQ(nn_net_forward_device(net, in.data(), scale, out.data()), NN_SUCCESS) << nn_error_message();
@@ -399,7 +400,8 @@ TEST(NNDevicePath, ExecutorMatchesForwardOnAStandInDeviceBackend)
       }
       EXPECT_GT(nonzero, n / 2);
     }
-    nn_net_destroy(&net); // frees the kept mask through the backend's release
+    EXPECT_EQ(nn_net_memory(net), before + n); // the kept mask: allocated once, reused
+    nn_net_destroy(&net);                      // frees the kept mask through the backend's release
   }
   nn_model_destroy(&m);
 }

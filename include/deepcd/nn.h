@@ -132,7 +132,8 @@ nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, f
 const char *nn_net_backend(const nn_net *net);
 nn_err nn_net_destroy(nn_net **net);
 /* Bytes of backend memory in the executor's buffers (activations, their
-   gradients and ReLU masks in training mode, the padding scratch); backend
+   gradients and ReLU masks in training mode, the padding scratch, the mask
+   kept by nn_net_set_mask on a device backend); backend
    workspaces (oneDNN scratchpads, cuDNN workspaces) not included. */
 size_t nn_net_memory(const nn_net *net);
 

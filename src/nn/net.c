@@ -235,6 +235,7 @@ size_t nn_net_memory(const nn_net *net)
   if (net->relumask)
     for (int l = 0; l < net->model->nlayers; l++)
       if (net->relumask[l]) bytes += (tensor_size(net, net->model->layers[l].out) + 3) / 4 * sizeof(float);
+  if (net->devmask) bytes += (size_t) net->dims[0] * net->dims[1] * net->dims[2]; /* nn_net_set_mask's copy */
   return floats * sizeof(float) + bytes;
 }
 
