@@ -1,7 +1,10 @@
 // The nn library on the ref backend: the DCDM topologies, graph validation,
-// hand-checked kernels, buffer planning, padding of odd grids, masking.
+// hand-checked kernels, buffer planning, padding of odd grids, masking, the
+// executor side of the device-pointer path.
 #include <gtest/gtest.h>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 #include <vector>
 #include <deepcd/nn.h>
@@ -259,4 +262,162 @@ TEST(NNBackend, UnknownAndMissingBackendsSayWhy)
     EXPECT_EQ(nn_backend_check("cuda", NN_FP32), NN_ERR_UNSUPPORTED);
     EXPECT_NE(std::string(nn_error_message()).find("not compiled"), std::string::npos);
   }
+}
+
+// ---- the device-pointer path (nn_net_set_mask, nn_net_forward_device) ----------
+
+namespace {
+
+// A stand-in for a device backend on the host: the ref backend with
+// host_memory = 0 and the three device-path entries written to the
+// semantics of the cuda kernels (nnk_import_f64, nnk_export_f64), so that
+// the executor's part of nn_net_forward_device (the mask kept by
+// nn_net_set_mask, padding of odd grids, cropping) is checked here. The cuda
+// kernels themselves are checked on a GPU by tests/gpu/test_nn_cuda.
+nn_err StandInImport(nn_net *, void *dst, const double *src, double scale, const int d[3], const int p[3])
+{
+  float *o = static_cast<float *>(dst);
+  for (int z = 0; z < p[0]; z++)
+    for (int y = 0; y < p[1]; y++)
+      for (int x = 0; x < p[2]; x++) o[((size_t) z * p[1] + y) * p[2] + x] = z < d[0] && y < d[1] && x < d[2] ? (float) (scale * src[((size_t) z * d[1] + y) * d[2] + x]) : 0.0f;
+  return NN_SUCCESS;
+}
+
+nn_err StandInExport(nn_net *, double *dst, const void *src, const void *mask, const int d[3], const int p[3])
+{
+  const float         *s = static_cast<const float *>(src);
+  const unsigned char *m = static_cast<const unsigned char *>(mask);
+  for (int z = 0; z < d[0]; z++)
+    for (int y = 0; y < d[1]; y++)
+      for (int x = 0; x < d[2]; x++) {
+        size_t o = ((size_t) z * d[1] + y) * d[2] + x;
+        dst[o]   = m && m[o] ? 0.0 : (double) s[((size_t) z * p[1] + y) * p[2] + x];
+      }
+  return NN_SUCCESS;
+}
+
+nn_err StandInUploadBytes(nn_net *, void **dst, const unsigned char *src, size_t n)
+{
+  if (!*dst) *dst = malloc(n ? n : 1); // the ref backend's release frees it
+  if (!*dst) return NN_ERR_MEM;
+  memcpy(*dst, src, n);
+  return NN_SUCCESS;
+}
+
+nn_backend_ops StandInDevice()
+{
+  nn_backend_ops ops = nn_backend_ref;
+  ops.name           = "stand-in device";
+  ops.host_memory    = 0;
+  ops.import_f64     = StandInImport;
+  ops.export_f64     = StandInExport;
+  ops.upload_bytes   = StandInUploadBytes;
+  return ops;
+}
+
+nn_model *HeFrom64(uint64_t seed)
+{
+  nn_model *m = nullptr;
+  if (nn_model_create_arch("from64", &m) != NN_SUCCESS) return nullptr;
+  nn_model_init_he(m, seed);
+  auto rb = Random(m->nparams, 5); // nonzero biases: masked and padded cells are not zero by accident
+  for (int l = 0; l < m->nlayers; l++)
+    if (m->layers[l].op == NN_OP_CONV)
+      for (int o = 0; o < m->layers[l].cout; o++) m->params[m->layers[l].bias + o] = 0.1f * rb[o];
+  return m;
+}
+
+} // namespace
+
+TEST(NNDevicePath, HostBackendsRefuseAndArgumentsAreChecked)
+{
+  nn_model *m = HeFrom64(3);
+  ASSERT_NE(m, nullptr);
+  int                        dims[3] = { 5, 3, 7 };
+  const size_t               n       = 5 * 3 * 7;
+  std::vector<double>        in(n, 1.0), out(n);
+  std::vector<unsigned char> mask(n, 0);
+  mask[4] = 1;
+  EXPECT_EQ(nn_net_set_mask(nullptr, mask.data()), NN_ERR_ARG);
+  EXPECT_NE(std::string(nn_error_message()).find("nn_net_set_mask"), std::string::npos);
+  EXPECT_EQ(nn_net_forward_device(nullptr, in.data(), 1.0, out.data()), NN_ERR_ARG);
+  EXPECT_EQ(nn_net_device_memory(nullptr), 0);
+  for (const char *backend : { "ref", "cpu" }) {
+    if (nn_backend_check(backend, NN_FP32) != NN_SUCCESS) continue; // cpu: oneDNN not compiled in
+    nn_net *net;
+    ASSERT_EQ(nn_net_create(m, backend, NN_FP32, dims, &net), NN_SUCCESS) << nn_error_message();
+    EXPECT_EQ(nn_net_device_memory(net), 0) << backend;
+    EXPECT_EQ(nn_net_set_mask(net, mask.data()), NN_SUCCESS) << backend;
+    EXPECT_EQ(net->devmask, nullptr) << backend << ": a host-memory backend keeps nothing";
+    EXPECT_EQ(nn_net_set_mask(net, nullptr), NN_SUCCESS) << backend;
+    EXPECT_EQ(nn_net_forward_device(net, nullptr, 1.0, out.data()), NN_ERR_ARG) << backend;
+    EXPECT_EQ(nn_net_forward_device(net, in.data(), 1.0, nullptr), NN_ERR_ARG) << backend;
+    EXPECT_EQ(nn_net_forward_device(net, in.data(), 1.0, out.data()), NN_ERR_UNSUPPORTED) << backend;
+    std::string msg = nn_error_message();
+    EXPECT_NE(msg.find("host memory"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(backend), std::string::npos) << msg;
+    nn_net_destroy(&net);
+  }
+  nn_model_destroy(&m);
+}
+
+TEST(NNDevicePath, ExecutorMatchesForwardOnAStandInDeviceBackend)
+{
+  nn_model *m = HeFrom64(11);
+  ASSERT_NE(m, nullptr);
+  const nn_backend_ops device = StandInDevice();
+  for (auto d : { std::vector<int>{ 5, 3, 7 }, std::vector<int>{ 6, 4, 8 } }) {
+    const size_t               n     = (size_t) d[0] * d[1] * d[2];
+    const double               scale = 3.7;
+    auto                       rf    = Random(n, 21);
+    std::vector<double>        in(rf.begin(), rf.end()), out(n);
+    std::vector<float>         inf(n), expect(n);
+    std::vector<unsigned char> mask(n, 0), mask2(n, 0);
+    for (size_t i = 0; i < n; i++) {
+      inf[i]   = (float) (scale * in[i]); // what the host path feeds nn_net_forward
+      mask[i]  = i % 7 == 3;
+      mask2[i] = i % 5 == 0;
+    }
+    nn_net *net;
+    ASSERT_EQ(nn_net_create(m, "ref", NN_FP32, d.data(), &net), NN_SUCCESS) << nn_error_message();
+    net->ops = &device;
+    EXPECT_EQ(nn_net_device_memory(net), 1);
+    const size_t before = nn_net_memory(net);
+    // no mask set yet: unmasked
+    ASSERT_EQ(nn_net_forward(net, inf.data(), nullptr, expect.data()), NN_SUCCESS) << nn_error_message();
+    ASSERT_EQ(nn_net_forward_device(net, in.data(), scale, out.data()), NN_SUCCESS) << nn_error_message();
+    for (size_t i = 0; i < n; i++) ASSERT_EQ(out[i], (double) expect[i]) << d[0] << "x" << d[1] << "x" << d[2] << " cell " << i;
+    // with a mask, then another one in the same buffer, then cleared
+    for (const unsigned char *mk : { (const unsigned char *) mask.data(), (const unsigned char *) mask2.data(), (const unsigned char *) nullptr }) {
+      ASSERT_EQ(nn_net_set_mask(net, mk), NN_SUCCESS) << nn_error_message();
+      ASSERT_EQ(nn_net_forward(net, inf.data(), mk, expect.data()), NN_SUCCESS);
+      ASSERT_EQ(nn_net_forward_device(net, in.data(), scale, out.data()), NN_SUCCESS) << nn_error_message();
+      size_t nonzero = 0;
+      for (size_t i = 0; i < n; i++) {
+        ASSERT_EQ(out[i], (double) expect[i]) << d[0] << "x" << d[1] << "x" << d[2] << " cell " << i;
+        if (mk && mk[i]) ASSERT_EQ(out[i], 0.0);
+        nonzero += out[i] != 0.0;
+      }
+      EXPECT_GT(nonzero, n / 2);
+    }
+    EXPECT_EQ(nn_net_memory(net), before + n); // the kept mask: allocated once, reused
+    nn_net_destroy(&net);                      // frees the kept mask through the backend's release
+  }
+  nn_model_destroy(&m);
+}
+
+TEST(NNDevicePath, TrainingNetsRefuse)
+{
+  nn_model *m = HeFrom64(2);
+  ASSERT_NE(m, nullptr);
+  const nn_backend_ops device  = StandInDevice();
+  int                  dims[3] = { 4, 4, 4 };
+  std::vector<double>  in(64, 0.5), out(64);
+  nn_net              *net;
+  ASSERT_EQ(nn_net_create_train(m, "ref", NN_FP32, dims, &net), NN_SUCCESS) << nn_error_message();
+  net->ops = &device;
+  EXPECT_EQ(nn_net_forward_device(net, in.data(), 1.0, out.data()), NN_ERR_UNSUPPORTED);
+  EXPECT_NE(std::string(nn_error_message()).find("training"), std::string::npos) << nn_error_message();
+  nn_net_destroy(&net);
+  nn_model_destroy(&m);
 }

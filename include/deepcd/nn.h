@@ -132,9 +132,35 @@ nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, f
 const char *nn_net_backend(const nn_net *net);
 nn_err nn_net_destroy(nn_net **net);
 /* Bytes of backend memory in the executor's buffers (activations, their
-   gradients and ReLU masks in training mode, the padding scratch); backend
+   gradients and ReLU masks in training mode, the padding scratch, the mask
+   kept by nn_net_set_mask on a device backend); backend
    workspaces (oneDNN scratchpads, cuDNN workspaces) not included. */
 size_t nn_net_memory(const nn_net *net);
+
+/* ---- the device-pointer path ---------------------------------------------------- */
+
+/* 1 when the backend's buffers are device memory (cuda), 0 for host-memory
+   backends (ref, cpu) and a NULL net. */
+int nn_net_device_memory(const nn_net *net);
+/* Keeps the output mask for nn_net_forward_device(): D*H*W host bytes, the
+   output is zero where mask is non-zero (solid cells); NULL clears it. A
+   device backend copies it into its memory here (allocated at the first
+   call, reused, freed by nn_net_destroy); a host-memory backend has no
+   device path and keeps nothing. nn_net_forward() does not use it (it takes
+   its mask as an argument). */
+nn_err nn_net_set_mask(nn_net *net, const unsigned char *mask);
+/* out = f((float) (scale * in)) with in and out D*H*W doubles in the memory
+   of the backend's device (for cuda: device pointers of the CUDA device that
+   was current at nn_net_create), (z, y, x) order as in nn_net_forward(), and
+   the mask of nn_net_set_mask() applied: the same result as nn_net_forward()
+   on the host arrays (float) (scale * in) with that mask, converted to
+   double. The scaling, conversion, padding of odd grids, cropping and
+   masking run on the device; nothing is allocated. Work on `in` queued on
+   other streams is waited for (the device is synchronised first); `out` is
+   complete on return. Host-memory backends (ref, cpu) and nets made by
+   nn_net_create_train() (training needs the host-side bookkeeping of
+   nn_net_forward()) return NN_ERR_UNSUPPORTED. */
+nn_err nn_net_forward_device(nn_net *net, const double *in, double scale, double *out);
 
 /* ---- training ------------------------------------------------------------------ */
 

@@ -635,6 +635,11 @@ static nn_err cuda_host_free(nn_net *net, float *p)
   return NN_SUCCESS;
 }
 
+/* the device-pointer path: defined at the end of this file */
+static nn_err cuda_import_f64(nn_net *net, void *dst, const double *src, double scale, const int dims[3], const int pdims[3]);
+static nn_err cuda_export_f64(nn_net *net, double *dst, const void *src, const void *mask, const int dims[3], const int pdims[3]);
+static nn_err cuda_upload_bytes(nn_net *net, void **dst, const unsigned char *src, size_t n);
+
 const nn_backend_ops nn_backend_cuda = {
   .name       = "cuda",
   .host_alloc = cuda_host_alloc,
@@ -659,4 +664,42 @@ const nn_backend_ops nn_backend_cuda = {
   .avgpool2_backward  = cuda_avgpool2_backward,
   .upsample2_backward = cuda_upsample2_backward,
   .params_changed     = cuda_params_changed,
+  /* the device-pointer path */
+  .import_f64   = cuda_import_f64,
+  .export_f64   = cuda_export_f64,
+  .upload_bytes = cuda_upload_bytes,
 };
+
+/* ---- the device-pointer path (nn_net_forward_device) ---------------------------- */
+
+static nn_err cuda_import_f64(nn_net *net, void *dst, const double *src, double scale, const int dims[3], const int pdims[3])
+{
+  cuda_state *st = net->bdata;
+
+  /* src may have been written on another stream (PETSc's): wait for all of
+     this device's work, as the host path's upload waits for the host */
+  CU(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  CU(nnk_import_f64(st->dtype, dst, src, scale, dims[0], dims[1], dims[2], pdims[0], pdims[1], pdims[2], st->stream), "nnk_import_f64");
+  return NN_SUCCESS;
+}
+
+static nn_err cuda_export_f64(nn_net *net, double *dst, const void *src, const void *mask, const int dims[3], const int pdims[3])
+{
+  cuda_state *st = net->bdata;
+
+  CU(nnk_export_f64(st->dtype, dst, src, mask, dims[0], dims[1], dims[2], pdims[0], pdims[1], pdims[2], st->stream), "nnk_export_f64");
+  CU(cudaStreamSynchronize(st->stream), "cudaStreamSynchronize");
+  return NN_SUCCESS;
+}
+
+static nn_err cuda_upload_bytes(nn_net *net, void **dst, const unsigned char *src, size_t n)
+{
+  cuda_state *st = net->bdata;
+
+  if (!*dst) CU(cudaMalloc(dst, n ? n : 1), "cudaMalloc");
+  /* on the backend's stream, complete on return (a plain cudaMemcpy from
+     pageable memory may still be in flight on the legacy stream) */
+  if (n) CU(cudaMemcpyAsync(*dst, src, n, cudaMemcpyHostToDevice, st->stream), "cudaMemcpyAsync");
+  CU(cudaStreamSynchronize(st->stream), "cudaStreamSynchronize");
+  return NN_SUCCESS;
+}

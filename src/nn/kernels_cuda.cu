@@ -402,3 +402,75 @@ extern "C" cudaError_t nnk_upsample2_backward(const float *dout, float *din, int
 {
   NNK_DISPATCH(NNK_F32, D < 2 || H < 2 || W < 2 || C <= 0, avgpool2, (dout, din, D, H, W, C, 1.0f, accumulate, stream));
 }
+
+/* ---- the device-pointer path (nn_net_forward_device): double vectors in and
+   out, the network's element type inside ---------------------------------------- */
+
+namespace {
+
+/* dst (PD PH PW) = (float) (scale * src) (D H W doubles) at the origin, zero
+   elsewhere: the host path's double -> float rounding, then the element
+   type's (as the upload's conversion). Rows of PW. */
+template <typename T>
+__global__ void k_import_f64(const double *__restrict__ src, double scale, T *__restrict__ dst, int D, int H, int W, int PD, int PH, int PW)
+{
+  const int R = PD * PH;
+  const int x = blockIdx.x * blockDim.x + threadIdx.x;
+
+  if (x >= PW) return;
+  for (int r = blockIdx.y; r < R; r += gridDim.y) {
+    const int z = r / PH, y = r - z * PH;
+    float     v = 0.0f;
+
+    if (z < D && y < H && x < W) v = (float) (scale * src[((size_t) z * H + y) * W + x]);
+    dst[(size_t) r * PW + x] = cvt<T>::st(v);
+  }
+}
+
+/* dst (D H W doubles) = src (PD PH PW) cropped, 0 where mask is non-zero. Rows of W. */
+template <typename T>
+__global__ void k_export_f64(const T *__restrict__ src, const unsigned char *__restrict__ mask, double *__restrict__ dst, int D, int H, int W, int PH, int PW)
+{
+  const int R = D * H;
+  const int x = blockIdx.x * blockDim.x + threadIdx.x;
+
+  if (x >= W) return;
+  for (int r = blockIdx.y; r < R; r += gridDim.y) {
+    const int    z = r / H, y = r - z * H;
+    const size_t o = (size_t) r * W + x;
+
+    dst[o] = mask && mask[o] ? 0.0 : (double) cvt<T>::ld(src[((size_t) z * PH + y) * PW + x]);
+  }
+}
+
+template <typename T>
+cudaError_t import_f64(void *dst, const double *src, double scale, int D, int H, int W, int PD, int PH, int PW, cudaStream_t s)
+{
+  rowgrid g = make_rowgrid((long long) PD * PH, PW);
+
+  k_import_f64<T><<<g.grid, g.block, 0, s>>>(src, scale, (T *) dst, D, H, W, PD, PH, PW);
+  return launched();
+}
+
+template <typename T>
+cudaError_t export_f64(double *dst, const void *src, const unsigned char *mask, int D, int H, int W, int PH, int PW, cudaStream_t s)
+{
+  rowgrid g = make_rowgrid((long long) D * H, W);
+
+  k_export_f64<T><<<g.grid, g.block, 0, s>>>((const T *) src, mask, dst, D, H, W, PH, PW);
+  return launched();
+}
+
+} // namespace
+
+extern "C" cudaError_t nnk_import_f64(nnk_dtype t, void *dst, const double *src, double scale, int D, int H, int W, int PD, int PH, int PW, cudaStream_t stream)
+{
+  if (D > PD || H > PH || W > PW) return cudaErrorInvalidValue;
+  NNK_DISPATCH(t, PD <= 0 || PH <= 0 || PW <= 0, import_f64, (dst, src, scale, D, H, W, PD, PH, PW, stream));
+}
+
+extern "C" cudaError_t nnk_export_f64(nnk_dtype t, double *dst, const void *src, const unsigned char *mask, int D, int H, int W, int PD, int PH, int PW, cudaStream_t stream)
+{
+  if (D > PD || H > PH || W > PW) return cudaErrorInvalidValue;
+  NNK_DISPATCH(t, D <= 0 || H <= 0 || W <= 0, export_f64, (dst, src, mask, D, H, W, PH, PW, stream));
+}

@@ -68,6 +68,15 @@ cudaError_t nnk_avgpool2_backward(const float *dout, float *din, int D, int H, i
 /* din (D/2 H/2 W/2 C) (+)= sum of dout (D H W C) over the 8 children; D, H, W: dims of dout. */
 cudaError_t nnk_upsample2_backward(const float *dout, float *din, int D, int H, int W, int C, int accumulate, cudaStream_t stream);
 
+/* The device-pointer path (nn_net_forward_device), 1-channel tensors:
+   dst (PD PH PW, type t) = (float) (scale * src) (D H W doubles) at the
+   origin, zero elsewhere (PD >= D, PH >= H, PW >= W). */
+cudaError_t nnk_import_f64(nnk_dtype t, void *dst, const double *src, double scale, int D, int H, int W, int PD, int PH, int PW, cudaStream_t stream);
+
+/* dst (D H W doubles) = src (PD PH PW, type t) cropped at the origin, 0.0
+   where mask (D H W bytes; may be NULL) is non-zero. */
+cudaError_t nnk_export_f64(nnk_dtype t, double *dst, const void *src, const unsigned char *mask, int D, int H, int W, int PD, int PH, int PW, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,6 +35,7 @@ nn_err nn_net_destroy(nn_net **pnet)
     for (int b = 0; b < net->nbuf; b++)
       if (net->buf[b]) net->ops->release(net, net->buf[b]);
     if (net->padded) net->ops->release(net, net->padded);
+    if (net->devmask) net->ops->release(net, net->devmask);
     net->ops->teardown(net);
   }
   if (net->host) {
@@ -234,6 +235,7 @@ size_t nn_net_memory(const nn_net *net)
   if (net->relumask)
     for (int l = 0; l < net->model->nlayers; l++)
       if (net->relumask[l]) bytes += (tensor_size(net, net->model->layers[l].out) + 3) / 4 * sizeof(float);
+  if (net->devmask) bytes += (size_t) net->dims[0] * net->dims[1] * net->dims[2]; /* nn_net_set_mask's copy */
   return floats * sizeof(float) + bytes;
 }
 
@@ -343,4 +345,36 @@ nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, f
     net->forwarded = 1;
   }
   return NN_SUCCESS;
+}
+
+/* ---- the device-pointer path ---------------------------------------------------- */
+
+int nn_net_device_memory(const nn_net *net)
+{
+  return net && net->ops && !net->ops->host_memory;
+}
+
+nn_err nn_net_set_mask(nn_net *net, const unsigned char *mask)
+{
+  NN_CHECK(net && net->ops, NN_ERR_ARG, "nn_net_set_mask: NULL net");
+  if (!mask || !net->ops->upload_bytes) { /* cleared, or no device path: nothing to keep */
+    net->devmasked = 0;
+    return NN_SUCCESS;
+  }
+  net->devmasked = 0; /* until the copy succeeded */
+  NN_CALL(net->ops->upload_bytes(net, &net->devmask, mask, (size_t) net->dims[0] * net->dims[1] * net->dims[2]));
+  net->devmasked = 1;
+  return NN_SUCCESS;
+}
+
+nn_err nn_net_forward_device(nn_net *net, const double *in, double scale, double *out)
+{
+  const nn_model *m = net ? net->model : NULL;
+
+  NN_CHECK(net && net->ops && in && out, NN_ERR_ARG, "nn_net_forward_device: NULL argument");
+  NN_CHECK(!net->ops->host_memory && net->ops->import_f64 && net->ops->export_f64, NN_ERR_UNSUPPORTED, "nn_net_forward_device: backend '%s' computes in host memory and takes no device pointers (use nn_net_forward)", net->ops->name);
+  NN_CHECK(!net->training, NN_ERR_UNSUPPORTED, "nn_net_forward_device: not for a training net (nn_net_create_train): its forward is nn_net_forward");
+  NN_CALL(net->ops->import_f64(net, net->buf[net->tbuf[m->input]], in, scale, net->dims, net->pdims));
+  NN_CALL(nn_net_run_layers(net));
+  return net->ops->export_f64(net, out, net->buf[net->tbuf[m->output]], net->devmasked ? net->devmask : NULL, net->dims, net->pdims);
 }

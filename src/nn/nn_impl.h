@@ -71,6 +71,20 @@ typedef struct {
   /* optional: model->params changed, re-read them (weights copied or
      reordered in setup); NULL: the executor runs teardown + setup */
   nn_err (*params_changed)(nn_net *net);
+
+  /* ---- the device-pointer path (nn_net_forward_device). Optional: NULL on
+     host-memory backends. Dims: (D, H, W) of the network's input (dims) and
+     padded to a multiple of 2^levels (pdims); both tensors have 1 channel. */
+  /* dst (pdims, the element type) = (float) (scale * src) (dims, double,
+     device memory) at the origin, zero in the padding */
+  nn_err (*import_f64)(nn_net *net, void *dst, const double *src, double scale, const int dims[3], const int pdims[3]);
+  /* dst (dims, double, device memory) = src (pdims) cropped, 0 where
+     mask (dims bytes, backend memory; may be NULL) is non-zero; complete
+     (synchronised) on return */
+  nn_err (*export_f64)(nn_net *net, double *dst, const void *src, const void *mask, const int dims[3], const int pdims[3]);
+  /* n bytes of backend memory at *dst (allocated when *dst is NULL, freed
+     with release) = src (n host bytes) */
+  nn_err (*upload_bytes)(nn_net *net, void **dst, const unsigned char *src, size_t n);
 } nn_backend_ops;
 
 extern const nn_backend_ops nn_backend_ref;
@@ -114,6 +128,9 @@ struct nn_net {
   int            outmasked; /* the last forward had a mask */
   int            forwarded; /* a forward ran: its activations are in the buffers */
   int           *gwritten;  /* per tensor, during a backward: its gradient buffer holds a value */
+  /* the device-pointer path (nn_net_set_mask, nn_net_forward_device) */
+  void *devmask;   /* D*H*W bytes of backend memory (upload_bytes), NULL until a mask was set */
+  int   devmasked; /* devmask holds the current mask (nn_net_set_mask(NULL) clears this only) */
 };
 
 /* The executor's layer loop on the backend's buffers: nn_net_forward()

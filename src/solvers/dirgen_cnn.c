@@ -34,8 +34,9 @@ typedef struct {
   PetscInt       n; /* local cells */
   PetscBool      distributed;
   HaloSF         halo;
-  double         flops; /* per forward on this rank */
-  PetscReal      scale; /* sqrt(cells of the whole grid): the network sees unit RMS, not unit norm */
+  double         flops;  /* per forward on this rank */
+  PetscReal      scale;  /* sqrt(cells of the whole grid): the network sees unit RMS, not unit norm */
+  PetscBool      device; /* the backend's buffers are device memory: CUDA vectors go in and out directly */
 } DirGen_CNN;
 
 static PetscErrorCode nn_to_petsc(MPI_Comm comm, nn_err err, const char what[])
@@ -274,6 +275,9 @@ static PetscErrorCode DeepCDDirGenSetUp_CNN(DeepCDDirGen gen)
     for (PetscInt i = 0; i < cnn->n; i++) cnn->mask[i] = PetscRealPart(s[i]) != 0 ? 1 : 0;
     PetscCall(VecRestoreArrayRead(solid, &s));
   }
+  /* the device path (nn_net_forward_device) masks on the device: the mask goes there once */
+  cnn->device = nn_net_device_memory(cnn->net) ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(nn_to_petsc(comm, nn_net_set_mask(cnn->net, cnn->mask), "cnn mask"));
   cnn->flops = nn_model_flops_per_voxel(cnn->model) * (double) cnn->n;
   {
     PetscInt M, N, P;
@@ -288,6 +292,49 @@ static PetscErrorCode DeepCDDirGenSetUp_CNN(DeepCDDirGen gen)
   PetscFunctionReturn(0);
 }
 
+/* With a device backend and vectors in CUDA memory (a PETSc built with CUDA
+   and a program that gives the KSP CUDA vectors, e.g. DMSetVecType(da,
+   VECCUDA); deepcd solve makes host vectors): the residual's device array goes
+   into the network and the direction comes out into z's device array, no
+   host copies (nn_net_forward_device scales, converts, pads, crops and masks
+   on the device). *done: PETSC_FALSE when either vector is not in CUDA
+   memory (then the host path runs). Only for real double PetscScalar, which
+   is what the device path takes. */
+static PetscErrorCode apply_device(DeepCDDirGen gen, Vec r, Vec z, PetscBool *done)
+{
+#if defined(PETSC_USE_REAL_DOUBLE) && !defined(PETSC_USE_COMPLEX)
+  DirGen_CNN        *cnn = (DirGen_CNN *) gen->data;
+  const PetscScalar *ra;
+  PetscScalar       *za;
+  PetscMemType       rt, zt;
+  nn_err             err = NN_SUCCESS;
+#endif
+
+  PetscFunctionBegin;
+  *done = PETSC_FALSE;
+#if defined(PETSC_USE_REAL_DOUBLE) && !defined(PETSC_USE_COMPLEX)
+  PetscCall(VecGetArrayReadAndMemType(r, &ra, &rt));
+  if (PetscMemTypeCUDA(rt)) {
+    PetscCall(VecGetArrayWriteAndMemType(z, &za, &zt));
+    if (PetscMemTypeCUDA(zt)) {
+      PetscCall(PetscLogEventBegin(DEEPCD_Inference, 0, 0, 0, 0));
+      err = nn_net_forward_device(cnn->net, ra, cnn->scale, za);
+      PetscCall(PetscLogFlops(cnn->flops));
+      PetscCall(PetscLogEventEnd(DEEPCD_Inference, 0, 0, 0, 0));
+      *done = PETSC_TRUE;
+    }
+    PetscCall(VecRestoreArrayWriteAndMemType(z, &za));
+  }
+  PetscCall(VecRestoreArrayReadAndMemType(r, &ra));
+  PetscCall(nn_to_petsc(PetscObjectComm((PetscObject) gen->ksp), err, "cnn inference"));
+#else
+  (void) gen;
+  (void) r;
+  (void) z;
+#endif
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode DeepCDDirGenApply_CNN(DeepCDDirGen gen, Vec r, Vec z)
 {
   DirGen_CNN        *cnn = (DirGen_CNN *) gen->data;
@@ -296,6 +343,13 @@ static PetscErrorCode DeepCDDirGenApply_CNN(DeepCDDirGen gen, Vec r, Vec z)
   nn_err             err;
 
   PetscFunctionBegin;
+  if (cnn->device) {
+    PetscBool done;
+
+    PetscCall(apply_device(gen, r, z, &done));
+    if (done) PetscFunctionReturn(0);
+  }
+  /* host memory: through float arrays; a device backend stages them through its pinned buffers */
   PetscCall(VecGetArrayRead(r, &ra));
   for (PetscInt i = 0; i < cnn->n; i++) cnn->in[i] = (float) (cnn->scale * PetscRealPart(ra[i]));
   PetscCall(VecRestoreArrayRead(r, &ra));

@@ -17,6 +17,11 @@
    kernel and bias vector), that a second backward accumulates, and the same
    after a gradient step and nn_net_params_changed.
 
+   The device-pointer path (check_forward_device, at the end):
+   nn_net_forward_device on cudaMalloc'd double vectors against
+   nn_net_forward on the same net, odd and even grids, fp32 and a half
+   precision, with a mask and without.
+
    Usage: test_nn_cuda [--no-timing] [--max-n N]
    Output ends with "N passed, M failed"; exit status 0 when all passed, 1
    otherwise, 77 ("SKIP: no CUDA device") without a device. */
@@ -473,6 +478,8 @@ done:
   free(out);
 }
 
+static void check_forward_device(const int supported[4]); /* the device-pointer path, at the end */
+
 int main(int argc, char **argv)
 {
   int                   supported[4] = { 0 }, timing = 1, maxn = 256, dev = 0;
@@ -504,6 +511,7 @@ int main(int argc, char **argv)
   for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) compare_case(&cases[c], supported);
   for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
     if (!cases[c].halo) compare_grad_case(&cases[c]); /* the backward runs on a single box only */
+  check_forward_device(supported);
   if (timing) {
     printf("\nfrom64 forward, median of 5 after 2 warm-ups (all: nn_net_forward with host arrays; device: the layer loop alone)\n");
     printf("| prec | grid   | setup s  | all ms     | device ms  | TFLOP/s  | TFLOP/s  |\n");
@@ -514,4 +522,99 @@ int main(int argc, char **argv)
   }
   printf("%d passed, %d failed\n", npass, nfail);
   return nfail ? 1 : 0;
+}
+
+/* ---- the device-pointer path ---------------------------------------------------- */
+
+/* One from64 net on `dims` at precision p: nn_net_forward_device (double
+   vectors in cudaMalloc'd memory, the mask of nn_net_set_mask) against
+   nn_net_forward on the same net (the same cuDNN algorithms) with the host
+   arrays (float) (scale * in) and the same mask, converted to double; then
+   with the mask cleared. Relative max difference at most tol; masked cells
+   exactly 0; no cell left unwritten (the output starts as NaN). */
+static void forward_device_case(const nn_model *m, const int dims[3], nn_precision p, double tol)
+{
+  const size_t   n     = (size_t) dims[0] * dims[1] * dims[2];
+  const double   scale = sqrt((double) n);
+  double        *in = malloc(n * sizeof(double)), *out = malloc(n * sizeof(double));
+  float         *inf = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float));
+  unsigned char *mask = malloc(n);
+  double        *din = NULL, *dout = NULL;
+  nn_net        *net = NULL;
+  cudaError_t    ce  = cudaSuccess;
+
+  if (!in || !out || !inf || !ref || !mask) {
+    result(0, "forward_device %s %dx%dx%d: out of memory", nn_precision_names[p], dims[0], dims[1], dims[2]);
+    goto done;
+  }
+  rng_state = 777;
+  for (size_t i = 0; i < n; i++) {
+    in[i]   = ((double) frand() + 1e-9 * frand()) / scale; /* unit norm, as the KSP hands it over; not float-exact */
+    inf[i]  = (float) (scale * in[i]);                     /* what the host path feeds nn_net_forward */
+    mask[i] = i % 7 == 3;
+  }
+  if ((ce = cudaMalloc((void **) &din, n * sizeof(double))) != cudaSuccess || (ce = cudaMalloc((void **) &dout, n * sizeof(double))) != cudaSuccess || (ce = cudaMemcpy(din, in, n * sizeof(double), cudaMemcpyHostToDevice)) != cudaSuccess) {
+    result(0, "forward_device %s %dx%dx%d: %s", nn_precision_names[p], dims[0], dims[1], dims[2], cudaGetErrorString(ce));
+    goto done;
+  }
+  if (nn_net_create(m, "cuda", p, dims, &net)) {
+    result(0, "forward_device %s %dx%dx%d: %s", nn_precision_names[p], dims[0], dims[1], dims[2], nn_error_message());
+    goto done;
+  }
+  result(nn_net_device_memory(net) == 1, "nn_net_device_memory on cuda %s is 1", nn_precision_names[p]);
+  for (int masked = 1; masked >= 0; masked--) {
+    const unsigned char *mk     = masked ? mask : NULL;
+    double               maxref = 0, maxdiff = 0;
+    int                  finite = 1, maskok = 1;
+
+    if (nn_net_forward(net, inf, mk, ref) || nn_net_set_mask(net, mk) || (ce = cudaMemset(dout, 0xff, n * sizeof(double))) != cudaSuccess || nn_net_forward_device(net, din, scale, dout) || nn_net_forward_device(net, din, scale, dout) /* again: buffers are reused */
+        || (ce = cudaMemcpy(out, dout, n * sizeof(double), cudaMemcpyDeviceToHost)) != cudaSuccess) {
+      result(0, "forward_device %s %dx%dx%d: %s", nn_precision_names[p], dims[0], dims[1], dims[2], ce != cudaSuccess ? cudaGetErrorString(ce) : nn_error_message());
+      goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+      double d = fabs(out[i] - (double) ref[i]);
+
+      if (!isfinite(out[i])) finite = 0;
+      if (mk && mk[i] && out[i] != 0.0) maskok = 0;
+      if (fabs(ref[i]) > maxref) maxref = fabs(ref[i]);
+      if (d > maxdiff) maxdiff = d;
+    }
+    {
+      double rel = maxref > 0 ? maxdiff / maxref : maxdiff;
+
+      result(finite && maskok && maxref > 0 && rel <= tol, "%-44s %-4s %dx%dx%d: relative max difference %.3g (tolerance %.0e)%s%s", masked ? "forward_device = forward, mask set" : "forward_device = forward, mask cleared", nn_precision_names[p], dims[0], dims[1], dims[2], rel, tol, finite ? "" : ", NON-FINITE or unwritten cells", maskok ? "" : ", masked cells not 0");
+    }
+  }
+done:
+  nn_net_destroy(&net);
+  if (din) cudaFree(din);
+  if (dout) cudaFree(dout);
+  free(in);
+  free(out);
+  free(inf);
+  free(ref);
+  free(mask);
+}
+
+/* nn_net_forward_device = nn_net_forward on an odd and an even grid, in fp32
+   (expected bit-identical: the same net, the same roundings) and in a half
+   precision (also expected identical; the tolerance only allows for a cuDNN
+   algorithm that is not bitwise deterministic). */
+static void check_forward_device(const int supported[4])
+{
+  static const int   grids[2][3] = { { 7, 9, 5 }, { 16, 12, 8 } };
+  const nn_precision half        = supported[NN_BF16] ? NN_BF16 : NN_FP16;
+  nn_model          *m           = NULL;
+
+  if (nn_model_create_arch("from64", &m) || init_params(m, 42)) {
+    result(0, "forward_device: model: %s", nn_error_message());
+    nn_model_destroy(&m);
+    return;
+  }
+  for (int g = 0; g < 2; g++) {
+    forward_device_case(m, grids[g], NN_FP32, 1e-6);
+    if (supported[half]) forward_device_case(m, grids[g], half, 1e-3);
+  }
+  nn_model_destroy(&m);
 }
