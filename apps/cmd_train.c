@@ -25,7 +25,7 @@ static void TrainUsage(FILE *f)
              "options (defaults in brackets):\n"
              "  --arch NAME           topology of a new model: from64, from128 [from64]\n"
              "  --init MODEL.h5       start from this model instead of a new one\n"
-             "  --backend B           cpu (oneDNN) or ref (plain loops) [cpu]\n"
+             "  --backend B           cpu (oneDNN), cuda (cuDNN) or ref (plain loops) [cpu]\n"
              "  --steps N             optimizer steps in all [1000]\n"
              "  --batch N             right-hand sides per step [8]\n"
              "  --lr X                peak learning rate [1e-3]\n"
@@ -36,6 +36,10 @@ static void TrainUsage(FILE *f)
              "  --val-fraction X      share of each problem's samples held out [0.1]\n"
              "  --noise F             share of each sample's squared norm replaced by white\n"
              "                        noise on the fluid cells (all frequencies) [0.5]\n"
+             "  --smooth N            take the loss on the direction smoothed by N Chebyshev/\n"
+             "                        Jacobi iterations, as the solver does with\n"
+             "                        -ksp_deepcd_smooth N -ksp_deepcd_smooth_ksp_type chebyshev\n"
+             "                        -pc_type jacobi; 0: the network's output [0]\n"
              "  --val-every N         steps between validation passes; 0: at the end [50]\n"
              "  --val-samples N       held-out samples per validation pass [64]\n"
              "  --seed N              model initialisation and sample order [1]\n"
@@ -49,7 +53,7 @@ static void TrainUsage(FILE *f)
 }
 
 typedef struct {
-  const char *data, *output, *arch, *init, *backend, *steps, *batch, *lr, *schedule, *lrmin, *warmup, *wd, *valfrac, *noise, *valevery, *valsamples, *seed, *ckpt, *ckptevery, *stopat, *resume, *plot;
+  const char *data, *output, *arch, *init, *backend, *steps, *batch, *lr, *schedule, *lrmin, *warmup, *wd, *valfrac, *noise, *valevery, *valsamples, *smooth, *seed, *ckpt, *ckptevery, *stopat, *resume, *plot;
 } TrainArgs;
 
 static int TrainParseArgs(int argc, char **argv, TrainArgs *a, char err[], size_t lerr)
@@ -69,6 +73,7 @@ static int TrainParseArgs(int argc, char **argv, TrainArgs *a, char err[], size_
     { "--weight-decay", &a->wd, NULL },
     { "--val-fraction", &a->valfrac, NULL },
     { "--noise", &a->noise, NULL },
+    { "--smooth", &a->smooth, NULL },
     { "--val-every", &a->valevery, NULL },
     { "--val-samples", &a->valsamples, NULL },
     { "--seed", &a->seed, NULL },
@@ -131,6 +136,7 @@ static PetscErrorCode TrainConfigure(const TrainArgs *a, const char syntax[], De
       { "--weight-decay", a->wd },
       { "--val-fraction", a->valfrac },
       { "--noise", a->noise },
+      { "--smooth", a->smooth },
       { "--val-every", a->valevery },
       { "--val-samples", a->valsamples },
       { "--seed", a->seed },
@@ -159,6 +165,7 @@ static PetscErrorCode TrainConfigure(const TrainArgs *a, const char syntax[], De
   if (a->valsamples) PetscCall(DeepCDCLIParseInt("train", "--val-samples", a->valsamples, &o->val_samples));
   if (a->ckptevery) PetscCall(DeepCDCLIParseInt("train", "--checkpoint-every", a->ckptevery, &o->checkpoint_every));
   if (a->stopat) PetscCall(DeepCDCLIParseInt("train", "--stop-at", a->stopat, &o->stop_at));
+  if (a->smooth) PetscCall(DeepCDCLIParseInt("train", "--smooth", a->smooth, &o->smooth));
   if (a->lr) PetscCall(DeepCDCLIParseReal("train", "--lr", a->lr, &o->lr));
   if (a->lrmin) PetscCall(DeepCDCLIParseReal("train", "--lr-min-factor", a->lrmin, &o->lr_min_factor));
   if (a->wd) PetscCall(DeepCDCLIParseReal("train", "--weight-decay", a->wd, &o->weight_decay));

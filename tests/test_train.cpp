@@ -179,6 +179,62 @@ TEST(TrainLoss, GradientMatchesCentralDifferences)
   MatDestroy(&A);
 }
 
+// --smooth: the loss on the direction the solver uses (Chebyshev/Jacobi
+// smoothing of the network's output) and its gradient back through it.
+TEST(TrainLoss, SmoothedGradientMatchesCentralDifferences)
+{
+  std::vector<unsigned char> solid;
+  Mat                        A = SmallOperator(solid);
+  std::mt19937               g(13);
+  for (PetscInt n : { 3, 10 }) {
+    std::vector<float> b, q;
+    RandomFluid(g, solid, b);
+    RandomFluid(g, solid, q);
+    for (size_t i = 0; i < q.size(); i++) q[i] += 0.5f * b[i];
+    std::vector<float> dq(q.size()), dq0(q.size());
+    PetscReal          l, l0, l3;
+    PetscBool          deg;
+    // n = 0 is the plain loss
+    ASSERT_EQ(DeepCDTrainLossSmoothed(A, 0, b.data(), q.data(), &l0, dq0.data(), &deg), 0);
+    ASSERT_EQ(DeepCDTrainLoss(A, b.data(), q.data(), &l, dq.data(), &deg), 0);
+    EXPECT_EQ(l0, l);
+    EXPECT_EQ(dq0, dq);
+    ASSERT_EQ(DeepCDTrainLossSmoothed(A, n, b.data(), q.data(), &l, dq.data(), &deg), 0);
+    ASSERT_FALSE(deg);
+    EXPECT_LT(l, 0.5 * l0) << "smoothing a random direction helps: n = " << n;
+    // still invariant to the scale of q
+    std::vector<float> q3(q);
+    for (float &v : q3) v *= 3;
+    ASSERT_EQ(DeepCDTrainLossSmoothed(A, n, b.data(), q3.data(), &l3, NULL, &deg), 0);
+    EXPECT_NEAR(l, l3, 1e-5 * l);
+    double gmax = 0;
+    for (float v : dq) gmax = std::max(gmax, (double) std::fabs(v));
+    ASSERT_GT(gmax, 0);
+    int checked = 0;
+    for (size_t i = 0; i < q.size(); i += 5) {
+      if (solid[i]) continue;
+      // a large step: the smoothed direction is rounded to float before the loss (as in training), which is
+      // noise of ~1e-7 relative that smaller steps would amplify (measured: 1/1024 fails by 3x gmax, 1/16 passes)
+      const float eps = 1.0f / 16, v0 = q[i];
+      PetscReal   lp, lm;
+      q[i] = v0 + eps;
+      ASSERT_EQ(DeepCDTrainLossSmoothed(A, n, b.data(), q.data(), &lp, NULL, &deg), 0);
+      q[i] = v0 - eps;
+      ASSERT_EQ(DeepCDTrainLossSmoothed(A, n, b.data(), q.data(), &lm, NULL, &deg), 0);
+      q[i]      = v0;
+      double fd = (lp - lm) / (2.0 * eps);
+      EXPECT_NEAR(dq[i], fd, 2e-3 * gmax) << "cell " << i << ", n = " << n;
+      checked++;
+    }
+    EXPECT_GT(checked, 10);
+  }
+  PetscReal          l;
+  PetscBool          deg;
+  std::vector<float> b(8, 1.0f);
+  EXPECT_NE(DeepCDTrainLossSmoothed(A, -1, b.data(), b.data(), &l, NULL, &deg), 0);
+  MatDestroy(&A);
+}
+
 TEST(Train, LossDecreasesOnASmallFamily)
 {
   DeepCDTrainOptions o;

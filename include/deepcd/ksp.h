@@ -21,6 +21,7 @@ PETSC_EXTERN PetscErrorCode KSPDeepCDGetNormalize(KSP, PetscBool *);
 PETSC_EXTERN PetscErrorCode KSPDeepCDSetSmooth(KSP, PetscInt);
 PETSC_EXTERN PetscErrorCode KSPDeepCDGetSmooth(KSP, PetscInt *);
 PETSC_EXTERN PetscErrorCode KSPDeepCDGetSmoother(KSP, KSP *);
+PETSC_EXTERN PetscErrorCode KSPDeepCDSmootherConfigure(KSP, PetscInt);
 PETSC_EXTERN PetscErrorCode KSPDeepCDSetGenerator(KSP, const char[]);
 PETSC_EXTERN PetscErrorCode KSPDeepCDGetGenerator(KSP, const char *[]);
 PETSC_EXTERN PetscErrorCode KSPDeepCDSetModel(KSP, const char[]);

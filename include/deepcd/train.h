@@ -27,6 +27,7 @@ typedef struct {
   char          checkpoint[PETSC_MAX_PATH_LEN]; /* checkpoint file ("" = none) */
   PetscInt      checkpoint_every;               /* steps between checkpoints (0: only at the end) */
   PetscInt      stop_at;                        /* end this run after this step, with a checkpoint (0 = at `steps`) */
+  PetscInt      smooth;                         /* Chebyshev/Jacobi iterations on each direction in the loss (0: none) */
 } DeepCDTrainOptions;
 
 /* What a monitor sees after every step. */
@@ -63,5 +64,9 @@ PETSC_EXTERN PetscErrorCode DeepCDTrainCheckpointOptions(MPI_Comm, const char pa
    degenerate direction (q.Aq <= 0 or not finite) gives L = ||b||^2 and
    dq = 0; *degenerate says so. */
 PETSC_EXTERN PetscErrorCode DeepCDTrainLoss(Mat A, const float b[], const float q[], PetscReal *loss, float dq[], PetscBool *degenerate);
+/* The same loss taken on the direction smoothed as the solver does with
+   -ksp_deepcd_smooth n -ksp_deepcd_smooth_ksp_type chebyshev -pc_type
+   jacobi, and dq = dL/dq back through the smoothing (n = 0: DeepCDTrainLoss). */
+PETSC_EXTERN PetscErrorCode DeepCDTrainLossSmoothed(Mat A, PetscInt n, const float b[], const float q[], PetscReal *loss, float dq[], PetscBool *degenerate);
 
 #endif

@@ -410,6 +410,41 @@ static PetscErrorCode KSPDeepCDGetSmooth_DeepCD(KSP ksp, PetscInt *n)
   PetscFunctionReturn(0);
 }
 
+/*@
+  KSPDeepCDSmootherConfigure - Configures a KSP as the smoother of KSPDEEPCD's
+  directions: Richardson with scale 2/3 (until its type is changed), a
+  nonzero initial guess (the direction being smoothed), no norms, no
+  convergence test, exactly n iterations.
+
+  Logically Collective
+
+  Input Parameters:
++ s - the smoother
+- n - its iterations (>= 1)
+
+  Notes:
+  KSPDeepCDGetSmoother() makes its smoother with this; `deepcd train --smooth`
+  makes the same smoother for the training loop, so that a network is
+  trained for the direction the solver uses.
+
+  Level: developer
+
+.seealso: `KSPDeepCDGetSmoother()`, `KSPDeepCDSetSmooth()`
+@*/
+PetscErrorCode KSPDeepCDSmootherConfigure(KSP s, PetscInt n)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(s, KSP_CLASSID, 1);
+  PetscCheck(n >= 1, PetscObjectComm((PetscObject) s), PETSC_ERR_ARG_OUTOFRANGE, "smoother iterations %" PetscInt_FMT ": must be >= 1", n);
+  PetscCall(KSPSetType(s, KSPRICHARDSON));
+  PetscCall(KSPRichardsonSetScale(s, 2.0 / 3.0));
+  PetscCall(KSPSetInitialGuessNonzero(s, PETSC_TRUE));
+  PetscCall(KSPSetNormType(s, KSP_NORM_NONE));
+  PetscCall(KSPSetConvergenceTest(s, KSPConvergedSkip, NULL, NULL));
+  PetscCall(KSPSetTolerances(s, 0.0, 0.0, PETSC_DEFAULT, n));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode KSPDeepCDGetSmoother_DeepCD(KSP ksp, KSP *smoother)
 {
   KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
@@ -428,12 +463,7 @@ static PetscErrorCode KSPDeepCDGetSmoother_DeepCD(KSP ksp, KSP *smoother)
     /* the outer PC is shared (after the prefix, which would rename it) */
     PetscCall(KSPGetPC(ksp, &pc));
     PetscCall(KSPSetPC(s, pc));
-    PetscCall(KSPSetType(s, KSPRICHARDSON));
-    PetscCall(KSPRichardsonSetScale(s, 2.0 / 3.0));
-    PetscCall(KSPSetInitialGuessNonzero(s, PETSC_TRUE));
-    PetscCall(KSPSetNormType(s, KSP_NORM_NONE));
-    PetscCall(KSPSetConvergenceTest(s, KSPConvergedSkip, NULL, NULL));
-    PetscCall(KSPSetTolerances(s, 0.0, 0.0, PETSC_DEFAULT, PetscMax(cd->nsmooth, 1)));
+    PetscCall(KSPDeepCDSmootherConfigure(s, PetscMax(cd->nsmooth, 1)));
     cd->smoother = s;
   }
   *smoother = cd->smoother;

@@ -82,6 +82,7 @@ static PetscErrorCode check_options(MPI_Comm comm, const DeepCDTrainOptions *o)
   PetscCheck(o->noise >= 0 && o->noise < 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: noise share %s must be in [0, 1)", fmt_real(g, o->noise));
   PetscCheck(o->val_every >= 0 && o->val_samples >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: validation every %" PetscInt_FMT " steps on %" PetscInt_FMT " samples: both must be >= 0", o->val_every, o->val_samples);
   PetscCheck(o->checkpoint_every >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: checkpoint_every = %" PetscInt_FMT " must be >= 0", o->checkpoint_every);
+  PetscCheck(o->smooth >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: smooth = %" PetscInt_FMT " must be >= 0", o->smooth);
   PetscCheck(o->stop_at >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: stop_at = %" PetscInt_FMT " must be >= 0", o->stop_at);
   PetscCheck(!o->stop_at || o->checkpoint[0], comm, PETSC_ERR_ARG_WRONG, "train: stopping early (stop_at) needs a checkpoint file");
   PetscCheck(!strcmp(o->backend, "cpu") || !strcmp(o->backend, "ref") || !strcmp(o->backend, "cuda"), comm, PETSC_ERR_ARG_WRONG, "train: backend '%s' is not cpu, cuda or ref", o->backend);
@@ -186,8 +187,9 @@ typedef struct {
   unsigned char *solid;
   Mat            A;
   Vec            work[5];
-  hid_t          rhs; /* the dataset */
-  int            net; /* index into the nets (one per grid size) */
+  TrainSmoother  smoother; /* --smooth */
+  hid_t          rhs;      /* the dataset */
+  int            net;      /* index into the nets (one per grid size) */
 } TrainProblem;
 
 typedef struct {
@@ -215,6 +217,7 @@ static PetscErrorCode data_close(TrainData *d)
 
     PetscCall(MatDestroy(&tp->A));
     for (int i = 0; i < 5; i++) PetscCall(VecDestroy(&tp->work[i]));
+    PetscCall(DeepCDTrainSmootherDestroy(&tp->smoother));
     PetscCall(PetscFree(tp->solid));
     PetscCall(PetscFree(tp->noise));
     if (tp->rhs >= 0) H5Dclose(tp->rhs);
@@ -304,6 +307,7 @@ static PetscErrorCode data_problem(TrainData *d, PetscInt p, const DeepCDTrainOp
   PetscCall(DeepCDProblemDestroy(&prob));
   PetscCall(MatCreateVecs(tp->A, &tp->work[0], NULL));
   for (int i = 1; i < 5; i++) PetscCall(VecDuplicate(tp->work[0], &tp->work[i]));
+  PetscCall(DeepCDTrainSmootherSetUp(tp->A, o->smooth, &tp->smoother));
   tp->rhs = H5Dopen2(gid, "rhs", H5P_DEFAULT);
   H5Gclose(gid);
   PetscCheck(tp->rhs >= 0, d->comm, PETSC_ERR_FILE_READ, "%s: dataset '%s/rhs' cannot be opened", d->file, grp);
@@ -411,7 +415,9 @@ static PetscErrorCode data_sample(TrainData *d, PetscInt p, PetscInt s, uint64_t
   /* the network sees the right-hand side at unit RMS, as in the KSP (dirgen_cnn.c) */
   for (PetscInt i = 0; i < tp->n; i++) d->in[i] = (float) (tp->scale * d->b[i]);
   PetscCheck(nn_net_forward(net, d->in, tp->solid, d->q) == NN_SUCCESS, PETSC_COMM_SELF, PETSC_ERR_LIB, "train: forward: %s", nn_error_message());
+  PetscCall(DeepCDTrainSmootherForward(&tp->smoother, tp->A, d->b, d->q)); /* --smooth: the loss sees the solver's direction */
   PetscCall(loss_eval(tp->A, tp->work, d->b, d->q, loss, dparams ? d->dq : NULL, degenerate));
+  if (dparams) PetscCall(DeepCDTrainSmootherBackward(&tp->smoother, d->dq));
   if (dparams) PetscCheck(nn_net_backward(net, d->dq, NULL, dparams) == NN_SUCCESS, PETSC_COMM_SELF, PETSC_ERR_LIB, "train: backward: %s", nn_error_message());
   PetscFunctionReturn(0);
 }
@@ -516,7 +522,10 @@ static PetscErrorCode set_record(nn_model *m, const TrainData *d, const DeepCDTr
   m->training.grid[1] = (int) d->prob[0].ny;
   m->training.grid[2] = (int) d->prob[0].nz;
   PetscCall(PetscStrncpy(m->training.data, d->desc, sizeof(m->training.data)));
-  PetscCall(PetscStrncpy(m->training.loss, "dcdm", sizeof(m->training.loss)));
+  if (o->smooth)
+    PetscCall(PetscSNPrintf(m->training.loss, sizeof(m->training.loss), "dcdm, smoothed by %" PetscInt_FMT " chebyshev/jacobi", o->smooth));
+  else
+    PetscCall(PetscStrncpy(m->training.loss, "dcdm", sizeof(m->training.loss)));
   m->training.loss_value = loss;
   m->training.steps      = (long) step;
   m->training.seed       = (uint64_t) o->seed;

@@ -69,6 +69,7 @@ static PetscErrorCode ckpt_contents(hid_t file, const char path[], const void *c
   err |= DeepCDH5WriteAttrReal(g, "weight_decay", o->weight_decay);
   err |= DeepCDH5WriteAttrReal(g, "val_fraction", o->val_fraction);
   err |= DeepCDH5WriteAttrReal(g, "noise", o->noise);
+  err |= DeepCDH5WriteAttrInt(g, "smooth", o->smooth);
   err |= DeepCDH5WriteAttr(g, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &seed);
   H5Gclose(g);
   PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: group '%s': cannot be written", path, CKPT);
@@ -128,6 +129,8 @@ static PetscErrorCode ckpt_read(MPI_Comm comm, const char path[], DeepCDTrainOpt
   PetscCall(DeepCDH5ReadAttrReal(comm, path, g, "weight_decay", &o->weight_decay));
   PetscCall(DeepCDH5ReadAttrReal(comm, path, g, "val_fraction", &o->val_fraction));
   PetscCall(DeepCDH5ReadAttrReal(comm, path, g, "noise", &o->noise));
+  o->smooth = 0; /* absent in checkpoints from before --smooth */
+  if (H5Aexists(g, "smooth") > 0) PetscCall(DeepCDH5ReadAttrInt(comm, path, g, "smooth", &o->smooth));
   PetscCall(DeepCDH5ReadAttrU64(comm, path, g, "seed", &seed));
   o->seed = (unsigned long) seed;
   PetscCall(DeepCDH5ReadAttrInt(comm, path, g, "step", &st->step));

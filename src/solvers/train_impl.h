@@ -3,6 +3,7 @@
 #define DEEPCD_TRAIN_IMPL_H
 
 #include <stdint.h>
+#include <petscksp.h>
 #include <deepcd/train.h>
 
 /* Everything a resumed run needs besides the options and the history. */
@@ -17,5 +18,23 @@ typedef struct {
 PETSC_INTERN PetscErrorCode DeepCDTrainCheckpointWrite(MPI_Comm, const char path[], const DeepCDTrainOptions *, const TrainState *, const DeepCDTrainHistory *);
 /* Reads on every rank; st->model and st->adam are created. */
 PETSC_INTERN PetscErrorCode DeepCDTrainCheckpointRead(MPI_Comm, const char path[], DeepCDTrainOptions *, TrainState *, DeepCDTrainHistory *);
+
+/* The smoother in the training loop (train_smooth.c): the direction the
+   solver uses with -ksp_deepcd_smooth n (Chebyshev/Jacobi), and the
+   gradient back through it. n = 0: forward and backward do nothing. */
+typedef struct {
+  PetscInt  n;
+  KSP       ksp;
+  Vec       b, q0, y0, g, u, w, zero, diag;
+  PetscReal s, t, alpha; /* q0.b, q0.A q0, s / t of the last forward */
+  PetscBool smoothed;    /* the last forward smoothed (not degenerate) */
+} TrainSmoother;
+
+PETSC_INTERN PetscErrorCode DeepCDTrainSmootherSetUp(Mat A, PetscInt n, TrainSmoother *);
+PETSC_INTERN PetscErrorCode DeepCDTrainSmootherDestroy(TrainSmoother *);
+/* q: in the network's output q0, out d = S(q0) */
+PETSC_INTERN PetscErrorCode DeepCDTrainSmootherForward(TrainSmoother *, Mat A, const float b[], float q[]);
+/* dq: in dL/dd, out dL/dq0 (for the last forward) */
+PETSC_INTERN PetscErrorCode DeepCDTrainSmootherBackward(TrainSmoother *, float dq[]);
 
 #endif
