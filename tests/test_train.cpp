@@ -300,6 +300,47 @@ TEST(Train, ResumeFromACheckpointIsBitIdentical)
   DeepCDTrainHistoryDestroy(&hr);
 }
 
+// --smooth: the option is kept by the checkpoint (the resumed run smooths
+// too, bit for bit) and recorded in the model; it changes what is learned.
+TEST(Train, SmoothedTrainingResumesBitIdentical)
+{
+  std::string        dir = TestTempDir("train-smooth");
+  DeepCDTrainOptions o;
+  ASSERT_EQ(DeepCDTrainOptionsDefault(&o), 0);
+  strcpy(o.data, SmallData().c_str());
+  o.steps                  = 4;
+  o.batch                  = 3;
+  o.val_every              = 2;
+  nn_model          *plain = nullptr, *full = nullptr, *part = nullptr, *rest = nullptr;
+  DeepCDTrainHistory h0, hf, hp, hr;
+  ASSERT_EQ(DeepCDTrain(PETSC_COMM_SELF, &o, NULL, NULL, NULL, &plain, &h0), 0);
+  o.smooth = 4;
+  ASSERT_EQ(DeepCDTrain(PETSC_COMM_SELF, &o, NULL, NULL, NULL, &full, &hf), 0);
+  EXPECT_STREQ(full->training.loss, "dcdm, smoothed by 4 chebyshev/jacobi");
+  EXPECT_NE(Params(full), Params(plain));
+  EXPECT_LT(hf.val_loss[0], h0.val_loss[0]) << "the smoothed direction is better than the raw one";
+  strcpy(o.checkpoint, (dir + "/ck.h5").c_str());
+  o.stop_at = 2;
+  ASSERT_EQ(DeepCDTrain(PETSC_COMM_SELF, &o, NULL, NULL, NULL, &part, &hp), 0);
+  DeepCDTrainOptions r;
+  PetscInt           step;
+  ASSERT_EQ(DeepCDTrainCheckpointOptions(PETSC_COMM_SELF, o.checkpoint, &r, &step), 0);
+  EXPECT_EQ(r.smooth, 4);
+  o.stop_at = 0;
+  o.smooth  = 0; // the checkpoint's value is used
+  o.data[0] = 0;
+  ASSERT_EQ(DeepCDTrain(PETSC_COMM_SELF, &o, o.checkpoint, NULL, NULL, &rest, &hr), 0);
+  EXPECT_TRUE(Params(rest) == Params(full)) << "resumed weights differ from the uninterrupted smoothed run";
+  nn_model_destroy(&plain);
+  nn_model_destroy(&full);
+  nn_model_destroy(&part);
+  nn_model_destroy(&rest);
+  DeepCDTrainHistoryDestroy(&h0);
+  DeepCDTrainHistoryDestroy(&hf);
+  DeepCDTrainHistoryDestroy(&hp);
+  DeepCDTrainHistoryDestroy(&hr);
+}
+
 TEST(TrainCli, KilledAndResumedEqualsUninterrupted)
 {
   std::string   dir = TestTempDir("train-kill"), data = SmallData();
@@ -344,6 +385,8 @@ TEST(TrainCli, BadInputGetsOneLineAndNoOutput)
     { data + " --batch -3 -o " + out, "option --batch: '-3' is not a non-negative integer" },
     { data + " --schedule linear -o " + out, "train: schedule 'linear' is not 'cosine' or 'constant'" },
     { data + " --backend tpu -o " + out, "train: backend 'tpu' is not cpu, cuda or ref" },
+    { data + " --smooth -1 -o " + out, "option --smooth: '-1' is not a non-negative integer" },
+    { data + " --smooth x -o " + out, "option --smooth: 'x' is not" },
     { data + " --val-fraction 1 -o " + out, "validation fraction 1 must be in [0, 1)" },
     { data + " --stop-at 2 -o " + out, "option --stop-at needs --checkpoint F" },
     { data + " -o /nonexistent-dir/m.h5", "-o /nonexistent-dir/m.h5: the directory does not exist or is not writable" },

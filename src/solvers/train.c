@@ -665,7 +665,10 @@ static PetscErrorCode train_run(MPI_Comm comm, const DeepCDTrainOptions *opts, c
   Notes:
   Every step draws `batch` training samples (uniformly, with replacement, from
   one splitmix64 stream seeded by `seed`), runs the network forward and
-  backward on each and takes one Adam step on the mean of their DCDM losses.
+  backward on each and takes one Adam step on the mean of their DCDM losses
+  (with `smooth` > 0 taken on the direction after that many Chebyshev/Jacobi
+  smoothing iterations, as the solver's -ksp_deepcd_smooth applies them; see
+  `DeepCDTrainLossSmoothed()`).
   Checkpoints (`checkpoint_every`, and after the last step of the run) hold
   the model, Adam's moments, the stream's state, the step and the history: a
   resumed run reaches the same weights as an uninterrupted one, bit for bit
