@@ -2,6 +2,8 @@
 # Plots a benchmark table (the Markdown written by bench/*.sh, columns
 # scene | N | solver | iterations | reason | setup s | solve s) as clustered
 # bars of setup + solve seconds per problem, one bar per solver (gnuplot PNG).
+# Unconverged runs have no bar; a solver that converged nowhere has no
+# column (gnuplot refuses a histogram column without a valid point).
 # Usage: bench/plot_table.sh TABLE.md OUT.png
 set -euo pipefail
 table=$1
@@ -16,10 +18,15 @@ awk -F'|' 'NR > 2 {
     if (!(prob in seenp)) { seenp[prob] = 1; probs[++np] = prob }
     if (!(s in seens)) { seens[s] = 1; solvers[++ns] = s }
     v[prob, s] = ($6 ~ /CONVERGED/) ? t : "NaN"
+    if ($6 ~ /CONVERGED/) conv[s] = 1
   }
   END {
-    printf "problem"; for (j = 1; j <= ns; j++) printf " %s", solvers[j]; printf "\n"
-    for (i = 1; i <= np; i++) { printf "%s", probs[i]; for (j = 1; j <= ns; j++) printf " %s", v[probs[i], solvers[j]]; printf "\n" }
+    printf "problem"; for (j = 1; j <= ns; j++) if (solvers[j] in conv) printf " %s", solvers[j]; printf "\n"
+    for (i = 1; i <= np; i++) {
+      printf "%s", probs[i]
+      for (j = 1; j <= ns; j++) if (solvers[j] in conv) printf " %s", v[probs[i], solvers[j]]
+      printf "\n"
+    }
   }' "$table" > "$dat"
 ncol=$(head -1 "$dat" | wc -w)
 gnuplot <<GP

@@ -376,6 +376,15 @@ static PetscErrorCode DeepCDDirGenView_CNN(DeepCDDirGen gen, PetscViewer viewer)
   if (cnn->model) {
     PetscCall(PetscViewerASCIIPrintf(viewer, "architecture: %s, %d layers, %zu parameters, %.4g FLOP per voxel\n", cnn->model->arch[0] ? cnn->model->arch : "custom", cnn->model->nlayers, cnn->model->nparams, nn_model_flops_per_voxel(cnn->model)));
     PetscCall(PetscViewerASCIIPrintf(viewer, "halo exchange between ranks: %s\n", cnn->distributed ? "yes" : "no (one rank)"));
+    if (cnn->model->training.steps > 0) {
+      const nn_training *t = &cnn->model->training;
+      PetscInt           ns;
+
+      PetscCall(PetscViewerASCIIPrintf(viewer, "trained: %ld steps at %dx%dx%d, loss %s\n", t->steps, t->grid[0], t->grid[1], t->grid[2], t->loss));
+      /* a model trained on smoothed directions (deepcd train --smooth) is meant to be used with smoothing */
+      PetscCall(KSPDeepCDGetSmooth(gen->ksp, &ns));
+      if (!ns && strstr(t->loss, "smoothed")) PetscCall(PetscViewerASCIIPrintf(viewer, "note: this model was trained for smoothed directions; use it with -ksp_deepcd_smooth N -ksp_deepcd_smooth_ksp_type chebyshev -pc_type jacobi\n"));
+    }
   }
   PetscFunctionReturn(0);
 }
