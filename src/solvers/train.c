@@ -91,24 +91,43 @@ static PetscErrorCode check_options(MPI_Comm comm, const DeepCDTrainOptions *o)
 
 /* ---- the loss ---- */
 
+PetscErrorCode DeepCDTrainVecFromFloat(Vec v, const float a[])
+{
+  PetscScalar *p;
+  PetscInt     n;
+
+  PetscFunctionBegin;
+  PetscCall(VecGetLocalSize(v, &n));
+  PetscCall(VecGetArrayWrite(v, &p));
+  for (PetscInt i = 0; i < n; i++) p[i] = a[i];
+  PetscCall(VecRestoreArrayWrite(v, &p));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode DeepCDTrainVecToFloat(Vec v, float a[])
+{
+  const PetscScalar *p;
+  PetscInt           n;
+
+  PetscFunctionBegin;
+  PetscCall(VecGetLocalSize(v, &n));
+  PetscCall(VecGetArrayRead(v, &p));
+  for (PetscInt i = 0; i < n; i++) a[i] = (float) PetscRealPart(p[i]);
+  PetscCall(VecRestoreArrayRead(v, &p));
+  PetscFunctionReturn(0);
+}
+
 /* L and dL/dq for one sample; v = 5 work vectors of A's size. */
 static PetscErrorCode loss_eval(Mat A, Vec v[5], const float b[], const float q[], PetscReal *loss, float dq[], PetscBool *degenerate)
 {
-  Vec          vb = v[0], vq = v[1], y = v[2], r = v[3], w = v[4];
-  PetscInt     n;
-  PetscScalar *pb, *pq;
-  PetscReal    s, t, alpha, ry;
+  Vec       vb = v[0], vq = v[1], y = v[2], r = v[3], w = v[4];
+  PetscInt  n;
+  PetscReal s, t, alpha, ry;
 
   PetscFunctionBegin;
   PetscCall(VecGetLocalSize(vb, &n));
-  PetscCall(VecGetArray(vb, &pb));
-  PetscCall(VecGetArray(vq, &pq));
-  for (PetscInt i = 0; i < n; i++) {
-    pb[i] = b[i];
-    pq[i] = q[i];
-  }
-  PetscCall(VecRestoreArray(vb, &pb));
-  PetscCall(VecRestoreArray(vq, &pq));
+  PetscCall(DeepCDTrainVecFromFloat(vb, b));
+  PetscCall(DeepCDTrainVecFromFloat(vq, q));
   PetscCall(MatMult(A, vq, y));
   PetscCall(VecDot(vq, vb, &s));
   PetscCall(VecDot(vq, y, &t));

@@ -19,6 +19,10 @@ PETSC_INTERN PetscErrorCode DeepCDTrainCheckpointWrite(MPI_Comm, const char path
 /* Reads on every rank; st->model and st->adam are created. */
 PETSC_INTERN PetscErrorCode DeepCDTrainCheckpointRead(MPI_Comm, const char path[], DeepCDTrainOptions *, TrainState *, DeepCDTrainHistory *);
 
+/* Natural-order float arrays <-> a sequential Vec of the same size. */
+PETSC_INTERN PetscErrorCode DeepCDTrainVecFromFloat(Vec, const float[]);
+PETSC_INTERN PetscErrorCode DeepCDTrainVecToFloat(Vec, float[]);
+
 /* The smoother in the training loop (train_smooth.c): the direction the
    solver uses with -ksp_deepcd_smooth n (Chebyshev/Jacobi), and the
    gradient back through it. n = 0: forward and backward do nothing. */

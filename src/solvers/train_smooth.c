@@ -26,32 +26,6 @@
 #include <deepcd/ksp.h>
 #include "train_impl.h"
 
-static PetscErrorCode to_vec(Vec v, const float a[])
-{
-  PetscScalar *p;
-  PetscInt     n;
-
-  PetscFunctionBegin;
-  PetscCall(VecGetLocalSize(v, &n));
-  PetscCall(VecGetArrayWrite(v, &p));
-  for (PetscInt i = 0; i < n; i++) p[i] = a[i];
-  PetscCall(VecRestoreArrayWrite(v, &p));
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode from_vec(Vec v, float a[])
-{
-  const PetscScalar *p;
-  PetscInt           n;
-
-  PetscFunctionBegin;
-  PetscCall(VecGetLocalSize(v, &n));
-  PetscCall(VecGetArrayRead(v, &p));
-  for (PetscInt i = 0; i < n; i++) a[i] = (float) PetscRealPart(p[i]);
-  PetscCall(VecRestoreArrayRead(v, &p));
-  PetscFunctionReturn(0);
-}
-
 PetscErrorCode DeepCDTrainSmootherSetUp(Mat A, PetscInt n, TrainSmoother *s)
 {
   PC pc;
@@ -102,8 +76,8 @@ PetscErrorCode DeepCDTrainSmootherForward(TrainSmoother *s, Mat A, const float b
   PetscFunctionBegin;
   s->smoothed = PETSC_FALSE;
   if (!s->n) PetscFunctionReturn(0);
-  PetscCall(to_vec(s->b, b));
-  PetscCall(to_vec(s->q0, q));
+  PetscCall(DeepCDTrainVecFromFloat(s->b, b));
+  PetscCall(DeepCDTrainVecFromFloat(s->q0, q));
   PetscCall(MatMult(A, s->q0, s->y0));
   PetscCall(VecDot(s->q0, s->b, &sv));
   PetscCall(VecDot(s->q0, s->y0, &tv));
@@ -114,7 +88,7 @@ PetscErrorCode DeepCDTrainSmootherForward(TrainSmoother *s, Mat A, const float b
   s->alpha = s->s / s->t;
   PetscCall(VecAXPBY(s->g, s->alpha, 0.0, s->q0)); /* g is the iterate here: alpha q0 */
   PetscCall(KSPSolve(s->ksp, s->b, s->g));
-  PetscCall(from_vec(s->g, q));
+  PetscCall(DeepCDTrainVecToFloat(s->g, q));
   s->smoothed = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
@@ -125,7 +99,7 @@ PetscErrorCode DeepCDTrainSmootherBackward(TrainSmoother *s, float dq[])
 
   PetscFunctionBegin;
   if (!s->n || !s->smoothed) PetscFunctionReturn(0);
-  PetscCall(to_vec(s->g, dq));
+  PetscCall(DeepCDTrainVecFromFloat(s->g, dq));
   /* u = P^T g = D p(D^-1 A) D^-1 g */
   PetscCall(VecPointwiseDivide(s->u, s->g, s->diag));
   PetscCall(KSPSolve(s->ksp, s->zero, s->u));
@@ -136,7 +110,7 @@ PetscErrorCode DeepCDTrainSmootherBackward(TrainSmoother *s, float dq[])
   PetscCall(VecDot(s->w, s->g, &c));
   /* dL/dq0 = alpha u + c (b / t - 2 s y0 / t^2) */
   PetscCall(VecAXPBYPCZ(s->u, PetscRealPart(c) / s->t, -2.0 * PetscRealPart(c) * s->s / (s->t * s->t), s->alpha, s->b, s->y0));
-  PetscCall(from_vec(s->u, dq));
+  PetscCall(DeepCDTrainVecToFloat(s->u, dq));
   PetscFunctionReturn(0);
 }
 
