@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <deepcd.h>
-#include <deepcd/progress.h>
+#include "progress.h"
 #include <deepcd/moe.h>
 #include "cli.h"
 

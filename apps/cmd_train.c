@@ -9,6 +9,7 @@
 #include <deepcd.h>
 #include <deepcd/train.h>
 #include "cli.h"
+#include "progress.h"
 
 static const char help[] = "deepcd train: trains a DCDM network (try 'deepcd train --help').\n";
 

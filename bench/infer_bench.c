@@ -43,7 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <deepcd/nn.h>
-#include "nn_impl.h"
+#include <deepcd/private/nnimpl.h>
 #include "nn_timing.h"
 #ifdef NN_TIMING_HAVE_CUDA
 #include <cuda_runtime_api.h>

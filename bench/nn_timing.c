@@ -5,7 +5,7 @@
 #ifdef NN_TIMING_HAVE_CUDA
 #include <cuda_runtime_api.h>
 #endif
-#include "nn_impl.h"
+#include <deepcd/private/nnimpl.h>
 #include "nn_timing.h"
 
 double nn_timing_now(void)

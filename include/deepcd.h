@@ -11,6 +11,5 @@
 #include <deepcd/dirgen.h>
 #include <deepcd/ksp.h>
 #include <deepcd/model_io.h>
-#include <deepcd/progress.h>
 
 #endif

@@ -35,7 +35,7 @@
 
 #include <deepcd/nn.h>
 extern "C" {
-#include "../src/nn/nn_impl.h"
+#include <deepcd/private/nnimpl.h>
 }
 
 namespace {

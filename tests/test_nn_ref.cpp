@@ -9,7 +9,7 @@
 #include <vector>
 #include <deepcd/nn.h>
 extern "C" {
-#include "../src/nn/nn_impl.h"
+#include <deepcd/private/nnimpl.h>
 }
 
 namespace {

@@ -1,6 +1,6 @@
 // Progress lines and gnuplot plots (src/solvers/progress.c).
 #include <gtest/gtest.h>
-#include <deepcd/progress.h>
+#include "progress.h"
 #include <cmath>
 #include <cstdio>
 #include <fstream>

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <hdf5.h>
 #include "fit_h5.h"
-#include "h5_plain.h"
+#include <deepcd/private/h5plain.h>
 
 static int dims_attrs(hid_t fid, const char *format, const int dims[3])
 {

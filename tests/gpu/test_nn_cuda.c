@@ -34,7 +34,7 @@
 #include <string.h>
 #include <cuda_runtime_api.h>
 #include <deepcd/nn.h>
-#include "nn_impl.h"   /* nn_error_set */
+#include <deepcd/private/nnimpl.h>   /* nn_error_set */
 #include "nn_timing.h" /* bench/: the forward timings, shared with bench/infer_bench */
 
 static int npass, nfail;

@@ -1,0 +1,73 @@
+/* Private declarations of libdeepcd_moe. */
+#ifndef DEEPCD_MOE_IMPL_H
+#define DEEPCD_MOE_IMPL_H
+
+#include <stdint.h>
+#include <petsc/private/petscimpl.h>
+#include <petscviewer.h>
+#include <deepcd/moe.h>
+
+/* splitmix64 (the project's one stream, src/solvers/rng.h): seeded and
+   platform-independent (weights, point draws). */
+#include <deepcd/private/rng.h>
+
+/* Uniform in [0, 1). */
+static inline double DeepCDMoeRngUniform(uint64_t *s)
+{
+  return (double) (DeepCDSplitMix64(s) >> 11) * 0x1.0p-53;
+}
+
+/* Kinds of residual rows. */
+typedef enum {
+  DEEPCD_MOE_ROW_PDE = 0,
+  DEEPCD_MOE_ROW_IC  = 1,
+  DEEPCD_MOE_ROW_BC0 = 2,
+  DEEPCD_MOE_ROW_BC1 = 3
+} DeepCDMoeRowKind;
+
+struct _n_DeepCDMoeConstraint {
+  DeepCDMoePDE    pde; /* referenced, not owned */
+  DeepCDMoeGrid   grid;
+  PetscInt        N;
+  PetscInt        m, mpde; /* rows without the ridge; the first mpde are PDE rows */
+  DeepCDMoePoint *pt;      /* the point of each row */
+  PetscReal      *lin;     /* condition rows: r = c . q - g, c[4] and g (5 per row; PDE rows unused) */
+  PetscReal       ridge;
+  PetscBool       hasbasis;
+  PetscReal      *Phi;     /* features: field a at row k is Phi + (a*m + k)*N */
+  PetscReal      *q, *dF;  /* field-major: q[a*m + k] */
+  PetscReal      *F, *d2F; /* F[k]; d2F[k*16 + a*4 + b] for PDE rows */
+  PetscReal      *J, *Psi; /* m x N; mpde x N */
+  PetscReal      *M, *s;   /* N x N; 4m (VJP work) */
+  PetscBool       hasd2;   /* d2F was evaluated and is not identically zero */
+};
+
+struct _n_DeepCDMoeExperts {
+  MPI_Comm             comm;
+  PetscMPIInt          rank, size;
+  DeepCDMoePDE         pde;
+  DeepCDMoeGrid        grid;
+  PetscInt             N, kx, kt, K;
+  PetscInt             m, seed;
+  DeepCDMoeConditions  cond;
+  PetscReal            ridge;
+  DeepCDMoeHessianType htype;
+  DeepCDMoeLMOptions   lm;
+  PetscBool            setupcalled;
+  PetscInt             kstart, kend; /* owned experts */
+  PetscInt            *xs, *xe, *ts, *te;
+  DeepCDMoeConstraint *con;        /* K; NULL when not owned */
+  PetscReal           *w;          /* K x N */
+  DeepCDMoeLMInfo     *info;       /* K */
+  PetscBool           *solved;     /* K */
+  PetscInt             npts, *pts; /* grid points whose basis rows this rank reads */
+};
+
+/* diffusion-sorption: R, R' and R'' at u (pde_diffsorp.c) and the PDEBench
+   finite-volume reference integrated with PETSc TS (reference_diffsorp.c) */
+PETSC_INTERN void           DeepCDMoeDiffSorpRetardation(DeepCDMoePDE, PetscReal, PetscReal *, PetscReal *, PetscReal *);
+PETSC_INTERN PetscErrorCode DeepCDMoeDiffSorpReference(DeepCDMoePDE, const DeepCDMoeGrid *, PetscReal[]);
+
+PETSC_INTERN PetscErrorCode DeepCDMoeConstraintEvaluate(DeepCDMoeConstraint, const PetscReal[], PetscBool, PetscBool);
+
+#endif

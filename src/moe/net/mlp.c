@@ -1,0 +1,279 @@
+/* The basis network: a float64 multilayer perceptron, forward and backward
+   through PETSc's BLAS (see deepcd/moe_mlp.h). */
+#include <deepcd/private/moeimpl.h>
+#include <petscblaslapack.h>
+
+const char *const DeepCDMoeActivations[] = { "none", "tanh", "gelu", "DeepCDMoeActivation", "DEEPCD_MOE_ACT_", NULL };
+
+struct _n_DeepCDMoeMLP {
+  PetscInt            L;     /* weight layers */
+  PetscInt           *width; /* L + 1 */
+  PetscInt           *off;   /* offset of W_l in theta (l = 1..L); b_l follows W_l */
+  PetscInt            n;     /* parameters */
+  PetscInt            maxw;  /* largest width */
+  DeepCDMoeActivation hidden, output;
+  PetscInt            cap, P; /* batch capacity and the batch of the last forward */
+  PetscReal         **Z;      /* pre-activations of layers 1..L (P x width[l]) */
+  PetscReal         **A;      /* A[0] = inputs, A[l] = activations of layer l */
+  PetscReal          *work0, *work1;
+};
+
+/*@C
+  DeepCDMoeMLPCreate - Creates a multilayer perceptron.
+
+  Not Collective
+
+  Input Parameters:
++ L      - number of weight layers (at least 1)
+. width  - L + 1 widths: inputs, hidden layers, outputs
+. hidden - activation of the hidden layers
+- output - activation of the output layer (DEEPCD_MOE_ACT_NONE for a linear head; the reference applies GELU to the basis)
+
+  Output Parameter:
+. mlp - the network (its parameters live outside it, in one flat array)
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeMLPCreate(PetscInt L, const PetscInt width[], DeepCDMoeActivation hidden, DeepCDMoeActivation output, DeepCDMoeMLP *mlp)
+{
+  DeepCDMoeMLP net;
+
+  PetscFunctionBegin;
+  PetscValidPointer(mlp, 5);
+  PetscCheck(L >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe mlp: %" PetscInt_FMT " layers: need at least 1", L);
+  for (PetscInt l = 0; l <= L; l++) PetscCheck(width[l] >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe mlp: width %" PetscInt_FMT " of layer %" PetscInt_FMT ": must be >= 1", width[l], l);
+  PetscCall(PetscNew(&net));
+  net->L      = L;
+  net->hidden = hidden;
+  net->output = output;
+  PetscCall(PetscMalloc2(L + 1, &net->width, L + 1, &net->off));
+  PetscCall(PetscCalloc2(L + 1, &net->Z, L + 1, &net->A));
+  for (PetscInt l = 0; l <= L; l++) {
+    net->width[l] = width[l];
+    net->maxw     = PetscMax(net->maxw, width[l]);
+  }
+  net->off[0] = 0;
+  for (PetscInt l = 1; l <= L; l++) {
+    net->off[l] = net->n;
+    net->n += width[l] * width[l - 1] + width[l];
+  }
+  *mlp = net;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode free_tape(DeepCDMoeMLP net)
+{
+  PetscFunctionBegin;
+  for (PetscInt l = 0; l <= net->L; l++) {
+    PetscCall(PetscFree(net->Z[l]));
+    PetscCall(PetscFree(net->A[l]));
+  }
+  PetscCall(PetscFree2(net->work0, net->work1));
+  net->cap = 0;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeMLPDestroy - Destroys a multilayer perceptron.
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeMLPDestroy(DeepCDMoeMLP *mlp)
+{
+  PetscFunctionBegin;
+  if (!*mlp) PetscFunctionReturn(0);
+  PetscCall(free_tape(*mlp));
+  PetscCall(PetscFree2((*mlp)->width, (*mlp)->off));
+  PetscCall(PetscFree2((*mlp)->Z, (*mlp)->A));
+  PetscCall(PetscFree(*mlp));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeMLPGetSizes - The number of inputs, outputs and parameters.
+
+  Not Collective
+
+  Output Parameters:
++ nin     - width[0] (may be NULL)
+. nout    - width[L] (may be NULL)
+- nparams - length of the flat parameter array (may be NULL)
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeMLPGetSizes(DeepCDMoeMLP mlp, PetscInt *nin, PetscInt *nout, PetscInt *nparams)
+{
+  PetscFunctionBegin;
+  if (nin) *nin = mlp->width[0];
+  if (nout) *nout = mlp->width[mlp->L];
+  if (nparams) *nparams = mlp->n;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeMLPInitialize - Deterministic initial parameters for a seed.
+
+  Not Collective
+
+  Input Parameters:
++ mlp  - the network
+- seed - the seed: the same seed gives the same parameters on every machine
+
+  Output Parameter:
+. theta - the parameters: W_l uniform in +-sqrt(6 / (fan_in + fan_out)) (Glorot), b_l uniform in +-1/sqrt(fan_in)
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeMLPInitialize(DeepCDMoeMLP mlp, PetscInt seed, PetscReal theta[])
+{
+  uint64_t s = 0x5DEECE66DULL ^ ((uint64_t) seed * 0x2545F4914F6CDD1DULL);
+
+  PetscFunctionBegin;
+  for (PetscInt l = 1; l <= mlp->L; l++) {
+    const PetscInt  in = mlp->width[l - 1], out = mlp->width[l];
+    const PetscReal a = PetscSqrtReal(6.0 / (PetscReal) (in + out)), b = 1.0 / PetscSqrtReal((PetscReal) in);
+    PetscReal      *W = theta + mlp->off[l], *bias = W + in * out;
+
+    for (PetscInt k = 0; k < in * out; k++) W[k] = a * (2.0 * DeepCDMoeRngUniform(&s) - 1.0);
+    for (PetscInt k = 0; k < out; k++) bias[k] = b * (2.0 * DeepCDMoeRngUniform(&s) - 1.0);
+  }
+  PetscFunctionReturn(0);
+}
+
+static inline PetscReal act(DeepCDMoeActivation a, PetscReal z)
+{
+  switch (a) {
+  case DEEPCD_MOE_ACT_TANH: return PetscTanhReal(z);
+  case DEEPCD_MOE_ACT_GELU: return 0.5 * z * (1.0 + erf(z * 0.70710678118654752440));
+  default: return z;
+  }
+}
+
+/* d act / dz, from the pre-activation z and the activation y = act(z) */
+static inline PetscReal dact(DeepCDMoeActivation a, PetscReal z, PetscReal y)
+{
+  switch (a) {
+  case DEEPCD_MOE_ACT_TANH: return 1.0 - y * y;
+  case DEEPCD_MOE_ACT_GELU: return 0.5 * (1.0 + erf(z * 0.70710678118654752440)) + z * PetscExpReal(-0.5 * z * z) * 0.39894228040143267794;
+  default: return 1.0;
+  }
+}
+
+static PetscErrorCode reserve(DeepCDMoeMLP net, PetscInt P)
+{
+  PetscFunctionBegin;
+  if (P <= net->cap) PetscFunctionReturn(0);
+  PetscCall(free_tape(net));
+  for (PetscInt l = 0; l <= net->L; l++) {
+    if (l) PetscCall(PetscMalloc1(P * net->width[l], &net->Z[l]));
+    PetscCall(PetscMalloc1(P * net->width[l], &net->A[l]));
+  }
+  PetscCall(PetscMalloc2(P * net->maxw, &net->work0, P * net->maxw, &net->work1));
+  net->cap = P;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeMLPForward - Evaluates the network on a batch and records what the backward pass needs.
+
+  Not Collective
+
+  Input Parameters:
++ mlp   - the network
+. P     - batch size
+. X     - inputs, row-major P x width[0]
+- theta - the parameters
+
+  Output Parameter:
+. Y - outputs, row-major P x width[L]
+
+  Notes:
+  The network keeps its inputs and every layer's pre-activations and
+  activations (memory P * sum of widths * 2 doubles) until the next forward.
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeMLPForward(DeepCDMoeMLP mlp, PetscInt P, const PetscReal X[], const PetscReal theta[], PetscReal Y[])
+{
+  const PetscReal one = 1.0;
+  PetscBLASInt    bP;
+
+  PetscFunctionBegin;
+  PetscCheck(P >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe mlp: negative batch");
+  PetscCall(reserve(mlp, P));
+  mlp->P = P;
+  if (!P) PetscFunctionReturn(0);
+  PetscCall(PetscBLASIntCast(P, &bP));
+  PetscCall(PetscArraycpy(mlp->A[0], X, P * mlp->width[0]));
+  for (PetscInt l = 1; l <= mlp->L; l++) {
+    const PetscInt            in = mlp->width[l - 1], out = mlp->width[l];
+    const PetscReal          *W = theta + mlp->off[l], *b = W + in * out;
+    const DeepCDMoeActivation a = l == mlp->L ? mlp->output : mlp->hidden;
+    PetscReal                *Z = mlp->Z[l], *A = mlp->A[l];
+    PetscBLASInt              bin, bout;
+
+    PetscCall(PetscBLASIntCast(in, &bin));
+    PetscCall(PetscBLASIntCast(out, &bout));
+    for (PetscInt k = 0; k < P; k++) PetscCall(PetscArraycpy(Z + k * out, b, out));
+    /* column-major: Z^T (out x P) += W (out x in; stored as in x out) ^T-op * A^T (in x P) */
+    PetscCallBLAS("BLASgemm", BLASgemm_("T", "N", &bout, &bP, &bin, &one, W, &bin, mlp->A[l - 1], &bin, &one, Z, &bout));
+    for (PetscInt k = 0; k < P * out; k++) A[k] = act(a, Z[k]);
+  }
+  PetscCall(PetscArraycpy(Y, mlp->A[mlp->L], P * mlp->width[mlp->L]));
+  PetscCall(PetscLogFlops(2.0 * P * (mlp->n)));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeMLPBackward - Back-propagates output sensitivities through the last forward pass.
+
+  Not Collective
+
+  Input Parameters:
++ mlp   - the network, after DeepCDMoeMLPForward()
+. theta - the parameters of that forward pass
+- Ybar  - dL/dY, row-major P x width[L]
+
+  Output Parameters:
++ thetabar - dL/dtheta is ADDED to it
+- Xbar     - dL/dX (row-major P x width[0]), or NULL
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeMLPBackward(DeepCDMoeMLP mlp, const PetscReal theta[], const PetscReal Ybar[], PetscReal thetabar[], PetscReal Xbar[])
+{
+  const PetscReal one = 1.0, zero = 0.0;
+  const PetscInt  P  = mlp->P;
+  PetscReal      *dA = mlp->work0, *dZ = mlp->work1;
+  PetscBLASInt    bP;
+
+  PetscFunctionBegin;
+  if (!P) PetscFunctionReturn(0);
+  PetscCall(PetscBLASIntCast(P, &bP));
+  PetscCall(PetscArraycpy(dA, Ybar, P * mlp->width[mlp->L]));
+  for (PetscInt l = mlp->L; l >= 1; l--) {
+    const PetscInt            in = mlp->width[l - 1], out = mlp->width[l];
+    const PetscReal          *W  = theta + mlp->off[l];
+    PetscReal                *dW = thetabar + mlp->off[l], *db = dW + in * out;
+    const DeepCDMoeActivation a = l == mlp->L ? mlp->output : mlp->hidden;
+    const PetscReal          *Z = mlp->Z[l], *A = mlp->A[l];
+    PetscBLASInt              bin, bout;
+
+    PetscCall(PetscBLASIntCast(in, &bin));
+    PetscCall(PetscBLASIntCast(out, &bout));
+    for (PetscInt k = 0; k < P * out; k++) dZ[k] = dA[k] * dact(a, Z[k], A[k]);
+    /* dW (stored as in x out, column-major) += A^T (in x P) * dZ (P x out) */
+    PetscCallBLAS("BLASgemm", BLASgemm_("N", "T", &bin, &bout, &bP, &one, mlp->A[l - 1], &bin, dZ, &bout, &one, dW, &bin));
+    for (PetscInt k = 0; k < P; k++)
+      for (PetscInt o = 0; o < out; o++) db[o] += dZ[k * out + o];
+    if (l > 1 || Xbar) {
+      PetscReal *dprev = l > 1 ? dA : Xbar;
+      /* dA^T (in x P) = W^T-stored (in x out) * dZ^T (out x P) */
+      PetscCallBLAS("BLASgemm", BLASgemm_("N", "N", &bin, &bP, &bout, &one, W, &bin, dZ, &bout, &zero, dprev, &bin));
+    }
+  }
+  PetscCall(PetscLogFlops(4.0 * P * (mlp->n)));
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,624 @@
+/* The training loop shared by the soft-constraint baseline, the global hard
+   constraint and the mixture of experts (see deepcd/moe_train.h). */
+#include <deepcd/private/moeimpl.h>
+#include <deepcd/private/moetrainimpl.h>
+
+const char *const DeepCDMoeModelTypes[] = { "soft", "hard", "DeepCDMoeModelType", "DEEPCD_MOE_MODEL_", NULL };
+
+/* -log_view events of a training step: network forward and backward, the per-expert solves, the IFT backward, the loss */
+static PetscLogEvent EV_NETWORK, EV_SOLVE, EV_IFT, EV_LOSS;
+
+static PetscErrorCode register_events(void)
+{
+  static PetscBool registered = PETSC_FALSE;
+  PetscClassId     id;
+
+  PetscFunctionBegin;
+  if (registered) PetscFunctionReturn(0);
+  registered = PETSC_TRUE;
+  PetscCall(PetscClassIdRegister("DeepCD MoE", &id));
+  PetscCall(PetscLogEventRegister("MoeNetwork", id, &EV_NETWORK));
+  PetscCall(PetscLogEventRegister("MoeSolve", id, &EV_SOLVE));
+  PetscCall(PetscLogEventRegister("MoeIFT", id, &EV_IFT));
+  PetscCall(PetscLogEventRegister("MoeLoss", id, &EV_LOSS));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainOptionsDefault - Default training settings for a problem.
+
+  Not Collective
+
+  Input Parameter:
+. type - the problem ("heat", "burgers", "diffsorp" or a registered name)
+
+  Output Parameter:
+. o - hard model, 2 x 2 experts, N = 16, two tanh hidden layers of 32 (GELU basis head), grid 64 x 32 (diffsorp: 128 x 51),
+      400 PDE points per expert, 200 steps, batch 4, 64 training and 8 held-out instances, Adam lr 1e-3 halved every 800 steps down to 1e-4
+      (the reference's schedule), clip 1, the reference's unsquared-norm loss in the equation's units with weights 1, seed 0, held-out error every 50 steps, ridge 1e-4, exact Hessian, global conditions,
+      DeepCDMoeLMOptionsDefault() (diffsorp: w0 = 1, as in the reference)
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainOptionsDefault(const char type[], DeepCDMoeTrainOptions *o)
+{
+  PetscBool diffsorp;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMemzero(o, sizeof(*o)));
+  PetscCall(PetscStrcmp(type, DEEPCD_MOE_PDE_DIFFSORP, &diffsorp));
+  o->model         = DEEPCD_MOE_MODEL_HARD;
+  o->kx            = 2;
+  o->kt            = 2;
+  o->N             = 16;
+  o->depth         = 2;
+  o->width         = 32;
+  o->nx            = diffsorp ? 128 : 64;
+  o->nt            = diffsorp ? 51 : 32;
+  o->points        = 400;
+  o->steps         = 200;
+  o->batch         = 4;
+  o->ntrain        = 64;
+  o->ntest         = 8;
+  o->lr            = 1e-3;
+  o->lr_gamma      = 0.5;
+  o->lr_every      = 800;
+  o->lr_min        = 1e-4;
+  o->beta1         = 0.9;
+  o->beta2         = 0.999;
+  o->adam_eps      = 1e-8;
+  o->clip          = 1.0;
+  o->loss          = DEEPCD_MOE_LOSS_NORM;
+  o->loss_unscaled = PETSC_TRUE;
+  o->w_pde         = 1.0;
+  o->w_ic          = 1.0;
+  o->w_bc          = 1.0;
+  o->seed          = 0;
+  o->eval_every    = 50;
+  o->ridge         = 1e-4;
+  o->hessian       = DEEPCD_MOE_HESSIAN_EXACT;
+  o->conditions    = DEEPCD_MOE_CONDITIONS_GLOBAL;
+  PetscCall(DeepCDMoeLMOptionsDefault(&o->lm));
+  if (diffsorp) o->lm.w0 = 1.0;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode check_options(MPI_Comm comm, const DeepCDMoeTrainOptions *o)
+{
+  PetscFunctionBegin;
+  PetscCheck(o->model == DEEPCD_MOE_MODEL_SOFT || o->model == DEEPCD_MOE_MODEL_HARD, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: unknown model %d", (int) o->model);
+  PetscCheck(o->kx >= 1 && o->kt >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: experts %" PetscInt_FMT ",%" PetscInt_FMT ": need kx, kt >= 1", o->kx, o->kt);
+  PetscCheck(o->N >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: basis %" PetscInt_FMT ": need at least 1 basis function", o->N);
+  PetscCheck(o->depth >= 0 && o->width >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: %" PetscInt_FMT " hidden layers of width %" PetscInt_FMT ": need depth >= 0 and width >= 1", o->depth, o->width);
+  PetscCheck(o->nx >= 4 && o->nt >= 4, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: grid %" PetscInt_FMT " x %" PetscInt_FMT ": need at least 4 x 4", o->nx, o->nt);
+  PetscCheck(o->steps >= 0 && o->batch >= 1 && o->ntrain >= 1 && o->ntest >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: need steps >= 0, batch, train and test instances >= 1");
+  PetscCheck(o->lr > 0.0 && o->lr_gamma > 0.0 && o->lr_min >= 0.0 && o->lr_every >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: learning rate %g (gamma %g, min %g, every %" PetscInt_FMT "): need lr, gamma > 0, min, every >= 0", (double) o->lr, (double) o->lr_gamma, (double) o->lr_min, o->lr_every);
+  PetscCheck(o->beta1 >= 0.0 && o->beta1 < 1.0 && o->beta2 >= 0.0 && o->beta2 < 1.0 && o->adam_eps > 0.0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: Adam needs 0 <= beta1, beta2 < 1 and eps > 0");
+  PetscCheck(o->loss == DEEPCD_MOE_LOSS_NORM || o->loss == DEEPCD_MOE_LOSS_MSE, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: unknown loss type %d", (int) o->loss);
+  PetscCheck(o->w_pde >= 0.0 && o->w_ic >= 0.0 && o->w_bc >= 0.0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: loss weights must be >= 0");
+  PetscCheck(o->eval_every >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: eval-every %" PetscInt_FMT ": must be >= 0", o->eval_every);
+  PetscFunctionReturn(0);
+}
+
+/* splitmix64 -> uniform [0, 1) on the trainer's stream */
+static PetscReal uniform(uint64_t *s)
+{
+  return (PetscReal) DeepCDMoeRngUniform(s);
+}
+
+/*@C
+  DeepCDMoeTrainerCreate - Creates a trainer: the problem, the grid, the network at its seeded initial parameters, the experts (hard model) and the training and held-out instances.
+
+  Collective
+
+  Input Parameters:
++ comm - the ranks (the experts are spread over them; K >= ranks for the hard model)
+. type - the problem
+- o    - the settings (copied)
+
+  Output Parameter:
+. t - the trainer at step 0
+
+  Notes:
+  The training instances come from the problem's family (DeepCDMoePDESample()) with a stream seeded by o->seed, the held-out
+  ones from a second stream; the batches from a third, whose state is saved in checkpoints.
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerCreate(MPI_Comm comm, const char type[], const DeepCDMoeTrainOptions *o, DeepCDMoeTrainer *t)
+{
+  DeepCDMoeTrainer tr;
+  PetscInt        *width, L, nout, P;
+  uint64_t         s;
+
+  PetscFunctionBegin;
+  PetscValidPointer(t, 4);
+  PetscCall(check_options(comm, o));
+  PetscCall(register_events());
+  PetscCall(PetscNew(&tr));
+  tr->comm = comm;
+  PetscCallMPI(MPI_Comm_rank(comm, &tr->rank));
+  PetscCallMPI(MPI_Comm_size(comm, &tr->size));
+  tr->o = *o;
+  PetscCall(DeepCDMoePDECreate(type, &tr->pde));
+  PetscCheck(tr->pde->ops.sample, comm, PETSC_ERR_SUP, "moe train: PDE '%s' has no instance family to train on", type);
+  PetscCall(DeepCDMoeGridSetUp(&tr->grid, o->nx, o->nt, tr->pde->xlo, tr->pde->xhi, tr->pde->t0, tr->pde->t1));
+  P      = o->nx * o->nt;
+  tr->np = tr->pde->nparam;
+  L      = o->depth + 1;
+  nout   = o->model == DEEPCD_MOE_MODEL_HARD ? o->N : 1;
+  PetscCall(PetscMalloc1(L + 1, &width));
+  width[0] = 2 + tr->np;
+  for (PetscInt l = 1; l < L; l++) width[l] = o->width;
+  width[L] = nout;
+  /* the reference applies GELU to the basis; the soft model's output is linear */
+  PetscCall(DeepCDMoeMLPCreate(L, width, DEEPCD_MOE_ACT_TANH, o->model == DEEPCD_MOE_MODEL_HARD ? DEEPCD_MOE_ACT_GELU : DEEPCD_MOE_ACT_NONE, &tr->mlp));
+  PetscCall(PetscFree(width));
+  PetscCall(DeepCDMoeMLPGetSizes(tr->mlp, NULL, NULL, &tr->nth));
+  PetscCall(PetscCalloc5(tr->nth, &tr->theta, tr->nth, &tr->m, tr->nth, &tr->v, tr->nth, &tr->grad, tr->nth, &tr->gtmp));
+  PetscCall(DeepCDMoeMLPInitialize(tr->mlp, o->seed, tr->theta));
+  PetscCall(PetscCalloc4(P * nout, &tr->B, P * nout, &tr->Bbar, P, &tr->u, P, &tr->ubar));
+  PetscCall(PetscMalloc1(P * (2 + tr->np), &tr->X));
+  PetscCall(PetscMalloc2(o->ntrain * tr->np, &tr->train, o->ntest * tr->np, &tr->test));
+  s = 0x243F6A8885A308D3ULL ^ ((uint64_t) o->seed * 0x9E3779B97F4A7C15ULL);
+  for (PetscInt k = 0; k < o->ntrain; k++) PetscCall(DeepCDMoeTrainerDrawInstance(tr, &s, tr->train + k * tr->np));
+  s = 0x13198A2E03707344ULL ^ ((uint64_t) o->seed * 0x9E3779B97F4A7C15ULL);
+  for (PetscInt k = 0; k < o->ntest; k++) PetscCall(DeepCDMoeTrainerDrawInstance(tr, &s, tr->test + k * tr->np));
+  tr->rng  = 0xA4093822299F31D0ULL ^ ((uint64_t) o->seed * 0x9E3779B97F4A7C15ULL);
+  tr->hcap = PetscMax(o->steps, 1);
+  PetscCall(PetscMalloc2(tr->hcap, &tr->loss_hist, tr->hcap, &tr->err_hist));
+  if (o->model == DEEPCD_MOE_MODEL_HARD) {
+    PetscCall(DeepCDMoeExpertsCreate(comm, tr->pde, &tr->grid, o->N, o->kx, o->kt, &tr->ex));
+    PetscCall(DeepCDMoeExpertsSetSampling(tr->ex, o->points, o->seed));
+    PetscCall(DeepCDMoeExpertsSetConditions(tr->ex, o->conditions));
+    PetscCall(DeepCDMoeExpertsSetRidge(tr->ex, o->ridge));
+    PetscCall(DeepCDMoeExpertsSetHessian(tr->ex, o->hessian));
+    PetscCall(DeepCDMoeExpertsSetLMOptions(tr->ex, &o->lm));
+    PetscCall(DeepCDMoeExpertsSetUp(tr->ex));
+  }
+  *t = tr;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode DeepCDMoeTrainerDrawInstance(DeepCDMoeTrainer t, uint64_t *s, PetscReal param[])
+{
+  PetscReal r[DEEPCD_MOE_PDE_MAX_NAMED];
+
+  PetscFunctionBegin;
+  for (PetscInt l = 0; l < t->np; l++) r[l] = uniform(s);
+  PetscCall(DeepCDMoePDESample(t->pde, r, param));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerDestroy - Destroys a trainer.
+
+  Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerDestroy(DeepCDMoeTrainer *t)
+{
+  DeepCDMoeTrainer tr = *t;
+
+  PetscFunctionBegin;
+  if (!tr) PetscFunctionReturn(0);
+  PetscCall(DeepCDMoeExpertsDestroy(&tr->ex));
+  PetscCall(DeepCDMoeMLPDestroy(&tr->mlp));
+  PetscCall(DeepCDMoePDEDestroy(&tr->pde));
+  PetscCall(PetscFree5(tr->theta, tr->m, tr->v, tr->grad, tr->gtmp));
+  PetscCall(PetscFree4(tr->B, tr->Bbar, tr->u, tr->ubar));
+  PetscCall(PetscFree(tr->X));
+  PetscCall(PetscFree2(tr->train, tr->test));
+  PetscCall(PetscFree2(tr->loss_hist, tr->err_hist));
+  PetscCall(PetscFree3(tr->ref, tr->pred, tr->errs));
+  PetscCall(PetscFree(tr->ckpt));
+  PetscCall(PetscFree(tr));
+  *t = NULL;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerGetPDE - The trainer's problem (set its constants, e.g. with DeepCDMoePDESetFromOptions(), before training).
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerGetPDE(DeepCDMoeTrainer t, DeepCDMoePDE *pde)
+{
+  PetscFunctionBegin;
+  *pde = t->pde;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerGetOptions - The trainer's settings.
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerGetOptions(DeepCDMoeTrainer t, const DeepCDMoeTrainOptions **o)
+{
+  PetscFunctionBegin;
+  *o = &t->o;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerGetGrid - The trainer's grid.
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerGetGrid(DeepCDMoeTrainer t, const DeepCDMoeGrid **g)
+{
+  PetscFunctionBegin;
+  *g = &t->grid;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerSetMonitor - Sets a function called after every step of DeepCDMoeTrainerTrain() (progress display is the caller's business).
+
+  Logically Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerSetMonitor(DeepCDMoeTrainer t, DeepCDMoeTrainMonitor monitor, void *ctx)
+{
+  PetscFunctionBegin;
+  t->monitor = monitor;
+  t->mctx    = ctx;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerSetCheckpoint - Writes a checkpoint (DeepCDMoeTrainerSave()) to a file every so many steps of DeepCDMoeTrainerTrain().
+
+  Logically Collective
+
+  Input Parameters:
++ t     - the trainer
+. file  - the checkpoint file (overwritten each time, atomically)
+- every - steps between checkpoints (0: none)
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerSetCheckpoint(DeepCDMoeTrainer t, const char file[], PetscInt every)
+{
+  PetscFunctionBegin;
+  PetscCheck(every >= 0, t->comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: checkpoint every %" PetscInt_FMT " steps: must be >= 0", every);
+  PetscCheck(!every || (file && file[0]), t->comm, PETSC_ERR_ARG_NULL, "moe train: checkpoints need a file name");
+  PetscCall(PetscFree(t->ckpt));
+  if (every) PetscCall(PetscStrallocpy(file, &t->ckpt));
+  t->ckpt_every = every;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerGetParameters - The network parameters (the same on every rank).
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerGetParameters(DeepCDMoeTrainer t, PetscInt *n, const PetscReal **theta)
+{
+  PetscFunctionBegin;
+  if (n) *n = t->nth;
+  if (theta) *theta = t->theta;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerGetStep - The number of steps taken.
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerGetStep(DeepCDMoeTrainer t, PetscInt *step)
+{
+  PetscFunctionBegin;
+  *step = t->step;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerGetHistory - The loss of every step taken and the mean held-out error (NAN where not evaluated).
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerGetHistory(DeepCDMoeTrainer t, PetscInt *n, const PetscReal **loss, const PetscReal **err)
+{
+  PetscFunctionBegin;
+  if (n) *n = t->step;
+  if (loss) *loss = t->loss_hist;
+  if (err) *err = t->err_hist;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerGetInstances - The training (test = PETSC_FALSE) or held-out instances: count x nparam parameters.
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerGetInstances(DeepCDMoeTrainer t, PetscBool test, PetscInt *count, PetscInt *nparam, const PetscReal **param)
+{
+  PetscFunctionBegin;
+  if (count) *count = test ? t->o.ntest : t->o.ntrain;
+  if (nparam) *nparam = t->np;
+  if (param) *param = test ? t->test : t->train;
+  PetscFunctionReturn(0);
+}
+
+/* u on the whole grid (every rank) for the instance `param`; the network keeps its tape for backward() */
+static PetscErrorCode forward(DeepCDMoeTrainer t, const PetscReal param[])
+{
+  PetscFunctionBegin;
+  PetscCall(DeepCDMoePDESetParameters(t->pde, t->np, param));
+  if (t->ex) {
+    PetscCall(DeepCDMoeExpertsUpdateConditions(t->ex));
+    PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
+    PetscCall(DeepCDMoeExpertsBasisForward(t->ex, t->mlp, t->theta, t->B));
+    PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
+    PetscCall(PetscLogEventBegin(EV_SOLVE, 0, 0, 0, 0));
+    PetscCall(DeepCDMoeExpertsSolve(t->ex, t->B, t->u));
+    PetscCall(DeepCDMoeExpertsGatherSolution(t->ex, t->u));
+    PetscCall(PetscLogEventEnd(EV_SOLVE, 0, 0, 0, 0));
+  } else { /* soft: every rank evaluates the whole grid (no experts to spread) */
+    const PetscInt P = t->grid.nx * t->grid.nt;
+
+    PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
+    PetscCall(DeepCDMoeGridInputs(&t->grid, P, NULL, t->np, param, t->X));
+    PetscCall(DeepCDMoeMLPForward(t->mlp, P, t->X, t->theta, t->u));
+    PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* gtmp = dL/dtheta from ubar, after forward() of the same instance (the same on every rank) */
+static PetscErrorCode backward(DeepCDMoeTrainer t)
+{
+  PetscFunctionBegin;
+  if (t->ex) {
+    PetscCall(PetscLogEventBegin(EV_IFT, 0, 0, 0, 0));
+    PetscCall(PetscArrayzero(t->Bbar, t->grid.nx * t->grid.nt * t->o.N));
+    PetscCall(DeepCDMoeExpertsBackward(t->ex, t->B, t->ubar, t->Bbar));
+    PetscCall(PetscLogEventEnd(EV_IFT, 0, 0, 0, 0));
+    PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
+    PetscCall(DeepCDMoeExpertsBasisBackward(t->ex, t->mlp, t->theta, t->Bbar, t->gtmp));
+    PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
+  } else {
+    PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
+    PetscCall(PetscArrayzero(t->gtmp, t->nth));
+    PetscCall(DeepCDMoeMLPBackward(t->mlp, t->theta, t->ubar, t->gtmp, NULL));
+    PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
+  }
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerStep - One Adam step on a batch of training instances.
+
+  Collective
+
+  Output Parameter:
+. loss - the batch's mean loss before the step (may be NULL)
+
+  Notes:
+  Non-finite gradient entries are zeroed, then the gradient is scaled to the global norm o->clip when it is larger.
+  The learning rate is lr * lr_gamma^floor(step / lr_every), at least lr_min.
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerStep(DeepCDMoeTrainer t, PetscReal *loss)
+{
+  const DeepCDMoeTrainOptions *o  = &t->o;
+  PetscReal                    Lb = 0.0, norm = 0.0, lr = o->lr, b1t, b2t, w_pde = o->w_pde, rs;
+  double                       t0 = MPI_Wtime();
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDMoePDEGetRowScale(t->pde, &rs));
+  if (o->loss_unscaled) w_pde /= rs; /* ||F / rs|| = ||F|| / rs; mean (F / rs)^2 = mean F^2 / rs^2 */
+  if (o->loss_unscaled && o->loss == DEEPCD_MOE_LOSS_MSE) w_pde /= rs;
+  PetscCall(PetscArrayzero(t->grad, t->nth));
+  for (PetscInt b = 0; b < o->batch; b++) {
+    PetscInt  k = (PetscInt) (DeepCDSplitMix64(&t->rng) % (uint64_t) o->ntrain);
+    PetscReal L;
+
+    PetscCall(forward(t, t->train + k * t->np));
+    PetscCall(PetscLogEventBegin(EV_LOSS, 0, 0, 0, 0));
+    PetscCall(DeepCDMoeLoss(t->pde, &t->grid, o->loss, w_pde, o->w_ic, o->w_bc, t->u, &L, t->ubar));
+    PetscCall(PetscLogEventEnd(EV_LOSS, 0, 0, 0, 0));
+    PetscCall(backward(t));
+    for (PetscInt l = 0; l < t->nth; l++) t->grad[l] += t->gtmp[l] / o->batch;
+    Lb += L / o->batch;
+  }
+  for (PetscInt l = 0; l < t->nth; l++) {
+    if (!PetscIsNormalReal(t->grad[l]) && t->grad[l] != 0.0) t->grad[l] = 0.0;
+    norm += t->grad[l] * t->grad[l];
+  }
+  norm = PetscSqrtReal(norm);
+  if (o->clip > 0.0 && norm > o->clip)
+    for (PetscInt l = 0; l < t->nth; l++) t->grad[l] *= o->clip / norm;
+  if (o->lr_every > 0) lr = PetscMax(o->lr_min, o->lr * PetscPowReal(o->lr_gamma, (PetscReal) (t->step / o->lr_every)));
+  t->step++;
+  b1t = 1.0 - PetscPowReal(o->beta1, (PetscReal) t->step);
+  b2t = 1.0 - PetscPowReal(o->beta2, (PetscReal) t->step);
+  for (PetscInt l = 0; l < t->nth; l++) {
+    const PetscReal g = t->grad[l];
+
+    t->m[l] = o->beta1 * t->m[l] + (1.0 - o->beta1) * g;
+    t->v[l] = o->beta2 * t->v[l] + (1.0 - o->beta2) * g * g;
+    t->theta[l] -= lr * (t->m[l] / b1t) / (PetscSqrtReal(t->v[l] / b2t) + o->adam_eps);
+  }
+  PetscCall(DeepCDMoeTrainerEnsureHistory(t, t->step));
+  t->loss_hist[t->step - 1] = Lb;
+  t->err_hist[t->step - 1]  = NAN;
+  t->time_train += MPI_Wtime() - t0;
+  t->nstep_timed++;
+  if (loss) *loss = Lb;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode DeepCDMoeTrainerEnsureHistory(DeepCDMoeTrainer t, PetscInt n)
+{
+  PetscReal *l, *e;
+
+  PetscFunctionBegin;
+  if (n <= t->hcap) PetscFunctionReturn(0);
+  PetscCall(PetscMalloc2(2 * n, &l, 2 * n, &e));
+  PetscCall(PetscArraycpy(l, t->loss_hist, t->hcap));
+  PetscCall(PetscArraycpy(e, t->err_hist, t->hcap));
+  PetscCall(PetscFree2(t->loss_hist, t->err_hist));
+  t->loss_hist = l, t->err_hist = e, t->hcap = 2 * n;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerPredict - The model's solution on the whole grid for an instance (every rank gets all of it).
+
+  Collective
+
+  Input Parameter:
+. param - the instance's parameters
+
+  Output Parameter:
+. u - nx*nt values
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerPredict(DeepCDMoeTrainer t, const PetscReal param[], PetscReal u[])
+{
+  PetscFunctionBegin;
+  PetscCall(forward(t, param));
+  PetscCall(PetscArraycpy(u, t->u, t->grid.nx * t->grid.nt));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerGetReferences - The reference solutions of the held-out instances (ntest x nx*nt), computed on first use.
+
+  Collective
+
+  Notes:
+  Closed forms, or the problem's numerical reference (diffusion-sorption: PETSc TS); instance i is computed on rank i mod size.
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerGetReferences(DeepCDMoeTrainer t, const PetscReal **ref)
+{
+  const PetscInt P = t->grid.nx * t->grid.nt;
+  PetscReal      save[DEEPCD_MOE_PDE_MAX_NAMED];
+
+  PetscFunctionBegin;
+  if (!t->ref) {
+    PetscCall(PetscCalloc3(t->o.ntest * P, &t->ref, t->o.ntest * P, &t->pred, t->o.ntest, &t->errs));
+    PetscCall(PetscArraycpy(save, t->pde->param, t->np));
+    for (PetscInt k = t->rank; k < t->o.ntest; k += t->size) {
+      PetscCall(DeepCDMoePDESetParameters(t->pde, t->np, t->test + k * t->np));
+      PetscCall(DeepCDMoePDEReference(t->pde, &t->grid, t->ref + k * P));
+    }
+    PetscCall(DeepCDMoePDESetParameters(t->pde, t->np, save));
+    if (t->size > 1) {
+      PetscMPIInt n;
+
+      PetscCall(PetscMPIIntCast(t->o.ntest * P, &n));
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, t->ref, n, MPIU_REAL, MPIU_SUM, t->comm));
+    }
+  }
+  *ref = t->ref;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerEvaluate - Relative L2 errors ||u - u_ref|| / ||u_ref|| of the model on the held-out instances.
+
+  Collective
+
+  Output Parameters:
++ err  - ntest errors (may be NULL)
+. pred - ntest x nx*nt predictions (may be NULL)
+- mean - their mean (may be NULL)
+
+  Notes:
+  The last evaluation is kept and written by DeepCDMoeTrainerSave().
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerEvaluate(DeepCDMoeTrainer t, PetscReal err[], PetscReal pred[], PetscReal *mean)
+{
+  const PetscInt   P = t->grid.nx * t->grid.nt;
+  const PetscReal *ref;
+  PetscReal        sum = 0.0;
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDMoeTrainerGetReferences(t, &ref));
+  for (PetscInt k = 0; k < t->o.ntest; k++) {
+    PetscReal d = 0.0, r = 0.0;
+    double    t0 = MPI_Wtime();
+
+    PetscCall(forward(t, t->test + k * t->np));
+    t->time_infer += MPI_Wtime() - t0;
+    t->ninfer_timed++;
+    for (PetscInt p = 0; p < P; p++) {
+      d += (t->u[p] - ref[k * P + p]) * (t->u[p] - ref[k * P + p]);
+      r += ref[k * P + p] * ref[k * P + p];
+    }
+    t->errs[k] = PetscSqrtReal(d / r);
+    sum += t->errs[k];
+    PetscCall(PetscArraycpy(t->pred + k * P, t->u, P));
+  }
+  t->evaluated = PETSC_TRUE;
+  if (err) PetscCall(PetscArraycpy(err, t->errs, t->o.ntest));
+  if (pred) PetscCall(PetscArraycpy(pred, t->pred, t->o.ntest * P));
+  if (mean) *mean = sum / t->o.ntest;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerGetTimings - Mean wall time per training step and per inference (one instance) so far, in seconds (0 when none).
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerGetTimings(DeepCDMoeTrainer t, PetscReal *step, PetscReal *infer)
+{
+  PetscFunctionBegin;
+  if (step) *step = t->nstep_timed ? t->time_train / t->nstep_timed : 0.0;
+  if (infer) *infer = t->ninfer_timed ? t->time_infer / t->ninfer_timed : 0.0;
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerTrain - Steps until o->steps: evaluates the held-out error every o->eval_every steps and at the last step, calls the monitor, writes checkpoints.
+
+  Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerTrain(DeepCDMoeTrainer t)
+{
+  PetscFunctionBegin;
+  while (t->step < t->o.steps) {
+    PetscReal loss, err = NAN;
+
+    PetscCall(DeepCDMoeTrainerStep(t, &loss));
+    if (t->step == t->o.steps || (t->o.eval_every > 0 && t->step % t->o.eval_every == 0)) {
+      PetscCall(DeepCDMoeTrainerEvaluate(t, NULL, NULL, &err));
+      t->err_hist[t->step - 1] = err;
+    }
+    if (t->monitor) PetscCall((*t->monitor)(t, t->step, loss, err, t->mctx));
+    if (t->ckpt_every > 0 && t->step % t->ckpt_every == 0) PetscCall(DeepCDMoeTrainerSave(t, t->ckpt));
+  }
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,543 @@
+/* Checkpoints and run files of the trainer: one HDF5 layout (docs/formats.md,
+   "MoE run file") holding the settings, the network and Adam state, the
+   batch stream, the histories and, once evaluated, the held-out predictions,
+   references, errors and timings. Rank 0 writes to a temporary name and
+   renames it; every rank reads. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <hdf5.h>
+#include <deepcd/private/moetrainimpl.h>
+
+#define RUN_FORMAT  "deepcd-moe-run"
+#define RUN_VERSION 1
+
+/* ---- writing (rank 0) ------------------------------------------------------ */
+
+static PetscErrorCode put_attr(const char file[], hid_t fid, const char name[], hid_t type, const void *v)
+{
+  hid_t  sid = H5Screate(H5S_SCALAR), aid;
+  herr_t st  = -1;
+
+  PetscFunctionBegin;
+  aid = H5Acreate2(fid, name, type, sid, H5P_DEFAULT, H5P_DEFAULT);
+  if (aid >= 0) st = H5Awrite(aid, type, v), H5Aclose(aid);
+  H5Sclose(sid);
+  PetscCheck(st >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: attribute '%s': cannot be written", file, name);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode put_int(const char file[], hid_t fid, const char name[], PetscInt v)
+{
+  long long x = (long long) v;
+
+  PetscFunctionBegin;
+  PetscCall(put_attr(file, fid, name, H5T_NATIVE_LLONG, &x));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode put_real(const char file[], hid_t fid, const char name[], PetscReal v)
+{
+  double x = (double) v;
+
+  PetscFunctionBegin;
+  PetscCall(put_attr(file, fid, name, H5T_NATIVE_DOUBLE, &x));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode put_str(const char file[], hid_t fid, const char name[], const char v[])
+{
+  hid_t tid = H5Tcopy(H5T_C_S1);
+
+  PetscFunctionBegin;
+  H5Tset_size(tid, strlen(v) + 1);
+  PetscCall(put_attr(file, fid, name, tid, v));
+  H5Tclose(tid);
+  PetscFunctionReturn(0);
+}
+
+/* a float64 dataset of rank nd (dims[]; a zero dimension writes an empty dataset) */
+static PetscErrorCode put_data(const char file[], hid_t fid, const char name[], int nd, const PetscInt dims[], const PetscReal *v)
+{
+  hsize_t d[3];
+  hid_t   sid, did;
+  herr_t  st = -1;
+
+  PetscFunctionBegin;
+  for (int k = 0; k < nd; k++) d[k] = (hsize_t) dims[k];
+  sid = H5Screate_simple(nd, d, NULL);
+  did = H5Dcreate2(fid, name, H5T_IEEE_F64LE, sid, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (did >= 0) st = H5Dwrite(did, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), H5Dclose(did);
+  H5Sclose(sid);
+  PetscCheck(st >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: dataset '%s': cannot be written", file, name);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode write_contents(DeepCDMoeTrainer t, const char file[], hid_t f)
+{
+  const DeepCDMoeTrainOptions *o = &t->o;
+
+  unsigned long long rng = (unsigned long long) t->rng;
+  PetscReal          tstep, tinfer, *x, *tt;
+  PetscInt           d[3];
+  char               names[DEEPCD_MOE_PDE_MAX_NAMED * 33] = "";
+
+  PetscFunctionBegin;
+  PetscCall(put_str(file, f, "format", RUN_FORMAT));
+  PetscCall(put_int(file, f, "version", RUN_VERSION));
+  PetscCall(put_str(file, f, "pde", t->pde->type));
+  PetscCall(put_str(file, f, "model", DeepCDMoeModelTypes[o->model]));
+  PetscCall(put_int(file, f, "kx", o->kx));
+  PetscCall(put_int(file, f, "kt", o->kt));
+  PetscCall(put_int(file, f, "basis", o->N));
+  PetscCall(put_int(file, f, "depth", o->depth));
+  PetscCall(put_int(file, f, "width", o->width));
+  PetscCall(put_int(file, f, "nx", o->nx));
+  PetscCall(put_int(file, f, "nt", o->nt));
+  PetscCall(put_int(file, f, "points", o->points));
+  PetscCall(put_int(file, f, "steps", o->steps));
+  PetscCall(put_int(file, f, "batch", o->batch));
+  PetscCall(put_int(file, f, "ntrain", o->ntrain));
+  PetscCall(put_int(file, f, "ntest", o->ntest));
+  PetscCall(put_int(file, f, "lr_every", o->lr_every));
+  PetscCall(put_int(file, f, "seed", o->seed));
+  PetscCall(put_int(file, f, "eval_every", o->eval_every));
+  PetscCall(put_int(file, f, "lm_max_it", o->lm.max_it));
+  PetscCall(put_real(file, f, "lr", o->lr));
+  PetscCall(put_real(file, f, "lr_gamma", o->lr_gamma));
+  PetscCall(put_real(file, f, "lr_min", o->lr_min));
+  PetscCall(put_real(file, f, "beta1", o->beta1));
+  PetscCall(put_real(file, f, "beta2", o->beta2));
+  PetscCall(put_real(file, f, "adam_eps", o->adam_eps));
+  PetscCall(put_real(file, f, "clip", o->clip));
+  PetscCall(put_real(file, f, "w_pde", o->w_pde));
+  PetscCall(put_real(file, f, "w_ic", o->w_ic));
+  PetscCall(put_real(file, f, "w_bc", o->w_bc));
+  PetscCall(put_real(file, f, "ridge", o->ridge));
+  PetscCall(put_real(file, f, "lm_gatol", o->lm.gatol));
+  PetscCall(put_real(file, f, "lm_grtol", o->lm.grtol));
+  PetscCall(put_real(file, f, "lm_xrtol", o->lm.xrtol));
+  PetscCall(put_real(file, f, "lm_tau", o->lm.tau));
+  PetscCall(put_real(file, f, "lm_w0", o->lm.w0));
+  PetscCall(put_str(file, f, "hessian", DeepCDMoeHessianTypes[o->hessian]));
+  PetscCall(put_str(file, f, "lm_hessian", DeepCDMoeHessianTypes[o->lm.hessian]));
+  PetscCall(put_str(file, f, "conditions", DeepCDMoeConditionsTypes[o->conditions]));
+  PetscCall(put_str(file, f, "loss_type", DeepCDMoeLossTypes[o->loss]));
+  PetscCall(put_int(file, f, "loss_unscaled", o->loss_unscaled ? 1 : 0));
+  PetscCall(put_int(file, f, "step", t->step));
+  PetscCall(put_attr(file, f, "rng", H5T_NATIVE_ULLONG, &rng));
+  PetscCall(DeepCDMoeTrainerGetTimings(t, &tstep, &tinfer));
+  PetscCall(put_real(file, f, "time_per_step", tstep));
+  PetscCall(put_real(file, f, "time_per_inference", tinfer));
+  PetscCall(put_int(file, f, "ranks", t->size));
+  for (PetscInt k = 0; k < t->pde->nconst; k++) {
+    if (k) PetscCall(PetscStrlcat(names, ",", sizeof(names)));
+    PetscCall(PetscStrlcat(names, t->pde->constname[k], sizeof(names)));
+  }
+  PetscCall(put_str(file, f, "pde_constant_names", names));
+  d[0] = t->pde->nconst;
+  PetscCall(put_data(file, f, "pde_constants", 1, d, t->pde->constant));
+  d[0] = t->nth;
+  PetscCall(put_data(file, f, "theta", 1, d, t->theta));
+  PetscCall(put_data(file, f, "adam_m", 1, d, t->m));
+  PetscCall(put_data(file, f, "adam_v", 1, d, t->v));
+  d[0] = t->step;
+  PetscCall(put_data(file, f, "loss", 1, d, t->loss_hist));
+  PetscCall(put_data(file, f, "error", 1, d, t->err_hist));
+  d[0] = o->ntrain, d[1] = t->np;
+  PetscCall(put_data(file, f, "train_params", 2, d, t->train));
+  d[0] = o->ntest;
+  PetscCall(put_data(file, f, "test_params", 2, d, t->test));
+  PetscCall(PetscMalloc2(o->nx, &x, o->nt, &tt));
+  for (PetscInt i = 0; i < o->nx; i++) x[i] = t->grid.xlo + i * t->grid.hx;
+  for (PetscInt j = 0; j < o->nt; j++) tt[j] = t->grid.t0 + j * t->grid.ht;
+  d[0] = o->nx;
+  PetscCall(put_data(file, f, "x", 1, d, x));
+  d[0] = o->nt;
+  PetscCall(put_data(file, f, "t", 1, d, tt));
+  PetscCall(PetscFree2(x, tt));
+  if (t->evaluated) {
+    d[0] = o->ntest, d[1] = o->nt, d[2] = o->nx;
+    PetscCall(put_data(file, f, "prediction", 3, d, t->pred));
+    PetscCall(put_data(file, f, "reference", 3, d, t->ref));
+    PetscCall(put_data(file, f, "errors", 1, d, t->errs));
+  }
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerSave - Writes a checkpoint / run file: settings, network, Adam state, batch stream, histories and the last held-out evaluation (docs/formats.md).
+
+  Collective
+
+  Notes:
+  Rank 0 writes FILE.tmp and renames it to FILE, so a failure never leaves a partial file.
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerSave(DeepCDMoeTrainer t, const char file[])
+{
+  PetscErrorCode ierr = 0;
+  int            code;
+
+  PetscFunctionBegin;
+  if (!t->rank) {
+    char        tmp[PETSC_MAX_PATH_LEN];
+    H5E_auto2_t func;
+    void       *data;
+    hid_t       f;
+
+    PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp", file));
+    H5Eget_auto2(H5E_DEFAULT, &func, &data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+      ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_FILE_OPEN, PETSC_ERROR_INITIAL, "%s: cannot create the file", file);
+    else {
+      ierr = write_contents(t, file, f);
+      if (H5Fclose(f) < 0 && !ierr) ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_FILE_WRITE, PETSC_ERROR_INITIAL, "%s: cannot be closed", file);
+      if (!ierr && rename(tmp, file)) ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_FILE_WRITE, PETSC_ERROR_INITIAL, "%s: cannot rename the temporary file to it", file);
+      if (ierr) (void) unlink(tmp);
+    }
+    H5Eset_auto2(H5E_DEFAULT, func, data);
+  }
+  code = (int) ierr;
+  PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, 0, t->comm));
+  if (!t->rank) PetscCall(ierr); /* rank 0 keeps its specific message */
+  PetscCheck(!code, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: writing the moe run file failed on rank 0", file);
+  PetscFunctionReturn(0);
+}
+
+/* ---- reading (every rank) -------------------------------------------------- */
+
+typedef struct {
+  const char *file;
+  hid_t       f;
+} Reader;
+
+static PetscErrorCode get_attr(const Reader *r, const char name[], H5T_class_t cls, hid_t mem, void *v)
+{
+  hid_t       aid, tid;
+  H5T_class_t c;
+  herr_t      st;
+
+  PetscFunctionBegin;
+  PetscCheck(H5Aexists(r->f, name) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is missing", r->file, name);
+  aid = H5Aopen(r->f, name, H5P_DEFAULT);
+  PetscCheck(aid >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be opened", r->file, name);
+  tid = H5Aget_type(aid);
+  c   = H5Tget_class(tid);
+  H5Tclose(tid);
+  if (c != cls) H5Aclose(aid);
+  PetscCheck(c == cls, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' has the wrong type", r->file, name);
+  st = H5Aread(aid, mem, v);
+  H5Aclose(aid);
+  PetscCheck(st >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be read", r->file, name);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode get_int(const Reader *r, const char name[], PetscInt *v)
+{
+  long long x;
+
+  PetscFunctionBegin;
+  PetscCall(get_attr(r, name, H5T_INTEGER, H5T_NATIVE_LLONG, &x));
+  *v = (PetscInt) x;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode get_real(const Reader *r, const char name[], PetscReal *v)
+{
+  double x;
+
+  PetscFunctionBegin;
+  PetscCall(get_attr(r, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, &x));
+  *v = (PetscReal) x;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode get_str(const Reader *r, const char name[], char buf[], size_t len)
+{
+  hid_t  aid, tid, mem;
+  size_t sz;
+  herr_t st;
+
+  PetscFunctionBegin;
+  PetscCheck(H5Aexists(r->f, name) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is missing", r->file, name);
+  aid = H5Aopen(r->f, name, H5P_DEFAULT);
+  tid = H5Aget_type(aid);
+  sz  = H5Tget_size(tid);
+  if (H5Tget_class(tid) != H5T_STRING || H5Tis_variable_str(tid) > 0 || sz >= len) {
+    H5Tclose(tid), H5Aclose(aid);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is not a short fixed-length string", r->file, name);
+  }
+  mem = H5Tcopy(H5T_C_S1);
+  H5Tset_size(mem, sz);
+  st      = H5Aread(aid, mem, buf);
+  buf[sz] = 0;
+  H5Tclose(mem), H5Tclose(tid), H5Aclose(aid);
+  PetscCheck(st >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be read", r->file, name);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode get_choice(const Reader *r, const char name[], const char *const list[], PetscInt n, PetscInt *v)
+{
+  char buf[64];
+
+  PetscFunctionBegin;
+  PetscCall(get_str(r, name, buf, sizeof(buf)));
+  for (PetscInt k = 0; k < n; k++) {
+    PetscBool same;
+
+    PetscCall(PetscStrcmp(buf, list[k], &same));
+    if (same) {
+      *v = k;
+      PetscFunctionReturn(0);
+    }
+  }
+  SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is '%s', not a known value", r->file, name, buf);
+}
+
+/* a float64 dataset with exactly n values */
+static PetscErrorCode get_data(const Reader *r, const char name[], PetscInt n, PetscReal *v)
+{
+  hid_t    did, sid;
+  hssize_t npts;
+  herr_t   st;
+
+  PetscFunctionBegin;
+  PetscCheck(H5Lexists(r->f, name, H5P_DEFAULT) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s' is missing", r->file, name);
+  did = H5Dopen2(r->f, name, H5P_DEFAULT);
+  PetscCheck(did >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: dataset '%s': cannot be opened", r->file, name);
+  sid  = H5Dget_space(did);
+  npts = H5Sget_simple_extent_npoints(sid);
+  H5Sclose(sid);
+  if (npts != (hssize_t) n) H5Dclose(did);
+  PetscCheck(npts == (hssize_t) n, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s' has %lld values, expected %" PetscInt_FMT, r->file, name, (long long) npts, n);
+  st = n ? H5Dread(did, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0;
+  H5Dclose(did);
+  PetscCheck(st >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: dataset '%s': cannot be read", r->file, name);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode ropen(MPI_Comm comm, const char file[], Reader *r)
+{
+  char     fmt[64];
+  PetscInt version;
+
+  PetscFunctionBegin;
+  r->file = file;
+  r->f    = -1;
+  PetscCheck(access(file, R_OK) == 0, comm, PETSC_ERR_FILE_OPEN, "%s: cannot read the file (missing or not readable)", file);
+  PetscCheck(H5Fis_hdf5(file) > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: not an HDF5 file", file);
+  r->f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+  PetscCheck(r->f >= 0, comm, PETSC_ERR_FILE_OPEN, "%s: HDF5 cannot open the file", file);
+  PetscCall(get_str(r, "format", fmt, sizeof(fmt)));
+  PetscCheck(!strcmp(fmt, RUN_FORMAT), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: format is '%s', not a moe run file ('%s')", file, fmt, RUN_FORMAT);
+  PetscCall(get_int(r, "version", &version));
+  PetscCheck(version == RUN_VERSION, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: moe run file version %" PetscInt_FMT ", this build reads version %d", file, version, RUN_VERSION);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode read_options(const Reader *r, char pde[], size_t len, DeepCDMoeTrainOptions *o)
+{
+  PetscInt v;
+
+  PetscFunctionBegin;
+  PetscCall(get_str(r, "pde", pde, len));
+  PetscCall(DeepCDMoeTrainOptionsDefault(pde, o));
+  PetscCall(get_choice(r, "model", DeepCDMoeModelTypes, 2, &v));
+  o->model = (DeepCDMoeModelType) v;
+  PetscCall(get_int(r, "kx", &o->kx));
+  PetscCall(get_int(r, "kt", &o->kt));
+  PetscCall(get_int(r, "basis", &o->N));
+  PetscCall(get_int(r, "depth", &o->depth));
+  PetscCall(get_int(r, "width", &o->width));
+  PetscCall(get_int(r, "nx", &o->nx));
+  PetscCall(get_int(r, "nt", &o->nt));
+  PetscCall(get_int(r, "points", &o->points));
+  PetscCall(get_int(r, "steps", &o->steps));
+  PetscCall(get_int(r, "batch", &o->batch));
+  PetscCall(get_int(r, "ntrain", &o->ntrain));
+  PetscCall(get_int(r, "ntest", &o->ntest));
+  PetscCall(get_int(r, "lr_every", &o->lr_every));
+  PetscCall(get_int(r, "seed", &o->seed));
+  PetscCall(get_int(r, "eval_every", &o->eval_every));
+  PetscCall(get_int(r, "lm_max_it", &o->lm.max_it));
+  PetscCall(get_real(r, "lr", &o->lr));
+  PetscCall(get_real(r, "lr_gamma", &o->lr_gamma));
+  PetscCall(get_real(r, "lr_min", &o->lr_min));
+  PetscCall(get_real(r, "beta1", &o->beta1));
+  PetscCall(get_real(r, "beta2", &o->beta2));
+  PetscCall(get_real(r, "adam_eps", &o->adam_eps));
+  PetscCall(get_real(r, "clip", &o->clip));
+  PetscCall(get_real(r, "w_pde", &o->w_pde));
+  PetscCall(get_real(r, "w_ic", &o->w_ic));
+  PetscCall(get_real(r, "w_bc", &o->w_bc));
+  PetscCall(get_real(r, "ridge", &o->ridge));
+  PetscCall(get_real(r, "lm_gatol", &o->lm.gatol));
+  PetscCall(get_real(r, "lm_grtol", &o->lm.grtol));
+  PetscCall(get_real(r, "lm_xrtol", &o->lm.xrtol));
+  PetscCall(get_real(r, "lm_tau", &o->lm.tau));
+  PetscCall(get_real(r, "lm_w0", &o->lm.w0));
+  PetscCall(get_choice(r, "hessian", DeepCDMoeHessianTypes, 2, &v));
+  o->hessian = (DeepCDMoeHessianType) v;
+  PetscCall(get_choice(r, "lm_hessian", DeepCDMoeHessianTypes, 2, &v));
+  o->lm.hessian = (DeepCDMoeHessianType) v;
+  PetscCall(get_choice(r, "conditions", DeepCDMoeConditionsTypes, 2, &v));
+  o->conditions = (DeepCDMoeConditions) v;
+  o->loss       = DEEPCD_MOE_LOSS_MSE; /* files written before the loss type was saved used mean squares */
+  if (H5Aexists(r->f, "loss_type") > 0) {
+    PetscCall(get_choice(r, "loss_type", DeepCDMoeLossTypes, 2, &v));
+    o->loss = (DeepCDMoeLossType) v;
+  }
+  o->loss_unscaled = PETSC_FALSE; /* older files: F with its row scale */
+  if (H5Aexists(r->f, "loss_unscaled") > 0) {
+    PetscCall(get_int(r, "loss_unscaled", &v));
+    o->loss_unscaled = v ? PETSC_TRUE : PETSC_FALSE;
+  }
+  PetscFunctionReturn(0);
+}
+
+/* the saved settings that decide the trajectory must equal the trainer's (steps may differ: train further) */
+static PetscErrorCode check_same(const Reader *r, DeepCDMoeTrainer t, const char pde[], const DeepCDMoeTrainOptions *s)
+{
+  const DeepCDMoeTrainOptions *o = &t->o;
+  struct {
+    const char *name;
+    PetscInt    a, b;
+  } ints[] = {
+    { "model", s->model, o->model },
+    { "kx", s->kx, o->kx },
+    { "kt", s->kt, o->kt },
+    { "basis", s->N, o->N },
+    { "depth", s->depth, o->depth },
+    { "width", s->width, o->width },
+    { "nx", s->nx, o->nx },
+    { "nt", s->nt, o->nt },
+    { "points", s->points, o->points },
+    { "batch", s->batch, o->batch },
+    { "ntrain", s->ntrain, o->ntrain },
+    { "ntest", s->ntest, o->ntest },
+    { "seed", s->seed, o->seed },
+    { "loss_type", s->loss, o->loss },
+    { "loss_unscaled", s->loss_unscaled, o->loss_unscaled }
+  };
+  PetscBool same;
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrcmp(pde, t->pde->type, &same));
+  PetscCheck(same, PETSC_COMM_SELF, PETSC_ERR_ARG_INCOMP, "%s: a checkpoint of PDE '%s', this run trains '%s'", r->file, pde, t->pde->type);
+  for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++)
+    PetscCheck(ints[k].a == ints[k].b, PETSC_COMM_SELF, PETSC_ERR_ARG_INCOMP, "%s: the checkpoint has %s %" PetscInt_FMT ", this run %" PetscInt_FMT, r->file, ints[k].name, ints[k].a, ints[k].b);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode read_state(const Reader *r, DeepCDMoeTrainer t)
+{
+  PetscInt           step;
+  unsigned long long rng;
+
+  PetscFunctionBegin;
+  PetscCall(get_data(r, "pde_constants", t->pde->nconst, t->pde->constant));
+  PetscCall(get_data(r, "theta", t->nth, t->theta));
+  PetscCall(get_data(r, "adam_m", t->nth, t->m));
+  PetscCall(get_data(r, "adam_v", t->nth, t->v));
+  PetscCall(get_int(r, "step", &step));
+  PetscCheck(step >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'step' is negative", r->file);
+  PetscCall(get_attr(r, "rng", H5T_INTEGER, H5T_NATIVE_ULLONG, &rng));
+  PetscCall(DeepCDMoeTrainerEnsureHistory(t, step));
+  PetscCall(get_data(r, "loss", step, t->loss_hist));
+  PetscCall(get_data(r, "error", step, t->err_hist));
+  t->step = step;
+  t->rng  = (uint64_t) rng;
+  PetscFunctionReturn(0);
+}
+
+/* runs body(r, ctx) on the open file with HDF5's error printing off; every rank */
+static PetscErrorCode with_file(MPI_Comm comm, const char file[], PetscErrorCode (*body)(const Reader *, void *), void *ctx)
+{
+  Reader         r;
+  H5E_auto2_t    func;
+  void          *data;
+  PetscErrorCode ierr;
+
+  PetscFunctionBegin;
+  H5Eget_auto2(H5E_DEFAULT, &func, &data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  ierr = ropen(comm, file, &r);
+  if (!ierr) ierr = body(&r, ctx);
+  if (r.f >= 0) H5Fclose(r.f);
+  H5Eset_auto2(H5E_DEFAULT, func, data);
+  PetscCall(ierr);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode resume_body(const Reader *r, void *ctx)
+{
+  DeepCDMoeTrainer      t = (DeepCDMoeTrainer) ctx;
+  DeepCDMoeTrainOptions s;
+  char                  pde[64];
+
+  PetscFunctionBegin;
+  PetscCall(read_options(r, pde, sizeof(pde), &s));
+  PetscCall(check_same(r, t, pde, &s));
+  PetscCall(read_state(r, t));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerResume - Continues from a checkpoint: network, Adam state, step, batch stream, histories and PDE constants.
+
+  Collective
+
+  Notes:
+  The checkpoint's problem, model, sizes, batch, instance counts and seed must equal the trainer's (a one-line error names the first that
+  differs); the number of steps may differ. Training on from step s then gives the same parameters as an uninterrupted run.
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerResume(DeepCDMoeTrainer t, const char file[])
+{
+  PetscFunctionBegin;
+  PetscCall(with_file(t->comm, file, resume_body, t));
+  PetscFunctionReturn(0);
+}
+
+typedef struct {
+  MPI_Comm         comm;
+  DeepCDMoeTrainer t;
+} LoadCtx;
+
+static PetscErrorCode load_body(const Reader *r, void *ctx)
+{
+  LoadCtx              *c = (LoadCtx *) ctx;
+  DeepCDMoeTrainOptions o;
+  char                  pde[64];
+
+  PetscFunctionBegin;
+  PetscCall(read_options(r, pde, sizeof(pde), &o));
+  PetscCall(DeepCDMoeTrainerCreate(c->comm, pde, &o, &c->t));
+  PetscCall(read_state(r, c->t));
+  PetscFunctionReturn(0);
+}
+
+/*@C
+  DeepCDMoeTrainerLoad - Creates a trainer from a checkpoint or run file (its settings, then its state).
+
+  Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerLoad(MPI_Comm comm, const char file[], DeepCDMoeTrainer *t)
+{
+  LoadCtx        c = { comm, NULL };
+  PetscErrorCode ierr;
+
+  PetscFunctionBegin;
+  ierr = with_file(comm, file, load_body, &c);
+  if (ierr) PetscCall(DeepCDMoeTrainerDestroy(&c.t));
+  PetscCall(ierr);
+  *t = c.t;
+  PetscFunctionReturn(0);
+}
