@@ -103,6 +103,7 @@ const char *nn_op_name(nn_op op);
 /* ---- running a model -------------------------------------------------------- */
 
 typedef enum { NN_FP32 = 0, NN_TF32 = 1, NN_BF16 = 2, NN_FP16 = 3 } nn_precision;
+#define NN_PRECISION_COUNT 4
 extern const char *const nn_precision_names[]; /* "fp32", "tf32", "bf16", "fp16" */
 
 /* Names of the compiled-in backends: "ref" always, "cpu" (oneDNN), "cuda" (cuDNN). */

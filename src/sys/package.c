@@ -2,9 +2,7 @@
    DeepCDInitializePackage(), or by `-dll_append libdeepcd.so` through
    PetscDLLibraryRegister_deepcd(). */
 #include <deepcd/ksp.h>
-#include <deepcd/dirgen.h>
-
-PETSC_INTERN PetscErrorCode DeepCDDirGenRegisterDestroy(void);
+#include <deepcd/private/dirgenimpl.h>
 
 static PetscBool DeepCDPackageInitialized = PETSC_FALSE;
 
@@ -16,7 +14,7 @@ static PetscBool DeepCDPackageInitialized = PETSC_FALSE;
 PetscErrorCode DeepCDFinalizePackage(void)
 {
   PetscFunctionBegin;
-  PetscCall(DeepCDDirGenRegisterDestroy());
+  PetscCall(DeepCDDirGenFinalizePackage());
   DeepCDPackageInitialized = PETSC_FALSE;
   PetscFunctionReturn(0);
 }
@@ -38,8 +36,7 @@ PetscErrorCode DeepCDInitializePackage(void)
   DeepCDPackageInitialized = PETSC_TRUE;
   PetscCall(KSPInitializePackage());
   PetscCall(KSPRegister(KSPDEEPCD, KSPCreate_DeepCD));
-  PetscCall(DeepCDDirGenRegister(DEEPCD_DIRGEN_PC, DeepCDDirGenCreate_PC));
-  PetscCall(DeepCDDirGenRegister(DEEPCD_DIRGEN_CNN, DeepCDDirGenCreate_CNN));
+  PetscCall(DeepCDDirGenRegisterAll());
   PetscCall(PetscLogEventRegister("DeepCDGenerate", KSP_CLASSID, &KSPDEEPCD_Generator));
   PetscCall(PetscLogEventRegister("DeepCDOrthog", KSP_CLASSID, &KSPDEEPCD_Orthogonalize));
   PetscCall(PetscLogEventRegister("DeepCDSmooth", KSP_CLASSID, &KSPDEEPCD_Smooth));

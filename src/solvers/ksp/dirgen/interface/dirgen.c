@@ -1,98 +1,202 @@
-/* The direction-generator registry and dispatch (see deepcd/dirgen.h). */
-#include <deepcd/dirgen.h>
+/* The direction generator object: creation, type selection, options, set-up,
+   application, viewing and destruction (see deepcd/dirgen.h). */
+#include <deepcd/private/dirgenimpl.h>
 
-static PetscFunctionList DeepCDDirGenList = NULL;
+PetscClassId      DEEPCD_DIRGEN_CLASSID = 0;
+PetscFunctionList DeepCDDirGenList      = NULL;
 
 /*@C
-  DeepCDDirGenRegister - Adds a kind of direction generator for KSPDEEPCD.
+  DeepCDDirGenRegister - Adds a type of direction generator for KSPDEEPCD.
 
   Not Collective
 
   Input Parameters:
-+ name   - the kind's name, as given to -ksp_deepcd_generator
-- create - fills a DeepCDDirGen's ops and data
++ name   - the type's name, as given to -ksp_deepcd_generator
+- create - fills a DeepCDDirGen's ops, data and linear flag
 
   Level: advanced
+
+.seealso: `DeepCDDirGenRegisterAll()`, `KSPDeepCDSetGenerator()`
 @*/
 PetscErrorCode DeepCDDirGenRegister(const char name[], PetscErrorCode (*create)(DeepCDDirGen))
 {
   PetscFunctionBegin;
+  PetscCall(KSPInitializePackage());
   PetscCall(PetscFunctionListAdd(&DeepCDDirGenList, name, create));
   PetscFunctionReturn(0);
 }
 
-/*@C
-  DeepCDDirGenRegistered - Tells whether a kind of direction generator exists in this build.
-
-  Not Collective
-
-  Level: advanced
-@*/
-PetscErrorCode DeepCDDirGenRegistered(const char name[], PetscBool *has)
-{
-  PetscErrorCode (*create)(DeepCDDirGen) = NULL;
-
-  PetscFunctionBegin;
-  PetscCall(PetscFunctionListFind(DeepCDDirGenList, name, &create));
-  *has = create ? PETSC_TRUE : PETSC_FALSE;
-  PetscFunctionReturn(0);
-}
-
-/* Frees the registry; called from DeepCDFinalizePackage(). */
-PETSC_INTERN PetscErrorCode DeepCDDirGenRegisterDestroy(void)
-{
-  PetscFunctionBegin;
-  PetscCall(PetscFunctionListDestroy(&DeepCDDirGenList));
-  PetscFunctionReturn(0);
-}
-
-/*@C
-  DeepCDDirGenCreate - Creates a direction generator of a registered kind for a KSP.
+/*@
+  DeepCDDirGenCreate - Creates a direction generator with no type.
 
   Collective
 
-  Input Parameters:
-+ ksp  - the owning KSP
-- type - the kind
+  Input Parameter:
+. comm - the communicator (the KSP's)
 
   Output Parameter:
 . gen - the generator
 
-  Level: advanced
+  Level: developer
+
+.seealso: `DeepCDDirGenSetType()`, `DeepCDDirGenSetKSP()`, `DeepCDDirGenDestroy()`
 @*/
-PetscErrorCode DeepCDDirGenCreate(KSP ksp, const char type[], DeepCDDirGen *gen)
+PetscErrorCode DeepCDDirGenCreate(MPI_Comm comm, DeepCDDirGen *gen)
 {
-  PetscErrorCode (*create)(DeepCDDirGen) = NULL;
   DeepCDDirGen g;
 
   PetscFunctionBegin;
-  PetscCall(PetscFunctionListFind(DeepCDDirGenList, type, &create));
-  PetscCheck(create, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown deepcd direction generator '%s'", type);
-  PetscCall(PetscNew(&g));
-  g->ksp = ksp;
-  PetscCall(PetscStrncpy(g->type, type, sizeof(g->type)));
-  PetscCall((*create)(g));
+  PetscValidPointer(gen, 2);
+  *gen = NULL;
+  PetscCall(PetscHeaderCreate(g, DEEPCD_DIRGEN_CLASSID, "DeepCDDirGen", "Direction generator", "KSP", comm, DeepCDDirGenDestroy, DeepCDDirGenView));
   *gen = g;
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode DeepCDDirGenSetFromOptions(DeepCDDirGen gen, PetscOptionItems *PetscOptionsObject)
-{
-  PetscFunctionBegin;
-  if (gen->ops.setfromoptions) PetscCall((*gen->ops.setfromoptions)(gen, PetscOptionsObject));
-  PetscFunctionReturn(0);
-}
+/*@C
+  DeepCDDirGenSetType - Chooses the type of a direction generator.
 
-PetscErrorCode DeepCDDirGenSetUp(DeepCDDirGen gen)
+  Collective
+
+  Input Parameters:
++ gen  - the generator
+- type - a registered type, `DEEPCD_DIRGEN_PC` or `DEEPCD_DIRGEN_CNN`
+
+  Options Database Key:
+. -ksp_deepcd_generator <type> - through the owning KSP
+
+  Level: developer
+
+.seealso: `DeepCDDirGenRegister()`, `KSPDeepCDSetGenerator()`
+@*/
+PetscErrorCode DeepCDDirGenSetType(DeepCDDirGen gen, DeepCDDirGenType type)
 {
+  PetscErrorCode (*create)(DeepCDDirGen) = NULL;
+  PetscBool same;
+
   PetscFunctionBegin;
-  if (gen->setupcalled) PetscFunctionReturn(0);
-  if (gen->ops.setup) PetscCall((*gen->ops.setup)(gen));
-  gen->setupcalled = PETSC_TRUE;
+  PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
+  PetscValidCharPointer(type, 2);
+  PetscCall(PetscObjectTypeCompare((PetscObject) gen, type, &same));
+  if (same) PetscFunctionReturn(0);
+  PetscCall(PetscFunctionListFind(DeepCDDirGenList, type, &create));
+  PetscCheck(create, PetscObjectComm((PetscObject) gen), PETSC_ERR_ARG_UNKNOWN_TYPE, "-ksp_deepcd_generator %s: unknown direction generator (see -help for the registered types)", type);
+  PetscCall(DeepCDDirGenReset(gen));
+  PetscTryTypeMethod(gen, destroy);
+  gen->data = NULL;
+  PetscCall(PetscMemzero(gen->ops, sizeof(*gen->ops)));
+  gen->linear = PETSC_FALSE;
+  PetscCall(PetscObjectChangeTypeName((PetscObject) gen, type));
+  PetscCall((*create)(gen));
   PetscFunctionReturn(0);
 }
 
 /*@C
+  DeepCDDirGenGetType - Gets the type of a direction generator.
+
+  Not Collective
+
+  Level: developer
+@*/
+PetscErrorCode DeepCDDirGenGetType(DeepCDDirGen gen, DeepCDDirGenType *type)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
+  PetscValidPointer(type, 2);
+  *type = ((PetscObject) gen)->type_name;
+  PetscFunctionReturn(0);
+}
+
+/*@
+  DeepCDDirGenSetKSP - Tells a direction generator which KSP it serves (its operator, PC, DM and model).
+
+  Logically Collective
+
+  Level: developer
+@*/
+PetscErrorCode DeepCDDirGenSetKSP(DeepCDDirGen gen, KSP ksp)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 2);
+  gen->ksp = ksp; /* not referenced: the KSP owns the generator */
+  PetscFunctionReturn(0);
+}
+
+/*@
+  DeepCDDirGenGetKSP - Gets the KSP a direction generator serves.
+
+  Not Collective
+
+  Level: developer
+@*/
+PetscErrorCode DeepCDDirGenGetKSP(DeepCDDirGen gen, KSP *ksp)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
+  PetscValidPointer(ksp, 2);
+  *ksp = gen->ksp;
+  PetscFunctionReturn(0);
+}
+
+/*@
+  DeepCDDirGenIsLinear - Tells whether the direction depends linearly on the residual.
+
+  Not Collective
+
+  Output Parameter:
+. linear - `PETSC_TRUE` for a linear generator (it then gets the residual itself, not the unit-norm one)
+
+  Level: developer
+@*/
+PetscErrorCode DeepCDDirGenIsLinear(DeepCDDirGen gen, PetscBool *linear)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
+  PetscValidBoolPointer(linear, 2);
+  *linear = gen->linear;
+  PetscFunctionReturn(0);
+}
+
+/*@
+  DeepCDDirGenSetFromOptions - Reads the options of a direction generator's type, under its prefix
+  (the KSP's prefix followed by `ksp_deepcd_`).
+
+  Collective
+
+  Level: developer
+@*/
+PetscErrorCode DeepCDDirGenSetFromOptions(DeepCDDirGen gen)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
+  PetscObjectOptionsBegin((PetscObject) gen);
+  PetscTryTypeMethod(gen, setfromoptions, PetscOptionsObject);
+  PetscCall(PetscObjectProcessOptionsHandlers((PetscObject) gen, PetscOptionsObject));
+  PetscOptionsEnd();
+  PetscFunctionReturn(0);
+}
+
+/*@
+  DeepCDDirGenSetUp - Prepares a direction generator for `DeepCDDirGenApply()` (loads a model, builds a network); runs once until `DeepCDDirGenReset()`.
+
+  Collective
+
+  Level: developer
+@*/
+PetscErrorCode DeepCDDirGenSetUp(DeepCDDirGen gen)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
+  if (gen->setupcalled) PetscFunctionReturn(0);
+  PetscCheck(((PetscObject) gen)->type_name, PetscObjectComm((PetscObject) gen), PETSC_ERR_ORDER, "DeepCDDirGenSetType() must come before DeepCDDirGenSetUp()");
+  PetscCheck(gen->ksp, PetscObjectComm((PetscObject) gen), PETSC_ERR_ORDER, "DeepCDDirGenSetKSP() must come before DeepCDDirGenSetUp()");
+  PetscTryTypeMethod(gen, setup);
+  gen->setupcalled = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+/*@
   DeepCDDirGenApply - Computes a search direction z from a residual r.
 
   Collective
@@ -104,45 +208,79 @@ PetscErrorCode DeepCDDirGenSetUp(DeepCDDirGen gen)
   Output Parameter:
 . z - the direction (any scale)
 
-  Level: advanced
+  Level: developer
 @*/
 PetscErrorCode DeepCDDirGenApply(DeepCDDirGen gen, Vec r, Vec z)
 {
   PetscFunctionBegin;
+  PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
+  PetscValidHeaderSpecific(r, VEC_CLASSID, 2);
+  PetscValidHeaderSpecific(z, VEC_CLASSID, 3);
   PetscCall(DeepCDDirGenSetUp(gen));
-  PetscCall((*gen->ops.apply)(gen, r, z));
+  PetscUseTypeMethod(gen, apply, r, z);
   PetscFunctionReturn(0);
 }
 
+/*@C
+  DeepCDDirGenView - Prints a direction generator: its type, then what its type says.
+
+  Collective
+
+  Level: developer
+@*/
 PetscErrorCode DeepCDDirGenView(DeepCDDirGen gen, PetscViewer viewer)
 {
   PetscBool isascii;
 
   PetscFunctionBegin;
+  PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
+  if (!viewer) PetscCall(PetscViewerASCIIGetStdout(PetscObjectComm((PetscObject) gen), &viewer));
+  PetscValidHeaderSpecific(viewer, PETSC_VIEWER_CLASSID, 2);
   PetscCall(PetscObjectTypeCompare((PetscObject) viewer, PETSCVIEWERASCII, &isascii));
-  if (isascii) PetscCall(PetscViewerASCIIPrintf(viewer, "direction generator: %s\n", gen->type));
-  if (gen->ops.view) {
+  if (!isascii) PetscFunctionReturn(0);
+  PetscCall(PetscViewerASCIIPrintf(viewer, "direction generator: %s\n", ((PetscObject) gen)->type_name ? ((PetscObject) gen)->type_name : "(no type)"));
+  if (gen->ops->view) {
     PetscCall(PetscViewerASCIIPushTab(viewer));
-    PetscCall((*gen->ops.view)(gen, viewer));
+    PetscUseTypeMethod(gen, view, viewer);
     PetscCall(PetscViewerASCIIPopTab(viewer));
   }
   PetscFunctionReturn(0);
 }
 
+/*@
+  DeepCDDirGenReset - Drops what `DeepCDDirGenSetUp()` built, so that the next set-up rebuilds it (a new operator or model).
+
+  Collective
+
+  Level: developer
+@*/
 PetscErrorCode DeepCDDirGenReset(DeepCDDirGen gen)
 {
   PetscFunctionBegin;
-  if (gen->ops.reset) PetscCall((*gen->ops.reset)(gen));
+  PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
+  PetscTryTypeMethod(gen, reset);
   gen->setupcalled = PETSC_FALSE;
   PetscFunctionReturn(0);
 }
 
+/*@
+  DeepCDDirGenDestroy - Destroys a direction generator.
+
+  Collective
+
+  Level: developer
+@*/
 PetscErrorCode DeepCDDirGenDestroy(DeepCDDirGen *gen)
 {
   PetscFunctionBegin;
   if (!*gen) PetscFunctionReturn(0);
+  PetscValidHeaderSpecific(*gen, DEEPCD_DIRGEN_CLASSID, 1);
+  if (--((PetscObject) (*gen))->refct > 0) {
+    *gen = NULL;
+    PetscFunctionReturn(0);
+  }
   PetscCall(DeepCDDirGenReset(*gen));
-  if ((*gen)->ops.destroy) PetscCall((*(*gen)->ops.destroy)(*gen));
-  PetscCall(PetscFree(*gen));
+  PetscTryTypeMethod(*gen, destroy);
+  PetscCall(PetscHeaderDestroy(gen));
   PetscFunctionReturn(0);
 }

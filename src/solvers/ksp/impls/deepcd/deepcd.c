@@ -4,7 +4,7 @@
    Gram-Schmidt in the A-inner product), and takes the exact A-norm line step. */
 #include <petsc/private/kspimpl.h>
 #include <deepcd/ksp.h>
-#include <deepcd/dirgen.h>
+#include <deepcd/private/dirgenimpl.h>
 
 typedef struct {
   PetscInt     m;         /* kept directions */
@@ -27,17 +27,28 @@ typedef struct {
 
 PetscLogEvent KSPDEEPCD_Generator = 0, KSPDEEPCD_Orthogonalize = 0, KSPDEEPCD_Smooth = 0;
 
-/* Creates the direction generator of the requested kind (model file: cnn). */
+/* The generator's type: -ksp_deepcd_generator if given, else cnn when a
+   model is set, else pc. */
+static const char *KSPDeepCDGeneratorType(KSP_DeepCD *cd)
+{
+  return cd->generator[0] ? cd->generator : (cd->model[0] ? DEEPCD_DIRGEN_CNN : DEEPCD_DIRGEN_PC);
+}
+
+/* Creates the direction generator, a sub-object under the prefix
+   <ksp prefix>ksp_deepcd_ (so its options read -ksp_deepcd_backend, ...). */
 static PetscErrorCode KSPDeepCDCreateGenerator(KSP ksp)
 {
-  KSP_DeepCD *cd   = (KSP_DeepCD *) ksp->data;
-  const char *type = cd->generator[0] ? cd->generator : (cd->model[0] ? DEEPCD_DIRGEN_CNN : DEEPCD_DIRGEN_PC);
-  PetscBool   has;
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+  const char *prefix;
 
   PetscFunctionBegin;
-  PetscCall(DeepCDDirGenRegistered(type, &has));
-  PetscCheck(has, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_UNKNOWN_TYPE, "-ksp_deepcd_generator %s: unknown direction generator (known: pc, cnn)", type);
-  PetscCall(DeepCDDirGenCreate(ksp, type, &cd->gen));
+  PetscCall(DeepCDDirGenCreate(PetscObjectComm((PetscObject) ksp), &cd->gen));
+  PetscCall(PetscObjectIncrementTabLevel((PetscObject) cd->gen, (PetscObject) ksp, 1));
+  PetscCall(KSPGetOptionsPrefix(ksp, &prefix));
+  PetscCall(PetscObjectSetOptionsPrefix((PetscObject) cd->gen, prefix));
+  PetscCall(PetscObjectAppendOptionsPrefix((PetscObject) cd->gen, "ksp_deepcd_"));
+  PetscCall(DeepCDDirGenSetKSP(cd->gen, ksp));
+  PetscCall(DeepCDDirGenSetType(cd->gen, KSPDeepCDGeneratorType(cd)));
   PetscFunctionReturn(0);
 }
 
@@ -241,7 +252,7 @@ static PetscErrorCode KSPReset_DeepCD(KSP ksp)
     PetscCall(PetscFree4(cd->dAd, cd->beta, cd->Dk, cd->ADk));
     cd->nslots = 0;
   }
-  PetscCall(DeepCDDirGenDestroy(&cd->gen));
+  if (cd->gen) PetscCall(DeepCDDirGenReset(cd->gen)); /* keeps its type and options */
   PetscFunctionReturn(0);
 }
 
@@ -249,6 +260,7 @@ static PetscErrorCode KSPDestroy_DeepCD(KSP ksp)
 {
   PetscFunctionBegin;
   PetscCall(KSPReset_DeepCD(ksp));
+  PetscCall(DeepCDDirGenDestroy(&((KSP_DeepCD *) ksp->data)->gen));
   PetscCall(KSPDestroy(&((KSP_DeepCD *) ksp->data)->smoother));
   PetscCall(KSPDestroyDefault(ksp));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetDirections_C", NULL));
@@ -299,7 +311,7 @@ static PetscErrorCode KSPView_DeepCD(KSP ksp, PetscViewer viewer)
   if (cd->gen)
     PetscCall(DeepCDDirGenView(cd->gen, viewer));
   else
-    PetscCall(PetscViewerASCIIPrintf(viewer, "direction generator: %s (not set up)\n", cd->generator[0] ? cd->generator : (cd->model[0] ? DEEPCD_DIRGEN_CNN : DEEPCD_DIRGEN_PC)));
+    PetscCall(PetscViewerASCIIPrintf(viewer, "direction generator: %s (not set up)\n", KSPDeepCDGeneratorType(cd)));
   PetscCall(PetscViewerASCIIPopTab(viewer));
   PetscFunctionReturn(0);
 }
@@ -331,14 +343,14 @@ static PetscErrorCode KSPSetFromOptions_DeepCD(KSP ksp, PetscOptionItems *PetscO
   }
   PetscCall(PetscOptionsBool("-ksp_deepcd_normalize", "Scale the residual to unit norm before the direction generator", "KSPDeepCDSetNormalize", nrm, &nrm, &flg));
   if (flg) PetscCall(KSPDeepCDSetNormalize(ksp, nrm));
-  PetscCall(PetscOptionsString("-ksp_deepcd_generator", "Direction generator: pc or cnn", "KSPDeepCDSetGenerator", cd->generator[0] ? cd->generator : DEEPCD_DIRGEN_PC, buf, sizeof(buf), &flg));
+  PetscCall(PetscOptionsFList("-ksp_deepcd_generator", "Direction generator", "KSPDeepCDSetGenerator", DeepCDDirGenList, KSPDeepCDGeneratorType(cd), buf, sizeof(buf), &flg));
   if (flg) PetscCall(KSPDeepCDSetGenerator(ksp, buf));
   PetscCall(PetscOptionsString("-ksp_deepcd_model", "CNN model file (HDF5) for the cnn direction generator", "KSPDeepCDSetModel", cd->model, buf, sizeof(buf), &flg));
   if (flg) PetscCall(KSPDeepCDSetModel(ksp, buf));
   /* the generator exists from here on, so that its own options are read */
-  if (!cd->gen) PetscCall(KSPDeepCDCreateGenerator(ksp));
-  PetscCall(DeepCDDirGenSetFromOptions(cd->gen, PetscOptionsObject));
   PetscOptionsHeadEnd();
+  if (!cd->gen) PetscCall(KSPDeepCDCreateGenerator(ksp));
+  PetscCall(DeepCDDirGenSetFromOptions(cd->gen));
   PetscFunctionReturn(0);
 }
 
@@ -472,12 +484,13 @@ static PetscErrorCode KSPDeepCDGetSmoother_DeepCD(KSP ksp, KSP *smoother)
 
 static PetscErrorCode KSPDeepCDSetGenerator_DeepCD(KSP ksp, const char type[])
 {
-  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
-  PetscBool   has, same;
+  KSP_DeepCD *cd                         = (KSP_DeepCD *) ksp->data;
+  PetscErrorCode (*create)(DeepCDDirGen) = NULL;
+  PetscBool same;
 
   PetscFunctionBegin;
-  PetscCall(DeepCDDirGenRegistered(type, &has));
-  PetscCheck(has, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_UNKNOWN_TYPE, "-ksp_deepcd_generator %s: unknown direction generator (known: pc, cnn)", type);
+  PetscCall(PetscFunctionListFind(DeepCDDirGenList, type, &create));
+  PetscCheck(create, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_UNKNOWN_TYPE, "-ksp_deepcd_generator %s: unknown direction generator (see -help for the registered types)", type);
   PetscCall(PetscStrcmp(type, cd->generator, &same));
   if (!same) {
     PetscCall(PetscStrncpy(cd->generator, type, sizeof(cd->generator)));
@@ -491,7 +504,10 @@ static PetscErrorCode KSPDeepCDGetGenerator_DeepCD(KSP ksp, const char *type[])
   KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
 
   PetscFunctionBegin;
-  *type = cd->gen ? cd->gen->type : (cd->generator[0] ? cd->generator : (cd->model[0] ? DEEPCD_DIRGEN_CNN : DEEPCD_DIRGEN_PC));
+  if (cd->gen)
+    PetscCall(DeepCDDirGenGetType(cd->gen, type));
+  else
+    *type = KSPDeepCDGeneratorType(cd);
   PetscFunctionReturn(0);
 }
 

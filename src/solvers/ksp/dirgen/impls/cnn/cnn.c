@@ -10,7 +10,7 @@
 #include <petsc/private/petscimpl.h>
 #include <petscdmda.h>
 #include <petscsf.h>
-#include <deepcd/dirgen.h>
+#include <deepcd/private/dirgenimpl.h>
 #include <deepcd/ksp.h>
 #include <deepcd/model_io.h>
 #include <deepcd/nn.h>
@@ -185,23 +185,36 @@ static PetscErrorCode halo_destroy(HaloSF *h)
   PetscFunctionReturn(0);
 }
 
+/* The lists come from the nn library's own tables: "auto" plus the backends
+   compiled in, and the precisions. Under the generator's prefix (the KSP's
+   prefix and ksp_deepcd_) the keys read -ksp_deepcd_backend and
+   -ksp_deepcd_precision. */
 static PetscErrorCode DeepCDDirGenSetFromOptions_CNN(DeepCDDirGen gen, PetscOptionItems *PetscOptionsObject)
 {
-  DirGen_CNN        *cnn          = (DirGen_CNN *) gen->data;
-  static const char *backends[]   = { "auto", "cpu", "cuda", "ref" };
-  static const char *precisions[] = { "fp32", "tf32", "bf16", "fp16" };
-  PetscInt           b = 0, p = 0;
-  PetscBool          flg;
+  DirGen_CNN *cnn = (DirGen_CNN *) gen->data;
+  const char *backends[8], *precisions[NN_PRECISION_COUNT];
+  PetscInt    nb = 0, b = 0, p = 0;
+  PetscBool   flg;
+  char        help[256] = "Where the network runs:";
 
   PetscFunctionBegin;
-  for (PetscInt i = 0; i < 4; i++) {
+  backends[nb++] = "auto";
+  for (int i = 0; i < nn_backend_count() && nb < (PetscInt) (sizeof(backends) / sizeof(backends[0])); i++) backends[nb++] = nn_backend_name(i);
+  for (PetscInt i = 0; i < nb; i++) {
     if (!strcmp(cnn->backend, backends[i])) b = i;
+    PetscCall(PetscStrlcat(help, i ? ", " : " ", sizeof(help)));
+    PetscCall(PetscStrlcat(help, backends[i], sizeof(help)));
+  }
+  for (PetscInt i = 0; i < NN_PRECISION_COUNT; i++) {
+    precisions[i] = nn_precision_names[i];
     if (!strcmp(cnn->precision, precisions[i])) p = i;
   }
-  PetscCall(PetscOptionsEList("-ksp_deepcd_backend", "Where the network runs: auto, cpu (oneDNN), cuda (cuDNN), ref (plain loops, test oracle)", "KSPDEEPCD", backends, 4, backends[b], &b, &flg));
+  PetscOptionsHeadBegin(PetscOptionsObject, "KSP DeepCD cnn direction generator options");
+  PetscCall(PetscOptionsEList("-backend", help, "KSPDEEPCD", backends, nb, backends[b], &b, &flg));
   if (flg) PetscCall(PetscStrncpy(cnn->backend, backends[b], sizeof(cnn->backend)));
-  PetscCall(PetscOptionsEList("-ksp_deepcd_precision", "Network arithmetic: fp32, tf32, bf16, fp16", "KSPDEEPCD", precisions, 4, precisions[p], &p, &flg));
+  PetscCall(PetscOptionsEList("-precision", "Network arithmetic", "KSPDEEPCD", precisions, NN_PRECISION_COUNT, precisions[p], &p, &flg));
   if (flg) PetscCall(PetscStrncpy(cnn->precision, precisions[p], sizeof(cnn->precision)));
+  PetscOptionsHeadEnd();
   PetscFunctionReturn(0);
 }
 
@@ -426,13 +439,13 @@ PetscErrorCode DeepCDDirGenCreate_CNN(DeepCDDirGen gen)
   PetscCall(PetscNew(&cnn));
   PetscCall(PetscStrncpy(cnn->backend, "auto", sizeof(cnn->backend)));
   PetscCall(PetscStrncpy(cnn->precision, "fp32", sizeof(cnn->precision)));
-  gen->data               = cnn;
-  gen->linear             = PETSC_FALSE;
-  gen->ops.setfromoptions = DeepCDDirGenSetFromOptions_CNN;
-  gen->ops.setup          = DeepCDDirGenSetUp_CNN;
-  gen->ops.apply          = DeepCDDirGenApply_CNN;
-  gen->ops.view           = DeepCDDirGenView_CNN;
-  gen->ops.reset          = DeepCDDirGenReset_CNN;
-  gen->ops.destroy        = DeepCDDirGenDestroy_CNN;
+  gen->data                = cnn;
+  gen->linear              = PETSC_FALSE;
+  gen->ops->setfromoptions = DeepCDDirGenSetFromOptions_CNN;
+  gen->ops->setup          = DeepCDDirGenSetUp_CNN;
+  gen->ops->apply          = DeepCDDirGenApply_CNN;
+  gen->ops->view           = DeepCDDirGenView_CNN;
+  gen->ops->reset          = DeepCDDirGenReset_CNN;
+  gen->ops->destroy        = DeepCDDirGenDestroy_CNN;
   PetscFunctionReturn(0);
 }

@@ -1,7 +1,7 @@
 /* The "pc" direction generator: z = PC(r). The PC is set up by KSPSetUp().
    With it KSPDEEPCD is a flexible
    conjugate-direction method truncated to the kept directions (Notay's FCG). */
-#include <deepcd/dirgen.h>
+#include <deepcd/private/dirgenimpl.h>
 
 static PetscErrorCode DeepCDDirGenApply_PC(DeepCDDirGen gen, Vec r, Vec z)
 {
@@ -21,7 +21,7 @@ static PetscErrorCode DeepCDDirGenApply_PC(DeepCDDirGen gen, Vec r, Vec z)
 PetscErrorCode DeepCDDirGenCreate_PC(DeepCDDirGen gen)
 {
   PetscFunctionBegin;
-  gen->ops.apply = DeepCDDirGenApply_PC;
-  gen->linear    = PETSC_TRUE;
+  gen->ops->apply = DeepCDDirGenApply_PC;
+  gen->linear     = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
