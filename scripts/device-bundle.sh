@@ -3,7 +3,7 @@
 # MPI or HDF5 (e.g. a GPU machine that has only CUDA and cuDNN):
 #
 #   OUT/bin/deepcd            the command
-#   OUT/lib/                  libdeepcd.so(.0) and every shared library they need
+#   OUT/lib/                  libdeepcd.so(.0), the cuda module libdeepcd_nn_cuda.so, and every shared library they need
 #                             (ldd, transitively), except the system's and the CUDA ones
 #   OUT/openmpi/              Open MPI's run-time files for a singleton run:
 #                             MCA components (+ their libraries in OUT/lib), help texts, etc/
@@ -95,6 +95,11 @@ add_deps "$out/bin/deepcd" || {
   exit 1
 }
 [ -e "$out/lib/libdeepcd.so.0" ] && ln -sf libdeepcd.so.0 "$out/lib/libdeepcd.so"
+# the cuda backend module, dlopen()ed from beside libdeepcd.so (not in ldd's list)
+if [ -e "$build/lib/libdeepcd_nn_cuda.so" ]; then
+  cp -L "$build/lib/libdeepcd_nn_cuda.so" "$out/lib/libdeepcd_nn_cuda.so"
+  add_deps "$out/lib/libdeepcd_nn_cuda.so" || true # CUDA libraries come from the target
+fi
 
 # Open MPI run-time files, when deepcd links Open MPI.
 ompi=0

@@ -31,8 +31,8 @@ typedef struct {
    spacing h, (nx-1)(ny-1)(nz-1) cubes). Errors (one line, naming the file):
    missing or unreadable file, not a deepcd problem/solution file, missing
    dataset, wrong shape or type, NaN or Inf values. */
-PetscErrorCode DeepCDMeshFieldLoad(const char file[], const char dataset[], DeepCDMeshField *);
-PetscErrorCode DeepCDMeshFieldDestroy(DeepCDMeshField *);
+PETSC_EXTERN PetscErrorCode DeepCDMeshFieldLoad(const char file[], const char dataset[], DeepCDMeshField *);
+PETSC_EXTERN PetscErrorCode DeepCDMeshFieldDestroy(DeepCDMeshField *);
 
 /* Writes `surface` as HDF5 (`h5path`: datasets `vertices` (nv, 3) float64 and
    `triangles` (nt, 3) int32; root attributes format = "deepcd-mesh",
@@ -41,7 +41,7 @@ PetscErrorCode DeepCDMeshFieldDestroy(DeepCDMeshField *);
    keep both in one directory. `source` and `dataset` may be NULL (written as
    ""). Both files are written under temporary names and renamed (the XDMF
    file first); on failure neither final name is created or replaced. */
-PetscErrorCode DeepCDMeshWriteXDMF(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso);
+PETSC_EXTERN PetscErrorCode DeepCDMeshWriteXDMF(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso);
 
 /* A tet mesh (mesh_tets_build) as HDF5 (`h5path`: `vertices` (nv, 3)
    float64, `triangles` (nt, 3) int32 = the tets' boundary, `tetrahedra`
@@ -49,7 +49,7 @@ PetscErrorCode DeepCDMeshWriteXDMF(const mesh_surface *surface, const char xmfpa
    DeepCDMeshWriteXDMF) plus an XDMF file whose spatial collection holds two
    grids on the one vertex array: "tetrahedra" (Topology Tetrahedron) and
    "surface" (Topology Triangle). Same temporary names and renames. */
-PetscErrorCode DeepCDMeshWriteTetsXDMF(const mesh_tets *tets, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso);
+PETSC_EXTERN PetscErrorCode DeepCDMeshWriteTetsXDMF(const mesh_tets *tets, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso);
 
 /* As DeepCDMeshWriteXDMF (same HDF5 file, same temporary names and renames),
    but the XDMF file is a spatial collection (GridType="Collection"
@@ -58,7 +58,7 @@ PetscErrorCode DeepCDMeshWriteTetsXDMF(const mesh_tets *tets, const char xmfpath
    .xmf; `solution_ref` is written as given: relative to the XDMF file's
    directory, or absolute) and the surface: one file opens the field and the
    geometry together (`deepcd solve -mesh_geometry`). */
-PetscErrorCode DeepCDMeshWriteSolutionXDMF(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso, const char solution_ref[], PetscInt nx, PetscInt ny, PetscInt nz, PetscReal h);
+PETSC_EXTERN PetscErrorCode DeepCDMeshWriteSolutionXDMF(const mesh_surface *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso, const char solution_ref[], PetscInt nx, PetscInt ny, PetscInt nz, PetscReal h);
 
 #define DEEPCD_MESH_WEIGHTS_FORMAT  "deepcd-mesh-weights"
 #define DEEPCD_MESH_WEIGHTS_VERSION 1
@@ -81,7 +81,7 @@ typedef struct {
    float32 or float64, finite. Errors (one line, naming the file and the
    item): missing or unreadable file, wrong format or version, dimensions
    that do not match the grid, wrong shape or type, NaN or Inf. */
-PetscErrorCode DeepCDMeshWeightsLoad(const char file[], const mesh_grid *grid, DeepCDMeshWeights *);
-PetscErrorCode DeepCDMeshWeightsDestroy(DeepCDMeshWeights *);
+PETSC_EXTERN PetscErrorCode DeepCDMeshWeightsLoad(const char file[], const mesh_grid *grid, DeepCDMeshWeights *);
+PETSC_EXTERN PetscErrorCode DeepCDMeshWeightsDestroy(DeepCDMeshWeights *);
 
 #endif

@@ -40,7 +40,8 @@ typedef enum {
   NN_OP_UPSAMPLE2 = 3  /* out = nearest 2x upsampling of in (one level up) [+ in2] */
 } nn_op;
 
-typedef enum { NN_ACT_NONE = 0, NN_ACT_RELU = 1 } nn_act;
+typedef enum { NN_ACT_NONE = 0,
+               NN_ACT_RELU = 1 } nn_act;
 
 typedef struct {
   nn_op  op;
@@ -59,19 +60,19 @@ typedef struct {
 
 /* Training record kept with a model (informational). */
 typedef struct {
-  int    grid[3];   /* nx, ny, nz trained on; 0 when untrained */
-  char   data[256]; /* training data description */
-  char   loss[64];  /* loss name */
-  double loss_value;
-  long   steps;
-  char   date[32]; /* ISO 8601 */
+  int      grid[3];   /* nx, ny, nz trained on; 0 when untrained */
+  char     data[256]; /* training data description */
+  char     loss[64];  /* loss name */
+  double   loss_value;
+  long     steps;
+  char     date[32]; /* ISO 8601 */
   uint64_t seed;
 } nn_training;
 
 typedef struct {
   char        arch[32]; /* informational name, e.g. "from64" */
   int         nlayers, ntensors;
-  nn_layer   *layers;  /* in execution order */
+  nn_layer   *layers; /* in execution order */
   nn_tensor  *tensors;
   int         input, output; /* tensor indices, 1 channel each */
   size_t      nparams;
@@ -94,16 +95,23 @@ nn_err nn_model_validate(const nn_model *m);
 /* He (Kaiming) normal initialisation of kernels, zero biases; deterministic per seed. */
 nn_err nn_model_init_he(nn_model *m, uint64_t seed);
 /* The number of pooling levels (grids must be divisible by 2^levels). */
-int    nn_model_levels(const nn_model *m);
+int nn_model_levels(const nn_model *m);
 /* Multiply-adds x 2 per input voxel of one forward pass. */
-double nn_model_flops_per_voxel(const nn_model *m);
-nn_err nn_model_destroy(nn_model **model);
+double      nn_model_flops_per_voxel(const nn_model *m);
+nn_err      nn_model_destroy(nn_model **model);
 const char *nn_op_name(nn_op op);
 
 /* ---- running a model -------------------------------------------------------- */
 
-typedef enum { NN_FP32 = 0, NN_TF32 = 1, NN_BF16 = 2, NN_FP16 = 3 } nn_precision;
+typedef enum { NN_FP32 = 0,
+               NN_TF32 = 1,
+               NN_BF16 = 2,
+               NN_FP16 = 3 } nn_precision;
 #define NN_PRECISION_COUNT 4
+#define NN_PRECISION_NAMES_INIT    \
+  {                                \
+    "fp32", "tf32", "bf16", "fp16" \
+  }                                            /* nn_precision_names' initialiser */
 extern const char *const nn_precision_names[]; /* "fp32", "tf32", "bf16", "fp16" */
 
 /* Names of the compiled-in backends: "ref" always, "cpu" (oneDNN), "cuda" (cuDNN). */
@@ -129,9 +137,9 @@ nn_err nn_net_create(const nn_model *m, const char *backend, nn_precision precis
 nn_err nn_net_set_halo(nn_net *net, nn_halo_fn fn, void *ctx);
 /* out = f(in): host arrays of D*H*W floats. `mask` (optional, D*H*W bytes):
    the output is zero where mask is non-zero (solid cells). */
-nn_err nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, float *out);
+nn_err      nn_net_forward(nn_net *net, const float *in, const unsigned char *mask, float *out);
 const char *nn_net_backend(const nn_net *net);
-nn_err nn_net_destroy(nn_net **net);
+nn_err      nn_net_destroy(nn_net **net);
 /* Bytes of backend memory in the executor's buffers (activations, their
    gradients and ReLU masks in training mode, the padding scratch, the mask
    kept by nn_net_set_mask on a device backend); backend
@@ -195,8 +203,8 @@ nn_err nn_net_params_changed(nn_net *net);
    same steps bit for bit. */
 typedef struct {
   size_t n;
-  float *m, *v; /* first and second moments, n each */
-  long   t;     /* steps taken */
+  float *m, *v;                           /* first and second moments, n each */
+  long   t;                               /* steps taken */
   double beta1, beta2, eps, weight_decay; /* defaults 0.9, 0.999, 1e-8, 0 */
 } nn_adam;
 

@@ -91,9 +91,25 @@ extern const nn_backend_ops nn_backend_ref;
 #if defined(DEEPCD_NN_HAVE_DNNL)
 extern const nn_backend_ops nn_backend_cpu;
 #endif
-#if defined(DEEPCD_NN_HAVE_CUDA)
-extern const nn_backend_ops nn_backend_cuda;
+#if defined(DEEPCD_NN_CUDA_MODULE)
+extern const nn_backend_ops nn_backend_cuda; /* inside the module only */
 #endif
+
+/* The cuda backend is a module loaded on demand (dlopen) the first time the
+   backend "cuda" is asked for, so that the nn library, and libdeepcd.so with
+   it, loads on machines without CUDA. The module reports errors through the
+   host's nn_error_set: the host hands it this table. */
+#include <stdarg.h>
+#define NN_CUDA_MODULE_FILE  "libdeepcd_nn_cuda.so"
+#define NN_CUDA_MODULE_ENTRY "nn_cuda_module_load"
+#define NN_MODULE_ABI        1
+typedef struct {
+  int abi; /* NN_MODULE_ABI */
+  nn_err (*verror_set)(nn_err code, const char *fmt, va_list ap);
+  const char *(*error_message)(void);
+} nn_module_host;
+typedef nn_err (*nn_module_load_fn)(const nn_module_host *host, const nn_backend_ops **ops);
+nn_err nn_error_vset(nn_err code, const char *fmt, va_list ap);
 
 const nn_backend_ops *nn_backend_find(const char *name);
 
