@@ -39,9 +39,9 @@ typedef struct {
 /* Sets e (may be NULL) and returns code. */
 DEEPCD_H5_INTERN int deepcd_h5_fail(deepcd_h5_error *e, int code, const char *fmt, ...)
 #if defined(__GNUC__)
-  __attribute__((format(printf, 3, 4)))
+    __attribute__((format(printf, 3, 4)))
 #endif
-  ;
+    ;
 
 /* ---- HDF5's own error printing: off between push and pop, the caller's setting restored ---- */
 typedef struct {
@@ -100,10 +100,10 @@ DEEPCD_H5_INTERN void deepcd_h5_dims_string(int rank, const hsize_t dims[], char
 typedef struct {
   const char *name, *label; /* label: NULL = name */
   H5T_class_t tclass;
-  size_t      tsize;        /* the element size in the file; 0: any */
-  const char *expect;       /* "type is T, expected EXPECT"; NULL: "a floating-point type" or "an integer type" */
-  const char *shape_name;   /* "shape S, expected SHAPE_NAME = (..)"; may be NULL */
-  const char *index_name;   /* "NaN or Inf at INDEX_NAME = (..)" when rank > 1; may be NULL */
+  size_t      tsize;      /* the element size in the file; 0: any */
+  const char *expect;     /* "type is T, expected EXPECT"; NULL: "a floating-point type" or "an integer type" */
+  const char *shape_name; /* "shape S, expected SHAPE_NAME = (..)"; may be NULL */
+  const char *index_name; /* "NaN or Inf at INDEX_NAME = (..)" when rank > 1; may be NULL */
   hid_t       memtype;
   int         rank;
   hsize_t     dims[H5S_MAX_RANK];
@@ -123,10 +123,10 @@ DEEPCD_H5_INTERN size_t deepcd_h5_first_nonfinite(hid_t memtype, size_t n, const
 /* A scalar attribute (n = 0) or n values in one dimension: ftype is stored, mtype describes val. */
 DEEPCD_H5_INTERN int deepcd_h5_write_attr(hid_t loc, const char *name, hid_t ftype, hid_t mtype, size_t n, const void *val);
 /* A fixed-length, null-terminated ASCII string of strlen(val) bytes (1 for ""). */
-DEEPCD_H5_INTERN int deepcd_h5_write_attr_string(hid_t loc, const char *name, const char *val);
-DEEPCD_H5_INTERN int deepcd_h5_write_attr_int(hid_t loc, const char *name, long long v);    /* int64 */
-DEEPCD_H5_INTERN int deepcd_h5_write_attr_real(hid_t loc, const char *name, double v);      /* float64 */
-DEEPCD_H5_INTERN int deepcd_h5_write_attr_u64(hid_t loc, const char *name, uint64_t v);     /* uint64 */
+DEEPCD_H5_INTERN int   deepcd_h5_write_attr_string(hid_t loc, const char *name, const char *val);
+DEEPCD_H5_INTERN int   deepcd_h5_write_attr_int(hid_t loc, const char *name, long long v); /* int64 */
+DEEPCD_H5_INTERN int   deepcd_h5_write_attr_real(hid_t loc, const char *name, double v);   /* float64 */
+DEEPCD_H5_INTERN int   deepcd_h5_write_attr_u64(hid_t loc, const char *name, uint64_t v);  /* uint64 */
 DEEPCD_H5_INTERN hid_t deepcd_h5_create_group(hid_t loc, const char *name);
 /* A dataset; chunked one (1, dims[1..]) slice per chunk when rank 4. */
 DEEPCD_H5_INTERN hid_t deepcd_h5_create_dataset(hid_t loc, const char *name, hid_t ftype, int rank, const hsize_t dims[]);

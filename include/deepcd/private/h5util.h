@@ -19,6 +19,9 @@ PETSC_INTERN PetscErrorCode DeepCDH5Raise(MPI_Comm, int, const deepcd_h5_error *
 PETSC_INTERN PetscErrorCode DeepCDH5Quietly(PetscErrorCode (*)(void *), void *);
 
 PETSC_INTERN PetscErrorCode DeepCDH5Open(MPI_Comm, const char[], hid_t *);
+/* Opens `file` read-only (DeepCDH5Open) and runs body(fid, ctx) with HDF5's own error printing off; the file
+   is closed and the caller's setting restored whatever happens. */
+PETSC_INTERN PetscErrorCode DeepCDH5WithFile(MPI_Comm, const char[], PetscErrorCode (*)(hid_t, void *), void *);
 PETSC_INTERN PetscErrorCode DeepCDH5Close(hid_t);
 /* deepcd_h5_check_header: one format (n = 1) or either of two; *which may be NULL */
 PETSC_INTERN PetscErrorCode DeepCDH5CheckHeader(MPI_Comm, const char[], hid_t, int, const char *const[], const int[], const char[], int *);

@@ -217,19 +217,10 @@ static PetscErrorCode get_choice(const Reader *r, const char name[], const char 
 /* a float64 dataset with exactly n values */
 static PetscErrorCode get_data(const Reader *r, const char name[], PetscInt n, PetscReal *v)
 {
-  deepcd_h5_read_spec s = {.name = name, .tclass = H5T_FLOAT, .memtype = H5T_NATIVE_DOUBLE, .dims = {(hsize_t) n}};
+  deepcd_h5_read_spec s = { .name = name, .tclass = H5T_FLOAT, .memtype = H5T_NATIVE_DOUBLE, .dims = { (hsize_t) n } };
 
   PetscFunctionBegin;
   PetscCall(DeepCDH5ReadChecked(PETSC_COMM_SELF, r->file, r->f, &s, v));
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode ropen(MPI_Comm comm, const char file[], Reader *r)
-{
-  PetscFunctionBegin;
-  r->file = file;
-  PetscCall(DeepCDH5Open(comm, file, &r->f));
-  PetscCall(DeepCDH5CheckHeader(comm, file, r->f, 1, (const char *const[]){ RUN_FORMAT }, (const int[]){ RUN_VERSION }, "moe run file", NULL));
   PetscFunctionReturn(0);
 }
 
@@ -351,20 +342,31 @@ static PetscErrorCode read_state(const Reader *r, DeepCDMoeTrainer t)
   PetscFunctionReturn(0);
 }
 
-/* runs body(r, ctx) on the open file with HDF5's error printing off; every rank */
-static PetscErrorCode with_file(MPI_Comm comm, const char file[], PetscErrorCode (*body)(const Reader *, void *), void *ctx)
+typedef struct {
+  MPI_Comm    comm;
+  const char *file;
+  PetscErrorCode (*body)(const Reader *, void *);
+  void *ctx;
+} WithFile;
+
+static PetscErrorCode with_file_body(hid_t fid, void *ctx)
 {
-  Reader          r = {file, H5I_INVALID_HID};
-  deepcd_h5_quiet q;
-  PetscErrorCode  ierr;
+  WithFile *w = (WithFile *) ctx;
+  Reader    r = { w->file, fid };
 
   PetscFunctionBegin;
-  deepcd_h5_quiet_push(&q);
-  ierr = ropen(comm, file, &r);
-  if (!ierr) ierr = body(&r, ctx);
-  if (r.f >= 0) H5Fclose(r.f);
-  deepcd_h5_quiet_pop(&q);
-  PetscCall(ierr);
+  PetscCall(DeepCDH5CheckHeader(w->comm, w->file, fid, 1, (const char *const[]){ RUN_FORMAT }, (const int[]){ RUN_VERSION }, "moe run file", NULL));
+  PetscCall((*w->body)(&r, w->ctx));
+  PetscFunctionReturn(0);
+}
+
+/* runs body(r, ctx) on the open, checked file with HDF5's error printing off; every rank */
+static PetscErrorCode with_file(MPI_Comm comm, const char file[], PetscErrorCode (*body)(const Reader *, void *), void *ctx)
+{
+  WithFile w = { comm, file, body, ctx };
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDH5WithFile(comm, file, with_file_body, &w));
   PetscFunctionReturn(0);
 }
 

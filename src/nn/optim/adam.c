@@ -39,18 +39,18 @@ nn_err nn_adam_create(size_t n, nn_adam **adam)
 
 /* The loop of deepcd_adam_update_f32/_f64 (private/adam.h), written once for the element type T;
    UPDATE(lr, mhat, den, wd, p) is the parameter's new value in double. */
-#define DEEPCD_ADAM_DEFINE(NAME, T, UPDATE) \
+#define DEEPCD_ADAM_DEFINE(NAME, T, UPDATE)                                                          \
   void NAME(const deepcd_adam_hparams *h, long t, double lr, size_t n, T *p, T *m, T *v, const T *g) \
-  { \
-    const double c1 = 1.0 - pow(h->beta1, (double) t), c2 = 1.0 - pow(h->beta2, (double) t); \
-\
-    for (size_t i = 0; i < n; i++) { \
-      const double gi = g[i]; \
-\
-      m[i] = (T) (h->beta1 * m[i] + (1.0 - h->beta1) * gi); \
-      v[i] = (T) (h->beta2 * v[i] + (1.0 - h->beta2) * gi * gi); \
-      p[i] = (T) UPDATE(lr, m[i] / c1, sqrt(v[i] / c2) + h->eps, h->weight_decay, p[i]); \
-    } \
+  {                                                                                                  \
+    const double c1 = 1.0 - pow(h->beta1, (double) t), c2 = 1.0 - pow(h->beta2, (double) t);         \
+                                                                                                     \
+    for (size_t i = 0; i < n; i++) {                                                                 \
+      const double gi = g[i];                                                                        \
+                                                                                                     \
+      m[i] = (T) (h->beta1 * m[i] + (1.0 - h->beta1) * gi);                                          \
+      v[i] = (T) (h->beta2 * v[i] + (1.0 - h->beta2) * gi * gi);                                     \
+      p[i] = (T) UPDATE(lr, m[i] / c1, sqrt(v[i] / c2) + h->eps, h->weight_decay, p[i]);             \
+    }                                                                                                \
   }
 
 #define ADAM_UPDATE_F32(lr, mhat, den, wd, p) ((p) - (lr) * ((mhat) / (den) + (wd) * (p)))

@@ -91,6 +91,20 @@ static PetscErrorCode field_read(const char file[], hid_t fid, const char datase
   PetscFunctionReturn(0);
 }
 
+typedef struct {
+  const char      *file, *dataset;
+  DeepCDMeshField *f;
+} FieldRead;
+
+static PetscErrorCode field_read_body(hid_t fid, void *ctx)
+{
+  FieldRead *c = (FieldRead *) ctx;
+
+  PetscFunctionBegin;
+  PetscCall(field_read(c->file, fid, c->dataset, c->f));
+  PetscFunctionReturn(0);
+}
+
 /*@C
   DeepCDMeshFieldLoad - Reads the scalar field to mesh from a problem or
   solution file (serial). See include/deepcd/mesh_output.h.
@@ -101,20 +115,13 @@ static PetscErrorCode field_read(const char file[], hid_t fid, const char datase
 @*/
 PetscErrorCode DeepCDMeshFieldLoad(const char file[], const char dataset[], DeepCDMeshField *f)
 {
-  deepcd_h5_quiet q;
-  hid_t           fid = -1;
-  PetscErrorCode  ierr;
+  FieldRead      c = { file, dataset, f };
+  PetscErrorCode ierr;
 
   PetscFunctionBegin;
   PetscCall(PetscMemzero(f, sizeof(*f)));
   /* HDF5's own error stack would print pages; the checks give one line */
-  deepcd_h5_quiet_push(&q);
-  ierr = DeepCDH5Open(PETSC_COMM_SELF, file, &fid);
-  if (!ierr) {
-    ierr = field_read(file, fid, dataset, f);
-    (void) DeepCDH5Close(fid);
-  }
-  deepcd_h5_quiet_pop(&q);
+  ierr = DeepCDH5WithFile(PETSC_COMM_SELF, file, field_read_body, &c);
   if (ierr) {
     PetscCall(PetscFree(f->field));
     PetscCall(ierr);
@@ -149,10 +156,10 @@ typedef struct {
 /* Fills the HDF5 file (deepcd_h5_fill_fn); nonzero on failure. */
 static int fill_h5(hid_t fid, const char *path, const void *ctx, deepcd_h5_error *e)
 {
-  const mesh_h5 *h       = (const mesh_h5 *) ctx;
-  const mesh_arrays *s   = h->s;
-  const int      version = DEEPCD_MESH_VERSION;
-  const hsize_t  dv[2] = { (hsize_t) s->nverts, 3 }, dt[2] = { (hsize_t) s->ntris, 3 }, dT[2] = { (hsize_t) (s->ntets > 0 ? s->ntets : 0), 4 };
+  const mesh_h5     *h       = (const mesh_h5 *) ctx;
+  const mesh_arrays *s       = h->s;
+  const int          version = DEEPCD_MESH_VERSION;
+  const hsize_t      dv[2] = { (hsize_t) s->nverts, 3 }, dt[2] = { (hsize_t) s->ntris, 3 }, dT[2] = { (hsize_t) (s->ntets > 0 ? s->ntets : 0), 4 };
 
   return deepcd_h5_write_whole(fid, "vertices", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dv, s->verts) || deepcd_h5_write_whole(fid, "triangles", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dt, s->tris) ||
          (s->ntets >= 0 && deepcd_h5_write_whole(fid, "tetrahedra", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dT, s->tets)) || deepcd_h5_write_attr_string(fid, "format", DEEPCD_MESH_FORMAT) ||

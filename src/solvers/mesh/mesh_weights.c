@@ -13,7 +13,7 @@
 static PetscErrorCode weights_read(const char file[], hid_t fid, const char name[], size_t rows, size_t cols, double **out)
 {
   DeepCDH5Info        info;
-  deepcd_h5_read_spec s = {.name = name, .tclass = H5T_FLOAT, .expect = "float64 or float32", .index_name = "(row, column)", .memtype = H5T_NATIVE_DOUBLE, .rank = cols ? 2 : 1, .dims = {rows, cols}, .check_finite = 1};
+  deepcd_h5_read_spec s = { .name = name, .tclass = H5T_FLOAT, .expect = "float64 or float32", .index_name = "(row, column)", .memtype = H5T_NATIVE_DOUBLE, .rank = cols ? 2 : 1, .dims = { rows, cols }, .check_finite = 1 };
 
   PetscFunctionBegin;
   *out = NULL;
@@ -59,6 +59,21 @@ static PetscErrorCode weights_load(const char file[], hid_t fid, const mesh_grid
   PetscFunctionReturn(0);
 }
 
+typedef struct {
+  const char        *file;
+  const mesh_grid   *grid;
+  DeepCDMeshWeights *w;
+} WeightsRead;
+
+static PetscErrorCode weights_load_body(hid_t fid, void *ctx)
+{
+  WeightsRead *c = (WeightsRead *) ctx;
+
+  PetscFunctionBegin;
+  PetscCall(weights_load(c->file, fid, c->grid, c->w));
+  PetscFunctionReturn(0);
+}
+
 /*@C
   DeepCDMeshWeightsLoad - Reads FlexiCubes weights and a deformation for
   `grid` from `file` (serial). See include/deepcd/mesh_output.h.
@@ -69,21 +84,14 @@ static PetscErrorCode weights_load(const char file[], hid_t fid, const mesh_grid
 @*/
 PetscErrorCode DeepCDMeshWeightsLoad(const char file[], const mesh_grid *grid, DeepCDMeshWeights *w)
 {
-  deepcd_h5_quiet q;
-  hid_t           fid = -1;
-  PetscErrorCode  ierr;
+  WeightsRead    c = { file, grid, w };
+  PetscErrorCode ierr;
 
   PetscFunctionBegin;
   PetscCheck(file && grid && w, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "DeepCDMeshWeightsLoad: NULL argument");
   PetscCall(PetscMemzero(w, sizeof(*w)));
   /* HDF5's own error stack would print pages; the checks give one line */
-  deepcd_h5_quiet_push(&q);
-  ierr = DeepCDH5Open(PETSC_COMM_SELF, file, &fid);
-  if (!ierr) {
-    ierr = weights_load(file, fid, grid, w);
-    (void) DeepCDH5Close(fid);
-  }
-  deepcd_h5_quiet_pop(&q);
+  ierr = DeepCDH5WithFile(PETSC_COMM_SELF, file, weights_load_body, &c);
   if (ierr) {
     PetscCall(DeepCDMeshWeightsDestroy(w));
     PetscCall(ierr);

@@ -278,27 +278,17 @@ static PetscErrorCode read_attr_int_range(ModelReader *r, hid_t loc, const char 
   PetscFunctionReturn(0);
 }
 
-/* The optional training seed: any integer type, non-negative. */
-static PetscErrorCode read_attr_seed(ModelReader *r, hid_t loc, const char name[], const char label[], uint64_t *seed)
+/* The optional training seed (any integer type, non-negative) and loss value. */
+static PetscErrorCode read_attr_seed_loss(ModelReader *r, hid_t loc, uint64_t *seed, double *loss)
 {
   deepcd_h5_error e;
   PetscBool       present;
 
   PetscFunctionBegin;
-  PetscCall(attr_present(r, loc, name, label, &present));
-  if (present) PetscCall(DeepCDH5Raise(r->comm, deepcd_h5_read_attr_u64(loc, r->file, name, label, seed, &e), &e));
-  PetscFunctionReturn(0);
-}
-
-/* An optional floating-point attribute. */
-static PetscErrorCode read_attr_double(ModelReader *r, hid_t loc, const char name[], const char label[], double *v)
-{
-  deepcd_h5_error e;
-  PetscBool       present;
-
-  PetscFunctionBegin;
-  PetscCall(attr_present(r, loc, name, label, &present));
-  if (present) PetscCall(DeepCDH5Raise(r->comm, deepcd_h5_read_attr_double(loc, r->file, name, label, v, &e), &e));
+  PetscCall(attr_present(r, loc, "seed", "training/seed", &present));
+  if (present) PetscCall(DeepCDH5Raise(r->comm, deepcd_h5_read_attr_u64(loc, r->file, "seed", "training/seed", seed, &e), &e));
+  PetscCall(attr_present(r, loc, "loss_value", "training/loss_value", &present));
+  if (present) PetscCall(DeepCDH5Raise(r->comm, deepcd_h5_read_attr_double(loc, r->file, "loss_value", "training/loss_value", loss, &e), &e));
   PetscFunctionReturn(0);
 }
 
@@ -437,7 +427,7 @@ static PetscErrorCode read_graph(ModelReader *r)
 static PetscErrorCode read_weight(ModelReader *r, const char name[], int rank, const hsize_t dims[], const char shapename[], float *buf)
 {
   char                path[64];
-  deepcd_h5_read_spec s = {.name = path, .tclass = H5T_FLOAT, .tsize = 4, .expect = "float32 (model weights are float32 only)", .shape_name = shapename, .index_name = "(cout, cin, z, y, x)", .memtype = H5T_NATIVE_FLOAT, .rank = rank, .check_finite = 1};
+  deepcd_h5_read_spec s = { .name = path, .tclass = H5T_FLOAT, .tsize = 4, .expect = "float32 (model weights are float32 only)", .shape_name = shapename, .index_name = "(cout, cin, z, y, x)", .memtype = H5T_NATIVE_FLOAT, .rank = rank, .check_finite = 1 };
 
   PetscFunctionBegin;
   snprintf(path, sizeof(path), "weights/%s", name);
@@ -521,11 +511,10 @@ static PetscErrorCode read_training(ModelReader *r)
   }
   PetscCall(read_attr_string(r, r->tid, "data", "training/data", PETSC_TRUE, t->data, sizeof(t->data)));
   PetscCall(read_attr_string(r, r->tid, "loss", "training/loss", PETSC_TRUE, t->loss, sizeof(t->loss)));
-  PetscCall(read_attr_double(r, r->tid, "loss_value", "training/loss_value", &t->loss_value));
   PetscCall(read_attr_int_range(r, r->tid, "steps", "training/steps", PETSC_TRUE, 0, LONG_MAX, &steps));
   t->steps = (long) steps;
   PetscCall(read_attr_string(r, r->tid, "date", "training/date", PETSC_TRUE, t->date, sizeof(t->date)));
-  PetscCall(read_attr_seed(r, r->tid, "seed", "training/seed", &t->seed));
+  PetscCall(read_attr_seed_loss(r, r->tid, &t->seed, &t->loss_value));
   PetscFunctionReturn(0);
 }
 

@@ -177,13 +177,13 @@ static PetscErrorCode WriteContents(hid_t file, const char path[], const void *c
   const DeepCDProblemData *d = (const DeepCDProblemData *) ctx;
 
   const int         version = DEEPCD_PROBLEM_VERSION, n[3] = { (int) d->nx, (int) d->ny, (int) d->nz };
-  const double      h       = (double) d->h;
+  const double      h        = (double) d->h;
   const char *const names[3] = { "nx", "ny", "nz" };
   const hsize_t     cells[3] = { (hsize_t) d->nz, (hsize_t) d->ny, (hsize_t) d->nx }, corners[3] = { cells[0] + 1, cells[1] + 1, cells[2] + 1 };
   const struct {
-    const char *name;
-    const void *v;
-    hid_t       ftype, mtype;
+    const char    *name;
+    const void    *v;
+    hid_t          ftype, mtype;
     const hsize_t *dims;
   } data[] = {
     { "rhs", d->rhs, H5T_IEEE_F64LE, DEEPCD_H5_NATIVE_REAL, cells },

@@ -114,7 +114,8 @@ int deepcd_h5_read_attr_string(hid_t loc, const char *file, const char *name, co
     size_t sz = H5Tget_size(tid);
 
     s = calloc(sz + 1, 1);
-    if (!s) st = -1;
+    if (!s)
+      st = -1;
     else {
       H5Tset_size(mtid, sz + 1);
       H5Tset_strpad(mtid, H5T_STR_NULLTERM);
@@ -292,7 +293,7 @@ int deepcd_h5_read_whole(hid_t loc, const char *name, hid_t memtype, void *buf)
 int deepcd_h5_read_box(hid_t loc, const char *name, hid_t memtype, int rank, const hsize_t start[], const hsize_t count[], void *buf)
 {
   hid_t  did = name ? H5Dopen2(loc, name, H5P_DEFAULT) : loc, fsid = H5I_INVALID_HID, msid = H5I_INVALID_HID;
-  herr_t st  = -1;
+  herr_t st = -1;
 
   if (did < 0) return DEEPCD_H5_EREAD;
   fsid = H5Dget_space(did);
@@ -336,7 +337,8 @@ int deepcd_h5_read_checked(hid_t loc, const char *file, const deepcd_h5_read_spe
     char type[32];
 
     deepcd_h5_type_name(&info, type, sizeof(type));
-    return deepcd_h5_fail(e, DEEPCD_H5_EFORMAT, "%s: dataset '%s': type is %s, expected %s", file, label, type, s->expect ? s->expect : s->tclass == H5T_FLOAT ? "a floating-point type" : "an integer type");
+    return deepcd_h5_fail(e, DEEPCD_H5_EFORMAT, "%s: dataset '%s': type is %s, expected %s", file, label, type, s->expect ? s->expect : s->tclass == H5T_FLOAT ? "a floating-point type"
+                                                                                                                                                               : "an integer type");
   }
   if (n && deepcd_h5_read_whole(loc, s->name, s->memtype, buf)) return deepcd_h5_fail(e, DEEPCD_H5_EREAD, "%s: dataset '%s': read failed (corrupt or truncated data)", file, label);
   if (s->check_finite && (bad = deepcd_h5_first_nonfinite(s->memtype, (size_t) n, buf)) < (size_t) n) {
@@ -364,7 +366,7 @@ int deepcd_h5_read_checked(hid_t loc, const char *file, const deepcd_h5_read_spe
 int deepcd_h5_write_attr(hid_t loc, const char *name, hid_t ftype, hid_t mtype, size_t n, const void *val)
 {
   hsize_t dim = (hsize_t) n;
-  hid_t   sp  = n ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_SCALAR), a = H5I_INVALID_HID;
+  hid_t   sp = n ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_SCALAR), a = H5I_INVALID_HID;
   int     err = 1;
 
   if (sp < 0) return DEEPCD_H5_EWRITE;
@@ -517,8 +519,10 @@ int deepcd_h5_write_atomic(const char *path, deepcd_h5_fill_fn fill, const void 
     err = fill(fid, path, ctx, e);
     if (err && (!e || !e->code)) err = deepcd_h5_fail(e, DEEPCD_H5_EWRITE, "%s: cannot write the HDF5 file", path);
     if (H5Fclose(fid) < 0 && !err) err = deepcd_h5_fail(e, DEEPCD_H5_EWRITE, "%s: cannot close the temporary file %s", path, tmp);
-    if (!err) err = deepcd_h5_commit(tmp, path, 1, e);
-    else (void) deepcd_h5_commit(tmp, path, 0, NULL);
+    if (!err)
+      err = deepcd_h5_commit(tmp, path, 1, e);
+    else
+      (void) deepcd_h5_commit(tmp, path, 0, NULL);
   }
   deepcd_h5_quiet_pop(&q);
   if (tmp != stack) free(tmp);

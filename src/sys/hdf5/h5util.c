@@ -51,6 +51,22 @@ PetscErrorCode DeepCDH5Open(MPI_Comm comm, const char file[], hid_t *fid)
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode DeepCDH5WithFile(MPI_Comm comm, const char file[], PetscErrorCode (*body)(hid_t, void *), void *ctx)
+{
+  deepcd_h5_quiet q;
+  hid_t           fid = H5I_INVALID_HID;
+  PetscErrorCode  ierr;
+
+  PetscFunctionBegin;
+  deepcd_h5_quiet_push(&q);
+  ierr = DeepCDH5Open(comm, file, &fid);
+  if (!ierr) ierr = (*body)(fid, ctx);
+  if (fid >= 0) H5Fclose(fid);
+  deepcd_h5_quiet_pop(&q);
+  PetscCall(ierr);
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode DeepCDH5Close(hid_t fid)
 {
   PetscFunctionBegin;
@@ -194,7 +210,7 @@ static int atomic_fill(hid_t fid, const char *path, const void *ctx, deepcd_h5_e
 
 PetscErrorCode DeepCDH5WriteAtomic(const char path[], PetscErrorCode (*write)(hid_t, const char[], const void *), const void *ctx)
 {
-  AtomicCtx       c = {write, ctx, 0};
+  AtomicCtx       c = { write, ctx, 0 };
   deepcd_h5_error e;
   int             err;
 
