@@ -9,15 +9,22 @@
 #include <deepcd/solution.h>
 #include <deepcd/private/h5util.h>
 
-/* Reads the header, checks the dataset and reads it; fid is closed by the caller. */
-static PetscErrorCode field_read(const char file[], hid_t fid, const char dataset[], DeepCDMeshField *f)
+typedef struct {
+  const char      *file, *dataset;
+  DeepCDMeshField *f;
+} FieldRead;
+
+/* Reads the header, checks the dataset and reads it (the body of DeepCDH5WithFile). */
+static PetscErrorCode field_read(hid_t fid, void *ctx)
 {
-  MPI_Comm     comm = PETSC_COMM_SELF;
-  PetscBool    isproblem;
-  DeepCDH5Info info;
-  PetscInt     nx, ny, nz, count[3], start[3] = { 0, 0, 0 };
-  size_t       n;
-  PetscBool    ok;
+  const char      *file = ((FieldRead *) ctx)->file, *dataset = ((FieldRead *) ctx)->dataset;
+  DeepCDMeshField *f    = ((FieldRead *) ctx)->f;
+  MPI_Comm         comm = PETSC_COMM_SELF;
+  PetscBool        isproblem;
+  DeepCDH5Info     info;
+  PetscInt         nx, ny, nz, count[3], start[3] = { 0, 0, 0 };
+  size_t           n;
+  PetscBool        ok;
 
   PetscFunctionBegin;
   {
@@ -91,20 +98,6 @@ static PetscErrorCode field_read(const char file[], hid_t fid, const char datase
   PetscFunctionReturn(0);
 }
 
-typedef struct {
-  const char      *file, *dataset;
-  DeepCDMeshField *f;
-} FieldRead;
-
-static PetscErrorCode field_read_body(hid_t fid, void *ctx)
-{
-  FieldRead *c = (FieldRead *) ctx;
-
-  PetscFunctionBegin;
-  PetscCall(field_read(c->file, fid, c->dataset, c->f));
-  PetscFunctionReturn(0);
-}
-
 /*@C
   DeepCDMeshFieldLoad - Reads the scalar field to mesh from a problem or
   solution file (serial). See include/deepcd/mesh_output.h.
@@ -121,7 +114,7 @@ PetscErrorCode DeepCDMeshFieldLoad(const char file[], const char dataset[], Deep
   PetscFunctionBegin;
   PetscCall(PetscMemzero(f, sizeof(*f)));
   /* HDF5's own error stack would print pages; the checks give one line */
-  ierr = DeepCDH5WithFile(PETSC_COMM_SELF, file, field_read_body, &c);
+  ierr = DeepCDH5WithFile(PETSC_COMM_SELF, file, field_read, &c);
   if (ierr) {
     PetscCall(PetscFree(f->field));
     PetscCall(ierr);

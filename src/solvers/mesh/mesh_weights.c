@@ -24,14 +24,24 @@ static PetscErrorCode weights_read(const char file[], hid_t fid, const char name
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode weights_load(const char file[], hid_t fid, const mesh_grid *grid, DeepCDMeshWeights *w)
+typedef struct {
+  const char        *file;
+  const mesh_grid   *grid;
+  DeepCDMeshWeights *w;
+} WeightsRead;
+
+/* The body of DeepCDH5WithFile. */
+static PetscErrorCode weights_load(hid_t fid, void *ctx)
 {
-  MPI_Comm     comm = PETSC_COMM_SELF;
-  PetscBool    exists;
-  PetscInt     dims[3];
-  const char  *names[3] = { "nx", "ny", "nz" };
-  const size_t ncubes   = (size_t) grid->dims[0] * (size_t) grid->dims[1] * (size_t) grid->dims[2];
-  const size_t nverts   = (size_t) (grid->dims[0] + 1) * (size_t) (grid->dims[1] + 1) * (size_t) (grid->dims[2] + 1);
+  const char        *file = ((WeightsRead *) ctx)->file;
+  const mesh_grid   *grid = ((WeightsRead *) ctx)->grid;
+  DeepCDMeshWeights *w    = ((WeightsRead *) ctx)->w;
+  MPI_Comm           comm = PETSC_COMM_SELF;
+  PetscBool          exists;
+  PetscInt           dims[3];
+  const char        *names[3] = { "nx", "ny", "nz" };
+  const size_t       ncubes   = (size_t) grid->dims[0] * (size_t) grid->dims[1] * (size_t) grid->dims[2];
+  const size_t       nverts   = (size_t) (grid->dims[0] + 1) * (size_t) (grid->dims[1] + 1) * (size_t) (grid->dims[2] + 1);
 
   PetscFunctionBegin;
   PetscCall(DeepCDH5CheckHeader(comm, file, fid, 1, (const char *const[]){ DEEPCD_MESH_WEIGHTS_FORMAT }, (const int[]){ DEEPCD_MESH_WEIGHTS_VERSION }, "mesh weights file", NULL));
@@ -59,21 +69,6 @@ static PetscErrorCode weights_load(const char file[], hid_t fid, const mesh_grid
   PetscFunctionReturn(0);
 }
 
-typedef struct {
-  const char        *file;
-  const mesh_grid   *grid;
-  DeepCDMeshWeights *w;
-} WeightsRead;
-
-static PetscErrorCode weights_load_body(hid_t fid, void *ctx)
-{
-  WeightsRead *c = (WeightsRead *) ctx;
-
-  PetscFunctionBegin;
-  PetscCall(weights_load(c->file, fid, c->grid, c->w));
-  PetscFunctionReturn(0);
-}
-
 /*@C
   DeepCDMeshWeightsLoad - Reads FlexiCubes weights and a deformation for
   `grid` from `file` (serial). See include/deepcd/mesh_output.h.
@@ -91,7 +86,7 @@ PetscErrorCode DeepCDMeshWeightsLoad(const char file[], const mesh_grid *grid, D
   PetscCheck(file && grid && w, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "DeepCDMeshWeightsLoad: NULL argument");
   PetscCall(PetscMemzero(w, sizeof(*w)));
   /* HDF5's own error stack would print pages; the checks give one line */
-  ierr = DeepCDH5WithFile(PETSC_COMM_SELF, file, weights_load_body, &c);
+  ierr = DeepCDH5WithFile(PETSC_COMM_SELF, file, weights_load, &c);
   if (ierr) {
     PetscCall(DeepCDMeshWeightsDestroy(w));
     PetscCall(ierr);
