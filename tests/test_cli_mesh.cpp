@@ -264,7 +264,7 @@ TEST_F(CliMesh, PlyAndXdmf)
   EXPECT_NE(x.find(">s.h5:/vertices<"), std::string::npos);
   EXPECT_NE(x.find("NumberOfElements=\"" + std::to_string(nt) + "\""), std::string::npos);
   // no temporary files left behind
-  EXPECT_FALSE(FileExists(h5 + ".tmp"));
+  EXPECT_TRUE(RunCommand("ls " + h5 + ".tmp* 2> /dev/null").out.empty());
 }
 
 TEST_F(CliMesh, SolutionIsosurface)
@@ -696,7 +696,7 @@ TEST_F(CliMesh, WeightsErrors)
   {
     WeightsFile w    = ok;
     w.items[2].shape = { nc, 1 };
-    expect(w, "w.h5: dataset 'gamma': has 2 dimensions, expected 1");
+    expect(w, "w.h5: dataset 'gamma': shape (13824, 1), expected (13824)");
   }
   {
     WeightsFile w    = ok;
@@ -706,19 +706,19 @@ TEST_F(CliMesh, WeightsErrors)
   {
     WeightsFile w   = ok;
     w.items[1].type = H5T_STD_I32LE;
-    expect(w, "w.h5: dataset 'beta': type is not float64 or float32");
+    expect(w, "w.h5: dataset 'beta': type is int32, expected float64 or float32");
   }
   {
     WeightsFile w     = ok;
     w.items[1].bad_at = 12 * 5 + 3;
     w.items[1].bad    = NAN;
-    expect(w, "w.h5: dataset 'beta': NaN at row 5, column 3");
+    expect(w, "w.h5: dataset 'beta': NaN or Inf at (row, column) = (5, 3)");
   }
   {
     WeightsFile w     = ok;
     w.items[3].bad_at = 7;
     w.items[3].bad    = INFINITY;
-    expect(w, "w.h5: dataset 'deform': Inf at row 2, column 1");
+    expect(w, "w.h5: dataset 'deform': NaN or Inf at (row, column) = (2, 1)");
   }
   {
     WeightsFile w      = ok;

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <string>
 #include <vector>
+#include <unistd.h>
+#include <hdf5.h>
 #include <deepcd/moe.h>
 #include "test_util.h"
 
@@ -235,7 +237,7 @@ TEST(MoeTrain, RunFileLoadsBack)
   double              mean, mean2;
   ASSERT_EQ(DeepCDMoeTrainerEvaluate(t, err.data(), nullptr, &mean), 0);
   ASSERT_EQ(DeepCDMoeTrainerSave(t, file.c_str()), 0);
-  EXPECT_FALSE(FileExists(file + ".tmp"));
+  EXPECT_FALSE(FileExists(file + ".tmp." + std::to_string(getpid())));
   ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, file.c_str(), &back), 0);
   EXPECT_EQ(Params(back), Params(t));
   const DeepCDMoeTrainOptions *ob;
@@ -252,6 +254,46 @@ TEST(MoeTrain, RunFileLoadsBack)
   EXPECT_EQ(err, err2);
   EXPECT_EQ(ReadDataset(file, "errors"), err);
   EXPECT_EQ(ReadDataset(file, "loss").size(), 3u);
+  DeepCDMoeTrainerDestroy(&t);
+  DeepCDMoeTrainerDestroy(&back);
+}
+
+// Strings written by h5py as fixed-length without a terminating NUL (here: the exact length,
+// null-padded) read back whole: "heat" in 4 bytes is "heat", not "hea".
+TEST(MoeTrain, FixedLengthStringsWithoutNulReadWhole)
+{
+  const std::string     file = TestTempDir("moe_train_fixedstr") + "/run.h5";
+  DeepCDMoeTrainOptions o    = Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_SOFT, 1, 1);
+  o.steps                    = 1;
+  DeepCDMoeTrainer t, back = nullptr;
+  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, &t), 0);
+  ASSERT_EQ(DeepCDMoeTrainerSave(t, file.c_str()), 0);
+  {
+    hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    for (const char *name : { "pde", "model" }) {
+      const std::string value = std::string(name) == "pde" ? "heat" : "soft";
+      ASSERT_GE(H5Adelete(f, name), 0);
+      hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR);
+      ASSERT_GE(H5Tset_size(type, value.size()), 0); // exactly 4 bytes: no room for a NUL
+      ASSERT_GE(H5Tset_strpad(type, H5T_STR_NULLPAD), 0);
+      hid_t a = H5Acreate2(f, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+      ASSERT_GE(a, 0);
+      ASSERT_GE(H5Awrite(a, type, value.c_str()), 0);
+      H5Aclose(a);
+      H5Sclose(space);
+      H5Tclose(type);
+    }
+    H5Fclose(f);
+  }
+  ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, file.c_str(), &back), 0);
+  DeepCDMoePDE pde;
+  DeepCDMoeTrainerGetPDE(back, &pde);
+  EXPECT_STREQ(pde->type, "heat");
+  const DeepCDMoeTrainOptions *ob;
+  DeepCDMoeTrainerGetOptions(back, &ob);
+  EXPECT_EQ(ob->model, DEEPCD_MOE_MODEL_SOFT);
+  ASSERT_EQ(DeepCDMoeTrainerResume(t, file.c_str()), 0); // the same settings: "heat" matches
   DeepCDMoeTrainerDestroy(&t);
   DeepCDMoeTrainerDestroy(&back);
 }

@@ -332,5 +332,5 @@ TEST(TrainData, BadInputGivesOneLineAndNoFile)
   }
   // no temporary file left behind either
   CommandResult ls = RunCommand("ls " + dir);
-  EXPECT_EQ(ls.out.find(".tmp-"), std::string::npos) << ls.out;
+  EXPECT_EQ(ls.out.find(".tmp."), std::string::npos) << ls.out;
 }

@@ -1,51 +1,30 @@
 /* mesh_fit's HDF5 outputs, for `deepcd mesh FIELD.h5 --weights W.h5`
    (docs/formats.md: section 1 for the problem file, "Mesh weights" for the
-   weights): plain HDF5, written under PATH.tmp and renamed. */
+   weights): plain HDF5, written under PATH.tmp.PID and renamed (src/sys/hdf5). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <hdf5.h>
 #include "fit_h5.h"
-#include <deepcd/private/h5plain.h>
+#include <deepcd/private/h5.h>
 
 static int dims_attrs(hid_t fid, const char *format, const int dims[3])
 {
-  const int   version  = 1;
   const char *names[3] = { "nx", "ny", "nz" };
-  int         err      = DeepCDH5WriteAttrString(fid, "format", format) || DeepCDH5WriteAttr(fid, "version", H5T_STD_I32LE, H5T_NATIVE_INT, &version);
+  int         err      = deepcd_h5_write_attr_string(fid, "format", format) || deepcd_h5_write_attr(fid, "version", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &(const int){ 1 });
 
-  for (int a = 0; a < 3 && !err; a++) err = DeepCDH5WriteAttr(fid, names[a], H5T_STD_I32LE, H5T_NATIVE_INT, &dims[a]);
+  for (int a = 0; a < 3 && !err; a++) err = deepcd_h5_write_attr(fid, names[a], H5T_STD_I32LE, H5T_NATIVE_INT, 0, &dims[a]);
   return err;
 }
 
-typedef int (*fill_fn)(hid_t fid, const void *ctx);
-
-/* Creates PATH.tmp, fills it and renames it to PATH; 0 on success, else 1
-   with a one-line message on stderr and no file left. */
-static int write_atomic(const char *path, fill_fn fill, const void *ctx)
+/* The layer's PATH.tmp.PID and rename; 0 on success, else 1 with a one-line message on stderr and no file left. */
+static int write_atomic(const char *path, deepcd_h5_fill_fn fill, const void *ctx)
 {
-  const size_t len = strlen(path) + 5;
-  char        *tmp = malloc(len);
-  hid_t        fid;
-  int          err = 1;
+  deepcd_h5_error e;
 
-  if (!tmp) {
-    fprintf(stderr, "mesh_fit: %s: out of memory\n", path);
-    return 1;
-  }
-  snprintf(tmp, len, "%s.tmp", path);
-  fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (fid >= 0) {
-    err = fill(fid, ctx);
-    err |= H5Fclose(fid) < 0;
-    if (!err) err = rename(tmp, path) != 0;
-  }
-  if (err) {
-    remove(tmp);
-    fprintf(stderr, "mesh_fit: %s: cannot write the HDF5 file\n", path);
-  }
-  free(tmp);
-  return err;
+  if (!deepcd_h5_write_atomic(path, fill, ctx, &e)) return 0;
+  fprintf(stderr, "mesh_fit: %s\n", e.msg);
+  return 1;
 }
 
 typedef struct {
@@ -54,15 +33,15 @@ typedef struct {
   double           weight_scale;
 } fit_h5_data;
 
-static int fill_weights(hid_t fid, const void *ctx)
+static int fill_weights(hid_t fid, const char *path, const void *ctx, deepcd_h5_error *e)
 {
   const fit_h5_data *d      = ctx;
   const hsize_t      ncubes = (hsize_t) d->g->dims[0] * d->g->dims[1] * d->g->dims[2];
   const hsize_t      nverts = (hsize_t) (d->g->dims[0] + 1) * (d->g->dims[1] + 1) * (d->g->dims[2] + 1);
   const hsize_t      da[2] = { ncubes, 8 }, db[2] = { ncubes, 12 }, dg[1] = { ncubes }, dd[2] = { nverts, 3 };
 
-  return dims_attrs(fid, "deepcd-mesh-weights", d->g->dims) || DeepCDH5WriteAttrReal(fid, "weight_scale", d->weight_scale) || DeepCDH5WriteWhole(fid, "alpha", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, da, d->alpha) || DeepCDH5WriteWhole(fid, "beta", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, db, d->beta) ||
-         DeepCDH5WriteWhole(fid, "gamma", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dg, d->gamma) || DeepCDH5WriteWhole(fid, "deform", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dd, d->deform);
+  return dims_attrs(fid, "deepcd-mesh-weights", d->g->dims) || deepcd_h5_write_attr_real(fid, "weight_scale", d->weight_scale) || deepcd_h5_write_whole(fid, "alpha", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, da, d->alpha) || deepcd_h5_write_whole(fid, "beta", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, db, d->beta) ||
+         deepcd_h5_write_whole(fid, "gamma", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, dg, d->gamma) || deepcd_h5_write_whole(fid, "deform", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dd, d->deform);
 }
 
 int fit_write_weights(const char *path, const mesh_grid *g, const double *alpha, const double *beta, const double *gamma, const double *deform, double weight_scale)
@@ -73,7 +52,7 @@ int fit_write_weights(const char *path, const mesh_grid *g, const double *alpha,
   return write_atomic(path, fill_weights, &d);
 }
 
-static int fill_problem(hid_t fid, const void *ctx)
+static int fill_problem(hid_t fid, const char *path, const void *ctx, deepcd_h5_error *e)
 {
   const fit_h5_data *d     = ctx;
   const int         *n     = d->g->dims;
@@ -83,7 +62,7 @@ static int fill_problem(hid_t fid, const void *ctx)
   int                err;
 
   if (!rhs) return 1;
-  err = dims_attrs(fid, "deepcd-problem", n) || DeepCDH5WriteAttrReal(fid, "h", h) || DeepCDH5WriteWhole(fid, "rhs", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dr, rhs) || DeepCDH5WriteWhole(fid, "sdf", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, ds, d->field);
+  err = dims_attrs(fid, "deepcd-problem", n) || deepcd_h5_write_attr_real(fid, "h", h) || deepcd_h5_write_whole(fid, "rhs", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dr, rhs) || deepcd_h5_write_whole(fid, "sdf", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, ds, d->field);
   free(rhs);
   return err;
 }

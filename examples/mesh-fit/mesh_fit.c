@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 #include <deepcd/mesh.h>
+#include <deepcd/private/adam.h>
 #include "fit_h5.h"
 
 typedef struct {
@@ -429,15 +430,12 @@ static mesh_flexicubes_options params_options(const fit_params *p, int training)
   return o;
 }
 
-/* Adam (Kingma and Ba), bias-corrected, step t >= 1. */
+/* Adam (Kingma and Ba), bias-corrected, step t >= 1: the nn library's (private/adam.h). */
 static void adam_step(fit_params *p, double lr, int t)
 {
-  const double b1 = 0.9, b2 = 0.999, eps = 1e-8, c1 = 1.0 - pow(b1, t), c2 = 1.0 - pow(b2, t);
-  for (size_t i = 0; i < p->size; i++) {
-    p->m[i] = b1 * p->m[i] + (1 - b1) * p->grad[i];
-    p->v[i] = b2 * p->v[i] + (1 - b2) * p->grad[i] * p->grad[i];
-    p->x[i] -= lr * (p->m[i] / c1) / (sqrt(p->v[i] / c2) + eps);
-  }
+  const deepcd_adam_hparams h = { 0.9, 0.999, 1e-8, 0.0 };
+
+  deepcd_adam_update_f64(&h, t, lr, p->size, p->x, p->m, p->v, p->grad);
 }
 
 /* The Chamfer distance of the current parameters' inference-mode mesh to the

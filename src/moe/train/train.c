@@ -1,5 +1,6 @@
 /* The training loop shared by the soft-constraint baseline, the global hard
    constraint and the mixture of experts (see deepcd/moe_train.h). */
+#include <deepcd/private/adam.h>
 #include <deepcd/private/moeimpl.h>
 #include <deepcd/private/moetrainimpl.h>
 
@@ -422,7 +423,7 @@ static PetscErrorCode backward(DeepCDMoeTrainer t)
 PetscErrorCode DeepCDMoeTrainerStep(DeepCDMoeTrainer t, PetscReal *loss)
 {
   const DeepCDMoeTrainOptions *o  = &t->o;
-  PetscReal                    Lb = 0.0, norm = 0.0, lr = o->lr, b1t, b2t, w_pde = o->w_pde, rs;
+  PetscReal                    Lb = 0.0, norm = 0.0, lr = o->lr, w_pde = o->w_pde, rs;
   double                       t0 = MPI_Wtime();
 
   PetscFunctionBegin;
@@ -451,14 +452,10 @@ PetscErrorCode DeepCDMoeTrainerStep(DeepCDMoeTrainer t, PetscReal *loss)
     for (PetscInt l = 0; l < t->nth; l++) t->grad[l] *= o->clip / norm;
   if (o->lr_every > 0) lr = PetscMax(o->lr_min, o->lr * PetscPowReal(o->lr_gamma, (PetscReal) (t->step / o->lr_every)));
   t->step++;
-  b1t = 1.0 - PetscPowReal(o->beta1, (PetscReal) t->step);
-  b2t = 1.0 - PetscPowReal(o->beta2, (PetscReal) t->step);
-  for (PetscInt l = 0; l < t->nth; l++) {
-    const PetscReal g = t->grad[l];
+  {
+    const deepcd_adam_hparams h = { o->beta1, o->beta2, o->adam_eps, 0.0 };
 
-    t->m[l] = o->beta1 * t->m[l] + (1.0 - o->beta1) * g;
-    t->v[l] = o->beta2 * t->v[l] + (1.0 - o->beta2) * g * g;
-    t->theta[l] -= lr * (t->m[l] / b1t) / (PetscSqrtReal(t->v[l] / b2t) + o->adam_eps);
+    deepcd_adam_update_f64(&h, (long) t->step, lr, (size_t) t->nth, t->theta, t->m, t->v, t->grad);
   }
   PetscCall(DeepCDMoeTrainerEnsureHistory(t, t->step));
   t->loss_hist[t->step - 1] = Lb;

@@ -2,57 +2,35 @@
    "MoE run file") holding the settings, the network and Adam state, the
    batch stream, the histories and, once evaluated, the held-out predictions,
    references, errors and timings. Rank 0 writes to a temporary name and
-   renames it; every rank reads. */
-#include <stdio.h>
+   renames it; every rank reads. All HDF5 goes through src/sys/hdf5. */
 #include <string.h>
-#include <unistd.h>
 #include <hdf5.h>
+#include <deepcd/private/h5util.h>
 #include <deepcd/private/moetrainimpl.h>
 
 #define RUN_FORMAT  "deepcd-moe-run"
 #define RUN_VERSION 1
 
-/* ---- writing (rank 0) ------------------------------------------------------ */
-
-static PetscErrorCode put_attr(const char file[], hid_t fid, const char name[], hid_t type, const void *v)
-{
-  hid_t  sid = H5Screate(H5S_SCALAR), aid;
-  herr_t st  = -1;
-
-  PetscFunctionBegin;
-  aid = H5Acreate2(fid, name, type, sid, H5P_DEFAULT, H5P_DEFAULT);
-  if (aid >= 0) st = H5Awrite(aid, type, v), H5Aclose(aid);
-  H5Sclose(sid);
-  PetscCheck(st >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: attribute '%s': cannot be written", file, name);
-  PetscFunctionReturn(0);
-}
+/* ---- writing (rank 0), with the HDF5 layer (src/sys/hdf5) ---------------- */
 
 static PetscErrorCode put_int(const char file[], hid_t fid, const char name[], PetscInt v)
 {
-  long long x = (long long) v;
-
   PetscFunctionBegin;
-  PetscCall(put_attr(file, fid, name, H5T_NATIVE_LLONG, &x));
+  PetscCall(DeepCDH5Wrote(deepcd_h5_write_attr_int(fid, name, (long long) v), file, "attribute", name));
   PetscFunctionReturn(0);
 }
 
 static PetscErrorCode put_real(const char file[], hid_t fid, const char name[], PetscReal v)
 {
-  double x = (double) v;
-
   PetscFunctionBegin;
-  PetscCall(put_attr(file, fid, name, H5T_NATIVE_DOUBLE, &x));
+  PetscCall(DeepCDH5Wrote(deepcd_h5_write_attr_real(fid, name, (double) v), file, "attribute", name));
   PetscFunctionReturn(0);
 }
 
 static PetscErrorCode put_str(const char file[], hid_t fid, const char name[], const char v[])
 {
-  hid_t tid = H5Tcopy(H5T_C_S1);
-
   PetscFunctionBegin;
-  H5Tset_size(tid, strlen(v) + 1);
-  PetscCall(put_attr(file, fid, name, tid, v));
-  H5Tclose(tid);
+  PetscCall(DeepCDH5Wrote(deepcd_h5_write_attr_string(fid, name, v), file, "attribute", name));
   PetscFunctionReturn(0);
 }
 
@@ -60,27 +38,21 @@ static PetscErrorCode put_str(const char file[], hid_t fid, const char name[], c
 static PetscErrorCode put_data(const char file[], hid_t fid, const char name[], int nd, const PetscInt dims[], const PetscReal *v)
 {
   hsize_t d[3];
-  hid_t   sid, did;
-  herr_t  st = -1;
 
   PetscFunctionBegin;
   for (int k = 0; k < nd; k++) d[k] = (hsize_t) dims[k];
-  sid = H5Screate_simple(nd, d, NULL);
-  did = H5Dcreate2(fid, name, H5T_IEEE_F64LE, sid, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (did >= 0) st = H5Dwrite(did, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), H5Dclose(did);
-  H5Sclose(sid);
-  PetscCheck(st >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: dataset '%s': cannot be written", file, name);
+  PetscCall(DeepCDH5Wrote(deepcd_h5_write_whole(fid, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, nd, d, v), file, "dataset", name));
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode write_contents(DeepCDMoeTrainer t, const char file[], hid_t f)
+static PetscErrorCode write_contents(hid_t f, const char file[], const void *ctx)
 {
+  const DeepCDMoeTrainer       t = (DeepCDMoeTrainer) ctx;
   const DeepCDMoeTrainOptions *o = &t->o;
 
-  unsigned long long rng = (unsigned long long) t->rng;
-  PetscReal          tstep, tinfer, *x, *tt;
-  PetscInt           d[3];
-  char               names[DEEPCD_MOE_PDE_MAX_NAMED * 33] = "";
+  PetscReal tstep, tinfer, *x, *tt;
+  PetscInt  d[3];
+  char      names[DEEPCD_MOE_PDE_MAX_NAMED * 33] = "";
 
   PetscFunctionBegin;
   PetscCall(put_str(file, f, "format", RUN_FORMAT));
@@ -125,7 +97,7 @@ static PetscErrorCode write_contents(DeepCDMoeTrainer t, const char file[], hid_
   PetscCall(put_str(file, f, "loss_type", DeepCDMoeLossTypes[o->loss]));
   PetscCall(put_int(file, f, "loss_unscaled", o->loss_unscaled ? 1 : 0));
   PetscCall(put_int(file, f, "step", t->step));
-  PetscCall(put_attr(file, f, "rng", H5T_NATIVE_ULLONG, &rng));
+  PetscCall(DeepCDH5Wrote(deepcd_h5_write_attr_u64(f, "rng", (uint64_t) t->rng), file, "attribute", "rng"));
   PetscCall(DeepCDMoeTrainerGetTimings(t, &tstep, &tinfer));
   PetscCall(put_real(file, f, "time_per_step", tstep));
   PetscCall(put_real(file, f, "time_per_inference", tinfer));
@@ -171,7 +143,7 @@ static PetscErrorCode write_contents(DeepCDMoeTrainer t, const char file[], hid_
   Collective
 
   Notes:
-  Rank 0 writes FILE.tmp and renames it to FILE, so a failure never leaves a partial file.
+  Rank 0 writes FILE.tmp.PID and renames it to FILE, so a failure never leaves a partial file.
 
   Level: intermediate
 @*/
@@ -181,26 +153,7 @@ PetscErrorCode DeepCDMoeTrainerSave(DeepCDMoeTrainer t, const char file[])
   int            code;
 
   PetscFunctionBegin;
-  if (!t->rank) {
-    char        tmp[PETSC_MAX_PATH_LEN];
-    H5E_auto2_t func;
-    void       *data;
-    hid_t       f;
-
-    PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp", file));
-    H5Eget_auto2(H5E_DEFAULT, &func, &data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0)
-      ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_FILE_OPEN, PETSC_ERROR_INITIAL, "%s: cannot create the file", file);
-    else {
-      ierr = write_contents(t, file, f);
-      if (H5Fclose(f) < 0 && !ierr) ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_FILE_WRITE, PETSC_ERROR_INITIAL, "%s: cannot be closed", file);
-      if (!ierr && rename(tmp, file)) ierr = PetscError(PETSC_COMM_SELF, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_FILE_WRITE, PETSC_ERROR_INITIAL, "%s: cannot rename the temporary file to it", file);
-      if (ierr) (void) unlink(tmp);
-    }
-    H5Eset_auto2(H5E_DEFAULT, func, data);
-  }
+  if (!t->rank) ierr = DeepCDH5WriteAtomic(file, write_contents, t);
   code = (int) ierr;
   PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, 0, t->comm));
   if (!t->rank) PetscCall(ierr); /* rank 0 keeps its specific message */
@@ -215,68 +168,31 @@ typedef struct {
   hid_t       f;
 } Reader;
 
-static PetscErrorCode get_attr(const Reader *r, const char name[], H5T_class_t cls, hid_t mem, void *v)
-{
-  hid_t       aid, tid;
-  H5T_class_t c;
-  herr_t      st;
-
-  PetscFunctionBegin;
-  PetscCheck(H5Aexists(r->f, name) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is missing", r->file, name);
-  aid = H5Aopen(r->f, name, H5P_DEFAULT);
-  PetscCheck(aid >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be opened", r->file, name);
-  tid = H5Aget_type(aid);
-  c   = H5Tget_class(tid);
-  H5Tclose(tid);
-  if (c != cls) H5Aclose(aid);
-  PetscCheck(c == cls, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' has the wrong type", r->file, name);
-  st = H5Aread(aid, mem, v);
-  H5Aclose(aid);
-  PetscCheck(st >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be read", r->file, name);
-  PetscFunctionReturn(0);
-}
-
 static PetscErrorCode get_int(const Reader *r, const char name[], PetscInt *v)
 {
-  long long x;
-
   PetscFunctionBegin;
-  PetscCall(get_attr(r, name, H5T_INTEGER, H5T_NATIVE_LLONG, &x));
-  *v = (PetscInt) x;
+  PetscCall(DeepCDH5ReadAttrInt(PETSC_COMM_SELF, r->file, r->f, name, v));
   PetscFunctionReturn(0);
 }
 
 static PetscErrorCode get_real(const Reader *r, const char name[], PetscReal *v)
 {
-  double x;
-
   PetscFunctionBegin;
-  PetscCall(get_attr(r, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, &x));
-  *v = (PetscReal) x;
+  PetscCall(DeepCDH5ReadAttrReal(PETSC_COMM_SELF, r->file, r->f, name, v));
   PetscFunctionReturn(0);
 }
 
 static PetscErrorCode get_str(const Reader *r, const char name[], char buf[], size_t len)
 {
-  hid_t  aid, tid, mem;
-  size_t sz;
-  herr_t st;
-
   PetscFunctionBegin;
-  PetscCheck(H5Aexists(r->f, name) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is missing", r->file, name);
-  aid = H5Aopen(r->f, name, H5P_DEFAULT);
-  tid = H5Aget_type(aid);
-  sz  = H5Tget_size(tid);
-  if (H5Tget_class(tid) != H5T_STRING || H5Tis_variable_str(tid) > 0 || sz >= len) {
-    H5Tclose(tid), H5Aclose(aid);
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is not a short fixed-length string", r->file, name);
-  }
-  mem = H5Tcopy(H5T_C_S1);
-  H5Tset_size(mem, sz);
-  st      = H5Aread(aid, mem, buf);
-  buf[sz] = 0;
-  H5Tclose(mem), H5Tclose(tid), H5Aclose(aid);
-  PetscCheck(st >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be read", r->file, name);
+  PetscCall(DeepCDH5ReadAttrString(PETSC_COMM_SELF, r->file, r->f, name, buf, len));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode has_attr(const Reader *r, const char name[], PetscBool *exists)
+{
+  PetscFunctionBegin;
+  PetscCall(DeepCDH5AttrExists(PETSC_COMM_SELF, r->file, r->f, name, exists));
   PetscFunctionReturn(0);
 }
 
@@ -301,47 +217,17 @@ static PetscErrorCode get_choice(const Reader *r, const char name[], const char 
 /* a float64 dataset with exactly n values */
 static PetscErrorCode get_data(const Reader *r, const char name[], PetscInt n, PetscReal *v)
 {
-  hid_t    did, sid;
-  hssize_t npts;
-  herr_t   st;
+  deepcd_h5_read_spec s = { .name = name, .tclass = H5T_FLOAT, .memtype = H5T_NATIVE_DOUBLE, .dims = { (hsize_t) n } };
 
   PetscFunctionBegin;
-  PetscCheck(H5Lexists(r->f, name, H5P_DEFAULT) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s' is missing", r->file, name);
-  did = H5Dopen2(r->f, name, H5P_DEFAULT);
-  PetscCheck(did >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: dataset '%s': cannot be opened", r->file, name);
-  sid  = H5Dget_space(did);
-  npts = H5Sget_simple_extent_npoints(sid);
-  H5Sclose(sid);
-  if (npts != (hssize_t) n) H5Dclose(did);
-  PetscCheck(npts == (hssize_t) n, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s' has %lld values, expected %" PetscInt_FMT, r->file, name, (long long) npts, n);
-  st = n ? H5Dread(did, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0;
-  H5Dclose(did);
-  PetscCheck(st >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: dataset '%s': cannot be read", r->file, name);
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode ropen(MPI_Comm comm, const char file[], Reader *r)
-{
-  char     fmt[64];
-  PetscInt version;
-
-  PetscFunctionBegin;
-  r->file = file;
-  r->f    = -1;
-  PetscCheck(access(file, R_OK) == 0, comm, PETSC_ERR_FILE_OPEN, "%s: cannot read the file (missing or not readable)", file);
-  PetscCheck(H5Fis_hdf5(file) > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: not an HDF5 file", file);
-  r->f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
-  PetscCheck(r->f >= 0, comm, PETSC_ERR_FILE_OPEN, "%s: HDF5 cannot open the file", file);
-  PetscCall(get_str(r, "format", fmt, sizeof(fmt)));
-  PetscCheck(!strcmp(fmt, RUN_FORMAT), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: format is '%s', not a moe run file ('%s')", file, fmt, RUN_FORMAT);
-  PetscCall(get_int(r, "version", &version));
-  PetscCheck(version == RUN_VERSION, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: moe run file version %" PetscInt_FMT ", this build reads version %d", file, version, RUN_VERSION);
+  PetscCall(DeepCDH5ReadChecked(PETSC_COMM_SELF, r->file, r->f, &s, v));
   PetscFunctionReturn(0);
 }
 
 static PetscErrorCode read_options(const Reader *r, char pde[], size_t len, DeepCDMoeTrainOptions *o)
 {
-  PetscInt v;
+  PetscInt  v;
+  PetscBool present;
 
   PetscFunctionBegin;
   PetscCall(get_str(r, "pde", pde, len));
@@ -387,12 +273,14 @@ static PetscErrorCode read_options(const Reader *r, char pde[], size_t len, Deep
   PetscCall(get_choice(r, "conditions", DeepCDMoeConditionsTypes, 2, &v));
   o->conditions = (DeepCDMoeConditions) v;
   o->loss       = DEEPCD_MOE_LOSS_MSE; /* files written before the loss type was saved used mean squares */
-  if (H5Aexists(r->f, "loss_type") > 0) {
+  PetscCall(has_attr(r, "loss_type", &present));
+  if (present) {
     PetscCall(get_choice(r, "loss_type", DeepCDMoeLossTypes, 2, &v));
     o->loss = (DeepCDMoeLossType) v;
   }
   o->loss_unscaled = PETSC_FALSE; /* older files: F with its row scale */
-  if (H5Aexists(r->f, "loss_unscaled") > 0) {
+  PetscCall(has_attr(r, "loss_unscaled", &present));
+  if (present) {
     PetscCall(get_int(r, "loss_unscaled", &v));
     o->loss_unscaled = v ? PETSC_TRUE : PETSC_FALSE;
   }
@@ -435,8 +323,8 @@ static PetscErrorCode check_same(const Reader *r, DeepCDMoeTrainer t, const char
 
 static PetscErrorCode read_state(const Reader *r, DeepCDMoeTrainer t)
 {
-  PetscInt           step;
-  unsigned long long rng;
+  PetscInt step;
+  uint64_t rng;
 
   PetscFunctionBegin;
   PetscCall(get_data(r, "pde_constants", t->pde->nconst, t->pde->constant));
@@ -445,31 +333,40 @@ static PetscErrorCode read_state(const Reader *r, DeepCDMoeTrainer t)
   PetscCall(get_data(r, "adam_v", t->nth, t->v));
   PetscCall(get_int(r, "step", &step));
   PetscCheck(step >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'step' is negative", r->file);
-  PetscCall(get_attr(r, "rng", H5T_INTEGER, H5T_NATIVE_ULLONG, &rng));
+  PetscCall(DeepCDH5ReadAttrU64(PETSC_COMM_SELF, r->file, r->f, "rng", &rng));
   PetscCall(DeepCDMoeTrainerEnsureHistory(t, step));
   PetscCall(get_data(r, "loss", step, t->loss_hist));
   PetscCall(get_data(r, "error", step, t->err_hist));
   t->step = step;
-  t->rng  = (uint64_t) rng;
+  t->rng  = rng;
   PetscFunctionReturn(0);
 }
 
-/* runs body(r, ctx) on the open file with HDF5's error printing off; every rank */
-static PetscErrorCode with_file(MPI_Comm comm, const char file[], PetscErrorCode (*body)(const Reader *, void *), void *ctx)
+typedef struct {
+  MPI_Comm    comm;
+  const char *file;
+  PetscErrorCode (*body)(const Reader *, void *);
+  void *ctx;
+} WithFile;
+
+static PetscErrorCode with_file_body(hid_t fid, void *ctx)
 {
-  Reader         r;
-  H5E_auto2_t    func;
-  void          *data;
-  PetscErrorCode ierr;
+  WithFile *w = (WithFile *) ctx;
+  Reader    r = { w->file, fid };
 
   PetscFunctionBegin;
-  H5Eget_auto2(H5E_DEFAULT, &func, &data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  ierr = ropen(comm, file, &r);
-  if (!ierr) ierr = body(&r, ctx);
-  if (r.f >= 0) H5Fclose(r.f);
-  H5Eset_auto2(H5E_DEFAULT, func, data);
-  PetscCall(ierr);
+  PetscCall(DeepCDH5CheckHeader(w->comm, w->file, fid, 1, (const char *const[]){ RUN_FORMAT }, (const int[]){ RUN_VERSION }, "moe run file", NULL));
+  PetscCall((*w->body)(&r, w->ctx));
+  PetscFunctionReturn(0);
+}
+
+/* runs body(r, ctx) on the open, checked file with HDF5's error printing off; every rank */
+static PetscErrorCode with_file(MPI_Comm comm, const char file[], PetscErrorCode (*body)(const Reader *, void *), void *ctx)
+{
+  WithFile w = { comm, file, body, ctx };
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDH5WithFile(comm, file, with_file_body, &w));
   PetscFunctionReturn(0);
 }
 

@@ -4,33 +4,38 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <deepcd/mesh_output.h>
 #include <deepcd/problem.h>
 #include <deepcd/solution.h>
 #include <deepcd/private/h5util.h>
 
-/* Reads the header, checks the dataset and reads it; fid is closed by the caller. */
-static PetscErrorCode field_read(const char file[], hid_t fid, const char dataset[], DeepCDMeshField *f)
+typedef struct {
+  const char      *file, *dataset;
+  DeepCDMeshField *f;
+} FieldRead;
+
+/* Reads the header, checks the dataset and reads it (the body of DeepCDH5WithFile). */
+static PetscErrorCode field_read(hid_t fid, void *ctx)
 {
-  MPI_Comm     comm = PETSC_COMM_SELF;
-  PetscBool    exists, isproblem, issolution;
-  PetscInt     version;
-  DeepCDH5Info info;
-  PetscInt     nx, ny, nz, count[3], start[3] = { 0, 0, 0 };
-  size_t       n;
-  PetscBool    ok;
+  const char      *file = ((FieldRead *) ctx)->file, *dataset = ((FieldRead *) ctx)->dataset;
+  DeepCDMeshField *f    = ((FieldRead *) ctx)->f;
+  MPI_Comm         comm = PETSC_COMM_SELF;
+  PetscBool        isproblem;
+  DeepCDH5Info     info;
+  PetscInt         nx, ny, nz, count[3], start[3] = { 0, 0, 0 };
+  size_t           n;
+  PetscBool        ok;
 
   PetscFunctionBegin;
-  PetscCall(DeepCDH5AttrExists(comm, file, fid, "format", &exists));
-  PetscCheck(exists, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'format' is missing (not a deepcd problem or solution file)", file);
-  PetscCall(DeepCDH5ReadAttrString(comm, file, fid, "format", f->format, sizeof(f->format)));
-  isproblem  = !strcmp(f->format, DEEPCD_PROBLEM_FORMAT) ? PETSC_TRUE : PETSC_FALSE;
-  issolution = !strcmp(f->format, DEEPCD_SOLUTION_FORMAT) ? PETSC_TRUE : PETSC_FALSE;
-  PetscCheck(isproblem || issolution, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'format' is '%s', expected '%s' or '%s'", file, f->format, DEEPCD_PROBLEM_FORMAT, DEEPCD_SOLUTION_FORMAT);
-  PetscCall(DeepCDH5ReadAttrInt(comm, file, fid, "version", &version));
-  PetscCheck(version == (isproblem ? DEEPCD_PROBLEM_VERSION : DEEPCD_SOLUTION_VERSION), comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'version' is %" PetscInt_FMT ", this deepcd reads version %d", file, version,
-             isproblem ? DEEPCD_PROBLEM_VERSION : DEEPCD_SOLUTION_VERSION);
+  {
+    const char *const formats[2]  = { DEEPCD_PROBLEM_FORMAT, DEEPCD_SOLUTION_FORMAT };
+    const int         versions[2] = { DEEPCD_PROBLEM_VERSION, DEEPCD_SOLUTION_VERSION };
+    int               which;
+
+    PetscCall(DeepCDH5CheckHeader(comm, file, fid, 2, formats, versions, "problem or solution file", &which));
+    PetscCall(PetscStrncpy(f->format, formats[which], sizeof(f->format)));
+    isproblem = which == 0 ? PETSC_TRUE : PETSC_FALSE;
+  }
   PetscCall(DeepCDH5ReadAttrInt(comm, file, fid, "nx", &f->nx));
   PetscCall(DeepCDH5ReadAttrInt(comm, file, fid, "ny", &f->ny));
   PetscCall(DeepCDH5ReadAttrInt(comm, file, fid, "nz", &f->nz));
@@ -103,22 +108,13 @@ static PetscErrorCode field_read(const char file[], hid_t fid, const char datase
 @*/
 PetscErrorCode DeepCDMeshFieldLoad(const char file[], const char dataset[], DeepCDMeshField *f)
 {
-  H5E_auto2_t    func;
-  void          *data;
-  hid_t          fid = -1;
+  FieldRead      c = { file, dataset, f };
   PetscErrorCode ierr;
 
   PetscFunctionBegin;
   PetscCall(PetscMemzero(f, sizeof(*f)));
   /* HDF5's own error stack would print pages; the checks give one line */
-  H5Eget_auto2(H5E_DEFAULT, &func, &data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  ierr = DeepCDH5Open(PETSC_COMM_SELF, file, &fid);
-  if (!ierr) {
-    ierr = field_read(file, fid, dataset, f);
-    (void) DeepCDH5Close(fid);
-  }
-  H5Eset_auto2(H5E_DEFAULT, func, data);
+  ierr = DeepCDH5WithFile(PETSC_COMM_SELF, file, field_read, &c);
   if (ierr) {
     PetscCall(PetscFree(f->field));
     PetscCall(ierr);
@@ -135,50 +131,6 @@ PetscErrorCode DeepCDMeshFieldDestroy(DeepCDMeshField *f)
 
 /* ---- writer ------------------------------------------------------------------ */
 
-static int h5_attr_string(hid_t loc, const char name[], const char value[])
-{
-  hid_t  tid = H5Tcopy(H5T_C_S1), sid = H5Screate(H5S_SCALAR), aid = -1;
-  herr_t st = -1;
-
-  if (tid >= 0 && sid >= 0 && H5Tset_size(tid, strlen(value) + 1) >= 0 && H5Tset_strpad(tid, H5T_STR_NULLTERM) >= 0) {
-    aid = H5Acreate2(loc, name, tid, sid, H5P_DEFAULT, H5P_DEFAULT);
-    if (aid >= 0) st = H5Awrite(aid, tid, value);
-  }
-  if (aid >= 0) H5Aclose(aid);
-  if (sid >= 0) H5Sclose(sid);
-  if (tid >= 0) H5Tclose(tid);
-  return st < 0;
-}
-
-static int h5_attr_scalar(hid_t loc, const char name[], hid_t filetype, hid_t memtype, const void *value)
-{
-  hid_t  sid = H5Screate(H5S_SCALAR), aid = -1;
-  herr_t st = -1;
-
-  if (sid >= 0) {
-    aid = H5Acreate2(loc, name, filetype, sid, H5P_DEFAULT, H5P_DEFAULT);
-    if (aid >= 0) st = H5Awrite(aid, memtype, value);
-  }
-  if (aid >= 0) H5Aclose(aid);
-  if (sid >= 0) H5Sclose(sid);
-  return st < 0;
-}
-
-static int h5_dataset(hid_t fid, const char name[], hid_t filetype, hid_t memtype, hsize_t rows, hsize_t cols, const void *buf)
-{
-  hsize_t dims[2] = { rows, cols };
-  hid_t   sid = H5Screate_simple(2, dims, NULL), did = -1;
-  herr_t  st = -1;
-
-  if (sid >= 0) {
-    did = H5Dcreate2(fid, name, filetype, sid, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (did >= 0) st = rows ? H5Dwrite(did, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : 0;
-  }
-  if (did >= 0) H5Dclose(did);
-  if (sid >= 0) H5Sclose(sid);
-  return st < 0;
-}
-
 /* What the writers write: a triangle surface, optionally with tets on the
    same vertices (ntets < 0: none). */
 typedef struct {
@@ -187,23 +139,25 @@ typedef struct {
   const int32_t *tris, *tets;
 } mesh_arrays;
 
-/* Returns nonzero on failure (the caller removes the file). */
-static int write_h5(const mesh_arrays *s, const char path[], const char source[], const char dataset[], double iso)
-{
-  hid_t fid = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  int   bad = fid < 0, version = DEEPCD_MESH_VERSION;
+/* The HDF5 file: the arrays and the attributes. */
+typedef struct {
+  const mesh_arrays *s;
+  const char        *source, *dataset;
+  double             iso;
+} mesh_h5;
 
-  if (bad) return 1;
-  bad = bad || h5_dataset(fid, "vertices", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, (hsize_t) s->nverts, 3, s->verts);
-  bad = bad || h5_dataset(fid, "triangles", H5T_STD_I32LE, H5T_NATIVE_INT32, (hsize_t) s->ntris, 3, s->tris);
-  if (s->ntets >= 0) bad = bad || h5_dataset(fid, "tetrahedra", H5T_STD_I32LE, H5T_NATIVE_INT32, (hsize_t) s->ntets, 4, s->tets);
-  bad = bad || h5_attr_string(fid, "format", DEEPCD_MESH_FORMAT);
-  bad = bad || h5_attr_scalar(fid, "version", H5T_STD_I32LE, H5T_NATIVE_INT, &version);
-  bad = bad || h5_attr_string(fid, "source", source ? source : "");
-  bad = bad || h5_attr_string(fid, "dataset", dataset ? dataset : "");
-  bad = bad || h5_attr_scalar(fid, "iso", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &iso);
-  if (H5Fclose(fid) < 0) bad = 1;
-  return bad;
+/* Fills the HDF5 file (deepcd_h5_fill_fn); nonzero on failure. */
+static int fill_h5(hid_t fid, const char *path, const void *ctx, deepcd_h5_error *e)
+{
+  const mesh_h5     *h       = (const mesh_h5 *) ctx;
+  const mesh_arrays *s       = h->s;
+  const int          version = DEEPCD_MESH_VERSION;
+  const hsize_t      dv[2] = { (hsize_t) s->nverts, 3 }, dt[2] = { (hsize_t) s->ntris, 3 }, dT[2] = { (hsize_t) (s->ntets > 0 ? s->ntets : 0), 4 };
+
+  return deepcd_h5_write_whole(fid, "vertices", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, dv, s->verts) || deepcd_h5_write_whole(fid, "triangles", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dt, s->tris) ||
+         (s->ntets >= 0 && deepcd_h5_write_whole(fid, "tetrahedra", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dT, s->tets)) || deepcd_h5_write_attr_string(fid, "format", DEEPCD_MESH_FORMAT) ||
+         deepcd_h5_write_attr(fid, "version", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &version) || deepcd_h5_write_attr_string(fid, "source", h->source ? h->source : "") ||
+         deepcd_h5_write_attr_string(fid, "dataset", h->dataset ? h->dataset : "") || deepcd_h5_write_attr_real(fid, "iso", h->iso);
 }
 
 static void xml_escaped(FILE *f, const char *s)
@@ -318,45 +272,40 @@ static PetscErrorCode mesh_arrays_of_surface(const mesh_surface *surface, mesh_a
 /* Both files under temporary names, then renamed (the XDMF file first). */
 static PetscErrorCode write_pair(const mesh_arrays *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso, const solution_grid *g)
 {
-  char        h5tmp[PETSC_MAX_PATH_LEN + 32], xmftmp[PETSC_MAX_PATH_LEN + 32];
-  const char *base;
-  int         pid = (int) getpid(), bad;
-  H5E_auto2_t func;
-  void       *data;
+  char            h5tmp[PETSC_MAX_PATH_LEN + 32], xmftmp[PETSC_MAX_PATH_LEN + 32];
+  const char     *base;
+  const mesh_h5   h = { surface, source, dataset, iso };
+  deepcd_h5_error e;
+  deepcd_h5_quiet q;
+  hid_t           fid;
+  int             bad;
 
   PetscFunctionBegin;
   PetscCheck(surface && xmfpath && h5path, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "DeepCDMeshWriteXDMF: NULL argument");
   PetscCheck(surface->nverts >= 0 && surface->ntris >= 0 && (surface->verts || !surface->nverts) && (surface->tris || !surface->ntris) && (surface->tets || surface->ntets <= 0), PETSC_COMM_SELF, PETSC_ERR_ARG_CORRUPT, "DeepCDMeshWriteXDMF: inconsistent mesh");
   PetscCheck(strcmp(xmfpath, h5path), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s: the XDMF and HDF5 files must have different names", xmfpath);
-  PetscCall(PetscSNPrintf(h5tmp, sizeof(h5tmp), "%s.tmp-%d", h5path, pid));
-  PetscCall(PetscSNPrintf(xmftmp, sizeof(xmftmp), "%s.tmp-%d", xmfpath, pid));
+  PetscCall(DeepCDH5Raise(PETSC_COMM_SELF, deepcd_h5_tmp_name(h5tmp, sizeof(h5tmp), h5path, -1, &e), &e));
+  PetscCall(DeepCDH5Raise(PETSC_COMM_SELF, deepcd_h5_tmp_name(xmftmp, sizeof(xmftmp), xmfpath, -1, &e), &e));
   base = strrchr(h5path, '/');
   base = base ? base + 1 : h5path;
 
-  H5Eget_auto2(H5E_DEFAULT, &func, &data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  bad = write_h5(surface, h5tmp, source, dataset, iso);
-  H5Eset_auto2(H5E_DEFAULT, func, data);
+  deepcd_h5_quiet_push(&q);
+  bad = deepcd_h5_create(h5path, h5tmp, &fid, &e) != 0;
+  if (!bad) {
+    bad = fill_h5(fid, h5path, &h, &e);
+    if (H5Fclose(fid) < 0) bad = 1;
+  }
+  deepcd_h5_quiet_pop(&q);
   if (bad) {
-    unlink(h5tmp);
+    (void) deepcd_h5_commit(h5tmp, h5path, 0, NULL);
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write the file (directory missing or not writable?)", h5path);
   }
   if (g ? write_xmf_with_solution(surface, xmftmp, base, g) : write_xmf(surface, xmftmp, base)) {
-    unlink(xmftmp);
-    unlink(h5tmp);
+    (void) deepcd_h5_commit_pair(xmftmp, xmfpath, h5tmp, h5path, 0, NULL);
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write the file (directory missing or not writable?)", xmfpath);
   }
   /* the XDMF file first: when the HDF5 file is in place, its sidecar is too */
-  if (rename(xmftmp, xmfpath)) {
-    unlink(xmftmp);
-    unlink(h5tmp);
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot rename the temporary file into place", xmfpath);
-  }
-  if (rename(h5tmp, h5path)) {
-    unlink(xmfpath);
-    unlink(h5tmp);
-    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot rename the temporary file into place", h5path);
-  }
+  PetscCall(DeepCDH5Raise(PETSC_COMM_SELF, deepcd_h5_commit_pair(xmftmp, xmfpath, h5tmp, h5path, 1, &e), &e));
   PetscFunctionReturn(0);
 }
 

@@ -29,74 +29,35 @@ static void weight_name(char buf[], size_t len, const char kind[], int layer)
   snprintf(buf, len, "%s%03d", kind, layer);
 }
 
-/* ---- writing: each helper closes its own handles before reporting a failure ---- */
+/* ---- writing (the HDF5 layer, src/sys/hdf5) ---- */
 
 static PetscErrorCode write_string_attr(hid_t loc, const char path[], const char prefix[], const char name[], const char value[])
 {
-  hid_t  type = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
-  herr_t status = -1;
-  size_t len    = strlen(value);
-
   PetscFunctionBegin;
-  type = H5Tcopy(H5T_C_S1);
-  if (type >= 0 && H5Tset_size(type, len ? len : 1) >= 0 && H5Tset_strpad(type, H5T_STR_NULLTERM) >= 0) {
-    space = H5Screate(H5S_SCALAR);
-    if (space >= 0) attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    if (attr >= 0) status = H5Awrite(attr, type, value);
-  }
-  if (attr >= 0 && H5Aclose(attr) < 0) status = -1;
-  if (space >= 0 && H5Sclose(space) < 0) status = -1;
-  if (type >= 0 && H5Tclose(type) < 0) status = -1;
-  PetscCheck(status >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write attribute '%s%s'", path, prefix, name);
+  PetscCheck(!deepcd_h5_write_attr_string(loc, name, value), PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write attribute '%s%s'", path, prefix, name);
   PetscFunctionReturn(0);
 }
 
 /* A scalar (n = 0) or 1-D (n values) attribute: filetype is what is stored, memtype describes *value. */
-static PetscErrorCode write_attr(hid_t loc, const char path[], const char prefix[], const char name[], hsize_t n, hid_t filetype, hid_t memtype, const void *value)
+static PetscErrorCode write_attr(hid_t loc, const char path[], const char prefix[], const char name[], size_t n, hid_t filetype, hid_t memtype, const void *value)
 {
-  hid_t  space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
-  herr_t status = -1;
-
   PetscFunctionBegin;
-  space = n ? H5Screate_simple(1, &n, NULL) : H5Screate(H5S_SCALAR);
-  if (space >= 0) attr = H5Acreate2(loc, name, filetype, space, H5P_DEFAULT, H5P_DEFAULT);
-  if (attr >= 0) status = H5Awrite(attr, memtype, value);
-  if (attr >= 0 && H5Aclose(attr) < 0) status = -1;
-  if (space >= 0 && H5Sclose(space) < 0) status = -1;
-  PetscCheck(status >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write attribute '%s%s'", path, prefix, name);
+  PetscCheck(!deepcd_h5_write_attr(loc, name, filetype, memtype, n, value), PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write attribute '%s%s'", path, prefix, name);
   PetscFunctionReturn(0);
 }
 
 /* A dataset of `rank` dimensions; `label` names it in messages. */
 static PetscErrorCode write_dataset(hid_t loc, const char path[], const char name[], const char label[], int rank, const hsize_t dims[], hid_t filetype, hid_t memtype, const void *buf)
 {
-  hid_t  dcpl = H5I_INVALID_HID, space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
-  herr_t status = -1;
-
   PetscFunctionBegin;
-  /* no modification times, so that the same model gives a byte-identical file */
-  dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  if (dcpl >= 0 && H5Pset_obj_track_times(dcpl, 0) >= 0) space = H5Screate_simple(rank, dims, NULL);
-  if (space >= 0) dset = H5Dcreate2(loc, name, filetype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (dset >= 0) status = H5Dwrite(dset, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-  if (dset >= 0 && H5Dclose(dset) < 0) status = -1;
-  if (space >= 0 && H5Sclose(space) < 0) status = -1;
-  if (dcpl >= 0 && H5Pclose(dcpl) < 0) status = -1;
-  PetscCheck(status >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write dataset '%s'", path, label);
+  PetscCall(DeepCDH5Wrote(deepcd_h5_write_whole(loc, name, filetype, memtype, rank, dims, buf), path, "dataset", label));
   PetscFunctionReturn(0);
 }
 
 static PetscErrorCode create_group(hid_t file, const char path[], const char name[], hid_t *gid)
 {
-  hid_t gcpl;
-
   PetscFunctionBegin;
-  gcpl = H5Pcreate(H5P_GROUP_CREATE);
-  if (gcpl >= 0 && H5Pset_obj_track_times(gcpl, 0) >= 0)
-    *gid = H5Gcreate2(file, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
-  else
-    *gid = H5I_INVALID_HID;
-  if (gcpl >= 0) H5Pclose(gcpl);
+  *gid = deepcd_h5_create_group(file, name);
   PetscCheck(*gid >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot create group '%s'", path, name);
   PetscFunctionReturn(0);
 }
@@ -272,118 +233,39 @@ typedef struct {
   long long   nparams; /* the attribute */
 } ModelReader;
 
-/* Opens attribute `name` of `loc` (shown as `label`), which must exist, be of class `want` and hold `npts` values
-   (1: a scalar or a 1-D array of one). *aid < 0 when the attribute is absent and `optional` is set. */
-static PetscErrorCode open_attr(ModelReader *r, hid_t loc, const char name[], const char label[], PetscBool optional, H5T_class_t want, const char wantname[], hssize_t npts, hid_t *aid)
+/* Is the optional attribute `name` of loc there? */
+static PetscErrorCode attr_present(ModelReader *r, hid_t loc, const char name[], const char label[], PetscBool *present)
 {
-  htri_t      e;
-  hid_t       tid, sid;
-  H5T_class_t cls;
-  int         ndims;
-  hssize_t    n;
+  deepcd_h5_error e;
+  int             x = 0;
 
   PetscFunctionBegin;
-  *aid = H5I_INVALID_HID;
-  e    = H5Aexists(loc, name);
-  PetscCheck(e >= 0, r->comm, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be queried", r->file, label);
-  if (!e && optional) PetscFunctionReturn(0);
-  PetscCheck(e, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is missing", r->file, label);
-  *aid = H5Aopen(loc, name, H5P_DEFAULT);
-  PetscCheck(*aid >= 0, r->comm, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be opened", r->file, label);
-  tid   = H5Aget_type(*aid);
-  cls   = H5Tget_class(tid);
-  sid   = H5Aget_space(*aid);
-  ndims = H5Sget_simple_extent_ndims(sid);
-  n     = H5Sget_simple_extent_npoints(sid);
-  H5Tclose(tid);
-  H5Sclose(sid);
-  if (cls != want || n != npts || ndims > 1) {
-    H5Aclose(*aid);
-    *aid = H5I_INVALID_HID;
-  }
-  PetscCheck(cls == want, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is not %s", r->file, label, wantname);
-  if (npts == 1)
-    PetscCheck(n == 1 && ndims <= 1, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is not a single value", r->file, label);
-  else
-    PetscCheck(n == npts && ndims == 1, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is not %lld values", r->file, label, (long long) npts);
+  PetscCall(DeepCDH5Raise(r->comm, deepcd_h5_attr_exists(loc, r->file, name, label, &x, &e), &e));
+  *present = x ? PETSC_TRUE : PETSC_FALSE;
   PetscFunctionReturn(0);
 }
 
-/* A string attribute (fixed or variable length, ASCII or UTF-8) of at most len-1 characters; buf is left
-   unchanged when the attribute is optional and absent. */
+/* A string attribute of at most len-1 characters; buf is left unchanged when the attribute is optional and absent. */
 static PetscErrorCode read_attr_string(ModelReader *r, hid_t loc, const char name[], const char label[], PetscBool optional, char buf[], size_t len)
 {
-  hid_t     aid, tid, mtid;
-  herr_t    st   = -1;
-  PetscBool fits = PETSC_TRUE;
-  char     *s    = NULL;
+  deepcd_h5_error e;
+  PetscBool       present = PETSC_TRUE;
 
   PetscFunctionBegin;
-  PetscCall(open_attr(r, loc, name, label, optional, H5T_STRING, "a string", 1, &aid));
-  if (aid < 0) PetscFunctionReturn(0);
-  tid  = H5Aget_type(aid);
-  mtid = H5Tcopy(H5T_C_S1);
-  H5Tset_cset(mtid, H5Tget_cset(tid)); /* h5py writes UTF-8 */
-  if (H5Tis_variable_str(tid) > 0) {
-    H5Tset_size(mtid, H5T_VARIABLE);
-    st = H5Aread(aid, mtid, &s);
-    if (st >= 0 && s) {
-      fits = strlen(s) < len ? PETSC_TRUE : PETSC_FALSE;
-      if (fits) memcpy(buf, s, strlen(s) + 1);
-      H5free_memory(s);
-    } else if (st >= 0)
-      buf[0] = 0;
-  } else {
-    size_t sz = H5Tget_size(tid);
-
-    s = calloc(sz + 1, 1);
-    if (s) {
-      H5Tset_size(mtid, sz + 1);
-      H5Tset_strpad(mtid, H5T_STR_NULLTERM);
-      st = H5Aread(aid, mtid, s);
-      if (st >= 0) {
-        fits = strlen(s) < len ? PETSC_TRUE : PETSC_FALSE;
-        if (fits) memcpy(buf, s, strlen(s) + 1);
-      }
-      free(s);
-    }
-  }
-  H5Tclose(mtid);
-  H5Tclose(tid);
-  H5Aclose(aid);
-  PetscCheck(st >= 0, r->comm, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be read", r->file, label);
-  PetscCheck(fits, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is longer than %zu characters", r->file, label, len - 1);
+  if (optional) PetscCall(attr_present(r, loc, name, label, &present));
+  if (present) PetscCall(DeepCDH5Raise(r->comm, deepcd_h5_read_attr_string(loc, r->file, name, label, buf, len, &e), &e));
   PetscFunctionReturn(0);
 }
 
 /* `n` integer values of any integer type, as long long (unsigned ones must not exceed LLONG_MAX). */
 static PetscErrorCode read_attr_ints(ModelReader *r, hid_t loc, const char name[], const char label[], PetscBool optional, int n, long long v[])
 {
-  hid_t              aid, tid;
-  herr_t             st;
-  H5T_sign_t         sign;
-  unsigned long long u[3];
+  deepcd_h5_error e;
+  PetscBool       present = PETSC_TRUE;
 
   PetscFunctionBegin;
-  PetscCheck(n >= 1 && n <= 3, PETSC_COMM_SELF, PETSC_ERR_PLIB, "read_attr_ints: %d values", n);
-  PetscCall(open_attr(r, loc, name, label, optional, H5T_INTEGER, n == 1 ? "an integer" : "integers", n, &aid));
-  if (aid < 0) PetscFunctionReturn(0);
-  tid  = H5Aget_type(aid);
-  sign = H5Tget_sign(tid);
-  H5Tclose(tid);
-  if (sign == H5T_SGN_NONE) {
-    st = H5Aread(aid, H5T_NATIVE_ULLONG, u);
-    for (int i = 0; st >= 0 && i < n; i++) {
-      if (u[i] > (unsigned long long) LLONG_MAX) {
-        H5Aclose(aid);
-        SETERRQ(r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' = %llu is out of range", r->file, label, u[i]);
-      }
-      v[i] = (long long) u[i];
-    }
-  } else
-    st = H5Aread(aid, H5T_NATIVE_LLONG, v);
-  H5Aclose(aid);
-  PetscCheck(st >= 0, r->comm, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be read", r->file, label);
+  if (optional) PetscCall(attr_present(r, loc, name, label, &present));
+  if (present) PetscCall(DeepCDH5Raise(r->comm, deepcd_h5_read_attr_ints(loc, r->file, name, label, n, v, &e), &e));
   PetscFunctionReturn(0);
 }
 
@@ -396,86 +278,27 @@ static PetscErrorCode read_attr_int_range(ModelReader *r, hid_t loc, const char 
   PetscFunctionReturn(0);
 }
 
-/* The training seed: any integer type, non-negative. */
-static PetscErrorCode read_attr_seed(ModelReader *r, hid_t loc, const char name[], const char label[], uint64_t *seed)
+/* The optional training seed (any integer type, non-negative) and loss value. */
+static PetscErrorCode read_attr_seed_loss(ModelReader *r, hid_t loc, uint64_t *seed, double *loss)
 {
-  hid_t              aid, tid;
-  herr_t             st;
-  H5T_sign_t         sign;
-  unsigned long long u = 0;
-  long long          s = 0;
+  deepcd_h5_error e;
+  PetscBool       present;
 
   PetscFunctionBegin;
-  PetscCall(open_attr(r, loc, name, label, PETSC_TRUE, H5T_INTEGER, "an integer", 1, &aid));
-  if (aid < 0) PetscFunctionReturn(0);
-  tid  = H5Aget_type(aid);
-  sign = H5Tget_sign(tid);
-  H5Tclose(tid);
-  if (sign == H5T_SGN_NONE)
-    st = H5Aread(aid, H5T_NATIVE_ULLONG, &u);
-  else {
-    st = H5Aread(aid, H5T_NATIVE_LLONG, &s);
-    u  = (unsigned long long) s;
-  }
-  H5Aclose(aid);
-  PetscCheck(st >= 0, r->comm, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be read", r->file, label);
-  PetscCheck(sign == H5T_SGN_NONE || s >= 0, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' = %lld is negative", r->file, label, s);
-  *seed = (uint64_t) u;
+  PetscCall(attr_present(r, loc, "seed", "training/seed", &present));
+  if (present) PetscCall(DeepCDH5Raise(r->comm, deepcd_h5_read_attr_u64(loc, r->file, "seed", "training/seed", seed, &e), &e));
+  PetscCall(attr_present(r, loc, "loss_value", "training/loss_value", &present));
+  if (present) PetscCall(DeepCDH5Raise(r->comm, deepcd_h5_read_attr_double(loc, r->file, "loss_value", "training/loss_value", loss, &e), &e));
   PetscFunctionReturn(0);
-}
-
-static PetscErrorCode read_attr_double(ModelReader *r, hid_t loc, const char name[], const char label[], double *v)
-{
-  hid_t  aid;
-  herr_t st;
-
-  PetscFunctionBegin;
-  PetscCall(open_attr(r, loc, name, label, PETSC_TRUE, H5T_FLOAT, "a floating-point number", 1, &aid));
-  if (aid < 0) PetscFunctionReturn(0);
-  st = H5Aread(aid, H5T_NATIVE_DOUBLE, v);
-  H5Aclose(aid);
-  PetscCheck(st >= 0, r->comm, PETSC_ERR_FILE_READ, "%s: attribute '%s': cannot be read", r->file, label);
-  PetscFunctionReturn(0);
-}
-
-/* A dataset's element type in words: "float64", "int32", "uint8", "a string type", ... */
-static void describe_type(char buf[], size_t len, const DeepCDH5Info *info)
-{
-  if (info->tclass == H5T_FLOAT)
-    snprintf(buf, len, "float%zu", info->tsize * 8);
-  else if (info->tclass == H5T_INTEGER)
-    snprintf(buf, len, "%sint%zu", info->tsign == H5T_SGN_NONE ? "u" : "", info->tsize * 8);
-  else if (info->tclass == H5T_STRING)
-    snprintf(buf, len, "a string type");
-  else
-    snprintf(buf, len, "not a number type");
-}
-
-/* "(a, b, c)" */
-static void format_dims(char buf[], size_t len, int rank, const hsize_t dims[])
-{
-  size_t n = 0;
-
-  buf[0] = 0;
-  n += (size_t) snprintf(buf + n, len - n, "(");
-  for (int d = 0; d < rank && n < len; d++) n += (size_t) snprintf(buf + n, len - n, "%s%llu", d ? ", " : "", (unsigned long long) dims[d]);
-  if (n < len) snprintf(buf + n, len - n, ")");
 }
 
 /* Reads a whole dataset; a read failure on any rank is an error on all of them. */
 static PetscErrorCode read_all(ModelReader *r, const char name[], hid_t memtype, void *buf)
 {
-  hid_t     did;
-  herr_t    st = -1;
   PetscBool ok, allok;
 
   PetscFunctionBegin;
-  did = H5Dopen2(r->fid, name, H5P_DEFAULT);
-  if (did >= 0) {
-    st = H5Dread(did, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-    H5Dclose(did);
-  }
-  ok = st >= 0 ? PETSC_TRUE : PETSC_FALSE;
+  ok = deepcd_h5_read_whole(r->fid, name, memtype, buf) ? PETSC_FALSE : PETSC_TRUE;
   PetscCall(MPIU_Allreduce(&ok, &allok, 1, MPIU_BOOL, MPI_LAND, r->comm));
   PetscCheck(allok, r->comm, PETSC_ERR_FILE_READ, "%s: dataset '%s': read failed (corrupt or truncated data)", r->file, name);
   PetscFunctionReturn(0);
@@ -496,7 +319,7 @@ static PetscErrorCode read_table(ModelReader *r, const char name[], const char r
   if (info.tclass != H5T_INTEGER) {
     char type[32];
 
-    describe_type(type, sizeof(type), &info);
+    deepcd_h5_type_name(&info, type, sizeof(type));
     SETERRQ(r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s': type is %s, expected an integer type", r->file, name, type);
   }
   *nrows = (int) info.dims[0];
@@ -514,22 +337,12 @@ static const char *op_name(long long op)
 static PetscErrorCode read_graph(ModelReader *r)
 {
   nn_model *m = r->m;
-  char      format[64];
-  long long version, input, output;
+  long long input, output;
   size_t    next = 0;
 
   PetscFunctionBegin;
   PetscCall(DeepCDH5Open(r->comm, r->file, &r->fid));
-  {
-    htri_t e = H5Aexists(r->fid, "format");
-
-    PetscCheck(e >= 0, r->comm, PETSC_ERR_FILE_READ, "%s: attribute 'format': cannot be queried", r->file);
-    PetscCheck(e, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'format' is missing (not a deepcd model file)", r->file);
-  }
-  PetscCall(read_attr_string(r, r->fid, "format", "format", PETSC_FALSE, format, sizeof(format)));
-  PetscCheck(!strcmp(format, DEEPCD_MODEL_FORMAT), r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'format' is '%s', expected '%s'", r->file, format, DEEPCD_MODEL_FORMAT);
-  PetscCall(read_attr_ints(r, r->fid, "version", "version", PETSC_FALSE, 1, &version));
-  PetscCheck(version == DEEPCD_MODEL_VERSION, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'version' is %lld, this deepcd reads version %d", r->file, version, DEEPCD_MODEL_VERSION);
+  PetscCall(DeepCDH5CheckHeader(r->comm, r->file, r->fid, 1, (const char *const[]){ DEEPCD_MODEL_FORMAT }, (const int[]){ DEEPCD_MODEL_VERSION }, "model file", NULL));
   PetscCall(read_attr_string(r, r->fid, "arch", "arch", PETSC_TRUE, m->arch, sizeof(m->arch)));
   PetscCall(read_attr_ints(r, r->fid, "input", "input", PETSC_FALSE, 1, &input));
   PetscCall(read_attr_ints(r, r->fid, "output", "output", PETSC_FALSE, 1, &output));
@@ -613,39 +426,13 @@ static PetscErrorCode read_graph(ModelReader *r)
 /* A float32 dataset `weights/NAME` of the given shape, read into buf and checked for NaN/Inf. */
 static PetscErrorCode read_weight(ModelReader *r, const char name[], int rank, const hsize_t dims[], const char shapename[], float *buf)
 {
-  DeepCDH5Info info;
-  char         path[64], got[128] = "", want[128] = "";
-  size_t       n = 1, bad = 0;
-  PetscBool    same;
+  char                path[64];
+  deepcd_h5_read_spec s = { .name = path, .tclass = H5T_FLOAT, .tsize = 4, .expect = "float32 (model weights are float32 only)", .shape_name = shapename, .index_name = "(cout, cin, z, y, x)", .memtype = H5T_NATIVE_FLOAT, .rank = rank, .check_finite = 1 };
 
   PetscFunctionBegin;
   snprintf(path, sizeof(path), "weights/%s", name);
-  PetscCall(DeepCDH5DatasetInfo(r->comm, r->file, r->fid, path, &info));
-  PetscCheck(info.exists, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s' is missing", r->file, path);
-  same = info.rank == rank ? PETSC_TRUE : PETSC_FALSE;
-  for (int d = 0; same && d < rank; d++)
-    if (info.dims[d] != dims[d]) same = PETSC_FALSE;
-  if (!same) {
-    format_dims(got, sizeof(got), info.rank, info.dims);
-    format_dims(want, sizeof(want), rank, dims);
-  }
-  PetscCheck(same, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s': shape %s, expected %s = %s", r->file, path, got, shapename, want);
-  if (info.tclass != H5T_FLOAT || info.tsize != 4) {
-    char type[32];
-
-    describe_type(type, sizeof(type), &info);
-    SETERRQ(r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s': type is %s, expected float32 (model weights are float32 only)", r->file, path, type);
-  }
-  PetscCall(read_all(r, path, H5T_NATIVE_FLOAT, buf));
-  for (int d = 0; d < rank; d++) n *= (size_t) dims[d];
-  for (bad = 0; bad < n; bad++)
-    if (PetscIsInfOrNanReal((PetscReal) buf[bad])) break;
-  if (bad < n && rank == 5) {
-    const size_t k = (size_t) dims[4];
-
-    SETERRQ(r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s': NaN or Inf at (cout, cin, z, y, x) = (%zu, %zu, %zu, %zu, %zu)", r->file, path, bad / (k * k * k * (size_t) dims[1]), bad / (k * k * k) % (size_t) dims[1], bad / (k * k) % k, bad / k % k, bad % k);
-  }
-  PetscCheck(bad == n, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s': NaN or Inf at %zu", r->file, path, bad);
+  for (int d = 0; d < rank; d++) s.dims[d] = dims[d];
+  PetscCall(DeepCDH5ReadChecked(r->comm, r->file, r->fid, &s, buf));
   PetscFunctionReturn(0);
 }
 
@@ -724,11 +511,10 @@ static PetscErrorCode read_training(ModelReader *r)
   }
   PetscCall(read_attr_string(r, r->tid, "data", "training/data", PETSC_TRUE, t->data, sizeof(t->data)));
   PetscCall(read_attr_string(r, r->tid, "loss", "training/loss", PETSC_TRUE, t->loss, sizeof(t->loss)));
-  PetscCall(read_attr_double(r, r->tid, "loss_value", "training/loss_value", &t->loss_value));
   PetscCall(read_attr_int_range(r, r->tid, "steps", "training/steps", PETSC_TRUE, 0, LONG_MAX, &steps));
   t->steps = (long) steps;
   PetscCall(read_attr_string(r, r->tid, "date", "training/date", PETSC_TRUE, t->date, sizeof(t->date)));
-  PetscCall(read_attr_seed(r, r->tid, "seed", "training/seed", &t->seed));
+  PetscCall(read_attr_seed_loss(r, r->tid, &t->seed, &t->loss_value));
   PetscFunctionReturn(0);
 }
 
@@ -759,11 +545,9 @@ static PetscErrorCode read_training(ModelReader *r)
 @*/
 PetscErrorCode DeepCDModelRead(MPI_Comm comm, const char path[], nn_model **m)
 {
-  ModelReader    r;
-  H5E_auto2_t    oldfunc  = NULL;
-  void          *olddata  = NULL;
-  PetscBool      haveauto = PETSC_FALSE;
-  PetscErrorCode ierr;
+  ModelReader     r;
+  deepcd_h5_quiet q;
+  PetscErrorCode  ierr;
 
   PetscFunctionBegin;
   PetscValidCharPointer(path, 2);
@@ -776,15 +560,14 @@ PetscErrorCode DeepCDModelRead(MPI_Comm comm, const char path[], nn_model **m)
   PetscCheck(nn_model_create(&r.m) == NN_SUCCESS, PETSC_COMM_SELF, PETSC_ERR_MEM, "%s: %s", path, nn_error_message());
 
   /* our one-line messages replace HDF5's stack dumps; the caller's setting is restored */
-  if (H5Eget_auto2(H5E_DEFAULT, &oldfunc, &olddata) >= 0) haveauto = PETSC_TRUE;
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  deepcd_h5_quiet_push(&q);
   ierr = read_graph(&r);
   if (!ierr) ierr = read_weights(&r);
   if (!ierr) ierr = read_training(&r);
   if (r.tid >= 0) H5Gclose(r.tid);
   if (r.wid >= 0) H5Gclose(r.wid);
   if (r.fid >= 0) H5Fclose(r.fid);
-  if (haveauto) H5Eset_auto2(H5E_DEFAULT, oldfunc, olddata);
+  deepcd_h5_quiet_pop(&q);
   PetscCall(PetscFree(r.tensors));
   PetscCall(PetscFree(r.layers));
   if (ierr) nn_model_destroy(&r.m);

@@ -170,84 +170,38 @@ PetscErrorCode DeepCDSolidFromSDF(PetscInt mx, PetscInt my, PetscInt mz, const P
   PetscFunctionReturn(0);
 }
 
-/* ---- HDF5 writing: each helper closes its own handles before reporting a failure. ---- */
-
-static PetscErrorCode WriteStringAttribute(hid_t loc, const char path[], const char name[], const char value[])
-{
-  hid_t  type = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
-  herr_t status = -1;
-  size_t len    = strlen(value);
-
-  PetscFunctionBegin;
-  type = H5Tcopy(H5T_C_S1);
-  if (type >= 0 && H5Tset_size(type, len ? len : 1) >= 0 && H5Tset_strpad(type, H5T_STR_NULLTERM) >= 0) {
-    space = H5Screate(H5S_SCALAR);
-    if (space >= 0) attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    if (attr >= 0) status = H5Awrite(attr, type, value);
-  }
-  if (attr >= 0 && H5Aclose(attr) < 0) status = -1;
-  if (space >= 0 && H5Sclose(space) < 0) status = -1;
-  if (type >= 0 && H5Tclose(type) < 0) status = -1;
-  PetscCheck(status >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write attribute '%s'", path, name);
-  PetscFunctionReturn(0);
-}
-
-/* A scalar attribute: filetype is what is stored, memtype describes *value. */
-static PetscErrorCode WriteScalarAttribute(hid_t loc, const char path[], const char name[], hid_t filetype, hid_t memtype, const void *value)
-{
-  hid_t  space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
-  herr_t status = -1;
-
-  PetscFunctionBegin;
-  space = H5Screate(H5S_SCALAR);
-  if (space >= 0) attr = H5Acreate2(loc, name, filetype, space, H5P_DEFAULT, H5P_DEFAULT);
-  if (attr >= 0) status = H5Awrite(attr, memtype, value);
-  if (attr >= 0 && H5Aclose(attr) < 0) status = -1;
-  if (space >= 0 && H5Sclose(space) < 0) status = -1;
-  PetscCheck(status >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write attribute '%s'", path, name);
-  PetscFunctionReturn(0);
-}
-
-/* A 3-D dataset shaped (n2, n1, n0), last index fastest. */
-static PetscErrorCode WriteDataset3(hid_t loc, const char path[], const char name[], PetscInt n0, PetscInt n1, PetscInt n2, hid_t filetype, hid_t memtype, const void *buf)
-{
-  hsize_t dims[3] = { (hsize_t) n2, (hsize_t) n1, (hsize_t) n0 };
-  hid_t   dcpl = H5I_INVALID_HID, space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
-  herr_t  status = -1;
-
-  PetscFunctionBegin;
-  /* no modification times, so that the same problem gives a byte-identical file */
-  dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  if (dcpl >= 0 && H5Pset_obj_track_times(dcpl, 0) >= 0) space = H5Screate_simple(3, dims, NULL);
-  if (space >= 0) dset = H5Dcreate2(loc, name, filetype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (dset >= 0) status = H5Dwrite(dset, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-  if (dset >= 0 && H5Dclose(dset) < 0) status = -1;
-  if (space >= 0 && H5Sclose(space) < 0) status = -1;
-  if (dcpl >= 0 && H5Pclose(dcpl) < 0) status = -1;
-  PetscCheck(status >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write dataset '%s'", path, name);
-  PetscFunctionReturn(0);
-}
+/* ---- HDF5 writing (the layer in src/sys/hdf5) ---- */
 
 static PetscErrorCode WriteContents(hid_t file, const char path[], const void *ctx)
 {
   const DeepCDProblemData *d = (const DeepCDProblemData *) ctx;
 
-  const int    version = DEEPCD_PROBLEM_VERSION, nx = (int) d->nx, ny = (int) d->ny, nz = (int) d->nz;
-  const double h = (double) d->h;
+  const int         version = DEEPCD_PROBLEM_VERSION, n[3] = { (int) d->nx, (int) d->ny, (int) d->nz };
+  const double      h        = (double) d->h;
+  const char *const names[3] = { "nx", "ny", "nz" };
+  const hsize_t     cells[3] = { (hsize_t) d->nz, (hsize_t) d->ny, (hsize_t) d->nx }, corners[3] = { cells[0] + 1, cells[1] + 1, cells[2] + 1 };
+  const struct {
+    const char    *name;
+    const void    *v;
+    hid_t          ftype, mtype;
+    const hsize_t *dims;
+  } data[] = {
+    { "rhs", d->rhs, H5T_IEEE_F64LE, DEEPCD_H5_NATIVE_REAL, cells },
+    { "solid", d->solid, H5T_STD_U8LE, H5T_NATIVE_UCHAR, cells },
+    { "coefficient", d->coefficient, H5T_IEEE_F64LE, DEEPCD_H5_NATIVE_REAL, cells },
+    { "x0", d->x0, H5T_IEEE_F64LE, DEEPCD_H5_NATIVE_REAL, cells },
+    { "sdf", d->sdf, H5T_IEEE_F64LE, DEEPCD_H5_NATIVE_REAL, corners }
+  };
 
   PetscFunctionBegin;
-  PetscCall(WriteStringAttribute(file, path, "format", DEEPCD_PROBLEM_FORMAT));
-  PetscCall(WriteScalarAttribute(file, path, "version", H5T_STD_I32LE, H5T_NATIVE_INT, &version));
-  PetscCall(WriteScalarAttribute(file, path, "nx", H5T_STD_I32LE, H5T_NATIVE_INT, &nx));
-  PetscCall(WriteScalarAttribute(file, path, "ny", H5T_STD_I32LE, H5T_NATIVE_INT, &ny));
-  PetscCall(WriteScalarAttribute(file, path, "nz", H5T_STD_I32LE, H5T_NATIVE_INT, &nz));
-  PetscCall(WriteScalarAttribute(file, path, "h", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &h));
-  PetscCall(WriteStringAttribute(file, path, "boundary", d->boundary));
-  PetscCall(WriteDataset3(file, path, "rhs", d->nx, d->ny, d->nz, H5T_IEEE_F64LE, DEEPCD_H5_NATIVE_REAL, d->rhs));
-  if (d->solid) PetscCall(WriteDataset3(file, path, "solid", d->nx, d->ny, d->nz, H5T_STD_U8LE, H5T_NATIVE_UCHAR, d->solid));
-  if (d->coefficient) PetscCall(WriteDataset3(file, path, "coefficient", d->nx, d->ny, d->nz, H5T_IEEE_F64LE, DEEPCD_H5_NATIVE_REAL, d->coefficient));
-  if (d->x0) PetscCall(WriteDataset3(file, path, "x0", d->nx, d->ny, d->nz, H5T_IEEE_F64LE, DEEPCD_H5_NATIVE_REAL, d->x0));
-  if (d->sdf) PetscCall(WriteDataset3(file, path, "sdf", d->nx + 1, d->ny + 1, d->nz + 1, H5T_IEEE_F64LE, DEEPCD_H5_NATIVE_REAL, d->sdf));
+  PetscCall(DeepCDH5Wrote(deepcd_h5_write_attr_string(file, "format", DEEPCD_PROBLEM_FORMAT), path, "attribute", "format"));
+  PetscCall(DeepCDH5Wrote(deepcd_h5_write_attr(file, "version", H5T_STD_I32LE, H5T_NATIVE_INT, 0, &version), path, "attribute", "version"));
+  for (int a = 0; a < 3; a++) PetscCall(DeepCDH5Wrote(deepcd_h5_write_attr(file, names[a], H5T_STD_I32LE, H5T_NATIVE_INT, 0, &n[a]), path, "attribute", names[a]));
+  PetscCall(DeepCDH5Wrote(deepcd_h5_write_attr(file, "h", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &h), path, "attribute", "h"));
+  PetscCall(DeepCDH5Wrote(deepcd_h5_write_attr_string(file, "boundary", d->boundary), path, "attribute", "boundary"));
+  /* the optional arrays are written when present (no modification times: the same problem gives the same bytes) */
+  for (size_t k = 0; k < sizeof(data) / sizeof(data[0]); k++)
+    if (data[k].v) PetscCall(DeepCDH5Wrote(deepcd_h5_write_whole(file, data[k].name, data[k].ftype, data[k].mtype, 3, data[k].dims, data[k].v), path, "dataset", data[k].name));
   PetscFunctionReturn(0);
 }
 

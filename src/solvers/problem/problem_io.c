@@ -163,8 +163,6 @@ static PetscErrorCode problem_load(MPI_Comm comm, const char file[], DeepCDProbl
 {
   DeepCDProblem p;
   hid_t         fid = -1;
-  char          format[64];
-  PetscInt      version;
   PetscBool     exists, has_rhs, has_x0;
 
   PetscFunctionBegin;
@@ -173,12 +171,7 @@ static PetscErrorCode problem_load(MPI_Comm comm, const char file[], DeepCDProbl
   PetscCall(PetscStrncpy(p->filename, file, sizeof(p->filename)));
   PetscCall(DeepCDH5Open(comm, file, &fid));
 
-  PetscCall(DeepCDH5AttrExists(comm, file, fid, "format", &exists));
-  PetscCheck(exists, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'format' is missing (not a deepcd problem file)", file);
-  PetscCall(DeepCDH5ReadAttrString(comm, file, fid, "format", format, sizeof(format)));
-  PetscCheck(!strcmp(format, DEEPCD_PROBLEM_FORMAT), comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'format' is '%s', expected '%s'", file, format, DEEPCD_PROBLEM_FORMAT);
-  PetscCall(DeepCDH5ReadAttrInt(comm, file, fid, "version", &version));
-  PetscCheck(version == DEEPCD_PROBLEM_VERSION, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'version' is %" PetscInt_FMT ", this deepcd reads version %d", file, version, DEEPCD_PROBLEM_VERSION);
+  PetscCall(DeepCDH5CheckHeader(comm, file, fid, 1, (const char *const[]){ DEEPCD_PROBLEM_FORMAT }, (const int[]){ DEEPCD_PROBLEM_VERSION }, "problem file", NULL));
   PetscCall(DeepCDH5ReadAttrInt(comm, file, fid, "nx", &p->nx));
   PetscCall(DeepCDH5ReadAttrInt(comm, file, fid, "ny", &p->ny));
   PetscCall(DeepCDH5ReadAttrInt(comm, file, fid, "nz", &p->nz));
@@ -249,18 +242,16 @@ static PetscErrorCode problem_load(MPI_Comm comm, const char file[], DeepCDProbl
 @*/
 PetscErrorCode DeepCDProblemLoad(MPI_Comm comm, const char file[], DeepCDProblem *problem)
 {
-  H5E_auto2_t    func;
-  void          *data;
-  PetscErrorCode ierr;
+  deepcd_h5_quiet q;
+  PetscErrorCode  ierr;
 
   PetscFunctionBegin;
   PetscValidCharPointer(file, 2);
   PetscValidPointer(problem, 3);
   /* our one-line messages replace HDF5's stack dumps; the caller's setting is restored */
-  H5Eget_auto2(H5E_DEFAULT, &func, &data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  deepcd_h5_quiet_push(&q);
   ierr = problem_load(comm, file, problem);
-  H5Eset_auto2(H5E_DEFAULT, func, data);
+  deepcd_h5_quiet_pop(&q);
   PetscCall(ierr);
   PetscFunctionReturn(0);
 }

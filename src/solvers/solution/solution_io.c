@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <petscviewerhdf5.h>
 #include <deepcd/solution.h>
+#include <deepcd/private/h5util.h>
 
 static PetscErrorCode write_xdmf(DeepCDProblem p, const char h5path[], const char xmfpath[])
 {
@@ -103,43 +104,36 @@ static PetscErrorCode write_h5(DeepCDProblem p, Vec x, const DeepCDSolveInfo *in
 @*/
 PetscErrorCode DeepCDSolutionWrite(DeepCDProblem p, Vec x, const DeepCDSolveInfo *info, const char path[])
 {
-  MPI_Comm    comm = PetscObjectComm((PetscObject) p->da);
-  PetscMPIInt rank;
-  int         pid = (int) getpid();
-  char        tmp[PETSC_MAX_PATH_LEN], xmf[PETSC_MAX_PATH_LEN], xmftmp[PETSC_MAX_PATH_LEN + 32];
-  PetscBool   ok;
-  char       *dot;
+  MPI_Comm        comm = PetscObjectComm((PetscObject) p->da);
+  PetscMPIInt     rank;
+  long            pid = (long) getpid();
+  char            tmp[PETSC_MAX_PATH_LEN + 32], xmf[PETSC_MAX_PATH_LEN], xmftmp[PETSC_MAX_PATH_LEN + 32];
+  PetscBool       ok;
+  char           *dot;
+  deepcd_h5_error e;
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Bcast(&pid, 1, MPI_INT, 0, comm));
-  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp-%d", path, pid));
+  PetscCallMPI(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm));
+  PetscCall(DeepCDH5Raise(comm, deepcd_h5_tmp_name(tmp, sizeof(tmp), path, pid, &e), &e));
   PetscCall(PetscStrncpy(xmf, path, sizeof(xmf)));
   dot = strrchr(xmf, '.');
   if (dot && !strchr(dot, '/')) *dot = 0;
   PetscCall(PetscStrlcat(xmf, ".xmf", sizeof(xmf)));
+  PetscCall(DeepCDH5Raise(comm, deepcd_h5_tmp_name(xmftmp, sizeof(xmftmp), xmf, pid, &e), &e));
 
   {
     PetscErrorCode ierr = write_h5(p, x, info, tmp);
 
-    if (ierr && !rank) unlink(tmp); /* no partial output */
+    if (ierr && !rank) (void) deepcd_h5_commit(tmp, path, 0, NULL); /* no partial output */
     PetscCall(ierr);
   }
 
   ok = PETSC_TRUE;
   if (!rank) {
-    PetscCall(PetscSNPrintf(xmftmp, sizeof(xmftmp), "%s.tmp-%d", xmf, pid));
     if (write_xdmf(p, path, xmftmp)) ok = PETSC_FALSE;
     /* the .xmf first: when the .h5 is in place, its sidecar is too */
-    if (ok && rename(xmftmp, xmf)) ok = PETSC_FALSE;
-    if (ok && rename(tmp, path)) {
-      ok = PETSC_FALSE;
-      unlink(xmf);
-    }
-    if (!ok) {
-      unlink(tmp);
-      unlink(xmftmp);
-    }
+    if (deepcd_h5_commit_pair(xmftmp, xmf, tmp, path, ok, NULL) || !ok) ok = PETSC_FALSE;
   }
   PetscCallMPI(MPI_Bcast(&ok, 1, MPIU_BOOL, 0, comm));
   PetscCheck(ok, comm, PETSC_ERR_FILE_WRITE, "%s: cannot write the output (directory missing or not writable?)", path);

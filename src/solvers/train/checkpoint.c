@@ -31,46 +31,46 @@ static PetscErrorCode ckpt_contents(hid_t file, const char path[], const void *c
 
   PetscFunctionBegin;
   PetscCall(DeepCDModelWriteContents(file, path, st->model));
-  g = H5Gcreate2(file, CKPT, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  g = deepcd_h5_create_group(file, CKPT);
   PetscCheck(g >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: group '%s': cannot be created", path, CKPT);
-  err |= DeepCDH5WriteAttrInt(g, "step", st->step);
-  err |= DeepCDH5WriteAttr(g, "rng_state", H5T_STD_U64LE, H5T_NATIVE_UINT64, &rng);
-  err |= DeepCDH5WriteAttrInt(g, "adam_t", st->adam->t);
-  err |= DeepCDH5WriteAttrReal(g, "adam_beta1", st->adam->beta1);
-  err |= DeepCDH5WriteAttrReal(g, "adam_beta2", st->adam->beta2);
-  err |= DeepCDH5WriteAttrReal(g, "adam_eps", st->adam->eps);
-  err |= DeepCDH5WriteWhole(g, "adam_m", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, st->adam->m);
-  err |= DeepCDH5WriteWhole(g, "adam_v", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, st->adam->v);
-  err |= DeepCDH5WriteAttrInt(g, "history_length", c->h->n);
+  err |= deepcd_h5_write_attr_int(g, "step", st->step);
+  err |= deepcd_h5_write_attr_u64(g, "rng_state", rng);
+  err |= deepcd_h5_write_attr_int(g, "adam_t", st->adam->t);
+  err |= deepcd_h5_write_attr_real(g, "adam_beta1", st->adam->beta1);
+  err |= deepcd_h5_write_attr_real(g, "adam_beta2", st->adam->beta2);
+  err |= deepcd_h5_write_attr_real(g, "adam_eps", st->adam->eps);
+  err |= deepcd_h5_write_whole(g, "adam_m", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, st->adam->m);
+  err |= deepcd_h5_write_whole(g, "adam_v", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, st->adam->v);
+  err |= deepcd_h5_write_attr_int(g, "history_length", c->h->n);
   if (nh) {
     long long *steps = NULL;
 
     PetscCall(PetscMalloc1(nh, &steps));
     for (hsize_t i = 0; i < nh; i++) steps[i] = c->h->step[i];
-    err |= DeepCDH5WriteWhole(g, "history_step", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &nh, steps);
-    err |= DeepCDH5WriteWhole(g, "history_loss", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &nh, c->h->loss);
-    err |= DeepCDH5WriteWhole(g, "history_val_loss", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &nh, c->h->val_loss);
+    err |= deepcd_h5_write_whole(g, "history_step", H5T_STD_I64LE, H5T_NATIVE_LLONG, 1, &nh, steps);
+    err |= deepcd_h5_write_whole(g, "history_loss", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &nh, c->h->loss);
+    err |= deepcd_h5_write_whole(g, "history_val_loss", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &nh, c->h->val_loss);
     PetscCall(PetscFree(steps));
   }
   /* the options */
-  err |= DeepCDH5WriteAttrString(g, "data", o->data);
-  err |= DeepCDH5WriteAttrString(g, "arch", o->arch);
-  err |= DeepCDH5WriteAttrString(g, "init", o->init);
-  err |= DeepCDH5WriteAttrString(g, "backend", o->backend);
-  err |= DeepCDH5WriteAttrString(g, "schedule", o->schedule);
-  err |= DeepCDH5WriteAttrInt(g, "steps", o->steps);
-  err |= DeepCDH5WriteAttrInt(g, "batch", o->batch);
-  err |= DeepCDH5WriteAttrInt(g, "warmup", o->warmup);
-  err |= DeepCDH5WriteAttrInt(g, "val_every", o->val_every);
-  err |= DeepCDH5WriteAttrInt(g, "val_samples", o->val_samples);
-  err |= DeepCDH5WriteAttrInt(g, "checkpoint_every", o->checkpoint_every);
-  err |= DeepCDH5WriteAttrReal(g, "lr", o->lr);
-  err |= DeepCDH5WriteAttrReal(g, "lr_min_factor", o->lr_min_factor);
-  err |= DeepCDH5WriteAttrReal(g, "weight_decay", o->weight_decay);
-  err |= DeepCDH5WriteAttrReal(g, "val_fraction", o->val_fraction);
-  err |= DeepCDH5WriteAttrReal(g, "noise", o->noise);
-  err |= DeepCDH5WriteAttrInt(g, "smooth", o->smooth);
-  err |= DeepCDH5WriteAttr(g, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &seed);
+  err |= deepcd_h5_write_attr_string(g, "data", o->data);
+  err |= deepcd_h5_write_attr_string(g, "arch", o->arch);
+  err |= deepcd_h5_write_attr_string(g, "init", o->init);
+  err |= deepcd_h5_write_attr_string(g, "backend", o->backend);
+  err |= deepcd_h5_write_attr_string(g, "schedule", o->schedule);
+  err |= deepcd_h5_write_attr_int(g, "steps", o->steps);
+  err |= deepcd_h5_write_attr_int(g, "batch", o->batch);
+  err |= deepcd_h5_write_attr_int(g, "warmup", o->warmup);
+  err |= deepcd_h5_write_attr_int(g, "val_every", o->val_every);
+  err |= deepcd_h5_write_attr_int(g, "val_samples", o->val_samples);
+  err |= deepcd_h5_write_attr_int(g, "checkpoint_every", o->checkpoint_every);
+  err |= deepcd_h5_write_attr_real(g, "lr", o->lr);
+  err |= deepcd_h5_write_attr_real(g, "lr_min_factor", o->lr_min_factor);
+  err |= deepcd_h5_write_attr_real(g, "weight_decay", o->weight_decay);
+  err |= deepcd_h5_write_attr_real(g, "val_fraction", o->val_fraction);
+  err |= deepcd_h5_write_attr_real(g, "noise", o->noise);
+  err |= deepcd_h5_write_attr_int(g, "smooth", o->smooth);
+  err |= deepcd_h5_write_attr_u64(g, "seed", seed);
   H5Gclose(g);
   PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: group '%s': cannot be written", path, CKPT);
   PetscFunctionReturn(0);
@@ -130,7 +130,8 @@ static PetscErrorCode ckpt_read(MPI_Comm comm, const char path[], DeepCDTrainOpt
   PetscCall(DeepCDH5ReadAttrReal(comm, path, g, "val_fraction", &o->val_fraction));
   PetscCall(DeepCDH5ReadAttrReal(comm, path, g, "noise", &o->noise));
   o->smooth = 0; /* absent in checkpoints from before --smooth */
-  if (H5Aexists(g, "smooth") > 0) PetscCall(DeepCDH5ReadAttrInt(comm, path, g, "smooth", &o->smooth));
+  PetscCall(DeepCDH5AttrExists(comm, path, g, "smooth", &exists));
+  if (exists) PetscCall(DeepCDH5ReadAttrInt(comm, path, g, "smooth", &o->smooth));
   PetscCall(DeepCDH5ReadAttrU64(comm, path, g, "seed", &seed));
   o->seed = (unsigned long) seed;
   PetscCall(DeepCDH5ReadAttrInt(comm, path, g, "step", &st->step));
@@ -168,15 +169,13 @@ static PetscErrorCode ckpt_read(MPI_Comm comm, const char path[], DeepCDTrainOpt
 
 PetscErrorCode DeepCDTrainCheckpointRead(MPI_Comm comm, const char path[], DeepCDTrainOptions *o, TrainState *st, DeepCDTrainHistory *h)
 {
-  H5E_auto2_t    func;
-  void          *data;
-  PetscErrorCode ierr;
+  deepcd_h5_quiet q;
+  PetscErrorCode  ierr;
 
   PetscFunctionBegin;
-  H5Eget_auto2(H5E_DEFAULT, &func, &data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  deepcd_h5_quiet_push(&q);
   ierr = ckpt_read(comm, path, o, st, h);
-  H5Eset_auto2(H5E_DEFAULT, func, data);
+  deepcd_h5_quiet_pop(&q);
   if (ierr) {
     nn_model_destroy(&st->model);
     nn_adam_destroy(&st->adam);

@@ -193,8 +193,7 @@ static PetscErrorCode data_problem(TrainData *d, PetscInt p, const DeepCDTrainOp
 /* Opens the data file and builds every problem's operator and a training net per grid size. */
 static PetscErrorCode data_open(MPI_Comm comm, const DeepCDTrainOptions *o, const nn_model *m, TrainData *d)
 {
-  char     format[64];
-  PetscInt version, samples = 0;
+  PetscInt samples = 0;
 
   PetscFunctionBegin;
   d->comm  = comm;
@@ -204,10 +203,7 @@ static PetscErrorCode data_open(MPI_Comm comm, const DeepCDTrainOptions *o, cons
   PetscCallMPI(MPI_Comm_rank(comm, &d->rank));
   PetscCallMPI(MPI_Comm_size(comm, &d->size));
   PetscCall(DeepCDH5Open(comm, o->data, &d->fid));
-  PetscCall(DeepCDH5ReadAttrString(comm, o->data, d->fid, "format", format, sizeof(format)));
-  PetscCheck(!strcmp(format, DEEPCD_TRAIN_DATA_FORMAT), comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'format' is '%s', expected '%s'", o->data, format, DEEPCD_TRAIN_DATA_FORMAT);
-  PetscCall(DeepCDH5ReadAttrInt(comm, o->data, d->fid, "version", &version));
-  PetscCheck(version == DEEPCD_TRAIN_DATA_VERSION, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'version' is %" PetscInt_FMT ", this deepcd reads version %d", o->data, version, DEEPCD_TRAIN_DATA_VERSION);
+  PetscCall(DeepCDH5CheckHeader(comm, o->data, d->fid, 1, (const char *const[]){ DEEPCD_TRAIN_DATA_FORMAT }, (const int[]){ DEEPCD_TRAIN_DATA_VERSION }, "training data file", NULL));
   PetscCall(DeepCDH5ReadAttrInt(comm, o->data, d->fid, "problems", &d->nprob));
   PetscCheck(d->nprob >= 1, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'problems' = %" PetscInt_FMT " must be >= 1", o->data, d->nprob);
   PetscCall(PetscCalloc1(d->nprob, &d->prob));
@@ -243,16 +239,9 @@ static PetscErrorCode data_read(TrainData *d, PetscInt p, PetscInt s)
 {
   TrainProblem *tp       = &d->prob[p];
   hsize_t       start[4] = { (hsize_t) s, 0, 0, 0 }, count[4] = { 1, (hsize_t) tp->nz, (hsize_t) tp->ny, (hsize_t) tp->nx };
-  hid_t         fs, ms;
-  herr_t        st = -1;
 
   PetscFunctionBegin;
-  fs = H5Dget_space(tp->rhs);
-  ms = H5Screate_simple(4, count, NULL);
-  if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0) st = H5Dread(tp->rhs, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, d->b);
-  if (ms >= 0) H5Sclose(ms);
-  if (fs >= 0) H5Sclose(fs);
-  PetscCheck(st >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: dataset 'problem%03" PetscInt_FMT "/rhs': sample %" PetscInt_FMT " cannot be read", d->file, p, s);
+  PetscCheck(!deepcd_h5_read_box(tp->rhs, NULL, H5T_NATIVE_FLOAT, 4, start, count, d->b), PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: dataset 'problem%03" PetscInt_FMT "/rhs': sample %" PetscInt_FMT " cannot be read", d->file, p, s);
   for (PetscInt i = 0; i < tp->n; i++) PetscCheck(isfinite(d->b[i]), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset 'problem%03" PetscInt_FMT "/rhs': sample %" PetscInt_FMT " contains NaN or Inf", d->file, p, s);
   PetscFunctionReturn(0);
 }
@@ -538,19 +527,17 @@ static PetscErrorCode train_run(MPI_Comm comm, const DeepCDTrainOptions *opts, c
 @*/
 PetscErrorCode DeepCDTrain(MPI_Comm comm, const DeepCDTrainOptions *opts, const char resume[], DeepCDTrainMonitor monitor, void *mctx, nn_model **model, DeepCDTrainHistory *history)
 {
-  H5E_auto2_t    func;
-  void          *data;
-  PetscErrorCode ierr;
+  deepcd_h5_quiet q;
+  PetscErrorCode  ierr;
 
   PetscFunctionBegin;
   PetscValidPointer(opts, 2);
   PetscValidPointer(model, 6);
   *model = NULL;
   /* our one-line messages replace HDF5's stack dumps; the caller's setting is restored */
-  H5Eget_auto2(H5E_DEFAULT, &func, &data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  deepcd_h5_quiet_push(&q);
   ierr = train_run(comm, opts, resume, monitor, mctx, model, history);
-  H5Eset_auto2(H5E_DEFAULT, func, data);
+  deepcd_h5_quiet_pop(&q);
   PetscCall(ierr);
   PetscFunctionReturn(0);
 }

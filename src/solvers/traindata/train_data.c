@@ -313,29 +313,26 @@ static PetscErrorCode write_problem(MPI_Comm comm, hid_t file, PetscInt ip, Pets
   PetscCall(gather_create(p->da, &g));
   PetscCall(PetscSNPrintf(gname, sizeof(gname), "problem%03d", (int) ip));
   if (!rank && !*err) {
-    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
-
-    if (gcpl < 0 || H5Pset_obj_track_times(gcpl, 0) < 0 || (grp = H5Gcreate2(file, gname, H5P_DEFAULT, gcpl, H5P_DEFAULT)) < 0) *err = 1;
-    if (gcpl >= 0) H5Pclose(gcpl);
+    if ((grp = deepcd_h5_create_group(file, gname)) < 0) *err = 1;
     if (!*err) {
       hsize_t kd = (hsize_t) r.k;
 
-      *err |= DeepCDH5WriteAttrString(grp, "source", src);
-      *err |= DeepCDH5WriteAttrInt(grp, "nx", p->nx);
-      *err |= DeepCDH5WriteAttrInt(grp, "ny", p->ny);
-      *err |= DeepCDH5WriteAttrInt(grp, "nz", p->nz);
-      *err |= DeepCDH5WriteAttrReal(grp, "h", p->h);
-      *err |= DeepCDH5WriteAttrString(grp, "boundary", p->boundary);
-      *err |= DeepCDH5WriteAttrInt(grp, "nev", r.k);
-      *err |= DeepCDH5WriteAttrInt(grp, "low", nlow);
-      *err |= DeepCDH5WriteAttrInt(grp, "samples", o->samples);
-      *err |= DeepCDH5WriteAttrInt(grp, "fluid_cells", r.nfluid);
-      *err |= DeepCDH5WriteAttrInt(grp, "null_space_modes", r.nnull);
-      *err |= DeepCDH5WriteAttrInt(grp, "skipped", r.nskipped);
-      *err |= DeepCDH5WriteAttrString(grp, "eps_type", r.eps_type);
-      *err |= DeepCDH5WriteAttrString(grp, "st_type", r.st_type);
-      *err |= DeepCDH5WriteAttrInt(grp, "eps_iterations", r.iterations);
-      *err |= DeepCDH5WriteWhole(grp, "ritz_values", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &kd, r.values);
+      *err |= deepcd_h5_write_attr_string(grp, "source", src);
+      *err |= deepcd_h5_write_attr_int(grp, "nx", p->nx);
+      *err |= deepcd_h5_write_attr_int(grp, "ny", p->ny);
+      *err |= deepcd_h5_write_attr_int(grp, "nz", p->nz);
+      *err |= deepcd_h5_write_attr_real(grp, "h", p->h);
+      *err |= deepcd_h5_write_attr_string(grp, "boundary", p->boundary);
+      *err |= deepcd_h5_write_attr_int(grp, "nev", r.k);
+      *err |= deepcd_h5_write_attr_int(grp, "low", nlow);
+      *err |= deepcd_h5_write_attr_int(grp, "samples", o->samples);
+      *err |= deepcd_h5_write_attr_int(grp, "fluid_cells", r.nfluid);
+      *err |= deepcd_h5_write_attr_int(grp, "null_space_modes", r.nnull);
+      *err |= deepcd_h5_write_attr_int(grp, "skipped", r.nskipped);
+      *err |= deepcd_h5_write_attr_string(grp, "eps_type", r.eps_type);
+      *err |= deepcd_h5_write_attr_string(grp, "st_type", r.st_type);
+      *err |= deepcd_h5_write_attr_int(grp, "eps_iterations", r.iterations);
+      *err |= deepcd_h5_write_whole(grp, "ritz_values", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, &kd, r.values);
     }
   }
   /* solid mask (and the coefficient when the problem has one), natural order */
@@ -352,7 +349,7 @@ static PetscErrorCode write_problem(MPI_Comm comm, hid_t file, PetscInt ip, Pets
       PetscCall(VecGetArrayRead(g.seq, &a));
       for (size_t c = 0; c < ncell; c++) m[c] = PetscRealPart(a[c]) != 0;
       PetscCall(VecRestoreArrayRead(g.seq, &a));
-      *err |= DeepCDH5WriteWhole(grp, "solid", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 3, dims, m);
+      *err |= deepcd_h5_write_whole(grp, "solid", H5T_STD_U8LE, H5T_NATIVE_UCHAR, 3, dims, m);
       PetscCall(PetscFree(m));
     }
     if (p->has_coefficient) {
@@ -361,7 +358,7 @@ static PetscErrorCode write_problem(MPI_Comm comm, hid_t file, PetscInt ip, Pets
         const PetscScalar *a;
 
         PetscCall(VecGetArrayRead(g.seq, &a));
-        *err |= DeepCDH5WriteWhole(grp, "coefficient", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dims, a);
+        *err |= deepcd_h5_write_whole(grp, "coefficient", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 3, dims, a);
         PetscCall(VecRestoreArrayRead(g.seq, &a));
       }
     }
@@ -369,7 +366,7 @@ static PetscErrorCode write_problem(MPI_Comm comm, hid_t file, PetscInt ip, Pets
       hsize_t rd[4] = { (hsize_t) o->samples, dims[0], dims[1], dims[2] };
       hsize_t md[3] = { dims[0], dims[1], dims[2] };
 
-      drhs = DeepCDH5CreateDataset(grp, "rhs", H5T_IEEE_F32LE, 4, rd);
+      drhs = deepcd_h5_create_dataset(grp, "rhs", H5T_IEEE_F32LE, 4, rd);
       if (drhs < 0 || (fsp = H5Dget_space(drhs)) < 0 || (msp = H5Screate_simple(3, md, NULL)) < 0) *err = 1;
       PetscCall(PetscMalloc1(ncell, &fbuf));
     }
@@ -427,18 +424,15 @@ static PetscErrorCode write_file(MPI_Comm comm, PetscInt n, const char *const pr
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (!rank) {
-    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
-
-    if (fcpl < 0 || H5Pset_obj_track_times(fcpl, 0) < 0 || (file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT)) < 0) err = 1;
-    if (fcpl >= 0) H5Pclose(fcpl);
+    if (deepcd_h5_create(path, tmp, &file, NULL)) err = 1;
     if (!err) {
-      err |= DeepCDH5WriteAttrString(file, "format", DEEPCD_TRAIN_DATA_FORMAT);
-      err |= DeepCDH5WriteAttrInt(file, "version", DEEPCD_TRAIN_DATA_VERSION);
-      err |= DeepCDH5WriteAttrInt(file, "problems", n);
-      err |= DeepCDH5WriteAttrInt(file, "nev", o->nev);
-      err |= DeepCDH5WriteAttrInt(file, "samples", o->samples);
-      err |= DeepCDH5WriteAttrInt(file, "low", nlow);
-      err |= DeepCDH5WriteAttrInt(file, "seed", (long long) o->seed);
+      err |= deepcd_h5_write_attr_string(file, "format", DEEPCD_TRAIN_DATA_FORMAT);
+      err |= deepcd_h5_write_attr_int(file, "version", DEEPCD_TRAIN_DATA_VERSION);
+      err |= deepcd_h5_write_attr_int(file, "problems", n);
+      err |= deepcd_h5_write_attr_int(file, "nev", o->nev);
+      err |= deepcd_h5_write_attr_int(file, "samples", o->samples);
+      err |= deepcd_h5_write_attr_int(file, "low", nlow);
+      err |= deepcd_h5_write_attr_int(file, "seed", (long long) o->seed);
     }
   }
   PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
@@ -469,13 +463,14 @@ static PetscErrorCode write_file(MPI_Comm comm, PetscInt n, const char *const pr
 @*/
 PetscErrorCode DeepCDTrainDataWrite(MPI_Comm comm, PetscInt n, const char *const problems[], const DeepCDTrainDataOptions *o, const char path[])
 {
-  PetscMPIInt    rank;
-  int            pid = (int) getpid(), ok = 1;
-  char           tmp[PETSC_MAX_PATH_LEN + 32];
-  PetscInt       nlow;
-  PetscErrorCode ierr;
-  H5E_auto2_t    func = NULL;
-  void          *data = NULL;
+  PetscMPIInt     rank;
+  long            pid = (long) getpid();
+  int             ok  = 1;
+  char            tmp[PETSC_MAX_PATH_LEN + 32];
+  PetscInt        nlow;
+  PetscErrorCode  ierr;
+  deepcd_h5_quiet q;
+  deepcd_h5_error e;
 
   PetscFunctionBegin;
   PetscCheck(n >= 1, comm, PETSC_ERR_ARG_WRONG, "no problem files given");
@@ -485,21 +480,13 @@ PetscErrorCode DeepCDTrainDataWrite(MPI_Comm comm, PetscInt n, const char *const
   nlow = o->low < 0 ? DeepCDTrainDataDefaultLow(o->nev) : o->low;
   PetscCall(ensure_slepc());
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Bcast(&pid, 1, MPI_INT, 0, comm));
-  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp-%d", path, pid));
-  if (!rank) {
-    H5Eget_auto2(H5E_DEFAULT, &func, &data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  }
+  PetscCallMPI(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm));
+  PetscCall(DeepCDH5Raise(comm, deepcd_h5_tmp_name(tmp, sizeof(tmp), path, pid, &e), &e));
+  if (!rank) deepcd_h5_quiet_push(&q);
   ierr = write_file(comm, n, problems, o, nlow, tmp, path);
   if (!rank) {
-    H5Eset_auto2(H5E_DEFAULT, func, data);
-    if (ierr)
-      unlink(tmp); /* no partial output */
-    else if (rename(tmp, path)) {
-      ok = 0;
-      unlink(tmp);
-    }
+    deepcd_h5_quiet_pop(&q);
+    ok = !deepcd_h5_commit(tmp, path, !ierr, NULL); /* no partial output */
   }
   PetscCall(ierr);
   PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
