@@ -34,6 +34,7 @@ struct _n_DeepCDDirGen {
   void           *data;
   PetscBool       setupcalled;
   PetscBool       linear; /* PETSC_TRUE when z depends linearly on r */
+  PetscInt        smooth; /* smoothing steps it was trained for, known after setup (cnn: the model's training record); 0: none */
 };
 
 PETSC_EXTERN PetscErrorCode DeepCDDirGenRegister(const char[], PetscErrorCode (*)(DeepCDDirGen));
