@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # All solvers side by side on the same problems, same rtol (unpreconditioned
-# 2-norm), same machine, one run: deepcd with a trained model, CG, CG+Jacobi,
+# 2-norm), same machine, one run: deepcd with a trained model (its raw
+# directions: -ksp_deepcd_smooth 0 overrides the smoothing the model carries), CG, CG+Jacobi,
 # CG+ICC, CG+GAMG, CG+hypre BoomerAMG, CG+geometric multigrid on the DMDA;
 # and deepcd with each direction smoothed by 10 Chebyshev/Jacobi iterations
 # (-ksp_deepcd_smooth), beside the same method with the network replaced by
@@ -42,7 +43,7 @@ icc="-pc_type icc"
 [ "$ranks" -eq 1 ] || icc="-pc_type bjacobi -sub_pc_type icc"
 
 all_solvers=(
-  "deepcd|-ksp_type deepcd -ksp_deepcd_model $model -ksp_deepcd_backend $backend"
+  "deepcd|-ksp_type deepcd -ksp_deepcd_model $model -ksp_deepcd_backend $backend -ksp_deepcd_smooth 0"
   "deepcd+cheb10|-ksp_type deepcd -ksp_deepcd_model $model -ksp_deepcd_backend $backend -pc_type jacobi -ksp_deepcd_smooth 10 -ksp_deepcd_smooth_ksp_type chebyshev"
   "jacobi-cd+cheb10|-ksp_type deepcd -ksp_deepcd_generator pc -pc_type jacobi -ksp_deepcd_smooth 10 -ksp_deepcd_smooth_ksp_type chebyshev"
   "cg|-ksp_type cg -pc_type none"

@@ -130,3 +130,48 @@ TEST(DirGen, ObjectLifeCycleAndErrors)
   EXPECT_EQ(DeepCDDirGenDestroy(&gen), 0); // NULL is fine
   KSPDestroy(&ksp);
 }
+
+// A model given after a solve (the generator is replaced: pc -> cnn) is set up
+// by the next solve instead of being used half made.
+TEST(DirGen, ModelSetAfterASolveIsSetUpByTheNextSolve)
+{
+  std::string dir = TestTempDir("dirgen");
+  std::string path = dir + "/plume.h5", model = dir + "/m.h5";
+  WriteScene("plume", 8, 8, 8, 2, path);
+  CommandResult r = RunCommand(CliPath() + " model init --arch from64 --seed 3 -o " + model);
+  ASSERT_EQ(r.status, 0) << r.err;
+  DeepCDProblem p;
+  Mat           A;
+  Vec           b, x;
+  KSP           ksp;
+  ASSERT_EQ(DeepCDProblemLoad(PETSC_COMM_SELF, path.c_str(), &p), 0);
+  ASSERT_EQ(DeepCDOperatorSetUp(p, &A, &b), 0);
+  VecDuplicate(b, &x);
+  KSPCreate(PETSC_COMM_SELF, &ksp);
+  KSPSetOperators(ksp, A, A);
+  KSPSetDM(ksp, p->da);
+  KSPSetDMActive(ksp, PETSC_FALSE);
+  KSPSetType(ksp, KSPDEEPCD);
+  KSPSetTolerances(ksp, 1e-6, PETSC_DEFAULT, PETSC_DEFAULT, 5);
+  EXPECT_EQ(KSPSolve(ksp, b, x), 0);
+  const char *gen;
+  KSPDeepCDGetGenerator(ksp, &gen);
+  EXPECT_STREQ(gen, "pc");
+  EXPECT_EQ(KSPDeepCDSetModel(ksp, model.c_str()), 0);
+  EXPECT_EQ(KSPSolve(ksp, b, x), 0);
+  KSPDeepCDGetGenerator(ksp, &gen);
+  EXPECT_STREQ(gen, "cnn");
+  PetscInt its;
+  KSPGetIterationNumber(ksp, &its);
+  EXPECT_GT(its, 0);
+  // and back to the PC
+  EXPECT_EQ(KSPDeepCDSetGenerator(ksp, "pc"), 0);
+  EXPECT_EQ(KSPSolve(ksp, b, x), 0);
+  KSPDeepCDGetGenerator(ksp, &gen);
+  EXPECT_STREQ(gen, "pc");
+  KSPDestroy(&ksp);
+  VecDestroy(&x);
+  VecDestroy(&b);
+  MatDestroy(&A);
+  DeepCDProblemDestroy(&p);
+}

@@ -216,6 +216,130 @@ TEST(KSPDeepCD, BreakdownStopsWithPetscReason)
   EXPECT_EQ(its, 1);
 }
 
+namespace {
+
+// A generator that cannot reduce the whole error: z = r on the first half of
+// the unknowns, 0 on the second. On A = diag(1..n) deepcd is then CG on the
+// first half; once that is solved the energy error of the second half stays
+// and every further step removes nothing.
+PetscErrorCode ApplyFirstHalf(PC, Vec r, Vec z)
+{
+  PetscInt     n;
+  PetscScalar *a;
+  PetscCall(VecCopy(r, z));
+  PetscCall(VecGetLocalSize(z, &n));
+  PetscCall(VecGetArray(z, &a));
+  for (PetscInt i = n / 2; i < n; i++) a[i] = 0;
+  PetscCall(VecRestoreArray(z, &a));
+  return 0;
+}
+
+struct StallRun {
+  KSPConvergedReason reason;
+  PetscInt           its;
+  std::string        view, reason_out;
+};
+
+// reason_file: where -ksp_converged_reason writes (given in options as ascii:FILE), or ""
+StallRun SolveStalling(const char *options, const std::string &reason_file = "")
+{
+  const PetscInt n = 100;
+  Mat            A;
+  Vec            b, x;
+  KSP            ksp;
+  PC             pc;
+  StallRun       s;
+  MatCreateSeqAIJ(PETSC_COMM_SELF, n, n, 1, NULL, &A);
+  for (PetscInt i = 0; i < n; i++) MatSetValue(A, i, i, (PetscScalar) (i + 1), INSERT_VALUES);
+  MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY);
+  MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY);
+  MatCreateVecs(A, &x, &b);
+  VecSet(b, 1.0);
+  KSPCreate(PETSC_COMM_SELF, &ksp);
+  KSPSetOptionsPrefix(ksp, "s_");
+  KSPSetOperators(ksp, A, A);
+  KSPSetType(ksp, KSPDEEPCD);
+  KSPGetPC(ksp, &pc);
+  PCSetType(pc, PCSHELL);
+  PCShellSetApply(pc, ApplyFirstHalf);
+  KSPSetTolerances(ksp, 1e-10, PETSC_DEFAULT, PETSC_DEFAULT, 2000);
+  KSPSetErrorIfNotConverged(ksp, PETSC_FALSE);
+  PetscOptionsPrefixPush(NULL, "s_");
+  PetscOptionsInsertString(NULL, options);
+  PetscOptionsPrefixPop(NULL);
+  KSPSetFromOptions(ksp);
+  EXPECT_EQ(KSPSolve(ksp, b, x), 0);
+  PetscOptionsClear(NULL);
+  KSPGetConvergedReason(ksp, &s.reason);
+  KSPGetIterationNumber(ksp, &s.its);
+  char        buf[4096] = { 0 };
+  PetscViewer v;
+  FILE       *f = fmemopen(buf, sizeof(buf) - 1, "w");
+  PetscViewerASCIIOpenWithFILE(PETSC_COMM_SELF, f, &v);
+  KSPView(ksp, v);
+  PetscViewerDestroy(&v);
+  fclose(f);
+  s.view = buf;
+  KSPDestroy(&ksp);
+  if (!reason_file.empty()) {
+    std::ifstream in(reason_file);
+    s.reason_out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  VecDestroy(&x);
+  VecDestroy(&b);
+  MatDestroy(&A);
+  return s;
+}
+
+} // namespace
+
+TEST(KSPDeepCD, StagnationStopsWithReason)
+{
+  // default window 50, rtol 1e-6: the first half is solved well before
+  // iteration 100, and the window after it removes nothing
+  std::string reasons = TestTempDir("ksp") + "/reason.txt";
+  std::remove(reasons.c_str());
+  StallRun d = SolveStalling(("-ksp_converged_reason ascii:" + reasons + "::append").c_str(), reasons);
+  EXPECT_EQ(d.reason, KSP_DIVERGED_BREAKDOWN) << d.view;
+  EXPECT_GE(d.its, 50);
+  EXPECT_LE(d.its, 200);
+  EXPECT_NE(d.view.find("deepcd stagnated at iteration"), std::string::npos) << d.view;
+  EXPECT_NE(d.view.find("stagnation test: stop when 50 iterations reduce the energy error by a fraction below 1e-06"), std::string::npos) << d.view;
+  EXPECT_NE(d.reason_out.find("deepcd stagnated at iteration"), std::string::npos) << d.reason_out;
+  EXPECT_NE(d.reason_out.find("DIVERGED_BREAKDOWN"), std::string::npos) << d.reason_out;
+  EXPECT_LT(d.reason_out.find("deepcd stagnated"), d.reason_out.find("Linear solve did not converge")) << d.reason_out;
+  // a shorter window stops sooner
+  StallRun w = SolveStalling("-ksp_deepcd_stagnation_window 10");
+  EXPECT_EQ(w.reason, KSP_DIVERGED_BREAKDOWN);
+  EXPECT_LT(w.its, d.its);
+  EXPECT_NE(w.view.find("deepcd stagnated at iteration"), std::string::npos) << w.view;
+  // off: it runs to max_it
+  StallRun off = SolveStalling("-ksp_deepcd_stagnation_window 0 -ksp_max_it 300");
+  EXPECT_EQ(off.reason, KSP_DIVERGED_ITS);
+  EXPECT_EQ(off.its, 300);
+  EXPECT_NE(off.view.find("stagnation test: off"), std::string::npos) << off.view;
+  EXPECT_EQ(off.view.find("deepcd stagnated"), std::string::npos) << off.view;
+  // rtol 0 never fires either
+  StallRun r0 = SolveStalling("-ksp_deepcd_stagnation_rtol 0 -ksp_max_it 300");
+  EXPECT_EQ(r0.reason, KSP_DIVERGED_ITS);
+}
+
+TEST(KSPDeepCD, StagnationNeverFiresOnHealthyRuns)
+{
+  // slow but healthy: CG without PC on a 32^3 plume to 1e-12 (hundreds of
+  // iterations) and steepest descent (m = 0, thousands of iterations)
+  std::string dir = TestTempDir("ksp"), path = dir + "/healthy.h5", small = dir + "/healthy16.h5";
+  WriteScene("plume", 32, 32, 32, 7, path);
+  WriteScene("plume", 16, 16, 16, 7, small);
+  Solved cg = SolveFile(path, "-ksp_max_it 20000 -ksp_rtol 1e-12 -pc_type none");
+  EXPECT_GT(cg.reason, 0) << cg.its << " iterations";
+  Solved sd = SolveFile(small, "-ksp_max_it 20000 -ksp_rtol 1e-6 -pc_type jacobi -ksp_deepcd_directions 0");
+  EXPECT_GT(sd.reason, 0) << sd.its << " iterations";
+  std::printf("[ healthy  ] plume 32^3 CG-like to 1e-12: %d iterations; 16^3 steepest descent to 1e-6: %d\n", (int) cg.its, (int) sd.its);
+  VecDestroy(&cg.x);
+  VecDestroy(&sd.x);
+}
+
 TEST(KSPDeepCD, BadSettersAreRejected)
 {
   KSP ksp;
@@ -226,6 +350,8 @@ TEST(KSPDeepCD, BadSettersAreRejected)
   EXPECT_EQ(KSPDeepCDSetDirections(ksp, -1), PETSC_ERR_ARG_OUTOFRANGE);
   EXPECT_EQ(KSPDeepCDSetTrueResidual(ksp, -3), PETSC_ERR_ARG_OUTOFRANGE);
   EXPECT_EQ(KSPDeepCDSetSmooth(ksp, -1), PETSC_ERR_ARG_OUTOFRANGE);
+  EXPECT_EQ(KSPDeepCDSetStagnation(ksp, -1, PETSC_DEFAULT), PETSC_ERR_ARG_OUTOFRANGE);
+  EXPECT_EQ(KSPDeepCDSetStagnation(ksp, PETSC_DEFAULT, 1.0), PETSC_ERR_ARG_OUTOFRANGE);
   PetscPopErrorHandler();
   KSPDestroy(&ksp);
 }
@@ -257,6 +383,11 @@ TEST(KSPDeepCD, OptionsViewAndGetters)
   const char *gen;
   KSPDeepCDGetGenerator(ksp, &gen);
   EXPECT_STREQ(gen, "pc");
+  PetscInt  w;
+  PetscReal srtol;
+  KSPDeepCDGetStagnation(ksp, &w, &srtol);
+  EXPECT_EQ(w, 50);
+  EXPECT_EQ(srtol, 1e-6);
 
   char        buf[4096] = { 0 };
   PetscViewer v;
@@ -270,6 +401,7 @@ TEST(KSPDeepCD, OptionsViewAndGetters)
   EXPECT_NE(strstr(buf, "every 10 iterations"), nullptr) << buf;
   EXPECT_NE(strstr(buf, "direction generator: pc"), nullptr) << buf;
   EXPECT_NE(strstr(buf, "smoothed by 3 iterations of KSP chebyshev (prefix -ksp_deepcd_smooth_)"), nullptr) << buf;
+  EXPECT_NE(strstr(buf, "smoothing steps: 3 (option)"), nullptr) << buf;
   KSPDestroy(&ksp);
 }
 

@@ -26,5 +26,7 @@ PETSC_EXTERN PetscErrorCode KSPDeepCDSetGenerator(KSP, const char[]);
 PETSC_EXTERN PetscErrorCode KSPDeepCDGetGenerator(KSP, const char *[]);
 PETSC_EXTERN PetscErrorCode KSPDeepCDSetModel(KSP, const char[]);
 PETSC_EXTERN PetscErrorCode KSPDeepCDGetModel(KSP, const char *[]);
+PETSC_EXTERN PetscErrorCode KSPDeepCDSetStagnation(KSP, PetscInt, PetscReal);
+PETSC_EXTERN PetscErrorCode KSPDeepCDGetStagnation(KSP, PetscInt *, PetscReal *);
 
 #endif

@@ -11,5 +11,6 @@
 PETSC_EXTERN PetscErrorCode DeepCDModelWrite(const nn_model *, const char[]);
 PETSC_EXTERN PetscErrorCode DeepCDModelRead(MPI_Comm, const char[], nn_model **);
 PETSC_EXTERN PetscErrorCode DeepCDModelView(const nn_model *, PetscViewer);
+PETSC_EXTERN PetscErrorCode DeepCDModelTrainingSmooth(const nn_model *, PetscInt *);
 
 #endif

@@ -21,6 +21,7 @@ struct _p_DeepCDDirGen {
   void     *data;
   PetscBool setupcalled;
   PetscBool linear; /* PETSC_TRUE when z depends linearly on r */
+  PetscInt  smooth; /* smoothing steps it was trained for, known after setup (cnn: the model's training record); 0: none */
 };
 
 PETSC_INTERN PetscErrorCode DeepCDDirGenFinalizePackage(void);

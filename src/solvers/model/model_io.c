@@ -576,6 +576,44 @@ PetscErrorCode DeepCDModelRead(MPI_Comm comm, const char path[], nn_model **m)
   PetscFunctionReturn(0);
 }
 
+/*@C
+  DeepCDModelTrainingSmooth - The smoothing steps a model was trained with (`deepcd train --smooth N`), from its
+  training record.
+
+  Not Collective
+
+  Input Parameter:
+. m - the model
+
+  Output Parameter:
+. n - N of `--smooth N`; 0 when the model was trained on the network's raw output or has no training record
+
+  Note:
+  `deepcd train --smooth N` records the loss as `dcdm, smoothed by N chebyshev/jacobi`; KSPDEEPCD uses N as its
+  default `-ksp_deepcd_smooth` (with a Chebyshev smoother, as in training).
+
+  Level: developer
+
+.seealso: `DeepCDModelRead()`, `KSPDeepCDSetSmooth()`
+@*/
+PetscErrorCode DeepCDModelTrainingSmooth(const nn_model *m, PetscInt *n)
+{
+  const char *s;
+  long        v;
+  char       *end;
+
+  PetscFunctionBegin;
+  PetscValidPointer(m, 1);
+  PetscValidIntPointer(n, 2);
+  *n = 0;
+  s  = strstr(m->training.loss, "smoothed by ");
+  if (!s) PetscFunctionReturn(0);
+  errno = 0;
+  v     = strtol(s + strlen("smoothed by "), &end, 10);
+  if (!errno && end != s + strlen("smoothed by ") && v > 0 && v <= INT_MAX) *n = (PetscInt) v;
+  PetscFunctionReturn(0);
+}
+
 /* ---- viewing ---- */
 
 /*@C

@@ -86,6 +86,7 @@ PetscErrorCode DeepCDDirGenSetType(DeepCDDirGen gen, DeepCDDirGenType type)
   gen->data = NULL;
   PetscCall(PetscMemzero(gen->ops, sizeof(*gen->ops)));
   gen->linear = PETSC_FALSE;
+  gen->smooth = 0;
   PetscCall(PetscObjectChangeTypeName((PetscObject) gen, type));
   PetscCall((*create)(gen));
   PetscFunctionReturn(0);

@@ -6,12 +6,30 @@
 #include <deepcd/ksp.h>
 #include <deepcd/private/dirgenimpl.h>
 
+/* where the number of smoothing steps came from (-ksp_view says it) */
+typedef enum {
+  SMOOTH_DEFAULT,
+  SMOOTH_OPTION, /* -ksp_deepcd_smooth or KSPDeepCDSetSmooth() */
+  SMOOTH_MODEL   /* the model's training record (deepcd train --smooth N) */
+} SmoothSource;
+
+static const char *const SmoothSources[] = { "default", "option", "from the model's training record" };
+
 typedef struct {
   PetscInt     m;         /* kept directions */
   PetscInt     truek;     /* recompute r = b - Ax every truek iterations; 0: never */
   PetscBool    normalize; /* scale the generator's input to unit norm */
   PetscInt     nsmooth;   /* smoother iterations on each generated direction */
-  KSP          smoother;  /* shares the PC; prefix -ksp_deepcd_smooth_ */
+  SmoothSource smoothsrc;
+  PetscBool    fromoptions; /* KSPSetFromOptions() was called: a smoother made at setup reads its options too */
+  /* stagnation: stop when w iterations reduced the energy error by less than rtol of it */
+  PetscInt     stagw;
+  PetscReal    stagrtol;
+  PetscReal   *stagdec; /* ring of the last stagw energy decreases (d.r)^2/(d.Ad) */
+  PetscInt     stagn;   /* its length */
+  PetscInt     stagits; /* the iteration of the last solve that stopped for stagnation; -1: none */
+  PetscReal    stagD, stagEsd;
+  KSP          smoother; /* shares the PC; prefix -ksp_deepcd_smooth_ */
   char         generator[64];
   char         model[PETSC_MAX_PATH_LEN];
   DeepCDDirGen gen;
@@ -57,7 +75,6 @@ static PetscErrorCode KSPSetUp_DeepCD(KSP ksp)
   KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
 
   PetscFunctionBegin;
-  PetscCall(KSPSetWorkVecs(ksp, cd->nsmooth ? 3 : 2)); /* r, generator input; smoothing: A d */
   if (cd->nslots != cd->m + 1) {
     if (cd->nslots) {
       PetscCall(VecDestroyVecs(cd->nslots, &cd->D));
@@ -71,6 +88,20 @@ static PetscErrorCode KSPSetUp_DeepCD(KSP ksp)
   }
   if (!cd->gen) PetscCall(KSPDeepCDCreateGenerator(ksp));
   PetscCall(DeepCDDirGenSetUp(cd->gen));
+  /* a model trained with `deepcd train --smooth N` runs with N Chebyshev smoothing steps unless the
+     user set the smoothing (option or setter) */
+  if (cd->smoothsrc != SMOOTH_OPTION) {
+    cd->nsmooth   = cd->gen->smooth;
+    cd->smoothsrc = cd->gen->smooth ? SMOOTH_MODEL : SMOOTH_DEFAULT;
+    if (cd->nsmooth && !cd->smoother) {
+      KSP s;
+
+      PetscCall(KSPDeepCDGetSmoother(ksp, &s));
+      PetscCall(KSPSetType(s, KSPCHEBYSHEV)); /* as in training (DeepCDTrainSmootherSetUp) */
+      if (cd->fromoptions) PetscCall(KSPSetFromOptions(s));
+    }
+  }
+  PetscCall(KSPSetWorkVecs(ksp, cd->nsmooth ? 3 : 2)); /* r, generator input and stagnation test; smoothing: A d */
   if (cd->nsmooth) {
     KSP s;
 
@@ -127,6 +158,50 @@ static PetscErrorCode KSPDeepCDSmooth(KSP ksp, Mat A, Vec q, Vec d)
   PetscFunctionReturn(0);
 }
 
+/* Stagnation test after iteration its (>= w, every ceil(w/2) iterations). The
+   last w steps reduced the energy error ||x* - x||_A^2 by exactly D, the sum
+   of their (d.r)^2/(d.Ad). By Cauchy-Schwarz every vector v gives a lower
+   bound (v.r)^2/(v.Av) of the energy error now; with v = r (the steepest-
+   descent step) E_sd = (r.r)^2/(r.Ar). The energy error w iterations ago was
+   then at least D + E_sd, so the relative decrease over the window is at most
+   D/(D + E_sd): below rtol, the method is certified stagnant (in exact
+   arithmetic; costs one MatMult per check). */
+static PetscErrorCode KSPDeepCDCheckStagnation(KSP ksp, Mat A, PetscInt its, Vec r, Vec t)
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+  PetscReal   D  = 0, rr, rAr, esd;
+
+  PetscFunctionBegin;
+  if (cd->stagw <= 0 || its < cd->stagw || its % ((cd->stagw + 1) / 2)) PetscFunctionReturn(0);
+  for (PetscInt j = 0; j < cd->stagw; j++) D += cd->stagdec[j];
+  PetscCall(KSP_MatMult(ksp, A, r, t));
+  cd->pair[0] = r;
+  cd->pair[1] = t;
+  PetscCall(VecMDot(r, 2, cd->pair, cd->dots));
+  rr  = PetscRealPart(cd->dots[0]);
+  rAr = PetscRealPart(cd->dots[1]);
+  if (!(rr > 0 && rAr > 0) || PetscIsInfOrNanReal(rr) || PetscIsInfOrNanReal(rAr)) PetscFunctionReturn(0); /* left to the other checks */
+  esd = (rr / rAr) * rr;
+  PetscCall(PetscInfo(ksp, "stagnation test at iteration %" PetscInt_FMT ": energy decrease over the last %" PetscInt_FMT " iterations %g, relative at most %g (stop below %g)\n", its, cd->stagw, (double) D, (double) (D / (D + esd)), (double) cd->stagrtol));
+  if (D < cd->stagrtol * (D + esd)) {
+    ksp->reason = KSP_DIVERGED_BREAKDOWN;
+    cd->stagits = its;
+    cd->stagD   = D;
+    cd->stagEsd = esd;
+  }
+  PetscFunctionReturn(0);
+}
+
+/* The line -ksp_converged_reason prints before PETSc's own when the solve stopped for stagnation. */
+static PetscErrorCode KSPDeepCDStagnationView(KSP ksp, PetscViewer viewer)
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+
+  PetscFunctionBegin;
+  PetscCall(PetscViewerASCIIPrintf(viewer, "deepcd stagnated at iteration %" PetscInt_FMT ": the last %" PetscInt_FMT " iterations reduced the energy error by a fraction below %g (at most %.3g); DIVERGED_BREAKDOWN here means this (-ksp_deepcd_stagnation_window 0 turns the test off)\n", cd->stagits, cd->stagw, (double) cd->stagrtol, (double) (cd->stagD / (cd->stagD + cd->stagEsd))));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
 {
   KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
@@ -138,6 +213,12 @@ static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
 
   PetscFunctionBegin;
   PetscCall(PCGetOperators(ksp->pc, &Amat, NULL));
+  cd->stagits = -1;
+  if (cd->stagw > 0 && cd->stagn != cd->stagw) {
+    PetscCall(PetscFree(cd->stagdec));
+    PetscCall(PetscMalloc1(cd->stagw, &cd->stagdec));
+    cd->stagn = cd->stagw;
+  }
   neednorm = (ksp->normtype != KSP_NORM_NONE || (cd->normalize && !cd->gen->linear)) ? PETSC_TRUE : PETSC_FALSE;
 
   if (!ksp->guess_zero) {
@@ -223,6 +304,7 @@ static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
       PetscCall(VecAXPY(r, -alpha, w));
     head  = slot;
     nkept = PetscMin(nkept + 1, cd->m);
+    if (cd->stagw > 0) cd->stagdec[it % cd->stagw] = alpha * PetscRealPart(dr); /* the exact energy decrease (d.r)^2/(d.Ad) */
 
     if (neednorm) {
       PetscCall(VecNorm(r, NORM_2, &rnorm));
@@ -236,8 +318,29 @@ static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
     PetscCall(KSPMonitor(ksp, ksp->its, ksp->rnorm));
     PetscCall((*ksp->converged)(ksp, ksp->its, ksp->rnorm, &ksp->reason, ksp->cnvP));
     if (ksp->reason) break;
+    PetscCall(KSPDeepCDCheckStagnation(ksp, Amat, ksp->its, r, rs));
+    if (ksp->reason) break;
   }
   if (!ksp->reason) ksp->reason = KSP_DIVERGED_ITS;
+  if (cd->stagits >= 0) {
+    PetscViewer       viewer;
+    PetscViewerFormat format;
+    PetscBool         flg;
+
+    PetscCall(PetscInfo(ksp, "stopped for stagnation at iteration %" PetscInt_FMT "\n", cd->stagits));
+    PetscCall(PetscOptionsGetViewer(PetscObjectComm((PetscObject) ksp), ((PetscObject) ksp)->options, ((PetscObject) ksp)->prefix, "-ksp_converged_reason", &viewer, &format, &flg));
+    if (flg) {
+      PetscBool isascii;
+
+      PetscCall(PetscObjectTypeCompare((PetscObject) viewer, PETSCVIEWERASCII, &isascii));
+      if (isascii) {
+        PetscCall(PetscViewerASCIIAddTab(viewer, ((PetscObject) ksp)->tablevel));
+        PetscCall(KSPDeepCDStagnationView(ksp, viewer));
+        PetscCall(PetscViewerASCIISubtractTab(viewer, ((PetscObject) ksp)->tablevel));
+      }
+      PetscCall(PetscViewerDestroy(&viewer));
+    }
+  }
   PetscFunctionReturn(0);
 }
 
@@ -262,6 +365,7 @@ static PetscErrorCode KSPDestroy_DeepCD(KSP ksp)
   PetscCall(KSPReset_DeepCD(ksp));
   PetscCall(DeepCDDirGenDestroy(&((KSP_DeepCD *) ksp->data)->gen));
   PetscCall(KSPDestroy(&((KSP_DeepCD *) ksp->data)->smoother));
+  PetscCall(PetscFree(((KSP_DeepCD *) ksp->data)->stagdec));
   PetscCall(KSPDestroyDefault(ksp));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetDirections_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetDirections_C", NULL));
@@ -276,6 +380,8 @@ static PetscErrorCode KSPDestroy_DeepCD(KSP ksp)
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetGenerator_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetModel_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetModel_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetStagnation_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetStagnation_C", NULL));
   PetscFunctionReturn(0);
 }
 
@@ -296,6 +402,7 @@ static PetscErrorCode KSPView_DeepCD(KSP ksp, PetscViewer viewer)
     PetscCall(PetscViewerASCIIPrintf(viewer, "  linear generator: it gets the residual itself (its scale does not matter)\n"));
   else
     PetscCall(PetscViewerASCIIPrintf(viewer, "  generator input normalised to unit norm: %s\n", PetscBools[cd->normalize]));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  smoothing steps: %" PetscInt_FMT " (%s)\n", cd->nsmooth, SmoothSources[cd->smoothsrc]));
   if (cd->nsmooth) {
     KSPType type;
 
@@ -305,6 +412,15 @@ static PetscErrorCode KSPView_DeepCD(KSP ksp, PetscViewer viewer)
     PetscCall(PetscViewerASCIIPushTab(viewer));
     PetscCall(KSPView(cd->smoother, viewer));
     PetscCall(PetscViewerASCIIPopTab(viewer));
+    PetscCall(PetscViewerASCIIPopTab(viewer));
+  }
+  if (cd->stagw > 0)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  stagnation test: stop when %" PetscInt_FMT " iterations reduce the energy error by a fraction below %g (KSP_DIVERGED_BREAKDOWN)\n", cd->stagw, (double) cd->stagrtol));
+  else
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  stagnation test: off\n"));
+  if (cd->stagits >= 0) {
+    PetscCall(PetscViewerASCIIPushTab(viewer));
+    PetscCall(KSPDeepCDStagnationView(ksp, viewer)); /* the last solve */
     PetscCall(PetscViewerASCIIPopTab(viewer));
   }
   PetscCall(PetscViewerASCIIPushTab(viewer));
@@ -324,6 +440,7 @@ static PetscErrorCode KSPSetFromOptions_DeepCD(KSP ksp, PetscOptionItems *PetscO
   char        buf[PETSC_MAX_PATH_LEN];
 
   PetscFunctionBegin;
+  cd->fromoptions = PETSC_TRUE;
   PetscOptionsHeadBegin(PetscOptionsObject, "KSP DeepCD (deep conjugate direction) options");
   PetscCall(PetscOptionsInt("-ksp_deepcd_directions", "Number of previous directions each new one is A-orthogonalised against", "KSPDeepCDSetDirections", m, &m, &flg));
   if (flg) PetscCall(KSPDeepCDSetDirections(ksp, m));
@@ -332,7 +449,7 @@ static PetscErrorCode KSPSetFromOptions_DeepCD(KSP ksp, PetscOptionItems *PetscO
   {
     PetscInt ns = cd->nsmooth;
 
-    PetscCall(PetscOptionsInt("-ksp_deepcd_smooth", "Smoother iterations applied to each generated direction (0: none)", "KSPDeepCDSetSmooth", ns, &ns, &flg));
+    PetscCall(PetscOptionsInt("-ksp_deepcd_smooth", "Smoother iterations applied to each generated direction (0: none; default: the model's training record, else 0)", "KSPDeepCDSetSmooth", ns, &ns, &flg));
     if (flg) PetscCall(KSPDeepCDSetSmooth(ksp, ns));
     if (cd->nsmooth) {
       KSP s;
@@ -340,6 +457,15 @@ static PetscErrorCode KSPSetFromOptions_DeepCD(KSP ksp, PetscOptionItems *PetscO
       PetscCall(KSPDeepCDGetSmoother(ksp, &s));
       PetscCall(KSPSetFromOptions(s));
     }
+  }
+  {
+    PetscInt  w    = cd->stagw;
+    PetscReal rtol = cd->stagrtol;
+    PetscBool fw, fr;
+
+    PetscCall(PetscOptionsInt("-ksp_deepcd_stagnation_window", "Stop (DIVERGED_BREAKDOWN) when this many iterations reduce the energy error by a fraction below -ksp_deepcd_stagnation_rtol (0: never)", "KSPDeepCDSetStagnation", w, &w, &fw));
+    PetscCall(PetscOptionsReal("-ksp_deepcd_stagnation_rtol", "Relative energy-error decrease over the window below which the method stagnates", "KSPDeepCDSetStagnation", rtol, &rtol, &fr));
+    if (fw || fr) PetscCall(KSPDeepCDSetStagnation(ksp, w, rtol));
   }
   PetscCall(PetscOptionsBool("-ksp_deepcd_normalize", "Scale the residual to unit norm before the direction generator", "KSPDeepCDSetNormalize", nrm, &nrm, &flg));
   if (flg) PetscCall(KSPDeepCDSetNormalize(ksp, nrm));
@@ -411,7 +537,34 @@ static PetscErrorCode KSPDeepCDSetSmooth_DeepCD(KSP ksp, PetscInt n)
   PetscCheck(n >= 0, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_OUTOFRANGE, "-ksp_deepcd_smooth %" PetscInt_FMT ": must be >= 0", n);
   /* smoothing's work vector is made at setup */
   if (n > 0 && !cd->nsmooth && ksp->setupstage) PetscCall(KSPReset(ksp));
-  cd->nsmooth = n;
+  cd->nsmooth   = n;
+  cd->smoothsrc = SMOOTH_OPTION; /* wins over the model's training record */
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDSetStagnation_DeepCD(KSP ksp, PetscInt w, PetscReal rtol)
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+
+  PetscFunctionBegin;
+  if (w != PETSC_DEFAULT) {
+    PetscCheck(w >= 0, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_OUTOFRANGE, "-ksp_deepcd_stagnation_window %" PetscInt_FMT ": must be >= 0", w);
+    cd->stagw = w;
+  }
+  if (rtol != (PetscReal) PETSC_DEFAULT) {
+    PetscCheck(rtol >= 0 && rtol < 1, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_OUTOFRANGE, "-ksp_deepcd_stagnation_rtol %g: must be in [0, 1)", (double) rtol);
+    cd->stagrtol = rtol;
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode KSPDeepCDGetStagnation_DeepCD(KSP ksp, PetscInt *w, PetscReal *rtol)
+{
+  KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
+
+  PetscFunctionBegin;
+  if (w) *w = cd->stagw;
+  if (rtol) *rtol = cd->stagrtol;
   PetscFunctionReturn(0);
 }
 
@@ -495,6 +648,7 @@ static PetscErrorCode KSPDeepCDSetGenerator_DeepCD(KSP ksp, const char type[])
   if (!same) {
     PetscCall(PetscStrncpy(cd->generator, type, sizeof(cd->generator)));
     PetscCall(DeepCDDirGenDestroy(&cd->gen));
+    ksp->setupstage = KSP_SETUP_NEW; /* the next solve sets up a new generator */
   }
   PetscFunctionReturn(0);
 }
@@ -518,6 +672,7 @@ static PetscErrorCode KSPDeepCDSetModel_DeepCD(KSP ksp, const char file[])
   PetscFunctionBegin;
   PetscCall(PetscStrncpy(cd->model, file, sizeof(cd->model)));
   PetscCall(DeepCDDirGenDestroy(&cd->gen));
+  ksp->setupstage = KSP_SETUP_NEW; /* the next solve sets up a new generator */
   PetscFunctionReturn(0);
 }
 
@@ -660,10 +815,11 @@ PetscErrorCode KSPDeepCDGetNormalize(KSP ksp, PetscBool *flg)
 
   Input Parameters:
 + ksp - the Krylov solver of type KSPDEEPCD
-- n   - the number of iterations (default 0: the generator's direction is used as it is)
+- n   - the number of iterations (default: N for a model trained with `deepcd train --smooth N`, read at
+        setup, with a Chebyshev smoother as in training; else 0: the generator's direction is used as it is)
 
   Options Database Keys:
-+ -ksp_deepcd_smooth <n>         - sets n
++ -ksp_deepcd_smooth <n>         - sets n (it then wins over a model's training record)
 - -ksp_deepcd_smooth_ksp_type <> - the smoother (default richardson, scale 2/3, with the
                                    KSP's own preconditioner); all its options take the
                                    prefix -ksp_deepcd_smooth_
@@ -833,6 +989,80 @@ PetscErrorCode KSPDeepCDGetModel(KSP ksp, const char *file[])
   PetscFunctionReturn(0);
 }
 
+/*@
+  KSPDeepCDSetStagnation - Sets the stagnation test: the solve stops with
+  `KSP_DIVERGED_BREAKDOWN` when w iterations reduce the energy error by a
+  fraction below rtol.
+
+  Logically Collective
+
+  Input Parameters:
++ ksp  - the Krylov solver of type KSPDEEPCD
+. w    - the window in iterations (default 50; 0 turns the test off; `PETSC_DEFAULT` keeps it)
+- rtol - the relative energy-error decrease over the window below which the method stagnates (default 1e-6; `PETSC_DEFAULT` keeps it)
+
+  Options Database Keys:
++ -ksp_deepcd_stagnation_window <w> - sets w
+- -ksp_deepcd_stagnation_rtol <rtol> - sets rtol
+
+  Notes:
+  Every step is an exact line search in the A-norm, so the energy error
+  E = ||x* - x||_A^2 falls by exactly (d.r)^2/(d.Ad) in each step; D, the sum
+  over the last w steps, is known. Every vector v gives a lower bound
+  (v.r)^2/(v.Av) of the energy error now (Cauchy-Schwarz); with v = r, the
+  steepest-descent step, E_sd = (r.r)^2/(r.Ar). The energy error w iterations
+  ago was at least D + E_sd, so D/(D + E_sd) bounds the relative decrease over
+  the window from above. When it is below rtol the method has stagnated: it
+  stops with `KSP_DIVERGED_BREAKDOWN` (PETSc has no reason for stagnation; the
+  method no longer enlarges the space it searches in any useful way), and
+  -ksp_converged_reason and -ksp_view add a line that says it was the
+  stagnation test. The test runs every ceil(w/2) iterations once w are done and
+  costs one multiplication by A each time.
+
+  With the defaults a method stops only when 50 iterations together removed
+  less than a millionth of the energy error, which needs about 10^8 more
+  iterations for another factor of 10^-2 in it: a stall, never a slow but
+  healthy run. The typical case is a network used without the smoothing it
+  was trained for (docs/ksp-deepcd.md).
+
+  Level: intermediate
+
+.seealso: `KSPDEEPCD`, `KSPDeepCDGetStagnation()`, `KSPSetTolerances()`
+@*/
+PetscErrorCode KSPDeepCDSetStagnation(KSP ksp, PetscInt w, PetscReal rtol)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscValidLogicalCollectiveInt(ksp, w, 2);
+  PetscValidLogicalCollectiveReal(ksp, rtol, 3);
+  PetscTryMethod(ksp, "KSPDeepCDSetStagnation_C", (KSP, PetscInt, PetscReal), (ksp, w, rtol));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  KSPDeepCDGetStagnation - Gets the stagnation test's window and relative decrease.
+
+  Not Collective
+
+  Input Parameter:
+. ksp - the Krylov solver of type KSPDEEPCD
+
+  Output Parameters:
++ w    - the window (0: off), or NULL
+- rtol - the relative decrease, or NULL
+
+  Level: intermediate
+
+.seealso: `KSPDeepCDSetStagnation()`
+@*/
+PetscErrorCode KSPDeepCDGetStagnation(KSP ksp, PetscInt *w, PetscReal *rtol)
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
+  PetscUseMethod(ksp, "KSPDeepCDGetStagnation_C", (KSP, PetscInt *, PetscReal *), (ksp, w, rtol));
+  PetscFunctionReturn(0);
+}
+
 /*MC
    KSPDEEPCD - "deepcd": the Deep Conjugate Direction method (Kaneda et al.,
    ICML 2023). Each iteration computes z = G(r/||r||) with a direction
@@ -844,8 +1074,10 @@ PetscErrorCode KSPDeepCDGetModel(KSP ksp, const char *file[])
 +  -ksp_deepcd_directions <2> - number of kept directions
 .  -ksp_deepcd_true_residual <0> - recompute b - Ax every k iterations (0: never)
 .  -ksp_deepcd_normalize <true> - scale the generator's input to unit norm
-.  -ksp_deepcd_smooth <0> - smoother iterations on each direction
-.  -ksp_deepcd_smooth_ksp_type <richardson> - the smoother (options prefix -ksp_deepcd_smooth_)
+.  -ksp_deepcd_smooth <0> - smoother iterations on each direction (default: the model's training record, else 0)
+.  -ksp_deepcd_smooth_ksp_type <richardson> - the smoother (options prefix -ksp_deepcd_smooth_; chebyshev when the model sets the smoothing)
+.  -ksp_deepcd_stagnation_window <50> - stop when this many iterations barely reduce the energy error (0: never)
+.  -ksp_deepcd_stagnation_rtol <1e-6> - the relative energy-error decrease over the window that counts as stagnation
 .  -ksp_deepcd_generator <pc> - the direction generator: pc or cnn
 .  -ksp_deepcd_model <file> - CNN model file (selects the cnn generator)
 .  -ksp_deepcd_backend <auto> - cnn generator: auto, cpu (oneDNN), cuda (cuDNN), ref (test oracle)
@@ -855,6 +1087,20 @@ PetscErrorCode KSPDeepCDGetModel(KSP ksp, const char *file[])
    Supports only the unpreconditioned residual norm (or none). Breakdown
    (d.Ad <= 0) stops with KSP_DIVERGED_BREAKDOWN or KSP_DIVERGED_INDEFINITE_MAT,
    a NaN/Inf from the generator with KSP_DIVERGED_NANORINF.
+
+   Stagnation (w iterations that reduce the energy error by a fraction below
+   rtol, see KSPDeepCDSetStagnation()) also stops with KSP_DIVERGED_BREAKDOWN:
+   PETSc 3.18 has no reason for it, and breakdown (the method cannot usefully
+   enlarge its search space) is the closest. -ksp_converged_reason prints a
+   line "deepcd stagnated at iteration ..." before PETSc's, and -ksp_view
+   shows the same line for the last solve.
+
+   A model trained with `deepcd train --smooth N` carries that setting: with
+   only -ksp_deepcd_model given, each direction is smoothed by N iterations
+   of a Chebyshev smoother (the one used in training, with the KSP's PC:
+   use -pc_type jacobi, as training did and deepcd solve does by default).
+   -ksp_deepcd_smooth (or KSPDeepCDSetSmooth()) wins, -ksp_deepcd_smooth 0
+   included; -ksp_view says where the number came from.
 
    Level: beginner
 
@@ -869,6 +1115,9 @@ PetscErrorCode KSPCreate_DeepCD(KSP ksp)
   cd->m         = 2;
   cd->truek     = 0;
   cd->normalize = PETSC_TRUE;
+  cd->stagw     = 50;
+  cd->stagrtol  = 1e-6;
+  cd->stagits   = -1;
   ksp->data     = cd;
 
   PetscCall(KSPSetSupportedNorm(ksp, KSP_NORM_UNPRECONDITIONED, PC_LEFT, 3));
@@ -898,5 +1147,7 @@ PetscErrorCode KSPCreate_DeepCD(KSP ksp)
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetGenerator_C", KSPDeepCDGetGenerator_DeepCD));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetModel_C", KSPDeepCDSetModel_DeepCD));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetModel_C", KSPDeepCDGetModel_DeepCD));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetStagnation_C", KSPDeepCDSetStagnation_DeepCD));
+  PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetStagnation_C", KSPDeepCDGetStagnation_DeepCD));
   PetscFunctionReturn(0);
 }

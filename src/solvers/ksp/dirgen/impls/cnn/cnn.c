@@ -265,6 +265,7 @@ static PetscErrorCode DeepCDDirGenSetUp_CNN(DeepCDDirGen gen)
     if (!strcmp(cnn->precision, nn_precision_names[i])) prec = (nn_precision) i;
   PetscCall(choose_backend(comm, cnn, prec));
   PetscCall(DeepCDModelRead(comm, model, &cnn->model));
+  PetscCall(DeepCDModelTrainingSmooth(cnn->model, &gen->smooth)); /* the KSP's default -ksp_deepcd_smooth */
   PetscCall(DMDAGetCorners(da, &xs, &ys, &zs, &xm, &ym, &zm));
   cnn->n  = xm * ym * zm;
   dims[0] = (int) zm;
@@ -394,9 +395,10 @@ static PetscErrorCode DeepCDDirGenView_CNN(DeepCDDirGen gen, PetscViewer viewer)
       PetscInt           ns;
 
       PetscCall(PetscViewerASCIIPrintf(viewer, "trained: %ld steps at %dx%dx%d, loss %s\n", t->steps, t->grid[0], t->grid[1], t->grid[2], t->loss));
-      /* a model trained on smoothed directions (deepcd train --smooth) is meant to be used with smoothing */
+      /* a model trained on smoothed directions (deepcd train --smooth) is meant to be used with smoothing:
+         the KSP takes it as its default, so this only shows when the user turned it off */
       PetscCall(KSPDeepCDGetSmooth(gen->ksp, &ns));
-      if (!ns && strstr(t->loss, "smoothed")) PetscCall(PetscViewerASCIIPrintf(viewer, "note: this model was trained for smoothed directions; use it with -ksp_deepcd_smooth N -ksp_deepcd_smooth_ksp_type chebyshev -pc_type jacobi\n"));
+      if (!ns && gen->smooth) PetscCall(PetscViewerASCIIPrintf(viewer, "note: this model was trained for directions smoothed by %" PetscInt_FMT " Chebyshev/Jacobi steps, which -ksp_deepcd_smooth 0 turned off; it may stall without them\n", gen->smooth));
     }
   }
   PetscFunctionReturn(0);
