@@ -2,7 +2,7 @@
 # Builds deepcd against a current PETSc (and SLEPc), from the source
 # distributions on PyPI, beside Debian's PETSc 3.18 that the build and CI use.
 # Not part of CI (about 30 minutes on 2 cores); run it when the PETSc
-# compatibility layer (include/deepcd/petsccompat.h) changes.
+# compatibility layer (include/deepcd/private/petsccompat.h) changes.
 #
 # Usage: scripts/check-current-petsc.sh [WORKDIR]   (default: build-petsc-current)
 # Environment: PETSC_VERSION (default: the newest on PyPI), SLEPC_VERSION (idem),

@@ -1,6 +1,6 @@
 /* PDE problems of the mixture-of-experts hard constraint (docs/moe.md).
 
-   A problem is one file (src/moe/pde_<name>.c) that fills the ops below; it
+   A problem is one file (src/moe/pde/<name>.c) that fills the ops below; it
    never sees the basis, the weights or the stencils. It gives, at a grid
    point,
 

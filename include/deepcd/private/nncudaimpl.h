@@ -1,5 +1,5 @@
-/* Internals of the "cuda" nn backend, shared by backend_cuda.c (inference)
-   and backend_cuda_train.c (the backward pass). */
+/* Internals of the "cuda" nn backend, shared by src/nn/impls/cuda/cuda.c (inference)
+   and src/nn/impls/cuda/cuda_train.c (the backward pass). */
 #ifndef DEEPCD_NN_BACKEND_CUDA_IMPL_H
 #define DEEPCD_NN_BACKEND_CUDA_IMPL_H
 
@@ -48,7 +48,7 @@ typedef struct {
   cudnnConvolutionFwdAlgo_t    algo;
   void                        *wdev; /* weights: T (cout,k,k,k,cin) for cuDNN, T (cout,cin) for GEMM, fp32 (cout,cin,3,3,3) for DIRECT */
   float                       *bdev; /* fp32 biases */
-  /* training, 3x3x3 layers (backend_cuda_train.c): the convolution on the
+  /* training, 3x3x3 layers (src/nn/impls/cuda/cuda_train.c): the convolution on the
      plain input with cuDNN's zero padding 1, for both backward passes */
   cudnnTensorDescriptor_t         tx, ty;
   cudnnFilterDescriptor_t         tw;
@@ -83,7 +83,7 @@ typedef struct {
   size_t              maxw;     /* largest layer: weights, output channels, voxels */
   int                 maxcout;
   size_t              maxvox;
-  /* training (backend_cuda_train.c) */
+  /* training (src/nn/impls/cuda/cuda_train.c) */
   float *dwdev; /* device: one layer's weight and bias gradients (maxw + maxcout) */
   float *ones;  /* device: maxvox ones (the bias gradient as a matrix-vector product) */
   float *hgrad; /* pinned host: the downloaded dwdev */
@@ -99,7 +99,7 @@ int cuda_math_ok(nn_precision precision, cudnnMathType_t m);
 /* The inference convolution of layer l (the ops table's conv). */
 nn_err cuda_conv(nn_net *net, int l, const void *in, const void *in2, void *out, const int dims[3]);
 
-/* backend_cuda_train.c: called by setup (after every layer's forward setup,
+/* src/nn/impls/cuda/cuda_train.c: called by setup (after every layer's forward setup,
    before the workspace is allocated: it raises st->wssize) and teardown. */
 nn_err cuda_train_setup(nn_net *net, cuda_state *st);
 void   cuda_train_teardown(cuda_state *st);

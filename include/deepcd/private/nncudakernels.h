@@ -1,4 +1,4 @@
-/* Elementwise CUDA kernels of the "cuda" nn backend (kernels_cuda.cu),
+/* Elementwise CUDA kernels of the "cuda" nn backend (src/nn/impls/cuda/kernels.cu),
    callable from C. Tensors are channels-last (z, y, x, c) with c fastest,
    stored in one element type (nnk_dtype); arithmetic is fp32. Each function
    launches on `stream` and returns the launch status (cudaSuccess, or the
