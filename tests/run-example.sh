@@ -33,7 +33,7 @@ function strip(s) { sub(/[,;:)]$/, "", s); return s }
 {
   if ((getline e < ref) <= 0) { printf "line %d: extra output: %s\n", NR, $0; bad = 1; exit }
   n = split($0, a, /[ \t=]+/); m = split(e, b, /[ \t=]+/)
-  if (n != m) { printf "line %d differs:\n  got:      %s\n  expected: %s\n", NR, $0, e; bad = 1; next }
+  if (n != m) { printf "line %d differs:\n  got:      %s\n  expected: %s\n", NR, $0, e; bad = 1; exit }
   for (i = 1; i <= n; i++) {
     if (a[i] == b[i]) continue
     if (isnum(a[i]) && isnum(b[i])) {
@@ -41,7 +41,7 @@ function strip(s) { sub(/[,;:)]$/, "", s); return s }
       if (i > 1 && (a[i-1] == "iterations" || a[i-1] == "iteration")) { if (x - y <= 1 && y - x <= 1) continue }
       else { d = x - y; if (d < 0) d = -d; s = (x < 0 ? -x : x); if (d <= 1e-4 * s) continue }
     }
-    printf "line %d differs:\n  got:      %s\n  expected: %s\n", NR, $0, e; bad = 1; break
+    printf "line %d differs:\n  got:      %s\n  expected: %s\n", NR, $0, e; bad = 1; exit
   }
 }
 END {
