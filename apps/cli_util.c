@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <deepcd.h>
 #include "cli.h"
+#include <deepcd/private/petsccompat.h>
 
 PetscErrorCode DeepCDCLIInitialize(int *argc, char ***argv, const char help[])
 {
@@ -58,7 +59,7 @@ PetscErrorCode DeepCDCLIParseInt(const char cmd[], const char opt[], const char 
   PetscCheck(end != text && !*end && v >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: '%s' is not a non-negative integer", opt, text);
   PetscCheck(!errno && v <= PETSC_MAX_INT, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option %s: %s is too large (at most %d)", opt, text, (int) PETSC_MAX_INT);
   *value = (PetscInt) v;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 int DeepCDCLIParseArgs(int argc, char **argv, const char cmd[], const DeepCDCLIOption opts[], int nopts, const char *pos[], int maxpos, int *npos, char err[], size_t lerr)
@@ -111,7 +112,7 @@ PetscErrorCode DeepCDCLIParseReal(const char cmd[], const char opt[], const char
   v     = strtod(text, &end);
   PetscCheck(end != text && !*end && !errno && isfinite(v), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: '%s' is not a finite number", opt, text);
   *value = (PetscReal) v;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDCLICheckOutputDir(MPI_Comm comm, const char opt[], const char path[])
@@ -121,5 +122,5 @@ PetscErrorCode DeepCDCLICheckOutputDir(MPI_Comm comm, const char opt[], const ch
   PetscFunctionBegin;
   PetscCall(PetscStrncpy(dir, path, sizeof(dir)));
   PetscCheck(access(dirname(dir), W_OK) == 0, comm, PETSC_ERR_FILE_OPEN, "%s %s: the directory does not exist or is not writable", opt, path);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

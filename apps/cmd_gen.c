@@ -5,6 +5,7 @@
 #include <deepcd.h>
 #include <deepcd/mesh.h>
 #include "cli.h"
+#include <deepcd/private/petsccompat.h>
 
 static const char help[] = "deepcd gen: writes a synthetic problem file (try 'deepcd gen --help').\n";
 
@@ -71,7 +72,7 @@ static PetscErrorCode GenParseSize(const char opt[], const char text[], PetscInt
   PetscFunctionBegin;
   PetscCall(DeepCDCLIParseInt("gen", opt, text, value));
   PetscCheck(*value >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option %s: '%s' must be at least 1", opt, text);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 typedef struct {
@@ -94,7 +95,7 @@ static PetscErrorCode GenConfigure(const GenArgs *a, const char syntax[], GenCon
   if (a->nz) PetscCall(GenParseSize("--nz", a->nz, &cfg->nz));
   cfg->seed = 0;
   if (a->seed) PetscCall(DeepCDCLIParseInt("gen", "--seed", a->seed, &cfg->seed));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The obstacles from a closed triangle mesh: the sdf is the mesh's signed
@@ -134,7 +135,7 @@ static PetscErrorCode GenSDFFromMesh(DeepCDProblemData *data, const char mesh[])
   PetscCall(DeepCDSolidFromSDF(data->nx, data->ny, data->nz, data->sdf, data->solid));
   for (PetscInt c = 0; c < ncells; c++)
     if (data->solid[c]) data->rhs[c] = 0.0;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode GenWrite(const GenConfig *cfg, const char output[], const char mesh[])
@@ -163,7 +164,7 @@ static PetscErrorCode GenWrite(const GenConfig *cfg, const char output[], const 
   printf("deepcd gen: wrote %s (scene %s%s%s, %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " cells, %" PetscInt_FMT " solid, boundary %s)\n", output, DeepCDSceneTypes[cfg->scene], mesh ? ", obstacles from " : "", mesh ? mesh : "", data->nx, data->ny, data->nz, solid, data->boundary);
   fflush(stdout);
   PetscCall(DeepCDProblemDataDestroy(&data));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 int DeepCDCmdGen(int argc, char **argv)

@@ -12,6 +12,7 @@
 #include <deepcd/mesh.h>
 #include <deepcd/mesh_output.h>
 #include "cli.h"
+#include <deepcd/private/petsccompat.h>
 
 static const char help[] = "deepcd mesh: extracts an isosurface (try 'deepcd mesh --help').\n";
 
@@ -126,7 +127,7 @@ static PetscErrorCode MeshConfigure(const MeshArgs *a, const char syntax[], Mesh
     memcpy(cfg->h5, a->output, stem);
     strcpy(cfg->h5 + stem, ".h5");
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Refuses an output path that names the input file (it would be replaced). */
@@ -135,16 +136,16 @@ static PetscErrorCode MeshCheckNotInput(const char input[], const char out[])
   struct stat si, so;
 
   PetscFunctionBegin;
-  if (stat(input, &si) || stat(out, &so)) PetscFunctionReturn(0);
+  if (stat(input, &si) || stat(out, &so)) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCheck(si.st_dev != so.st_dev || si.st_ino != so.st_ino, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "output %s is the input file (it would be replaced); choose another -o", out);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode MeshCheckLib(mesh_err e, const char what[])
 {
   PetscFunctionBegin;
   PetscCheck(!e, PETSC_COMM_SELF, e == MESH_ERR_MEM ? PETSC_ERR_MEM : (e == MESH_ERR_IO ? PETSC_ERR_FILE_WRITE : PETSC_ERR_LIB), "%s: %s", what, mesh_error_message());
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The tets of the extracted surface, written with their boundary. */
@@ -168,7 +169,7 @@ static PetscErrorCode MeshWriteTets(const MeshArgs *a, const MeshConfig *cfg, co
     fprintf(stderr, "deepcd mesh: warning: %lld of %d tetrahedra have a non-positive volume (smallest %s)\n", (long long) (*tets)->nonpositive, (int) (*tets)->ntets, v);
   }
   fflush(stdout);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, DeepCDMeshField *field, DeepCDMeshWeights *w, mesh_surface **surf, mesh_tets **tets)
@@ -214,7 +215,7 @@ static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, Dee
   PetscCheck((*surf)->ntris > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: no surface at iso %s in dataset '%s' (its values range from %s to %s)", a->input, isos, field->dataset, lo, hi);
   if (a->tets) {
     PetscCall(MeshWriteTets(a, cfg, field, &opt, *surf, tets));
-    PetscFunctionReturn(0);
+    PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(MeshCheckLib(mesh_stats_compute((*surf)->nverts, (*surf)->verts, (*surf)->ntris, (*surf)->tris, 0.0, &st), "mesh statistics"));
   switch (cfg->kind) {
@@ -233,7 +234,7 @@ static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, Dee
   }
   printf("deepcd mesh: wrote %s (%d vertices, %d triangles, closed: %s, Euler characteristic %lld)\n", a->output, (int) (*surf)->nverts, (int) (*surf)->ntris, st.closed_manifold ? "yes" : "no", (long long) st.euler);
   fflush(stdout);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode MeshRun(const MeshArgs *a, const MeshConfig *cfg)
@@ -253,7 +254,7 @@ static PetscErrorCode MeshRun(const MeshArgs *a, const MeshConfig *cfg)
   PetscCall(DeepCDMeshWeightsDestroy(&w));
   PetscCall(DeepCDMeshFieldDestroy(&field));
   PetscCall(ierr);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 int DeepCDCmdMesh(int argc, char **argv)

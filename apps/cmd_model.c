@@ -6,6 +6,7 @@
 #include <deepcd.h>
 #include <deepcd/model_io.h>
 #include "cli.h"
+#include <deepcd/private/petsccompat.h>
 
 static const char help[] = "deepcd model: CNN model files (try 'deepcd model --help').\n";
 
@@ -83,7 +84,7 @@ static PetscErrorCode ModelParseSeed(const char text[], uint64_t *seed)
   PetscCheck(text[0] >= '0' && text[0] <= '9' && end != text && !*end, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --seed: '%s' is not a non-negative integer", text);
   PetscCheck(errno != ERANGE, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option --seed: %s is too large (at most %llu)", text, (unsigned long long) UINT64_MAX);
   *seed = (uint64_t) v;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Every process checks the options and builds the model; process 0 writes it. */
@@ -109,7 +110,7 @@ static PetscErrorCode ModelInit(const ModelArgs *a)
   nn_model_destroy(&m);
   /* the others learn how it went */
   PetscCall(DeepCDCLIShareStatus(ierr));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode ModelInfo(const ModelArgs *a)
@@ -122,7 +123,7 @@ static PetscErrorCode ModelInfo(const ModelArgs *a)
   ierr = DeepCDModelView(m, PETSC_VIEWER_STDOUT_WORLD);
   nn_model_destroy(&m);
   PetscCall(ierr);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 int DeepCDCmdModel(int argc, char **argv)

@@ -13,6 +13,7 @@
 #include "progress.h"
 #include <deepcd/moe.h>
 #include "cli.h"
+#include <deepcd/private/petsccompat.h>
 
 static const char help[] = "deepcd moe train|eval (deepcd moe --help)\n";
 
@@ -137,7 +138,7 @@ static PetscErrorCode parse_reals(const char opt[], const char text[], PetscInt 
     PetscCheck(end != s && !errno && isfinite(v[k]) && (k == n - 1 ? !*end : *end == ','), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: '%s' is not %" PetscInt_FMT " comma-separated number%s", opt, text, n, n > 1 ? "s" : "");
     s = end + 1;
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode parse_ints(const char opt[], const char text[], PetscInt n, PetscInt v[])
@@ -150,7 +151,7 @@ static PetscErrorCode parse_ints(const char opt[], const char text[], PetscInt n
     PetscCheck(r[k] >= 0 && r[k] == floor(r[k]) && r[k] <= PETSC_MAX_INT, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: '%s' is not %" PetscInt_FMT " comma-separated non-negative integer%s", opt, text, n, n > 1 ? "s" : "");
     v[k] = (PetscInt) r[k];
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The settings from the arguments and the PETSc options. */
@@ -213,7 +214,7 @@ static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
   PetscCall(PetscOptionsGetEList(NULL, NULL, "-moe_loss", DeepCDMoeLossTypes, 2, &e, &set));
   o->loss = (DeepCDMoeLossType) e;
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-moe_loss_unscaled", &o->loss_unscaled, NULL));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 typedef struct {
@@ -233,7 +234,7 @@ static PetscErrorCode monitor(DeepCDMoeTrainer t, PetscInt step, PetscReal loss,
   else
     PetscCall(PetscSNPrintf(fields, sizeof(fields), "loss %.3e | held-out err %.2f%%", (double) loss, 100.0 * (double) m->err));
   PetscCall(DeepCDProgressUpdate(m->progress, step, fields));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* the loss curve and the held-out error at its evaluation steps */
@@ -246,7 +247,7 @@ static PetscErrorCode plot_history(DeepCDMoeTrainer t, const char png[])
 
   PetscFunctionBegin;
   PetscCall(DeepCDMoeTrainerGetHistory(t, &n, &loss, &err));
-  if (!n) PetscFunctionReturn(0);
+  if (!n) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscMalloc1(n, &x));
   for (PetscInt k = 0; k < n; k++) x[k] = (PetscReal) (k + 1);
   {
@@ -255,7 +256,7 @@ static PetscErrorCode plot_history(DeepCDMoeTrainer t, const char png[])
     PetscCall(DeepCDPlotLines(PETSC_COMM_WORLD, png, "deepcd moe train", "step", "", PETSC_TRUE, 2, names, n, x, y));
   }
   PetscCall(PetscFree(x));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode default_plot(const char out[], const char suffix[], char png[], size_t len)
@@ -267,7 +268,7 @@ static PetscErrorCode default_plot(const char out[], const char suffix[], char p
   PetscCheck(stem + strlen(suffix) < len, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "-o %s: path too long", out);
   memcpy(png, out, stem);
   strcpy(png + stem, suffix);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode train(const MoeArgs *a)
@@ -321,7 +322,7 @@ static PetscErrorCode train(const MoeArgs *a)
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd moe train: %s, %s model, %" PetscInt_FMT "x%" PetscInt_FMT " experts on %d rank%s, %" PetscInt_FMT " parameters, %" PetscInt_FMT " steps in %.2f s; held-out relative L2 error %.3f%% -> %s\n", a->pde, DeepCDMoeModelTypes[o.model], o.kx, o.kt, size,
                         size > 1 ? "s" : "", nth, o.steps - step, (double) (t1 - t0), 100.0 * (double) mean, a->out));
   PetscCall(DeepCDMoeTrainerDestroy(&t));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* reference and prediction of held-out instance 0 at the middle and last times */
@@ -353,7 +354,7 @@ static PetscErrorCode plot_prediction(DeepCDMoeTrainer t, const char png[])
   PetscCall(PetscSNPrintf(n3, sizeof(n3), "prediction t = %g", (double) (g->t0 + js[1] * g->ht)));
   PetscCall(DeepCDPlotLines(PETSC_COMM_WORLD, png, "held-out instance 0", "x", "u", PETSC_FALSE, 4, names, g->nx, x, (const PetscReal *const *) y));
   PetscCall(PetscFree2(x, pred));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode eval(const MoeArgs *a)
@@ -386,7 +387,7 @@ static PetscErrorCode eval(const MoeArgs *a)
   if (a->out) PetscCall(DeepCDMoeTrainerSave(t, a->out));
   PetscCall(PetscFree(err));
   PetscCall(DeepCDMoeTrainerDestroy(&t));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 int DeepCDCmdMoe(int argc, char **argv)

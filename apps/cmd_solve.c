@@ -8,6 +8,7 @@
 #include <deepcd/mesh.h>
 #include <deepcd/mesh_output.h>
 #include "cli.h"
+#include <deepcd/private/petsccompat.h>
 
 static const char help[] = "deepcd solve PROBLEM.h5 -o OUT.h5 [PETSc options]\n"
                            "Solves -div(k grad u) = rhs for a deepcd problem file on a DMDA and writes the solution.\n"
@@ -23,7 +24,7 @@ static PetscErrorCode get_output(char out[], size_t len, PetscBool *has, char ge
   PetscCall(PetscOptionsString("-mesh_geometry", "Also write the obstacle surfaces (FlexiCubes of the problem's sdf) and one XDMF file (.xdmf/.xmf, HDF5 mesh beside it) that opens the solution and the geometry together", NULL, geom, geom, glen, hasgeom));
   PetscCall(PetscOptionsString("-residuals", "Also write the residual history as text: iteration, residual norm, relative residual, seconds since the solve began", NULL, hist, hist, hlen, hashist));
   PetscOptionsEnd();
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The residual history as text (rank 0, temporary name then rename). */
@@ -44,7 +45,7 @@ static PetscErrorCode write_history(const char path[], const DeepCDSolveInfo *in
     (void) remove(tmp);
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "-residuals %s: cannot write the file", path);
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* `path` with its directory resolved (realpath), for comparing names. */
@@ -57,7 +58,7 @@ static PetscErrorCode resolved(const char path[], char res[], size_t len)
   PetscCall(PetscStrncpy(dir, path, sizeof(dir)));
   if (!realpath(dirname(dir), real)) PetscCall(PetscStrncpy(real, ".", sizeof(real)));
   PetscCall(PetscSNPrintf(res, len, "%s/%s", real, slash ? slash + 1 : path));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The .xmf beside a solution file, as DeepCDSolutionWrite names it. */
@@ -70,7 +71,7 @@ static PetscErrorCode solution_xmf(const char out[], char xmf[], size_t len)
   dot = strrchr(xmf, '.');
   if (dot && !strchr(dot, '/')) *dot = 0;
   PetscCall(PetscStrlcat(xmf, ".xmf", len));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* -mesh_geometry GEOM.xdmf: the geometry's HDF5 file (GEOM.h5), and the
@@ -116,7 +117,7 @@ static PetscErrorCode check_geometry(const char problemfile[], const char out[],
     *s = 0;
     PetscCall(PetscStrncpy(g->solref, strcmp(gdir, odir) ? names[1] : obase, sizeof(g->solref)));
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Rank 0: the closed surfaces sdf = 0 of the problem file (before the solve:
@@ -150,7 +151,7 @@ static PetscErrorCode extract_geometry(const char problemfile[], mesh_surface **
   }
   PetscCall(DeepCDMeshFieldDestroy(&field));
   PetscCall(ierr);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Rank 0 runs `ierr`'s work; every process returns its result. */
@@ -173,7 +174,7 @@ static PetscErrorCode set_defaults(KSP ksp)
   PetscCall(KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED));
   PetscCall(KSPGetPC(ksp, &pc));
   PetscCall(PCSetType(pc, PCJACOBI));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode run(const char problemfile[], PetscBool *failed)
@@ -274,7 +275,7 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   PetscCall(VecDestroy(&b));
   PetscCall(MatDestroy(&A));
   PetscCall(DeepCDProblemDestroy(&p));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 int DeepCDCmdSolve(int argc, char **argv)

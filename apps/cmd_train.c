@@ -10,6 +10,7 @@
 #include <deepcd/train.h>
 #include "cli.h"
 #include "progress.h"
+#include <deepcd/private/petsccompat.h>
 
 static const char help[] = "deepcd train: trains a DCDM network (try 'deepcd train --help').\n";
 
@@ -101,11 +102,11 @@ static int TrainParseArgs(int argc, char **argv, TrainArgs *a, char err[], size_
 static PetscErrorCode copy_string(const char opt[], const char *v, char dst[], size_t len)
 {
   PetscFunctionBegin;
-  if (!v) PetscFunctionReturn(0);
+  if (!v) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCheck(v[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: empty value", opt);
   PetscCheck(strlen(v) < len, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option %s: '%s' is too long", opt, v);
   PetscCall(PetscStrncpy(dst, v, len));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscBool same_file(const char a[], const char b[])
@@ -205,7 +206,7 @@ static PetscErrorCode TrainConfigure(const TrainArgs *a, const char syntax[], De
     strcpy(plot + stem, "-loss.png");
   }
   if (plot[0]) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "--plot", plot));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 typedef struct {
@@ -223,7 +224,7 @@ static PetscErrorCode TrainMonitor(const DeepCDTrainStatus *s, void *ctx)
   else
     snprintf(fields, sizeof(fields), "loss %.4e | %.1f samples/s | lr %.2e%s", (double) s->loss_avg, (double) s->samples_per_s, (double) s->lr, s->checkpointed ? " | checkpoint" : "");
   PetscCall(DeepCDProgressUpdate(m->progress, s->step, fields));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode TrainRun(const TrainArgs *a, const DeepCDTrainOptions *o, const char plot[])
@@ -266,7 +267,7 @@ static PetscErrorCode TrainRun(const TrainArgs *a, const DeepCDTrainOptions *o, 
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd train: %ld steps, %zu parameters -> %s%s%s\n", m->training.steps, m->nparams, a->output, plot[0] && h.n ? ", loss curve " : "", plot[0] && h.n ? plot : ""));
   nn_model_destroy(&m);
   PetscCall(DeepCDTrainHistoryDestroy(&h));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 int DeepCDCmdTrain(int argc, char **argv)

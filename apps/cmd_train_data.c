@@ -7,6 +7,7 @@
 #include <deepcd.h>
 #include <deepcd/train_data.h>
 #include "cli.h"
+#include <deepcd/private/petsccompat.h>
 
 static const char help[] = "deepcd train-data PROBLEM.h5 [PROBLEM2.h5 ...] -o DATA.h5 [-nev K] [-samples S] [-low L] [-seed N] [SLEPc/PETSc options]\n"
                            "Computes the K smallest Ritz pairs of each problem's operator on its fluid cells (SLEPc EPS, Krylov-Schur;\n"
@@ -43,7 +44,7 @@ static PetscErrorCode get_options(char out[], size_t len, PetscBool *hasout, Dee
   PetscCheck(o->nev >= 1, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-nev must be at least 1 (got %" PetscInt_FMT ")", o->nev);
   PetscCheck(o->samples >= 1, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-samples must be at least 1 (got %" PetscInt_FMT ")", o->samples);
   PetscCheck(!set || (o->low >= 0 && o->low <= o->nev), PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-low must be between 0 and -nev %" PetscInt_FMT " (got %" PetscInt_FMT ")", o->nev, o->low);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode run(int n, const char *const files[])
@@ -63,7 +64,7 @@ static PetscErrorCode run(int n, const char *const files[])
   PetscCall(DeepCDTrainDataWrite(PETSC_COMM_WORLD, n, files, &o, out));
   PetscCall(PetscTime(&t1));
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd train-data: %d problems, %" PetscInt_FMT " Ritz vectors and %" PetscInt_FMT " right-hand sides each, in %.2f s -> %s\n", n, o.nev, o.samples, (double) (t1 - t0), out));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 int DeepCDCmdTrainData(int argc, char **argv)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <deepcd/private/petsccompat.h>
 
 struct _p_DeepCDProgress {
   MPI_Comm       comm;
@@ -45,7 +46,7 @@ PetscErrorCode DeepCDProgressFormatSeconds(double seconds, char buf[], size_t le
     snprintf(buf, len, "%dm%02ds", (int) (seconds / 60), (int) fmod(seconds, 60));
   else
     snprintf(buf, len, "%dh%02dm", (int) (seconds / 3600), (int) fmod(seconds / 60, 60));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -76,7 +77,7 @@ PetscErrorCode DeepCDProgressCreate(MPI_Comm comm, const char prefix[], PetscInt
   const char    *env;
 
   PetscFunctionBegin;
-  PetscValidPointer(p, 4);
+  PetscAssertPointer(p, 4);
   PetscCheck(total >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "progress: negative total %" PetscInt_FMT, total);
   PetscCall(PetscNew(&q));
   q->comm = comm;
@@ -91,7 +92,7 @@ PetscErrorCode DeepCDProgressCreate(MPI_Comm comm, const char prefix[], PetscInt
   PetscCall(PetscTime(&q->t0));
   q->last_print = q->t0;
   *p            = q;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -105,9 +106,9 @@ PetscErrorCode DeepCDProgressCreate(MPI_Comm comm, const char prefix[], PetscInt
 PetscErrorCode DeepCDProgressSetStart(DeepCDProgress p, PetscInt start)
 {
   PetscFunctionBegin;
-  PetscValidPointer(p, 1);
+  PetscAssertPointer(p, 1);
   p->start = p->last_done = start;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode progress_print(DeepCDProgress p, PetscInt done, const char fields[], PetscBool final)
@@ -136,7 +137,7 @@ static PetscErrorCode progress_print(DeepCDProgress p, PetscInt done, const char
   }
   fflush(stdout);
   p->last_print = now;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -158,12 +159,12 @@ PetscErrorCode DeepCDProgressUpdate(DeepCDProgress p, PetscInt done, const char 
   PetscLogDouble now;
 
   PetscFunctionBegin;
-  PetscValidPointer(p, 1);
+  PetscAssertPointer(p, 1);
   p->last_done = done;
-  if (p->rank) PetscFunctionReturn(0);
+  if (p->rank) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscTime(&now));
   if (done >= p->total || now - p->last_print >= (p->tty ? 0.1 : p->interval)) PetscCall(progress_print(p, done, fields, PETSC_FALSE));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -180,7 +181,7 @@ PetscErrorCode DeepCDProgressEnd(DeepCDProgress *p, const char summary[])
   char           el[32];
 
   PetscFunctionBegin;
-  if (!p || !*p) PetscFunctionReturn(0);
+  if (!p || !*p) PetscFunctionReturn(PETSC_SUCCESS);
   if (!(*p)->rank) {
     PetscCall(PetscTime(&now));
     PetscCall(DeepCDProgressFormatSeconds(now - (*p)->t0, el, sizeof(el)));
@@ -189,7 +190,7 @@ PetscErrorCode DeepCDProgressEnd(DeepCDProgress *p, const char summary[])
     fflush(stdout);
   }
   PetscCall(PetscFree(*p));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -220,7 +221,7 @@ PetscErrorCode DeepCDPlotLines(MPI_Comm comm, const char png[], const char title
   char        msg[512] = "";
 
   PetscFunctionBegin;
-  PetscValidCharPointer(png, 2);
+  PetscAssertPointer(png, 2);
   PetscCheck(nseries >= 1 && n >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "plot %s: needs at least one series", png);
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (!rank) {
@@ -274,5 +275,5 @@ PetscErrorCode DeepCDPlotLines(MPI_Comm comm, const char png[], const char title
   PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
   PetscCallMPI(MPI_Bcast(msg, sizeof(msg), MPI_CHAR, 0, comm));
   PetscCheck(!err, comm, PETSC_ERR_LIB, "%s", msg);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <deepcd/private/dirgenimpl.h>
 #include "test_util.h"
+#include <deepcd/private/petsccompat.h>
 
 namespace {
 
@@ -13,14 +14,14 @@ PetscErrorCode ApplyScaled(DeepCDDirGen, Vec r, Vec z)
 {
   PetscFunctionBegin;
   PetscCall(VecAXPBY(z, 2.0, 0.0, r));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode ViewScaled(DeepCDDirGen, PetscViewer v)
 {
   PetscFunctionBegin;
   PetscCall(PetscViewerASCIIPrintf(v, "scaled by 2\n"));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode CreateScaled(DeepCDDirGen gen)
@@ -29,7 +30,7 @@ PetscErrorCode CreateScaled(DeepCDDirGen gen)
   gen->ops->apply = ApplyScaled;
   gen->ops->view  = ViewScaled;
   gen->linear     = PETSC_TRUE;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscInt Solve(const std::string &path, const char *options, std::string *view)
@@ -135,7 +136,7 @@ TEST(DirGen, ObjectLifeCycleAndErrors)
 // by the next solve instead of being used half made.
 TEST(DirGen, ModelSetAfterASolveIsSetUpByTheNextSolve)
 {
-  std::string dir = TestTempDir("dirgen");
+  std::string dir  = TestTempDir("dirgen");
   std::string path = dir + "/plume.h5", model = dir + "/m.h5";
   WriteScene("plume", 8, 8, 8, 2, path);
   CommandResult r = RunCommand(CliPath() + " model init --arch from64 --seed 3 -o " + model);

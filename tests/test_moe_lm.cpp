@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 #include <deepcd/moe.h>
+#include <deepcd/private/petsccompat.h>
 
 namespace {
 
@@ -34,7 +35,7 @@ PetscErrorCode ForcedResidual(DeepCDMoePDE pde, const DeepCDMoePoint *pt, const 
   PetscFunctionBegin;
   PetscCall(gF.base->ops.residual(gF.base, pt, q, F, dF, d2F));
   *F -= gF.s[pt->j * gF.g.nx + pt->i];
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode ForcedInitial(DeepCDMoePDE pde, const DeepCDMoePoint *pt, PetscReal *u0, PetscReal *scale)

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 #include <deepcd/moe.h>
+#include <deepcd/private/petsccompat.h>
 
 static double Now()
 {
@@ -42,7 +43,7 @@ static PetscErrorCode TaoLSQResidual(Tao, Vec w, Vec r, void *ctx)
   PetscCall(DeepCDMoeConstraintResidual(p->c, wa, ra));
   PetscCall(VecRestoreArrayWrite(r, &ra));
   PetscCall(VecRestoreArrayRead(w, &wa));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode TaoLSQJacobian(Tao, Vec w, Mat J, Mat, void *ctx)
@@ -61,7 +62,7 @@ static PetscErrorCode TaoLSQJacobian(Tao, Vec w, Mat J, Mat, void *ctx)
   for (PetscInt l = 0; l < p->N; l++)
     for (PetscInt k = 0; k < p->mall; k++) Ja[k + l * lda] = p->Jrow[k * p->N + l];
   PetscCall(MatDenseRestoreArrayWrite(J, &Ja));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static double Norm2(const std::vector<double> &x)
@@ -154,7 +155,7 @@ static PetscErrorCode CompareTao(const char *type, DeepCDMoeConstraint c, const 
   PetscCall(MatDestroy(&J));
   PetscCall(VecDestroy(&r));
   PetscCall(VecDestroy(&w));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 int main(int argc, char **argv)

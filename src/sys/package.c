@@ -3,6 +3,7 @@
    PetscDLLibraryRegister_deepcd(). */
 #include <deepcd/ksp.h>
 #include <deepcd/private/dirgenimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 static PetscBool DeepCDPackageInitialized = PETSC_FALSE;
 
@@ -16,7 +17,7 @@ PetscErrorCode DeepCDFinalizePackage(void)
   PetscFunctionBegin;
   PetscCall(DeepCDDirGenFinalizePackage());
   DeepCDPackageInitialized = PETSC_FALSE;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -32,7 +33,7 @@ PetscErrorCode DeepCDFinalizePackage(void)
 PetscErrorCode DeepCDInitializePackage(void)
 {
   PetscFunctionBegin;
-  if (DeepCDPackageInitialized) PetscFunctionReturn(0);
+  if (DeepCDPackageInitialized) PetscFunctionReturn(PETSC_SUCCESS);
   DeepCDPackageInitialized = PETSC_TRUE;
   PetscCall(KSPInitializePackage());
   PetscCall(KSPRegister(KSPDEEPCD, KSPCreate_DeepCD));
@@ -43,7 +44,7 @@ PetscErrorCode DeepCDInitializePackage(void)
   PetscCall(PetscLogEventRegister("DeepCDInference", KSP_CLASSID, &DEEPCD_Inference));
   PetscCall(PetscLogEventRegister("DeepCDHalo", KSP_CLASSID, &DEEPCD_Halo));
   PetscCall(PetscRegisterFinalize(DeepCDFinalizePackage));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Entry point PETSc looks up when libdeepcd.so is loaded with -dll_append. */
@@ -51,5 +52,5 @@ PETSC_EXTERN PetscErrorCode PetscDLLibraryRegister_deepcd(void)
 {
   PetscFunctionBegin;
   PetscCall(DeepCDInitializePackage());
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

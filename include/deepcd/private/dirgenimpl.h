@@ -4,10 +4,11 @@
 
 #include <petsc/private/petscimpl.h>
 #include <deepcd/dirgen.h>
+#include <deepcd/private/petsccompat.h>
 
 typedef struct _DeepCDDirGenOps *DeepCDDirGenOps;
 struct _DeepCDDirGenOps {
-  PetscErrorCode (*setfromoptions)(DeepCDDirGen, PetscOptionItems *);
+  PetscErrorCode (*setfromoptions)(DeepCDDirGen, DeepCDOptionItems);
   PetscErrorCode (*setup)(DeepCDDirGen);
   PetscErrorCode (*apply)(DeepCDDirGen, Vec, Vec); /* mandatory */
   PetscErrorCode (*view)(DeepCDDirGen, PetscViewer);

@@ -4,6 +4,7 @@
    condition in B (see deepcd/moe_constraint.h). */
 #include <deepcd/private/moeimpl.h>
 #include <petscblaslapack.h>
+#include <deepcd/private/petsccompat.h>
 
 const char *const DeepCDMoeHessianTypes[] = { "exact", "gn", "DeepCDMoeHessianType", "DEEPCD_MOE_HESSIAN_", NULL };
 
@@ -27,7 +28,7 @@ PetscErrorCode DeepCDMoeConstraintCreate(DeepCDMoePDE pde, const DeepCDMoeGrid *
   DeepCDMoeConstraint con;
 
   PetscFunctionBegin;
-  PetscValidPointer(c, 4);
+  PetscAssertPointer(c, 4);
   PetscCheck(N >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe constraint: %" PetscInt_FMT " basis functions: need at least 1", N);
   PetscCall(PetscNew(&con));
   con->pde   = pde;
@@ -36,7 +37,7 @@ PetscErrorCode DeepCDMoeConstraintCreate(DeepCDMoePDE pde, const DeepCDMoeGrid *
   con->ridge = 1e-4;
   PetscCall(PetscMalloc1(N * N, &con->M));
   *c = con;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode free_rows(DeepCDMoeConstraint c)
@@ -45,7 +46,7 @@ static PetscErrorCode free_rows(DeepCDMoeConstraint c)
   PetscCall(PetscFree2(c->pt, c->lin));
   PetscCall(PetscFree5(c->Phi, c->q, c->dF, c->F, c->d2F));
   PetscCall(PetscFree3(c->J, c->Psi, c->s));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -58,11 +59,11 @@ static PetscErrorCode free_rows(DeepCDMoeConstraint c)
 PetscErrorCode DeepCDMoeConstraintDestroy(DeepCDMoeConstraint *c)
 {
   PetscFunctionBegin;
-  if (!*c) PetscFunctionReturn(0);
+  if (!*c) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(free_rows(*c));
   PetscCall(PetscFree((*c)->M));
   PetscCall(PetscFree(*c));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -105,7 +106,7 @@ PetscErrorCode DeepCDMoeConstraintSetPoints(DeepCDMoeConstraint c, PetscInt npde
     PetscCheck(pt->j == 0 || pt->i == 0 || pt->i == c->grid.nx - 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe constraint: condition point (%" PetscInt_FMT ", %" PetscInt_FMT ") is neither at t index 0 nor on an x boundary", pt->i, pt->j);
   }
   PetscCall(DeepCDMoeConstraintUpdateConditions(c));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -131,7 +132,7 @@ PetscErrorCode DeepCDMoeConstraintUpdateConditions(DeepCDMoeConstraint c)
     } else
       PetscCall((*c->pde->ops.boundary)(c->pde, pt->i == 0 ? 0 : 1, pt, lin, &lin[4]));
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -146,7 +147,7 @@ PetscErrorCode DeepCDMoeConstraintSetRidge(DeepCDMoeConstraint c, PetscReal ridg
   PetscFunctionBegin;
   PetscCheck(ridge >= 0.0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe constraint: ridge %g: must be >= 0", (double) ridge);
   c->ridge = ridge;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -167,7 +168,7 @@ PetscErrorCode DeepCDMoeConstraintGetSizes(DeepCDMoeConstraint c, PetscInt *mpde
   if (mpde) *mpde = c->mpde;
   if (m) *m = c->m + c->N;
   if (N) *N = c->N;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -201,7 +202,7 @@ PetscErrorCode DeepCDMoeConstraintSetBasis(DeepCDMoeConstraint c, const PetscRea
     }
   }
   c->hasbasis = PETSC_TRUE;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* q = Phi w per field; F, dF (and d2F for PDE rows when wantd2) per row; J when wantJ. */
@@ -216,7 +217,7 @@ PetscErrorCode DeepCDMoeConstraintEvaluate(DeepCDMoeConstraint c, const PetscRea
   PetscCheck(c->hasbasis, PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe constraint: call DeepCDMoeConstraintSetBasis() first");
   if (!m) {
     c->hasd2 = PETSC_FALSE;
-    PetscFunctionReturn(0);
+    PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(PetscBLASIntCast(N, &bN));
   PetscCall(PetscBLASIntCast(m, &bm));
@@ -257,7 +258,7 @@ PetscErrorCode DeepCDMoeConstraintEvaluate(DeepCDMoeConstraint c, const PetscRea
     }
   }
   PetscCall(PetscLogFlops(2.0 * DEEPCD_MOE_NFIELDS * m * N * (wantJ ? 2 : 1)));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -280,7 +281,7 @@ PetscErrorCode DeepCDMoeConstraintResidual(DeepCDMoeConstraint c, const PetscRea
   PetscCall(DeepCDMoeConstraintEvaluate(c, w, PETSC_FALSE, PETSC_FALSE));
   PetscCall(PetscArraycpy(r, c->F, c->m));
   for (PetscInt l = 0; l < c->N; l++) r[c->m + l] = c->ridge * w[l];
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -306,7 +307,7 @@ PetscErrorCode DeepCDMoeConstraintJacobian(DeepCDMoeConstraint c, const PetscRea
   PetscCall(PetscArraycpy(J, c->J, c->m * N));
   PetscCall(PetscArrayzero(J + c->m * N, N * N));
   for (PetscInt l = 0; l < N; l++) J[(c->m + l) * N + l] = c->ridge;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -387,7 +388,7 @@ PetscErrorCode DeepCDMoeConstraintNormal(DeepCDMoeConstraint c, const PetscReal 
       }
     }
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -420,7 +421,7 @@ PetscErrorCode DeepCDMoeConstraintBasisVJP(DeepCDMoeConstraint c, const PetscRea
   PetscBLASInt    bN, bm;
 
   PetscFunctionBegin;
-  if (!m) PetscFunctionReturn(0);
+  if (!m) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(DeepCDMoeConstraintEvaluate(c, w, PETSC_FALSE, PETSC_TRUE));
   PetscCall(PetscBLASIntCast(N, &bN));
   PetscCall(PetscBLASIntCast(m, &bm));
@@ -448,5 +449,5 @@ PetscErrorCode DeepCDMoeConstraintBasisVJP(DeepCDMoeConstraint c, const PetscRea
       }
     }
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -2,6 +2,7 @@
    implicit function theorem (see deepcd/moe_constraint.h). */
 #include <deepcd/private/moeimpl.h>
 #include <petscblaslapack.h>
+#include <deepcd/private/petsccompat.h>
 
 /*@C
   DeepCDMoeConstraintBackward - Pulls dL/dw of a solved constraint back to dL/dB without unrolling the solve.
@@ -46,5 +47,5 @@ PetscErrorCode DeepCDMoeConstraintBackward(DeepCDMoeConstraint c, const PetscRea
   PetscCall(PetscLogFlops(2.0 * N * N * N / 3.0 + 2.0 * N * N));
   PetscCall(DeepCDMoeConstraintBasisVJP(c, w, v, Bbar));
   PetscCall(PetscFree3(H, v, piv));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

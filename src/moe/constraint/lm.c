@@ -2,6 +2,7 @@
    for the N x N damped normal equations (see deepcd/moe_constraint.h). */
 #include <deepcd/private/moeimpl.h>
 #include <petscblaslapack.h>
+#include <deepcd/private/petsccompat.h>
 
 /*@C
   DeepCDMoeLMOptionsDefault - Default Levenberg-Marquardt settings: 50 steps (the paper's cap), gatol 1e-10, grtol 0, xrtol 1e-12, tau 1e-6 (jaxopt's initial damping factor), w0 0, Gauss-Newton steps.
@@ -20,7 +21,7 @@ PetscErrorCode DeepCDMoeLMOptionsDefault(DeepCDMoeLMOptions *o)
   o->tau     = 1e-6;
   o->w0      = 0.0;
   o->hessian = DEEPCD_MOE_HESSIAN_GN;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -48,7 +49,7 @@ PetscErrorCode DeepCDMoeLMOptionsSetFromOptions(const char prefix[], DeepCDMoeLM
   PetscOptionsEnd();
   PetscCheck(o->max_it >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_max_it %" PetscInt_FMT ": must be >= 0", o->max_it);
   PetscCheck(o->tau > 0.0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_tau %g: must be > 0", (double) o->tau);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -218,5 +219,5 @@ PetscErrorCode DeepCDMoeLMSolve(DeepCDMoeConstraint c, const DeepCDMoeLMOptions 
     info->reason   = reason;
   }
   PetscCall(PetscFree7(g, H, A, dw, wn, r0, r1));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -2,6 +2,7 @@
    per-expert point draws, constraints, solves and backward passes, and the
    distribution of the experts over MPI ranks (see deepcd/moe_experts.h). */
 #include <deepcd/private/moeimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 const char *const DeepCDMoeConditionsTypes[] = { "global", "local", "DeepCDMoeConditions", "DEEPCD_MOE_CONDITIONS_", NULL };
 
@@ -27,7 +28,7 @@ PetscErrorCode DeepCDMoeExpertsCreate(MPI_Comm comm, DeepCDMoePDE pde, const Dee
   DeepCDMoeExperts ex;
 
   PetscFunctionBegin;
-  PetscValidPointer(e, 7);
+  PetscAssertPointer(e, 7);
   PetscCheck(kx >= 1 && kt >= 1 && kx <= grid->nx && kt <= grid->nt, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe experts %" PetscInt_FMT ",%" PetscInt_FMT ": need 1 <= kx <= nx and 1 <= kt <= nt", kx, kt);
   PetscCheck(N >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe experts: %" PetscInt_FMT " basis functions: need at least 1", N);
   PetscCall(PetscNew(&ex));
@@ -45,7 +46,7 @@ PetscErrorCode DeepCDMoeExpertsCreate(MPI_Comm comm, DeepCDMoePDE pde, const Dee
   ex->cond  = DEEPCD_MOE_CONDITIONS_GLOBAL;
   PetscCall(DeepCDMoeLMOptionsDefault(&ex->lm));
   *e = ex;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode reset(DeepCDMoeExperts e)
@@ -58,7 +59,7 @@ static PetscErrorCode reset(DeepCDMoeExperts e)
   PetscCall(PetscFree(e->pts));
   e->npts        = 0;
   e->setupcalled = PETSC_FALSE;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -71,10 +72,10 @@ static PetscErrorCode reset(DeepCDMoeExperts e)
 PetscErrorCode DeepCDMoeExpertsDestroy(DeepCDMoeExperts *e)
 {
   PetscFunctionBegin;
-  if (!*e) PetscFunctionReturn(0);
+  if (!*e) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(reset(*e));
   PetscCall(PetscFree(*e));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -95,7 +96,7 @@ PetscErrorCode DeepCDMoeExpertsSetSampling(DeepCDMoeExperts e, PetscInt m, Petsc
   e->m    = m;
   e->seed = seed;
   PetscCall(reset(e));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -110,7 +111,7 @@ PetscErrorCode DeepCDMoeExpertsSetConditions(DeepCDMoeExperts e, DeepCDMoeCondit
   PetscFunctionBegin;
   e->cond = cond;
   PetscCall(reset(e));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -127,7 +128,7 @@ PetscErrorCode DeepCDMoeExpertsSetRidge(DeepCDMoeExperts e, PetscReal ridge)
   e->ridge = ridge;
   if (e->con)
     for (PetscInt k = e->kstart; k < e->kend; k++) PetscCall(DeepCDMoeConstraintSetRidge(e->con[k], ridge));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -141,7 +142,7 @@ PetscErrorCode DeepCDMoeExpertsSetHessian(DeepCDMoeExperts e, DeepCDMoeHessianTy
 {
   PetscFunctionBegin;
   e->htype = type;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -155,7 +156,7 @@ PetscErrorCode DeepCDMoeExpertsSetLMOptions(DeepCDMoeExperts e, const DeepCDMoeL
 {
   PetscFunctionBegin;
   e->lm = *o;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -183,7 +184,7 @@ PetscErrorCode DeepCDMoeExpertsSetFromOptions(DeepCDMoeExperts e)
   if (cond != (PetscInt) e->cond) PetscCall(DeepCDMoeExpertsSetConditions(e, (DeepCDMoeConditions) cond));
   PetscCall(DeepCDMoeExpertsSetRidge(e, ridge));
   e->htype = (DeepCDMoeHessianType) htype;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Marks the stencil points of every field at point p. */
@@ -197,7 +198,7 @@ static PetscErrorCode mark_stencils(const DeepCDMoeGrid *g, PetscInt p, PetscBoo
     PetscCall(DeepCDMoeGridStencil(g, (DeepCDMoeField) a, p % g->nx, p / g->nx, &n, idx, coef));
     for (PetscInt s = 0; s < n; s++) need[idx[s]] = PETSC_TRUE;
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -277,7 +278,7 @@ PetscErrorCode DeepCDMoeExpertsSetUp(DeepCDMoeExperts e)
   PetscCall(PetscFree(need));
   PetscCall(PetscFree2(pdepts, condpts));
   e->setupcalled = PETSC_TRUE;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -292,7 +293,7 @@ PetscErrorCode DeepCDMoeExpertsUpdateConditions(DeepCDMoeExperts e)
   PetscFunctionBegin;
   PetscCheck(e->setupcalled, PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe experts: call DeepCDMoeExpertsSetUp() first");
   for (PetscInt k = e->kstart; k < e->kend; k++) PetscCall(DeepCDMoeConstraintUpdateConditions(e->con[k]));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -308,7 +309,7 @@ PetscErrorCode DeepCDMoeExpertsGetOwnership(DeepCDMoeExperts e, PetscInt *kstart
   PetscCheck(e->setupcalled, PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe experts: call DeepCDMoeExpertsSetUp() first");
   if (kstart) *kstart = e->kstart;
   if (kend) *kend = e->kend;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -327,7 +328,7 @@ PetscErrorCode DeepCDMoeExpertsGetSubdomain(DeepCDMoeExperts e, PetscInt k, Pets
   if (xe) *xe = e->xe[k];
   if (ts) *ts = e->ts[k];
   if (te) *te = e->te[k];
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -347,7 +348,7 @@ PetscErrorCode DeepCDMoeExpertsGetPoints(DeepCDMoeExperts e, PetscInt *n, const 
   PetscCheck(e->setupcalled, PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe experts: call DeepCDMoeExpertsSetUp() first");
   *n   = e->npts;
   *pts = e->pts;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode check_owned(DeepCDMoeExperts e, PetscInt k)
@@ -355,7 +356,7 @@ static PetscErrorCode check_owned(DeepCDMoeExperts e, PetscInt k)
   PetscFunctionBegin;
   PetscCheck(e->setupcalled, PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe experts: call DeepCDMoeExpertsSetUp() first");
   PetscCheck(k >= e->kstart && k < e->kend, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe experts: expert %" PetscInt_FMT " is not on rank %d (it has [%" PetscInt_FMT ", %" PetscInt_FMT "))", k, e->rank, e->kstart, e->kend);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -370,7 +371,7 @@ PetscErrorCode DeepCDMoeExpertsGetConstraint(DeepCDMoeExperts e, PetscInt k, Dee
   PetscFunctionBegin;
   PetscCall(check_owned(e, k));
   *c = e->con[k];
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -410,7 +411,7 @@ PetscErrorCode DeepCDMoeExpertsSolve(DeepCDMoeExperts e, const PetscReal B[], Pe
       }
     }
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -425,7 +426,7 @@ PetscErrorCode DeepCDMoeExpertsGetWeights(DeepCDMoeExperts e, PetscInt k, const 
   PetscFunctionBegin;
   PetscCall(check_owned(e, k));
   *w = e->w + k * e->N;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -440,7 +441,7 @@ PetscErrorCode DeepCDMoeExpertsGetLMInfo(DeepCDMoeExperts e, PetscInt k, DeepCDM
   PetscFunctionBegin;
   PetscCall(check_owned(e, k));
   *info = e->info[k];
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -493,7 +494,7 @@ PetscErrorCode DeepCDMoeExpertsBackward(DeepCDMoeExperts e, const PetscReal B[],
     PetscCall(DeepCDMoeConstraintBackward(e->con[k], w, e->htype, wbar, Bbar));
   }
   PetscCall(PetscFree(wbar));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -518,7 +519,7 @@ PetscErrorCode DeepCDMoeExpertsGatherSolution(DeepCDMoeExperts e, PetscReal u[])
     if (!mine[p]) u[p] = 0.0;
   PetscCall(PetscFree(mine));
   PetscCall(DeepCDMoeExpertsAllreduce(e, P, u));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -533,8 +534,8 @@ PetscErrorCode DeepCDMoeExpertsAllreduce(DeepCDMoeExperts e, PetscInt n, PetscRe
   PetscMPIInt nn;
 
   PetscFunctionBegin;
-  if (e->size == 1) PetscFunctionReturn(0);
+  if (e->size == 1) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscMPIIntCast(n, &nn));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, a, nn, MPIU_REAL, MPIU_SUM, e->comm));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

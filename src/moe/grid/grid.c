@@ -1,6 +1,7 @@
 /* The uniform space-time grid and its second-order finite-difference
    stencils (see deepcd/moe_grid.h). */
 #include <deepcd/private/moeimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 /*@C
   DeepCDMoeGridSetUp - Fills a uniform space-time grid.
@@ -20,7 +21,7 @@
 PetscErrorCode DeepCDMoeGridSetUp(DeepCDMoeGrid *g, PetscInt nx, PetscInt nt, PetscReal xlo, PetscReal xhi, PetscReal t0, PetscReal t1)
 {
   PetscFunctionBegin;
-  PetscValidPointer(g, 1);
+  PetscAssertPointer(g, 1);
   PetscCheck(nx >= 4 && nt >= 4, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe grid %" PetscInt_FMT "x%" PetscInt_FMT ": need at least 4 points in x and in t", nx, nt);
   PetscCheck(xhi > xlo && t1 > t0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe grid: empty domain [%g, %g] x [%g, %g]", (double) xlo, (double) xhi, (double) t0, (double) t1);
   g->nx  = nx;
@@ -31,7 +32,7 @@ PetscErrorCode DeepCDMoeGridSetUp(DeepCDMoeGrid *g, PetscInt nx, PetscInt nt, Pe
   g->t1  = t1;
   g->hx  = (xhi - xlo) / (PetscReal) (nx - 1);
   g->ht  = (t1 - t0) / (PetscReal) (nt - 1);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -49,7 +50,7 @@ PetscErrorCode DeepCDMoeGridPoint(const DeepCDMoeGrid *g, PetscInt p, DeepCDMoeP
   pt->j = p / g->nx;
   pt->x = g->xlo + (PetscReal) pt->i * g->hx;
   pt->t = g->t0 + (PetscReal) pt->j * g->ht;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* First derivative along an axis of n points with spacing h at index k;
@@ -136,7 +137,7 @@ PetscErrorCode DeepCDMoeGridStencil(const DeepCDMoeGrid *g, DeepCDMoeField f, Pe
   default:
     SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe grid: unknown field %d", (int) f);
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -172,7 +173,7 @@ PetscErrorCode DeepCDMoeGridDerivative(const DeepCDMoeGrid *g, DeepCDMoeField f,
       }
     }
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -207,5 +208,5 @@ PetscErrorCode DeepCDMoeGridInputs(const DeepCDMoeGrid *g, PetscInt npts, const 
     x[1] = 2.0 * (pt.t - g->t0) / (g->t1 - g->t0) - 1.0;
     for (PetscInt l = 0; l < nparams; l++) x[2 + l] = params[l];
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

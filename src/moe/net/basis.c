@@ -1,6 +1,7 @@
 /* The basis network evaluated at the grid points one rank's experts read,
    and its gradient summed over ranks (see deepcd/moe_experts.h). */
 #include <deepcd/private/moeimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 /*@C
   DeepCDMoeExpertsBasisForward - Evaluates the basis network at this rank's points (DeepCDMoeExpertsGetPoints()) and writes their rows of the whole-grid basis.
@@ -37,7 +38,7 @@ PetscErrorCode DeepCDMoeExpertsBasisForward(DeepCDMoeExperts e, DeepCDMoeMLP mlp
   PetscCall(DeepCDMoeMLPForward(mlp, n, X, theta, Y));
   for (PetscInt k = 0; k < n; k++) PetscCall(PetscArraycpy(B + e->pts[k] * N, Y + k * N, N));
   PetscCall(PetscFree2(X, Y));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -70,5 +71,5 @@ PetscErrorCode DeepCDMoeExpertsBasisBackward(DeepCDMoeExperts e, DeepCDMoeMLP ml
   PetscCall(DeepCDMoeMLPBackward(mlp, theta, Ybar, thetabar, NULL));
   PetscCall(DeepCDMoeExpertsAllreduce(e, nth, thetabar));
   PetscCall(PetscFree(Ybar));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -2,6 +2,7 @@
    through PETSc's BLAS (see deepcd/moe_mlp.h). */
 #include <deepcd/private/moeimpl.h>
 #include <petscblaslapack.h>
+#include <deepcd/private/petsccompat.h>
 
 const char *const DeepCDMoeActivations[] = { "none", "tanh", "gelu", "DeepCDMoeActivation", "DEEPCD_MOE_ACT_", NULL };
 
@@ -39,7 +40,7 @@ PetscErrorCode DeepCDMoeMLPCreate(PetscInt L, const PetscInt width[], DeepCDMoeA
   DeepCDMoeMLP net;
 
   PetscFunctionBegin;
-  PetscValidPointer(mlp, 5);
+  PetscAssertPointer(mlp, 5);
   PetscCheck(L >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe mlp: %" PetscInt_FMT " layers: need at least 1", L);
   for (PetscInt l = 0; l <= L; l++) PetscCheck(width[l] >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe mlp: width %" PetscInt_FMT " of layer %" PetscInt_FMT ": must be >= 1", width[l], l);
   PetscCall(PetscNew(&net));
@@ -58,7 +59,7 @@ PetscErrorCode DeepCDMoeMLPCreate(PetscInt L, const PetscInt width[], DeepCDMoeA
     net->n += width[l] * width[l - 1] + width[l];
   }
   *mlp = net;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode free_tape(DeepCDMoeMLP net)
@@ -70,7 +71,7 @@ static PetscErrorCode free_tape(DeepCDMoeMLP net)
   }
   PetscCall(PetscFree2(net->work0, net->work1));
   net->cap = 0;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -83,12 +84,12 @@ static PetscErrorCode free_tape(DeepCDMoeMLP net)
 PetscErrorCode DeepCDMoeMLPDestroy(DeepCDMoeMLP *mlp)
 {
   PetscFunctionBegin;
-  if (!*mlp) PetscFunctionReturn(0);
+  if (!*mlp) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(free_tape(*mlp));
   PetscCall(PetscFree2((*mlp)->width, (*mlp)->off));
   PetscCall(PetscFree2((*mlp)->Z, (*mlp)->A));
   PetscCall(PetscFree(*mlp));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -109,7 +110,7 @@ PetscErrorCode DeepCDMoeMLPGetSizes(DeepCDMoeMLP mlp, PetscInt *nin, PetscInt *n
   if (nin) *nin = mlp->width[0];
   if (nout) *nout = mlp->width[mlp->L];
   if (nparams) *nparams = mlp->n;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -139,7 +140,7 @@ PetscErrorCode DeepCDMoeMLPInitialize(DeepCDMoeMLP mlp, PetscInt seed, PetscReal
     for (PetscInt k = 0; k < in * out; k++) W[k] = a * (2.0 * DeepCDMoeRngUniform(&s) - 1.0);
     for (PetscInt k = 0; k < out; k++) bias[k] = b * (2.0 * DeepCDMoeRngUniform(&s) - 1.0);
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static inline PetscReal act(DeepCDMoeActivation a, PetscReal z)
@@ -164,7 +165,7 @@ static inline PetscReal dact(DeepCDMoeActivation a, PetscReal z, PetscReal y)
 static PetscErrorCode reserve(DeepCDMoeMLP net, PetscInt P)
 {
   PetscFunctionBegin;
-  if (P <= net->cap) PetscFunctionReturn(0);
+  if (P <= net->cap) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(free_tape(net));
   for (PetscInt l = 0; l <= net->L; l++) {
     if (l) PetscCall(PetscMalloc1(P * net->width[l], &net->Z[l]));
@@ -172,7 +173,7 @@ static PetscErrorCode reserve(DeepCDMoeMLP net, PetscInt P)
   }
   PetscCall(PetscMalloc2(P * net->maxw, &net->work0, P * net->maxw, &net->work1));
   net->cap = P;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -204,7 +205,7 @@ PetscErrorCode DeepCDMoeMLPForward(DeepCDMoeMLP mlp, PetscInt P, const PetscReal
   PetscCheck(P >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe mlp: negative batch");
   PetscCall(reserve(mlp, P));
   mlp->P = P;
-  if (!P) PetscFunctionReturn(0);
+  if (!P) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscBLASIntCast(P, &bP));
   PetscCall(PetscArraycpy(mlp->A[0], X, P * mlp->width[0]));
   for (PetscInt l = 1; l <= mlp->L; l++) {
@@ -223,7 +224,7 @@ PetscErrorCode DeepCDMoeMLPForward(DeepCDMoeMLP mlp, PetscInt P, const PetscReal
   }
   PetscCall(PetscArraycpy(Y, mlp->A[mlp->L], P * mlp->width[mlp->L]));
   PetscCall(PetscLogFlops(2.0 * P * (mlp->n)));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -250,7 +251,7 @@ PetscErrorCode DeepCDMoeMLPBackward(DeepCDMoeMLP mlp, const PetscReal theta[], c
   PetscBLASInt    bP;
 
   PetscFunctionBegin;
-  if (!P) PetscFunctionReturn(0);
+  if (!P) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscBLASIntCast(P, &bP));
   PetscCall(PetscArraycpy(dA, Ybar, P * mlp->width[mlp->L]));
   for (PetscInt l = mlp->L; l >= 1; l--) {
@@ -275,5 +276,5 @@ PetscErrorCode DeepCDMoeMLPBackward(DeepCDMoeMLP mlp, const PetscReal theta[], c
     }
   }
   PetscCall(PetscLogFlops(4.0 * P * (mlp->n)));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

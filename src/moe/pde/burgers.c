@@ -2,6 +2,7 @@
    data: u = (1 - tanh((x - x0 - t/2) / (4 nu))) / 2 gives the initial and
    the Dirichlet boundary values and is the closed form. */
 #include <deepcd/private/moeimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 enum { NU };
 enum { X0 };
@@ -23,14 +24,14 @@ static PetscErrorCode residual(DeepCDMoePDE pde, const DeepCDMoePoint *pt, const
     d2F[DEEPCD_MOE_U * 4 + DEEPCD_MOE_UX] = 1.0;
     d2F[DEEPCD_MOE_UX * 4 + DEEPCD_MOE_U] = 1.0;
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode exact(DeepCDMoePDE pde, PetscReal x, PetscReal t, PetscReal *u)
 {
   PetscFunctionBegin;
   *u = 0.5 * (1.0 - PetscTanhReal((x - pde->param[X0] - 0.5 * t) / (4.0 * pde->constant[NU])));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode initial(DeepCDMoePDE pde, const DeepCDMoePoint *pt, PetscReal *u0, PetscReal *scale)
@@ -38,7 +39,7 @@ static PetscErrorCode initial(DeepCDMoePDE pde, const DeepCDMoePoint *pt, PetscR
   PetscFunctionBegin;
   PetscCall(exact(pde, pt->x, pde->t0, u0));
   *scale = 1.0;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode boundary(DeepCDMoePDE pde, PetscInt side, const DeepCDMoePoint *pt, PetscReal c[], PetscReal *g)
@@ -46,7 +47,7 @@ static PetscErrorCode boundary(DeepCDMoePDE pde, PetscInt side, const DeepCDMoeP
   PetscFunctionBegin;
   c[DEEPCD_MOE_U] = 1.0, c[DEEPCD_MOE_UT] = 0.0, c[DEEPCD_MOE_UX] = 0.0, c[DEEPCD_MOE_UXX] = 0.0;
   PetscCall(exact(pde, side ? pde->xhi : pde->xlo, pt->t, g));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* the family: x0 ~ U(0.15, 0.35) (the front stays inside (0, 1) up to t = 1) */
@@ -54,7 +55,7 @@ static PetscErrorCode sample(DeepCDMoePDE pde, const PetscReal r[], PetscReal pa
 {
   PetscFunctionBegin;
   param[X0] = 0.15 + 0.2 * r[0];
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -74,5 +75,5 @@ PetscErrorCode DeepCDMoePDECreate_Burgers(DeepCDMoePDE pde)
   pde->xlo = 0.0, pde->xhi = 1.0, pde->t0 = 0.0, pde->t1 = 1.0;
   PetscCall(DeepCDMoePDEAddConstant(pde, "nu", 0.01));
   PetscCall(DeepCDMoePDEAddParameter(pde, "x0", 0.25));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -5,6 +5,7 @@
    constant); the initial rows are relative, (u - c) / c. The PDE rows are
    scaled by the constant tscale (default 500, the time span). No closed form. */
 #include <deepcd/private/moeimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 enum { PHI,
        RHO_S,
@@ -54,7 +55,7 @@ static PetscErrorCode residual(DeepCDMoePDE pde, const DeepCDMoePoint *pt, const
     d2F[DEEPCD_MOE_U * 4 + DEEPCD_MOE_UXX] = T * D * R1 / (R * R);
     d2F[DEEPCD_MOE_UXX * 4 + DEEPCD_MOE_U] = T * D * R1 / (R * R);
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode initial(DeepCDMoePDE pde, const DeepCDMoePoint *pt, PetscReal *u0, PetscReal *scale)
@@ -62,7 +63,7 @@ static PetscErrorCode initial(DeepCDMoePDE pde, const DeepCDMoePoint *pt, PetscR
   PetscFunctionBegin;
   *u0    = pde->param[C];
   *scale = pde->param[C] != 0.0 ? 1.0 / pde->param[C] : 1.0;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode boundary(DeepCDMoePDE pde, PetscInt side, const DeepCDMoePoint *pt, PetscReal c[], PetscReal *g)
@@ -75,14 +76,14 @@ static PetscErrorCode boundary(DeepCDMoePDE pde, PetscInt side, const DeepCDMoeP
     c[DEEPCD_MOE_UX] = -pde->constant[DIFF];
     *g               = 0.0;
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode rowscale(DeepCDMoePDE pde, PetscReal *s)
 {
   PetscFunctionBegin;
   *s = pde->constant[TSCALE];
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* the family: c ~ U(0.01, 0.2); PDEBench draws U(0, 0.2), but the relative
@@ -91,7 +92,7 @@ static PetscErrorCode sample(DeepCDMoePDE pde, const PetscReal r[], PetscReal pa
 {
   PetscFunctionBegin;
   param[C] = 0.01 + 0.19 * r[0];
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -121,5 +122,5 @@ PetscErrorCode DeepCDMoePDECreate_DiffSorp(DeepCDMoePDE pde)
      ignores them); 1 gives the reference's unscaled rows */
   PetscCall(DeepCDMoePDEAddConstant(pde, "tscale", 500.0));
   PetscCall(DeepCDMoePDEAddParameter(pde, "c", 0.1));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

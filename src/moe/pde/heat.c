@@ -2,6 +2,7 @@
    and u0(x) = a1 sin(pi x) + a2 sin(2 pi x) + a3 sin(3 pi x); closed form
    u = sum_k a_k exp(-kappa k^2 pi^2 t) sin(k pi x). */
 #include <deepcd/private/moeimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 enum { KAPPA };
 
@@ -15,7 +16,7 @@ static PetscErrorCode residual(DeepCDMoePDE pde, const DeepCDMoePoint *pt, const
     dF[DEEPCD_MOE_U] = 0.0, dF[DEEPCD_MOE_UT] = 1.0, dF[DEEPCD_MOE_UX] = 0.0, dF[DEEPCD_MOE_UXX] = -kappa;
   }
   if (d2F) PetscCall(PetscArrayzero(d2F, 16));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode exact(DeepCDMoePDE pde, PetscReal x, PetscReal t, PetscReal *u)
@@ -23,7 +24,7 @@ static PetscErrorCode exact(DeepCDMoePDE pde, PetscReal x, PetscReal t, PetscRea
   PetscFunctionBegin;
   *u = 0.0;
   for (PetscInt k = 1; k <= 3; k++) *u += pde->param[k - 1] * PetscExpReal(-pde->constant[KAPPA] * k * k * PETSC_PI * PETSC_PI * t) * PetscSinReal(k * PETSC_PI * x);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode initial(DeepCDMoePDE pde, const DeepCDMoePoint *pt, PetscReal *u0, PetscReal *scale)
@@ -31,7 +32,7 @@ static PetscErrorCode initial(DeepCDMoePDE pde, const DeepCDMoePoint *pt, PetscR
   PetscFunctionBegin;
   PetscCall(exact(pde, pt->x, pde->t0, u0));
   *scale = 1.0;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode boundary(DeepCDMoePDE pde, PetscInt side, const DeepCDMoePoint *pt, PetscReal c[], PetscReal *g)
@@ -39,7 +40,7 @@ static PetscErrorCode boundary(DeepCDMoePDE pde, PetscInt side, const DeepCDMoeP
   PetscFunctionBegin;
   c[DEEPCD_MOE_U] = 1.0, c[DEEPCD_MOE_UT] = 0.0, c[DEEPCD_MOE_UX] = 0.0, c[DEEPCD_MOE_UXX] = 0.0;
   *g = 0.0;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* the family: a1 ~ U(0.5, 1.5), a2 ~ U(-0.5, 0.5), a3 ~ U(-0.25, 0.25) */
@@ -49,7 +50,7 @@ static PetscErrorCode sample(DeepCDMoePDE pde, const PetscReal r[], PetscReal pa
   param[0] = 0.5 + r[0];
   param[1] = r[1] - 0.5;
   param[2] = 0.5 * (r[2] - 0.5);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -71,5 +72,5 @@ PetscErrorCode DeepCDMoePDECreate_Heat(DeepCDMoePDE pde)
   PetscCall(DeepCDMoePDEAddParameter(pde, "a1", 1.0));
   PetscCall(DeepCDMoePDEAddParameter(pde, "a2", 0.5));
   PetscCall(DeepCDMoePDEAddParameter(pde, "a3", 0.25));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -1,6 +1,7 @@
 /* The registry of PDE problems, their named constants and parameters (see
    deepcd/moe_pde.h). */
 #include <deepcd/private/moeimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 static PetscFunctionList DeepCDMoePDEList        = NULL;
 static PetscBool         DeepCDMoePackageStarted = PETSC_FALSE;
@@ -10,7 +11,7 @@ static PetscErrorCode DeepCDMoeFinalizePackage(void)
   PetscFunctionBegin;
   PetscCall(PetscFunctionListDestroy(&DeepCDMoePDEList));
   DeepCDMoePackageStarted = PETSC_FALSE;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -23,13 +24,13 @@ static PetscErrorCode DeepCDMoeFinalizePackage(void)
 PetscErrorCode DeepCDMoeInitializePackage(void)
 {
   PetscFunctionBegin;
-  if (DeepCDMoePackageStarted) PetscFunctionReturn(0);
+  if (DeepCDMoePackageStarted) PetscFunctionReturn(PETSC_SUCCESS);
   DeepCDMoePackageStarted = PETSC_TRUE;
   PetscCall(PetscFunctionListAdd(&DeepCDMoePDEList, DEEPCD_MOE_PDE_HEAT, DeepCDMoePDECreate_Heat));
   PetscCall(PetscFunctionListAdd(&DeepCDMoePDEList, DEEPCD_MOE_PDE_BURGERS, DeepCDMoePDECreate_Burgers));
   PetscCall(PetscFunctionListAdd(&DeepCDMoePDEList, DEEPCD_MOE_PDE_DIFFSORP, DeepCDMoePDECreate_DiffSorp));
   PetscCall(PetscRegisterFinalize(DeepCDMoeFinalizePackage));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -48,7 +49,7 @@ PetscErrorCode DeepCDMoePDERegister(const char name[], PetscErrorCode (*create)(
   PetscFunctionBegin;
   PetscCall(DeepCDMoeInitializePackage());
   PetscCall(PetscFunctionListAdd(&DeepCDMoePDEList, name, create));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -70,7 +71,7 @@ PetscErrorCode DeepCDMoePDECreate(const char type[], DeepCDMoePDE *pde)
   DeepCDMoePDE p;
 
   PetscFunctionBegin;
-  PetscValidPointer(pde, 2);
+  PetscAssertPointer(pde, 2);
   PetscCall(DeepCDMoeInitializePackage());
   PetscCall(PetscFunctionListFind(DeepCDMoePDEList, type, &create));
   PetscCheck(create, PETSC_COMM_SELF, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown moe PDE '%s'", type);
@@ -80,7 +81,7 @@ PetscErrorCode DeepCDMoePDECreate(const char type[], DeepCDMoePDE *pde)
   PetscCall((*create)(p));
   PetscCheck(p->ops.residual && p->ops.initial && p->ops.boundary, PETSC_COMM_SELF, PETSC_ERR_PLIB, "moe PDE '%s' lacks residual, initial or boundary", type);
   *pde = p;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -93,10 +94,10 @@ PetscErrorCode DeepCDMoePDECreate(const char type[], DeepCDMoePDE *pde)
 PetscErrorCode DeepCDMoePDEDestroy(DeepCDMoePDE *pde)
 {
   PetscFunctionBegin;
-  if (!*pde) PetscFunctionReturn(0);
+  if (!*pde) PetscFunctionReturn(PETSC_SUCCESS);
   if ((*pde)->ops.destroy) PetscCall((*(*pde)->ops.destroy)(*pde));
   PetscCall(PetscFree(*pde));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode add_named(PetscInt *n, char names[][32], PetscReal values[], const char name[], PetscReal v, const char what[])
@@ -106,7 +107,7 @@ static PetscErrorCode add_named(PetscInt *n, char names[][32], PetscReal values[
   PetscCall(PetscStrncpy(names[*n], name, 32));
   values[*n] = v;
   (*n)++;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -120,7 +121,7 @@ PetscErrorCode DeepCDMoePDEAddConstant(DeepCDMoePDE pde, const char name[], Pets
 {
   PetscFunctionBegin;
   PetscCall(add_named(&pde->nconst, pde->constname, pde->constant, name, v, "constant"));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -134,7 +135,7 @@ PetscErrorCode DeepCDMoePDEAddParameter(DeepCDMoePDE pde, const char name[], Pet
 {
   PetscFunctionBegin;
   PetscCall(add_named(&pde->nparam, pde->paramname, pde->param, name, v, "parameter"));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode find_constant(DeepCDMoePDE pde, const char name[], PetscInt *k)
@@ -147,7 +148,7 @@ static PetscErrorCode find_constant(DeepCDMoePDE pde, const char name[], PetscIn
     if (same) *k = l;
   }
   PetscCheck(*k >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "moe PDE '%s' has no constant '%s'", pde->type, name);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -164,7 +165,7 @@ PetscErrorCode DeepCDMoePDESetConstant(DeepCDMoePDE pde, const char name[], Pets
   PetscFunctionBegin;
   PetscCall(find_constant(pde, name, &k));
   pde->constant[k] = v;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -181,7 +182,7 @@ PetscErrorCode DeepCDMoePDEGetConstant(DeepCDMoePDE pde, const char name[], Pets
   PetscFunctionBegin;
   PetscCall(find_constant(pde, name, &k));
   *v = pde->constant[k];
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -196,7 +197,7 @@ PetscErrorCode DeepCDMoePDESetParameters(DeepCDMoePDE pde, PetscInt n, const Pet
   PetscFunctionBegin;
   PetscCheck(n == pde->nparam, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "moe PDE '%s' has %" PetscInt_FMT " parameters, got %" PetscInt_FMT, pde->type, pde->nparam, n);
   for (PetscInt k = 0; k < n; k++) pde->param[k] = v[k];
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -211,7 +212,7 @@ PetscErrorCode DeepCDMoePDEGetParameters(DeepCDMoePDE pde, PetscInt *n, const Pe
   PetscFunctionBegin;
   if (n) *n = pde->nparam;
   if (v) *v = pde->param;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -236,7 +237,7 @@ PetscErrorCode DeepCDMoePDESetFromOptions(DeepCDMoePDE pde)
     PetscCall(PetscOptionsReal(opt, "PDE instance parameter", "DeepCDMoePDESetParameters", pde->param[k], &pde->param[k], NULL));
   }
   PetscOptionsEnd();
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -253,11 +254,11 @@ PetscErrorCode DeepCDMoePDEView(DeepCDMoePDE pde, PetscViewer viewer)
   PetscFunctionBegin;
   if (!viewer) PetscCall(PetscViewerASCIIGetStdout(PETSC_COMM_SELF, &viewer));
   PetscCall(PetscObjectTypeCompare((PetscObject) viewer, PETSCVIEWERASCII, &ascii));
-  if (!ascii) PetscFunctionReturn(0);
+  if (!ascii) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscViewerASCIIPrintf(viewer, "moe PDE %s on [%g, %g] x [%g, %g]%s\n", pde->type, (double) pde->xlo, (double) pde->xhi, (double) pde->t0, (double) pde->t1, pde->linear ? " (linear)" : ""));
   for (PetscInt k = 0; k < pde->nconst; k++) PetscCall(PetscViewerASCIIPrintf(viewer, "  constant %s = %g\n", pde->constname[k], (double) pde->constant[k]));
   for (PetscInt k = 0; k < pde->nparam; k++) PetscCall(PetscViewerASCIIPrintf(viewer, "  parameter %s = %g\n", pde->paramname[k], (double) pde->param[k]));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -272,7 +273,7 @@ PetscErrorCode DeepCDMoePDEExact(DeepCDMoePDE pde, PetscReal x, PetscReal t, Pet
   PetscFunctionBegin;
   PetscCheck(pde->ops.exact, PETSC_COMM_SELF, PETSC_ERR_SUP, "moe PDE '%s' has no closed-form solution", pde->type);
   PetscCall((*pde->ops.exact)(pde, x, t, u));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -294,12 +295,12 @@ PetscErrorCode DeepCDMoePDEExact(DeepCDMoePDE pde, PetscReal x, PetscReal t, Pet
 PetscErrorCode DeepCDMoePDEGetRowScale(DeepCDMoePDE pde, PetscReal *s)
 {
   PetscFunctionBegin;
-  PetscValidPointer(pde, 1);
-  PetscValidRealPointer(s, 2);
+  PetscAssertPointer(pde, 1);
+  PetscAssertPointer(s, 2);
   *s = 1.0;
   if (pde->ops.rowscale) PetscCall((*pde->ops.rowscale)(pde, s));
   PetscCheck(*s > 0.0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe PDE '%s': row scale %g must be > 0", pde->type, (double) *s);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -321,7 +322,7 @@ PetscErrorCode DeepCDMoePDESample(DeepCDMoePDE pde, const PetscReal r[], PetscRe
   PetscFunctionBegin;
   PetscCheck(pde->ops.sample, PETSC_COMM_SELF, PETSC_ERR_SUP, "moe PDE '%s' has no instance family", pde->type);
   PetscCall((*pde->ops.sample)(pde, r, param));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -352,5 +353,5 @@ PetscErrorCode DeepCDMoePDEReference(DeepCDMoePDE pde, const DeepCDMoeGrid *grid
     PetscCheck(pde->ops.reference, PETSC_COMM_SELF, PETSC_ERR_SUP, "moe PDE '%s' has neither a closed form nor a reference solver", pde->type);
     PetscCall((*pde->ops.reference)(pde, grid, u));
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

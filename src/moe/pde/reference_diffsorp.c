@@ -14,6 +14,7 @@
    u(1, t) ~ 0 once the boundary layer is wider than D. */
 #include <deepcd/private/moeimpl.h>
 #include <petscts.h>
+#include <deepcd/private/petsccompat.h>
 
 typedef struct {
   DeepCDMoePDE pde;
@@ -55,7 +56,7 @@ static PetscErrorCode ifunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void
   PetscCall(VecRestoreArray(F, &f));
   PetscCall(VecRestoreArrayRead(Udot, &ud));
   PetscCall(VecRestoreArrayRead(U, &u));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode ijacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat P, void *ctx)
@@ -90,7 +91,7 @@ static PetscErrorCode ijacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal s
     PetscCall(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
     PetscCall(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* linear interpolation at x of the cell values and the face values u(0) = 1 and u(1) = a u_{n-1} */
@@ -157,5 +158,5 @@ PetscErrorCode DeepCDMoeDiffSorpReference(DeepCDMoePDE pde, const DeepCDMoeGrid 
   PetscCall(TSDestroy(&ts));
   PetscCall(MatDestroy(&J));
   PetscCall(VecDestroy(&U));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

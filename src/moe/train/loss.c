@@ -3,6 +3,7 @@
    u through the transposed stencils. */
 #include <deepcd/private/moeimpl.h>
 #include <deepcd/moe_train.h>
+#include <deepcd/private/petsccompat.h>
 
 const char *const DeepCDMoeLossTypes[] = { "norm", "mse", "DeepCDMoeLossType", "DEEPCD_MOE_LOSS_", NULL };
 
@@ -46,10 +47,10 @@ PetscErrorCode DeepCDMoeLoss(DeepCDMoePDE pde, const DeepCDMoeGrid *g, DeepCDMoe
   PetscReal     *q, *qbar, *r, ss[NTERMS] = { 0 }, u0ss = 0.0, w[NTERMS], coef[NTERMS], loss = 0.0;
 
   PetscFunctionBegin;
-  PetscValidPointer(pde, 1);
-  PetscValidPointer(g, 2);
-  PetscValidRealPointer(u, 7);
-  PetscValidRealPointer(L, 8);
+  PetscAssertPointer(pde, 1);
+  PetscAssertPointer(g, 2);
+  PetscAssertPointer(u, 7);
+  PetscAssertPointer(L, 8);
   PetscCheck(type == DEEPCD_MOE_LOSS_NORM || type == DEEPCD_MOE_LOSS_MSE, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe loss: unknown type %d", (int) type);
   PetscCall(PetscMalloc3(DEEPCD_MOE_NFIELDS * P, &q, DEEPCD_MOE_NFIELDS * P, &qbar, P, &r));
   PetscCall(PetscArraycpy(q, u, P));
@@ -123,5 +124,5 @@ PetscErrorCode DeepCDMoeLoss(DeepCDMoePDE pde, const DeepCDMoeGrid *g, DeepCDMoe
     }
   }
   PetscCall(PetscFree3(q, qbar, r));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -3,6 +3,7 @@
 #include <deepcd/private/adam.h>
 #include <deepcd/private/moeimpl.h>
 #include <deepcd/private/moetrainimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 const char *const DeepCDMoeModelTypes[] = { "soft", "hard", "DeepCDMoeModelType", "DEEPCD_MOE_MODEL_", NULL };
 
@@ -15,14 +16,14 @@ static PetscErrorCode register_events(void)
   PetscClassId     id;
 
   PetscFunctionBegin;
-  if (registered) PetscFunctionReturn(0);
+  if (registered) PetscFunctionReturn(PETSC_SUCCESS);
   registered = PETSC_TRUE;
   PetscCall(PetscClassIdRegister("DeepCD MoE", &id));
   PetscCall(PetscLogEventRegister("MoeNetwork", id, &EV_NETWORK));
   PetscCall(PetscLogEventRegister("MoeSolve", id, &EV_SOLVE));
   PetscCall(PetscLogEventRegister("MoeIFT", id, &EV_IFT));
   PetscCall(PetscLogEventRegister("MoeLoss", id, &EV_LOSS));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -81,7 +82,7 @@ PetscErrorCode DeepCDMoeTrainOptionsDefault(const char type[], DeepCDMoeTrainOpt
   o->conditions    = DEEPCD_MOE_CONDITIONS_GLOBAL;
   PetscCall(DeepCDMoeLMOptionsDefault(&o->lm));
   if (diffsorp) o->lm.w0 = 1.0;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode check_options(MPI_Comm comm, const DeepCDMoeTrainOptions *o)
@@ -98,7 +99,7 @@ static PetscErrorCode check_options(MPI_Comm comm, const DeepCDMoeTrainOptions *
   PetscCheck(o->loss == DEEPCD_MOE_LOSS_NORM || o->loss == DEEPCD_MOE_LOSS_MSE, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: unknown loss type %d", (int) o->loss);
   PetscCheck(o->w_pde >= 0.0 && o->w_ic >= 0.0 && o->w_bc >= 0.0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: loss weights must be >= 0");
   PetscCheck(o->eval_every >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: eval-every %" PetscInt_FMT ": must be >= 0", o->eval_every);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* splitmix64 -> uniform [0, 1) on the trainer's stream */
@@ -133,7 +134,7 @@ PetscErrorCode DeepCDMoeTrainerCreate(MPI_Comm comm, const char type[], const De
   uint64_t         s;
 
   PetscFunctionBegin;
-  PetscValidPointer(t, 4);
+  PetscAssertPointer(t, 4);
   PetscCall(check_options(comm, o));
   PetscCall(register_events());
   PetscCall(PetscNew(&tr));
@@ -178,7 +179,7 @@ PetscErrorCode DeepCDMoeTrainerCreate(MPI_Comm comm, const char type[], const De
     PetscCall(DeepCDMoeExpertsSetUp(tr->ex));
   }
   *t = tr;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDMoeTrainerDrawInstance(DeepCDMoeTrainer t, uint64_t *s, PetscReal param[])
@@ -188,7 +189,7 @@ PetscErrorCode DeepCDMoeTrainerDrawInstance(DeepCDMoeTrainer t, uint64_t *s, Pet
   PetscFunctionBegin;
   for (PetscInt l = 0; l < t->np; l++) r[l] = uniform(s);
   PetscCall(DeepCDMoePDESample(t->pde, r, param));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -203,7 +204,7 @@ PetscErrorCode DeepCDMoeTrainerDestroy(DeepCDMoeTrainer *t)
   DeepCDMoeTrainer tr = *t;
 
   PetscFunctionBegin;
-  if (!tr) PetscFunctionReturn(0);
+  if (!tr) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(DeepCDMoeExpertsDestroy(&tr->ex));
   PetscCall(DeepCDMoeMLPDestroy(&tr->mlp));
   PetscCall(DeepCDMoePDEDestroy(&tr->pde));
@@ -216,7 +217,7 @@ PetscErrorCode DeepCDMoeTrainerDestroy(DeepCDMoeTrainer *t)
   PetscCall(PetscFree(tr->ckpt));
   PetscCall(PetscFree(tr));
   *t = NULL;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -230,7 +231,7 @@ PetscErrorCode DeepCDMoeTrainerGetPDE(DeepCDMoeTrainer t, DeepCDMoePDE *pde)
 {
   PetscFunctionBegin;
   *pde = t->pde;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -244,7 +245,7 @@ PetscErrorCode DeepCDMoeTrainerGetOptions(DeepCDMoeTrainer t, const DeepCDMoeTra
 {
   PetscFunctionBegin;
   *o = &t->o;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -258,7 +259,7 @@ PetscErrorCode DeepCDMoeTrainerGetGrid(DeepCDMoeTrainer t, const DeepCDMoeGrid *
 {
   PetscFunctionBegin;
   *g = &t->grid;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -273,7 +274,7 @@ PetscErrorCode DeepCDMoeTrainerSetMonitor(DeepCDMoeTrainer t, DeepCDMoeTrainMoni
   PetscFunctionBegin;
   t->monitor = monitor;
   t->mctx    = ctx;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -296,7 +297,7 @@ PetscErrorCode DeepCDMoeTrainerSetCheckpoint(DeepCDMoeTrainer t, const char file
   PetscCall(PetscFree(t->ckpt));
   if (every) PetscCall(PetscStrallocpy(file, &t->ckpt));
   t->ckpt_every = every;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -311,7 +312,7 @@ PetscErrorCode DeepCDMoeTrainerGetParameters(DeepCDMoeTrainer t, PetscInt *n, co
   PetscFunctionBegin;
   if (n) *n = t->nth;
   if (theta) *theta = t->theta;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -325,7 +326,7 @@ PetscErrorCode DeepCDMoeTrainerGetStep(DeepCDMoeTrainer t, PetscInt *step)
 {
   PetscFunctionBegin;
   *step = t->step;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -341,7 +342,7 @@ PetscErrorCode DeepCDMoeTrainerGetHistory(DeepCDMoeTrainer t, PetscInt *n, const
   if (n) *n = t->step;
   if (loss) *loss = t->loss_hist;
   if (err) *err = t->err_hist;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -357,7 +358,7 @@ PetscErrorCode DeepCDMoeTrainerGetInstances(DeepCDMoeTrainer t, PetscBool test, 
   if (count) *count = test ? t->o.ntest : t->o.ntrain;
   if (nparam) *nparam = t->np;
   if (param) *param = test ? t->test : t->train;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* u on the whole grid (every rank) for the instance `param`; the network keeps its tape for backward() */
@@ -382,7 +383,7 @@ static PetscErrorCode forward(DeepCDMoeTrainer t, const PetscReal param[])
     PetscCall(DeepCDMoeMLPForward(t->mlp, P, t->X, t->theta, t->u));
     PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* gtmp = dL/dtheta from ubar, after forward() of the same instance (the same on every rank) */
@@ -403,7 +404,7 @@ static PetscErrorCode backward(DeepCDMoeTrainer t)
     PetscCall(DeepCDMoeMLPBackward(t->mlp, t->theta, t->ubar, t->gtmp, NULL));
     PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -463,7 +464,7 @@ PetscErrorCode DeepCDMoeTrainerStep(DeepCDMoeTrainer t, PetscReal *loss)
   t->time_train += MPI_Wtime() - t0;
   t->nstep_timed++;
   if (loss) *loss = Lb;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDMoeTrainerEnsureHistory(DeepCDMoeTrainer t, PetscInt n)
@@ -471,13 +472,13 @@ PetscErrorCode DeepCDMoeTrainerEnsureHistory(DeepCDMoeTrainer t, PetscInt n)
   PetscReal *l, *e;
 
   PetscFunctionBegin;
-  if (n <= t->hcap) PetscFunctionReturn(0);
+  if (n <= t->hcap) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscMalloc2(2 * n, &l, 2 * n, &e));
   PetscCall(PetscArraycpy(l, t->loss_hist, t->hcap));
   PetscCall(PetscArraycpy(e, t->err_hist, t->hcap));
   PetscCall(PetscFree2(t->loss_hist, t->err_hist));
   t->loss_hist = l, t->err_hist = e, t->hcap = 2 * n;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -498,7 +499,7 @@ PetscErrorCode DeepCDMoeTrainerPredict(DeepCDMoeTrainer t, const PetscReal param
   PetscFunctionBegin;
   PetscCall(forward(t, param));
   PetscCall(PetscArraycpy(u, t->u, t->grid.nx * t->grid.nt));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -533,7 +534,7 @@ PetscErrorCode DeepCDMoeTrainerGetReferences(DeepCDMoeTrainer t, const PetscReal
     }
   }
   *ref = t->ref;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -578,7 +579,7 @@ PetscErrorCode DeepCDMoeTrainerEvaluate(DeepCDMoeTrainer t, PetscReal err[], Pet
   if (err) PetscCall(PetscArraycpy(err, t->errs, t->o.ntest));
   if (pred) PetscCall(PetscArraycpy(pred, t->pred, t->o.ntest * P));
   if (mean) *mean = sum / t->o.ntest;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -593,7 +594,7 @@ PetscErrorCode DeepCDMoeTrainerGetTimings(DeepCDMoeTrainer t, PetscReal *step, P
   PetscFunctionBegin;
   if (step) *step = t->nstep_timed ? t->time_train / t->nstep_timed : 0.0;
   if (infer) *infer = t->ninfer_timed ? t->time_infer / t->ninfer_timed : 0.0;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -617,5 +618,5 @@ PetscErrorCode DeepCDMoeTrainerTrain(DeepCDMoeTrainer t)
     if (t->monitor) PetscCall((*t->monitor)(t, t->step, loss, err, t->mctx));
     if (t->ckpt_every > 0 && t->step % t->ckpt_every == 0) PetscCall(DeepCDMoeTrainerSave(t, t->ckpt));
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -7,6 +7,7 @@
 #include <hdf5.h>
 #include <deepcd/private/h5util.h>
 #include <deepcd/private/moetrainimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 #define RUN_FORMAT  "deepcd-moe-run"
 #define RUN_VERSION 1
@@ -17,21 +18,21 @@ static PetscErrorCode put_int(const char file[], hid_t fid, const char name[], P
 {
   PetscFunctionBegin;
   PetscCall(DeepCDH5Wrote(deepcd_h5_write_attr_int(fid, name, (long long) v), file, "attribute", name));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode put_real(const char file[], hid_t fid, const char name[], PetscReal v)
 {
   PetscFunctionBegin;
   PetscCall(DeepCDH5Wrote(deepcd_h5_write_attr_real(fid, name, (double) v), file, "attribute", name));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode put_str(const char file[], hid_t fid, const char name[], const char v[])
 {
   PetscFunctionBegin;
   PetscCall(DeepCDH5Wrote(deepcd_h5_write_attr_string(fid, name, v), file, "attribute", name));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* a float64 dataset of rank nd (dims[]; a zero dimension writes an empty dataset) */
@@ -42,7 +43,7 @@ static PetscErrorCode put_data(const char file[], hid_t fid, const char name[], 
   PetscFunctionBegin;
   for (int k = 0; k < nd; k++) d[k] = (hsize_t) dims[k];
   PetscCall(DeepCDH5Wrote(deepcd_h5_write_whole(fid, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, nd, d, v), file, "dataset", name));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode write_contents(hid_t f, const char file[], const void *ctx)
@@ -134,7 +135,7 @@ static PetscErrorCode write_contents(hid_t f, const char file[], const void *ctx
     PetscCall(put_data(file, f, "reference", 3, d, t->ref));
     PetscCall(put_data(file, f, "errors", 1, d, t->errs));
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -158,7 +159,7 @@ PetscErrorCode DeepCDMoeTrainerSave(DeepCDMoeTrainer t, const char file[])
   PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, 0, t->comm));
   if (!t->rank) PetscCall(ierr); /* rank 0 keeps its specific message */
   PetscCheck(!code, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: writing the moe run file failed on rank 0", file);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* ---- reading (every rank) -------------------------------------------------- */
@@ -172,28 +173,28 @@ static PetscErrorCode get_int(const Reader *r, const char name[], PetscInt *v)
 {
   PetscFunctionBegin;
   PetscCall(DeepCDH5ReadAttrInt(PETSC_COMM_SELF, r->file, r->f, name, v));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode get_real(const Reader *r, const char name[], PetscReal *v)
 {
   PetscFunctionBegin;
   PetscCall(DeepCDH5ReadAttrReal(PETSC_COMM_SELF, r->file, r->f, name, v));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode get_str(const Reader *r, const char name[], char buf[], size_t len)
 {
   PetscFunctionBegin;
   PetscCall(DeepCDH5ReadAttrString(PETSC_COMM_SELF, r->file, r->f, name, buf, len));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode has_attr(const Reader *r, const char name[], PetscBool *exists)
 {
   PetscFunctionBegin;
   PetscCall(DeepCDH5AttrExists(PETSC_COMM_SELF, r->file, r->f, name, exists));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode get_choice(const Reader *r, const char name[], const char *const list[], PetscInt n, PetscInt *v)
@@ -208,7 +209,7 @@ static PetscErrorCode get_choice(const Reader *r, const char name[], const char 
     PetscCall(PetscStrcmp(buf, list[k], &same));
     if (same) {
       *v = k;
-      PetscFunctionReturn(0);
+      PetscFunctionReturn(PETSC_SUCCESS);
     }
   }
   SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is '%s', not a known value", r->file, name, buf);
@@ -221,7 +222,7 @@ static PetscErrorCode get_data(const Reader *r, const char name[], PetscInt n, P
 
   PetscFunctionBegin;
   PetscCall(DeepCDH5ReadChecked(PETSC_COMM_SELF, r->file, r->f, &s, v));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode read_options(const Reader *r, char pde[], size_t len, DeepCDMoeTrainOptions *o)
@@ -284,7 +285,7 @@ static PetscErrorCode read_options(const Reader *r, char pde[], size_t len, Deep
     PetscCall(get_int(r, "loss_unscaled", &v));
     o->loss_unscaled = v ? PETSC_TRUE : PETSC_FALSE;
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* the saved settings that decide the trajectory must equal the trainer's (steps may differ: train further) */
@@ -318,7 +319,7 @@ static PetscErrorCode check_same(const Reader *r, DeepCDMoeTrainer t, const char
   PetscCheck(same, PETSC_COMM_SELF, PETSC_ERR_ARG_INCOMP, "%s: a checkpoint of PDE '%s', this run trains '%s'", r->file, pde, t->pde->type);
   for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++)
     PetscCheck(ints[k].a == ints[k].b, PETSC_COMM_SELF, PETSC_ERR_ARG_INCOMP, "%s: the checkpoint has %s %" PetscInt_FMT ", this run %" PetscInt_FMT, r->file, ints[k].name, ints[k].a, ints[k].b);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode read_state(const Reader *r, DeepCDMoeTrainer t)
@@ -339,7 +340,7 @@ static PetscErrorCode read_state(const Reader *r, DeepCDMoeTrainer t)
   PetscCall(get_data(r, "error", step, t->err_hist));
   t->step = step;
   t->rng  = rng;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 typedef struct {
@@ -357,7 +358,7 @@ static PetscErrorCode with_file_body(hid_t fid, void *ctx)
   PetscFunctionBegin;
   PetscCall(DeepCDH5CheckHeader(w->comm, w->file, fid, 1, (const char *const[]){ RUN_FORMAT }, (const int[]){ RUN_VERSION }, "moe run file", NULL));
   PetscCall((*w->body)(&r, w->ctx));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* runs body(r, ctx) on the open, checked file with HDF5's error printing off; every rank */
@@ -367,7 +368,7 @@ static PetscErrorCode with_file(MPI_Comm comm, const char file[], PetscErrorCode
 
   PetscFunctionBegin;
   PetscCall(DeepCDH5WithFile(comm, file, with_file_body, &w));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode resume_body(const Reader *r, void *ctx)
@@ -380,7 +381,7 @@ static PetscErrorCode resume_body(const Reader *r, void *ctx)
   PetscCall(read_options(r, pde, sizeof(pde), &s));
   PetscCall(check_same(r, t, pde, &s));
   PetscCall(read_state(r, t));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -398,7 +399,7 @@ PetscErrorCode DeepCDMoeTrainerResume(DeepCDMoeTrainer t, const char file[])
 {
   PetscFunctionBegin;
   PetscCall(with_file(t->comm, file, resume_body, t));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 typedef struct {
@@ -416,7 +417,7 @@ static PetscErrorCode load_body(const Reader *r, void *ctx)
   PetscCall(read_options(r, pde, sizeof(pde), &o));
   PetscCall(DeepCDMoeTrainerCreate(c->comm, pde, &o, &c->t));
   PetscCall(read_state(r, c->t));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -436,5 +437,5 @@ PetscErrorCode DeepCDMoeTrainerLoad(MPI_Comm comm, const char file[], DeepCDMoeT
   if (ierr) PetscCall(DeepCDMoeTrainerDestroy(&c.t));
   PetscCall(ierr);
   *t = c.t;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

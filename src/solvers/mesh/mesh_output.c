@@ -8,6 +8,7 @@
 #include <deepcd/problem.h>
 #include <deepcd/solution.h>
 #include <deepcd/private/h5util.h>
+#include <deepcd/private/petsccompat.h>
 
 typedef struct {
   const char      *file, *dataset;
@@ -95,7 +96,7 @@ static PetscErrorCode field_read(hid_t fid, void *ctx)
     f->grid.origin[d]  = f->cell ? 0.5 * (double) f->h : 0.0;
     f->grid.spacing[d] = (double) f->h;
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -119,14 +120,14 @@ PetscErrorCode DeepCDMeshFieldLoad(const char file[], const char dataset[], Deep
     PetscCall(PetscFree(f->field));
     PetscCall(ierr);
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDMeshFieldDestroy(DeepCDMeshField *f)
 {
   PetscFunctionBegin;
   if (f) PetscCall(PetscFree(f->field));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* ---- writer ------------------------------------------------------------------ */
@@ -266,7 +267,7 @@ static PetscErrorCode mesh_arrays_of_surface(const mesh_surface *surface, mesh_a
   m->tris   = surface->tris;
   m->ntets  = -1;
   m->tets   = NULL;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Both files under temporary names, then renamed (the XDMF file first). */
@@ -306,7 +307,7 @@ static PetscErrorCode write_pair(const mesh_arrays *surface, const char xmfpath[
   }
   /* the XDMF file first: when the HDF5 file is in place, its sidecar is too */
   PetscCall(DeepCDH5Raise(PETSC_COMM_SELF, deepcd_h5_commit_pair(xmftmp, xmfpath, h5tmp, h5path, 1, &e), &e));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -333,7 +334,7 @@ PetscErrorCode DeepCDMeshWriteXDMF(const mesh_surface *surface, const char xmfpa
   PetscFunctionBegin;
   PetscCall(mesh_arrays_of_surface(surface, &m));
   PetscCall(write_pair(&m, xmfpath, h5path, source, dataset, iso, NULL));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -370,7 +371,7 @@ PetscErrorCode DeepCDMeshWriteTetsXDMF(const mesh_tets *tets, const char xmfpath
   m.ntets  = tets->ntets;
   m.tets   = tets->tets;
   PetscCall(write_pair(&m, xmfpath, h5path, source, dataset, iso, NULL));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -409,5 +410,5 @@ PetscErrorCode DeepCDMeshWriteSolutionXDMF(const mesh_surface *surface, const ch
   g.h5ref = solution_ref;
   PetscCall(mesh_arrays_of_surface(surface, &m));
   PetscCall(write_pair(&m, xmfpath, h5path, source, dataset, iso, &g));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

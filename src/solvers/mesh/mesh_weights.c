@@ -6,6 +6,7 @@
 #include <string.h>
 #include <deepcd/mesh_output.h>
 #include <deepcd/private/h5util.h>
+#include <deepcd/private/petsccompat.h>
 
 /* Reads the optional dataset `name` of shape (rows, cols) (cols = 0: one
    dimension of rows), finite, as double into a new array (*out stays NULL
@@ -18,10 +19,10 @@ static PetscErrorCode weights_read(const char file[], hid_t fid, const char name
   PetscFunctionBegin;
   *out = NULL;
   PetscCall(DeepCDH5DatasetInfo(PETSC_COMM_SELF, file, fid, name, &info));
-  if (!info.exists) PetscFunctionReturn(0);
+  if (!info.exists) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscMalloc1(rows * (cols ? cols : 1) + 1, out));
   PetscCall(DeepCDH5ReadChecked(PETSC_COMM_SELF, file, fid, &s, *out));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 typedef struct {
@@ -66,7 +67,7 @@ static PetscErrorCode weights_load(hid_t fid, void *ctx)
   PetscCall(weights_read(file, fid, "beta", ncubes, 12, &w->beta));
   PetscCall(weights_read(file, fid, "gamma", ncubes, 0, &w->gamma));
   PetscCall(weights_read(file, fid, "deform", nverts, 3, &w->deform));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -91,16 +92,16 @@ PetscErrorCode DeepCDMeshWeightsLoad(const char file[], const mesh_grid *grid, D
     PetscCall(DeepCDMeshWeightsDestroy(w));
     PetscCall(ierr);
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDMeshWeightsDestroy(DeepCDMeshWeights *w)
 {
   PetscFunctionBegin;
-  if (!w) PetscFunctionReturn(0);
+  if (!w) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree(w->alpha));
   PetscCall(PetscFree(w->beta));
   PetscCall(PetscFree(w->gamma));
   PetscCall(PetscFree(w->deform));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

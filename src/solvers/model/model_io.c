@@ -10,10 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <hdf5.h>
-#include <petsc/private/petscimpl.h> /* PetscValidPointer() */
+#include <petsc/private/petscimpl.h> /* PetscAssertPointer() */
 #include <deepcd/model_io.h>
 #include <deepcd/private/h5util.h>
 #include <deepcd/private/modelioimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 #define MODEL_LAYER_COLUMNS  8
 #define MODEL_TENSOR_COLUMNS 2
@@ -35,7 +36,7 @@ static PetscErrorCode write_string_attr(hid_t loc, const char path[], const char
 {
   PetscFunctionBegin;
   PetscCheck(!deepcd_h5_write_attr_string(loc, name, value), PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write attribute '%s%s'", path, prefix, name);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* A scalar (n = 0) or 1-D (n values) attribute: filetype is what is stored, memtype describes *value. */
@@ -43,7 +44,7 @@ static PetscErrorCode write_attr(hid_t loc, const char path[], const char prefix
 {
   PetscFunctionBegin;
   PetscCheck(!deepcd_h5_write_attr(loc, name, filetype, memtype, n, value), PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write attribute '%s%s'", path, prefix, name);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* A dataset of `rank` dimensions; `label` names it in messages. */
@@ -51,7 +52,7 @@ static PetscErrorCode write_dataset(hid_t loc, const char path[], const char nam
 {
   PetscFunctionBegin;
   PetscCall(DeepCDH5Wrote(deepcd_h5_write_whole(loc, name, filetype, memtype, rank, dims, buf), path, "dataset", label));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode create_group(hid_t file, const char path[], const char name[], hid_t *gid)
@@ -59,7 +60,7 @@ static PetscErrorCode create_group(hid_t file, const char path[], const char nam
   PetscFunctionBegin;
   *gid = deepcd_h5_create_group(file, name);
   PetscCheck(*gid >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot create group '%s'", path, name);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The two integer tables, `tensors` and `layers`. */
@@ -98,7 +99,7 @@ static PetscErrorCode write_tables(hid_t file, const nn_model *m, const char pat
   }
   PetscCall(PetscFree(buf));
   PetscCall(ierr);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode write_weights(hid_t grp, const nn_model *m, const char path[])
@@ -120,7 +121,7 @@ static PetscErrorCode write_weights(hid_t grp, const nn_model *m, const char pat
     snprintf(label, sizeof(label), "weights/%s", name);
     PetscCall(write_dataset(grp, path, name, label, 1, dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, m->params + L->bias));
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode write_training(hid_t grp, const nn_training *t, const char path[])
@@ -136,7 +137,7 @@ static PetscErrorCode write_training(hid_t grp, const nn_training *t, const char
   PetscCall(write_attr(grp, path, p, "steps", 0, H5T_STD_I64LE, H5T_NATIVE_LLONG, &steps));
   PetscCall(write_string_attr(grp, path, p, "date", t->date));
   PetscCall(write_attr(grp, path, p, "seed", 0, H5T_STD_U64LE, H5T_NATIVE_UINT64, &t->seed));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDModelWriteContents(hid_t file, const char path[], const void *ctx)
@@ -164,7 +165,7 @@ PetscErrorCode DeepCDModelWriteContents(hid_t file, const char path[], const voi
   ierr = write_training(grp, &m->training, path);
   H5Gclose(grp);
   PetscCall(ierr);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* A fixed-size char field must hold a terminated string. */
@@ -172,14 +173,14 @@ static PetscErrorCode check_field(const char path[], const char field[], const c
 {
   PetscFunctionBegin;
   PetscCheck(strnlen(value, size) < size, PETSC_COMM_SELF, PETSC_ERR_ARG_CORRUPT, "%s: the model's %s is not a terminated string of at most %zu characters", path, field, size - 1);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The checks made before a model is written. */
 PetscErrorCode DeepCDModelCheckWritable(const nn_model *m, const char path[])
 {
   PetscFunctionBegin;
-  PetscValidPointer(m, 1);
+  PetscAssertPointer(m, 1);
   PetscCheck(path && path[0], PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "model file name is empty");
   PetscCheck(nn_model_validate(m) == NN_SUCCESS, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s: cannot write an invalid model: %s", path, nn_error_message());
   PetscCheck(m->nparams <= (size_t) INT64_MAX, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: too many parameters", path);
@@ -189,7 +190,7 @@ PetscErrorCode DeepCDModelCheckWritable(const nn_model *m, const char path[])
   PetscCall(check_field(path, "training data", m->training.data, sizeof(m->training.data)));
   PetscCall(check_field(path, "training loss", m->training.loss, sizeof(m->training.loss)));
   PetscCall(check_field(path, "training date", m->training.date, sizeof(m->training.date)));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -218,7 +219,7 @@ PetscErrorCode DeepCDModelWrite(const nn_model *m, const char path[])
   PetscFunctionBegin;
   PetscCall(DeepCDModelCheckWritable(m, path));
   PetscCall(DeepCDH5WriteAtomic(path, DeepCDModelWriteContents, m));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* ---- reading: every rank reads the whole file and runs the same checks ---- */
@@ -242,7 +243,7 @@ static PetscErrorCode attr_present(ModelReader *r, hid_t loc, const char name[],
   PetscFunctionBegin;
   PetscCall(DeepCDH5Raise(r->comm, deepcd_h5_attr_exists(loc, r->file, name, label, &x, &e), &e));
   *present = x ? PETSC_TRUE : PETSC_FALSE;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* A string attribute of at most len-1 characters; buf is left unchanged when the attribute is optional and absent. */
@@ -254,7 +255,7 @@ static PetscErrorCode read_attr_string(ModelReader *r, hid_t loc, const char nam
   PetscFunctionBegin;
   if (optional) PetscCall(attr_present(r, loc, name, label, &present));
   if (present) PetscCall(DeepCDH5Raise(r->comm, deepcd_h5_read_attr_string(loc, r->file, name, label, buf, len, &e), &e));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* `n` integer values of any integer type, as long long (unsigned ones must not exceed LLONG_MAX). */
@@ -266,7 +267,7 @@ static PetscErrorCode read_attr_ints(ModelReader *r, hid_t loc, const char name[
   PetscFunctionBegin;
   if (optional) PetscCall(attr_present(r, loc, name, label, &present));
   if (present) PetscCall(DeepCDH5Raise(r->comm, deepcd_h5_read_attr_ints(loc, r->file, name, label, n, v, &e), &e));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* An integer attribute in [lo, hi]. */
@@ -275,7 +276,7 @@ static PetscErrorCode read_attr_int_range(ModelReader *r, hid_t loc, const char 
   PetscFunctionBegin;
   PetscCall(read_attr_ints(r, loc, name, label, optional, 1, v));
   PetscCheck(*v >= lo && *v <= hi, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' = %lld is out of range (%lld..%lld)", r->file, label, *v, lo, hi);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The optional training seed (any integer type, non-negative) and loss value. */
@@ -289,7 +290,7 @@ static PetscErrorCode read_attr_seed_loss(ModelReader *r, hid_t loc, uint64_t *s
   if (present) PetscCall(DeepCDH5Raise(r->comm, deepcd_h5_read_attr_u64(loc, r->file, "seed", "training/seed", seed, &e), &e));
   PetscCall(attr_present(r, loc, "loss_value", "training/loss_value", &present));
   if (present) PetscCall(DeepCDH5Raise(r->comm, deepcd_h5_read_attr_double(loc, r->file, "loss_value", "training/loss_value", loss, &e), &e));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Reads a whole dataset; a read failure on any rank is an error on all of them. */
@@ -301,7 +302,7 @@ static PetscErrorCode read_all(ModelReader *r, const char name[], hid_t memtype,
   ok = deepcd_h5_read_whole(r->fid, name, memtype, buf) ? PETSC_FALSE : PETSC_TRUE;
   PetscCall(MPIU_Allreduce(&ok, &allok, 1, MPIU_BOOL, MPI_LAND, r->comm));
   PetscCheck(allok, r->comm, PETSC_ERR_FILE_READ, "%s: dataset '%s': read failed (corrupt or truncated data)", r->file, name);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* An integer table of `ncols` columns and at least one row, read as long long. */
@@ -325,7 +326,7 @@ static PetscErrorCode read_table(ModelReader *r, const char name[], const char r
   *nrows = (int) info.dims[0];
   PetscCall(PetscMalloc1((size_t) *nrows * (size_t) ncols, v));
   PetscCall(read_all(r, name, H5T_NATIVE_LLONG, *v));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static const char *op_name(long long op)
@@ -420,7 +421,7 @@ static PetscErrorCode read_graph(ModelReader *r)
   /* the graph: order of computation, shapes, levels (the parameters are zero, so finite, here) */
   PetscCheck(nn_model_validate(m) == NN_SUCCESS, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: layers: %s", r->file, nn_error_message());
   PetscCheck((unsigned long long) r->nparams == (unsigned long long) next, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'nparams' = %lld, but the layers have %zu parameters", r->file, r->nparams, next);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* A float32 dataset `weights/NAME` of the given shape, read into buf and checked for NaN/Inf. */
@@ -433,7 +434,7 @@ static PetscErrorCode read_weight(ModelReader *r, const char name[], int rank, c
   snprintf(path, sizeof(path), "weights/%s", name);
   for (int d = 0; d < rank; d++) s.dims[d] = dims[d];
   PetscCall(DeepCDH5ReadChecked(r->comm, r->file, r->fid, &s, buf));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Is `name` the kernel or bias dataset of a conv layer of m? */
@@ -488,7 +489,7 @@ static PetscErrorCode read_weights(ModelReader *r)
     PetscCheck(len >= 0, r->comm, PETSC_ERR_FILE_READ, "%s: group 'weights': cannot be listed", r->file);
     PetscCheck(is_weight_name(m, name), r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: group 'weights': unexpected object '%s%s' (not the kernel or bias of a conv layer)", r->file, name, (size_t) len >= sizeof(name) ? "..." : "");
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The optional group `training`; each of its attributes is optional too. */
@@ -501,7 +502,7 @@ static PetscErrorCode read_training(ModelReader *r)
   PetscFunctionBegin;
   e = H5Lexists(r->fid, "training", H5P_DEFAULT);
   PetscCheck(e >= 0, r->comm, PETSC_ERR_FILE_READ, "%s: group 'training': cannot be queried", r->file);
-  if (!e) PetscFunctionReturn(0);
+  if (!e) PetscFunctionReturn(PETSC_SUCCESS);
   r->tid = H5Gopen2(r->fid, "training", H5P_DEFAULT);
   PetscCheck(r->tid >= 0, r->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: 'training' is not a group", r->file);
   PetscCall(read_attr_ints(r, r->tid, "grid", "training/grid", PETSC_TRUE, 3, grid));
@@ -515,7 +516,7 @@ static PetscErrorCode read_training(ModelReader *r)
   t->steps = (long) steps;
   PetscCall(read_attr_string(r, r->tid, "date", "training/date", PETSC_TRUE, t->date, sizeof(t->date)));
   PetscCall(read_attr_seed_loss(r, r->tid, &t->seed, &t->loss_value));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -550,8 +551,8 @@ PetscErrorCode DeepCDModelRead(MPI_Comm comm, const char path[], nn_model **m)
   PetscErrorCode  ierr;
 
   PetscFunctionBegin;
-  PetscValidCharPointer(path, 2);
-  PetscValidPointer(m, 3);
+  PetscAssertPointer(path, 2);
+  PetscAssertPointer(m, 3);
   *m = NULL;
   PetscCall(PetscMemzero(&r, sizeof(r)));
   r.comm = comm;
@@ -573,7 +574,7 @@ PetscErrorCode DeepCDModelRead(MPI_Comm comm, const char path[], nn_model **m)
   if (ierr) nn_model_destroy(&r.m);
   PetscCall(ierr);
   *m = r.m;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -603,15 +604,15 @@ PetscErrorCode DeepCDModelTrainingSmooth(const nn_model *m, PetscInt *n)
   char       *end;
 
   PetscFunctionBegin;
-  PetscValidPointer(m, 1);
-  PetscValidIntPointer(n, 2);
+  PetscAssertPointer(m, 1);
+  PetscAssertPointer(n, 2);
   *n = 0;
   s  = strstr(m->training.loss, "smoothed by ");
-  if (!s) PetscFunctionReturn(0);
+  if (!s) PetscFunctionReturn(PETSC_SUCCESS);
   errno = 0;
   v     = strtol(s + strlen("smoothed by "), &end, 10);
   if (!errno && end != s + strlen("smoothed by ") && v > 0 && v <= INT_MAX) *n = (PetscInt) v;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* ---- viewing ---- */
@@ -646,11 +647,11 @@ PetscErrorCode DeepCDModelView(const nn_model *m, PetscViewer viewer)
   const char *actnames[2] = { "none", "relu" };
 
   PetscFunctionBegin;
-  PetscValidPointer(m, 1);
+  PetscAssertPointer(m, 1);
   if (!viewer) PetscCall(PetscViewerASCIIGetStdout(PETSC_COMM_SELF, &viewer));
   PetscValidHeaderSpecific(viewer, PETSC_VIEWER_CLASSID, 2);
   PetscCall(PetscObjectTypeCompare((PetscObject) viewer, PETSCVIEWERASCII, &isascii));
-  if (!isascii) PetscFunctionReturn(0);
+  if (!isascii) PetscFunctionReturn(PETSC_SUCCESS);
   levels = nn_model_levels(m);
   fpv    = nn_model_flops_per_voxel(m);
   for (int l = 0; l < m->nlayers; l++) nconv += m->layers[l].op == NN_OP_CONV;
@@ -693,5 +694,5 @@ PetscErrorCode DeepCDModelView(const nn_model *m, PetscViewer viewer)
       PetscCall(PetscViewerASCIIPrintf(viewer, "  training: grid %dx%dx%d, data '%s', loss %s = %s, %ld steps, date %s, seed %llu\n", t->grid[0], t->grid[1], t->grid[2], t->data, t->loss[0] ? t->loss : "(unnamed)", buf, t->steps, t->date[0] ? t->date : "(none)", (unsigned long long) t->seed));
     }
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -2,6 +2,7 @@
    2x pooling layer of the CNN never straddles two ranks. */
 #include <petsc/private/petscimpl.h>
 #include <deepcd/problem.h>
+#include <deepcd/private/petsccompat.h>
 
 /* Splits n cells into p ranges of whole cell pairs (the last range also takes
    the odd cell of an odd n). Returns PETSC_FALSE when some range would be empty. */
@@ -49,7 +50,7 @@ PetscErrorCode DeepCDGridCreate(MPI_Comm comm, PetscInt nx, PetscInt ny, PetscIn
   PetscReal   bestcost = PETSC_MAX_REAL;
 
   PetscFunctionBegin;
-  PetscValidPointer(da, 7);
+  PetscAssertPointer(da, 7);
   PetscCheck(nx > 0 && ny > 0 && nz > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "grid %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " has an empty dimension", nx, ny, nz);
   PetscCallMPI(MPI_Comm_size(comm, &size));
   for (PetscInt m = 1; m <= size; m++) {
@@ -80,5 +81,5 @@ PetscErrorCode DeepCDGridCreate(MPI_Comm comm, PetscInt nx, PetscInt ny, PetscIn
   /* cell-centred data: piecewise-constant transfer, coarsening by halving (PCMG) */
   PetscCall(DMDASetInterpolationType(*da, DMDA_Q0));
   PetscCall(DMSetUp(*da));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

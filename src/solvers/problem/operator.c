@@ -2,6 +2,7 @@
    "Discretisation"), assembled on the problem's DMDA. */
 #include <petsc/private/petscimpl.h>
 #include <deepcd/operator.h>
+#include <deepcd/private/petsccompat.h>
 
 /*@C
   DeepCDOperatorAssemble - Assembles the matrix A of a problem.
@@ -33,7 +34,7 @@ PetscErrorCode DeepCDOperatorAssemble(DeepCDProblem p, Mat *A)
   const PetscInt       n[3] = { p->nx, p->ny, p->nz };
 
   PetscFunctionBegin;
-  PetscValidPointer(A, 2);
+  PetscAssertPointer(A, 2);
   PetscCall(DMCreateMatrix(p->da, A));
   PetscCall(MatSetOption(*A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
   PetscCall(DMGetLocalVector(p->da, &lsolid));
@@ -89,7 +90,7 @@ PetscErrorCode DeepCDOperatorAssemble(DeepCDProblem p, Mat *A)
   PetscCall(MatAssemblyEnd(*A, MAT_FINAL_ASSEMBLY));
   PetscCall(MatSetOption(*A, MAT_SYMMETRIC, PETSC_TRUE));
   PetscCall(MatSetOption(*A, MAT_SYMMETRY_ETERNAL, PETSC_TRUE));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -113,7 +114,7 @@ PetscErrorCode DeepCDOperatorNullSpace(DeepCDProblem p, const DeepCDRegions *reg
 
   PetscFunctionBegin;
   *nsp = NULL;
-  if (!regions->nfloating) PetscFunctionReturn(0);
+  if (!regions->nfloating) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(VecDuplicateVecs(p->rhs, regions->nfloating, &v));
   for (PetscInt f = 0; f < regions->nfloating; f++) {
     const PetscScalar *lab;
@@ -130,7 +131,7 @@ PetscErrorCode DeepCDOperatorNullSpace(DeepCDProblem p, const DeepCDRegions *reg
   }
   PetscCall(MatNullSpaceCreate(PetscObjectComm((PetscObject) p->da), PETSC_FALSE, regions->nfloating, v, nsp));
   PetscCall(VecDestroyVecs(regions->nfloating, &v));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -183,7 +184,7 @@ PetscErrorCode DeepCDOperatorSetUp(DeepCDProblem p, Mat *A, Vec *b)
     PetscCall(MatNullSpaceDestroy(&nsp));
   }
   PetscCall(DeepCDRegionsDestroy(&regions));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -212,5 +213,5 @@ PetscErrorCode DeepCDProblemFinishSolution(DeepCDProblem p, Mat A, Vec x)
   PetscCall(VecDestroy(&fluid));
   PetscCall(MatGetNullSpace(A, &nsp));
   if (nsp) PetscCall(MatNullSpaceRemove(nsp, x));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -7,9 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <hdf5.h>
-#include <petsc/private/petscimpl.h> /* PetscValidPointer() */
+#include <petsc/private/petscimpl.h> /* PetscAssertPointer() */
 #include <deepcd/problem.h>
 #include <deepcd/private/h5util.h>
+#include <deepcd/private/petsccompat.h>
 
 #if defined(PETSC_USE_REAL_DOUBLE)
 #define DEEPCD_H5_NATIVE_REAL H5T_NATIVE_DOUBLE
@@ -52,7 +53,7 @@ PetscErrorCode DeepCDCheckBoundary(const char file[], const char boundary[])
   for (int w = 0; w < 6; w++) {
     PetscCheck(boundary[w] == 'D' || boundary[w] == 'N', PETSC_COMM_SELF, code, "%s: '%s': letter '%c' at position %d (wall %s) is not D or N", where, boundary, boundary[w], w + 1, DeepCDWallNames[w]);
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -81,7 +82,7 @@ PetscErrorCode DeepCDProblemDataCreate(PetscInt nx, PetscInt ny, PetscInt nz, Pe
   DeepCDProblemData *d;
 
   PetscFunctionBegin;
-  PetscValidPointer(data, 6);
+  PetscAssertPointer(data, 6);
   *data = NULL;
   PetscCheck(nx >= 1 && ny >= 1 && nz >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "grid %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT ": need at least 1 cell in each direction", nx, ny, nz);
   PetscCheck(h > 0 && !PetscIsInfOrNanReal(h), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "cell size h = %g must be positive and finite", (double) h);
@@ -97,7 +98,7 @@ PetscErrorCode DeepCDProblemDataCreate(PetscInt nx, PetscInt ny, PetscInt nz, Pe
   PetscCall(PetscStrncpy(d->boundary, boundary, sizeof(d->boundary)));
   PetscCall(PetscCalloc1(nx * ny * nz, &d->rhs));
   *data = d;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -115,14 +116,14 @@ PetscErrorCode DeepCDProblemDataCreate(PetscInt nx, PetscInt ny, PetscInt nz, Pe
 PetscErrorCode DeepCDProblemDataDestroy(DeepCDProblemData **data)
 {
   PetscFunctionBegin;
-  if (!data || !*data) PetscFunctionReturn(0);
+  if (!data || !*data) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree((*data)->rhs));
   PetscCall(PetscFree((*data)->solid));
   PetscCall(PetscFree((*data)->coefficient));
   PetscCall(PetscFree((*data)->x0));
   PetscCall(PetscFree((*data)->sdf));
   PetscCall(PetscFree(*data));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -151,9 +152,9 @@ PetscErrorCode DeepCDSolidFromSDF(PetscInt mx, PetscInt my, PetscInt mz, const P
 
   PetscFunctionBegin;
   PetscCheck(mx >= 0 && my >= 0 && mz >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "box %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT ": negative size", mx, my, mz);
-  if (!mx || !my || !mz) PetscFunctionReturn(0);
-  PetscValidRealPointer(sdf, 4);
-  PetscValidPointer(solid, 5);
+  if (!mx || !my || !mz) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscAssertPointer(sdf, 4);
+  PetscAssertPointer(solid, 5);
   for (PetscInt k = 0; k < mz; k++) {
     for (PetscInt j = 0; j < my; j++) {
       const PetscReal *c0 = sdf + k * sxy + j * sx; /* corner (0,j,k) */
@@ -167,7 +168,7 @@ PetscErrorCode DeepCDSolidFromSDF(PetscInt mx, PetscInt my, PetscInt mz, const P
       }
     }
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* ---- HDF5 writing (the layer in src/sys/hdf5) ---- */
@@ -202,7 +203,7 @@ static PetscErrorCode WriteContents(hid_t file, const char path[], const void *c
   /* the optional arrays are written when present (no modification times: the same problem gives the same bytes) */
   for (size_t k = 0; k < sizeof(data) / sizeof(data[0]); k++)
     if (data[k].v) PetscCall(DeepCDH5Wrote(deepcd_h5_write_whole(file, data[k].name, data[k].ftype, data[k].mtype, 3, data[k].dims, data[k].v), path, "dataset", data[k].name));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -227,11 +228,11 @@ static PetscErrorCode WriteContents(hid_t file, const char path[], const void *c
 PetscErrorCode DeepCDProblemDataWrite(const DeepCDProblemData *data, const char path[])
 {
   PetscFunctionBegin;
-  PetscValidPointer(data, 1);
+  PetscAssertPointer(data, 1);
   PetscCheck(path && path[0], PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "problem file name is empty");
   PetscCheck(data->rhs, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "%s: the problem has no right-hand side 'rhs'", path);
   PetscCheck(data->nx >= 1 && data->ny >= 1 && data->nz >= 1 && data->nx < INT32_MAX && data->ny < INT32_MAX && data->nz < INT32_MAX, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: bad grid size %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, path, data->nx, data->ny, data->nz);
   PetscCall(DeepCDCheckBoundary(path, data->boundary));
   PetscCall(DeepCDH5WriteAtomic(path, WriteContents, data));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

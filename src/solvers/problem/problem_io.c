@@ -4,6 +4,7 @@
 #include <petsc/private/petscimpl.h>
 #include <deepcd/problem.h>
 #include <deepcd/private/h5util.h>
+#include <deepcd/private/petsccompat.h>
 
 /* Checks rank, shape and type class of an optional dataset. */
 static PetscErrorCode check_dataset(MPI_Comm comm, const char file[], hid_t fid, const char name[], const char label[], PetscInt nx, PetscInt ny, PetscInt nz, PetscBool uint8, PetscBool *exists)
@@ -13,7 +14,7 @@ static PetscErrorCode check_dataset(MPI_Comm comm, const char file[], hid_t fid,
   PetscFunctionBegin;
   PetscCall(DeepCDH5DatasetInfo(comm, file, fid, name, &info));
   *exists = info.exists;
-  if (!info.exists) PetscFunctionReturn(0);
+  if (!info.exists) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCheck(info.rank == 3, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s': has %d dimensions, expected 3 %s = (%" PetscInt_FMT ", %" PetscInt_FMT ", %" PetscInt_FMT ")", file, name, info.rank, label, nz, ny, nx);
   PetscCheck(info.dims[0] == (hsize_t) nz && info.dims[1] == (hsize_t) ny && info.dims[2] == (hsize_t) nx, comm, PETSC_ERR_FILE_UNEXPECTED,
              "%s: dataset '%s': shape (%llu, %llu, %llu), expected %s = (%" PetscInt_FMT ", %" PetscInt_FMT ", %" PetscInt_FMT ")", file, name, (unsigned long long) info.dims[0], (unsigned long long) info.dims[1], (unsigned long long) info.dims[2], label, nz, ny, nx);
@@ -22,7 +23,7 @@ static PetscErrorCode check_dataset(MPI_Comm comm, const char file[], hid_t fid,
   } else {
     PetscCheck(info.tclass == H5T_FLOAT && (info.tsize == 4 || info.tsize == 8), comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s': type is not float64 or float32", file, name);
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Reads this rank's box of a dataset; collective failure handling. */
@@ -34,7 +35,7 @@ static PetscErrorCode read_box(MPI_Comm comm, const char file[], hid_t fid, cons
   PetscCall(DeepCDH5ReadBox(file, fid, name, memtype, start, count, buf, &ok));
   PetscCall(MPIU_Allreduce(&ok, &allok, 1, MPIU_BOOL, MPI_LAND, comm));
   PetscCheck(allok, comm, PETSC_ERR_FILE_READ, "%s: dataset '%s': read failed (corrupt or truncated data)", file, name);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Raises a collective error naming the first (in natural order) cell where bad[] is set. */
@@ -51,7 +52,7 @@ static PetscErrorCode check_cells(DeepCDProblem p, const char name[], const Pets
         if (bad[c]) first = PetscMin(first, ((zs + k) * p->ny + ys + j) * p->nx + xs + i);
   PetscCall(MPIU_Allreduce(&first, &gfirst, 1, MPIU_INT, MPI_MIN, comm));
   PetscCheck(gfirst == PETSC_MAX_INT, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s': %s at cell (x, y, z) = (%" PetscInt_FMT ", %" PetscInt_FMT ", %" PetscInt_FMT ")", p->filename, name, what, gfirst % p->nx, (gfirst / p->nx) % p->ny, gfirst / (p->nx * p->ny));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Reads a float dataset into a new global vector, rejecting NaN/Inf (and non-positive values when positive). */
@@ -80,7 +81,7 @@ static PetscErrorCode load_real(DeepCDProblem p, hid_t fid, const char name[], P
     PetscCall(check_cells(p, name, bad, "value <= 0"));
   }
   PetscCall(PetscFree(bad));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode load_solid(DeepCDProblem p, hid_t fid)
@@ -122,7 +123,7 @@ static PetscErrorCode load_solid(DeepCDProblem p, hid_t fid)
   for (PetscInt c = 0; c < n; c++) a[c] = s[c] ? 1.0 : 0.0;
   PetscCall(VecRestoreArray(p->solid, &a));
   PetscCall(PetscFree2(s, bad));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Common end of loading and creating: zero rhs and x0 on solid cells, and the
@@ -155,7 +156,7 @@ static PetscErrorCode problem_finish(DeepCDProblem p)
     PetscCall(PetscObjectCompose((PetscObject) p->da, "deepcd_solid", (PetscObject) mask));
     PetscCall(VecDestroy(&mask));
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The body of DeepCDProblemLoad(), with HDF5's own error printing off. */
@@ -214,7 +215,7 @@ static PetscErrorCode problem_load(MPI_Comm comm, const char file[], DeepCDProbl
 
   PetscCall(problem_finish(p));
   *problem = p;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -246,14 +247,14 @@ PetscErrorCode DeepCDProblemLoad(MPI_Comm comm, const char file[], DeepCDProblem
   PetscErrorCode  ierr;
 
   PetscFunctionBegin;
-  PetscValidCharPointer(file, 2);
-  PetscValidPointer(problem, 3);
+  PetscAssertPointer(file, 2);
+  PetscAssertPointer(problem, 3);
   /* our one-line messages replace HDF5's stack dumps; the caller's setting is restored */
   deepcd_h5_quiet_push(&q);
   ierr = problem_load(comm, file, problem);
   deepcd_h5_quiet_pop(&q);
   PetscCall(ierr);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -271,7 +272,7 @@ PetscErrorCode DeepCDProblemDestroy(DeepCDProblem *problem)
   DeepCDProblem p;
 
   PetscFunctionBegin;
-  if (!problem || !*problem) PetscFunctionReturn(0);
+  if (!problem || !*problem) PetscFunctionReturn(PETSC_SUCCESS);
   p = *problem;
   PetscCall(VecDestroy(&p->rhs));
   PetscCall(VecDestroy(&p->solid));
@@ -280,7 +281,7 @@ PetscErrorCode DeepCDProblemDestroy(DeepCDProblem *problem)
   PetscCall(DMDestroy(&p->da));
   PetscCall(PetscFree(p));
   *problem = NULL;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -316,8 +317,8 @@ PetscErrorCode DeepCDProblemCreateFromData(MPI_Comm comm, const DeepCDProblemDat
   unsigned char *sol = NULL;
 
   PetscFunctionBegin;
-  PetscValidPointer(d, 2);
-  PetscValidPointer(problem, 4);
+  PetscAssertPointer(d, 2);
+  PetscAssertPointer(problem, 4);
   *problem = NULL;
   PetscCheck(d->nx >= 1 && d->ny >= 1 && d->nz >= 1 && d->h > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s: grid %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " with h = %g is not a valid problem grid", name, d->nx, d->ny, d->nz, (double) d->h);
   PetscCall(DeepCDCheckBoundary(name, d->boundary));
@@ -363,5 +364,5 @@ PetscErrorCode DeepCDProblemCreateFromData(MPI_Comm comm, const DeepCDProblemDat
   PetscCall(PetscFree(sol));
   PetscCall(problem_finish(p));
   *problem = p;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

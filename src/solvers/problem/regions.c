@@ -5,6 +5,7 @@
    across subdomain faces are then merged by a union-find on rank 0 over the
    local labels only (O(labels + interface pairs), not O(cells)). */
 #include <deepcd/operator.h>
+#include <deepcd/private/petsccompat.h>
 
 /* Labels the fluid cells of the box [xs, xs+xm) x ... (x fastest); lab[c] = -1 on solids. */
 static PetscErrorCode label_box(DeepCDProblem p, const PetscInt s[3], const PetscInt m[3], const PetscScalar solid[], PetscInt lab[], PetscInt *nlab, PetscInt **cnt, PetscBool **dir)
@@ -61,7 +62,7 @@ static PetscErrorCode label_box(DeepCDProblem p, const PetscInt s[3], const Pets
   }
   PetscCall(PetscFree(queue));
   *nlab = nl;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscInt uf_find(PetscInt parent[], PetscInt a)
@@ -255,7 +256,7 @@ PetscErrorCode DeepCDRegionsCompute(DeepCDProblem p, DeepCDRegions *r)
   PetscCall(PetscFree(pairs));
   PetscCall(PetscFree2(cnt, dir));
   PetscCall(PetscFree(lab));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -272,5 +273,5 @@ PetscErrorCode DeepCDRegionsDestroy(DeepCDRegions *r)
   PetscCall(PetscFree(r->cells));
   PetscCall(PetscFree(r->floating));
   PetscCall(PetscMemzero(r, sizeof(*r)));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

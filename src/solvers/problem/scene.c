@@ -1,8 +1,9 @@
 /* Synthetic problem scenes for `deepcd gen` (docs/formats.md, "Scenes"). */
 #include <math.h>
 #include <stdint.h>
-#include <petsc/private/petscimpl.h> /* PetscValidPointer() */
+#include <petsc/private/petscimpl.h> /* PetscAssertPointer() */
 #include <deepcd/scene.h>
+#include <deepcd/private/petsccompat.h>
 
 const char *const DeepCDSceneTypes[] = { "empty", "spheres", "plume", "random", "DeepCDSceneType", "DEEPCD_SCENE_", NULL };
 
@@ -28,13 +29,13 @@ PetscErrorCode DeepCDSceneTypeFromString(const char name[], DeepCDSceneType *typ
   PetscBool match;
 
   PetscFunctionBegin;
-  PetscValidPointer(type, 2);
+  PetscAssertPointer(type, 2);
   PetscCheck(name && name[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "no scene given (valid: empty, spheres, plume, random)");
   for (int s = 0; s < DEEPCD_NUM_SCENES; s++) {
     PetscCall(PetscStrcmp(name, DeepCDSceneTypes[s], &match));
     if (match) {
       *type = (DeepCDSceneType) s;
-      PetscFunctionReturn(0);
+      PetscFunctionReturn(PETSC_SUCCESS);
     }
   }
   SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown scene '%s' (valid: empty, spheres, plume, random)", name);
@@ -218,7 +219,7 @@ PetscErrorCode DeepCDSceneGenerate(DeepCDSceneType type, PetscInt nx, PetscInt n
   Rng                rng;
 
   PetscFunctionBegin;
-  PetscValidPointer(data, 6);
+  PetscAssertPointer(data, 6);
   *data = NULL;
   PetscCheck((int) type >= 0 && (int) type < DEEPCD_NUM_SCENES, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "unknown scene type %d", (int) type);
   PetscCheck(nx >= 1 && ny >= 1 && nz >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "grid %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT ": need at least 1 cell in each direction", nx, ny, nz);
@@ -337,5 +338,5 @@ PetscErrorCode DeepCDSceneGenerate(DeepCDSceneType type, PetscInt nx, PetscInt n
     }
   }
   *data = d;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

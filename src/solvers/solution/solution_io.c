@@ -5,6 +5,7 @@
 #include <petscviewerhdf5.h>
 #include <deepcd/solution.h>
 #include <deepcd/private/h5util.h>
+#include <deepcd/private/petsccompat.h>
 
 static PetscErrorCode write_xdmf(DeepCDProblem p, const char h5path[], const char xmfpath[])
 {
@@ -23,7 +24,7 @@ static PetscErrorCode write_xdmf(DeepCDProblem p, const char h5path[], const cha
   fprintf(f, "    <DataItem Dimensions=\"%d %d %d\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">%s:/x</DataItem>\n   </Attribute>\n", (int) p->nz, (int) p->ny, (int) p->nx, base);
   fprintf(f, "  </Grid>\n </Domain>\n</Xdmf>\n");
   PetscCheck(fclose(f) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: write failed", xmfpath);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The HDF5 part of a solution file, written collectively to `tmp`. */
@@ -84,7 +85,7 @@ static PetscErrorCode write_h5(DeepCDProblem p, Vec x, const DeepCDSolveInfo *in
   PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "solve_seconds", PETSC_REAL, &info->solve_seconds));
   PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "setup_seconds", PETSC_REAL, &info->setup_seconds));
   PetscCall(PetscViewerDestroy(&v));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -137,5 +138,5 @@ PetscErrorCode DeepCDSolutionWrite(DeepCDProblem p, Vec x, const DeepCDSolveInfo
   }
   PetscCallMPI(MPI_Bcast(&ok, 1, MPIU_BOOL, 0, comm));
   PetscCheck(ok, comm, PETSC_ERR_FILE_WRITE, "%s: cannot write the output (directory missing or not writable?)", path);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

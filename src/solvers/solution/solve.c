@@ -1,6 +1,7 @@
 /* One timed solve of a problem with a configured KSP, and its record. */
 #include <deepcd/solution.h>
 #include <deepcd/operator.h>
+#include <deepcd/private/petsccompat.h>
 
 /* Wall time of every residual the KSP records, for residual-vs-time plots. */
 typedef struct {
@@ -17,7 +18,7 @@ static PetscErrorCode solve_clock_monitor(KSP ksp, PetscInt its, PetscReal rnorm
   PetscFunctionBegin;
   PetscCall(PetscTime(&now));
   if (its >= 0 && its < c->n) c->seconds[its] = now - c->start;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode solve_clock_destroy(void **ctx)
@@ -27,7 +28,7 @@ static PetscErrorCode solve_clock_destroy(void **ctx)
   PetscFunctionBegin;
   PetscCall(PetscFree(c->seconds));
   PetscCall(PetscFree(c));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -97,5 +98,5 @@ PetscErrorCode DeepCDSolveTimed(DeepCDProblem p, KSP ksp, Vec b, Vec x, DeepCDSo
   info->pc_type       = pctype ? pctype : "none";
   info->setup_seconds = t1 - t0;
   info->solve_seconds = t2 - t1;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

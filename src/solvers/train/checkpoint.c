@@ -10,6 +10,7 @@
 #include <deepcd/private/h5util.h>
 #include <deepcd/private/trainimpl.h>
 #include <deepcd/private/modelioimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 #define CKPT "checkpoint"
 
@@ -73,7 +74,7 @@ static PetscErrorCode ckpt_contents(hid_t file, const char path[], const void *c
   err |= deepcd_h5_write_attr_u64(g, "seed", seed);
   H5Gclose(g);
   PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: group '%s': cannot be written", path, CKPT);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDTrainCheckpointWrite(MPI_Comm comm, const char path[], const DeepCDTrainOptions *o, const TrainState *st, const DeepCDTrainHistory *h)
@@ -90,7 +91,7 @@ PetscErrorCode DeepCDTrainCheckpointWrite(MPI_Comm comm, const char path[], cons
   }
   PetscCallMPI(MPI_Bcast(&ierr, 1, MPI_INT, 0, comm));
   PetscCheck(!ierr, comm, PETSC_ERR_FILE_WRITE, "%s: the checkpoint could not be written", path);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode ckpt_read(MPI_Comm comm, const char path[], DeepCDTrainOptions *o, TrainState *st, DeepCDTrainHistory *h)
@@ -164,7 +165,7 @@ static PetscErrorCode ckpt_read(MPI_Comm comm, const char path[], DeepCDTrainOpt
   }
   H5Gclose(g);
   PetscCall(DeepCDH5Close(fid));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDTrainCheckpointRead(MPI_Comm comm, const char path[], DeepCDTrainOptions *o, TrainState *st, DeepCDTrainHistory *h)
@@ -182,7 +183,7 @@ PetscErrorCode DeepCDTrainCheckpointRead(MPI_Comm comm, const char path[], DeepC
     PetscCall(DeepCDTrainHistoryDestroy(h));
   }
   PetscCall(ierr);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -214,5 +215,5 @@ PetscErrorCode DeepCDTrainCheckpointOptions(MPI_Comm comm, const char path[], De
   nn_model_destroy(&st.model);
   nn_adam_destroy(&st.adam);
   PetscCall(DeepCDTrainHistoryDestroy(&h));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

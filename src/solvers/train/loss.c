@@ -3,6 +3,7 @@
 #include <petsc/private/petscimpl.h>
 #include <petscmat.h>
 #include <deepcd/private/trainimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 PetscErrorCode DeepCDTrainVecFromFloat(Vec v, const float a[])
 {
@@ -14,7 +15,7 @@ PetscErrorCode DeepCDTrainVecFromFloat(Vec v, const float a[])
   PetscCall(VecGetArrayWrite(v, &p));
   for (PetscInt i = 0; i < n; i++) p[i] = a[i];
   PetscCall(VecRestoreArrayWrite(v, &p));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDTrainVecToFloat(Vec v, float a[])
@@ -27,7 +28,7 @@ PetscErrorCode DeepCDTrainVecToFloat(Vec v, float a[])
   PetscCall(VecGetArrayRead(v, &p));
   for (PetscInt i = 0; i < n; i++) a[i] = (float) PetscRealPart(p[i]);
   PetscCall(VecRestoreArrayRead(v, &p));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* L and dL/dq for one sample; v = 5 work vectors of A's size. */
@@ -48,12 +49,12 @@ PetscErrorCode DeepCDTrainLossEval(Mat A, Vec v[5], const float b[], const float
   if (*degenerate) {
     PetscCall(VecDot(vb, vb, loss));
     if (dq) PetscCall(PetscArrayzero(dq, n));
-    PetscFunctionReturn(0);
+    PetscFunctionReturn(PETSC_SUCCESS);
   }
   alpha = s / t;
   PetscCall(VecWAXPY(r, -alpha, y, vb)); /* r = b - alpha A q */
   PetscCall(VecDot(r, r, loss));
-  if (!dq) PetscFunctionReturn(0);
+  if (!dq) PetscFunctionReturn(PETSC_SUCCESS);
   /* dL/dq = -2 alpha A r - 2 (r.y) (b / t - 2 s y / t^2) */
   PetscCall(MatMult(A, r, w));
   PetscCall(VecDot(r, y, &ry));
@@ -68,7 +69,7 @@ PetscErrorCode DeepCDTrainLossEval(Mat A, Vec v[5], const float b[], const float
     PetscCall(VecRestoreArrayRead(y, &py));
     PetscCall(VecRestoreArrayRead(vb, &pbb));
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -106,5 +107,5 @@ PetscErrorCode DeepCDTrainLoss(Mat A, const float b[], const float q[], PetscRea
   PetscCall(DeepCDTrainLossEval(A, v, b, q, loss, dq, &deg));
   if (degenerate) *degenerate = deg;
   for (int i = 0; i < 5; i++) PetscCall(VecDestroy(&v[i]));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -2,6 +2,7 @@
    checkpoint stores besides the model and the optimiser. */
 #include <petsc/private/petscimpl.h>
 #include <deepcd/train.h>
+#include <deepcd/private/petsccompat.h>
 
 /*@C
   DeepCDTrainOptionsDefault - Fills training options with the defaults of `deepcd train`.
@@ -21,7 +22,7 @@
 PetscErrorCode DeepCDTrainOptionsDefault(DeepCDTrainOptions *o)
 {
   PetscFunctionBegin;
-  PetscValidPointer(o, 1);
+  PetscAssertPointer(o, 1);
   PetscCall(PetscMemzero(o, sizeof(*o)));
   PetscCall(PetscStrncpy(o->arch, "from64", sizeof(o->arch)));
   PetscCall(PetscStrncpy(o->backend, "cpu", sizeof(o->backend)));
@@ -36,7 +37,7 @@ PetscErrorCode DeepCDTrainOptionsDefault(DeepCDTrainOptions *o)
   o->val_every     = 50;
   o->val_samples   = 64;
   o->seed          = 1;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -49,10 +50,10 @@ PetscErrorCode DeepCDTrainOptionsDefault(DeepCDTrainOptions *o)
 PetscErrorCode DeepCDTrainHistoryDestroy(DeepCDTrainHistory *h)
 {
   PetscFunctionBegin;
-  if (!h) PetscFunctionReturn(0);
+  if (!h) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFree(h->step));
   PetscCall(PetscFree(h->loss));
   PetscCall(PetscFree(h->val_loss));
   h->n = 0;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -25,6 +25,7 @@
 #include <petsc/private/petscimpl.h>
 #include <deepcd/ksp.h>
 #include <deepcd/private/trainimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 PetscErrorCode DeepCDTrainSmootherSetUp(Mat A, PetscInt n, TrainSmoother *s)
 {
@@ -33,7 +34,7 @@ PetscErrorCode DeepCDTrainSmootherSetUp(Mat A, PetscInt n, TrainSmoother *s)
   PetscFunctionBegin;
   PetscCall(PetscMemzero(s, sizeof(*s)));
   s->n = n;
-  if (!n) PetscFunctionReturn(0);
+  if (!n) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(KSPCreate(PetscObjectComm((PetscObject) A), &s->ksp));
   PetscCall(KSPSetOperators(s->ksp, A, A));
   PetscCall(KSPGetPC(s->ksp, &pc));
@@ -51,7 +52,7 @@ PetscErrorCode DeepCDTrainSmootherSetUp(Mat A, PetscInt n, TrainSmoother *s)
   PetscCall(VecDuplicate(s->b, &s->diag));
   PetscCall(VecSet(s->zero, 0.0));
   PetscCall(MatGetDiagonal(A, s->diag));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDTrainSmootherDestroy(TrainSmoother *s)
@@ -66,7 +67,7 @@ PetscErrorCode DeepCDTrainSmootherDestroy(TrainSmoother *s)
   PetscCall(VecDestroy(&s->w));
   PetscCall(VecDestroy(&s->zero));
   PetscCall(VecDestroy(&s->diag));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDTrainSmootherForward(TrainSmoother *s, Mat A, const float b[], float q[])
@@ -75,7 +76,7 @@ PetscErrorCode DeepCDTrainSmootherForward(TrainSmoother *s, Mat A, const float b
 
   PetscFunctionBegin;
   s->smoothed = PETSC_FALSE;
-  if (!s->n) PetscFunctionReturn(0);
+  if (!s->n) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(DeepCDTrainVecFromFloat(s->b, b));
   PetscCall(DeepCDTrainVecFromFloat(s->q0, q));
   PetscCall(MatMult(A, s->q0, s->y0));
@@ -84,13 +85,13 @@ PetscErrorCode DeepCDTrainSmootherForward(TrainSmoother *s, Mat A, const float b
   s->s = PetscRealPart(sv);
   s->t = PetscRealPart(tv);
   /* as in KSPDeepCDSmooth: a direction with q.Aq <= 0 is left as it is (the loss calls it degenerate) */
-  if (!(s->t > 0 && PetscIsNormalReal(s->t) && !PetscIsInfOrNanReal(s->s))) PetscFunctionReturn(0);
+  if (!(s->t > 0 && PetscIsNormalReal(s->t) && !PetscIsInfOrNanReal(s->s))) PetscFunctionReturn(PETSC_SUCCESS);
   s->alpha = s->s / s->t;
   PetscCall(VecAXPBY(s->g, s->alpha, 0.0, s->q0)); /* g is the iterate here: alpha q0 */
   PetscCall(KSPSolve(s->ksp, s->b, s->g));
   PetscCall(DeepCDTrainVecToFloat(s->g, q));
   s->smoothed = PETSC_TRUE;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDTrainSmootherBackward(TrainSmoother *s, float dq[])
@@ -98,7 +99,7 @@ PetscErrorCode DeepCDTrainSmootherBackward(TrainSmoother *s, float dq[])
   PetscScalar c;
 
   PetscFunctionBegin;
-  if (!s->n || !s->smoothed) PetscFunctionReturn(0);
+  if (!s->n || !s->smoothed) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(DeepCDTrainVecFromFloat(s->g, dq));
   /* u = P^T g = D p(D^-1 A) D^-1 g */
   PetscCall(VecPointwiseDivide(s->u, s->g, s->diag));
@@ -111,7 +112,7 @@ PetscErrorCode DeepCDTrainSmootherBackward(TrainSmoother *s, float dq[])
   /* dL/dq0 = alpha u + c (b / t - 2 s y0 / t^2) */
   PetscCall(VecAXPBYPCZ(s->u, PetscRealPart(c) / s->t, -2.0 * PetscRealPart(c) * s->s / (s->t * s->t), s->alpha, s->b, s->y0));
   PetscCall(DeepCDTrainVecToFloat(s->u, dq));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -153,5 +154,5 @@ PetscErrorCode DeepCDTrainLossSmoothed(Mat A, PetscInt n, const float b[], const
   if (dq) PetscCall(DeepCDTrainSmootherBackward(&s, dq));
   PetscCall(DeepCDTrainSmootherDestroy(&s));
   PetscCall(PetscFree(d));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

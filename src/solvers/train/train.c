@@ -21,6 +21,7 @@
 #include <deepcd/private/h5util.h>
 #include <deepcd/private/trainimpl.h>
 #include <deepcd/private/rng.h>
+#include <deepcd/private/petsccompat.h>
 
 /* A real as plain C prints it (PETSc's %s prints "1." for 1). */
 static const char *fmt_real(char buf[32], PetscReal v)
@@ -50,7 +51,7 @@ static PetscErrorCode check_options(MPI_Comm comm, const DeepCDTrainOptions *o)
   PetscCheck(o->stop_at >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "train: stop_at = %" PetscInt_FMT " must be >= 0", o->stop_at);
   PetscCheck(!o->stop_at || o->checkpoint[0], comm, PETSC_ERR_ARG_WRONG, "train: stopping early (stop_at) needs a checkpoint file");
   PetscCheck(!strcmp(o->backend, "cpu") || !strcmp(o->backend, "ref") || !strcmp(o->backend, "cuda"), comm, PETSC_ERR_ARG_WRONG, "train: backend '%s' is not cpu, cuda or ref", o->backend);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* ---- the training data ---- */
@@ -105,7 +106,7 @@ static PetscErrorCode data_close(TrainData *d)
   PetscCall(PetscFree4(d->b, d->in, d->q, d->dq));
   if (d->fid >= 0) PetscCall(DeepCDH5Close(d->fid));
   d->fid = H5I_INVALID_HID;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Reads group `grp` (problem p) of the data file and builds its operator. */
@@ -187,7 +188,7 @@ static PetscErrorCode data_problem(TrainData *d, PetscInt p, const DeepCDTrainOp
   tp->rhs = H5Dopen2(gid, "rhs", H5P_DEFAULT);
   H5Gclose(gid);
   PetscCheck(tp->rhs >= 0, d->comm, PETSC_ERR_FILE_READ, "%s: dataset '%s/rhs' cannot be opened", d->file, grp);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Opens the data file and builds every problem's operator and a training net per grid size. */
@@ -232,7 +233,7 @@ static PetscErrorCode data_open(MPI_Comm comm, const DeepCDTrainOptions *o, cons
   }
   PetscCall(PetscMalloc4(d->maxn, &d->b, d->maxn, &d->in, d->maxn, &d->q, d->maxn, &d->dq));
   PetscCall(PetscSNPrintf(d->desc, sizeof(d->desc), "%s: %" PetscInt_FMT " problems, %" PetscInt_FMT " right-hand sides (%" PetscInt_FMT " held out)", o->data, d->nprob, samples, d->nval));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode data_read(TrainData *d, PetscInt p, PetscInt s)
@@ -243,7 +244,7 @@ static PetscErrorCode data_read(TrainData *d, PetscInt p, PetscInt s)
   PetscFunctionBegin;
   PetscCheck(!deepcd_h5_read_box(tp->rhs, NULL, H5T_NATIVE_FLOAT, 4, start, count, d->b), PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s: dataset 'problem%03" PetscInt_FMT "/rhs': sample %" PetscInt_FMT " cannot be read", d->file, p, s);
   for (PetscInt i = 0; i < tp->n; i++) PetscCheck(isfinite(d->b[i]), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset 'problem%03" PetscInt_FMT "/rhs': sample %" PetscInt_FMT " contains NaN or Inf", d->file, p, s);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Forward (and backward when dparams) of sample s of problem p: returns its loss. */
@@ -284,7 +285,7 @@ static PetscErrorCode data_sample(TrainData *d, PetscInt p, PetscInt s, uint64_t
   PetscCall(DeepCDTrainLossEval(tp->A, tp->work, d->b, d->q, loss, dparams ? d->dq : NULL, degenerate));
   if (dparams) PetscCall(DeepCDTrainSmootherBackward(&tp->smoother, d->dq));
   if (dparams) PetscCheck(nn_net_backward(net, d->dq, NULL, dparams) == NN_SUCCESS, PETSC_COMM_SELF, PETSC_ERR_LIB, "train: backward: %s", nn_error_message());
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Training item i (0 <= i < ntrain) as (problem, sample): the first S_p - V_p samples of each problem in turn. */
@@ -322,7 +323,7 @@ static PetscErrorCode validate(TrainData *d, const DeepCDTrainOptions *o, PetscR
 
   PetscFunctionBegin;
   *val = NAN;
-  if (!nv) PetscFunctionReturn(0);
+  if (!nv) PetscFunctionReturn(PETSC_SUCCESS);
   for (PetscInt j = d->rank; j < nv; j += d->size) {
     PetscInt  p, s;
     PetscReal l;
@@ -334,7 +335,7 @@ static PetscErrorCode validate(TrainData *d, const DeepCDTrainOptions *o, PetscR
   }
   PetscCallMPI(MPIU_Allreduce(&sum, &gsum, 1, MPIU_REAL, MPI_SUM, d->comm));
   *val = gsum / nv;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscReal learning_rate(const DeepCDTrainOptions *o, PetscInt step) /* step: 0-based index of the step taken */
@@ -356,7 +357,7 @@ static PetscErrorCode history_add(DeepCDTrainHistory *h, PetscInt step, PetscRea
   h->loss[h->n]     = loss;
   h->val_loss[h->n] = val;
   h->n++;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode set_record(nn_model *m, const TrainData *d, const DeepCDTrainOptions *o, PetscInt step, PetscReal loss)
@@ -378,7 +379,7 @@ static PetscErrorCode set_record(nn_model *m, const TrainData *d, const DeepCDTr
   m->training.seed       = (uint64_t) o->seed;
   gmtime_r(&now, &tm);
   strftime(m->training.date, sizeof(m->training.date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode train_run(MPI_Comm comm, const DeepCDTrainOptions *opts, const char resume[], DeepCDTrainMonitor monitor, void *mctx, nn_model **model, DeepCDTrainHistory *history)
@@ -487,7 +488,7 @@ static PetscErrorCode train_run(MPI_Comm comm, const DeepCDTrainOptions *opts, c
     *history = hist;
   else
     PetscCall(DeepCDTrainHistoryDestroy(&hist));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -531,13 +532,13 @@ PetscErrorCode DeepCDTrain(MPI_Comm comm, const DeepCDTrainOptions *opts, const 
   PetscErrorCode  ierr;
 
   PetscFunctionBegin;
-  PetscValidPointer(opts, 2);
-  PetscValidPointer(model, 6);
+  PetscAssertPointer(opts, 2);
+  PetscAssertPointer(model, 6);
   *model = NULL;
   /* our one-line messages replace HDF5's stack dumps; the caller's setting is restored */
   deepcd_h5_quiet_push(&q);
   ierr = train_run(comm, opts, resume, monitor, mctx, model, history);
   deepcd_h5_quiet_pop(&q);
   PetscCall(ierr);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

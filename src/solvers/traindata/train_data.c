@@ -14,6 +14,7 @@
 #include <deepcd/private/rng.h>
 #include <deepcd/operator.h>
 #include <deepcd/train_data.h>
+#include <deepcd/private/petsccompat.h>
 
 PetscInt DeepCDTrainDataDefaultLow(PetscInt k)
 {
@@ -29,7 +30,7 @@ static PetscErrorCode ensure_slepc(void)
   PetscFunctionBegin;
   PetscCall(SlepcInitialized(&init));
   if (!init) PetscCall(SlepcInitialize(NULL, NULL, NULL, NULL));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -198,7 +199,7 @@ PetscErrorCode DeepCDRitzCompute(DeepCDProblem p, Mat A, PetscInt k, const char 
     PetscCall(DeepCDRitzDestroy(r));
     SETERRQ(comm, PETSC_ERR_NOT_CONVERGED, "%s: only %" PetscInt_FMT " of %" PetscInt_FMT " Ritz pairs converged (try -eps_max_it, -eps_ncv or -st_type sinvert)", p->filename, got, k);
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDRitzDestroy(DeepCDRitz *r)
@@ -209,7 +210,7 @@ PetscErrorCode DeepCDRitzDestroy(DeepCDRitz *r)
   PetscCall(PetscFree(r->vectors));
   PetscCall(PetscFree(r->values));
   r->k = 0;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -241,7 +242,7 @@ PetscErrorCode DeepCDTrainDataRHS(const DeepCDRitz *r, PetscInt nlow, unsigned l
   PetscCall(VecMAXPY(b, r->k, c, r->vectors));
   PetscCall(PetscFree(c));
   PetscCall(VecNormalize(b, &nrm));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* ---- the HDF5 file, written by rank 0 ---- */
@@ -257,7 +258,7 @@ static PetscErrorCode gather_create(DM da, Gather *g)
   PetscFunctionBegin;
   PetscCall(DMDACreateNaturalVector(da, &g->nat));
   PetscCall(VecScatterCreateToZero(g->nat, &g->sc, &g->seq));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode gather(DM da, Gather *g, Vec v)
@@ -267,7 +268,7 @@ static PetscErrorCode gather(DM da, Gather *g, Vec v)
   PetscCall(DMDAGlobalToNaturalEnd(da, v, INSERT_VALUES, g->nat));
   PetscCall(VecScatterBegin(g->sc, g->nat, g->seq, INSERT_VALUES, SCATTER_FORWARD));
   PetscCall(VecScatterEnd(g->sc, g->nat, g->seq, INSERT_VALUES, SCATTER_FORWARD));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode gather_destroy(Gather *g)
@@ -276,7 +277,7 @@ static PetscErrorCode gather_destroy(Gather *g)
   PetscCall(VecScatterDestroy(&g->sc));
   PetscCall(VecDestroy(&g->seq));
   PetscCall(VecDestroy(&g->nat));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Writes problem `ip`'s group. `err` (rank 0) collects HDF5 failures; the
@@ -412,7 +413,7 @@ static PetscErrorCode write_problem(MPI_Comm comm, hid_t file, PetscInt ip, Pets
   PetscCall(DeepCDRitzDestroy(&r));
   PetscCall(MatDestroy(&A));
   PetscCall(DeepCDProblemDestroy(&p));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode write_file(MPI_Comm comm, PetscInt n, const char *const problems[], const DeepCDTrainDataOptions *o, PetscInt nlow, const char tmp[], const char path[])
@@ -450,7 +451,7 @@ static PetscErrorCode write_file(MPI_Comm comm, PetscInt n, const char *const pr
   if (!rank && file >= 0 && H5Fclose(file) < 0) err = 1;
   PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
   PetscCheck(!err, comm, PETSC_ERR_FILE_WRITE, "%s: writing the training data failed (disk full?)", path);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -491,5 +492,5 @@ PetscErrorCode DeepCDTrainDataWrite(MPI_Comm comm, PetscInt n, const char *const
   PetscCall(ierr);
   PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
   PetscCheck(ok, comm, PETSC_ERR_FILE_WRITE, "%s: cannot rename the output into place", path);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

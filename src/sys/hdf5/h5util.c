@@ -3,13 +3,14 @@
    error. Reads are done independently by every rank on a read-only handle,
    so no MPI-IO is needed. */
 #include <deepcd/private/h5util.h>
+#include <deepcd/private/petsccompat.h>
 
 PetscErrorCode DeepCDH5Raise(MPI_Comm comm, int code, const deepcd_h5_error *e)
 {
   PetscErrorCode perr;
 
   PetscFunctionBegin;
-  if (!code) PetscFunctionReturn(0);
+  if (!code) PetscFunctionReturn(PETSC_SUCCESS);
   switch (code) {
   case DEEPCD_H5_EOPEN:
     perr = PETSC_ERR_FILE_OPEN;
@@ -39,7 +40,7 @@ PetscErrorCode DeepCDH5Quietly(PetscErrorCode (*body)(void *), void *ctx)
   ierr = (*body)(ctx);
   deepcd_h5_quiet_pop(&q);
   PetscCall(ierr);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDH5Open(MPI_Comm comm, const char file[], hid_t *fid)
@@ -48,7 +49,7 @@ PetscErrorCode DeepCDH5Open(MPI_Comm comm, const char file[], hid_t *fid)
 
   PetscFunctionBegin;
   PetscCall(DeepCDH5Raise(comm, deepcd_h5_open(file, fid, &e), &e));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDH5WithFile(MPI_Comm comm, const char file[], PetscErrorCode (*body)(hid_t, void *), void *ctx)
@@ -64,14 +65,14 @@ PetscErrorCode DeepCDH5WithFile(MPI_Comm comm, const char file[], PetscErrorCode
   if (fid >= 0) H5Fclose(fid);
   deepcd_h5_quiet_pop(&q);
   PetscCall(ierr);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDH5Close(hid_t fid)
 {
   PetscFunctionBegin;
   if (fid >= 0) H5Fclose(fid);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDH5CheckHeader(MPI_Comm comm, const char file[], hid_t fid, int n, const char *const formats[], const int versions[], const char what[], int *which)
@@ -80,7 +81,7 @@ PetscErrorCode DeepCDH5CheckHeader(MPI_Comm comm, const char file[], hid_t fid, 
 
   PetscFunctionBegin;
   PetscCall(DeepCDH5Raise(comm, deepcd_h5_check_header(fid, file, n, formats, versions, what, which, &e), &e));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDH5AttrExists(MPI_Comm comm, const char file[], hid_t loc, const char name[], PetscBool *exists)
@@ -91,7 +92,7 @@ PetscErrorCode DeepCDH5AttrExists(MPI_Comm comm, const char file[], hid_t loc, c
   PetscFunctionBegin;
   PetscCall(DeepCDH5Raise(comm, deepcd_h5_attr_exists(loc, file, name, NULL, &x, &e), &e));
   *exists = x ? PETSC_TRUE : PETSC_FALSE;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDH5ReadAttrString(MPI_Comm comm, const char file[], hid_t loc, const char name[], char buf[], size_t len)
@@ -100,7 +101,7 @@ PetscErrorCode DeepCDH5ReadAttrString(MPI_Comm comm, const char file[], hid_t lo
 
   PetscFunctionBegin;
   PetscCall(DeepCDH5Raise(comm, deepcd_h5_read_attr_string(loc, file, name, NULL, buf, len, &e), &e));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDH5ReadAttrInt(MPI_Comm comm, const char file[], hid_t loc, const char name[], PetscInt *value)
@@ -112,7 +113,7 @@ PetscErrorCode DeepCDH5ReadAttrInt(MPI_Comm comm, const char file[], hid_t loc, 
   PetscCall(DeepCDH5Raise(comm, deepcd_h5_read_attr_ints(loc, file, name, NULL, 1, &v, &e), &e));
   PetscCheck(v >= PETSC_MIN_INT && v <= PETSC_MAX_INT, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' = %lld is out of range", file, name, v);
   *value = (PetscInt) v;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDH5ReadAttrReal(MPI_Comm comm, const char file[], hid_t loc, const char name[], PetscReal *value)
@@ -123,7 +124,7 @@ PetscErrorCode DeepCDH5ReadAttrReal(MPI_Comm comm, const char file[], hid_t loc,
   PetscFunctionBegin;
   PetscCall(DeepCDH5Raise(comm, deepcd_h5_read_attr_double(loc, file, name, NULL, &v, &e), &e));
   *value = (PetscReal) v;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDH5ReadAttrU64(MPI_Comm comm, const char file[], hid_t loc, const char name[], uint64_t *value)
@@ -132,7 +133,7 @@ PetscErrorCode DeepCDH5ReadAttrU64(MPI_Comm comm, const char file[], hid_t loc, 
 
   PetscFunctionBegin;
   PetscCall(DeepCDH5Raise(comm, deepcd_h5_read_attr_u64(loc, file, name, NULL, value, &e), &e));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDH5DatasetInfo(MPI_Comm comm, const char file[], hid_t loc, const char name[], DeepCDH5Info *info)
@@ -141,7 +142,7 @@ PetscErrorCode DeepCDH5DatasetInfo(MPI_Comm comm, const char file[], hid_t loc, 
 
   PetscFunctionBegin;
   PetscCall(DeepCDH5Raise(comm, deepcd_h5_dataset_info(loc, file, name, info, &e), &e));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Reads the box start..start+count (x, y, z order) of a 3-D dataset. Not
@@ -158,7 +159,7 @@ PetscErrorCode DeepCDH5ReadBox(const char file[], hid_t loc, const char name[], 
     cnt[d] = (hsize_t) count[2 - d];
   }
   *ok = deepcd_h5_read_box(loc, name, memtype, 3, off, cnt, buf) ? PETSC_FALSE : PETSC_TRUE;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDH5ReadChecked(MPI_Comm comm, const char file[], hid_t loc, const deepcd_h5_read_spec *s, void *buf)
@@ -167,7 +168,7 @@ PetscErrorCode DeepCDH5ReadChecked(MPI_Comm comm, const char file[], hid_t loc, 
 
   PetscFunctionBegin;
   PetscCall(DeepCDH5Raise(comm, deepcd_h5_read_checked(loc, file, s, buf, &e), &e));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDH5ReadVector(MPI_Comm comm, const char file[], hid_t loc, const char name[], const char label[], H5T_class_t tclass, hid_t memtype, hsize_t n, void *buf)
@@ -183,14 +184,14 @@ PetscErrorCode DeepCDH5ReadVector(MPI_Comm comm, const char file[], hid_t loc, c
   s.rank    = 1;
   s.dims[0] = n;
   PetscCall(DeepCDH5ReadChecked(comm, file, loc, &s, buf));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode DeepCDH5Wrote(int err, const char path[], const char kind[], const char name[])
 {
   PetscFunctionBegin;
   PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: cannot write %s '%s'", path, kind, name);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 typedef struct {
@@ -218,5 +219,5 @@ PetscErrorCode DeepCDH5WriteAtomic(const char path[], PetscErrorCode (*write)(hi
   err = deepcd_h5_write_atomic(path, atomic_fill, &c, &e);
   PetscCall(c.ierr);
   PetscCall(DeepCDH5Raise(PETSC_COMM_SELF, err, &e));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

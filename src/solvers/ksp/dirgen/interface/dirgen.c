@@ -1,6 +1,7 @@
 /* The direction generator object: creation, type selection, options, set-up,
    application, viewing and destruction (see deepcd/dirgen.h). */
 #include <deepcd/private/dirgenimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 PetscClassId      DEEPCD_DIRGEN_CLASSID = 0;
 PetscFunctionList DeepCDDirGenList      = NULL;
@@ -23,7 +24,7 @@ PetscErrorCode DeepCDDirGenRegister(const char name[], PetscErrorCode (*create)(
   PetscFunctionBegin;
   PetscCall(KSPInitializePackage());
   PetscCall(PetscFunctionListAdd(&DeepCDDirGenList, name, create));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -46,11 +47,11 @@ PetscErrorCode DeepCDDirGenCreate(MPI_Comm comm, DeepCDDirGen *gen)
   DeepCDDirGen g;
 
   PetscFunctionBegin;
-  PetscValidPointer(gen, 2);
+  PetscAssertPointer(gen, 2);
   *gen = NULL;
   PetscCall(PetscHeaderCreate(g, DEEPCD_DIRGEN_CLASSID, "DeepCDDirGen", "Direction generator", "KSP", comm, DeepCDDirGenDestroy, DeepCDDirGenView));
   *gen = g;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -76,9 +77,9 @@ PetscErrorCode DeepCDDirGenSetType(DeepCDDirGen gen, DeepCDDirGenType type)
 
   PetscFunctionBegin;
   PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
-  PetscValidCharPointer(type, 2);
+  PetscAssertPointer(type, 2);
   PetscCall(PetscObjectTypeCompare((PetscObject) gen, type, &same));
-  if (same) PetscFunctionReturn(0);
+  if (same) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFunctionListFind(DeepCDDirGenList, type, &create));
   PetscCheck(create, PetscObjectComm((PetscObject) gen), PETSC_ERR_ARG_UNKNOWN_TYPE, "-ksp_deepcd_generator %s: unknown direction generator (see -help for the registered types)", type);
   PetscCall(DeepCDDirGenReset(gen));
@@ -89,7 +90,7 @@ PetscErrorCode DeepCDDirGenSetType(DeepCDDirGen gen, DeepCDDirGenType type)
   gen->smooth = 0;
   PetscCall(PetscObjectChangeTypeName((PetscObject) gen, type));
   PetscCall((*create)(gen));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -103,9 +104,9 @@ PetscErrorCode DeepCDDirGenGetType(DeepCDDirGen gen, DeepCDDirGenType *type)
 {
   PetscFunctionBegin;
   PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
-  PetscValidPointer(type, 2);
+  PetscAssertPointer(type, 2);
   *type = ((PetscObject) gen)->type_name;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -121,7 +122,7 @@ PetscErrorCode DeepCDDirGenSetKSP(DeepCDDirGen gen, KSP ksp)
   PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 2);
   gen->ksp = ksp; /* not referenced: the KSP owns the generator */
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -135,9 +136,9 @@ PetscErrorCode DeepCDDirGenGetKSP(DeepCDDirGen gen, KSP *ksp)
 {
   PetscFunctionBegin;
   PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
-  PetscValidPointer(ksp, 2);
+  PetscAssertPointer(ksp, 2);
   *ksp = gen->ksp;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -154,9 +155,9 @@ PetscErrorCode DeepCDDirGenIsLinear(DeepCDDirGen gen, PetscBool *linear)
 {
   PetscFunctionBegin;
   PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
-  PetscValidBoolPointer(linear, 2);
+  PetscAssertPointer(linear, 2);
   *linear = gen->linear;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -175,7 +176,7 @@ PetscErrorCode DeepCDDirGenSetFromOptions(DeepCDDirGen gen)
   PetscTryTypeMethod(gen, setfromoptions, PetscOptionsObject);
   PetscCall(PetscObjectProcessOptionsHandlers((PetscObject) gen, PetscOptionsObject));
   PetscOptionsEnd();
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -189,12 +190,12 @@ PetscErrorCode DeepCDDirGenSetUp(DeepCDDirGen gen)
 {
   PetscFunctionBegin;
   PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
-  if (gen->setupcalled) PetscFunctionReturn(0);
+  if (gen->setupcalled) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCheck(((PetscObject) gen)->type_name, PetscObjectComm((PetscObject) gen), PETSC_ERR_ORDER, "DeepCDDirGenSetType() must come before DeepCDDirGenSetUp()");
   PetscCheck(gen->ksp, PetscObjectComm((PetscObject) gen), PETSC_ERR_ORDER, "DeepCDDirGenSetKSP() must come before DeepCDDirGenSetUp()");
   PetscTryTypeMethod(gen, setup);
   gen->setupcalled = PETSC_TRUE;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -219,7 +220,7 @@ PetscErrorCode DeepCDDirGenApply(DeepCDDirGen gen, Vec r, Vec z)
   PetscValidHeaderSpecific(z, VEC_CLASSID, 3);
   PetscCall(DeepCDDirGenSetUp(gen));
   PetscUseTypeMethod(gen, apply, r, z);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -238,14 +239,14 @@ PetscErrorCode DeepCDDirGenView(DeepCDDirGen gen, PetscViewer viewer)
   if (!viewer) PetscCall(PetscViewerASCIIGetStdout(PetscObjectComm((PetscObject) gen), &viewer));
   PetscValidHeaderSpecific(viewer, PETSC_VIEWER_CLASSID, 2);
   PetscCall(PetscObjectTypeCompare((PetscObject) viewer, PETSCVIEWERASCII, &isascii));
-  if (!isascii) PetscFunctionReturn(0);
+  if (!isascii) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscViewerASCIIPrintf(viewer, "direction generator: %s\n", ((PetscObject) gen)->type_name ? ((PetscObject) gen)->type_name : "(no type)"));
   if (gen->ops->view) {
     PetscCall(PetscViewerASCIIPushTab(viewer));
     PetscUseTypeMethod(gen, view, viewer);
     PetscCall(PetscViewerASCIIPopTab(viewer));
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -261,7 +262,7 @@ PetscErrorCode DeepCDDirGenReset(DeepCDDirGen gen)
   PetscValidHeaderSpecific(gen, DEEPCD_DIRGEN_CLASSID, 1);
   PetscTryTypeMethod(gen, reset);
   gen->setupcalled = PETSC_FALSE;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -274,14 +275,14 @@ PetscErrorCode DeepCDDirGenReset(DeepCDDirGen gen)
 PetscErrorCode DeepCDDirGenDestroy(DeepCDDirGen *gen)
 {
   PetscFunctionBegin;
-  if (!*gen) PetscFunctionReturn(0);
+  if (!*gen) PetscFunctionReturn(PETSC_SUCCESS);
   PetscValidHeaderSpecific(*gen, DEEPCD_DIRGEN_CLASSID, 1);
   if (--((PetscObject) (*gen))->refct > 0) {
     *gen = NULL;
-    PetscFunctionReturn(0);
+    PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(DeepCDDirGenReset(*gen));
   PetscTryTypeMethod(*gen, destroy);
   PetscCall(PetscHeaderDestroy(gen));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

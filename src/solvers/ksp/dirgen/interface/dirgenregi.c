@@ -1,5 +1,6 @@
 /* Registration of the direction-generator types and the class. */
 #include <deepcd/private/dirgenimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 static PetscBool DeepCDDirGenRegisterAllCalled = PETSC_FALSE;
 
@@ -16,12 +17,12 @@ static PetscBool DeepCDDirGenRegisterAllCalled = PETSC_FALSE;
 PetscErrorCode DeepCDDirGenRegisterAll(void)
 {
   PetscFunctionBegin;
-  if (DeepCDDirGenRegisterAllCalled) PetscFunctionReturn(0);
+  if (DeepCDDirGenRegisterAllCalled) PetscFunctionReturn(PETSC_SUCCESS);
   DeepCDDirGenRegisterAllCalled = PETSC_TRUE;
   PetscCall(PetscClassIdRegister("DeepCD direction generator", &DEEPCD_DIRGEN_CLASSID));
   PetscCall(DeepCDDirGenRegister(DEEPCD_DIRGEN_PC, DeepCDDirGenCreate_PC));
   PetscCall(DeepCDDirGenRegister(DEEPCD_DIRGEN_CNN, DeepCDDirGenCreate_CNN));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Frees the registry; called from DeepCDFinalizePackage(). */
@@ -30,5 +31,5 @@ PetscErrorCode DeepCDDirGenFinalizePackage(void)
   PetscFunctionBegin;
   PetscCall(PetscFunctionListDestroy(&DeepCDDirGenList));
   DeepCDDirGenRegisterAllCalled = PETSC_FALSE;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

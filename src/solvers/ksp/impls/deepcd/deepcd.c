@@ -5,6 +5,7 @@
 #include <petsc/private/kspimpl.h>
 #include <deepcd/ksp.h>
 #include <deepcd/private/dirgenimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 /* where the number of smoothing steps came from (-ksp_view says it) */
 typedef enum {
@@ -67,7 +68,7 @@ static PetscErrorCode KSPDeepCDCreateGenerator(KSP ksp)
   PetscCall(PetscObjectAppendOptionsPrefix((PetscObject) cd->gen, "ksp_deepcd_"));
   PetscCall(DeepCDDirGenSetKSP(cd->gen, ksp));
   PetscCall(DeepCDDirGenSetType(cd->gen, KSPDeepCDGeneratorType(cd)));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPSetUp_DeepCD(KSP ksp)
@@ -109,7 +110,7 @@ static PetscErrorCode KSPSetUp_DeepCD(KSP ksp)
     PetscCall(KSPSetTolerances(s, 0.0, 0.0, PETSC_DEFAULT, cd->nsmooth));
     PetscCall(KSPSetUp(s));
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Checks a scalar from a reduction; sets a divergence reason when it is bad. */
@@ -139,7 +140,7 @@ static PetscErrorCode KSPDeepCDSmooth(KSP ksp, Mat A, Vec q, Vec d)
   PetscScalar dq, dAd;
 
   PetscFunctionBegin;
-  if (!cd->nsmooth) PetscFunctionReturn(0);
+  if (!cd->nsmooth) PetscFunctionReturn(PETSC_SUCCESS);
   t = ksp->work[2];
   PetscCall(PetscLogEventBegin(KSPDEEPCD_Smooth, ksp, q, d, 0));
   PetscCall(KSP_MatMult(ksp, A, d, t));
@@ -155,7 +156,7 @@ static PetscErrorCode KSPDeepCDSmooth(KSP ksp, Mat A, Vec q, Vec d)
     PetscCall(KSPCheckSolve(cd->smoother, cd->smoother->pc, d));
   }
   PetscCall(PetscLogEventEnd(KSPDEEPCD_Smooth, ksp, q, d, 0));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* Stagnation test after iteration its (>= w, every ceil(w/2) iterations). The
@@ -172,7 +173,7 @@ static PetscErrorCode KSPDeepCDCheckStagnation(KSP ksp, Mat A, PetscInt its, Vec
   PetscReal   D  = 0, rr, rAr, esd;
 
   PetscFunctionBegin;
-  if (cd->stagw <= 0 || its < cd->stagw || its % ((cd->stagw + 1) / 2)) PetscFunctionReturn(0);
+  if (cd->stagw <= 0 || its < cd->stagw || its % ((cd->stagw + 1) / 2)) PetscFunctionReturn(PETSC_SUCCESS);
   for (PetscInt j = 0; j < cd->stagw; j++) D += cd->stagdec[j];
   PetscCall(KSP_MatMult(ksp, A, r, t));
   cd->pair[0] = r;
@@ -180,7 +181,7 @@ static PetscErrorCode KSPDeepCDCheckStagnation(KSP ksp, Mat A, PetscInt its, Vec
   PetscCall(VecMDot(r, 2, cd->pair, cd->dots));
   rr  = PetscRealPart(cd->dots[0]);
   rAr = PetscRealPart(cd->dots[1]);
-  if (!(rr > 0 && rAr > 0) || PetscIsInfOrNanReal(rr) || PetscIsInfOrNanReal(rAr)) PetscFunctionReturn(0); /* left to the other checks */
+  if (!(rr > 0 && rAr > 0) || PetscIsInfOrNanReal(rr) || PetscIsInfOrNanReal(rAr)) PetscFunctionReturn(PETSC_SUCCESS); /* left to the other checks */
   esd = (rr / rAr) * rr;
   PetscCall(PetscInfo(ksp, "stagnation test at iteration %" PetscInt_FMT ": energy decrease over the last %" PetscInt_FMT " iterations %g, relative at most %g (stop below %g)\n", its, cd->stagw, (double) D, (double) (D / (D + esd)), (double) cd->stagrtol));
   if (D < cd->stagrtol * (D + esd)) {
@@ -189,7 +190,7 @@ static PetscErrorCode KSPDeepCDCheckStagnation(KSP ksp, Mat A, PetscInt its, Vec
     cd->stagD   = D;
     cd->stagEsd = esd;
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The line -ksp_converged_reason prints before PETSc's own when the solve stopped for stagnation. */
@@ -199,7 +200,7 @@ static PetscErrorCode KSPDeepCDStagnationView(KSP ksp, PetscViewer viewer)
 
   PetscFunctionBegin;
   PetscCall(PetscViewerASCIIPrintf(viewer, "deepcd stagnated at iteration %" PetscInt_FMT ": the last %" PetscInt_FMT " iterations reduced the energy error by a fraction below %g (at most %.3g); DIVERGED_BREAKDOWN here means this (-ksp_deepcd_stagnation_window 0 turns the test off)\n", cd->stagits, cd->stagw, (double) cd->stagrtol, (double) (cd->stagD / (cd->stagD + cd->stagEsd))));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
@@ -238,7 +239,7 @@ static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
   PetscCall(KSPLogResidualHistory(ksp, ksp->rnorm));
   PetscCall(KSPMonitor(ksp, 0, ksp->rnorm));
   PetscCall((*ksp->converged)(ksp, 0, ksp->rnorm, &ksp->reason, ksp->cnvP));
-  if (ksp->reason) PetscFunctionReturn(0);
+  if (ksp->reason) PetscFunctionReturn(PETSC_SUCCESS);
 
   for (PetscInt it = 0; it < ksp->max_it; it++) {
     PetscInt    slot = nkept ? (head + 1) % cd->nslots : head, s;
@@ -341,7 +342,7 @@ static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
       PetscCall(PetscViewerDestroy(&viewer));
     }
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPReset_DeepCD(KSP ksp)
@@ -356,7 +357,7 @@ static PetscErrorCode KSPReset_DeepCD(KSP ksp)
     cd->nslots = 0;
   }
   if (cd->gen) PetscCall(DeepCDDirGenReset(cd->gen)); /* keeps its type and options */
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDestroy_DeepCD(KSP ksp)
@@ -382,7 +383,7 @@ static PetscErrorCode KSPDestroy_DeepCD(KSP ksp)
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetModel_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetStagnation_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetStagnation_C", NULL));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPView_DeepCD(KSP ksp, PetscViewer viewer)
@@ -392,7 +393,7 @@ static PetscErrorCode KSPView_DeepCD(KSP ksp, PetscViewer viewer)
 
   PetscFunctionBegin;
   PetscCall(PetscObjectTypeCompare((PetscObject) viewer, PETSCVIEWERASCII, &isascii));
-  if (!isascii) PetscFunctionReturn(0);
+  if (!isascii) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscViewerASCIIPrintf(viewer, "  kept directions %" PetscInt_FMT ", A-orthogonalised by classical Gram-Schmidt\n", cd->m));
   if (cd->truek > 0)
     PetscCall(PetscViewerASCIIPrintf(viewer, "  true residual b - Ax recomputed every %" PetscInt_FMT " iterations\n", cd->truek));
@@ -429,10 +430,10 @@ static PetscErrorCode KSPView_DeepCD(KSP ksp, PetscViewer viewer)
   else
     PetscCall(PetscViewerASCIIPrintf(viewer, "direction generator: %s (not set up)\n", KSPDeepCDGeneratorType(cd)));
   PetscCall(PetscViewerASCIIPopTab(viewer));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode KSPSetFromOptions_DeepCD(KSP ksp, PetscOptionItems *PetscOptionsObject)
+static PetscErrorCode KSPSetFromOptions_DeepCD(KSP ksp, DeepCDOptionItems PetscOptionsObject)
 {
   KSP_DeepCD *cd = (KSP_DeepCD *) ksp->data;
   PetscInt    m = cd->m, k = cd->truek;
@@ -477,7 +478,7 @@ static PetscErrorCode KSPSetFromOptions_DeepCD(KSP ksp, PetscOptionItems *PetscO
   PetscOptionsHeadEnd();
   if (!cd->gen) PetscCall(KSPDeepCDCreateGenerator(ksp));
   PetscCall(DeepCDDirGenSetFromOptions(cd->gen));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDSetDirections_DeepCD(KSP ksp, PetscInt m)
@@ -490,14 +491,14 @@ static PetscErrorCode KSPDeepCDSetDirections_DeepCD(KSP ksp, PetscInt m)
     cd->m = m;
     if (ksp->setupstage) PetscCall(KSPReset(ksp)); /* slots are reallocated at the next setup */
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDGetDirections_DeepCD(KSP ksp, PetscInt *m)
 {
   PetscFunctionBegin;
   *m = ((KSP_DeepCD *) ksp->data)->m;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDSetTrueResidual_DeepCD(KSP ksp, PetscInt k)
@@ -505,28 +506,28 @@ static PetscErrorCode KSPDeepCDSetTrueResidual_DeepCD(KSP ksp, PetscInt k)
   PetscFunctionBegin;
   PetscCheck(k >= 0, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_OUTOFRANGE, "-ksp_deepcd_true_residual %" PetscInt_FMT ": must be >= 0", k);
   ((KSP_DeepCD *) ksp->data)->truek = k;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDGetTrueResidual_DeepCD(KSP ksp, PetscInt *k)
 {
   PetscFunctionBegin;
   *k = ((KSP_DeepCD *) ksp->data)->truek;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDSetNormalize_DeepCD(KSP ksp, PetscBool flg)
 {
   PetscFunctionBegin;
   ((KSP_DeepCD *) ksp->data)->normalize = flg;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDGetNormalize_DeepCD(KSP ksp, PetscBool *flg)
 {
   PetscFunctionBegin;
   *flg = ((KSP_DeepCD *) ksp->data)->normalize;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDSetSmooth_DeepCD(KSP ksp, PetscInt n)
@@ -539,7 +540,7 @@ static PetscErrorCode KSPDeepCDSetSmooth_DeepCD(KSP ksp, PetscInt n)
   if (n > 0 && !cd->nsmooth && ksp->setupstage) PetscCall(KSPReset(ksp));
   cd->nsmooth   = n;
   cd->smoothsrc = SMOOTH_OPTION; /* wins over the model's training record */
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDSetStagnation_DeepCD(KSP ksp, PetscInt w, PetscReal rtol)
@@ -555,7 +556,7 @@ static PetscErrorCode KSPDeepCDSetStagnation_DeepCD(KSP ksp, PetscInt w, PetscRe
     PetscCheck(rtol >= 0 && rtol < 1, PetscObjectComm((PetscObject) ksp), PETSC_ERR_ARG_OUTOFRANGE, "-ksp_deepcd_stagnation_rtol %g: must be in [0, 1)", (double) rtol);
     cd->stagrtol = rtol;
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDGetStagnation_DeepCD(KSP ksp, PetscInt *w, PetscReal *rtol)
@@ -565,14 +566,14 @@ static PetscErrorCode KSPDeepCDGetStagnation_DeepCD(KSP ksp, PetscInt *w, PetscR
   PetscFunctionBegin;
   if (w) *w = cd->stagw;
   if (rtol) *rtol = cd->stagrtol;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDGetSmooth_DeepCD(KSP ksp, PetscInt *n)
 {
   PetscFunctionBegin;
   *n = ((KSP_DeepCD *) ksp->data)->nsmooth;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -607,7 +608,7 @@ PetscErrorCode KSPDeepCDSmootherConfigure(KSP s, PetscInt n)
   PetscCall(KSPSetNormType(s, KSP_NORM_NONE));
   PetscCall(KSPSetConvergenceTest(s, KSPConvergedSkip, NULL, NULL));
   PetscCall(KSPSetTolerances(s, 0.0, 0.0, PETSC_DEFAULT, n));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDGetSmoother_DeepCD(KSP ksp, KSP *smoother)
@@ -632,7 +633,7 @@ static PetscErrorCode KSPDeepCDGetSmoother_DeepCD(KSP ksp, KSP *smoother)
     cd->smoother = s;
   }
   *smoother = cd->smoother;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDSetGenerator_DeepCD(KSP ksp, const char type[])
@@ -650,7 +651,7 @@ static PetscErrorCode KSPDeepCDSetGenerator_DeepCD(KSP ksp, const char type[])
     PetscCall(DeepCDDirGenDestroy(&cd->gen));
     ksp->setupstage = KSP_SETUP_NEW; /* the next solve sets up a new generator */
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDGetGenerator_DeepCD(KSP ksp, const char *type[])
@@ -662,7 +663,7 @@ static PetscErrorCode KSPDeepCDGetGenerator_DeepCD(KSP ksp, const char *type[])
     PetscCall(DeepCDDirGenGetType(cd->gen, type));
   else
     *type = KSPDeepCDGeneratorType(cd);
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDSetModel_DeepCD(KSP ksp, const char file[])
@@ -673,14 +674,14 @@ static PetscErrorCode KSPDeepCDSetModel_DeepCD(KSP ksp, const char file[])
   PetscCall(PetscStrncpy(cd->model, file, sizeof(cd->model)));
   PetscCall(DeepCDDirGenDestroy(&cd->gen));
   ksp->setupstage = KSP_SETUP_NEW; /* the next solve sets up a new generator */
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode KSPDeepCDGetModel_DeepCD(KSP ksp, const char *file[])
 {
   PetscFunctionBegin;
   *file = ((KSP_DeepCD *) ksp->data)->model;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -706,7 +707,7 @@ PetscErrorCode KSPDeepCDSetDirections(KSP ksp, PetscInt m)
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
   PetscValidLogicalCollectiveInt(ksp, m, 2);
   PetscTryMethod(ksp, "KSPDeepCDSetDirections_C", (KSP, PetscInt), (ksp, m));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -722,9 +723,9 @@ PetscErrorCode KSPDeepCDGetDirections(KSP ksp, PetscInt *m)
 {
   PetscFunctionBegin;
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
-  PetscValidIntPointer(m, 2);
+  PetscAssertPointer(m, 2);
   PetscUseMethod(ksp, "KSPDeepCDGetDirections_C", (KSP, PetscInt *), (ksp, m));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -748,7 +749,7 @@ PetscErrorCode KSPDeepCDSetTrueResidual(KSP ksp, PetscInt k)
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
   PetscValidLogicalCollectiveInt(ksp, k, 2);
   PetscTryMethod(ksp, "KSPDeepCDSetTrueResidual_C", (KSP, PetscInt), (ksp, k));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -762,9 +763,9 @@ PetscErrorCode KSPDeepCDGetTrueResidual(KSP ksp, PetscInt *k)
 {
   PetscFunctionBegin;
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
-  PetscValidIntPointer(k, 2);
+  PetscAssertPointer(k, 2);
   PetscUseMethod(ksp, "KSPDeepCDGetTrueResidual_C", (KSP, PetscInt *), (ksp, k));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -788,7 +789,7 @@ PetscErrorCode KSPDeepCDSetNormalize(KSP ksp, PetscBool flg)
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
   PetscValidLogicalCollectiveBool(ksp, flg, 2);
   PetscTryMethod(ksp, "KSPDeepCDSetNormalize_C", (KSP, PetscBool), (ksp, flg));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -802,9 +803,9 @@ PetscErrorCode KSPDeepCDGetNormalize(KSP ksp, PetscBool *flg)
 {
   PetscFunctionBegin;
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
-  PetscValidBoolPointer(flg, 2);
+  PetscAssertPointer(flg, 2);
   PetscUseMethod(ksp, "KSPDeepCDGetNormalize_C", (KSP, PetscBool *), (ksp, flg));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -849,7 +850,7 @@ PetscErrorCode KSPDeepCDSetSmooth(KSP ksp, PetscInt n)
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
   PetscValidLogicalCollectiveInt(ksp, n, 2);
   PetscTryMethod(ksp, "KSPDeepCDSetSmooth_C", (KSP, PetscInt), (ksp, n));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -871,9 +872,9 @@ PetscErrorCode KSPDeepCDGetSmooth(KSP ksp, PetscInt *n)
 {
   PetscFunctionBegin;
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
-  PetscValidIntPointer(n, 2);
+  PetscAssertPointer(n, 2);
   PetscUseMethod(ksp, "KSPDeepCDGetSmooth_C", (KSP, PetscInt *), (ksp, n));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -900,9 +901,9 @@ PetscErrorCode KSPDeepCDGetSmoother(KSP ksp, KSP *smoother)
 {
   PetscFunctionBegin;
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
-  PetscValidPointer(smoother, 2);
+  PetscAssertPointer(smoother, 2);
   PetscUseMethod(ksp, "KSPDeepCDGetSmoother_C", (KSP, KSP *), (ksp, smoother));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -925,9 +926,9 @@ PetscErrorCode KSPDeepCDSetGenerator(KSP ksp, const char type[])
 {
   PetscFunctionBegin;
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
-  PetscValidCharPointer(type, 2);
+  PetscAssertPointer(type, 2);
   PetscTryMethod(ksp, "KSPDeepCDSetGenerator_C", (KSP, const char[]), (ksp, type));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -941,9 +942,9 @@ PetscErrorCode KSPDeepCDGetGenerator(KSP ksp, const char *type[])
 {
   PetscFunctionBegin;
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
-  PetscValidPointer(type, 2);
+  PetscAssertPointer(type, 2);
   PetscUseMethod(ksp, "KSPDeepCDGetGenerator_C", (KSP, const char *[]), (ksp, type));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -968,9 +969,9 @@ PetscErrorCode KSPDeepCDSetModel(KSP ksp, const char file[])
 {
   PetscFunctionBegin;
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
-  PetscValidCharPointer(file, 2);
+  PetscAssertPointer(file, 2);
   PetscTryMethod(ksp, "KSPDeepCDSetModel_C", (KSP, const char[]), (ksp, file));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -984,9 +985,9 @@ PetscErrorCode KSPDeepCDGetModel(KSP ksp, const char *file[])
 {
   PetscFunctionBegin;
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
-  PetscValidPointer(file, 2);
+  PetscAssertPointer(file, 2);
   PetscUseMethod(ksp, "KSPDeepCDGetModel_C", (KSP, const char *[]), (ksp, file));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -1036,7 +1037,7 @@ PetscErrorCode KSPDeepCDSetStagnation(KSP ksp, PetscInt w, PetscReal rtol)
   PetscValidLogicalCollectiveInt(ksp, w, 2);
   PetscValidLogicalCollectiveReal(ksp, rtol, 3);
   PetscTryMethod(ksp, "KSPDeepCDSetStagnation_C", (KSP, PetscInt, PetscReal), (ksp, w, rtol));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@
@@ -1060,7 +1061,7 @@ PetscErrorCode KSPDeepCDGetStagnation(KSP ksp, PetscInt *w, PetscReal *rtol)
   PetscFunctionBegin;
   PetscValidHeaderSpecific(ksp, KSP_CLASSID, 1);
   PetscUseMethod(ksp, "KSPDeepCDGetStagnation_C", (KSP, PetscInt *, PetscReal *), (ksp, w, rtol));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*MC
@@ -1149,5 +1150,5 @@ PetscErrorCode KSPCreate_DeepCD(KSP ksp)
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetModel_C", KSPDeepCDGetModel_DeepCD));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDSetStagnation_C", KSPDeepCDSetStagnation_DeepCD));
   PetscCall(PetscObjectComposeFunction((PetscObject) ksp, "KSPDeepCDGetStagnation_C", KSPDeepCDGetStagnation_DeepCD));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -14,6 +14,7 @@
 #include <deepcd/ksp.h>
 #include <deepcd/model_io.h>
 #include <deepcd/nn.h>
+#include <deepcd/private/petsccompat.h>
 
 PetscLogEvent DEEPCD_Inference = 0, DEEPCD_Halo = 0;
 
@@ -43,7 +44,7 @@ static PetscErrorCode nn_to_petsc(MPI_Comm comm, nn_err err, const char what[])
 {
   PetscFunctionBegin;
   PetscCheck(!err, comm, err == NN_ERR_UNSUPPORTED ? PETSC_ERR_SUP : PETSC_ERR_LIB, "%s: %s", what, nn_error_message());
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* nn halo callback: buf holds the padded tensor (interior written, border
@@ -112,7 +113,7 @@ static PetscErrorCode halo_sf_create(MPI_Comm comm, const PetscInt np3[3], Petsc
   PetscCall(PetscSFCreate(comm, sf));
   PetscCall(PetscSFSetGraph(*sf, ncells, nleaves, ilocal, PETSC_OWN_POINTER, iremote, PETSC_OWN_POINTER));
   PetscCall(PetscSFSetUp(*sf));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The star forests of every level for the halo exchange. */
@@ -173,7 +174,7 @@ static PetscErrorCode halo_setup(DM da, const nn_model *m, HaloSF *h)
     for (int d = 0; d < 3; d++) PetscCall(PetscFree2(start[d], size[d]));
   }
   for (int d = 0; d < 3; d++) PetscCall(PetscFree(l[d]));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode halo_destroy(HaloSF *h)
@@ -182,14 +183,14 @@ static PetscErrorCode halo_destroy(HaloSF *h)
   for (int lev = 0; lev <= MAXLEVEL; lev++)
     for (int w = 0; w < 2; w++) PetscCall(PetscSFDestroy(&h->sf[lev][w]));
   if (h->wideunit != MPI_DATATYPE_NULL && h->wideunit) PetscCallMPI(MPI_Type_free(&h->wideunit)); /* 0: never made */
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The lists come from the nn library's own tables: "auto" plus the backends
    compiled in, and the precisions. Under the generator's prefix (the KSP's
    prefix and ksp_deepcd_) the keys read -ksp_deepcd_backend and
    -ksp_deepcd_precision. */
-static PetscErrorCode DeepCDDirGenSetFromOptions_CNN(DeepCDDirGen gen, PetscOptionItems *PetscOptionsObject)
+static PetscErrorCode DeepCDDirGenSetFromOptions_CNN(DeepCDDirGen gen, DeepCDOptionItems PetscOptionsObject)
 {
   DirGen_CNN *cnn = (DirGen_CNN *) gen->data;
   const char *backends[8], *precisions[NN_PRECISION_COUNT];
@@ -215,7 +216,7 @@ static PetscErrorCode DeepCDDirGenSetFromOptions_CNN(DeepCDDirGen gen, PetscOpti
   PetscCall(PetscOptionsEList("-precision", "Network arithmetic", "KSPDEEPCD", precisions, NN_PRECISION_COUNT, precisions[p], &p, &flg));
   if (flg) PetscCall(PetscStrncpy(cnn->precision, precisions[p], sizeof(cnn->precision)));
   PetscOptionsHeadEnd();
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* auto: cuda, then cpu, then ref, whichever is usable with the precision. */
@@ -229,12 +230,12 @@ static PetscErrorCode choose_backend(MPI_Comm comm, DirGen_CNN *cnn, nn_precisio
       if (!nn_backend_check(order[i], prec)) {
         PetscCall(PetscStrncpy(cnn->backend, order[i], sizeof(cnn->backend)));
         PetscCall(PetscInfo(NULL, "-ksp_deepcd_backend auto: using %s\n", order[i]));
-        PetscFunctionReturn(0);
+        PetscFunctionReturn(PETSC_SUCCESS);
       }
     SETERRQ(comm, PETSC_ERR_SUP, "-ksp_deepcd_backend auto: no backend runs precision %s here", nn_precision_names[prec]);
   }
   PetscCall(nn_to_petsc(comm, nn_backend_check(cnn->backend, prec), "-ksp_deepcd_backend"));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode DeepCDDirGenSetUp_CNN(DeepCDDirGen gen)
@@ -303,7 +304,7 @@ static PetscErrorCode DeepCDDirGenSetUp_CNN(DeepCDDirGen gen)
     PetscCall(DMDAGetInfo(da, NULL, &M, &N, &P, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
     cnn->scale = PetscSqrtReal((PetscReal) M * (PetscReal) N * (PetscReal) P);
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* With a device backend and vectors in CUDA memory (a PETSc built with CUDA
@@ -346,7 +347,7 @@ static PetscErrorCode apply_device(DeepCDDirGen gen, Vec r, Vec z, PetscBool *do
   (void) r;
   (void) z;
 #endif
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode DeepCDDirGenApply_CNN(DeepCDDirGen gen, Vec r, Vec z)
@@ -361,7 +362,7 @@ static PetscErrorCode DeepCDDirGenApply_CNN(DeepCDDirGen gen, Vec r, Vec z)
     PetscBool done;
 
     PetscCall(apply_device(gen, r, z, &done));
-    if (done) PetscFunctionReturn(0);
+    if (done) PetscFunctionReturn(PETSC_SUCCESS);
   }
   /* host memory: through float arrays; a device backend stages them through its pinned buffers */
   PetscCall(VecGetArrayRead(r, &ra));
@@ -375,7 +376,7 @@ static PetscErrorCode DeepCDDirGenApply_CNN(DeepCDDirGen gen, Vec r, Vec z)
   PetscCall(VecGetArray(z, &za));
   for (PetscInt i = 0; i < cnn->n; i++) za[i] = cnn->out[i];
   PetscCall(VecRestoreArray(z, &za));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode DeepCDDirGenView_CNN(DeepCDDirGen gen, PetscViewer viewer)
@@ -401,7 +402,7 @@ static PetscErrorCode DeepCDDirGenView_CNN(DeepCDDirGen gen, PetscViewer viewer)
       if (!ns && gen->smooth) PetscCall(PetscViewerASCIIPrintf(viewer, "note: this model was trained for directions smoothed by %" PetscInt_FMT " Chebyshev/Jacobi steps, which -ksp_deepcd_smooth 0 turned off; it may stall without them\n", gen->smooth));
     }
   }
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode DeepCDDirGenReset_CNN(DeepCDDirGen gen)
@@ -413,14 +414,14 @@ static PetscErrorCode DeepCDDirGenReset_CNN(DeepCDDirGen gen)
   nn_model_destroy(&cnn->model);
   PetscCall(PetscFree3(cnn->in, cnn->out, cnn->mask));
   PetscCall(halo_destroy(&cnn->halo));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 static PetscErrorCode DeepCDDirGenDestroy_CNN(DeepCDDirGen gen)
 {
   PetscFunctionBegin;
   PetscCall(PetscFree(gen->data));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -449,5 +450,5 @@ PetscErrorCode DeepCDDirGenCreate_CNN(DeepCDDirGen gen)
   gen->ops->view           = DeepCDDirGenView_CNN;
   gen->ops->reset          = DeepCDDirGenReset_CNN;
   gen->ops->destroy        = DeepCDDirGenDestroy_CNN;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -2,6 +2,7 @@
    With it KSPDEEPCD is a flexible
    conjugate-direction method truncated to the kept directions (Notay's FCG). */
 #include <deepcd/private/dirgenimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 static PetscErrorCode DeepCDDirGenApply_PC(DeepCDDirGen gen, Vec r, Vec z)
 {
@@ -10,7 +11,7 @@ static PetscErrorCode DeepCDDirGenApply_PC(DeepCDDirGen gen, Vec r, Vec z)
   PetscFunctionBegin;
   PetscCall(KSPGetPC(gen->ksp, &pc));
   PetscCall(PCApply(pc, r, z));
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
@@ -23,5 +24,5 @@ PetscErrorCode DeepCDDirGenCreate_PC(DeepCDDirGen gen)
   PetscFunctionBegin;
   gen->ops->apply = DeepCDDirGenApply_PC;
   gen->linear     = PETSC_TRUE;
-  PetscFunctionReturn(0);
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
