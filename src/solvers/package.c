@@ -3,6 +3,7 @@
    PetscDLLibraryRegister_deepcd(). */
 #include <deepcd/ksp.h>
 #include <deepcd/dirgen.h>
+#include <deepcd/pc.h>
 
 PETSC_INTERN PetscErrorCode DeepCDDirGenRegisterDestroy(void);
 
@@ -38,6 +39,7 @@ PetscErrorCode DeepCDInitializePackage(void)
   DeepCDPackageInitialized = PETSC_TRUE;
   PetscCall(KSPInitializePackage());
   PetscCall(KSPRegister(KSPDEEPCD, KSPCreate_DeepCD));
+  PetscCall(PCRegister(PCNEURALMG, PCCreate_NeuralMG));
   PetscCall(DeepCDDirGenRegister(DEEPCD_DIRGEN_PC, DeepCDDirGenCreate_PC));
   PetscCall(DeepCDDirGenRegister(DEEPCD_DIRGEN_CNN, DeepCDDirGenCreate_CNN));
   PetscCall(PetscLogEventRegister("DeepCDGenerate", KSP_CLASSID, &KSPDEEPCD_Generator));
@@ -45,6 +47,8 @@ PetscErrorCode DeepCDInitializePackage(void)
   PetscCall(PetscLogEventRegister("DeepCDSmooth", KSP_CLASSID, &KSPDEEPCD_Smooth));
   PetscCall(PetscLogEventRegister("DeepCDInference", KSP_CLASSID, &DEEPCD_Inference));
   PetscCall(PetscLogEventRegister("DeepCDHalo", KSP_CLASSID, &DEEPCD_Halo));
+  PetscCall(PetscLogEventRegister("NeuralMGSetUp", PC_CLASSID, &PC_NEURALMG_SetUp));
+  PetscCall(PetscLogEventRegister("NeuralMGApply", PC_CLASSID, &PC_NEURALMG_Apply));
   PetscCall(PetscRegisterFinalize(DeepCDFinalizePackage));
   PetscFunctionReturn(0);
 }
