@@ -43,11 +43,13 @@ typedef struct {
 
 typedef struct {
   /* options */
-  PetscInt            maxlevels;   /* PETSC_DECIDE: until coarse_size */
-  PetscInt            coarse_size; /* coarsen until the grid has at most this many cells */
-  PetscInt            degree;      /* Chebyshev degree of each smoothing */
-  PetscReal           cheb_lower;  /* Chebyshev interval [cheb_lower, 1] x lmax */
-  PetscReal           alpha;       /* coarse-grid correction scaling */
+  PetscInt            maxlevels;                    /* PETSC_DECIDE: until coarse_size */
+  PetscInt            coarse_size;                  /* coarsen until the grid has at most this many cells */
+  PetscInt            degree;                       /* Chebyshev degree of each smoothing */
+  PetscReal           cheb_lower;                   /* Chebyshev interval [cheb_lower, 1] x lmax */
+  PetscReal           alpha;                        /* coarse-grid correction scaling */
+  PetscReal           alpha_exact;                  /* the same for the correction from the exact coarsest solve */
+  PetscReal           alpha_used, alpha_exact_used; /* resolved defaults */
   PCNeuralMGCycleType cycle;
   char                model[PETSC_MAX_PATH_LEN];
   /* hierarchy */

@@ -195,8 +195,9 @@ static PetscErrorCode NMGReadMatrix(PC pc, DM da, NMGLevel *L, PetscReal *D, Pet
             if (cols[c] == nb[q]) break;
           if (q == 6) {
             if (v == 0) continue; /* explicit zeros of a box-stencil pattern */
+            const PetscInt col = cols[c];
             PetscCall(MatRestoreRow(A, row, &ncols, &cols, &vals));
-            SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "PCNEURALMG needs a 7-point stencil matrix: row %" PetscInt_FMT " (cell %" PetscInt_FMT ",%" PetscInt_FMT ",%" PetscInt_FMT ") has a nonzero in column %" PetscInt_FMT ", which is not a face neighbour", row, gi, gj, gk, cols[c]);
+            SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "PCNEURALMG needs a 7-point stencil matrix: row %" PetscInt_FMT " (cell %" PetscInt_FMT ",%" PetscInt_FMT ",%" PetscInt_FMT ") has a nonzero in column %" PetscInt_FMT ", which is not a face neighbour", row, gi, gj, gk, col);
           }
           if (q % 2)
             up[q / 2][n] += v;
@@ -391,10 +392,12 @@ PetscErrorCode PCNeuralMGBuildHierarchy(PC pc)
     PetscCall(PCNeuralMGHaloReal(C, CY[s]));
     PetscCall(PCNeuralMGHaloReal(C, CZ[s]));
     PetscCall(NMGLevelFinish(pc, C, D[s], CX[s], CY[s], CZ[s], NULL));
-    L->alpha = nmg->alpha;
+    L->alpha = nmg->alpha_used;
     nmg->nlevels++;
     L = C;
   }
+  /* the correction from the exact solve is the A-orthogonal projection: scaled by alpha_exact */
+  if (nmg->nlevels > 1) nmg->lev[nmg->nlevels - 2].alpha = nmg->alpha_exact_used;
   {
     PetscInt s = (nmg->nlevels - 1) % 2;
     PetscCall(PCNeuralMGCoarseSetUp(pc, D[s], CX[s], CY[s], CZ[s]));

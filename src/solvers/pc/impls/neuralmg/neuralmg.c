@@ -100,6 +100,25 @@ static void NMGCost(PC_NeuralMG *nmg, PetscLogDouble *flops, PetscLogDouble *byt
   *bytes = b;
 }
 
+/* The V-cycle is SPD for any positive scalings of its coarse-grid corrections
+   (E = S (I - a P B_c P^T A) S <= S^2 < I in the A inner product). A W-cycle
+   level applies (I - a P B_c P^T A)^2, whose eigenvalues (1 - a mu)^2 must stay
+   below 1: a mu < 2 for mu up to the largest eigenvalue of B_c A_c, which is
+   at most 1 on W-cycle levels and at most alpha_exact on the level above the
+   exact solve. Hence alpha <= 1 and alpha_exact <= 2 for the W-cycle. */
+static PetscErrorCode NMGResolveCorrection(PC pc)
+{
+  PC_NeuralMG *nmg = (PC_NeuralMG *) pc->data;
+  PetscBool    w   = (PetscBool) (nmg->cycle == PC_NEURALMG_CYCLE_W);
+
+  PetscFunctionBegin;
+  nmg->alpha_used       = nmg->alpha == PETSC_DEFAULT ? (w ? 1.0 : 2.0) : nmg->alpha;
+  nmg->alpha_exact_used = nmg->alpha_exact == PETSC_DEFAULT ? (w ? 2.0 : nmg->alpha_used) : nmg->alpha_exact;
+  PetscCheck(!w || nmg->alpha_used <= 1, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction %g: the W-cycle is positive definite only for scalings up to 1", (double) nmg->alpha_used);
+  PetscCheck(!w || nmg->alpha_exact_used <= 2, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction_exact %g: the W-cycle is positive definite only for scalings up to 2", (double) nmg->alpha_exact_used);
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode PCSetUp_NeuralMG(PC pc)
 {
   PC_NeuralMG *nmg = (PC_NeuralMG *) pc->data;
@@ -107,6 +126,7 @@ static PetscErrorCode PCSetUp_NeuralMG(PC pc)
   PetscFunctionBegin;
   PetscCall(PetscLogEventBegin(PC_NEURALMG_SetUp, pc, 0, 0, 0));
   PetscCall(PCNeuralMGDestroyHierarchy(pc));
+  PetscCall(NMGResolveCorrection(pc));
   PetscCall(PCNeuralMGBuildHierarchy(pc));
   NMGCost(nmg, &nmg->flops_apply, &nmg->bytes_apply);
   PetscCall(PetscLogEventEnd(PC_NEURALMG_SetUp, pc, 0, 0, 0));
@@ -182,7 +202,7 @@ static PetscErrorCode PCView_NeuralMG(PC pc, PetscViewer viewer)
   PetscCall(PetscObjectTypeCompare((PetscObject) viewer, PETSCVIEWERASCII, &iascii));
   if (!iascii) PetscFunctionReturn(0);
   PetscCall(PetscViewerASCIIPrintf(viewer, "  %s-cycle, Chebyshev/Jacobi smoothing of degree %" PetscInt_FMT " on [%g, 1] x (Gershgorin bound of W A), pre and post\n", nmg->cycle == PC_NEURALMG_CYCLE_W ? "W" : "V", nmg->degree, (double) nmg->cheb_lower));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  parameters: classical (Jacobi weights W = 1/a_ii, coarse-grid correction scaling %g); model: none\n", (double) nmg->alpha));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  parameters: classical (Jacobi weights W = 1/a_ii, coarse-grid correction scalings %g, from the exact solve %g); model: none\n", (double) nmg->alpha_used, (double) nmg->alpha_exact_used));
   PetscCall(PetscViewerASCIIPrintf(viewer, "  coarsening: 2x2x2 aggregation, R = P^T, Galerkin 7-point coarse operators; single precision, matrix-free\n"));
   if (!nmg->nlevels) {
     PetscCall(PetscViewerASCIIPrintf(viewer, "  (not set up)\n"));
@@ -225,12 +245,14 @@ static PetscErrorCode PCSetFromOptions_NeuralMG(PC pc, PetscOptionItems *PetscOp
   PetscCall(PetscOptionsInt("-pc_neuralmg_smooth_degree", "Chebyshev degree of each pre- and post-smoothing", "PCNeuralMGSetSmoothDegree", nmg->degree, &nmg->degree, NULL));
   PetscCall(PetscOptionsReal("-pc_neuralmg_cheb_lower", "Lower end of the Chebyshev interval, as a fraction of the Gershgorin bound", "PCNEURALMG", nmg->cheb_lower, &nmg->cheb_lower, NULL));
   PetscCall(PetscOptionsReal("-pc_neuralmg_correction", "Scaling of the coarse-grid correction (over-correction of aggregation)", "PCNEURALMG", nmg->alpha, &nmg->alpha, NULL));
+  PetscCall(PetscOptionsReal("-pc_neuralmg_correction_exact", "Scaling of the coarse-grid correction from the exact coarsest solve", "PCNEURALMG", nmg->alpha_exact, &nmg->alpha_exact, NULL));
   PetscCall(PetscOptionsEnum("-pc_neuralmg_cycle_type", "Multigrid cycle", "PCNeuralMGSetCycleType", PCNeuralMGCycleTypes, (PetscEnum) nmg->cycle, (PetscEnum *) &nmg->cycle, &flg));
   PetscOptionsHeadEnd();
   PetscCheck(nmg->maxlevels == PETSC_DECIDE || (nmg->maxlevels >= 1 && nmg->maxlevels <= NMG_MAX_LEVELS), PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_levels %" PetscInt_FMT ": must be between 1 and %d", nmg->maxlevels, NMG_MAX_LEVELS);
   PetscCheck(nmg->degree >= 1, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_smooth_degree %" PetscInt_FMT ": must be at least 1", nmg->degree);
   PetscCheck(nmg->cheb_lower > 0 && nmg->cheb_lower < 1, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_cheb_lower %g: must lie in (0, 1)", (double) nmg->cheb_lower);
-  PetscCheck(nmg->alpha > 0, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction %g: must be positive", (double) nmg->alpha);
+  PetscCheck(nmg->alpha > 0 || nmg->alpha == PETSC_DEFAULT, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction %g: must be positive", (double) nmg->alpha);
+  PetscCheck(nmg->alpha_exact > 0 || nmg->alpha_exact == PETSC_DEFAULT, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction_exact %g: must be positive", (double) nmg->alpha_exact);
   PetscCheck(nmg->coarse_size >= 1, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_coarse_size %" PetscInt_FMT ": must be at least 1", nmg->coarse_size);
   PetscFunctionReturn(0);
 }
@@ -399,7 +421,8 @@ PetscErrorCode PCNeuralMGSetSmoothDegree(PC pc, PetscInt k)
 . -pc_neuralmg_coarse_size <1024> - coarsen until the grid has at most this many cells
 . -pc_neuralmg_smooth_degree <2> - Chebyshev degree of each smoothing
 . -pc_neuralmg_cheb_lower <0.1> - lower end of the Chebyshev interval (fraction of the bound)
-. -pc_neuralmg_correction <1> - scaling of each coarse-grid correction
+. -pc_neuralmg_correction <2 (V), 1 (W)> - scaling of each coarse-grid correction (over-correction for aggregation)
+. -pc_neuralmg_correction_exact <correction (V), 2 (W)> - the same for the correction from the exact coarsest solve
 - -pc_neuralmg_cycle_type <v,w> - the cycle
 
   Level: intermediate
@@ -417,7 +440,8 @@ PETSC_EXTERN PetscErrorCode PCCreate_NeuralMG(PC pc)
   nmg->coarse_size = 1024;
   nmg->degree      = 2;
   nmg->cheb_lower  = 0.1;
-  nmg->alpha       = 1.0;
+  nmg->alpha       = PETSC_DEFAULT; /* 2 for the V-cycle, 1 for the W-cycle */
+  nmg->alpha_exact = PETSC_DEFAULT; /* alpha */
   nmg->cycle       = PC_NEURALMG_CYCLE_V;
 
   pc->ops->setup          = PCSetUp_NeuralMG;
