@@ -18,8 +18,8 @@ $ PC_NEURALMG_CYCLE_W - two coarse-grid corrections per level (not on the level 
 .seealso: `PCNEURALMG`, `PCNeuralMGSetCycleType()`
 E*/
 typedef enum {
-  PC_NEURALMG_CYCLE_V = 1,
-  PC_NEURALMG_CYCLE_W = 2
+  PC_NEURALMG_CYCLE_V = 0,
+  PC_NEURALMG_CYCLE_W = 1
 } PCNeuralMGCycleType;
 
 PETSC_EXTERN PetscLogEvent  PC_NEURALMG_SetUp, PC_NEURALMG_Apply;

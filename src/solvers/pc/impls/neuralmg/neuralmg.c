@@ -5,7 +5,7 @@
 
 PetscLogEvent PC_NEURALMG_SetUp = 0, PC_NEURALMG_Apply = 0;
 
-static const char *const PCNeuralMGCycleTypes[] = { "invalid", "v", "w", "PCNeuralMGCycleType", "PC_NEURALMG_CYCLE_", NULL };
+static const char *const PCNeuralMGCycleTypes[] = { "v", "w", "PCNeuralMGCycleType", "PC_NEURALMG_CYCLE_", NULL };
 
 /* Chebyshev smoothing of degree nmg->degree on [lower, 1] x lmax with the
    level's weights W. From a zero guess x = q(WA) W b, otherwise
@@ -244,8 +244,8 @@ static PetscErrorCode PCSetFromOptions_NeuralMG(PC pc, PetscOptionItems *PetscOp
   PetscCall(PetscOptionsInt("-pc_neuralmg_coarse_size", "Coarsen until the grid has at most this many cells", "PCNEURALMG", nmg->coarse_size, &nmg->coarse_size, NULL));
   PetscCall(PetscOptionsInt("-pc_neuralmg_smooth_degree", "Chebyshev degree of each pre- and post-smoothing", "PCNeuralMGSetSmoothDegree", nmg->degree, &nmg->degree, NULL));
   PetscCall(PetscOptionsReal("-pc_neuralmg_cheb_lower", "Lower end of the Chebyshev interval, as a fraction of the Gershgorin bound", "PCNEURALMG", nmg->cheb_lower, &nmg->cheb_lower, NULL));
-  PetscCall(PetscOptionsReal("-pc_neuralmg_correction", "Scaling of the coarse-grid correction (over-correction of aggregation)", "PCNEURALMG", nmg->alpha, &nmg->alpha, NULL));
-  PetscCall(PetscOptionsReal("-pc_neuralmg_correction_exact", "Scaling of the coarse-grid correction from the exact coarsest solve", "PCNEURALMG", nmg->alpha_exact, &nmg->alpha_exact, NULL));
+  PetscCall(PetscOptionsReal("-pc_neuralmg_correction", "Scaling of the coarse-grid corrections (over-correction of aggregation; default 2 for V, 1 for W)", "PCNEURALMG", nmg->alpha, &nmg->alpha, NULL));
+  PetscCall(PetscOptionsReal("-pc_neuralmg_correction_exact", "Scaling of the correction from the exact coarsest solve (default: the correction for V, 2 for W)", "PCNEURALMG", nmg->alpha_exact, &nmg->alpha_exact, NULL));
   PetscCall(PetscOptionsEnum("-pc_neuralmg_cycle_type", "Multigrid cycle", "PCNeuralMGSetCycleType", PCNeuralMGCycleTypes, (PetscEnum) nmg->cycle, (PetscEnum *) &nmg->cycle, &flg));
   PetscOptionsHeadEnd();
   PetscCheck(nmg->maxlevels == PETSC_DECIDE || (nmg->maxlevels >= 1 && nmg->maxlevels <= NMG_MAX_LEVELS), PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_levels %" PetscInt_FMT ": must be between 1 and %d", nmg->maxlevels, NMG_MAX_LEVELS);
