@@ -144,37 +144,83 @@ static PetscErrorCode NMGGetDMDA(PC pc, DM *da)
   PetscFunctionReturn(0);
 }
 
+/* One entry (global column col, value v) of the row of owned cell (i,j,k)
+   (box coordinates; n: padded index): the diagonal, or a coupling with one of
+   the 6 face neighbours (global indices nb[]); anything else is an error. */
+static inline PetscErrorCode NMGAddEntry(NMGLevel *L, PetscInt row, PetscInt col, const PetscInt nb[6], PetscReal v, PetscInt n, PetscReal *D, PetscReal *up[3], PetscReal *lo[3], PetscInt i, PetscInt j, PetscInt k)
+{
+  int q;
+
+  PetscFunctionBegin;
+  if (col == row) {
+    D[n] += v;
+    PetscFunctionReturn(0);
+  }
+  for (q = 0; q < 6; q++)
+    if (col == nb[q]) break;
+  if (q == 6) {
+    PetscCheck(v == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "PCNEURALMG needs a 7-point stencil matrix: row %" PetscInt_FMT " (cell %" PetscInt_FMT ",%" PetscInt_FMT ",%" PetscInt_FMT ") has a nonzero in column %" PetscInt_FMT ", which is not a face neighbour", row, L->xs[0] + i, L->xs[1] + j, L->xs[2] + k, col);
+    PetscFunctionReturn(0); /* explicit zeros of a box-stencil pattern */
+  }
+  if (q % 2)
+    up[q / 2][n] += v;
+  else if (lo[q / 2])
+    lo[q / 2][n] += v;
+  PetscFunctionReturn(0);
+}
+
 /* Reads the 7-point stencil of the owned rows into padded double arrays:
-   the diagonal and the couplings with the +x, +y, +z neighbours. A coupling
-   is the mean of the two rows' entries, and zero when either row lacks it
-   (Dirichlet rows kept as identity rows, as in PETSc's ex45). */
+   the diagonal and the couplings with the +x, +y, +z neighbours. Unless the
+   matrix is known to be symmetric, a coupling is the mean of the two rows'
+   entries, and zero when either row lacks it (Dirichlet rows kept as identity
+   rows, as in PETSc's ex45). AIJ matrices are read from their arrays, other
+   types through MatGetRow(). */
 static PetscErrorCode NMGReadMatrix(PC pc, DM da, NMGLevel *L, PetscReal *D, PetscReal *CX, PetscReal *CY, PetscReal *CZ)
 {
   MPI_Comm               comm = PetscObjectComm((PetscObject) pc);
-  Mat                    A    = pc->pmat;
+  Mat                    A = pc->pmat, Ad = NULL, Ao = NULL;
   ISLocalToGlobalMapping ltog;
-  const PetscInt        *gidx;
-  PetscInt               gxs, gys, gzs, gxm, gym, gzm, rstart, rend, row;
-  PetscReal             *lo[3], *up[3];
+  const PetscInt        *gidx, *colmap = NULL, *ia = NULL, *ja = NULL, *ib = NULL, *jb = NULL;
+  const PetscScalar     *va = NULL, *vb = NULL;
+  PetscInt               gxs, gys, gzs, gxm, gym, gzm, rstart, rend, row, nr;
+  PetscReal             *lo[3] = { NULL, NULL, NULL }, *up[3] = { CX, CY, CZ };
+  PetscBool              symknown, sym, isseq, ismpi, done;
 
   PetscFunctionBegin;
-  PetscCheck(A->ops->getrow, comm, PETSC_ERR_SUP, "PCNEURALMG reads the operator's rows (MatGetRow()), which matrix type %s does not provide: assemble an AIJ matrix", ((PetscObject) A)->type_name);
   PetscCall(MatGetOwnershipRange(A, &rstart, &rend));
   PetscCheck(rend - rstart == L->xm[0] * L->xm[1] * L->xm[2], PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "PCNEURALMG: the matrix has %" PetscInt_FMT " local rows, its DMDA %" PetscInt_FMT " local cells", rend - rstart, L->xm[0] * L->xm[1] * L->xm[2]);
+  PetscCall(PetscObjectBaseTypeCompare((PetscObject) A, MATSEQAIJ, &isseq));
+  PetscCall(PetscObjectBaseTypeCompare((PetscObject) A, MATMPIAIJ, &ismpi));
+  if (isseq)
+    Ad = A;
+  else if (ismpi)
+    PetscCall(MatMPIAIJGetSeqAIJ(A, &Ad, &Ao, &colmap));
+  else
+    PetscCheck(A->ops->getrow, comm, PETSC_ERR_SUP, "PCNEURALMG reads the operator's rows (MatGetRow()), which matrix type %s does not provide: assemble an AIJ matrix", ((PetscObject) A)->type_name);
+  if (Ad) {
+    PetscCall(MatGetRowIJ(Ad, 0, PETSC_FALSE, PETSC_FALSE, &nr, &ia, &ja, &done));
+    PetscCheck(done, PETSC_COMM_SELF, PETSC_ERR_SUP, "PCNEURALMG: MatGetRowIJ() failed");
+    PetscCall(MatSeqAIJGetArrayRead(Ad, &va));
+  }
+  if (Ao) {
+    PetscCall(MatGetRowIJ(Ao, 0, PETSC_FALSE, PETSC_FALSE, &nr, &ib, &jb, &done));
+    PetscCheck(done, PETSC_COMM_SELF, PETSC_ERR_SUP, "PCNEURALMG: MatGetRowIJ() failed");
+    PetscCall(MatSeqAIJGetArrayRead(Ao, &vb));
+  }
+  PetscCall(MatIsSymmetricKnown(A, &symknown, &sym));
+  if (!(symknown && sym))
+    for (int d = 0; d < 3; d++) PetscCall(PetscCalloc1(L->npad, &lo[d]));
   PetscCall(DMDAGetGhostCorners(da, &gxs, &gys, &gzs, &gxm, &gym, &gzm));
   PetscCall(DMGetLocalToGlobalMapping(da, &ltog));
   PetscCall(ISLocalToGlobalMappingGetIndices(ltog, &gidx));
-  for (int d = 0; d < 3; d++) PetscCall(PetscCalloc2(L->npad, &lo[d], L->npad, &up[d]));
   row = rstart;
   for (PetscInt k = 0; k < L->xm[2]; k++)
     for (PetscInt j = 0; j < L->xm[1]; j++)
       for (PetscInt i = 0; i < L->xm[0]; i++, row++) {
-        const PetscInt     gi = L->xs[0] + i, gj = L->xs[1] + j, gk = L->xs[2] + k;
-        const PetscInt     lg = ((gk - gzs) * gym + (gj - gys)) * gxm + (gi - gxs);
-        const PetscInt     n  = (k + 1) * L->sz + (j + 1) * L->sy + i + 1;
-        PetscInt           nb[6], ncols;
-        const PetscInt    *cols;
-        const PetscScalar *vals;
+        const PetscInt gi = L->xs[0] + i, gj = L->xs[1] + j, gk = L->xs[2] + k;
+        const PetscInt lg = ((gk - gzs) * gym + (gj - gys)) * gxm + (gi - gxs);
+        const PetscInt n  = (k + 1) * L->sz + (j + 1) * L->sy + i + 1;
+        PetscInt       nb[6];
 
         nb[0] = gi > 0 ? gidx[lg - 1] : -1;
         nb[1] = gi < L->M[0] - 1 ? gidx[lg + 1] : -1;
@@ -182,45 +228,47 @@ static PetscErrorCode NMGReadMatrix(PC pc, DM da, NMGLevel *L, PetscReal *D, Pet
         nb[3] = gj < L->M[1] - 1 ? gidx[lg + gxm] : -1;
         nb[4] = gk > 0 ? gidx[lg - gxm * gym] : -1;
         nb[5] = gk < L->M[2] - 1 ? gidx[lg + gxm * gym] : -1;
-        PetscCall(MatGetRow(A, row, &ncols, &cols, &vals));
-        for (PetscInt c = 0; c < ncols; c++) {
-          const PetscReal v = PetscRealPart(vals[c]);
-          int             q;
+        if (Ad) {
+          const PetscInt m = row - rstart;
+          for (PetscInt q = ia[m]; q < ia[m + 1]; q++) PetscCall(NMGAddEntry(L, row, ja[q] + rstart, nb, PetscRealPart(va[q]), n, D, up, lo, i, j, k));
+          if (Ao)
+            for (PetscInt q = ib[m]; q < ib[m + 1]; q++) PetscCall(NMGAddEntry(L, row, colmap[jb[q]], nb, PetscRealPart(vb[q]), n, D, up, lo, i, j, k));
+        } else {
+          PetscInt           ncols;
+          const PetscInt    *cols;
+          const PetscScalar *vals;
+          PetscErrorCode     ierr = 0;
 
-          if (cols[c] == row) {
-            D[n] += v;
-            continue;
-          }
-          for (q = 0; q < 6; q++)
-            if (cols[c] == nb[q]) break;
-          if (q == 6) {
-            if (v == 0) continue; /* explicit zeros of a box-stencil pattern */
-            const PetscInt col = cols[c];
-            PetscCall(MatRestoreRow(A, row, &ncols, &cols, &vals));
-            SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "PCNEURALMG needs a 7-point stencil matrix: row %" PetscInt_FMT " (cell %" PetscInt_FMT ",%" PetscInt_FMT ",%" PetscInt_FMT ") has a nonzero in column %" PetscInt_FMT ", which is not a face neighbour", row, gi, gj, gk, col);
-          }
-          if (q % 2)
-            up[q / 2][n] += v;
-          else
-            lo[q / 2][n] += v;
+          PetscCall(MatGetRow(A, row, &ncols, &cols, &vals));
+          for (PetscInt c = 0; c < ncols && !ierr; c++) ierr = NMGAddEntry(L, row, cols[c], nb, PetscRealPart(vals[c]), n, D, up, lo, i, j, k);
+          PetscCall(MatRestoreRow(A, row, &ncols, &cols, &vals));
+          PetscCall(ierr);
         }
-        PetscCall(MatRestoreRow(A, row, &ncols, &cols, &vals));
       }
   PetscCall(ISLocalToGlobalMappingRestoreIndices(ltog, &gidx));
-  for (int d = 0; d < 3; d++) PetscCall(PCNeuralMGHaloReal(L, lo[d]));
-  {
+  if (Ad) {
+    PetscCall(MatSeqAIJRestoreArrayRead(Ad, &va));
+    PetscCall(MatRestoreRowIJ(Ad, 0, PETSC_FALSE, PETSC_FALSE, &nr, &ia, &ja, &done));
+  }
+  if (Ao) {
+    PetscCall(MatSeqAIJRestoreArrayRead(Ao, &vb));
+    PetscCall(MatRestoreRowIJ(Ao, 0, PETSC_FALSE, PETSC_FALSE, &nr, &ib, &jb, &done));
+  }
+  if (lo[0]) {
     const PetscInt off[3] = { 1, L->sy, L->sz };
-    PetscReal     *C[3]   = { CX, CY, CZ };
-    for (int d = 0; d < 3; d++)
+
+    for (int d = 0; d < 3; d++) {
+      PetscCall(PCNeuralMGHaloReal(L, lo[d]));
       for (PetscInt k = 1; k <= L->xm[2]; k++)
         for (PetscInt j = 1; j <= L->xm[1]; j++)
           for (PetscInt i = 1; i <= L->xm[0]; i++) {
             const PetscInt  n = k * L->sz + j * L->sy + i;
             const PetscReal a = up[d][n], b = lo[d][n + off[d]];
-            C[d][n] = (a == 0 || b == 0) ? 0 : 0.5 * (a + b);
+            up[d][n] = (a == 0 || b == 0) ? 0 : 0.5 * (a + b);
           }
+      PetscCall(PetscFree(lo[d]));
+    }
   }
-  for (int d = 0; d < 3; d++) PetscCall(PetscFree2(lo[d], up[d]));
   PetscCall(PCNeuralMGHaloReal(L, CX));
   PetscCall(PCNeuralMGHaloReal(L, CY));
   PetscCall(PCNeuralMGHaloReal(L, CZ));
