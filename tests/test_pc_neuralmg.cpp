@@ -29,6 +29,32 @@ TEST(PCNeuralMG, SymmetricPositiveDefinite)
     EXPECT_GT(minpos, 0) << opt;
     PCDestroy(&pc);
   }
+  // a matrix type without AIJ arrays (read through MatGetRow()) gives the same preconditioner
+  {
+    Mat         B;
+    Vec         x, z1, z2;
+    PetscRandom rnd;
+    PetscReal   nd, nz;
+    MatConvert(A, MATBAIJ, MAT_INITIAL_MATRIX, &B);
+    PC pa = NMGCreatePC(da, A), pb = NMGCreatePC(da, B);
+    MatCreateVecs(A, &x, &z1);
+    VecDuplicate(z1, &z2);
+    PetscRandomCreate(PETSC_COMM_SELF, &rnd);
+    VecSetRandom(x, rnd);
+    ASSERT_EQ(PCApply(pa, x, z1), 0);
+    ASSERT_EQ(PCApply(pb, x, z2), 0);
+    VecNorm(z1, NORM_2, &nz);
+    VecAXPY(z2, -1.0, z1);
+    VecNorm(z2, NORM_2, &nd);
+    EXPECT_LT(nd, 1e-6 * nz);
+    PetscRandomDestroy(&rnd);
+    VecDestroy(&x);
+    VecDestroy(&z1);
+    VecDestroy(&z2);
+    PCDestroy(&pa);
+    PCDestroy(&pb);
+    MatDestroy(&B);
+  }
   // the levels option is obeyed, the default coarsens to at most 1024 cells
   PC       pc = NMGCreatePC(da, A, "-pc_neuralmg_coarse_size 8");
   PetscInt nl;

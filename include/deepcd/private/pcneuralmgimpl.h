@@ -23,7 +23,7 @@ typedef struct {
   PetscInt *start[3];             /* ownership of all ranks: start[d][0..np[d]] */
   PetscBool straddle;             /* some coarse cell of the next level has children on two ranks */
   float    *d, *cx, *cy, *cz, *w; /* operator and smoother weights (w = 1/d classically) */
-  float    *x, *b, *r, *p, *t;    /* solution, right-hand side, residual, Chebyshev direction, spare x */
+  float    *x, *b, *p, *t;        /* solution, right-hand side, Chebyshev direction, spare x (and residual) */
   PetscReal lmax;                 /* Gershgorin bound of the spectrum of W A on this level */
   PetscReal alpha;                /* scaling of the coarse-grid correction received from the next level */
   PetscSF   halo;                 /* box halo (NULL on one rank) */

@@ -58,9 +58,9 @@ PetscErrorCode PCNeuralMGCycle(PC pc, PetscInt l, PetscBool zero)
   PetscCall(NMGSmooth(nmg, L, zero));
   for (PetscInt g = 0; g < gamma; g++) {
     PetscCall(PCNeuralMGHaloFloat(L, L->x));
-    NMGKernelResidual(L, L->x, L->b, L->r);
-    if (L->straddle) PetscCall(PCNeuralMGHaloFloat(L, L->r));
-    NMGKernelRestrict(L, L->r, C, C->b);
+    NMGKernelResidual(L, L->x, L->b, L->t); /* t is free between the smoothings */
+    if (L->straddle) PetscCall(PCNeuralMGHaloFloat(L, L->t));
+    NMGKernelRestrict(L, L->t, C, C->b);
     PetscCall(PCNeuralMGCycle(pc, l + 1, PETSC_TRUE));
     if (L->straddle) PetscCall(PCNeuralMGHaloFloat(C, C->x));
     NMGKernelProlongAdd(L, (float) L->alpha, L->x, C, C->x);
