@@ -420,7 +420,7 @@ PetscErrorCode PCNeuralMGSetSmoothDegree(PC pc, PetscInt k)
 + -pc_neuralmg_levels <n> - maximum number of levels
 . -pc_neuralmg_coarse_size <1024> - coarsen until the grid has at most this many cells
 . -pc_neuralmg_smooth_degree <2> - Chebyshev degree of each smoothing
-. -pc_neuralmg_cheb_lower <0.1> - lower end of the Chebyshev interval (fraction of the bound)
+. -pc_neuralmg_cheb_lower <0.2> - lower end of the Chebyshev interval (fraction of the bound)
 . -pc_neuralmg_correction <2 (V), 1 (W)> - scaling of each coarse-grid correction (over-correction for aggregation)
 . -pc_neuralmg_correction_exact <correction (V), 2 (W)> - the same for the correction from the exact coarsest solve
 - -pc_neuralmg_cycle_type <v,w> - the cycle
@@ -439,7 +439,7 @@ PETSC_EXTERN PetscErrorCode PCCreate_NeuralMG(PC pc)
   nmg->maxlevels   = PETSC_DECIDE;
   nmg->coarse_size = 1024;
   nmg->degree      = 2;
-  nmg->cheb_lower  = 0.1;
+  nmg->cheb_lower  = 0.2;
   nmg->alpha       = PETSC_DEFAULT; /* 2 for the V-cycle, 1 for the W-cycle */
   nmg->alpha_exact = PETSC_DEFAULT; /* alpha */
   nmg->cycle       = PC_NEURALMG_CYCLE_V;
