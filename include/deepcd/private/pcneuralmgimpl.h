@@ -77,8 +77,8 @@ PETSC_INTERN PetscErrorCode PCNeuralMGCoarseSolve(PC);
 PETSC_INTERN PetscErrorCode PCNeuralMGCoarseDestroy(NMGCoarse *);
 /* kernels.c */
 PETSC_INTERN void NMGKernelResidual(const NMGLevel *, const float *x, const float *b, float *r);
-PETSC_INTERN void NMGKernelChebFirst(const NMGLevel *, float c, const float *b, float *p, float *x);
-PETSC_INTERN void NMGKernelChebStep(const NMGLevel *, float c1, float c2, const float *x, const float *b, float *p, float *xo);
+PETSC_INTERN void NMGKernelChebFirst(const NMGLevel *, float c, const float *b, float *x);
+PETSC_INTERN void NMGKernelChebStep(const NMGLevel *, float c1, float c2, const float *x, const float *b, const float *pin, float *pout, float *xo);
 PETSC_INTERN void NMGKernelRestrict(const NMGLevel *fine, const float *r, const NMGLevel *coarse, float *b);
 PETSC_INTERN void NMGKernelProlongAdd(const NMGLevel *fine, float alpha, float *x, const NMGLevel *coarse, const float *xc);
 PETSC_INTERN void NMGKernelZero(const NMGLevel *, float *);

@@ -20,8 +20,8 @@ void NMGKernelResidual(const NMGLevel *L, const float *restrict x, const float *
     }
 }
 
-/* first Chebyshev step from a zero guess: p = c W b, x = p */
-void NMGKernelChebFirst(const NMGLevel *L, float c, const float *restrict b, float *restrict p, float *restrict x)
+/* first Chebyshev step from a zero guess: x = c W b (the direction p equals x) */
+void NMGKernelChebFirst(const NMGLevel *L, float c, const float *restrict b, float *restrict x)
 {
   const float *restrict w = L->w;
   const PetscInt sy = L->sy, sz = L->sz, nx = L->xm[0];
@@ -29,29 +29,41 @@ void NMGKernelChebFirst(const NMGLevel *L, float c, const float *restrict b, flo
   for (PetscInt k = 1; k <= L->xm[2]; k++)
     for (PetscInt j = 1; j <= L->xm[1]; j++) {
       const PetscInt o = k * sz + j * sy;
-      for (PetscInt i = o + 1; i <= o + nx; i++) {
-        const float v = c * w[i] * b[i];
-        p[i]          = v;
-        x[i]          = v;
-      }
+      for (PetscInt i = o + 1; i <= o + nx; i++) x[i] = c * w[i] * b[i];
     }
 }
 
-/* one Chebyshev step: p = c1 p + c2 W (b - A x), xo = x + p (x's halo current) */
-void NMGKernelChebStep(const NMGLevel *L, float c1, float c2, const float *restrict x, const float *restrict b, float *restrict p, float *restrict xo)
+/* one Chebyshev step: p = c1 pin + c2 W (b - A x), xo = x + p, p stored in
+   pout; pin NULL: no previous direction; pout NULL: the last step. The four
+   cases are separate loops, so that no array is streamed without need. */
+#define NMG_CHEB_LOOP(PIN, POUT)                                   \
+  for (PetscInt k = 1; k <= L->xm[2]; k++)                         \
+    for (PetscInt j = 1; j <= L->xm[1]; j++) {                     \
+      const PetscInt o = k * sz + j * sy;                          \
+      for (PetscInt i = o + 1; i <= o + nx; i++) {                 \
+        const float v = PIN + c2 * w[i] * (b[i] - NMG_STENCIL(i)); \
+        POUT;                                                      \
+        xo[i] = x[i] + v;                                          \
+      }                                                            \
+    }
+
+void NMGKernelChebStep(const NMGLevel *L, float c1, float c2, const float *restrict x, const float *restrict b, const float *pin, float *pout, float *restrict xo)
 {
   const float *restrict d = L->d, *restrict cx = L->cx, *restrict cy = L->cy, *restrict cz = L->cz, *restrict w = L->w;
   const PetscInt sy = L->sy, sz = L->sz, nx = L->xm[0];
 
-  for (PetscInt k = 1; k <= L->xm[2]; k++)
-    for (PetscInt j = 1; j <= L->xm[1]; j++) {
-      const PetscInt o = k * sz + j * sy;
-      for (PetscInt i = o + 1; i <= o + nx; i++) {
-        const float v = c1 * p[i] + c2 * w[i] * (b[i] - NMG_STENCIL(i));
-        p[i]          = v;
-        xo[i]         = x[i] + v;
-      }
-    }
+  if (pin && pout) {
+    const float *restrict pi = pin;
+    float *restrict po       = pout;
+    NMG_CHEB_LOOP(c1 * pi[i], po[i] = v)
+  } else if (pin) {
+    const float *restrict pi = pin;
+    NMG_CHEB_LOOP(c1 * pi[i], (void) 0)
+  } else if (pout) {
+    float *restrict po = pout;
+    NMG_CHEB_LOOP(0.0f, po[i] = v)
+  } else
+    NMG_CHEB_LOOP(0.0f, (void) 0)
 }
 
 /* b_c = P^T r: each coarse cell sums its (up to) 8 children. A child beyond

@@ -19,20 +19,22 @@ static PetscErrorCode NMGSmooth(PC_NeuralMG *nmg, NMGLevel *L, PetscBool zero)
   float          *tmp;
 
   PetscFunctionBegin;
+  /* after a first step from zero the direction is x itself; the last step keeps no direction */
   if (zero)
-    NMGKernelChebFirst(L, (float) (1.0 / theta), L->b, L->p, L->x);
+    NMGKernelChebFirst(L, (float) (1.0 / theta), L->b, L->x);
   else {
     PetscCall(PCNeuralMGHaloFloat(L, L->x));
-    NMGKernelChebStep(L, 0.0f, (float) (1.0 / theta), L->x, L->b, L->p, L->t);
+    NMGKernelChebStep(L, 0.0f, (float) (1.0 / theta), L->x, L->b, NULL, nmg->degree > 1 ? L->p : NULL, L->t);
     tmp  = L->x;
     L->x = L->t;
     L->t = tmp;
   }
   for (PetscInt k = 1; k < nmg->degree; k++) {
     const PetscReal rnew = 1.0 / (2.0 * sigma - rho);
+    const float    *pin  = (zero && k == 1) ? L->x : L->p;
 
     PetscCall(PCNeuralMGHaloFloat(L, L->x));
-    NMGKernelChebStep(L, (float) (rnew * rho), (float) (2.0 * rnew / delta), L->x, L->b, L->p, L->t);
+    NMGKernelChebStep(L, (float) (rnew * rho), (float) (2.0 * rnew / delta), L->x, L->b, pin, k + 1 < nmg->degree ? L->p : NULL, L->t);
     tmp  = L->x;
     L->x = L->t;
     L->t = tmp;
@@ -85,11 +87,17 @@ static void NMGCost(PC_NeuralMG *nmg, PetscLogDouble *flops, PetscLogDouble *byt
       break;
     }
     {
-      const PetscInt       gamma = (nmg->cycle == PC_NEURALMG_CYCLE_W && l + 2 < nmg->nlevels) ? 2 : 1;
-      const PetscLogDouble steps = 2 * nmg->degree - 1; /* the zero-guess step has no stencil */
-      /* stencil 13 flops; Chebyshev update 5; reads d,cx,cy,cz,w,b,x,p, writes p,xo */
-      f += visits * n * (steps * 18 + 2);
-      b += visits * n * (steps * 40 + 16);
+      const PetscInt gamma = (nmg->cycle == PC_NEURALMG_CYCLE_W && l + 2 < nmg->nlevels) ? 2 : 1;
+      const PetscInt k     = nmg->degree;
+      /* a stencil step: 13 flops of stencil, 6 of update; reads d,cx,cy,cz,w,b,x (28 bytes),
+         the previous direction (4) unless there is none or it is x, writes xo (4) and the
+         new direction (4) unless it is the last step. The zero-guess step: 2 flops, 12 bytes */
+      PetscLogDouble sb = 12, sf = 2;
+      for (PetscInt s = 2; s <= k; s++) sb += 32 + (s > 2 ? 4 : 0) + (s < k ? 4 : 0);
+      for (PetscInt s = 1; s <= k; s++) sb += 32 + (s > 1 ? 4 : 0) + (s < k ? 4 : 0);
+      sf += 19 * (2 * k - 1);
+      f += visits * n * sf;
+      b += visits * n * sb;
       /* per coarse correction: residual (14 flops, 28 bytes), restriction (1, 4.5), prolongation (2, 8.5) */
       f += visits * gamma * n * 17;
       b += visits * gamma * n * 41;
