@@ -25,6 +25,7 @@ typedef struct {
   float    *d, *cx, *cy, *cz, *w; /* operator and smoother weights (w = 1/d classically) */
   float    *x, *b, *p, *t;        /* solution, right-hand side, Chebyshev direction, spare x (and residual) */
   PetscReal lmax;                 /* Gershgorin bound of the spectrum of W A on this level */
+  PetscInt  degree;               /* Chebyshev degree of each smoothing */
   PetscReal alpha;                /* scaling of the coarse-grid correction received from the next level */
   PetscSF   halo;                 /* box halo (NULL on one rank) */
 } NMGLevel;
@@ -45,7 +46,8 @@ typedef struct {
   /* options */
   PetscInt            maxlevels;                    /* PETSC_DECIDE: until coarse_size */
   PetscInt            coarse_size;                  /* coarsen until the grid has at most this many cells */
-  PetscInt            degree;                       /* Chebyshev degree of each smoothing */
+  PetscInt            degree;                       /* Chebyshev degree of each smoothing on the finest level */
+  PetscInt            degree_growth;                /* added per coarser level */
   PetscReal           cheb_lower;                   /* Chebyshev interval [cheb_lower, 1] x lmax */
   PetscReal           alpha;                        /* coarse-grid correction scaling */
   PetscReal           alpha_exact;                  /* the same for the correction from the exact coarsest solve */

@@ -24,17 +24,17 @@ static PetscErrorCode NMGSmooth(PC_NeuralMG *nmg, NMGLevel *L, PetscBool zero)
     NMGKernelChebFirst(L, (float) (1.0 / theta), L->b, L->x);
   else {
     PetscCall(PCNeuralMGHaloFloat(L, L->x));
-    NMGKernelChebStep(L, 0.0f, (float) (1.0 / theta), L->x, L->b, NULL, nmg->degree > 1 ? L->p : NULL, L->t);
+    NMGKernelChebStep(L, 0.0f, (float) (1.0 / theta), L->x, L->b, NULL, L->degree > 1 ? L->p : NULL, L->t);
     tmp  = L->x;
     L->x = L->t;
     L->t = tmp;
   }
-  for (PetscInt k = 1; k < nmg->degree; k++) {
+  for (PetscInt k = 1; k < L->degree; k++) {
     const PetscReal rnew = 1.0 / (2.0 * sigma - rho);
     const float    *pin  = (zero && k == 1) ? L->x : L->p;
 
     PetscCall(PCNeuralMGHaloFloat(L, L->x));
-    NMGKernelChebStep(L, (float) (rnew * rho), (float) (2.0 * rnew / delta), L->x, L->b, pin, k + 1 < nmg->degree ? L->p : NULL, L->t);
+    NMGKernelChebStep(L, (float) (rnew * rho), (float) (2.0 * rnew / delta), L->x, L->b, pin, k + 1 < L->degree ? L->p : NULL, L->t);
     tmp  = L->x;
     L->x = L->t;
     L->t = tmp;
@@ -88,7 +88,7 @@ static void NMGCost(PC_NeuralMG *nmg, PetscLogDouble *flops, PetscLogDouble *byt
     }
     {
       const PetscInt gamma = (nmg->cycle == PC_NEURALMG_CYCLE_W && l + 2 < nmg->nlevels) ? 2 : 1;
-      const PetscInt k     = nmg->degree;
+      const PetscInt k     = L->degree;
       /* a stencil step: 13 flops of stencil, 6 of update; reads d,cx,cy,cz,w,b,x (28 bytes),
          the previous direction (4) unless there is none or it is x, writes xo (4) and the
          new direction (4) unless it is the last step. The zero-guess step: 2 flops, 12 bytes */
@@ -136,6 +136,7 @@ static PetscErrorCode PCSetUp_NeuralMG(PC pc)
   PetscCall(PCNeuralMGDestroyHierarchy(pc));
   PetscCall(NMGResolveCorrection(pc));
   PetscCall(PCNeuralMGBuildHierarchy(pc));
+  for (PetscInt l = 0; l < nmg->nlevels; l++) nmg->lev[l].degree = nmg->degree + l * nmg->degree_growth;
   NMGCost(nmg, &nmg->flops_apply, &nmg->bytes_apply);
   PetscCall(PetscLogEventEnd(PC_NEURALMG_SetUp, pc, 0, 0, 0));
   PetscFunctionReturn(0);
@@ -209,7 +210,7 @@ static PetscErrorCode PCView_NeuralMG(PC pc, PetscViewer viewer)
   PetscFunctionBegin;
   PetscCall(PetscObjectTypeCompare((PetscObject) viewer, PETSCVIEWERASCII, &iascii));
   if (!iascii) PetscFunctionReturn(0);
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  %s-cycle, Chebyshev/Jacobi smoothing of degree %" PetscInt_FMT " on [%g, 1] x (Gershgorin bound of W A), pre and post\n", nmg->cycle == PC_NEURALMG_CYCLE_W ? "W" : "V", nmg->degree, (double) nmg->cheb_lower));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  %s-cycle, Chebyshev/Jacobi smoothing of degree %" PetscInt_FMT " (+%" PetscInt_FMT " per coarser level) on [%g, 1] x (Gershgorin bound of W A), pre and post\n", nmg->cycle == PC_NEURALMG_CYCLE_W ? "W" : "V", nmg->degree, nmg->degree_growth, (double) nmg->cheb_lower));
   PetscCall(PetscViewerASCIIPrintf(viewer, "  parameters: classical (Jacobi weights W = 1/a_ii, coarse-grid correction scalings %g, from the exact solve %g); model: none\n", (double) nmg->alpha_used, (double) nmg->alpha_exact_used));
   PetscCall(PetscViewerASCIIPrintf(viewer, "  coarsening: 2x2x2 aggregation, R = P^T, Galerkin 7-point coarse operators; single precision, matrix-free\n"));
   if (!nmg->nlevels) {
@@ -220,9 +221,9 @@ static PetscErrorCode PCView_NeuralMG(PC pc, PetscViewer viewer)
   for (PetscInt l = 0; l < nmg->nlevels; l++) {
     const NMGLevel *L = &nmg->lev[l];
     if (l < nmg->nlevels - 1)
-      PetscCall(PetscViewerASCIIPrintf(viewer, "    level %" PetscInt_FMT ": %" PetscInt_FMT " x %" PetscInt_FMT " x %" PetscInt_FMT ", Gershgorin bound of W A %g%s\n", l, L->M[0], L->M[1], L->M[2], (double) L->lmax, L->straddle ? ", aggregates straddle ranks" : ""));
+      PetscCall(PetscViewerASCIIPrintf(viewer, "    level %" PetscInt_FMT ": %" PetscInt_FMT " x %" PetscInt_FMT " x %" PetscInt_FMT ", smoothing degree %" PetscInt_FMT ", Gershgorin bound of W A %g, coarse-grid correction x %g%s\n", l, L->M[0], L->M[1], L->M[2], L->degree, (double) L->lmax, (double) L->alpha, L->straddle ? ", aggregates straddle ranks" : ""));
     else
-      PetscCall(PetscViewerASCIIPrintf(viewer, "    level %" PetscInt_FMT ": %" PetscInt_FMT " x %" PetscInt_FMT " x %" PetscInt_FMT ", exact solve: banded LDL^T (bandwidth %" PetscInt_FMT ") on every rank, %" PetscInt_FMT " zero pivots dropped\n", l, L->M[0], L->M[1], L->M[2], nmg->coarse.bw, nmg->coarse.ndropped));
+      PetscCall(PetscViewerASCIIPrintf(viewer, "    level %" PetscInt_FMT ": %" PetscInt_FMT " x %" PetscInt_FMT " x %" PetscInt_FMT ", exact solve: banded LDL^T (bandwidth %" PetscInt_FMT ") on every rank, %" PetscInt_FMT " zero pivots (empty aggregates, floating regions) dropped\n", l, L->M[0], L->M[1], L->M[2], nmg->coarse.bw, nmg->coarse.ndropped));
   }
   if (nmg->ndecoupled) PetscCall(PetscViewerASCIIPrintf(viewer, "  %" PetscInt_FMT " decoupled rows (no off-diagonal entries: solids, Dirichlet rows) get z = r / a_ii\n", nmg->ndecoupled));
   {
@@ -251,6 +252,7 @@ static PetscErrorCode PCSetFromOptions_NeuralMG(PC pc, PetscOptionItems *PetscOp
   PetscCall(PetscOptionsInt("-pc_neuralmg_levels", "Maximum number of levels (default: until the coarse size)", "PCNeuralMGSetLevels", nmg->maxlevels, &nmg->maxlevels, NULL));
   PetscCall(PetscOptionsInt("-pc_neuralmg_coarse_size", "Coarsen until the grid has at most this many cells", "PCNEURALMG", nmg->coarse_size, &nmg->coarse_size, NULL));
   PetscCall(PetscOptionsInt("-pc_neuralmg_smooth_degree", "Chebyshev degree of each pre- and post-smoothing", "PCNeuralMGSetSmoothDegree", nmg->degree, &nmg->degree, NULL));
+  PetscCall(PetscOptionsInt("-pc_neuralmg_smooth_degree_growth", "Chebyshev degree added per coarser level", "PCNEURALMG", nmg->degree_growth, &nmg->degree_growth, NULL));
   PetscCall(PetscOptionsReal("-pc_neuralmg_cheb_lower", "Lower end of the Chebyshev interval, as a fraction of the Gershgorin bound", "PCNEURALMG", nmg->cheb_lower, &nmg->cheb_lower, NULL));
   PetscCall(PetscOptionsReal("-pc_neuralmg_correction", "Scaling of the coarse-grid corrections (over-correction of aggregation; default 2 for V, 1 for W)", "PCNEURALMG", nmg->alpha, &nmg->alpha, NULL));
   PetscCall(PetscOptionsReal("-pc_neuralmg_correction_exact", "Scaling of the correction from the exact coarsest solve (default: the correction for V, 2 for W)", "PCNEURALMG", nmg->alpha_exact, &nmg->alpha_exact, NULL));
@@ -258,6 +260,7 @@ static PetscErrorCode PCSetFromOptions_NeuralMG(PC pc, PetscOptionItems *PetscOp
   PetscOptionsHeadEnd();
   PetscCheck(nmg->maxlevels == PETSC_DECIDE || (nmg->maxlevels >= 1 && nmg->maxlevels <= NMG_MAX_LEVELS), PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_levels %" PetscInt_FMT ": must be between 1 and %d", nmg->maxlevels, NMG_MAX_LEVELS);
   PetscCheck(nmg->degree >= 1, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_smooth_degree %" PetscInt_FMT ": must be at least 1", nmg->degree);
+  PetscCheck(nmg->degree_growth >= 0, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_smooth_degree_growth %" PetscInt_FMT ": must be at least 0", nmg->degree_growth);
   PetscCheck(nmg->cheb_lower > 0 && nmg->cheb_lower < 1, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_cheb_lower %g: must lie in (0, 1)", (double) nmg->cheb_lower);
   PetscCheck(nmg->alpha > 0 || nmg->alpha == PETSC_DEFAULT, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction %g: must be positive", (double) nmg->alpha);
   PetscCheck(nmg->alpha_exact > 0 || nmg->alpha_exact == PETSC_DEFAULT, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction_exact %g: must be positive", (double) nmg->alpha_exact);
@@ -427,7 +430,8 @@ PetscErrorCode PCNeuralMGSetSmoothDegree(PC pc, PetscInt k)
   Options Database Keys:
 + -pc_neuralmg_levels <n> - maximum number of levels
 . -pc_neuralmg_coarse_size <1024> - coarsen until the grid has at most this many cells
-. -pc_neuralmg_smooth_degree <2> - Chebyshev degree of each smoothing
+. -pc_neuralmg_smooth_degree <2> - Chebyshev degree of each smoothing on the finest level
+. -pc_neuralmg_smooth_degree_growth <2> - degree added per coarser level (cheap: a level has 1/8 of the cells)
 . -pc_neuralmg_cheb_lower <0.2> - lower end of the Chebyshev interval (fraction of the bound)
 . -pc_neuralmg_correction <2 (V), 1 (W)> - scaling of each coarse-grid correction (over-correction for aggregation)
 . -pc_neuralmg_correction_exact <correction (V), 2 (W)> - the same for the correction from the exact coarsest solve
@@ -443,14 +447,15 @@ PETSC_EXTERN PetscErrorCode PCCreate_NeuralMG(PC pc)
 
   PetscFunctionBegin;
   PetscCall(PetscNew(&nmg));
-  pc->data         = (void *) nmg;
-  nmg->maxlevels   = PETSC_DECIDE;
-  nmg->coarse_size = 1024;
-  nmg->degree      = 2;
-  nmg->cheb_lower  = 0.2;
-  nmg->alpha       = PETSC_DEFAULT; /* 2 for the V-cycle, 1 for the W-cycle */
-  nmg->alpha_exact = PETSC_DEFAULT; /* alpha */
-  nmg->cycle       = PC_NEURALMG_CYCLE_V;
+  pc->data           = (void *) nmg;
+  nmg->maxlevels     = PETSC_DECIDE;
+  nmg->coarse_size   = 1024;
+  nmg->degree        = 2;
+  nmg->degree_growth = 2;
+  nmg->cheb_lower    = 0.2;
+  nmg->alpha         = PETSC_DEFAULT; /* 2 for the V-cycle, 1 for the W-cycle */
+  nmg->alpha_exact   = PETSC_DEFAULT; /* alpha */
+  nmg->cycle         = PC_NEURALMG_CYCLE_V;
 
   pc->ops->setup          = PCSetUp_NeuralMG;
   pc->ops->apply          = PCApply_NeuralMG;
