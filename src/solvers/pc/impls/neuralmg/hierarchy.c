@@ -188,29 +188,31 @@ static PetscErrorCode NMGGetDMDA(PC pc, DM *da)
   PetscFunctionReturn(0);
 }
 
-/* One entry (global column col, value v) of the row of owned cell (i,j,k)
-   (box coordinates; n: padded index): the diagonal, or a coupling with one of
-   the 6 face neighbours (global indices nb[]); anything else is an error. */
-static inline PetscErrorCode NMGAddEntry(NMGLevel *L, PetscInt row, PetscInt col, const PetscInt nb[6], PetscReal v, PetscInt n, PetscReal *D, PetscReal *up[3], PetscReal *lo[3], PetscInt i, PetscInt j, PetscInt k)
+/* One entry (global column col, value v) of a row: the diagonal, or a
+   coupling with one of the 6 face neighbours (global indices nb[]); the first
+   nonzero anywhere else is recorded in bad[] (explicit zeros of a box-stencil
+   pattern are fine). */
+static inline void NMGAddEntry(PetscInt row, PetscInt col, const PetscInt nb[6], PetscReal v, PetscInt n, PetscReal *D, PetscReal *up[3], PetscReal *lo[3], PetscInt bad[2])
 {
   int q;
 
-  PetscFunctionBegin;
   if (col == row) {
     D[n] += v;
-    PetscFunctionReturn(0);
+    return;
   }
   for (q = 0; q < 6; q++)
     if (col == nb[q]) break;
   if (q == 6) {
-    PetscCheck(v == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "PCNEURALMG needs a 7-point stencil matrix: row %" PetscInt_FMT " (cell %" PetscInt_FMT ",%" PetscInt_FMT ",%" PetscInt_FMT ") has a nonzero in column %" PetscInt_FMT ", which is not a face neighbour", row, L->xs[0] + i, L->xs[1] + j, L->xs[2] + k, col);
-    PetscFunctionReturn(0); /* explicit zeros of a box-stencil pattern */
+    if (v != 0 && bad[0] < 0) {
+      bad[0] = row;
+      bad[1] = col;
+    }
+    return;
   }
   if (q % 2)
     up[q / 2][n] += v;
   else if (lo[q / 2])
     lo[q / 2][n] += v;
-  PetscFunctionReturn(0);
 }
 
 /* Reads the 7-point stencil of the owned rows into padded double arrays:
@@ -229,6 +231,7 @@ static PetscErrorCode NMGReadMatrix(PC pc, DM da, NMGLevel *L, PetscReal *D, Pet
   PetscInt               gxs, gys, gzs, gxm, gym, gzm, rstart, rend, row, nr;
   PetscReal             *lo[3] = { NULL, NULL, NULL }, *up[3] = { CX, CY, CZ };
   PetscBool              symknown, sym, isseq, ismpi, done;
+  PetscInt               bad[2] = { -1, -1 }; /* the first entry outside the 7-point stencil */
 
   PetscFunctionBegin;
   PetscCall(MatGetOwnershipRange(A, &rstart, &rend));
@@ -288,8 +291,10 @@ static PetscErrorCode NMGReadMatrix(PC pc, DM da, NMGLevel *L, PetscReal *D, Pet
               if (lo[1]) lo[1][n] += v;
             } else if (delta == -oz && k > 0) {
               if (lo[2]) lo[2][n] += v;
-            } else
-              PetscCheck(v == 0, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "PCNEURALMG needs a 7-point stencil matrix: row %" PetscInt_FMT " (cell %" PetscInt_FMT ",%" PetscInt_FMT ",%" PetscInt_FMT ") has a nonzero in column %" PetscInt_FMT ", which is not a face neighbour", row, gi, gj, gk, ja[q] + rstart);
+            } else if (v != 0 && bad[0] < 0) {
+              bad[0] = row;
+              bad[1] = ja[q] + rstart;
+            }
           }
           if (!Ao || ib[m] == ib[m + 1]) continue;
         }
@@ -301,17 +306,15 @@ static PetscErrorCode NMGReadMatrix(PC pc, DM da, NMGLevel *L, PetscReal *D, Pet
         nb[5] = gk < L->M[2] - 1 ? gidx[lg + gxm * gym] : -1;
         if (Ad) {
           const PetscInt m = row - rstart;
-          for (PetscInt q = ib[m]; q < ib[m + 1]; q++) PetscCall(NMGAddEntry(L, row, colmap[jb[q]], nb, PetscRealPart(vb[q]), n, D, up, lo, i, j, k));
+          for (PetscInt q = ib[m]; q < ib[m + 1]; q++) NMGAddEntry(row, colmap[jb[q]], nb, PetscRealPart(vb[q]), n, D, up, lo, bad);
         } else {
           PetscInt           ncols;
           const PetscInt    *cols;
           const PetscScalar *vals;
-          PetscErrorCode     ierr = 0;
 
           PetscCall(MatGetRow(A, row, &ncols, &cols, &vals));
-          for (PetscInt c = 0; c < ncols && !ierr; c++) ierr = NMGAddEntry(L, row, cols[c], nb, PetscRealPart(vals[c]), n, D, up, lo, i, j, k);
+          for (PetscInt c = 0; c < ncols; c++) NMGAddEntry(row, cols[c], nb, PetscRealPart(vals[c]), n, D, up, lo, bad);
           PetscCall(MatRestoreRow(A, row, &ncols, &cols, &vals));
-          PetscCall(ierr);
         }
       }
   PetscCall(ISLocalToGlobalMappingRestoreIndices(ltog, &gidx));
@@ -322,6 +325,12 @@ static PetscErrorCode NMGReadMatrix(PC pc, DM da, NMGLevel *L, PetscReal *D, Pet
   if (Ao) {
     PetscCall(MatSeqAIJRestoreArrayRead(Ao, &vb));
     PetscCall(MatRestoreRowIJ(Ao, 0, PETSC_FALSE, PETSC_FALSE, &nr, &ib, &jb, &done));
+  }
+  if (bad[0] >= 0) {
+    const PetscInt m = bad[0] - rstart, ci = L->xs[0] + m % L->xm[0], cj = L->xs[1] + (m / L->xm[0]) % L->xm[1], ck = L->xs[2] + m / (L->xm[0] * L->xm[1]);
+
+    for (int d = 0; d < 3; d++) NMGFree(&lo[d]);
+    SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "PCNEURALMG needs a 7-point stencil matrix: row %" PetscInt_FMT " (cell %" PetscInt_FMT ",%" PetscInt_FMT ",%" PetscInt_FMT ") has a nonzero in column %" PetscInt_FMT ", which is not a face neighbour", bad[0], ci, cj, ck, bad[1]);
   }
   if (lo[0]) {
     const PetscInt off[3] = { 1, L->sy, L->sz };
@@ -449,7 +458,11 @@ PetscErrorCode PCNeuralMGBuildHierarchy(PC pc)
   nmg->nlocal  = L->xm[0] * L->xm[1] * L->xm[2];
   PetscCall(NMGLevelCreateHalo(pc, L, nmg->np));
   PetscCall(NMGCallocOperator(L, &D[0], &CX[0], &CY[0], &CZ[0]));
-  PetscCall(NMGReadMatrix(pc, da, L, D[0], CX[0], CY[0], CZ[0]));
+  {
+    PetscErrorCode ierr = NMGReadMatrix(pc, da, L, D[0], CX[0], CY[0], CZ[0]);
+    if (ierr) NMGFreeOperator(&D[0], &CX[0], &CY[0], &CZ[0]);
+    PetscCall(ierr);
+  }
 
   /* decoupled rows (solid cells, Dirichlet rows): z = r / a_ii, outside the cycle */
   {
