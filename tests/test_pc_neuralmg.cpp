@@ -154,6 +154,64 @@ TEST(PCNeuralMG, IterationsNearlyFlatUnderRefinement)
   EXPECT_GT(c64.its, 15);
 }
 
+TEST(PCNeuralMG, RebuildsWhenTheOperatorChanges)
+{
+  // a second solve after new matrix values (same pattern) and after a new size
+  NMGOpSpec s  = { { 24, 20, 16 }, "DNDNNN", 10.0, 10 };
+  DM        da = NMGCreateDA(PETSC_COMM_SELF, s, PETSC_DECIDE, NULL);
+  Mat       A  = NMGAssemble(da, s);
+  KSP       ksp;
+  Vec       x, b;
+  PetscInt  its1, its2;
+  MatCreateVecs(A, &x, &b);
+  VecSet(b, 1.0);
+  KSPCreate(PETSC_COMM_SELF, &ksp);
+  KSPSetOperators(ksp, A, A);
+  KSPSetDM(ksp, da);
+  KSPSetDMActive(ksp, PETSC_FALSE);
+  KSPSetType(ksp, KSPCG);
+  KSPSetTolerances(ksp, 1e-8, 1e-300, PETSC_DEFAULT, 100);
+  PC pc;
+  KSPGetPC(ksp, &pc);
+  PCSetType(pc, PCNEURALMG);
+  ASSERT_EQ(KSPSolve(ksp, b, x), 0);
+  KSPGetIterationNumber(ksp, &its1);
+  // new values, same pattern: contrast 1e3 instead of 10; the preconditioner
+  // must be rebuilt: the second solve takes as many iterations as a fresh KSP
+  NMGOpSpec s2 = s;
+  s2.contrast  = 1e3;
+  Mat B        = NMGAssemble(da, s2);
+  MatCopy(B, A, SAME_NONZERO_PATTERN);
+  MatDestroy(&B);
+  KSPSetOperators(ksp, A, A);
+  VecSet(x, 0.0);
+  ASSERT_EQ(KSPSolve(ksp, b, x), 0);
+  KSPGetIterationNumber(ksp, &its2);
+  KSP fresh;
+  KSPCreate(PETSC_COMM_SELF, &fresh);
+  KSPSetOperators(fresh, A, A);
+  KSPSetDM(fresh, da);
+  KSPSetDMActive(fresh, PETSC_FALSE);
+  KSPSetType(fresh, KSPCG);
+  KSPSetTolerances(fresh, 1e-8, 1e-300, PETSC_DEFAULT, 100);
+  KSPGetPC(fresh, &pc);
+  PCSetType(pc, PCNEURALMG);
+  VecSet(x, 0.0);
+  ASSERT_EQ(KSPSolve(fresh, b, x), 0);
+  PetscInt its3;
+  KSPGetIterationNumber(fresh, &its3);
+  EXPECT_EQ(its2, its3) << its1;
+  KSPConvergedReason reason;
+  KSPGetConvergedReason(ksp, &reason);
+  EXPECT_EQ(reason, KSP_CONVERGED_RTOL);
+  KSPDestroy(&fresh);
+  KSPDestroy(&ksp);
+  VecDestroy(&x);
+  VecDestroy(&b);
+  MatDestroy(&A);
+  DMDestroy(&da);
+}
+
 TEST(PCNeuralMG, WCycleRefusesScalingsThatBreakPositivity)
 {
   NMGOpSpec s  = { { 16, 16, 16 }, "DDDDDD", 1.0, 0 };
