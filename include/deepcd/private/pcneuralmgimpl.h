@@ -26,7 +26,8 @@ typedef struct {
   float    *x, *b, *p, *t;        /* solution, right-hand side, Chebyshev direction, spare x (and residual) */
   PetscReal lmax;                 /* Gershgorin bound of the spectrum of W A on this level */
   PetscInt  degree;               /* Chebyshev degree of each smoothing */
-  PetscReal alpha;                /* scaling of the coarse-grid correction received from the next level */
+  PetscReal alpha, alpha2;        /* scalings of the (first, second) coarse-grid correction received from the next level */
+  PetscInt  gamma;                /* coarse-grid corrections per visit: 1 (V), 2 (W) */
   PetscSF   halo;                 /* box halo (NULL on one rank) */
 } NMGLevel;
 
@@ -44,27 +45,29 @@ typedef struct {
 
 typedef struct {
   /* options */
-  PetscInt            maxlevels;                    /* PETSC_DECIDE: until coarse_size */
-  PetscInt            coarse_size;                  /* coarsen until the grid has at most this many cells */
-  PetscInt            degree;                       /* Chebyshev degree of each smoothing on the finest level */
-  PetscInt            degree_growth;                /* added per coarser level */
-  PetscReal           cheb_lower;                   /* Chebyshev interval [cheb_lower, 1] x lmax */
-  PetscReal           alpha;                        /* coarse-grid correction scaling */
-  PetscReal           alpha_exact;                  /* the same for the correction from the exact coarsest solve */
-  PetscReal           alpha_used, alpha_exact_used; /* resolved defaults */
+  PetscInt            maxlevels;                                 /* PETSC_DECIDE: until coarse_size */
+  PetscInt            coarse_size;                               /* coarsen until the grid has at most this many cells */
+  PetscInt            degree;                                    /* Chebyshev degree of each smoothing on the finest level */
+  PetscInt            degree_growth;                             /* added per coarser level */
+  PetscReal           cheb_lower;                                /* Chebyshev interval [cheb_lower, 1] x lmax */
+  PetscReal           alpha;                                     /* coarse-grid correction scaling */
+  PetscReal           alpha_exact;                               /* the same for the correction from the exact coarsest solve */
+  PetscReal           alpha2;                                    /* the second correction of a W-cycle level */
+  PetscReal           alpha_used, alpha2_used, alpha_exact_used; /* resolved defaults */
   PCNeuralMGCycleType cycle;
   char                model[PETSC_MAX_PATH_LEN];
   /* hierarchy */
   PetscInt       nlevels;
   NMGLevel       lev[NMG_MAX_LEVELS];
   NMGCoarse      coarse;
-  PetscInt       np[3];       /* process grid */
-  PetscInt       ndecoupled;  /* global count of rows with no off-diagonal entries */
-  PetscInt       nlocal;      /* owned fine cells */
-  float         *mask;        /* level 0: 1 on coupled cells, 0 on decoupled ones (NULL if none) */
-  PetscReal     *dinv_dec;    /* level 0: 1/a_ii on decoupled cells, 0 elsewhere (NULL if none) */
-  PetscBool      singular;    /* the coarsest operator had zero pivots */
-  PetscLogDouble flops_apply; /* per application, whole grid */
+  PetscInt       np[3];          /* process grid */
+  PetscInt       ndecoupled;     /* global count of rows with no off-diagonal entries */
+  PetscInt       nlocal;         /* owned fine cells */
+  float         *mask;           /* level 0: 1 on coupled cells, 0 on decoupled ones (NULL if none) */
+  PetscReal     *dinv_dec;       /* level 0: 1/a_ii on decoupled cells, 0 elsewhere (NULL if none) */
+  PetscBool      singular;       /* the coarsest operator had zero pivots */
+  PetscReal      spectrum_bound; /* bound of the largest eigenvalue of M A (NMGCheckPositive) */
+  PetscLogDouble flops_apply;    /* per application, whole grid */
   PetscLogDouble bytes_apply;
 } PC_NeuralMG;
 

@@ -522,7 +522,8 @@ PetscErrorCode PCNeuralMGBuildHierarchy(PC pc)
     PetscCall(PCNeuralMGHaloReal(C, CY[s]));
     PetscCall(PCNeuralMGHaloReal(C, CZ[s]));
     PetscCall(NMGLevelFinish(pc, C, D[s], CX[s], CY[s], CZ[s], NULL));
-    L->alpha = nmg->alpha_used;
+    L->alpha  = nmg->alpha_used;
+    L->alpha2 = nmg->alpha2_used;
     nmg->nlevels++;
     L = C;
   }

@@ -56,7 +56,7 @@ PetscErrorCode PCNeuralMGCycle(PC pc, PetscInt l, PetscBool zero)
     PetscFunctionReturn(0);
   }
   C     = &nmg->lev[l + 1];
-  gamma = (nmg->cycle == PC_NEURALMG_CYCLE_W && l + 1 < nmg->nlevels - 1) ? 2 : 1;
+  gamma = L->gamma;
   PetscCall(NMGSmooth(nmg, L, zero));
   for (PetscInt g = 0; g < gamma; g++) {
     PetscCall(PCNeuralMGHaloFloat(L, L->x));
@@ -65,7 +65,7 @@ PetscErrorCode PCNeuralMGCycle(PC pc, PetscInt l, PetscBool zero)
     NMGKernelRestrict(L, L->t, C, C->b);
     PetscCall(PCNeuralMGCycle(pc, l + 1, PETSC_TRUE));
     if (L->straddle) PetscCall(PCNeuralMGHaloFloat(C, C->x));
-    NMGKernelProlongAdd(L, (float) L->alpha, L->x, C, C->x);
+    NMGKernelProlongAdd(L, (float) (g ? L->alpha2 : L->alpha), L->x, C, C->x);
   }
   PetscCall(NMGSmooth(nmg, L, PETSC_FALSE));
   PetscFunctionReturn(0);
@@ -108,22 +108,50 @@ static void NMGCost(PC_NeuralMG *nmg, PetscLogDouble *flops, PetscLogDouble *byt
   *bytes = b;
 }
 
-/* The V-cycle is SPD for any positive scalings of its coarse-grid corrections
-   (E = S (I - a P B_c P^T A) S <= S^2 < I in the A inner product). A W-cycle
-   level applies (I - a P B_c P^T A)^2, whose eigenvalues (1 - a mu)^2 must stay
-   below 1: a mu < 2 for mu up to the largest eigenvalue of B_c A_c, which is
-   at most 1 on W-cycle levels and at most alpha_exact on the level above the
-   exact solve. Hence alpha <= 1 and alpha_exact <= 2 for the W-cycle. */
-static PetscErrorCode NMGResolveCorrection(PC pc)
+/* Defaults of the coarse-grid correction scalings. V: 2 per level (aggregation's
+   coarse operators are about twice too stiff for smooth error), also for the
+   correction from the exact solve. W: the two corrections of a level scaled by
+   2.5 and 0.8, the one from the exact solve by 1. */
+static void NMGResolveCorrection(PC_NeuralMG *nmg)
+{
+  PetscBool w = (PetscBool) (nmg->cycle == PC_NEURALMG_CYCLE_W);
+
+  nmg->alpha_used       = nmg->alpha == PETSC_DEFAULT ? (w ? 2.5 : 2.0) : nmg->alpha;
+  nmg->alpha2_used      = nmg->alpha2 == PETSC_DEFAULT ? (w ? 0.8 : nmg->alpha_used) : nmg->alpha2;
+  nmg->alpha_exact_used = nmg->alpha_exact == PETSC_DEFAULT ? (w ? 1.0 : nmg->alpha_used) : nmg->alpha_exact;
+}
+
+/* Positive definiteness of the cycle, checked level by level from the
+   coarsest up. With Q = a P B_c P^T A (B_c the next level's cycle; its
+   eigenvalues mu lie in [0, m], m the largest eigenvalue of B_c A_c, 1 for the
+   exact solve), a level's error propagation is E = S p(Q) S with S the
+   smoother (A-self-adjoint, ||S||_A < 1) and p(mu) = 1 - a mu (V) or
+   (1 - a1 mu)(1 - a2 mu) (W). Then (E v, v)_A <= max p ||S v||^2 < ||v||^2
+   when p <= 1 on [0, m], so B = (I - E) A^{-1} is SPD, and the largest
+   eigenvalue of B A is at most 1 - min(0, min p). A V-level never fails; a
+   W-level needs m <= 1/a1 + 1/a2. */
+static PetscErrorCode NMGCheckPositive(PC pc)
 {
   PC_NeuralMG *nmg = (PC_NeuralMG *) pc->data;
-  PetscBool    w   = (PetscBool) (nmg->cycle == PC_NEURALMG_CYCLE_W);
+  PetscReal    m   = 1; /* the exact solve: B A is a projection */
 
   PetscFunctionBegin;
-  nmg->alpha_used       = nmg->alpha == PETSC_DEFAULT ? (w ? 1.0 : 2.0) : nmg->alpha;
-  nmg->alpha_exact_used = nmg->alpha_exact == PETSC_DEFAULT ? (w ? 2.0 : nmg->alpha_used) : nmg->alpha_exact;
-  PetscCheck(!w || nmg->alpha_used <= 1, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction %g: the W-cycle is positive definite only for scalings up to 1", (double) nmg->alpha_used);
-  PetscCheck(!w || nmg->alpha_exact_used <= 2, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction_exact %g: the W-cycle is positive definite only for scalings up to 2", (double) nmg->alpha_exact_used);
+  for (PetscInt l = nmg->nlevels - 2; l >= 0; l--) {
+    const NMGLevel *L = &nmg->lev[l];
+    PetscReal       pmin;
+
+    if (L->gamma == 1)
+      pmin = 1 - L->alpha * m;
+    else {
+      const PetscReal a1 = L->alpha, a2 = L->alpha2, mstar = PetscMin(m, (a1 + a2) / (2 * a1 * a2));
+
+      PetscCheck(m <= 1 / a1 + 1 / a2, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE,
+                 "PCNEURALMG: W-cycle scalings %g and %g on level %" PetscInt_FMT " would not keep the preconditioner positive definite: the coarser cycle's spectrum reaches %g, more than 1/%g + 1/%g (-pc_neuralmg_correction, -pc_neuralmg_correction_second, -pc_neuralmg_correction_exact)", (double) a1, (double) a2, l, (double) m, (double) a1, (double) a2);
+      pmin = (1 - a1 * mstar) * (1 - a2 * mstar);
+    }
+    m = 1 - PetscMin(0, pmin);
+  }
+  nmg->spectrum_bound = m;
   PetscFunctionReturn(0);
 }
 
@@ -134,8 +162,10 @@ static PetscErrorCode PCSetUp_NeuralMG(PC pc)
   PetscFunctionBegin;
   PetscCall(PetscLogEventBegin(PC_NEURALMG_SetUp, pc, 0, 0, 0));
   PetscCall(PCNeuralMGDestroyHierarchy(pc));
-  PetscCall(NMGResolveCorrection(pc));
+  NMGResolveCorrection(nmg);
   PetscCall(PCNeuralMGBuildHierarchy(pc));
+  for (PetscInt l = 0; l < nmg->nlevels; l++) nmg->lev[l].gamma = (nmg->cycle == PC_NEURALMG_CYCLE_W && l + 2 < nmg->nlevels) ? 2 : 1;
+  PetscCall(NMGCheckPositive(pc));
   for (PetscInt l = 0; l < nmg->nlevels; l++) nmg->lev[l].degree = nmg->degree + l * nmg->degree_growth;
   NMGCost(nmg, &nmg->flops_apply, &nmg->bytes_apply);
   PetscCall(PetscLogEventEnd(PC_NEURALMG_SetUp, pc, 0, 0, 0));
@@ -206,12 +236,15 @@ static PetscErrorCode PCView_NeuralMG(PC pc, PetscViewer viewer)
 {
   PC_NeuralMG *nmg = (PC_NeuralMG *) pc->data;
   PetscBool    iascii;
+  char         buf[32];
 
   PetscFunctionBegin;
   PetscCall(PetscObjectTypeCompare((PetscObject) viewer, PETSCVIEWERASCII, &iascii));
   if (!iascii) PetscFunctionReturn(0);
+  PetscCall(PetscSNPrintf(buf, sizeof(buf), "%g", (double) nmg->alpha2_used));
   PetscCall(PetscViewerASCIIPrintf(viewer, "  %s-cycle, Chebyshev/Jacobi smoothing of degree %" PetscInt_FMT " (+%" PetscInt_FMT " per coarser level) on [%g, 1] x (Gershgorin bound of W A), pre and post\n", nmg->cycle == PC_NEURALMG_CYCLE_W ? "W" : "V", nmg->degree, nmg->degree_growth, (double) nmg->cheb_lower));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  parameters: classical (Jacobi weights W = 1/a_ii, coarse-grid correction scalings %g, from the exact solve %g); model: none\n", (double) nmg->alpha_used, (double) nmg->alpha_exact_used));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  parameters: classical (Jacobi weights W = 1/a_ii; coarse-grid correction scalings %g%s%s, from the exact solve %g); model: none\n", (double) nmg->alpha_used, nmg->cycle == PC_NEURALMG_CYCLE_W ? " then " : "", nmg->cycle == PC_NEURALMG_CYCLE_W ? buf : "", (double) nmg->alpha_exact_used));
+  if (nmg->nlevels) PetscCall(PetscViewerASCIIPrintf(viewer, "  symmetric positive definite by construction; largest eigenvalue of M A at most %g\n", (double) nmg->spectrum_bound));
   PetscCall(PetscViewerASCIIPrintf(viewer, "  coarsening: 2x2x2 aggregation, R = P^T, Galerkin 7-point coarse operators; single precision, matrix-free\n"));
   if (!nmg->nlevels) {
     PetscCall(PetscViewerASCIIPrintf(viewer, "  (not set up)\n"));
@@ -221,7 +254,7 @@ static PetscErrorCode PCView_NeuralMG(PC pc, PetscViewer viewer)
   for (PetscInt l = 0; l < nmg->nlevels; l++) {
     const NMGLevel *L = &nmg->lev[l];
     if (l < nmg->nlevels - 1)
-      PetscCall(PetscViewerASCIIPrintf(viewer, "    level %" PetscInt_FMT ": %" PetscInt_FMT " x %" PetscInt_FMT " x %" PetscInt_FMT ", smoothing degree %" PetscInt_FMT ", Gershgorin bound of W A %g, coarse-grid correction x %g%s\n", l, L->M[0], L->M[1], L->M[2], L->degree, (double) L->lmax, (double) L->alpha, L->straddle ? ", aggregates straddle ranks" : ""));
+      PetscCall(PetscViewerASCIIPrintf(viewer, "    level %" PetscInt_FMT ": %" PetscInt_FMT " x %" PetscInt_FMT " x %" PetscInt_FMT ", smoothing degree %" PetscInt_FMT ", Gershgorin bound of W A %g, coarse-grid correction%s x %g%s%s%s\n", l, L->M[0], L->M[1], L->M[2], L->degree, (double) L->lmax, L->gamma == 2 ? "s" : "", (double) L->alpha, L->gamma == 2 ? " then x " : "", L->gamma == 2 ? buf : "", L->straddle ? ", aggregates straddle ranks" : ""));
     else
       PetscCall(PetscViewerASCIIPrintf(viewer, "    level %" PetscInt_FMT ": %" PetscInt_FMT " x %" PetscInt_FMT " x %" PetscInt_FMT ", exact solve: banded LDL^T (bandwidth %" PetscInt_FMT ") on every rank, %" PetscInt_FMT " zero pivots (empty aggregates, floating regions) dropped\n", l, L->M[0], L->M[1], L->M[2], nmg->coarse.bw, nmg->coarse.ndropped));
   }
@@ -254,8 +287,9 @@ static PetscErrorCode PCSetFromOptions_NeuralMG(PC pc, PetscOptionItems *PetscOp
   PetscCall(PetscOptionsInt("-pc_neuralmg_smooth_degree", "Chebyshev degree of each pre- and post-smoothing", "PCNeuralMGSetSmoothDegree", nmg->degree, &nmg->degree, NULL));
   PetscCall(PetscOptionsInt("-pc_neuralmg_smooth_degree_growth", "Chebyshev degree added per coarser level", "PCNEURALMG", nmg->degree_growth, &nmg->degree_growth, NULL));
   PetscCall(PetscOptionsReal("-pc_neuralmg_cheb_lower", "Lower end of the Chebyshev interval, as a fraction of the Gershgorin bound", "PCNEURALMG", nmg->cheb_lower, &nmg->cheb_lower, NULL));
-  PetscCall(PetscOptionsReal("-pc_neuralmg_correction", "Scaling of the coarse-grid corrections (over-correction of aggregation; default 2 for V, 1 for W)", "PCNEURALMG", nmg->alpha, &nmg->alpha, NULL));
-  PetscCall(PetscOptionsReal("-pc_neuralmg_correction_exact", "Scaling of the correction from the exact coarsest solve (default: the correction for V, 2 for W)", "PCNEURALMG", nmg->alpha_exact, &nmg->alpha_exact, NULL));
+  PetscCall(PetscOptionsReal("-pc_neuralmg_correction", "Scaling of the (first) coarse-grid correction of each level (default 2 for V, 2.5 for W)", "PCNEURALMG", nmg->alpha, &nmg->alpha, NULL));
+  PetscCall(PetscOptionsReal("-pc_neuralmg_correction_second", "Scaling of the second coarse-grid correction of a W-cycle level (default 0.8)", "PCNEURALMG", nmg->alpha2, &nmg->alpha2, NULL));
+  PetscCall(PetscOptionsReal("-pc_neuralmg_correction_exact", "Scaling of the correction from the exact coarsest solve (default: the correction for V, 1 for W)", "PCNEURALMG", nmg->alpha_exact, &nmg->alpha_exact, NULL));
   PetscCall(PetscOptionsEnum("-pc_neuralmg_cycle_type", "Multigrid cycle", "PCNeuralMGSetCycleType", PCNeuralMGCycleTypes, (PetscEnum) nmg->cycle, (PetscEnum *) &nmg->cycle, &flg));
   PetscOptionsHeadEnd();
   PetscCheck(nmg->maxlevels == PETSC_DECIDE || (nmg->maxlevels >= 1 && nmg->maxlevels <= NMG_MAX_LEVELS), PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_levels %" PetscInt_FMT ": must be between 1 and %d", nmg->maxlevels, NMG_MAX_LEVELS);
@@ -263,6 +297,7 @@ static PetscErrorCode PCSetFromOptions_NeuralMG(PC pc, PetscOptionItems *PetscOp
   PetscCheck(nmg->degree_growth >= 0, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_smooth_degree_growth %" PetscInt_FMT ": must be at least 0", nmg->degree_growth);
   PetscCheck(nmg->cheb_lower > 0 && nmg->cheb_lower < 1, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_cheb_lower %g: must lie in (0, 1)", (double) nmg->cheb_lower);
   PetscCheck(nmg->alpha > 0 || nmg->alpha == PETSC_DEFAULT, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction %g: must be positive", (double) nmg->alpha);
+  PetscCheck(nmg->alpha2 > 0 || nmg->alpha2 == PETSC_DEFAULT, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction_second %g: must be positive", (double) nmg->alpha2);
   PetscCheck(nmg->alpha_exact > 0 || nmg->alpha_exact == PETSC_DEFAULT, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction_exact %g: must be positive", (double) nmg->alpha_exact);
   PetscCheck(nmg->coarse_size >= 1, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_coarse_size %" PetscInt_FMT ": must be at least 1", nmg->coarse_size);
   PetscFunctionReturn(0);
@@ -433,9 +468,10 @@ PetscErrorCode PCNeuralMGSetSmoothDegree(PC pc, PetscInt k)
 . -pc_neuralmg_smooth_degree <2> - Chebyshev degree of each smoothing on the finest level
 . -pc_neuralmg_smooth_degree_growth <2> - degree added per coarser level (cheap: a level has 1/8 of the cells)
 . -pc_neuralmg_cheb_lower <0.2> - lower end of the Chebyshev interval (fraction of the bound)
-. -pc_neuralmg_correction <2 (V), 1 (W)> - scaling of each coarse-grid correction (over-correction for aggregation)
-. -pc_neuralmg_correction_exact <correction (V), 2 (W)> - the same for the correction from the exact coarsest solve
-- -pc_neuralmg_cycle_type <v,w> - the cycle
+. -pc_neuralmg_correction <2 (V), 2.5 (W)> - scaling of each (first) coarse-grid correction (over-correction for aggregation)
+. -pc_neuralmg_correction_second <0.8> - scaling of the second correction of a W-cycle level
+. -pc_neuralmg_correction_exact <correction (V), 1 (W)> - the same for the correction from the exact coarsest solve
+- -pc_neuralmg_cycle_type <w,v> - the cycle (W: twice as robust on high-contrast coefficients; V: about 20% faster on smooth ones)
 
   Level: intermediate
 
@@ -453,9 +489,10 @@ PETSC_EXTERN PetscErrorCode PCCreate_NeuralMG(PC pc)
   nmg->degree        = 2;
   nmg->degree_growth = 2;
   nmg->cheb_lower    = 0.2;
-  nmg->alpha         = PETSC_DEFAULT; /* 2 for the V-cycle, 1 for the W-cycle */
-  nmg->alpha_exact   = PETSC_DEFAULT; /* alpha */
-  nmg->cycle         = PC_NEURALMG_CYCLE_V;
+  nmg->alpha         = PETSC_DEFAULT; /* 2 for the V-cycle, 2.5 for the W-cycle */
+  nmg->alpha_exact   = PETSC_DEFAULT; /* alpha (V), 1 (W) */
+  nmg->alpha2        = PETSC_DEFAULT; /* 0.8 */
+  nmg->cycle         = PC_NEURALMG_CYCLE_W;
 
   pc->ops->setup          = PCSetUp_NeuralMG;
   pc->ops->apply          = PCApply_NeuralMG;
