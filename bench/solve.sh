@@ -58,7 +58,7 @@ all_solvers=(
   "cg+mg|-ksp_type cg -pc_type mg -pc_mg_levels 4 -pc_mg_galerkin both -mg_levels_ksp_type chebyshev -mg_levels_pc_type jacobi"
   "cg+mg-w5|-ksp_type cg -pc_type mg -pc_mg_levels 5 -pc_mg_cycle_type w -pc_mg_galerkin both -mg_levels_ksp_type chebyshev -mg_levels_pc_type jacobi"
   "cg+neuralmg|-ksp_type cg -pc_type neuralmg"
-  "cg+neuralmg-plain|-ksp_type cg -pc_type neuralmg -pc_neuralmg_correction 1 -pc_neuralmg_correction_exact 1 -pc_neuralmg_smooth_degree_growth 0 -pc_neuralmg_cheb_lower 0.1"
+  "cg+neuralmg-plain|-ksp_type cg -pc_type neuralmg -pc_neuralmg_cycle_type v -pc_neuralmg_correction 1 -pc_neuralmg_correction_exact 1 -pc_neuralmg_smooth_degree_growth 0 -pc_neuralmg_cheb_lower 0.1"
 )
 solvers=()
 for s in "${all_solvers[@]}"; do
