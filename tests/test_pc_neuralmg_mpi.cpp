@@ -57,7 +57,6 @@ void CompareWithOneRank(const NMGOpSpec &s, PetscInt px, const PetscInt *lx, con
     den += z1[c] * z1[c];
   }
   EXPECT_LT(std::sqrt(num / den), 1e-5) << opt;
-  if (getenv("NMG_DEBUG")) printf("%s: levels %d vs %d, rel diff %g\n", opt, (int) nl_n, (int) nl_1, std::sqrt(num / den));
 }
 
 TEST(PCNeuralMGMPI, SameAsOneRankWithPetscRanges)
