@@ -428,6 +428,21 @@ TEST(PCNeuralMG, RejectsMatricesItCannotHandle)
   std::string m = SetUpError(A, dab);
   EXPECT_NE(m.find("needs a 7-point stencil matrix: row 86 (cell 2,2,2)"), std::string::npos) << m;
   MatDestroy(&A);
+  // a coarsest grid too large for the banded direct solve
+  {
+    NMGOpSpec sb = { { 64, 64, 64 }, "DDDDDD", 1.0, 0 };
+    DM        db = NMGCreateDA(PETSC_COMM_SELF, sb, PETSC_DECIDE, NULL);
+    Mat       B  = NMGAssemble(db, sb);
+    Captured  c;
+    PC        pb = NMGCreatePC(db, B, "-pc_neuralmg_levels 1");
+    PetscPushErrorHandler(CaptureError, &c);
+    EXPECT_NE(PCSetUp(pb), 0);
+    PetscPopErrorHandler();
+    EXPECT_NE(c.msg.find("the coarsest grid 64 x 64 x 64 is too large for its banded direct solve"), std::string::npos) << c.msg;
+    PCDestroy(&pb);
+    MatDestroy(&B);
+    DMDestroy(&db);
+  }
   // explicit zeros of the box pattern are fine
   A = NMGAssemble(dab, s);
   PC pc;

@@ -30,8 +30,12 @@ PetscErrorCode PCNeuralMGCoarseSetUp(PC pc, const PetscReal *D, const PetscReal 
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_size(comm, &size));
-  n     = L->M[0] * L->M[1] * L->M[2];
-  bw    = L->M[2] > 1 ? L->M[0] * L->M[1] : (L->M[1] > 1 ? L->M[0] : 1);
+  n  = L->M[0] * L->M[1] * L->M[2];
+  bw = L->M[2] > 1 ? L->M[0] * L->M[1] : (L->M[1] > 1 ? L->M[0] : 1);
+  /* the banded factorisation costs n bw^2 / 2 multiply-adds and n bw values */
+  PetscCheck((PetscLogDouble) n * bw <= 1e8 && 0.5 * n * (PetscLogDouble) bw * bw <= 1e10, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "PCNEURALMG: the coarsest grid %" PetscInt_FMT " x %" PetscInt_FMT " x %" PetscInt_FMT " is too large for its banded direct solve (bandwidth %" PetscInt_FMT "): allow more levels (-pc_neuralmg_levels), a smaller -pc_neuralmg_coarse_size, or fewer ranks (coarsening stops where a rank would own no coarse cell)",
+             L->M[0], L->M[1], L->M[2], bw);
   c->n  = n;
   c->bw = bw;
   PetscCall(PetscCalloc3(n * bw, &c->L, n, &c->dinv, n, &c->y));

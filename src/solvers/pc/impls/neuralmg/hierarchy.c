@@ -530,9 +530,11 @@ PetscErrorCode PCNeuralMGBuildHierarchy(PC pc)
   /* the correction from the exact solve is the A-orthogonal projection: scaled by alpha_exact */
   if (nmg->nlevels > 1) nmg->lev[nmg->nlevels - 2].alpha = nmg->alpha_exact_used;
   {
-    PetscInt s = (nmg->nlevels - 1) % 2;
-    PetscCall(PCNeuralMGCoarseSetUp(pc, D[s], CX[s], CY[s], CZ[s]));
+    PetscInt       s    = (nmg->nlevels - 1) % 2;
+    PetscErrorCode ierr = PCNeuralMGCoarseSetUp(pc, D[s], CX[s], CY[s], CZ[s]);
+
     NMGFreeOperator(&D[s], &CX[s], &CY[s], &CZ[s]);
+    PetscCall(ierr);
   }
   PetscFunctionReturn(0);
 }
