@@ -31,8 +31,8 @@ int DeepCDCLIFinalize(int status)
 
 int DeepCDCLIFail(const char cmd[], PetscErrorCode ierr)
 {
-  const char *text     = NULL;
-  char       *specific = NULL;
+  const char     *text     = NULL;
+  DeepCDErrorText specific = NULL;
   PetscMPIInt rank = 0, initialized = 0;
 
   MPI_Initialized(&initialized);

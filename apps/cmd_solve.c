@@ -1,4 +1,5 @@
 /* deepcd solve problem.h5 -o out.h5 [PETSc options] */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,7 +228,7 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   PetscCall(KSPCreate(PETSC_COMM_WORLD, &ksp));
   PetscCall(KSPSetOperators(ksp, A, A));
   PetscCall(KSPSetDM(ksp, p->da)); /* geometric multigrid (-pc_type mg) can coarsen the grid */
-  PetscCall(KSPSetDMActive(ksp, PETSC_FALSE));
+  PetscCall(DeepCDKSPSetDMActive(ksp, PETSC_FALSE));
   PetscCall(set_defaults(ksp));
   PetscCall(KSPSetInitialGuessNonzero(ksp, p->x0 ? PETSC_TRUE : PETSC_FALSE));
   PetscCall(KSPSetFromOptions(ksp));

@@ -6,6 +6,11 @@
 # and deepcd with each direction smoothed by 10 Chebyshev/Jacobi iterations
 # (-ksp_deepcd_smooth), beside the same method with the network replaced by
 # Jacobi ("jacobi-cd+cheb10"), which shows what the network itself adds.
+# The multigrid columns: PCMG 4-level V ("cg+mg") and tuned 5-level W
+# ("cg+mg-w5"); CG with PCNEURALMG ("cg+neuralmg": its default parameters)
+# and its classical control ("cg+neuralmg-plain": no coarse-grid over-correction,
+# the same Chebyshev degree and interval on every level: plain Galerkin
+# aggregation, the mathematics of PCMG's V-cycle on the DMDA).
 # The matrix-vector products (MatMult count of -log_view) are counted too.
 # Writes a Markdown table, a JSON file, a bar plot of the times, and per
 # problem one PNG with the residual against the iteration and against time.
@@ -52,6 +57,9 @@ all_solvers=(
   "cg+gamg|-ksp_type cg -pc_type gamg"
   "cg+boomeramg|-ksp_type cg -pc_type hypre -pc_hypre_type boomeramg"
   "cg+mg|-ksp_type cg -pc_type mg -pc_mg_levels 4 -pc_mg_galerkin both -mg_levels_ksp_type chebyshev -mg_levels_pc_type jacobi"
+  "cg+mg-w5|-ksp_type cg -pc_type mg -pc_mg_levels 5 -pc_mg_cycle_type w -pc_mg_galerkin both -mg_levels_ksp_type chebyshev -mg_levels_pc_type jacobi"
+  "cg+neuralmg|-ksp_type cg -pc_type neuralmg"
+  "cg+neuralmg-plain|-ksp_type cg -pc_type neuralmg -pc_neuralmg_cycle_type v -pc_neuralmg_correction 1 -pc_neuralmg_correction_exact 1 -pc_neuralmg_smooth_degree_growth 0 -pc_neuralmg_cheb_lower 0.1"
 )
 solvers=()
 for s in "${all_solvers[@]}"; do

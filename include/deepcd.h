@@ -10,6 +10,7 @@
 #include <deepcd/solution.h>
 #include <deepcd/dirgen.h>
 #include <deepcd/ksp.h>
+#include <deepcd/pc.h>
 #include <deepcd/model_io.h>
 
 #endif

@@ -8,18 +8,27 @@
 # Environment: PETSC_VERSION (default: the newest on PyPI), SLEPC_VERSION (idem),
 #   JOBS (make jobs, default nproc)
 # Needs: Debian's OpenMPI, HDF5 (openmpi), BLAS/LAPACK (scripts/install-deps.sh),
-#   pip access to PyPI.
+#   access to PyPI.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(realpath -m "${1:-$root/build-petsc-current}")
 jobs=${JOBS:-$(nproc)}
 mkdir -p "$work/src"
 fetch() { # package version -> unpacked source directory on stdout
-  local pkg=$1 ver=$2 spec=$1
-  [ -n "$ver" ] && spec="$pkg==$ver"
+  # the source distribution from PyPI's JSON API (pip download would build the
+  # package's metadata, and for slepc a whole PETSc, first)
+  local pkg=$1 ver=$2
   if ! ls "$work/src/$pkg"-*.tar.gz > /dev/null 2>&1; then
-    pip download "$spec" --no-deps --no-binary :all: --no-build-isolation -d "$work/src" > "$work/src/$pkg-download.log" 2>&1 ||
-      pip download "$spec" --no-deps --no-binary :all: -d "$work/src" >> "$work/src/$pkg-download.log" 2>&1
+    python3 - "$pkg" "$ver" "$work/src" << 'PY' || { echo "check-current-petsc: cannot download $pkg from PyPI" >&2; exit 1; }
+import json, sys, urllib.parse, urllib.request
+pkg, ver, dest = sys.argv[1:4]
+base = "https://pypi.org/pypi/%s/%sjson" % (pkg, ver + "/" if ver else "")
+info = json.load(urllib.request.urlopen(base, timeout=120))
+url = [u["url"] for u in info["urls"] if u["packagetype"] == "sdist"][0]
+url = urllib.parse.urljoin(base, url)
+name = url.rsplit("/", 1)[1]
+urllib.request.urlretrieve(url, dest + "/" + name)
+PY
   fi
   local tgz
   tgz=$(ls "$work/src/$pkg"-*.tar.gz | head -1)

@@ -151,7 +151,7 @@ TEST(DirGen, ModelSetAfterASolveIsSetUpByTheNextSolve)
   KSPCreate(PETSC_COMM_SELF, &ksp);
   KSPSetOperators(ksp, A, A);
   KSPSetDM(ksp, p->da);
-  KSPSetDMActive(ksp, PETSC_FALSE);
+  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
   KSPSetType(ksp, KSPDEEPCD);
   KSPSetTolerances(ksp, 1e-6, PETSC_DEFAULT, PETSC_DEFAULT, 5);
   EXPECT_EQ(KSPSolve(ksp, b, x), 0);

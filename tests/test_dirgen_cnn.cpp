@@ -52,7 +52,7 @@ SolveRun SolveWith(const std::string &problem, const char *opts)
   KSPCreate(PETSC_COMM_SELF, &ksp);
   KSPSetOperators(ksp, A, A);
   KSPSetDM(ksp, p->da);
-  KSPSetDMActive(ksp, PETSC_FALSE);
+  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
   KSPSetType(ksp, KSPDEEPCD);
   KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED);
   KSPSetOptionsPrefix(ksp, "c_");
@@ -142,7 +142,7 @@ TEST(DirGenCNN, RandomDcdmNetworkNeverIncreasesTheEnergyError)
   KSPCreate(PETSC_COMM_SELF, &ksp);
   KSPSetOperators(ksp, A, A);
   KSPSetDM(ksp, p->da);
-  KSPSetDMActive(ksp, PETSC_FALSE);
+  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
   KSPSetType(ksp, KSPDEEPCD);
   KSPDeepCDSetModel(ksp, model.c_str());
   KSPSetErrorIfNotConverged(ksp, PETSC_FALSE);
@@ -270,7 +270,7 @@ TEST(DirGenCNN, ModelTrainingRecordSetsTheSmoothing)
   KSPCreate(PETSC_COMM_SELF, &ksp);
   KSPSetOperators(ksp, A, A);
   KSPSetDM(ksp, p->da);
-  KSPSetDMActive(ksp, PETSC_FALSE);
+  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
   KSPSetType(ksp, KSPDEEPCD);
   KSPDeepCDSetModel(ksp, smoothed.c_str());
   PetscOptionsSetValue(NULL, "-ksp_deepcd_backend", "ref");
@@ -284,7 +284,7 @@ TEST(DirGenCNN, ModelTrainingRecordSetsTheSmoothing)
   KSPCreate(PETSC_COMM_SELF, &ksp);
   KSPSetOperators(ksp, A, A);
   KSPSetDM(ksp, p->da);
-  KSPSetDMActive(ksp, PETSC_FALSE);
+  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
   KSPSetType(ksp, KSPDEEPCD);
   KSPDeepCDSetModel(ksp, smoothed.c_str());
   ASSERT_EQ(KSPSetUp(ksp), 0);

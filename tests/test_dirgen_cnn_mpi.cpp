@@ -21,7 +21,7 @@ std::vector<double> OneStep(MPI_Comm comm, const std::string &prob, const std::s
   KSPCreate(comm, &ksp);
   KSPSetOperators(ksp, A, A);
   KSPSetDM(ksp, p->da);
-  KSPSetDMActive(ksp, PETSC_FALSE);
+  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
   KSPSetType(ksp, KSPDEEPCD);
   KSPDeepCDSetModel(ksp, model.c_str());
   KSPSetTolerances(ksp, 1e-30, 1e-50, PETSC_DEFAULT, 1);

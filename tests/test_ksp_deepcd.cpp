@@ -30,7 +30,7 @@ Solved SolveFile(const std::string &path, const char *options, DeepCDProblem *po
   KSPSetOptionsPrefix(ksp, "t_");
   KSPSetOperators(ksp, A, A);
   KSPSetDM(ksp, p->da); // for -pc_type mg
-  KSPSetDMActive(ksp, PETSC_FALSE);
+  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
   KSPSetType(ksp, KSPDEEPCD);
   KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED);
   PetscOptionsPrefixPush(NULL, "t_");

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 #include <deepcd.h>
+#include <deepcd/private/petsccompat.h>
 
 // A fresh directory under /tmp, the same on every rank (kept for inspection).
 std::string TestTempDir(const std::string &tag);

@@ -42,7 +42,11 @@ int main(int argc, char **argv)
   /* the grid, for the cnn generator (-ksp_deepcd_model) and -pc_type mg; the
      operator is ours, not the DM's */
   PetscCall(KSPSetDM(ksp, p->da));
+#if PETSC_VERSION_LT(3, 26, 0)
   PetscCall(KSPSetDMActive(ksp, PETSC_FALSE));
+#else
+  PetscCall(KSPSetDMActive(ksp, KSP_DMACTIVE_ALL, PETSC_FALSE));
+#endif
   PetscCall(KSPSetType(ksp, KSPDEEPCD));
   PetscCall(KSPDeepCDSetDirections(ksp, 2));
   PetscCall(KSPGetPC(ksp, &pc));

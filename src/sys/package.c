@@ -4,6 +4,7 @@
 #include <deepcd/ksp.h>
 #include <deepcd/private/dirgenimpl.h>
 #include <deepcd/private/petsccompat.h>
+#include <deepcd/pc.h>
 
 static PetscBool DeepCDPackageInitialized = PETSC_FALSE;
 
@@ -37,12 +38,15 @@ PetscErrorCode DeepCDInitializePackage(void)
   DeepCDPackageInitialized = PETSC_TRUE;
   PetscCall(KSPInitializePackage());
   PetscCall(KSPRegister(KSPDEEPCD, KSPCreate_DeepCD));
+  PetscCall(PCRegister(PCNEURALMG, PCCreate_NeuralMG));
   PetscCall(DeepCDDirGenRegisterAll());
   PetscCall(PetscLogEventRegister("DeepCDGenerate", KSP_CLASSID, &KSPDEEPCD_Generator));
   PetscCall(PetscLogEventRegister("DeepCDOrthog", KSP_CLASSID, &KSPDEEPCD_Orthogonalize));
   PetscCall(PetscLogEventRegister("DeepCDSmooth", KSP_CLASSID, &KSPDEEPCD_Smooth));
   PetscCall(PetscLogEventRegister("DeepCDInference", KSP_CLASSID, &DEEPCD_Inference));
   PetscCall(PetscLogEventRegister("DeepCDHalo", KSP_CLASSID, &DEEPCD_Halo));
+  PetscCall(PetscLogEventRegister("NeuralMGSetUp", PC_CLASSID, &PC_NEURALMG_SetUp));
+  PetscCall(PetscLogEventRegister("NeuralMGApply", PC_CLASSID, &PC_NEURALMG_Apply));
   PetscCall(PetscRegisterFinalize(DeepCDFinalizePackage));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -19,5 +19,32 @@ typedef PetscOptionItems *DeepCDOptionItems;
 #else
 typedef PetscOptionItems DeepCDOptionItems;
 #endif
+/* the argument of a context destroy function: the context's address */
+#if PETSC_VERSION_LT(3, 25, 0)
+typedef void **DeepCDCtxRt;
+#else
+typedef PetscCtxRt DeepCDCtxRt;
+#endif
+/* KSPSetDMActive() gained a KSPDMActive argument; all of them here */
+#if PETSC_VERSION_LT(3, 26, 0)
+  #define DeepCDKSPSetDMActive(ksp, flg) KSPSetDMActive(ksp, flg)
+#else
+  #define DeepCDKSPSetDMActive(ksp, flg) KSPSetDMActive(ksp, KSP_DMACTIVE_ALL, flg)
+#endif
+/* PetscBool is C's bool from 3.24 on */
+#if PETSC_VERSION_LT(3, 24, 0)
+  #define DEEPCD_MPI_BOOL MPIU_BOOL
+#else
+  #define DEEPCD_MPI_BOOL MPI_C_BOOL
+#endif
+#if PETSC_VERSION_LT(3, 22, 0)
+  #define PetscOptionsCreateViewer PetscOptionsGetViewer
+#endif
+/* the specific message of PetscErrorMessage() became const */
+#if PETSC_VERSION_LT(3, 19, 0)
+typedef char *DeepCDErrorText;
+#else
+typedef const char *DeepCDErrorText;
+#endif
 
 #endif

@@ -300,7 +300,7 @@ static PetscErrorCode read_all(ModelReader *r, const char name[], hid_t memtype,
 
   PetscFunctionBegin;
   ok = deepcd_h5_read_whole(r->fid, name, memtype, buf) ? PETSC_FALSE : PETSC_TRUE;
-  PetscCall(MPIU_Allreduce(&ok, &allok, 1, MPIU_BOOL, MPI_LAND, r->comm));
+  PetscCall(MPIU_Allreduce(&ok, &allok, 1, DEEPCD_MPI_BOOL, MPI_LAND, r->comm));
   PetscCheck(allok, r->comm, PETSC_ERR_FILE_READ, "%s: dataset '%s': read failed (corrupt or truncated data)", r->file, name);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -33,7 +33,7 @@ static PetscErrorCode read_box(MPI_Comm comm, const char file[], hid_t fid, cons
 
   PetscFunctionBegin;
   PetscCall(DeepCDH5ReadBox(file, fid, name, memtype, start, count, buf, &ok));
-  PetscCall(MPIU_Allreduce(&ok, &allok, 1, MPIU_BOOL, MPI_LAND, comm));
+  PetscCall(MPIU_Allreduce(&ok, &allok, 1, DEEPCD_MPI_BOOL, MPI_LAND, comm));
   PetscCheck(allok, comm, PETSC_ERR_FILE_READ, "%s: dataset '%s': read failed (corrupt or truncated data)", file, name);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -113,7 +113,7 @@ static PetscErrorCode load_solid(DeepCDProblem p, hid_t fid)
     PetscCall(read_box(comm, p->filename, fid, "sdf", H5T_NATIVE_DOUBLE, cstart, ccount, sdf));
     for (PetscInt c = 0; c < ccount[0] * ccount[1] * ccount[2]; c++)
       if (PetscIsInfOrNanReal(sdf[c])) badsdf = PETSC_TRUE;
-    PetscCall(MPIU_Allreduce(&badsdf, &gbad, 1, MPIU_BOOL, MPI_LOR, comm));
+    PetscCall(MPIU_Allreduce(&badsdf, &gbad, 1, DEEPCD_MPI_BOOL, MPI_LOR, comm));
     if (gbad) PetscCall(PetscFree(sdf));
     PetscCheck(!gbad, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset 'sdf': contains NaN or Inf", p->filename);
     if (!p->has_solid) PetscCall(DeepCDSolidFromSDF(count[0], count[1], count[2], sdf, s));

@@ -236,7 +236,7 @@ PetscErrorCode DeepCDRegionsCompute(DeepCDProblem p, DeepCDRegions *r)
     PetscCallMPI(MPI_Bcast(&nr, 1, MPIU_INT, 0, comm));
     if (rank) PetscCall(PetscMalloc2(PetscMax(nr, 1), &rcells, PetscMax(nr, 1), &rdir));
     PetscCallMPI(MPI_Bcast(rcells, (PetscMPIInt) nr, MPIU_INT, 0, comm));
-    PetscCallMPI(MPI_Bcast(rdir, (PetscMPIInt) nr, MPIU_BOOL, 0, comm));
+    PetscCallMPI(MPI_Bcast(rdir, (PetscMPIInt) nr, DEEPCD_MPI_BOOL, 0, comm));
     if (!rank) PetscCall(PetscFree4(nls, lds, nps, pds));
     PetscCall(PetscFree(mydir));
   }

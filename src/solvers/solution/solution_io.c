@@ -136,7 +136,7 @@ PetscErrorCode DeepCDSolutionWrite(DeepCDProblem p, Vec x, const DeepCDSolveInfo
     /* the .xmf first: when the .h5 is in place, its sidecar is too */
     if (deepcd_h5_commit_pair(xmftmp, xmf, tmp, path, ok, NULL) || !ok) ok = PETSC_FALSE;
   }
-  PetscCallMPI(MPI_Bcast(&ok, 1, MPIU_BOOL, 0, comm));
+  PetscCallMPI(MPI_Bcast(&ok, 1, DEEPCD_MPI_BOOL, 0, comm));
   PetscCheck(ok, comm, PETSC_ERR_FILE_WRITE, "%s: cannot write the output (directory missing or not writable?)", path);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -21,9 +21,9 @@ static PetscErrorCode solve_clock_monitor(KSP ksp, PetscInt its, PetscReal rnorm
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode solve_clock_destroy(void **ctx)
+static PetscErrorCode solve_clock_destroy(DeepCDCtxRt ctx)
 {
-  SolveClock *c = (SolveClock *) *ctx;
+  SolveClock *c = *(SolveClock **) ctx;
 
   PetscFunctionBegin;
   PetscCall(PetscFree(c->seconds));

@@ -329,7 +329,7 @@ static PetscErrorCode KSPSolve_DeepCD(KSP ksp)
     PetscBool         flg;
 
     PetscCall(PetscInfo(ksp, "stopped for stagnation at iteration %" PetscInt_FMT "\n", cd->stagits));
-    PetscCall(PetscOptionsGetViewer(PetscObjectComm((PetscObject) ksp), ((PetscObject) ksp)->options, ((PetscObject) ksp)->prefix, "-ksp_converged_reason", &viewer, &format, &flg));
+    PetscCall(PetscOptionsCreateViewer(PetscObjectComm((PetscObject) ksp), ((PetscObject) ksp)->options, ((PetscObject) ksp)->prefix, "-ksp_converged_reason", &viewer, &format, &flg));
     if (flg) {
       PetscBool isascii;
 

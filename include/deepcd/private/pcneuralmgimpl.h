@@ -1,0 +1,93 @@
+/* Private data of PCNEURALMG (src/solvers/pc/impls/neuralmg). */
+#ifndef DEEPCD_PCNEURALMGIMPL_H
+#define DEEPCD_PCNEURALMGIMPL_H
+
+#include <petsc/private/pcimpl.h>
+#include <petscdmda.h>
+#include <petscsf.h>
+#include <deepcd/pc.h>
+
+#define NMG_MAX_LEVELS 16
+
+/* One level of the hierarchy. Every array is the rank's owned box padded by
+   one cell on each side (x fastest): the layer holds the neighbours' values
+   after a halo exchange, and zeros outside the domain, so the kernels run
+   without branches. The operator is the symmetric 7-point stencil
+     (A x)_i = d_i x_i + cx_i x_{i+1} + cx_{i-1} x_{i-1} + (same in y, z),
+   cx_i being the coupling of cell i with its +x neighbour. */
+typedef struct {
+  PetscInt  M[3];                 /* global cells per direction */
+  PetscInt  xs[3], xm[3];         /* owned box: first global cell, cells */
+  PetscInt  sy, sz;               /* strides of the padded box: (xm+2), (xm+2)(ym+2) */
+  PetscInt  npad;                 /* cells of the padded box */
+  PetscInt *start[3];             /* ownership of all ranks: start[d][0..np[d]] */
+  PetscBool straddle;             /* some coarse cell of the next level has children on two ranks */
+  float    *d, *cx, *cy, *cz, *w; /* operator and smoother weights (w = 1/d classically) */
+  float    *x, *b, *p, *t;        /* solution, right-hand side, Chebyshev direction, spare x (and residual) */
+  PetscReal lmax;                 /* Gershgorin bound of the spectrum of W A on this level */
+  PetscInt  degree;               /* Chebyshev degree of each smoothing */
+  PetscReal alpha, alpha2;        /* scalings of the (first, second) coarse-grid correction received from the next level */
+  PetscInt  gamma;                /* coarse-grid corrections per visit: 1 (V), 2 (W) */
+  PetscSF   halo;                 /* box halo (NULL on one rank) */
+} NMGLevel;
+
+/* Banded LDL^T of the coarsest operator, replicated on every rank. */
+typedef struct {
+  PetscInt     n, bw; /* unknowns, bandwidth */
+  PetscReal   *L;     /* row i: L(i, i-bw .. i-1) at L[i*bw + k - (i-bw)] */
+  PetscReal   *dinv;  /* 1/D, 0 for a dropped (null-space) pivot */
+  PetscReal   *y;     /* work, natural order */
+  float       *gath;  /* gathered right-hand side, rank order */
+  PetscInt    *perm;  /* natural index of each gathered value */
+  PetscMPIInt *counts, *displs;
+  PetscInt     ndropped; /* zero pivots (floating regions of the coarsest grid) */
+} NMGCoarse;
+
+typedef struct {
+  /* options */
+  PetscInt            maxlevels;                                 /* PETSC_DECIDE: until coarse_size */
+  PetscInt            coarse_size;                               /* coarsen until the grid has at most this many cells */
+  PetscInt            degree;                                    /* Chebyshev degree of each smoothing on the finest level */
+  PetscInt            degree_growth;                             /* added per coarser level */
+  PetscReal           cheb_lower;                                /* Chebyshev interval [cheb_lower, 1] x lmax */
+  PetscReal           alpha;                                     /* coarse-grid correction scaling */
+  PetscReal           alpha_exact;                               /* the same for the correction from the exact coarsest solve */
+  PetscReal           alpha2;                                    /* the second correction of a W-cycle level */
+  PetscReal           alpha_used, alpha2_used, alpha_exact_used; /* resolved defaults */
+  PCNeuralMGCycleType cycle;
+  char                model[PETSC_MAX_PATH_LEN];
+  /* hierarchy */
+  PetscInt       nlevels;
+  NMGLevel       lev[NMG_MAX_LEVELS];
+  NMGCoarse      coarse;
+  PetscInt       np[3];          /* process grid */
+  PetscInt       ndecoupled;     /* global count of rows with no off-diagonal entries */
+  PetscInt       nlocal;         /* owned fine cells */
+  float         *mask;           /* level 0: 1 on coupled cells, 0 on decoupled ones (NULL if none) */
+  PetscReal     *dinv_dec;       /* level 0: 1/a_ii on decoupled cells, 0 elsewhere (NULL if none) */
+  PetscBool      singular;       /* the coarsest operator had zero pivots */
+  PetscReal      spectrum_bound; /* bound of the largest eigenvalue of M A (NMGCheckPositive) */
+  PetscLogDouble flops_apply;    /* per application, whole grid */
+  PetscLogDouble bytes_apply;
+} PC_NeuralMG;
+
+/* hierarchy.c */
+PETSC_INTERN PetscErrorCode PCNeuralMGBuildHierarchy(PC);
+PETSC_INTERN PetscErrorCode PCNeuralMGDestroyHierarchy(PC);
+PETSC_INTERN PetscErrorCode PCNeuralMGHaloFloat(NMGLevel *, float *);
+PETSC_INTERN PetscErrorCode PCNeuralMGHaloReal(NMGLevel *, PetscReal *);
+/* coarse.c */
+PETSC_INTERN PetscErrorCode PCNeuralMGCoarseSetUp(PC, const PetscReal *, const PetscReal *, const PetscReal *, const PetscReal *);
+PETSC_INTERN PetscErrorCode PCNeuralMGCoarseSolve(PC);
+PETSC_INTERN PetscErrorCode PCNeuralMGCoarseDestroy(NMGCoarse *);
+/* kernels.c */
+PETSC_INTERN void NMGKernelResidual(const NMGLevel *, const float *x, const float *b, float *r);
+PETSC_INTERN void NMGKernelChebFirst(const NMGLevel *, float c, const float *b, float *x);
+PETSC_INTERN void NMGKernelChebStep(const NMGLevel *, float c1, float c2, const float *x, const float *b, const float *pin, float *pout, float *xo);
+PETSC_INTERN void NMGKernelRestrict(const NMGLevel *fine, const float *r, const NMGLevel *coarse, float *b);
+PETSC_INTERN void NMGKernelProlongAdd(const NMGLevel *fine, float alpha, float *x, const NMGLevel *coarse, const float *xc);
+PETSC_INTERN void NMGKernelZero(const NMGLevel *, float *);
+/* cycle */
+PETSC_INTERN PetscErrorCode PCNeuralMGCycle(PC, PetscInt, PetscBool);
+
+#endif
