@@ -164,6 +164,23 @@ static PetscErrorCode share_result(PetscErrorCode ierr)
   PetscFunctionReturn((PetscErrorCode) code);
 }
 
+/* The convergence test's settings after the user's options, before the solve:
+   PETSc takes -ksp_rtol 2 (no iteration, x = 0 written), negative and NaN
+   tolerances without complaint. */
+static PetscErrorCode check_tolerances(KSP ksp)
+{
+  PetscReal rtol, atol, dtol;
+  PetscInt  maxit;
+
+  PetscFunctionBegin;
+  PetscCall(KSPGetTolerances(ksp, &rtol, &atol, &dtol, &maxit));
+  PetscCheck(rtol > 0 && rtol < 1, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_rtol %g: the relative tolerance must be above 0 and below 1", (double) rtol);
+  PetscCheck(!PetscIsInfOrNanReal(atol) && atol >= 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_atol %g: the absolute tolerance must be finite and non-negative", (double) atol);
+  PetscCheck(!PetscIsInfOrNanReal(dtol) && dtol > 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_divtol %g: the divergence tolerance must be finite and positive", (double) dtol);
+  PetscCheck(maxit >= 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_max_it %" PetscInt_FMT ": the iteration limit must be non-negative", maxit);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The solver before the user's options: KSPDEEPCD with Jacobi, unpreconditioned norm. */
 static PetscErrorCode set_defaults(KSP ksp)
 {
@@ -194,6 +211,7 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCall(DeepCDCLICheckIntegerOptions(PETSC_COMM_WORLD, NULL, 0));
   PetscCall(get_output(out, sizeof(out), &hasout, geom, sizeof(geom), &hasgeom, hist, sizeof(hist), &hashist));
   PetscCheck(!hashist || hist[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "-residuals needs a file name");
   if (hashist) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_WORLD, "-residuals", hist));
@@ -201,6 +219,16 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   PetscCheck(hasout && out[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "no output file given (-o OUT.h5)");
   PetscCheck(!hasgeom || geom[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "-mesh_geometry needs a file name (GEOMETRY.xdmf)");
   PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_WORLD, "-o", out));
+  {
+    char sxmf[PETSC_MAX_PATH_LEN];
+
+    /* neither the solution nor its .xmf may replace the problem file */
+    PetscCall(solution_xmf(out, sxmf, sizeof(sxmf)));
+    PetscCheck(strcmp(out, sxmf), PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "-o %s: the solution and its XDMF file would be the same file; name it .h5", out);
+    PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_WORLD, "-o", out, out, 1, &problemfile, "problem file"));
+    PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_WORLD, "-o", out, sxmf, 1, &problemfile, "problem file"));
+    if (hashist) PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_WORLD, "-residuals", hist, hist, 1, &problemfile, "problem file"));
+  }
   if (hasgeom) PetscCall(check_geometry(problemfile, out, geom, &g));
 
   PetscCall(DeepCDProblemLoad(PETSC_COMM_WORLD, problemfile, &p));
@@ -231,6 +259,7 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   PetscCall(set_defaults(ksp));
   PetscCall(KSPSetInitialGuessNonzero(ksp, p->x0 ? PETSC_TRUE : PETSC_FALSE));
   PetscCall(KSPSetFromOptions(ksp));
+  PetscCall(check_tolerances(ksp));
 
   PetscCall(DeepCDSolveTimed(p, ksp, b, x, &info));
   PetscCall(DeepCDSolutionWrite(p, x, &info, out));
@@ -317,6 +346,7 @@ int DeepCDCmdSolve(int argc, char **argv)
     if (!ierr) ierr = KSPDestroy(&ksp);
   } else if (!ierr)
     ierr = run(problemfile, &failed);
+  if (!ierr && !helpflg) ierr = DeepCDCLIWarnUnusedOptions("solve");
   status = DeepCDCLIFinalize(ierr ? DeepCDCLIFail("solve", ierr) : (failed ? 3 : 0));
   free(pargv);
   return status;
