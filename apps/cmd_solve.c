@@ -1,4 +1,5 @@
 /* deepcd solve problem.h5 -o out.h5 [PETSc options] */
+#include <stdio.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,13 @@ static PetscErrorCode share_result(PetscErrorCode ierr)
   PetscFunctionReturn((PetscErrorCode) code);
 }
 
+/* %g without PETSc's trailing '.' ("2.", "nan.") */
+static const char *fmt_g(char buf[32], double v)
+{
+  snprintf(buf, 32, "%g", v);
+  return buf;
+}
+
 /* The convergence test's settings after the user's options, before the solve:
    PETSc takes -ksp_rtol 2 (no iteration, x = 0 written), negative and NaN
    tolerances without complaint. */
@@ -171,12 +179,13 @@ static PetscErrorCode check_tolerances(KSP ksp)
 {
   PetscReal rtol, atol, dtol;
   PetscInt  maxit;
+  char      g[32];
 
   PetscFunctionBegin;
   PetscCall(KSPGetTolerances(ksp, &rtol, &atol, &dtol, &maxit));
-  PetscCheck(rtol > 0 && rtol < 1, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_rtol %g: the relative tolerance must be above 0 and below 1", (double) rtol);
-  PetscCheck(!PetscIsInfOrNanReal(atol) && atol >= 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_atol %g: the absolute tolerance must be finite and non-negative", (double) atol);
-  PetscCheck(!PetscIsInfOrNanReal(dtol) && dtol > 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_divtol %g: the divergence tolerance must be finite and positive", (double) dtol);
+  PetscCheck(rtol > 0 && rtol < 1, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_rtol %s: the relative tolerance must be above 0 and below 1", fmt_g(g, (double) rtol));
+  PetscCheck(!PetscIsInfOrNanReal(atol) && atol >= 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_atol %s: the absolute tolerance must be finite and non-negative", fmt_g(g, (double) atol));
+  PetscCheck(!PetscIsInfOrNanReal(dtol) && dtol > 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_divtol %s: the divergence tolerance must be finite and positive", fmt_g(g, (double) dtol));
   PetscCheck(maxit >= 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_max_it %" PetscInt_FMT ": the iteration limit must be non-negative", maxit);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
