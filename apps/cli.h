@@ -57,8 +57,8 @@ PetscErrorCode DeepCDCLICheckNotInput(MPI_Comm comm, const char opt[], const cha
 
 /* One-line error for an integer option whose value does not fit PetscInt
    (PETSc 3.18 wraps 4294967298 to 2): the options names[] (with or without
-   the dash) and PETSc's and SLEPc's integer options (*max_it, *nev, *ncv, *mpd,
-   *restart, *levels, any prefix). Call before the options are used (it scans
+   the dash), PETSc's and SLEPc's integer options (*max_it, *nev, *ncv, *mpd,
+   *restart, *levels) and deepcd's (*ksp_deepcd_directions, ...), any prefix. Call before the options are used (it scans
    the options not used yet). */
 PetscErrorCode DeepCDCLICheckIntegerOptions(MPI_Comm comm, const char *const names[], int n);
 

@@ -152,8 +152,8 @@ static int option_matches(const char name[], const char needle[])
 
 PetscErrorCode DeepCDCLICheckIntegerOptions(MPI_Comm comm, const char *const names[], int n)
 {
-  /* integer options of PETSc and SLEPc, with any prefix (-st_ksp_max_it, -mg_levels_ksp_max_it) */
-  static const char *const known[] = { "max_it", "nev", "ncv", "mpd", "restart", "levels", "ksp_gmres_restart", "pc_mg_levels" };
+  /* integer options of PETSc, SLEPc and deepcd, with any prefix (-st_ksp_max_it, -mg_levels_ksp_max_it, -sub_ksp_deepcd_directions) */
+  static const char *const known[] = { "max_it", "nev", "ncv", "mpd", "restart", "levels", "ksp_deepcd_directions", "ksp_deepcd_smooth", "ksp_deepcd_stagnation_window", "ksp_deepcd_true_residual", "moe_points", "moe_seed" };
   PetscInt                 N;
   char                   **onames, **ovalues;
   PetscErrorCode           ierr = PETSC_SUCCESS;

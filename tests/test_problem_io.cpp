@@ -794,6 +794,7 @@ TEST(ProblemIOSolveCLI, OutOfRangeSolverOptions)
     { "-ksp_max_it 4294967298", { "-ksp_max_it", "4294967298", "out of range" } },
     { "-ksp_max_it -4294967298", { "-ksp_max_it", "-4294967298", "out of range" } },
     { "-ksp_type gmres -ksp_gmres_restart 99999999999999999999", { "-ksp_gmres_restart", "99999999999999999999" } },
+    { "-ksp_deepcd_directions 4294967298", { "-ksp_deepcd_directions", "4294967298", "out of range" } },
     { "-ksp_max_it -1", { "-ksp_max_it", "non-negative" } },
     { "-ksp_rtol 2", { "-ksp_rtol 2:", "relative tolerance" } },
     { "-ksp_rtol 1", { "-ksp_rtol 1", "relative tolerance" } },
