@@ -172,21 +172,44 @@ static const char *fmt_g(char buf[32], double v)
   return buf;
 }
 
-/* The convergence test's settings after the user's options, before the solve:
-   PETSc takes -ksp_rtol 2 (no iteration, x = 0 written), negative and NaN
-   tolerances without complaint. */
-static PetscErrorCode check_tolerances(KSP ksp)
+/* The convergence test's settings: PETSc takes -ksp_rtol 2 (no iteration,
+   x = 0 written), negative and NaN tolerances without complaint. */
+static PetscErrorCode check_tolerance_values(PetscReal rtol, PetscReal atol, PetscReal dtol, PetscInt maxit)
 {
-  PetscReal rtol, atol, dtol;
-  PetscInt  maxit;
-  char      g[32];
+  char g[32];
 
   PetscFunctionBegin;
-  PetscCall(KSPGetTolerances(ksp, &rtol, &atol, &dtol, &maxit));
   PetscCheck(rtol > 0 && rtol < 1, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_rtol %s: the relative tolerance must be above 0 and below 1", fmt_g(g, (double) rtol));
   PetscCheck(!PetscIsInfOrNanReal(atol) && atol >= 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_atol %s: the absolute tolerance must be finite and non-negative", fmt_g(g, (double) atol));
   PetscCheck(!PetscIsInfOrNanReal(dtol) && dtol > 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_divtol %s: the divergence tolerance must be finite and positive", fmt_g(g, (double) dtol));
   PetscCheck(maxit >= 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_max_it %" PetscInt_FMT ": the iteration limit must be non-negative", maxit);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Before any work: the options as given (PETSc's defaults where unset). */
+static PetscErrorCode check_tolerance_options(void)
+{
+  PetscReal rtol = 1e-5, atol = 1e-50, dtol = 1e4;
+  PetscInt  maxit = 10000;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-ksp_rtol", &rtol, NULL));
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-ksp_atol", &atol, NULL));
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-ksp_divtol", &dtol, NULL));
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-ksp_max_it", &maxit, NULL));
+  PetscCall(check_tolerance_values(rtol, atol, dtol, maxit));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* After KSPSetFromOptions(), before the solve: whatever set them. */
+static PetscErrorCode check_tolerances(KSP ksp)
+{
+  PetscReal rtol, atol, dtol;
+  PetscInt  maxit;
+
+  PetscFunctionBegin;
+  PetscCall(KSPGetTolerances(ksp, &rtol, &atol, &dtol, &maxit));
+  PetscCall(check_tolerance_values(rtol, atol, dtol, maxit));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -221,6 +244,7 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   PetscCall(DeepCDCLICheckIntegerOptions(PETSC_COMM_WORLD, NULL, 0));
+  PetscCall(check_tolerance_options());
   PetscCall(get_output(out, sizeof(out), &hasout, geom, sizeof(geom), &hasgeom, hist, sizeof(hist), &hashist));
   PetscCheck(!hashist || hist[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "-residuals needs a file name");
   if (hashist) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_WORLD, "-residuals", hist));

@@ -813,6 +813,9 @@ TEST(ProblemIOSolveCLI, OutOfRangeSolverOptions)
     ExpectOneLineError(r, "deepcd solve: error: ", k.second);
     EXPECT_EQ(ListDir(c.outdir), std::vector<std::string>{});
   }
+  // checked before any work: a problem file that does not exist is not even opened
+  CommandResult r = RunCommand(Cli() + " solve " + c.dir + "/missing.h5 -o " + c.out + " -ksp_rtol 2");
+  ExpectOneLineError(r, "deepcd solve: error: ", { "-ksp_rtol 2:" });
 }
 
 // Options nothing used (misspelt, unknown) get one warning line each, as
