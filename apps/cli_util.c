@@ -194,6 +194,13 @@ PetscErrorCode DeepCDCLIWarnUnusedOptions(const char cmd[])
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-options_left", &left, &set));
   if (set && !left) PetscFunctionReturn(PETSC_SUCCESS); /* -options_left 0 silences the warnings */
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  {
+    /* read by PetscFinalize() only, after this: not unused */
+    static const char *const atfinalize[] = { "-options_view", "-citations", "-get_total_flops", "-log", "-log_all", "-log_mpe", "-malloc_debug", "-malloc_dump", "-malloc_test", "-malloc_view", "-memory_view", "-mpidump", "-objects_dump", "-nox", "-nox_warning", "-x_virtual", "-no_signal_handler" };
+    PetscBool                flg;
+
+    for (size_t k = 0; k < sizeof(atfinalize) / sizeof(atfinalize[0]); k++) PetscCall(PetscOptionsHasName(NULL, NULL, atfinalize[k], &flg));
+  }
   PetscCall(PetscOptionsLeftGet(NULL, &N, &names, &values));
   if (!rank)
     for (PetscInt i = 0; i < N; i++) fprintf(stderr, "deepcd %s: WARNING: option -%s was not used\n", cmd, names[i]);

@@ -829,6 +829,10 @@ TEST(ProblemIOSolveCLI, UnusedOptionsWarn)
   EXPECT_EQ(r.err, "deepcd solve: WARNING: option -bogus_option was not used\n"
                    "deepcd solve: WARNING: option -ksp_max_its was not used\n");
   EXPECT_TRUE(FileExists(c.out));
+  // options that PetscFinalize() reads are not unused
+  r = RunCommand(Cli() + " solve " + c.in + " -o " + c.out + " -options_view -malloc_dump -log_view :" + c.dir + "/log.txt");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("WARNING"), std::string::npos) << r.err;
   r = RunCommand(Cli() + " solve " + c.in + " -o " + c.out + " -bogus_option -options_left 0");
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "");
