@@ -161,7 +161,7 @@ PetscErrorCode DeepCDCLICheckIntegerOptions(MPI_Comm comm, const char *const nam
   PetscFunctionBegin;
   PetscCall(PetscOptionsLeftGet(NULL, &N, &onames, &ovalues));
   for (PetscInt i = 0; i < N && !ierr; i++) {
-    const char *v = ovalues[i], *d;
+    const char *v     = ovalues[i], *d;
     int         isint = 0;
     char       *end   = NULL;
     long long   x;

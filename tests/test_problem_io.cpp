@@ -774,7 +774,7 @@ TEST(ProblemIOSolveCLI, OutputSidecarIsTheProblemFile)
   const std::string in = c.dir + "/case.xmf";
   ASSERT_NO_FATAL_FAILURE(WriteProblem(ValidSpec(), in));
   const std::string before = FileBytes(in), out = c.dir + "/case.h5";
-  CommandResult     r      = Solve(in, out);
+  CommandResult     r = Solve(in, out);
   ExpectOneLineError(r, "deepcd solve: error: ", { "-o " + out, "XDMF", "problem file" });
   EXPECT_EQ(FileBytes(in), before);
   EXPECT_FALSE(FileExists(out));

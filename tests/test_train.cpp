@@ -391,11 +391,11 @@ TEST(TrainCli, BadBatchAndBadDataRefusedUpFront)
 {
   std::string dir = TestTempDir("train-bad-up-front"), out = dir + "/m.h5";
   // 2 problems x 24 samples, ceil(0.1 x 24) = 3 held out each: 42 training samples
-  std::string nan = EditedData("nan.h5", [](hid_t f) {
+  std::string nan     = EditedData("nan.h5", [](hid_t f) {
     hid_t   d = H5Dopen2(f, "problem001/rhs", H5P_DEFAULT), fs = H5Dget_space(d);
     hsize_t start[4] = { 5, 3, 3, 3 }, count[4] = { 1, 1, 1, 1 }, one = 1;
-    float   v        = std::numeric_limits<float>::quiet_NaN();
-    hid_t   ms       = H5Screate_simple(1, &one, NULL);
+    float   v  = std::numeric_limits<float>::quiet_NaN();
+    hid_t   ms = H5Screate_simple(1, &one, NULL);
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
     EXPECT_GE(H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, &v), 0);
     H5Sclose(ms);

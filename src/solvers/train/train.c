@@ -199,8 +199,10 @@ static PetscErrorCode data_problem(TrainData *d, PetscInt p, const DeepCDTrainOp
     for (PetscInt s = 0; s < tp->samples && !bad; s++) {
       hsize_t start[4] = { (hsize_t) s, 0, 0, 0 }, count[4] = { 1, (hsize_t) tp->nz, (hsize_t) tp->ny, (hsize_t) tp->nx };
 
-      if (deepcd_h5_read_box(tp->rhs, NULL, H5T_NATIVE_FLOAT, 4, start, count, buf)) bad = 1;
-      else if (deepcd_h5_first_nonfinite(H5T_NATIVE_FLOAT, (size_t) tp->n, buf) < (size_t) tp->n) bad = 2;
+      if (deepcd_h5_read_box(tp->rhs, NULL, H5T_NATIVE_FLOAT, 4, start, count, buf))
+        bad = 1;
+      else if (deepcd_h5_first_nonfinite(H5T_NATIVE_FLOAT, (size_t) tp->n, buf) < (size_t) tp->n)
+        bad = 2;
       if (bad) PetscCall(PetscSNPrintf(item, sizeof(item), "%" PetscInt_FMT, s));
     }
     PetscCall(PetscFree(buf));
