@@ -49,6 +49,23 @@ PetscErrorCode DeepCDCLIParseReal(const char cmd[], const char opt[], const char
    unless PATH's directory is writable (checked before any work is done). */
 PetscErrorCode DeepCDCLICheckOutputDir(MPI_Comm comm, const char opt[], const char path[]);
 
+/* One-line error unless the file `written` (the value `out` of option `opt`, or
+   a file written beside it) is none of the inputs in[] (compared by identity:
+   device and inode, so links and other spellings count). `kind` names the
+   inputs ("problem file"). A file that does not exist yet is no input. */
+PetscErrorCode DeepCDCLICheckNotInput(MPI_Comm comm, const char opt[], const char out[], const char written[], int nin, const char *const in[], const char kind[]);
+
+/* One-line error for an integer option whose value does not fit PetscInt
+   (PETSc 3.18 wraps 4294967298 to 2): the options names[] (with or without
+   the dash), PETSc's and SLEPc's integer options (*max_it, *nev, *ncv, *mpd,
+   *restart, *levels) and deepcd's (*ksp_deepcd_directions, ...), any prefix. Call before the options are used (it scans
+   the options not used yet). */
+PetscErrorCode DeepCDCLICheckIntegerOptions(MPI_Comm comm, const char *const names[], int n);
+
+/* Prints "deepcd CMD: WARNING: option -NAME was not used" (rank 0, stderr) for
+   each option never used, as PETSc's -options_left; -options_left 0 silences it. */
+PetscErrorCode DeepCDCLIWarnUnusedOptions(const char cmd[]);
+
 int DeepCDCmdTrain(int argc, char **argv);
 
 #endif

@@ -1,5 +1,7 @@
 /* Shared plumbing of the deepcd subcommands: start-up and one-line errors. */
 #include <errno.h>
+#include <ctype.h>
+#include <sys/stat.h>
 #include <libgen.h>
 #include <unistd.h>
 #include <math.h>
@@ -122,5 +124,86 @@ PetscErrorCode DeepCDCLICheckOutputDir(MPI_Comm comm, const char opt[], const ch
   PetscFunctionBegin;
   PetscCall(PetscStrncpy(dir, path, sizeof(dir)));
   PetscCheck(access(dirname(dir), W_OK) == 0, comm, PETSC_ERR_FILE_OPEN, "%s %s: the directory does not exist or is not writable", opt, path);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode DeepCDCLICheckNotInput(MPI_Comm comm, const char opt[], const char out[], const char written[], int nin, const char *const in[], const char kind[])
+{
+  struct stat sw, si;
+
+  PetscFunctionBegin;
+  if (stat(written, &sw)) PetscFunctionReturn(PETSC_SUCCESS); /* a new file is no input */
+  for (int i = 0; i < nin; i++) {
+    if (!in[i] || stat(in[i], &si) || si.st_dev != sw.st_dev || si.st_ino != sw.st_ino) continue;
+    if (written == out || !strcmp(written, out)) SETERRQ(comm, PETSC_ERR_ARG_WRONG, "%s %s: it is the %s %s (writing it would destroy the input); choose another name", opt, out, kind, in[i]);
+    SETERRQ(comm, PETSC_ERR_ARG_WRONG, "%s %s: its XDMF file %s is the %s %s (writing it would destroy the input); choose another name", opt, out, written, kind, in[i]);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* NAME (without its dash) is NEEDLE or ends with _NEEDLE */
+static int option_matches(const char name[], const char needle[])
+{
+  size_t ln = strlen(name), lk = strlen(needle);
+
+  if (ln == lk) return !strcmp(name, needle);
+  return ln > lk && name[ln - lk - 1] == '_' && !strcmp(name + ln - lk, needle);
+}
+
+PetscErrorCode DeepCDCLICheckIntegerOptions(MPI_Comm comm, const char *const names[], int n)
+{
+  /* integer options of PETSc, SLEPc and deepcd, with any prefix (-st_ksp_max_it, -mg_levels_ksp_max_it, -sub_ksp_deepcd_directions) */
+  static const char *const known[] = { "max_it", "nev", "ncv", "mpd", "restart", "levels", "ksp_deepcd_directions", "ksp_deepcd_smooth", "ksp_deepcd_stagnation_window", "ksp_deepcd_true_residual", "moe_points", "moe_seed" };
+  PetscInt                 N;
+  char                   **onames, **ovalues;
+  PetscErrorCode           ierr = PETSC_SUCCESS;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsLeftGet(NULL, &N, &onames, &ovalues));
+  for (PetscInt i = 0; i < N && !ierr; i++) {
+    const char *v     = ovalues[i], *d;
+    int         isint = 0;
+    char       *end   = NULL;
+    long long   x;
+
+    for (size_t k = 0; k < sizeof(known) / sizeof(known[0]) && !isint; k++) isint = option_matches(onames[i], known[k]);
+    for (int k = 0; k < n && !isint; k++) isint = !strcmp(onames[i], names[k][0] == '-' ? names[k] + 1 : names[k]);
+    if (!isint || !v) continue;
+    /* only integer literals: PETSc reports other text itself */
+    d = v + (v[0] == '-' || v[0] == '+');
+    if (!isdigit((unsigned char) *d)) continue;
+    while (isdigit((unsigned char) *d)) d++;
+    if (*d) continue;
+    errno = 0;
+    x     = strtoll(v, &end, 10);
+    if (errno == ERANGE || x > PETSC_MAX_INT || x < PETSC_MIN_INT) ierr = PetscError(comm, __LINE__, PETSC_FUNCTION_NAME, __FILE__, PETSC_ERR_ARG_OUTOFRANGE, PETSC_ERROR_INITIAL, "option -%s: %s is out of range (a PetscInt holds %" PetscInt_FMT " to %" PetscInt_FMT ")", onames[i], v, (PetscInt) PETSC_MIN_INT, (PetscInt) PETSC_MAX_INT);
+  }
+  PetscCall(PetscOptionsLeftRestore(NULL, &N, &onames, &ovalues));
+  PetscCall(ierr);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode DeepCDCLIWarnUnusedOptions(const char cmd[])
+{
+  PetscInt    N;
+  char      **names, **values;
+  PetscBool   left = PETSC_TRUE, set = PETSC_FALSE;
+  PetscMPIInt rank;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-options_left", &left, &set));
+  if (set && !left) PetscFunctionReturn(PETSC_SUCCESS); /* -options_left 0 silences the warnings */
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  {
+    /* read by PetscFinalize() only, after this: not unused */
+    static const char *const atfinalize[] = { "-options_view", "-citations", "-get_total_flops", "-log", "-log_all", "-log_mpe", "-malloc_debug", "-malloc_dump", "-malloc_test", "-malloc_view", "-memory_view", "-mpidump", "-objects_dump", "-nox", "-nox_warning", "-x_virtual", "-no_signal_handler" };
+    PetscBool                flg;
+
+    for (size_t k = 0; k < sizeof(atfinalize) / sizeof(atfinalize[0]); k++) PetscCall(PetscOptionsHasName(NULL, NULL, atfinalize[k], &flg));
+  }
+  PetscCall(PetscOptionsLeftGet(NULL, &N, &names, &values));
+  if (!rank)
+    for (PetscInt i = 0; i < N; i++) fprintf(stderr, "deepcd %s: WARNING: option -%s was not used\n", cmd, names[i]);
+  PetscCall(PetscOptionsLeftRestore(NULL, &N, &names, &values));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

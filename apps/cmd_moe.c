@@ -154,12 +154,20 @@ static PetscErrorCode parse_ints(const char opt[], const char text[], PetscInt n
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* %g without PETSc's trailing '.' ("2.", "nan.") */
+static const char *fmt_g(char buf[32], double v)
+{
+  snprintf(buf, 32, "%g", v);
+  return buf;
+}
+
 /* The settings from the arguments and the PETSc options. */
 static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
 {
   PetscInt  v[3], e;
   PetscReal r[3];
   PetscBool set;
+  char      g[32];
 
   PetscFunctionBegin;
   PetscCall(DeepCDMoeTrainOptionsDefault(a->pde, o));
@@ -190,20 +198,25 @@ static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
   if (a->seed) PetscCall(DeepCDCLIParseInt("moe", "--seed", a->seed, &o->seed));
   if (a->eval_every) PetscCall(DeepCDCLIParseInt("moe", "--eval-every", a->eval_every, &o->eval_every));
   if (a->lr) PetscCall(parse_reals("--lr", a->lr, 1, &o->lr));
+  PetscCheck(!a->lr || o->lr > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option --lr: '%s' must be positive", a->lr);
   if (a->clip) PetscCall(parse_reals("--clip", a->clip, 1, &o->clip));
+  PetscCheck(!a->clip || o->clip >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option --clip: '%s' must be 0 (no cap) or positive", a->clip);
   if (a->decay) {
     PetscCall(parse_reals("--lr-decay", a->decay, 3, r));
     PetscCheck(r[1] >= 0 && r[1] == floor(r[1]), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --lr-decay: '%s': the step count E must be a non-negative integer", a->decay);
+    PetscCheck(r[0] > 0 && r[2] >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option --lr-decay: '%s': the factor must be positive and the floor non-negative", a->decay);
     o->lr_gamma = r[0], o->lr_every = (PetscInt) r[1], o->lr_min = r[2];
   }
   if (a->weights) {
     PetscCall(parse_reals("--loss-weights", a->weights, 3, r));
+    PetscCheck(r[0] >= 0 && r[1] >= 0 && r[2] >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option --loss-weights: '%s': the weights must be non-negative", a->weights);
     o->w_pde = r[0], o->w_ic = r[1], o->w_bc = r[2];
   }
   PetscCheck(o->model == DEEPCD_MOE_MODEL_HARD || !a->experts || (o->kx == 1 && o->kt == 1), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --experts %s: the soft model has no experts", a->experts);
   if (o->model == DEEPCD_MOE_MODEL_SOFT) o->kx = o->kt = 1;
   PetscCall(DeepCDMoeLMOptionsSetFromOptions(NULL, &o->lm));
   PetscCall(PetscOptionsGetReal(NULL, NULL, "-moe_ridge", &o->ridge, NULL));
+  PetscCheck(!PetscIsInfOrNanReal(o->ridge) && o->ridge >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_ridge %s: must be finite and non-negative", fmt_g(g, (double) o->ridge));
   e = (PetscInt) o->hessian;
   PetscCall(PetscOptionsGetEList(NULL, NULL, "-moe_hessian", DeepCDMoeHessianTypes, 2, &e, &set));
   o->hessian = (DeepCDMoeHessianType) e;
@@ -284,6 +297,7 @@ static PetscErrorCode train(const MoeArgs *a)
   PetscMPIInt           size;
 
   PetscFunctionBegin;
+  PetscCall(DeepCDCLICheckIntegerOptions(PETSC_COMM_WORLD, NULL, 0)); /* -moe_lm_max_it */
   PetscCall(train_options(a, &o));
   PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "-o", a->out));
   PetscCall(DeepCDMoeTrainerCreate(PETSC_COMM_WORLD, a->pde, &o, &t));

@@ -1,5 +1,6 @@
 /* deepcd solve problem.h5 -o out.h5 [PETSc options] */
 #define _XOPEN_SOURCE 700 /* realpath */
+#include <stdio.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,54 @@ static PetscErrorCode share_result(PetscErrorCode ierr)
   PetscFunctionReturn((PetscErrorCode) code);
 }
 
+/* %g without PETSc's trailing '.' ("2.", "nan.") */
+static const char *fmt_g(char buf[32], double v)
+{
+  snprintf(buf, 32, "%g", v);
+  return buf;
+}
+
+/* The convergence test's settings: PETSc takes -ksp_rtol 2 (no iteration,
+   x = 0 written), negative and NaN tolerances without complaint. */
+static PetscErrorCode check_tolerance_values(PetscReal rtol, PetscReal atol, PetscReal dtol, PetscInt maxit)
+{
+  char g[32];
+
+  PetscFunctionBegin;
+  PetscCheck(rtol > 0 && rtol < 1, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_rtol %s: the relative tolerance must be above 0 and below 1", fmt_g(g, (double) rtol));
+  PetscCheck(!PetscIsInfOrNanReal(atol) && atol >= 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_atol %s: the absolute tolerance must be finite and non-negative", fmt_g(g, (double) atol));
+  PetscCheck(!PetscIsInfOrNanReal(dtol) && dtol > 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_divtol %s: the divergence tolerance must be finite and positive", fmt_g(g, (double) dtol));
+  PetscCheck(maxit >= 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_max_it %" PetscInt_FMT ": the iteration limit must be non-negative", maxit);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Before any work: the options as given (PETSc's defaults where unset). */
+static PetscErrorCode check_tolerance_options(void)
+{
+  PetscReal rtol = 1e-5, atol = 1e-50, dtol = 1e4;
+  PetscInt  maxit = 10000;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-ksp_rtol", &rtol, NULL));
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-ksp_atol", &atol, NULL));
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-ksp_divtol", &dtol, NULL));
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-ksp_max_it", &maxit, NULL));
+  PetscCall(check_tolerance_values(rtol, atol, dtol, maxit));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* After KSPSetFromOptions(), before the solve: whatever set them. */
+static PetscErrorCode check_tolerances(KSP ksp)
+{
+  PetscReal rtol, atol, dtol;
+  PetscInt  maxit;
+
+  PetscFunctionBegin;
+  PetscCall(KSPGetTolerances(ksp, &rtol, &atol, &dtol, &maxit));
+  PetscCall(check_tolerance_values(rtol, atol, dtol, maxit));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The solver before the user's options: KSPDEEPCD with Jacobi, unpreconditioned norm. */
 static PetscErrorCode set_defaults(KSP ksp)
 {
@@ -195,6 +244,8 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCall(DeepCDCLICheckIntegerOptions(PETSC_COMM_WORLD, NULL, 0));
+  PetscCall(check_tolerance_options());
   PetscCall(get_output(out, sizeof(out), &hasout, geom, sizeof(geom), &hasgeom, hist, sizeof(hist), &hashist));
   PetscCheck(!hashist || hist[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "-residuals needs a file name");
   if (hashist) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_WORLD, "-residuals", hist));
@@ -202,6 +253,16 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   PetscCheck(hasout && out[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "no output file given (-o OUT.h5)");
   PetscCheck(!hasgeom || geom[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "-mesh_geometry needs a file name (GEOMETRY.xdmf)");
   PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_WORLD, "-o", out));
+  {
+    char sxmf[PETSC_MAX_PATH_LEN];
+
+    /* neither the solution nor its .xmf may replace the problem file */
+    PetscCall(solution_xmf(out, sxmf, sizeof(sxmf)));
+    PetscCheck(strcmp(out, sxmf), PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "-o %s: the solution and its XDMF file would be the same file; name it .h5", out);
+    PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_WORLD, "-o", out, out, 1, &problemfile, "problem file"));
+    PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_WORLD, "-o", out, sxmf, 1, &problemfile, "problem file"));
+    if (hashist) PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_WORLD, "-residuals", hist, hist, 1, &problemfile, "problem file"));
+  }
   if (hasgeom) PetscCall(check_geometry(problemfile, out, geom, &g));
 
   PetscCall(DeepCDProblemLoad(PETSC_COMM_WORLD, problemfile, &p));
@@ -232,6 +293,7 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   PetscCall(set_defaults(ksp));
   PetscCall(KSPSetInitialGuessNonzero(ksp, p->x0 ? PETSC_TRUE : PETSC_FALSE));
   PetscCall(KSPSetFromOptions(ksp));
+  PetscCall(check_tolerances(ksp));
 
   PetscCall(DeepCDSolveTimed(p, ksp, b, x, &info));
   PetscCall(DeepCDSolutionWrite(p, x, &info, out));
@@ -318,6 +380,7 @@ int DeepCDCmdSolve(int argc, char **argv)
     if (!ierr) ierr = KSPDestroy(&ksp);
   } else if (!ierr)
     ierr = run(problemfile, &failed);
+  if (!ierr && !helpflg) ierr = DeepCDCLIWarnUnusedOptions("solve");
   status = DeepCDCLIFinalize(ierr ? DeepCDCLIFail("solve", ierr) : (failed ? 3 : 0));
   free(pargv);
   return status;

@@ -55,11 +55,17 @@ static PetscErrorCode run(int n, const char *const files[])
   PetscLogDouble         t0, t1;
 
   PetscFunctionBegin;
+  {
+    const char *const ints[] = { "-nev", "-samples", "-low" };
+
+    PetscCall(DeepCDCLICheckIntegerOptions(PETSC_COMM_WORLD, ints, 3));
+  }
   PetscCall(get_options(out, sizeof(out), &hasout, &o));
   PetscCheck(n > 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "no problem file given (usage: deepcd train-data PROBLEM.h5 [...] -o DATA.h5)");
   PetscCheck(hasout && out[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "no output file given (-o DATA.h5)");
   for (int i = 0; i < n; i++) PetscCheck(access(files[i], R_OK) == 0, PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN, "%s: cannot open the problem file", files[i]);
   PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_WORLD, "-o", out));
+  PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_WORLD, "-o", out, out, n, files, "problem file"));
   PetscCall(PetscTime(&t0));
   PetscCall(DeepCDTrainDataWrite(PETSC_COMM_WORLD, n, files, &o, out));
   PetscCall(PetscTime(&t1));
@@ -125,6 +131,7 @@ int DeepCDCmdTrainData(int argc, char **argv)
     if (!ierr) ierr = EPSDestroy(&eps);
   } else if (!ierr)
     ierr = run(nfiles, files);
+  if (!ierr && !helpflg) ierr = DeepCDCLIWarnUnusedOptions("train-data");
   status = ierr ? DeepCDCLIFail("train-data", ierr) : 0;
   if (slepc && SlepcFinalize() && !status) status = 1;
   status = DeepCDCLIFinalize(status);

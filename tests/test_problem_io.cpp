@@ -9,6 +9,8 @@
 #include <hdf5.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <iterator>
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -739,6 +741,101 @@ TEST(ProblemIOSolveCLI, NoOutputOption)
   ExpectOneLineError(r, "deepcd solve: error: ", { "-o" });
   EXPECT_EQ(ListDir(c.outdir), std::vector<std::string>{}) << "files left in " << c.outdir;
   EXPECT_EQ(ListDir(c.dir), (std::vector<std::string>{ "out", "problem.h5" }));
+}
+
+// The bytes of a file ("" if it cannot be read).
+std::string FileBytes(const std::string &path)
+{
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// -o naming the problem file (by any spelling: the same path, ./, a symbolic
+// link) is refused before any work and leaves the problem file as it was.
+TEST(ProblemIOSolveCLI, OutputIsTheProblemFile)
+{
+  CaseDir c = MakeCaseDir();
+  ASSERT_NO_FATAL_FAILURE(WriteProblem(ValidSpec(), c.in));
+  const std::string before = FileBytes(c.in), link = c.dir + "/link.h5";
+  ASSERT_FALSE(before.empty());
+  ASSERT_EQ(symlink(c.in.c_str(), link.c_str()), 0);
+  for (const std::string &out : { c.in, c.dir + "/./problem.h5", c.outdir + "/../problem.h5", link }) {
+    CommandResult r = Solve(c.in, out);
+    ExpectOneLineError(r, "deepcd solve: error: ", { "-o " + out, "problem file", c.in });
+    EXPECT_EQ(FileBytes(c.in), before) << "the problem file changed (-o " << out << ")";
+  }
+  EXPECT_EQ(ListDir(c.dir), (std::vector<std::string>{ "link.h5", "out", "problem.h5" }));
+}
+
+// -o OUT.h5 whose XDMF sidecar OUT.xmf is the problem file is refused too.
+TEST(ProblemIOSolveCLI, OutputSidecarIsTheProblemFile)
+{
+  CaseDir           c  = MakeCaseDir();
+  const std::string in = c.dir + "/case.xmf";
+  ASSERT_NO_FATAL_FAILURE(WriteProblem(ValidSpec(), in));
+  const std::string before = FileBytes(in), out = c.dir + "/case.h5";
+  CommandResult     r = Solve(in, out);
+  ExpectOneLineError(r, "deepcd solve: error: ", { "-o " + out, "XDMF", "problem file" });
+  EXPECT_EQ(FileBytes(in), before);
+  EXPECT_FALSE(FileExists(out));
+  // an output named .xmf would be its own sidecar
+  r = Solve(c.in, c.outdir + "/x.xmf");
+  ExpectOneLineError(r, "deepcd solve: error: ", { "x.xmf", "same file" });
+  EXPECT_EQ(ListDir(c.outdir), std::vector<std::string>{});
+}
+
+// Integer options beyond PetscInt (PETSc 3.18 wraps 4294967298 to 2) and
+// tolerances that make no sense are refused in one line, with no output.
+TEST(ProblemIOSolveCLI, OutOfRangeSolverOptions)
+{
+  CaseDir c = MakeCaseDir();
+  ASSERT_NO_FATAL_FAILURE(WriteProblem(ValidSpec(), c.in));
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+    { "-ksp_max_it 4294967298", { "-ksp_max_it", "4294967298", "out of range" } },
+    { "-ksp_max_it -4294967298", { "-ksp_max_it", "-4294967298", "out of range" } },
+    { "-ksp_type gmres -ksp_gmres_restart 99999999999999999999", { "-ksp_gmres_restart", "99999999999999999999" } },
+    { "-ksp_deepcd_directions 4294967298", { "-ksp_deepcd_directions", "4294967298", "out of range" } },
+    { "-ksp_max_it -1", { "-ksp_max_it", "non-negative" } },
+    { "-ksp_rtol 2", { "-ksp_rtol 2:", "relative tolerance" } },
+    { "-ksp_rtol 1", { "-ksp_rtol 1", "relative tolerance" } },
+    { "-ksp_rtol 0", { "-ksp_rtol 0", "relative tolerance" } },
+    { "-ksp_rtol -1e-6", { "-ksp_rtol -1e-06:", "relative tolerance" } },
+    { "-ksp_rtol nan", { "-ksp_rtol nan:", "relative tolerance" } },
+    { "-ksp_atol nan", { "-ksp_atol nan:", "absolute tolerance" } },
+    { "-ksp_atol inf", { "-ksp_atol inf", "absolute tolerance" } },
+    { "-ksp_atol -1", { "-ksp_atol -1", "absolute tolerance" } },
+    { "-ksp_divtol inf", { "-ksp_divtol inf", "divergence tolerance" } },
+    { "-ksp_divtol nan", { "-ksp_divtol nan", "divergence tolerance" } },
+  };
+  for (const auto &k : cases) {
+    CommandResult r = RunCommand(Cli() + " solve " + c.in + " -o " + c.out + " " + k.first);
+    SCOPED_TRACE(k.first);
+    ExpectOneLineError(r, "deepcd solve: error: ", k.second);
+    EXPECT_EQ(ListDir(c.outdir), std::vector<std::string>{});
+  }
+  // checked before any work: a problem file that does not exist is not even opened
+  CommandResult r = RunCommand(Cli() + " solve " + c.dir + "/missing.h5 -o " + c.out + " -ksp_rtol 2");
+  ExpectOneLineError(r, "deepcd solve: error: ", { "-ksp_rtol 2:" });
+}
+
+// Options nothing used (misspelt, unknown) get one warning line each, as
+// PETSc's -options_left; the solve itself goes on. -options_left 0 silences.
+TEST(ProblemIOSolveCLI, UnusedOptionsWarn)
+{
+  CaseDir c = MakeCaseDir();
+  ASSERT_NO_FATAL_FAILURE(WriteProblem(ValidSpec(), c.in));
+  CommandResult r = RunCommand(Cli() + " solve " + c.in + " -o " + c.out + " -ksp_max_its 5 -bogus_option -ksp_rtol 1e-8");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "deepcd solve: WARNING: option -bogus_option was not used\n"
+                   "deepcd solve: WARNING: option -ksp_max_its was not used\n");
+  EXPECT_TRUE(FileExists(c.out));
+  // options that PetscFinalize() reads are not unused
+  r = RunCommand(Cli() + " solve " + c.in + " -o " + c.out + " -options_view -malloc_dump -log_view :" + c.dir + "/log.txt");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("WARNING"), std::string::npos) << r.err;
+  r = RunCommand(Cli() + " solve " + c.in + " -o " + c.out + " -bogus_option -options_left 0");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");
 }
 
 // ===========================================================================

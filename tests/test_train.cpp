@@ -8,6 +8,9 @@
 #include <unistd.h>
 #include <cmath>
 #include <cstring>
+#include <algorithm>
+#include <limits>
+#include <functional>
 #include <random>
 #include <deepcd.h>
 #include <deepcd/train.h>
@@ -367,6 +370,60 @@ TEST(TrainCli, KilledAndResumedEqualsUninterrupted)
   EXPECT_NE(r.out.find("resuming " + ck + " at step "), std::string::npos) << r.out;
   EXPECT_TRUE(ModelParams(dir + "/resumed.h5") == ModelParams(dir + "/full.h5"));
   EXPECT_TRUE(FileExists(dir + "/loss.png"));
+}
+
+// A copy of the small data file changed by `edit` (the open file, read-write).
+std::string EditedData(const std::string &name, const std::function<void(hid_t)> &edit)
+{
+  std::string dir = TestTempDir("train-edited"), path = dir + "/" + name;
+  EXPECT_EQ(RunCommand("cp " + SmallData() + " " + path).status, 0);
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  EXPECT_GE(f, 0) << path;
+  edit(f);
+  H5Fclose(f);
+  return path;
+}
+
+// A batch beyond the training samples (it would run for hours drawing the
+// same samples) and a data file with a NaN in a sample that training may never
+// draw (sample 5 of 42 with one step of batch 1), or without its required 'solid', are refused up front in one line.
+TEST(TrainCli, BadBatchAndBadDataRefusedUpFront)
+{
+  std::string dir = TestTempDir("train-bad-up-front"), out = dir + "/m.h5";
+  // 2 problems x 24 samples, ceil(0.1 x 24) = 3 held out each: 42 training samples
+  std::string nan     = EditedData("nan.h5", [](hid_t f) {
+    hid_t   d = H5Dopen2(f, "problem001/rhs", H5P_DEFAULT), fs = H5Dget_space(d);
+    hsize_t start[4] = { 5, 3, 3, 3 }, count[4] = { 1, 1, 1, 1 }, one = 1;
+    float   v  = std::numeric_limits<float>::quiet_NaN();
+    hid_t   ms = H5Screate_simple(1, &one, NULL);
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+    EXPECT_GE(H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, &v), 0);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+  });
+  std::string nosolid = EditedData("nosolid.h5", [](hid_t f) { EXPECT_GE(H5Ldelete(f, "problem000/solid", H5P_DEFAULT), 0); });
+  struct Case {
+    std::string args, message;
+  } cases[] = {
+    { SmallData() + " --steps 1 --batch 43 -o " + out, "batch 43 is more than the 42 training samples (6 held out for validation)" },
+    { SmallData() + " --steps 1 --batch 100000000 -o " + out, "is more than the 42 training samples" },
+    { nan + " --steps 1 --batch 1 -o " + out, nan + ": dataset 'problem001/rhs': sample 5 contains NaN or Inf" },
+    { nosolid + " --steps 1 --batch 1 -o " + out, nosolid + ": dataset 'problem000/solid' is missing" },
+  };
+  for (const Case &c : cases) {
+    CommandResult r = Cli(c.args + " --plot none");
+    EXPECT_NE(r.status, 0) << c.args;
+    EXPECT_EQ(r.err.rfind("deepcd train: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n"
+                                                        << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.args << "\n"
+                                                               << r.err;
+    EXPECT_FALSE(FileExists(out)) << c.args;
+  }
+  // the largest batch allowed runs
+  CommandResult r = Cli(SmallData() + " --steps 1 --batch 42 --plot none -o " + out);
+  EXPECT_EQ(r.status, 0) << r.err;
 }
 
 TEST(TrainCli, BadInputGetsOneLineAndNoOutput)

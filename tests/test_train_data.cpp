@@ -334,3 +334,43 @@ TEST(TrainData, BadInputGivesOneLineAndNoFile)
   CommandResult ls = RunCommand("ls " + dir);
   EXPECT_EQ(ls.out.find(".tmp."), std::string::npos) << ls.out;
 }
+
+// -o naming a problem file (by identity, not spelling) and integer options
+// beyond PetscInt (PETSc 3.18 wraps -nev 4294967300 to 4) are refused in one
+// line; the inputs are untouched. Unused options warn, as -options_left.
+TEST(TrainData, OutputIsAnInputAndOutOfRangeOptions)
+{
+  std::string dir = TestTempDir("traindata-badinput");
+  std::string p1 = dir + "/box.h5", p2 = dir + "/box2.h5";
+  WriteBox(4, 4, 4, 0.25, "DDDDDD", {}, p1);
+  WriteBox(4, 4, 4, 0.25, "DDDDDD", {}, p2);
+  auto bytes = [](const std::string &path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+  const std::string before = bytes(p2);
+  struct Case {
+    std::string args, expect;
+  } cases[] = {
+    { p1 + " " + p2 + " -nev 2 -samples 2 -o " + p2, "-o " + p2 + ": it is the problem file" },
+    { p1 + " " + p2 + " -nev 2 -samples 2 -o " + dir + "/./box2.h5", "problem file " + p2 },
+    { p1 + " -nev 4294967300 -o " + dir + "/o1.h5", "option -nev: 4294967300 is out of range" },
+    { p1 + " -samples 4294967298 -o " + dir + "/o2.h5", "option -samples: 4294967298 is out of range" },
+    { p1 + " -nev 4 -low -4294967295 -o " + dir + "/o3.h5", "option -low: -4294967295 is out of range" },
+    { p1 + " -nev 4 -eps_max_it 4294967298 -o " + dir + "/o4.h5", "option -eps_max_it: 4294967298 is out of range" },
+  };
+  for (const auto &c : cases) {
+    CommandResult r = RunCommand(CliPath() + " train-data " + c.args);
+    EXPECT_NE(r.status, 0) << c.args;
+    EXPECT_EQ(r.err.rfind("deepcd train-data: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_EQ(bytes(p2), before);
+  CommandResult ls = RunCommand("ls " + dir);
+  EXPECT_EQ(ls.out, "box.h5\nbox2.h5\n");
+  CommandResult r = RunCommand(CliPath() + " train-data " + p1 + " -nev 2 -samples 2 -progress 0 -samples_typo 3 -o " + dir + "/ok.h5");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "deepcd train-data: WARNING: option -samples_typo was not used\n");
+  EXPECT_TRUE(FileExists(dir + "/ok.h5"));
+}

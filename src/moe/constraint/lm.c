@@ -1,5 +1,6 @@
 /* Levenberg-Marquardt on one expert's stacked residual, with LAPACK Cholesky
    for the N x N damped normal equations (see deepcd/moe_constraint.h). */
+#include <stdio.h>
 #include <deepcd/private/moeimpl.h>
 #include <petscblaslapack.h>
 #include <deepcd/private/petsccompat.h>
@@ -24,6 +25,13 @@ PetscErrorCode DeepCDMoeLMOptionsDefault(DeepCDMoeLMOptions *o)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* %g without PETSc's trailing '.' ("2.", "nan.") */
+static const char *fmt_g(char buf[32], double v)
+{
+  snprintf(buf, 32, "%g", v);
+  return buf;
+}
+
 /*@C
   DeepCDMoeLMOptionsSetFromOptions - Reads -moe_lm_max_it, -moe_lm_gatol, -moe_lm_grtol, -moe_lm_xrtol, -moe_lm_tau, -moe_lm_w0 and -moe_lm_hessian gn|exact.
 
@@ -37,6 +45,8 @@ PetscErrorCode DeepCDMoeLMOptionsDefault(DeepCDMoeLMOptions *o)
 @*/
 PetscErrorCode DeepCDMoeLMOptionsSetFromOptions(const char prefix[], DeepCDMoeLMOptions *o)
 {
+  char g[32];
+
   PetscFunctionBegin;
   PetscOptionsBegin(PETSC_COMM_SELF, prefix, "moe Levenberg-Marquardt options", NULL);
   PetscCall(PetscOptionsInt("-moe_lm_max_it", "Step cap (accepted and rejected)", "DeepCDMoeLMSolve", o->max_it, &o->max_it, NULL));
@@ -48,7 +58,11 @@ PetscErrorCode DeepCDMoeLMOptionsSetFromOptions(const char prefix[], DeepCDMoeLM
   PetscCall(PetscOptionsEnum("-moe_lm_hessian", "Hessian of the damped step", "DeepCDMoeLMSolve", DeepCDMoeHessianTypes, (PetscEnum) o->hessian, (PetscEnum *) &o->hessian, NULL));
   PetscOptionsEnd();
   PetscCheck(o->max_it >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_max_it %" PetscInt_FMT ": must be >= 0", o->max_it);
-  PetscCheck(o->tau > 0.0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_tau %g: must be > 0", (double) o->tau);
+  PetscCheck(o->tau > 0.0 && !PetscIsInfOrNanReal(o->tau), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_tau %s: must be finite and > 0", fmt_g(g, (double) o->tau));
+  PetscCheck(o->gatol >= 0.0 && !PetscIsInfOrNanReal(o->gatol), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_gatol %s: must be finite and >= 0", fmt_g(g, (double) o->gatol));
+  PetscCheck(o->grtol >= 0.0 && !PetscIsInfOrNanReal(o->grtol), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_grtol %s: must be finite and >= 0", fmt_g(g, (double) o->grtol));
+  PetscCheck(o->xrtol >= 0.0 && !PetscIsInfOrNanReal(o->xrtol), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_xrtol %s: must be finite and >= 0", fmt_g(g, (double) o->xrtol));
+  PetscCheck(!PetscIsInfOrNanReal(o->w0), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_w0 %s: must be finite", fmt_g(g, (double) o->w0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -160,7 +160,8 @@ static PetscErrorCode data_problem(TrainData *d, PetscInt p, const DeepCDTrainOp
     PetscBool      ok;
 
     PetscCall(DeepCDH5DatasetInfo(d->comm, d->file, gid, "solid", &info));
-    if (info.exists) {
+    PetscCheck(info.exists, d->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s/solid' is missing", d->file, grp);
+    {
       PetscCheck(info.rank == 3 && info.dims[0] == (hsize_t) tp->nz && info.dims[1] == (hsize_t) tp->ny && info.dims[2] == (hsize_t) tp->nx && info.tclass == H5T_INTEGER, d->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s/solid' must be integer of shape (%" PetscInt_FMT ", %" PetscInt_FMT ", %" PetscInt_FMT ")", d->file, grp, tp->nz, tp->ny, tp->nx);
       PetscCall(PetscSNPrintf(item, sizeof(item), "%s/solid", grp));
       PetscCall(DeepCDH5ReadBox(d->file, gid, "solid", H5T_NATIVE_UCHAR, start, count, tp->solid, &ok));
@@ -188,6 +189,26 @@ static PetscErrorCode data_problem(TrainData *d, PetscInt p, const DeepCDTrainOp
   tp->rhs = H5Dopen2(gid, "rhs", H5P_DEFAULT);
   H5Gclose(gid);
   PetscCheck(tp->rhs >= 0, d->comm, PETSC_ERR_FILE_READ, "%s: dataset '%s/rhs' cannot be opened", d->file, grp);
+  {
+    /* every sample up front, not only those drawn: a NaN would otherwise stop
+       the run at a random step, or never, depending on the seed */
+    float *buf;
+    int    bad = 0;
+
+    PetscCall(PetscMalloc1(tp->n, &buf));
+    for (PetscInt s = 0; s < tp->samples && !bad; s++) {
+      hsize_t start[4] = { (hsize_t) s, 0, 0, 0 }, count[4] = { 1, (hsize_t) tp->nz, (hsize_t) tp->ny, (hsize_t) tp->nx };
+
+      if (deepcd_h5_read_box(tp->rhs, NULL, H5T_NATIVE_FLOAT, 4, start, count, buf))
+        bad = 1;
+      else if (deepcd_h5_first_nonfinite(H5T_NATIVE_FLOAT, (size_t) tp->n, buf) < (size_t) tp->n)
+        bad = 2;
+      if (bad) PetscCall(PetscSNPrintf(item, sizeof(item), "%" PetscInt_FMT, s));
+    }
+    PetscCall(PetscFree(buf));
+    PetscCheck(bad != 1, d->comm, PETSC_ERR_FILE_READ, "%s: dataset '%s/rhs': sample %s cannot be read", d->file, grp, item);
+    PetscCheck(bad != 2, d->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s/rhs': sample %s contains NaN or Inf", d->file, grp, item);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -421,6 +442,7 @@ static PetscErrorCode train_run(MPI_Comm comm, const DeepCDTrainOptions *opts, c
   st.adam->weight_decay = o.weight_decay;
   PetscCall(data_open(comm, &o, st.model, &d));
   PetscCheck(d.ntrain >= 1, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: no training samples left after holding out %" PetscInt_FMT, o.data, d.nval);
+  PetscCheck(o.batch <= d.ntrain, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s: batch %" PetscInt_FMT " is more than the %" PetscInt_FMT " training samples (%" PetscInt_FMT " held out for validation); choose a batch of at most %" PetscInt_FMT, o.data, o.batch, d.ntrain, d.nval, d.ntrain);
   PetscCall(PetscMalloc2(st.model->nparams, &grad, st.model->nparams, &gsum));
 
   start = st.step;
