@@ -17,7 +17,7 @@ static void GenUsage(FILE *f)
              "Writes a synthetic problem file (HDF5, docs/formats.md).\n"
              "\n"
              "options:\n"
-             "  --scene S            empty, spheres, plume or random (required unless\n"
+             "  --scene S            empty, spheres, plume, random or plates (required unless\n"
              "                       --sdf-from-mesh; then its walls and right-hand side\n"
              "                       are kept, default empty)\n"
              "  --sdf-from-mesh M    the obstacles are the closed triangle mesh M (Wavefront\n"
@@ -59,7 +59,7 @@ static int GenParseArgs(int argc, char **argv, GenArgs *a, char err[], size_t le
   if (err[0]) return 0;
   if (!a->scene && a->mesh) a->scene = "empty";
   if (!a->scene)
-    snprintf(err, lerr, "missing --scene S (one of empty, spheres, plume, random)");
+    snprintf(err, lerr, "missing --scene S (one of empty, spheres, plume, random, plates)");
   else if (!a->output)
     snprintf(err, lerr, "missing -o FILE (the problem file to write)");
   else if (!a->n && !(a->nx && a->ny && a->nz))

@@ -10,7 +10,7 @@ static void usage(FILE *f)
              "\n"
              "commands:\n"
              "  gen    --scene S --n N [--nx X --ny Y --nz Z] [--seed K] -o problem.h5\n"
-             "         write a synthetic problem (scenes: empty, spheres, plume, random)\n"
+             "         write a synthetic problem (scenes: empty, spheres, plume, random, plates)\n"
              "  solve  problem.h5 -o out.h5 [PETSc options]\n"
              "         solve a problem file (default -ksp_type deepcd), write the solution\n"
              "  model  init --arch from64|from128 [--seed K] -o model.h5 | info model.h5\n"

@@ -17,7 +17,7 @@
 #
 # Usage: bench/solve.sh [N ...]          (default: 64 128)
 # Environment: MODEL (default data/models/poisson3d.h5), SCENES ("empty spheres
-#   plume random"), SEED (2026: not a training seed), RANKS (1), RTOL (1e-6),
+#   plume random plates"), SEED (2026: not a training seed), RANKS (1), RTOL (1e-6),
 #   BACKEND (auto), OUT (out/bench-solve), DEEPCD (build/bin/deepcd),
 #   SOLVERS (a space-separated subset of the names below), MAXIT (5000),
 #   THREADS (OpenMP threads per rank for the CNN; default cores / RANKS)
@@ -31,7 +31,7 @@ rtol=${RTOL:-1e-6}
 seed=${SEED:-2026}
 backend=${BACKEND:-auto}
 maxit=${MAXIT:-5000}
-read -r -a scenes <<< "${SCENES:-empty spheres plume random}"
+read -r -a scenes <<< "${SCENES:-empty spheres plume random plates}"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(64 128)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -29,7 +29,7 @@ struct Scene {
   }
 };
 
-const char *const kScenes[] = { "empty", "spheres", "plume", "random" };
+const char *const kScenes[] = { "empty", "spheres", "plume", "random", "plates" };
 
 } // namespace
 
@@ -75,11 +75,42 @@ TEST(Scene, Walls)
   EXPECT_STREQ(Scene("empty", 8, 8, 8, 1).d->boundary, "DDDDDD");
   EXPECT_STREQ(Scene("spheres", 8, 8, 8, 1).d->boundary, "DDDDDD");
   EXPECT_STREQ(Scene("plume", 8, 8, 8, 1).d->boundary, "NNNNND");
-  for (unsigned long seed = 0; seed < 20; seed++) {
-    Scene s("random", 8, 8, 8, seed);
-    EXPECT_EQ(DeepCDCheckBoundary(NULL, s.d->boundary), 0);
-    EXPECT_NE(strchr(s.d->boundary, 'D'), nullptr) << "seed " << seed;
+  for (const char *name : { "random", "plates" })
+    for (unsigned long seed = 0; seed < 20; seed++) {
+      Scene s(name, 8, 8, 8, seed);
+      EXPECT_EQ(DeepCDCheckBoundary(NULL, s.d->boundary), 0);
+      EXPECT_NE(strchr(s.d->boundary, 'D'), nullptr) << name << " seed " << seed;
+    }
+}
+
+// The high-contrast family: thin plates with holes, a blocky coefficient of
+// contrast 1e4; CG with -pc_type neuralmg solves it.
+TEST(Scene, PlatesHaveHolesAndABlockyCoefficientOfContrast1e4)
+{
+  for (unsigned long seed = 1; seed <= 3; seed++) {
+    Scene  s("plates", 32, 32, 32, seed);
+    size_t nsolid = 0, nlow = 0, nhigh = 0;
+    ASSERT_NE(s.d->coefficient, nullptr);
+    for (size_t c = 0; c < s.cells(); c++) {
+      nsolid += s.d->solid[c];
+      if (s.d->coefficient[c] == 1.0)
+        nlow++;
+      else if (s.d->coefficient[c] == 1e4)
+        nhigh++;
+      else
+        ADD_FAILURE() << "coefficient " << s.d->coefficient[c] << " at cell " << c;
+    }
+    EXPECT_GT(nsolid, 0u) << "seed " << seed;
+    EXPECT_LT(nsolid, s.cells() / 5) << "seed " << seed; // thin plates, with holes
+    EXPECT_GT(nlow, s.cells() / 10) << "seed " << seed;
+    EXPECT_GT(nhigh, s.cells() / 10) << "seed " << seed;
   }
+  EXPECT_EQ(Scene("empty", 8, 8, 8, 1).d->coefficient, nullptr);
+  std::string path = TestTempDir("scene") + "/plates.h5";
+  WriteScene("plates", 32, 32, 32, 2, path);
+  CommandResult r = RunCommand(CliPath() + " solve " + path + " -o " + path + ".out.h5 -ksp_type cg -pc_type neuralmg -ksp_rtol 1e-8 -ksp_max_it 200");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("CONVERGED_RTOL"), std::string::npos) << r.out;
 }
 
 TEST(Scene, UnknownNameIsRejected)

@@ -7,7 +7,8 @@
 typedef enum { DEEPCD_SCENE_EMPTY,
                DEEPCD_SCENE_SPHERES,
                DEEPCD_SCENE_PLUME,
-               DEEPCD_SCENE_RANDOM } DeepCDSceneType;
+               DEEPCD_SCENE_RANDOM,
+               DEEPCD_SCENE_PLATES } DeepCDSceneType;
 
 PETSC_EXTERN const char *const DeepCDSceneTypes[];
 PETSC_EXTERN PetscErrorCode    DeepCDSceneTypeFromString(const char[], DeepCDSceneType *);

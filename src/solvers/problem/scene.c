@@ -5,9 +5,10 @@
 #include <deepcd/scene.h>
 #include <deepcd/private/petsccompat.h>
 
-const char *const DeepCDSceneTypes[] = { "empty", "spheres", "plume", "random", "DeepCDSceneType", "DEEPCD_SCENE_", NULL };
+const char *const DeepCDSceneTypes[] = { "empty", "spheres", "plume", "random", "plates", "DeepCDSceneType", "DEEPCD_SCENE_", NULL };
 
-#define DEEPCD_NUM_SCENES 4
+#define DEEPCD_NUM_SCENES  5
+#define DEEPCD_SCENE_NAMES "empty, spheres, plume, random, plates"
 
 /*@C
   DeepCDSceneTypeFromString - looks up a scene by its name.
@@ -15,7 +16,7 @@ const char *const DeepCDSceneTypes[] = { "empty", "spheres", "plume", "random", 
   Not Collective
 
   Input Parameter:
-. name - one of "empty", "spheres", "plume", "random" (case sensitive)
+. name - one of "empty", "spheres", "plume", "random", "plates" (case sensitive)
 
   Output Parameter:
 . type - the scene
@@ -30,7 +31,7 @@ PetscErrorCode DeepCDSceneTypeFromString(const char name[], DeepCDSceneType *typ
 
   PetscFunctionBegin;
   PetscAssertPointer(type, 2);
-  PetscCheck(name && name[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "no scene given (valid: empty, spheres, plume, random)");
+  PetscCheck(name && name[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "no scene given (valid: " DEEPCD_SCENE_NAMES ")");
   for (int s = 0; s < DEEPCD_NUM_SCENES; s++) {
     PetscCall(PetscStrcmp(name, DeepCDSceneTypes[s], &match));
     if (match) {
@@ -38,7 +39,7 @@ PetscErrorCode DeepCDSceneTypeFromString(const char name[], DeepCDSceneType *typ
       PetscFunctionReturn(PETSC_SUCCESS);
     }
   }
-  SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown scene '%s' (valid: empty, spheres, plume, random)", name);
+  SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown scene '%s' (valid: " DEEPCD_SCENE_NAMES ")", name);
 }
 
 /* ---- a small portable PRNG (splitmix64): the same seed gives the same scene everywhere ---- */
@@ -83,30 +84,51 @@ static int RngInt(Rng *r, int lo, int hi)
 
 typedef enum {
   OBSTACLE_SPHERE,
-  OBSTACLE_BOX
+  OBSTACLE_BOX,
+  OBSTACLE_PLATE
 } ObstacleKind;
+
+#define MAX_HOLES 4
 
 typedef struct {
   ObstacleKind kind;
   double       c[3];    /* centre */
   double       r;       /* sphere radius */
-  double       half[3]; /* box half-sides */
+  double       half[3]; /* box half-sides; a plate: the box spanning the domain, normal to `axis` */
+  int          axis;    /* plate: its normal */
+  int          nholes;  /* plate: square holes through it (prisms along the normal) */
+  double       hole[MAX_HOLES][3], holehalf[MAX_HOLES];
 } Obstacle;
 
 #define MAX_OBSTACLES 10
+
+/* exact distance to an axis-aligned box: outside part plus (negative) inside part */
+static double BoxSDF(const double c[3], const double half[3], const double p[3])
+{
+  const double qx = fabs(p[0] - c[0]) - half[0], qy = fabs(p[1] - c[1]) - half[1], qz = fabs(p[2] - c[2]) - half[2];
+  const double ox = PetscMax(qx, 0.0), oy = PetscMax(qy, 0.0), oz = PetscMax(qz, 0.0);
+  const double in = PetscMin(PetscMax(qx, PetscMax(qy, qz)), 0.0);
+
+  return sqrt(ox * ox + oy * oy + oz * oz) + in;
+}
 
 static double ObstacleSDF(const Obstacle *o, const double p[3])
 {
   const double dx = p[0] - o->c[0], dy = p[1] - o->c[1], dz = p[2] - o->c[2];
 
   if (o->kind == OBSTACLE_SPHERE) return sqrt(dx * dx + dy * dy + dz * dz) - o->r;
+  if (o->kind == OBSTACLE_BOX) return BoxSDF(o->c, o->half, p);
   {
-    /* exact box distance: outside part plus (negative) inside part */
-    const double qx = fabs(dx) - o->half[0], qy = fabs(dy) - o->half[1], qz = fabs(dz) - o->half[2];
-    const double ox = PetscMax(qx, 0.0), oy = PetscMax(qy, 0.0), oz = PetscMax(qz, 0.0);
-    const double in = PetscMin(PetscMax(qx, PetscMax(qy, qz)), 0.0);
+    /* a plate minus its holes: max(plate, -hole) (a bound, not exact, near the hole edges; exact in sign) */
+    double s = BoxSDF(o->c, o->half, p);
 
-    return sqrt(ox * ox + oy * oy + oz * oz) + in;
+    for (int h = 0; h < o->nholes; h++) {
+      double half[3];
+
+      for (int d = 0; d < 3; d++) half[d] = d == o->axis ? 1e3 : o->holehalf[h];
+      s = PetscMax(s, -BoxSDF(o->hole[h], half, p));
+    }
+    return s;
   }
 }
 
@@ -124,6 +146,26 @@ static void RandomBox(Rng *r, const double ext[3], double lo, double hi, Obstacl
   o->kind = OBSTACLE_BOX;
   for (int d = 0; d < 3; d++) o->c[d] = RngUniform(r, 0.1 * ext[d], 0.9 * ext[d]);
   for (int d = 0; d < 3; d++) o->half[d] = RngUniform(r, lo, hi);
+}
+
+/* A thin plate across the whole domain, normal to `axis`, at a fraction of the
+   extent, 0.03 L thick, with 1 to MAX_HOLES square holes (half-side 0.05 L to
+   0.12 L) placed in the middle 80% of the plate. */
+static void RandomPlate(Rng *r, const double ext[3], double L, int axis, Obstacle *o)
+{
+  o->kind = OBSTACLE_PLATE;
+  o->axis = axis;
+  for (int d = 0; d < 3; d++) {
+    o->c[d]    = 0.5 * ext[d];
+    o->half[d] = ext[d]; /* beyond the walls */
+  }
+  o->c[axis]    = RngUniform(r, 0.15 * ext[axis], 0.85 * ext[axis]);
+  o->half[axis] = 0.015 * L;
+  o->nholes     = RngInt(r, 1, MAX_HOLES);
+  for (int h = 0; h < o->nholes; h++) {
+    for (int d = 0; d < 3; d++) o->hole[h][d] = d == axis ? o->c[axis] : RngUniform(r, 0.1 * ext[d], 0.9 * ext[d]);
+    o->holehalf[h] = RngUniform(r, 0.05 * L, 0.12 * L);
+  }
 }
 
 /* Fraction of the domain inside the obstacles, sampled on a fixed 24^3 lattice
@@ -178,12 +220,12 @@ static void RandomBump(Rng *r, const double ext[3], double L, Bump *b)
   Not Collective
 
   Input Parameters:
-+ type       - the scene: `DEEPCD_SCENE_EMPTY`, `DEEPCD_SCENE_SPHERES`, `DEEPCD_SCENE_PLUME` or `DEEPCD_SCENE_RANDOM`
++ type       - the scene: `DEEPCD_SCENE_EMPTY`, `DEEPCD_SCENE_SPHERES`, `DEEPCD_SCENE_PLUME`, `DEEPCD_SCENE_RANDOM` or `DEEPCD_SCENE_PLATES`
 . nx, ny, nz - the number of cells (at least 1 each)
 - seed       - the seed of the scene's random numbers; the same seed gives the same problem on every machine
 
   Output Parameter:
-. data - the problem, with `rhs`, `solid` and `sdf` set (no `coefficient`, no `x0`); free it with `DeepCDProblemDataDestroy()`
+. data - the problem, with `rhs`, `solid` and `sdf` set, `coefficient` for `plates` only, no `x0`; free it with `DeepCDProblemDataDestroy()`
 
   Notes:
   The domain is [0, nx h] x [0, ny h] x [0, nz h] with h = 1/max(nx, ny, nz), so its longest side L is 1; cell (i,j,k)
@@ -196,7 +238,10 @@ static void RandomBump(Rng *r, const double ext[3], double L, Bump *b)
             cover 7% to 35% of the domain (estimated on a fixed 24^3 lattice); walls "DDDDDD"
 . plume   - one sphere in the middle of the domain over a strong Gaussian source near the floor (z = 0.1 of the height);
             walls "NNNNND" (closed floor and sides, open top)
-- random  - 2 to 10 spheres and axis-aligned boxes; each wall D or N at random, at least one D
+. random  - 2 to 10 spheres and axis-aligned boxes; each wall D or N at random, at least one D
+- plates  - high contrast: 2 to 4 thin plates (0.03 L thick) across the domain, normal to z (or, one seed in four,
+            to x or y), each with 1 to 4 square holes; a blocky `coefficient` k = 1 or 1e4 on blocks of L/8; each wall
+            D or N at random, at least one D
 
   For all but `empty` the sdf at the (nz+1)(ny+1)(nx+1) corners is the exact signed distance to the union of the
   obstacles (minimum over them; the walls are not solids), negative inside. `solid` is derived from it with
@@ -278,6 +323,19 @@ PetscErrorCode DeepCDSceneGenerate(DeepCDSceneType type, PetscInt nx, PetscInt n
     /* all-Neumann would make the problem singular */
     if (!nd) boundary[RngInt(&rng, 0, 5)] = 'D';
   } break;
+  case DEEPCD_SCENE_PLATES: {
+    int nd = 0, axis;
+
+    /* 2 to 4 plates normal to one axis (mostly z), walls mixed, at least one D */
+    axis = (RngNext(&rng) % 4 == 0) ? (int) (RngNext(&rng) % 2) : 2;
+    nobs = RngInt(&rng, 2, 4);
+    for (int o = 0; o < nobs; o++) RandomPlate(&rng, ext, L, axis, &obs[o]);
+    for (int w = 0; w < 6; w++) {
+      boundary[w] = (RngNext(&rng) & 1) ? 'D' : 'N';
+      nd += boundary[w] == 'D';
+    }
+    if (!nd) boundary[RngInt(&rng, 0, 5)] = 'D';
+  } break;
   }
 
   PetscCall(DeepCDProblemDataCreate(nx, ny, nz, h, boundary, &d));
@@ -305,6 +363,24 @@ PetscErrorCode DeepCDSceneGenerate(DeepCDSceneType type, PetscInt nx, PetscInt n
     }
   }
   PetscCall(DeepCDSolidFromSDF(nx, ny, nz, d->sdf, d->solid));
+
+  if (type == DEEPCD_SCENE_PLATES) {
+    /* blocky coefficient (stream 4): 8 blocks per unit length, each k = 1 or
+       1e4, so the contrast is 1e4 and the jumps lie on block faces */
+    const int nb = 8;
+    double    kb[8 * 8 * 8];
+
+    RngSeed(&rng, seed, 4);
+    for (int b = 0; b < nb * nb * nb; b++) kb[b] = (RngNext(&rng) & 1) ? 1e4 : 1.0;
+    PetscCall(PetscMalloc1(nx * ny * nz, &d->coefficient));
+    for (PetscInt k = 0; k < nz; k++)
+      for (PetscInt j = 0; j < ny; j++)
+        for (PetscInt i = 0; i < nx; i++) {
+          const int bi = PetscMin(nb - 1, (int) ((i + 0.5) * h * nb)), bj = PetscMin(nb - 1, (int) ((j + 0.5) * h * nb)), bk = PetscMin(nb - 1, (int) ((k + 0.5) * h * nb));
+
+          d->coefficient[(k * ny + j) * nx + i] = kb[(bk * nb + bj) * nb + bi];
+        }
+  }
 
   /* Smooth background (stream 2) plus noise (stream 3, one number per cell in natural order). */
   RngSeed(&rng, seed, 2);
