@@ -36,7 +36,6 @@ sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(64 128)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 [ -x "$deepcd" ] || { echo "bench/solve.sh: $deepcd not found (build first, or set DEEPCD)" >&2; exit 1; }
-[ -f "$model" ] || { echo "bench/solve.sh: model $model not found (set MODEL)" >&2; exit 1; }
 mkdir -p "$out"
 # OpenMPI binds each rank to one core when there are few ranks, which leaves
 # oneDNN's threads (the CNN) sharing a single core: unbind, and give each rank
@@ -64,6 +63,13 @@ all_solvers=(
 solvers=()
 for s in "${all_solvers[@]}"; do
   if [ -z "${SOLVERS:-}" ] || [[ " $SOLVERS " == *" ${s%%|*} "* ]]; then solvers+=("$s"); fi
+done
+# the model file only when a chosen solver uses it
+for s in "${solvers[@]}"; do
+  if [[ $s == *"$model"* ]]; then
+    [ -f "$model" ] || { echo "bench/solve.sh: model $model not found (set MODEL)" >&2; exit 1; }
+    break
+  fi
 done
 
 table="$out/solve.md"
