@@ -733,6 +733,27 @@ TEST(ProblemIOSolveCLI, OutputDirectoryMissing)
   EXPECT_FALSE(FileExists("/nonexistent/dir/out.xmf"));
 }
 
+// A full disk (a 16 KiB tmpfs; skipped where mounting is not allowed): one
+// line, exit 1, nothing left behind, on 1 and 2 ranks. It used to crash in
+// HDF5's shutdown (exit 139) after the failed write.
+TEST(ProblemIOSolveCLI, FullDiskGivesOneLineAndNoCrash)
+{
+  CaseDir           c   = MakeCaseDir();
+  const std::string dir = c.dir + "/full";
+  ASSERT_NO_FATAL_FAILURE(WriteProblem(ValidSpec(), c.in));
+  RunCommand("mkdir -p " + dir);
+  if (RunCommand("mount -t tmpfs -o size=16k tmpfs " + dir).status != 0) GTEST_SKIP() << "cannot mount a tmpfs here";
+  for (const std::string &launch : { std::string(), std::string(MPIEXEC_CMD) + " -n 2 " }) {
+    CommandResult r = RunCommand(launch + Cli() + " solve " + c.in + " -o " + dir + "/out.h5");
+    EXPECT_NE(r.status, 0) << launch;
+    EXPECT_NE(r.status, 139) << launch << r.err;
+    if (launch.empty()) EXPECT_EQ(CountNewlines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find("not enough free space"), std::string::npos) << launch << r.err;
+    EXPECT_EQ(RunCommand("ls -A " + dir).out, "") << launch;
+  }
+  RunCommand("umount " + dir);
+}
+
 TEST(ProblemIOSolveCLI, NoOutputOption)
 {
   CaseDir c = MakeCaseDir();

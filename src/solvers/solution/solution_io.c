@@ -2,6 +2,7 @@
    HDF5 viewer, plus an XDMF sidecar for ParaView. The files are written under
    temporary names and renamed, so a crash never leaves a half-written output. */
 #include <unistd.h>
+#include <sys/statvfs.h>
 #include <petscviewerhdf5.h>
 #include <deepcd/solution.h>
 #include <deepcd/private/h5util.h>
@@ -27,19 +28,18 @@ static PetscErrorCode write_xdmf(DeepCDProblem p, const char h5path[], const cha
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The HDF5 part of a solution file, written collectively to `tmp`. */
-static PetscErrorCode write_h5(DeepCDProblem p, Vec x, const DeepCDSolveInfo *info, const char tmp[])
+/* The datasets and attributes of a solution file, into the open viewer v; `hist`
+   is a work vector the caller destroys. */
+static PetscErrorCode write_h5_contents(DeepCDProblem p, Vec x, const DeepCDSolveInfo *info, PetscViewer v, Vec *hist_out)
 {
   MPI_Comm    comm = PetscObjectComm((PetscObject) p->da);
   PetscMPIInt rank;
-  PetscViewer v;
   Vec         hist;
   const char *oldname;
   PetscInt    version = DEEPCD_SOLUTION_VERSION, nh = info->history ? info->nhistory : 0;
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCall(PetscViewerHDF5Open(comm, tmp, FILE_MODE_WRITE, &v));
   PetscCall(PetscObjectGetName((PetscObject) x, &oldname));
   {
     char saved[256];
@@ -50,6 +50,7 @@ static PetscErrorCode write_h5(DeepCDProblem p, Vec x, const DeepCDSolveInfo *in
     PetscCall(PetscObjectSetName((PetscObject) x, saved));
   }
   PetscCall(VecCreateMPI(comm, rank ? 0 : nh, PETSC_DETERMINE, &hist));
+  *hist_out = hist;
   if (!rank && nh) {
     PetscScalar *h;
 
@@ -70,7 +71,6 @@ static PetscErrorCode write_h5(DeepCDProblem p, Vec x, const DeepCDSolveInfo *in
     PetscCall(PetscObjectSetName((PetscObject) hist, "residual_seconds"));
     PetscCall(VecView(hist, v));
   }
-  PetscCall(VecDestroy(&hist));
   PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "format", PETSC_STRING, DEEPCD_SOLUTION_FORMAT));
   PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "version", PETSC_INT, &version));
   PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "nx", PETSC_INT, &p->nx));
@@ -84,7 +84,57 @@ static PetscErrorCode write_h5(DeepCDProblem p, Vec x, const DeepCDSolveInfo *in
   PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "pc_type", PETSC_STRING, info->pc_type));
   PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "solve_seconds", PETSC_REAL, &info->solve_seconds));
   PetscCall(PetscViewerHDF5WriteAttribute(v, "/", "setup_seconds", PETSC_REAL, &info->setup_seconds));
-  PetscCall(PetscViewerDestroy(&v));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Whether the file system holding `path` has room for `bytes` more (statvfs;
+   PETSC_TRUE when it cannot tell). HDF5 1.10 cannot close a file whose last
+   flush failed: the file stays open inside HDF5 and HDF5's shutdown at
+   MPI_Finalize crashes on it (H5F__close_cb). A full disk is therefore
+   refused before the write; a disk that fills up during it still fails so. */
+static PetscBool room_for(const char path[], double bytes)
+{
+  char           dir[PETSC_MAX_PATH_LEN];
+  char          *slash;
+  struct statvfs st;
+
+  if (PetscStrncpy(dir, path, sizeof(dir))) return PETSC_TRUE;
+  slash = strrchr(dir, '/');
+  if (!slash)
+    PetscStrncpy(dir, ".", sizeof(dir));
+  else if (slash == dir)
+    dir[1] = 0;
+  else
+    *slash = 0;
+  if (statvfs(dir, &st)) return PETSC_TRUE;
+  return (double) st.f_bavail * (double) st.f_frsize >= bytes ? PETSC_TRUE : PETSC_FALSE;
+}
+
+/* The HDF5 part of a solution file, written collectively to `tmp`. Every path
+   closes the file (a file left open at MPI_Finalize crashes HDF5's shutdown),
+   and HDF5's own error stack stays quiet: a failure is one line. */
+static PetscErrorCode write_h5(DeepCDProblem p, Vec x, const DeepCDSolveInfo *info, const char tmp[])
+{
+  MPI_Comm        comm = PetscObjectComm((PetscObject) p->da);
+  PetscViewer     v    = NULL;
+  Vec             hist = NULL;
+  PetscErrorCode  ierr;
+  PetscMPIInt     failed, anyfailed;
+  deepcd_h5_quiet q;
+
+  PetscFunctionBegin;
+  deepcd_h5_quiet_push(&q);
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  ierr = PetscViewerHDF5Open(comm, tmp, FILE_MODE_WRITE, &v);
+  if (!ierr) ierr = write_h5_contents(p, x, info, v, &hist);
+  /* the file is closed here, whatever happened (but see room_for() for a close that fails) */
+  if (PetscViewerDestroy(&v) && !ierr) ierr = PETSC_ERR_FILE_WRITE;
+  (void) VecDestroy(&hist);
+  PetscCall(PetscPopErrorHandler());
+  deepcd_h5_quiet_pop(&q);
+  failed = ierr ? 1 : 0;
+  PetscCallMPI(MPI_Allreduce(&failed, &anyfailed, 1, MPI_INT, MPI_MAX, comm));
+  PetscCheck(!anyfailed, comm, PETSC_ERR_FILE_WRITE, "%s: writing the solution failed (disk full, quota, or the directory not writable?)", tmp);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -123,6 +173,15 @@ PetscErrorCode DeepCDSolutionWrite(DeepCDProblem p, Vec x, const DeepCDSolveInfo
   PetscCall(PetscStrlcat(xmf, ".xmf", sizeof(xmf)));
   PetscCall(DeepCDH5Raise(comm, deepcd_h5_tmp_name(xmftmp, sizeof(xmftmp), xmf, pid, &e), &e));
 
+  {
+    /* the datasets, doubled for the other arrays and HDF5's metadata, plus 1 MiB */
+    const double need = 2.0 * 8.0 * ((double) p->nx * p->ny * p->nz + 2.0 * (info->history ? info->nhistory : 0)) + 1048576.0;
+    PetscBool    room = PETSC_TRUE;
+
+    if (!rank) room = room_for(path, need);
+    PetscCallMPI(MPI_Bcast(&room, 1, DEEPCD_MPI_BOOL, 0, comm));
+    PetscCheck(room, comm, PETSC_ERR_FILE_WRITE, "%s: not enough free space to write the solution (about %.0f MiB needed)", path, need / 1048576.0);
+  }
   {
     PetscErrorCode ierr = write_h5(p, x, info, tmp);
 
