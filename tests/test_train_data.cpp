@@ -374,3 +374,20 @@ TEST(TrainData, OutputIsAnInputAndOutOfRangeOptions)
   EXPECT_EQ(r.err, "deepcd train-data: WARNING: option -samples_typo was not used\n");
   EXPECT_TRUE(FileExists(dir + "/ok.h5"));
 }
+
+// A full disk (a 16 KiB tmpfs; skipped where mounting is not allowed): one
+// line, exit 1, nothing left behind. It used to end in HDF5's "infinite loop
+// closing library" after the failed write.
+TEST(TrainData, FullDiskGivesOneLineAndNoFile)
+{
+  std::string dir = TestTempDir("traindata_full"), full = dir + "/full", in = dir + "/p.h5";
+  WriteScene("spheres", 12, 12, 12, 1, in);
+  RunCommand("mkdir -p " + full);
+  if (RunCommand("mount -t tmpfs -o size=16k tmpfs " + full).status != 0) GTEST_SKIP() << "cannot mount a tmpfs here";
+  CommandResult r = RunCommand(CliPath() + " train-data " + in + " -nev 4 -samples 4 -o " + full + "/d.h5");
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("not enough free space"), std::string::npos) << r.err;
+  EXPECT_EQ(RunCommand("ls -A " + full).out, "");
+  RunCommand("umount " + full);
+}

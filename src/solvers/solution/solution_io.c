@@ -2,7 +2,6 @@
    HDF5 viewer, plus an XDMF sidecar for ParaView. The files are written under
    temporary names and renamed, so a crash never leaves a half-written output. */
 #include <unistd.h>
-#include <sys/statvfs.h>
 #include <petscviewerhdf5.h>
 #include <deepcd/solution.h>
 #include <deepcd/private/h5util.h>
@@ -87,29 +86,6 @@ static PetscErrorCode write_h5_contents(DeepCDProblem p, Vec x, const DeepCDSolv
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Whether the file system holding `path` has room for `bytes` more (statvfs;
-   PETSC_TRUE when it cannot tell). HDF5 1.10 cannot close a file whose last
-   flush failed: the file stays open inside HDF5 and HDF5's shutdown at
-   MPI_Finalize crashes on it (H5F__close_cb). A full disk is therefore
-   refused before the write; a disk that fills up during it still fails so. */
-static PetscBool room_for(const char path[], double bytes)
-{
-  char           dir[PETSC_MAX_PATH_LEN];
-  char          *slash;
-  struct statvfs st;
-
-  if (PetscStrncpy(dir, path, sizeof(dir))) return PETSC_TRUE;
-  slash = strrchr(dir, '/');
-  if (!slash)
-    PetscStrncpy(dir, ".", sizeof(dir));
-  else if (slash == dir)
-    dir[1] = 0;
-  else
-    *slash = 0;
-  if (statvfs(dir, &st)) return PETSC_TRUE;
-  return (double) st.f_bavail * (double) st.f_frsize >= bytes ? PETSC_TRUE : PETSC_FALSE;
-}
-
 /* The HDF5 part of a solution file, written collectively to `tmp`. Every path
    closes the file (a file left open at MPI_Finalize crashes HDF5's shutdown),
    and HDF5's own error stack stays quiet: a failure is one line. */
@@ -127,7 +103,7 @@ static PetscErrorCode write_h5(DeepCDProblem p, Vec x, const DeepCDSolveInfo *in
   PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
   ierr = PetscViewerHDF5Open(comm, tmp, FILE_MODE_WRITE, &v);
   if (!ierr) ierr = write_h5_contents(p, x, info, v, &hist);
-  /* the file is closed here, whatever happened (but see room_for() for a close that fails) */
+  /* the file is closed here, whatever happened (but see DeepCDH5CheckRoom() for a close that fails) */
   if (PetscViewerDestroy(&v) && !ierr) ierr = PETSC_ERR_FILE_WRITE;
   (void) VecDestroy(&hist);
   PetscCall(PetscPopErrorHandler());
@@ -176,11 +152,8 @@ PetscErrorCode DeepCDSolutionWrite(DeepCDProblem p, Vec x, const DeepCDSolveInfo
   {
     /* the datasets, doubled for the other arrays and HDF5's metadata, plus 1 MiB */
     const double need = 2.0 * 8.0 * ((double) p->nx * p->ny * p->nz + 2.0 * (info->history ? info->nhistory : 0)) + 1048576.0;
-    PetscBool    room = PETSC_TRUE;
 
-    if (!rank) room = room_for(path, need);
-    PetscCallMPI(MPI_Bcast(&room, 1, DEEPCD_MPI_BOOL, 0, comm));
-    PetscCheck(room, comm, PETSC_ERR_FILE_WRITE, "%s: not enough free space to write the solution (about %.0f MiB needed)", path, need / 1048576.0);
+    PetscCall(DeepCDH5CheckRoom(comm, path, need, "solution"));
   }
   {
     PetscErrorCode ierr = write_h5(p, x, info, tmp);

@@ -483,6 +483,27 @@ PetscErrorCode DeepCDTrainDataWrite(MPI_Comm comm, PetscInt n, const char *const
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm));
   PetscCall(DeepCDH5Raise(comm, deepcd_h5_tmp_name(tmp, sizeof(tmp), path, pid, &e), &e));
+  {
+    /* float32 samples plus the per-cell arrays of each problem, doubled for metadata and chunking, plus 1 MiB */
+    double need = 1048576.0;
+
+    if (!rank) {
+      for (PetscInt i = 0; i < n; i++) {
+        hid_t     fid;
+        long long dims[3] = { 0, 0, 0 };
+
+        deepcd_h5_quiet_push(&q);
+        if (!deepcd_h5_open(problems[i], &fid, &e)) {
+          if (!deepcd_h5_read_attr_ints(fid, problems[i], "nx", NULL, 1, &dims[0], &e) && !deepcd_h5_read_attr_ints(fid, problems[i], "ny", NULL, 1, &dims[1], &e) && !deepcd_h5_read_attr_ints(fid, problems[i], "nz", NULL, 1, &dims[2], &e))
+            need += 2.0 * (double) dims[0] * (double) dims[1] * (double) dims[2] * (4.0 * (double) o->samples + 16.0);
+          H5Fclose(fid);
+        }
+        deepcd_h5_quiet_pop(&q); /* an unreadable problem is reported by the load, in order */
+      }
+    }
+    PetscCallMPI(MPI_Bcast(&need, 1, MPI_DOUBLE, 0, comm));
+    PetscCall(DeepCDH5CheckRoom(comm, path, need, "training data"));
+  }
   if (!rank) deepcd_h5_quiet_push(&q);
   ierr = write_file(comm, n, problems, o, nlow, tmp, path);
   if (!rank) {

@@ -2,6 +2,7 @@
    function is the plain core's (h5.c) with its failure raised as a PETSc
    error. Reads are done independently by every rank on a read-only handle,
    so no MPI-IO is needed. */
+#include <sys/statvfs.h>
 #include <deepcd/private/h5util.h>
 #include <deepcd/private/petsccompat.h>
 
@@ -219,5 +220,37 @@ PetscErrorCode DeepCDH5WriteAtomic(const char path[], PetscErrorCode (*write)(hi
   err = deepcd_h5_write_atomic(path, atomic_fill, &c, &e);
   PetscCall(c.ierr);
   PetscCall(DeepCDH5Raise(PETSC_COMM_SELF, err, &e));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Refuses (collectively, one line) an output whose file system has less than
+   `bytes` free (statvfs on rank 0; nothing is refused when it cannot tell).
+   HDF5 1.10 cannot close a file whose last flush failed: the file stays open
+   inside HDF5 and HDF5's shutdown at exit crashes on it (H5F__close_cb), so a
+   full disk must be refused before the write. */
+PetscErrorCode DeepCDH5CheckRoom(MPI_Comm comm, const char path[], double bytes, const char what[])
+{
+  PetscMPIInt rank;
+  PetscBool   room = PETSC_TRUE;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (!rank) {
+    char           dir[PETSC_MAX_PATH_LEN];
+    char          *slash;
+    struct statvfs st;
+
+    PetscCall(PetscStrncpy(dir, path, sizeof(dir)));
+    slash = strrchr(dir, '/');
+    if (!slash)
+      PetscCall(PetscStrncpy(dir, ".", sizeof(dir)));
+    else if (slash == dir)
+      dir[1] = 0;
+    else
+      *slash = 0;
+    if (!statvfs(dir, &st) && (double) st.f_bavail * (double) st.f_frsize < bytes) room = PETSC_FALSE;
+  }
+  PetscCallMPI(MPI_Bcast(&room, 1, DEEPCD_MPI_BOOL, 0, comm));
+  PetscCheck(room, comm, PETSC_ERR_FILE_WRITE, "%s: not enough free space to write the %s (about %.0f MiB needed)", path, what, bytes / 1048576.0);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
