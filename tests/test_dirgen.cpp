@@ -35,43 +35,21 @@ PetscErrorCode CreateScaled(DeepCDDirGen gen)
 
 PetscInt Solve(const std::string &path, const char *options, std::string *view)
 {
-  DeepCDProblem p;
-  Mat           A;
-  Vec           b, x;
-  KSP           ksp;
-  PetscInt      its = -1;
-  EXPECT_EQ(DeepCDProblemLoad(PETSC_COMM_SELF, path.c_str(), &p), 0);
-  EXPECT_EQ(DeepCDOperatorSetUp(p, &A, &b), 0);
-  VecDuplicate(b, &x);
-  KSPCreate(PETSC_COMM_SELF, &ksp);
-  KSPSetOptionsPrefix(ksp, "g_");
-  KSPSetOperators(ksp, A, A);
-  KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED);
+  ProblemKSP pk(path);
+  PetscInt   its = -1;
+  KSPSetOptionsPrefix(pk.ksp, "g_");
+  KSPSetNormType(pk.ksp, KSP_NORM_UNPRECONDITIONED);
   PetscOptionsPrefixPush(NULL, "g_");
   PetscOptionsInsertString(NULL, options);
   PetscOptionsPrefixPop(NULL);
-  EXPECT_EQ(KSPSetFromOptions(ksp), 0);
-  EXPECT_EQ(KSPSolve(ksp, b, x), 0);
+  EXPECT_EQ(KSPSetFromOptions(pk.ksp), 0);
+  EXPECT_EQ(KSPSolve(pk.ksp, pk.b, pk.x), 0);
   KSPConvergedReason reason;
-  KSPGetConvergedReason(ksp, &reason);
+  KSPGetConvergedReason(pk.ksp, &reason);
   EXPECT_GT(reason, 0);
-  KSPGetIterationNumber(ksp, &its);
-  if (view) {
-    char        buf[4096] = { 0 };
-    FILE       *f         = fmemopen(buf, sizeof(buf) - 1, "w");
-    PetscViewer v;
-    PetscViewerASCIIOpenWithFILE(PETSC_COMM_SELF, f, &v);
-    KSPView(ksp, v);
-    PetscViewerDestroy(&v);
-    fclose(f);
-    *view = buf;
-  }
+  KSPGetIterationNumber(pk.ksp, &its);
+  if (view) *view = KSPViewString(pk.ksp);
   PetscOptionsClear(NULL);
-  KSPDestroy(&ksp);
-  VecDestroy(&x);
-  VecDestroy(&b);
-  MatDestroy(&A);
-  DeepCDProblemDestroy(&p);
   return its;
 }
 
@@ -141,18 +119,9 @@ TEST(DirGen, ModelSetAfterASolveIsSetUpByTheNextSolve)
   WriteScene("plume", 8, 8, 8, 2, path);
   CommandResult r = RunCommand(CliPath() + " model init --arch from64 --seed 3 -o " + model);
   ASSERT_EQ(r.status, 0) << r.err;
-  DeepCDProblem p;
-  Mat           A;
-  Vec           b, x;
-  KSP           ksp;
-  ASSERT_EQ(DeepCDProblemLoad(PETSC_COMM_SELF, path.c_str(), &p), 0);
-  ASSERT_EQ(DeepCDOperatorSetUp(p, &A, &b), 0);
-  VecDuplicate(b, &x);
-  KSPCreate(PETSC_COMM_SELF, &ksp);
-  KSPSetOperators(ksp, A, A);
-  KSPSetDM(ksp, p->da);
-  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
-  KSPSetType(ksp, KSPDEEPCD);
+  ProblemKSP pk(path);
+  KSP        ksp = pk.ksp;
+  Vec        b = pk.b, x = pk.x;
   KSPSetTolerances(ksp, 1e-6, PETSC_DEFAULT, PETSC_DEFAULT, 5);
   EXPECT_EQ(KSPSolve(ksp, b, x), 0);
   const char *gen;
@@ -170,9 +139,4 @@ TEST(DirGen, ModelSetAfterASolveIsSetUpByTheNextSolve)
   EXPECT_EQ(KSPSolve(ksp, b, x), 0);
   KSPDeepCDGetGenerator(ksp, &gen);
   EXPECT_STREQ(gen, "pc");
-  KSPDestroy(&ksp);
-  VecDestroy(&x);
-  VecDestroy(&b);
-  MatDestroy(&A);
-  DeepCDProblemDestroy(&p);
 }

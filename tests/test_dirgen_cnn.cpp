@@ -41,53 +41,30 @@ struct SolveRun {
 
 SolveRun SolveWith(const std::string &problem, const char *opts)
 {
-  DeepCDProblem p;
-  Mat           A;
-  Vec           b, x;
-  KSP           ksp;
-  SolveRun      r;
-  EXPECT_EQ(DeepCDProblemLoad(PETSC_COMM_SELF, problem.c_str(), &p), 0);
-  EXPECT_EQ(DeepCDOperatorSetUp(p, &A, &b), 0);
-  VecDuplicate(b, &x);
-  KSPCreate(PETSC_COMM_SELF, &ksp);
-  KSPSetOperators(ksp, A, A);
-  KSPSetDM(ksp, p->da);
-  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
-  KSPSetType(ksp, KSPDEEPCD);
-  KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED);
-  KSPSetOptionsPrefix(ksp, "c_");
+  ProblemKSP pk(problem);
+  SolveRun   r;
+  KSPSetNormType(pk.ksp, KSP_NORM_UNPRECONDITIONED);
+  KSPSetOptionsPrefix(pk.ksp, "c_");
   PetscOptionsPrefixPush(NULL, "c_");
   PetscOptionsInsertString(NULL, opts);
   PetscOptionsPrefixPop(NULL);
-  EXPECT_EQ(KSPSetFromOptions(ksp), 0);
-  EXPECT_EQ(KSPSolve(ksp, b, x), 0);
-  KSPGetIterationNumber(ksp, &r.its);
-  KSPGetConvergedReason(ksp, &r.reason);
+  EXPECT_EQ(KSPSetFromOptions(pk.ksp), 0);
+  EXPECT_EQ(KSPSolve(pk.ksp, pk.b, pk.x), 0);
+  KSPGetIterationNumber(pk.ksp, &r.its);
+  KSPGetConvergedReason(pk.ksp, &r.reason);
   {
     Vec       t;
     PetscReal nt, nb;
-    VecDuplicate(b, &t);
-    MatMult(A, x, t);
-    VecAYPX(t, -1.0, b);
+    VecDuplicate(pk.b, &t);
+    MatMult(pk.A, pk.x, t);
+    VecAYPX(t, -1.0, pk.b);
     VecNorm(t, NORM_2, &nt);
-    VecNorm(b, NORM_2, &nb);
+    VecNorm(pk.b, NORM_2, &nb);
     r.true_rel = nt / nb;
     VecDestroy(&t);
   }
-  char        buf[8192] = { 0 };
-  FILE       *f         = fmemopen(buf, sizeof(buf) - 1, "w");
-  PetscViewer v;
-  PetscViewerASCIIOpenWithFILE(PETSC_COMM_SELF, f, &v);
-  KSPView(ksp, v);
-  PetscViewerDestroy(&v);
-  fclose(f);
-  r.view = buf;
+  r.view = KSPViewString(pk.ksp);
   PetscOptionsClear(NULL);
-  KSPDestroy(&ksp);
-  VecDestroy(&x);
-  VecDestroy(&b);
-  MatDestroy(&A);
-  DeepCDProblemDestroy(&p);
   return r;
 }
 
@@ -260,41 +237,19 @@ TEST(DirGenCNN, ModelTrainingRecordSetsTheSmoothing)
   EXPECT_LT(rec.its, none.its);
 
   // the setter wins over the record too
-  DeepCDProblem p;
-  Mat           A;
-  Vec           b, x;
-  KSP           ksp;
-  ASSERT_EQ(DeepCDProblemLoad(PETSC_COMM_SELF, prob.c_str(), &p), 0);
-  ASSERT_EQ(DeepCDOperatorSetUp(p, &A, &b), 0);
-  VecDuplicate(b, &x);
-  KSPCreate(PETSC_COMM_SELF, &ksp);
-  KSPSetOperators(ksp, A, A);
-  KSPSetDM(ksp, p->da);
-  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
-  KSPSetType(ksp, KSPDEEPCD);
-  KSPDeepCDSetModel(ksp, smoothed.c_str());
+  ProblemKSP pk(prob);
+  KSPDeepCDSetModel(pk.ksp, smoothed.c_str());
   PetscOptionsSetValue(NULL, "-ksp_deepcd_backend", "ref");
-  KSPSetFromOptions(ksp);
+  KSPSetFromOptions(pk.ksp);
   PetscOptionsClear(NULL);
-  KSPDeepCDSetSmooth(ksp, 0);
-  ASSERT_EQ(KSPSetUp(ksp), 0);
-  KSPDeepCDGetSmooth(ksp, &n);
+  KSPDeepCDSetSmooth(pk.ksp, 0);
+  ASSERT_EQ(KSPSetUp(pk.ksp), 0);
+  KSPDeepCDGetSmooth(pk.ksp, &n);
   EXPECT_EQ(n, 0);
-  KSPDestroy(&ksp);
-  KSPCreate(PETSC_COMM_SELF, &ksp);
-  KSPSetOperators(ksp, A, A);
-  KSPSetDM(ksp, p->da);
-  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
-  KSPSetType(ksp, KSPDEEPCD);
-  KSPDeepCDSetModel(ksp, smoothed.c_str());
-  ASSERT_EQ(KSPSetUp(ksp), 0);
-  KSPDeepCDGetSmooth(ksp, &n);
+  KSPDeepCDSetModel(pk.NewKSP(), smoothed.c_str());
+  ASSERT_EQ(KSPSetUp(pk.ksp), 0);
+  KSPDeepCDGetSmooth(pk.ksp, &n);
   EXPECT_EQ(n, 3);
-  KSPDestroy(&ksp);
-  VecDestroy(&x);
-  VecDestroy(&b);
-  MatDestroy(&A);
-  DeepCDProblemDestroy(&p);
 }
 
 TEST(DirGenCNN, BadModelOrBackendGivesOneLineError)

@@ -124,3 +124,46 @@ std::vector<double> GatherNatural(DM da, Vec v)
   VecDestroy(&nat);
   return out;
 }
+
+ProblemKSP::ProblemKSP(const std::string &path)
+{
+  EXPECT_EQ(DeepCDProblemLoad(PETSC_COMM_SELF, path.c_str(), &p), 0) << path;
+  EXPECT_EQ(DeepCDOperatorSetUp(p, &A, &b), 0) << path;
+  VecDuplicate(b, &x);
+  NewKSP();
+}
+
+KSP ProblemKSP::NewKSP()
+{
+  KSPDestroy(&ksp);
+  KSPCreate(PETSC_COMM_SELF, &ksp);
+  KSPSetOperators(ksp, A, A);
+  KSPSetDM(ksp, p->da);
+  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
+  KSPSetType(ksp, KSPDEEPCD);
+  return ksp;
+}
+
+ProblemKSP::~ProblemKSP()
+{
+  KSPDestroy(&ksp);
+  VecDestroy(&x);
+  VecDestroy(&b);
+  MatDestroy(&A);
+  DeepCDProblemDestroy(&p);
+}
+
+std::string KSPViewString(KSP ksp)
+{
+  char       *buf = nullptr;
+  size_t      len = 0;
+  FILE       *f   = open_memstream(&buf, &len);
+  PetscViewer v;
+  PetscViewerASCIIOpenWithFILE(PETSC_COMM_SELF, f, &v);
+  KSPView(ksp, v);
+  PetscViewerDestroy(&v);
+  fclose(f);
+  std::string out(buf ? buf : "");
+  free(buf);
+  return out;
+}

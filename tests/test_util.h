@@ -28,6 +28,23 @@ std::vector<double> ReadDataset(const std::string &path, const std::string &name
 
 bool FileExists(const std::string &path);
 
+// What KSPView prints for ksp (ASCII), as a string.
+std::string KSPViewString(KSP ksp);
+
+// A problem file loaded on one rank, its operator A, right-hand side b, a
+// solution vector x, and a KSP of type deepcd on the problem's DMDA with the
+// DM inactive (the operator is deepcd's own), as `deepcd solve` sets it up.
+// NewKSP() replaces the KSP with a fresh one; everything is freed at the end.
+struct ProblemKSP {
+  DeepCDProblem p = nullptr;
+  Mat           A = nullptr;
+  Vec           b = nullptr, x = nullptr;
+  KSP           ksp = nullptr;
+  explicit ProblemKSP(const std::string &path);
+  ~ProblemKSP();
+  KSP NewKSP();
+};
+
 // A global vector of a DMDA in natural (x fastest) ordering, gathered on
 // rank 0 of its communicator (empty on the other ranks).
 std::vector<double> GatherNatural(DM da, Vec v);

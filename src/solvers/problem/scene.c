@@ -28,18 +28,21 @@ const char *const DeepCDSceneTypes[] = { "empty", "spheres", "plume", "random", 
 PetscErrorCode DeepCDSceneTypeFromString(const char name[], DeepCDSceneType *type)
 {
   PetscBool match;
+  char      valid[128] = "";
 
   PetscFunctionBegin;
   PetscAssertPointer(type, 2);
-  PetscCheck(name && name[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "no scene given (valid: " DEEPCD_SCENE_NAMES ")");
   for (int s = 0; s < DEEPCD_NUM_SCENES; s++) {
-    PetscCall(PetscStrcmp(name, DeepCDSceneTypes[s], &match));
-    if (match) {
+    if (name) PetscCall(PetscStrcmp(name, DeepCDSceneTypes[s], &match));
+    if (name && match) {
       *type = (DeepCDSceneType) s;
       PetscFunctionReturn(PETSC_SUCCESS);
     }
+    PetscCall(PetscStrlcat(valid, s ? ", " : "", sizeof(valid)));
+    PetscCall(PetscStrlcat(valid, DeepCDSceneTypes[s], sizeof(valid)));
   }
-  SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown scene '%s' (valid: " DEEPCD_SCENE_NAMES ")", name);
+  PetscCheck(name && name[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "no scene given (valid: %s)", valid);
+  SETERRQ(PETSC_COMM_SELF, PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown scene '%s' (valid: %s)", name, valid);
 }
 
 /* ---- a small portable PRNG (splitmix64): the same seed gives the same scene everywhere ---- */
