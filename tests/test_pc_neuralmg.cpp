@@ -4,6 +4,8 @@
 // nonsymmetric Dirichlet-row matrix under GMRES, -pc_view, and the errors for
 // matrices it cannot handle.
 #include <gtest/gtest.h>
+#include <algorithm>
+#include <cstring>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -457,3 +459,18 @@ TEST(PCNeuralMG, RejectsMatricesItCannotHandle)
 }
 
 } // namespace
+
+// Out-of-range option values: one line naming the option, exit non-zero, no output.
+TEST(PCNeuralMG, BadOptionValuesGiveOneLineAndNoOutput)
+{
+  std::string dir = TestTempDir("neuralmg_opts"), prob = dir + "/p.h5", out = dir + "/o.h5";
+  WriteScene("spheres", 8, 8, 8, 1, prob);
+  for (const char *opt : { "-pc_neuralmg_cheb_lower 2", "-pc_neuralmg_cheb_lower 0", "-pc_neuralmg_levels 0", "-pc_neuralmg_smooth_degree 0", "-pc_neuralmg_smooth_degree_growth -1", "-pc_neuralmg_correction -1", "-pc_neuralmg_cycle_type x" }) {
+    CommandResult r = RunCommand(CliPath() + " solve " + prob + " -o " + out + " -ksp_type cg -pc_type neuralmg " + opt);
+    std::string   name(opt, strchr(opt, ' '));
+    EXPECT_NE(r.status, 0) << opt;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << opt << ": " << r.err;
+    EXPECT_NE(r.err.find(name), std::string::npos) << opt << ": " << r.err;
+    EXPECT_FALSE(FileExists(out)) << opt;
+  }
+}
