@@ -3,6 +3,7 @@
 #define DEEPCD_CLI_H
 
 #include <petscsys.h>
+#include <deepcd.h>
 
 /* Each subcommand receives argv with argv[0] = the subcommand's name and
    returns the process exit status. */
@@ -67,5 +68,31 @@ PetscErrorCode DeepCDCLICheckIntegerOptions(MPI_Comm comm, const char *const nam
 PetscErrorCode DeepCDCLIWarnUnusedOptions(const char cmd[]);
 
 int DeepCDCmdTrain(int argc, char **argv);
+int DeepCDCmdBatch(int argc, char **argv);
+
+/* Prints-free form of DeepCDCLIFail(): the one-line message of a failed PETSc call into buf. */
+void DeepCDCLIErrorText(PetscErrorCode ierr, char buf[], size_t len);
+
+/* ---- one solve as `deepcd solve` runs it (apps/solve_problem.c), shared by `deepcd batch` ---- */
+
+/* One-line error unless -ksp_rtol, -ksp_atol, -ksp_divtol, -ksp_max_it as
+   given are usable (PETSc takes -ksp_rtol 2 or NaN silently). Before any work. */
+PetscErrorCode DeepCDCLICheckToleranceOptions(void);
+/* The solver before the user's options: KSPDEEPCD with Jacobi, unpreconditioned norm. */
+PetscErrorCode DeepCDCLISolveDefaults(KSP);
+
+/* The objects of one solve; zero-initialise, free with DeepCDCLISolveDestroy()
+   (also after a failed DeepCDCLISolveRun(): it frees what was made). */
+typedef struct {
+  Mat A;
+  Vec b, x;
+  KSP ksp;
+} DeepCDCLISolve;
+
+/* Operator, initial guess, KSP on the problem's communicator (defaults, then
+   the options), tolerance checks, configure(ksp, ctx) when not NULL, and the
+   timed solve (DeepCDSolveTimed). */
+PetscErrorCode DeepCDCLISolveRun(DeepCDProblem, PetscErrorCode (*configure)(KSP, void *), void *ctx, DeepCDCLISolve *, DeepCDSolveInfo *);
+PetscErrorCode DeepCDCLISolveDestroy(DeepCDCLISolve *);
 
 #endif

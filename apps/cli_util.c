@@ -31,21 +31,24 @@ int DeepCDCLIFinalize(int status)
   return status;
 }
 
-int DeepCDCLIFail(const char cmd[], PetscErrorCode ierr)
+void DeepCDCLIErrorText(PetscErrorCode ierr, char buf[], size_t len)
 {
   const char     *text     = NULL;
   DeepCDErrorText specific = NULL;
+
+  PetscErrorMessage(ierr, &text, &specific);
+  snprintf(buf, len, "%s", specific && specific[0] ? specific : (text ? text : "unknown error"));
+}
+
+int DeepCDCLIFail(const char cmd[], PetscErrorCode ierr)
+{
+  char        msg[1024];
   PetscMPIInt rank = 0, initialized = 0;
 
   MPI_Initialized(&initialized);
   if (initialized) MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-  PetscErrorMessage(ierr, &text, &specific);
-  if (!rank) {
-    if (specific && specific[0])
-      fprintf(stderr, "deepcd %s: error: %s\n", cmd, specific);
-    else
-      fprintf(stderr, "deepcd %s: error: %s\n", cmd, text ? text : "unknown error");
-  }
+  DeepCDCLIErrorText(ierr, msg, sizeof(msg));
+  if (!rank) fprintf(stderr, "deepcd %s: error: %s\n", cmd, msg);
   return 1;
 }
 

@@ -166,73 +166,11 @@ static PetscErrorCode share_result(PetscErrorCode ierr)
   PetscFunctionReturn((PetscErrorCode) code);
 }
 
-/* %g without PETSc's trailing '.' ("2.", "nan.") */
-static const char *fmt_g(char buf[32], double v)
-{
-  snprintf(buf, 32, "%g", v);
-  return buf;
-}
-
-/* The convergence test's settings: PETSc takes -ksp_rtol 2 (no iteration,
-   x = 0 written), negative and NaN tolerances without complaint. */
-static PetscErrorCode check_tolerance_values(PetscReal rtol, PetscReal atol, PetscReal dtol, PetscInt maxit)
-{
-  char g[32];
-
-  PetscFunctionBegin;
-  PetscCheck(rtol > 0 && rtol < 1, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_rtol %s: the relative tolerance must be above 0 and below 1", fmt_g(g, (double) rtol));
-  PetscCheck(!PetscIsInfOrNanReal(atol) && atol >= 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_atol %s: the absolute tolerance must be finite and non-negative", fmt_g(g, (double) atol));
-  PetscCheck(!PetscIsInfOrNanReal(dtol) && dtol > 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_divtol %s: the divergence tolerance must be finite and positive", fmt_g(g, (double) dtol));
-  PetscCheck(maxit >= 0, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_max_it %" PetscInt_FMT ": the iteration limit must be non-negative", maxit);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* Before any work: the options as given (PETSc's defaults where unset). */
-static PetscErrorCode check_tolerance_options(void)
-{
-  PetscReal rtol = 1e-5, atol = 1e-50, dtol = 1e4;
-  PetscInt  maxit = 10000;
-
-  PetscFunctionBegin;
-  PetscCall(PetscOptionsGetReal(NULL, NULL, "-ksp_rtol", &rtol, NULL));
-  PetscCall(PetscOptionsGetReal(NULL, NULL, "-ksp_atol", &atol, NULL));
-  PetscCall(PetscOptionsGetReal(NULL, NULL, "-ksp_divtol", &dtol, NULL));
-  PetscCall(PetscOptionsGetInt(NULL, NULL, "-ksp_max_it", &maxit, NULL));
-  PetscCall(check_tolerance_values(rtol, atol, dtol, maxit));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* After KSPSetFromOptions(), before the solve: whatever set them. */
-static PetscErrorCode check_tolerances(KSP ksp)
-{
-  PetscReal rtol, atol, dtol;
-  PetscInt  maxit;
-
-  PetscFunctionBegin;
-  PetscCall(KSPGetTolerances(ksp, &rtol, &atol, &dtol, &maxit));
-  PetscCall(check_tolerance_values(rtol, atol, dtol, maxit));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/* The solver before the user's options: KSPDEEPCD with Jacobi, unpreconditioned norm. */
-static PetscErrorCode set_defaults(KSP ksp)
-{
-  PC pc;
-
-  PetscFunctionBegin;
-  PetscCall(KSPSetType(ksp, KSPDEEPCD));
-  PetscCall(KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED));
-  PetscCall(KSPGetPC(ksp, &pc));
-  PetscCall(PCSetType(pc, PCJACOBI));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 static PetscErrorCode run(const char problemfile[], PetscBool *failed)
 {
   DeepCDProblem   p = NULL;
-  Mat             A;
+  DeepCDCLISolve  s = { 0 };
   Vec             b, x;
-  KSP             ksp;
   char            out[PETSC_MAX_PATH_LEN] = "", geom[PETSC_MAX_PATH_LEN] = "", hist[PETSC_MAX_PATH_LEN] = "";
   PetscBool       hasout, hasgeom, hashist;
   GeometryOutput  g;
@@ -245,7 +183,7 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   PetscCall(DeepCDCLICheckIntegerOptions(PETSC_COMM_WORLD, NULL, 0));
-  PetscCall(check_tolerance_options());
+  PetscCall(DeepCDCLICheckToleranceOptions());
   PetscCall(get_output(out, sizeof(out), &hasout, geom, sizeof(geom), &hasgeom, hist, sizeof(hist), &hashist));
   PetscCheck(!hashist || hist[0], PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "-residuals needs a file name");
   if (hashist) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_WORLD, "-residuals", hist));
@@ -278,24 +216,9 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
       PetscCall(ierr);
     }
   }
-  PetscCall(DeepCDOperatorSetUp(p, &A, &b));
-  PetscCall(VecDuplicate(b, &x));
-  PetscCall(PetscObjectSetName((PetscObject) x, "x"));
-  if (p->x0)
-    PetscCall(VecCopy(p->x0, x));
-  else
-    PetscCall(VecSet(x, 0.0));
-
-  PetscCall(KSPCreate(PETSC_COMM_WORLD, &ksp));
-  PetscCall(KSPSetOperators(ksp, A, A));
-  PetscCall(KSPSetDM(ksp, p->da)); /* geometric multigrid (-pc_type mg) can coarsen the grid */
-  PetscCall(DeepCDKSPSetDMActive(ksp, PETSC_FALSE));
-  PetscCall(set_defaults(ksp));
-  PetscCall(KSPSetInitialGuessNonzero(ksp, p->x0 ? PETSC_TRUE : PETSC_FALSE));
-  PetscCall(KSPSetFromOptions(ksp));
-  PetscCall(check_tolerances(ksp));
-
-  PetscCall(DeepCDSolveTimed(p, ksp, b, x, &info));
+  PetscCall(DeepCDCLISolveRun(p, NULL, NULL, &s, &info));
+  x = s.x;
+  b = s.b;
   PetscCall(DeepCDSolutionWrite(p, x, &info, out));
   if (hasgeom) {
     PetscErrorCode ierr = 0;
@@ -333,10 +256,7 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   if (hasgeom) PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd solve: wrote %s and %s (the solution and the obstacle surfaces sdf = 0)\n", g.xmf, g.h5));
   *failed = info.reason < 0 ? PETSC_TRUE : PETSC_FALSE;
 
-  PetscCall(KSPDestroy(&ksp));
-  PetscCall(VecDestroy(&x));
-  PetscCall(VecDestroy(&b));
-  PetscCall(MatDestroy(&A));
+  PetscCall(DeepCDCLISolveDestroy(&s));
   PetscCall(DeepCDProblemDestroy(&p));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -375,7 +295,7 @@ int DeepCDCmdSolve(int argc, char **argv)
     /* list the options without a problem */
     ierr = get_output(out, sizeof(out), &hasout, geom, sizeof(geom), &hasgeom, hist, sizeof(hist), &hashist);
     if (!ierr) ierr = KSPCreate(PETSC_COMM_WORLD, &ksp);
-    if (!ierr) ierr = set_defaults(ksp);
+    if (!ierr) ierr = DeepCDCLISolveDefaults(ksp);
     if (!ierr) ierr = KSPSetFromOptions(ksp);
     if (!ierr) ierr = KSPDestroy(&ksp);
   } else if (!ierr)

@@ -13,6 +13,8 @@ static void usage(FILE *f)
              "         write a synthetic problem (scenes: empty, spheres, plume, random, plates)\n"
              "  solve  problem.h5 -o out.h5 [PETSc options]\n"
              "         solve a problem file (default -ksp_type deepcd), write the solution\n"
+             "  batch  LIST -o DIR [-batch_group_size G] [-resume] [-batch_shard I/N] [PETSc options]\n"
+             "         solve many problems under MPI (groups of G ranks), with a journal and a summary\n"
              "  model  init --arch from64|from128 [--seed K] -o model.h5 | info model.h5\n"
              "         write a freshly initialised CNN model file, or summarise one\n"
              "  train-data problem.h5 [...] -o data.h5 [-nev K] [-samples S] [-low L] [-seed N]\n"
@@ -37,6 +39,7 @@ int main(int argc, char **argv)
   const char *cmd = argv[1];
   if (!strcmp(cmd, "gen")) return DeepCDCmdGen(argc - 1, argv + 1);
   if (!strcmp(cmd, "solve")) return DeepCDCmdSolve(argc - 1, argv + 1);
+  if (!strcmp(cmd, "batch")) return DeepCDCmdBatch(argc - 1, argv + 1);
   if (!strcmp(cmd, "model")) return DeepCDCmdModel(argc - 1, argv + 1);
   if (!strcmp(cmd, "train-data")) return DeepCDCmdTrainData(argc - 1, argv + 1);
   if (!strcmp(cmd, "train")) return DeepCDCmdTrain(argc - 1, argv + 1);

@@ -17,7 +17,8 @@ struct _p_DeepCDProgress {
   char           prefix[256];
   PetscInt       total, start, last_done;
   PetscLogDouble t0, last_print;
-  double         interval;
+  double         interval, rate_scale;
+  char           rate_unit[32];
   PetscBool      tty, drawn;
 };
 
@@ -83,9 +84,11 @@ PetscErrorCode DeepCDProgressCreate(MPI_Comm comm, const char prefix[], PetscInt
   q->comm = comm;
   PetscCallMPI(MPI_Comm_rank(comm, &q->rank));
   PetscCall(PetscStrncpy(q->prefix, prefix ? prefix : "", sizeof(q->prefix)));
-  q->total    = total;
-  q->interval = 10;
-  env         = getenv("DEEPCD_PROGRESS_INTERVAL");
+  q->total      = total;
+  q->interval   = 10;
+  q->rate_scale = 1;
+  PetscCall(PetscStrncpy(q->rate_unit, "it/s", sizeof(q->rate_unit)));
+  env = getenv("DEEPCD_PROGRESS_INTERVAL");
   if (env && atof(env) >= 0) q->interval = atof(env);
   env    = getenv("DEEPCD_PROGRESS");
   q->tty = (q->rank == 0 && isatty(fileno(stdout)) && !(env && !strcmp(env, "plain"))) ? PETSC_TRUE : PETSC_FALSE;
@@ -111,6 +114,24 @@ PetscErrorCode DeepCDProgressSetStart(DeepCDProgress p, PetscInt start)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/*@C
+  DeepCDProgressSetRateUnit - Shows the rate as steps per `seconds` seconds
+  under the name `unit` ("problems/min", 60) instead of "it/s".
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDProgressSetRateUnit(DeepCDProgress p, const char unit[], double seconds)
+{
+  PetscFunctionBegin;
+  PetscAssertPointer(p, 1);
+  PetscCheck(seconds > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "progress: the rate's time unit must be positive");
+  PetscCall(PetscStrncpy(p->rate_unit, unit, sizeof(p->rate_unit)));
+  p->rate_scale = seconds;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode progress_print(DeepCDProgress p, PetscInt done, const char fields[], PetscBool final)
 {
   PetscLogDouble now;
@@ -128,11 +149,11 @@ static PetscErrorCode progress_print(DeepCDProgress p, PetscInt done, const char
     int fill = p->total > 0 ? (int) (width * (double) done / (double) p->total) : width;
     for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
     bar[width] = 0;
-    snprintf(line, sizeof(line), "\r\033[K%s [%s] %" PetscInt_FMT "/%" PetscInt_FMT " %3.0f%%%s%s | %.3g it/s | %s %s", p->prefix, bar, done, p->total, pct, fields && fields[0] ? " | " : "", fields ? fields : "", rate, final ? "in" : "ETA", eta);
+    snprintf(line, sizeof(line), "\r\033[K%s [%s] %" PetscInt_FMT "/%" PetscInt_FMT " %3.0f%%%s%s | %.3g %s | %s %s", p->prefix, bar, done, p->total, pct, fields && fields[0] ? " | " : "", fields ? fields : "", rate * p->rate_scale, p->rate_unit, final ? "in" : "ETA", eta);
     fputs(line, stdout);
     p->drawn = PETSC_TRUE;
   } else {
-    snprintf(line, sizeof(line), "%s: %" PetscInt_FMT "/%" PetscInt_FMT " (%.0f%%)%s%s, %.3g it/s, %s %s\n", p->prefix, done, p->total, pct, fields && fields[0] ? " " : "", fields ? fields : "", rate, final ? "in" : "ETA", eta);
+    snprintf(line, sizeof(line), "%s: %" PetscInt_FMT "/%" PetscInt_FMT " (%.0f%%)%s%s, %.3g %s, %s %s\n", p->prefix, done, p->total, pct, fields && fields[0] ? " " : "", fields ? fields : "", rate * p->rate_scale, p->rate_unit, final ? "in" : "ETA", eta);
     fputs(line, stdout);
   }
   fflush(stdout);

@@ -18,6 +18,7 @@ typedef struct _p_DeepCDProgress *DeepCDProgress;
 
 PETSC_EXTERN PetscErrorCode DeepCDProgressCreate(MPI_Comm, const char prefix[], PetscInt total, DeepCDProgress *);
 PETSC_EXTERN PetscErrorCode DeepCDProgressSetStart(DeepCDProgress, PetscInt start);
+PETSC_EXTERN PetscErrorCode DeepCDProgressSetRateUnit(DeepCDProgress, const char unit[], double seconds);
 PETSC_EXTERN PetscErrorCode DeepCDProgressUpdate(DeepCDProgress, PetscInt done, const char fields[]);
 PETSC_EXTERN PetscErrorCode DeepCDProgressEnd(DeepCDProgress *, const char summary[]);
 PETSC_EXTERN PetscErrorCode DeepCDProgressFormatSeconds(double seconds, char buf[], size_t len);
