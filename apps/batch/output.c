@@ -66,6 +66,26 @@ PetscErrorCode DeepCDBatchStagingRemove(const char staging[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Is process pid (of this host) gone? A zombie (its parent killed too, and
+   nobody reaped it yet) or a reused pid that is no deepcd counts as gone. */
+static int owner_dead(long pid)
+{
+  char  path[64], buf[512], *paren;
+  FILE *f;
+  int   dead = 0;
+
+  if (pid == (long) getpid()) return 0;
+  if (kill((pid_t) pid, 0) && errno == ESRCH) return 1;
+  snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+  if (!(f = fopen(path, "r"))) return 0; /* no /proc: alive as far as we know */
+  if (fgets(buf, sizeof(buf), f) && (paren = strrchr(buf, ')')) && paren[1] == ' ') {
+    *paren = 0;
+    dead   = paren[2] == 'Z' || paren[2] == 'X' || !strstr(buf, "(deepcd");
+  }
+  fclose(f);
+  return dead;
+}
+
 PetscErrorCode DeepCDBatchRemoveStale(const char dir[], PetscInt *removed, PetscInt *others)
 {
   char           host[256] = "localhost", mine[PETSC_MAX_PATH_LEN], path[PETSC_MAX_PATH_LEN];
@@ -92,7 +112,7 @@ PetscErrorCode DeepCDBatchRemoveStale(const char dir[], PetscInt *removed, Petsc
       (*others)++;
       continue;
     }
-    if (pid == (long) getpid() || !kill((pid_t) pid, 0) || errno != ESRCH) continue; /* alive (or not ours to test) */
+    if (!owner_dead(pid)) continue;
     snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
     if (!remove_tree(path)) (*removed)++;
   }
