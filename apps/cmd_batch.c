@@ -381,7 +381,7 @@ static PetscErrorCode run(const char list[], int *status)
     b.plain = (!isatty(fileno(stdout)) || (env && !strcmp(env, "plain"))) ? PETSC_TRUE : PETSC_FALSE;
   }
   if (!b.wrank) {
-    PetscCall(PetscPrintf(PETSC_COMM_SELF, "deepcd batch: %d problems%s (%d to solve, %d done earlier) on %d ranks in %d group%s of %d -> %s\n", (int) b.list.n, b.nshard > 1 ? " in this shard" : "", (int) b.ntodo, (int) b.nresumed, (int) b.wsize, (int) b.ngroups, b.ngroups == 1 ? "" : "s", (int) b.gsize_opt, b.dir));
+    PetscCall(PetscPrintf(PETSC_COMM_SELF, "deepcd batch: %d problems%s (%d to solve, %d done earlier) on %d rank%s in %d group%s of %d -> %s\n", (int) b.list.n, b.nshard > 1 ? " in this shard" : "", (int) b.ntodo, (int) b.nresumed, (int) b.wsize, b.wsize == 1 ? "" : "s", (int) b.ngroups, b.ngroups == 1 ? "" : "s", (int) b.gsize_opt, b.dir));
     PetscCall(DeepCDProgressCreate(PETSC_COMM_SELF, "deepcd batch", b.list.n, &b.progress));
     PetscCall(DeepCDProgressSetRateUnit(b.progress, "problems/min", 60.0));
     PetscCall(DeepCDProgressSetStart(b.progress, b.nresumed));

@@ -125,7 +125,7 @@ PetscErrorCode DeepCDBatchSummaryPrint(const char dir[], const DeepCDBatchRun *r
   PetscFunctionBegin;
   DeepCDBatchCount(l->n, r, count);
   snprintf(el, sizeof(el), "%.1f s", run->seconds);
-  printf("deepcd batch: %d problems%s: %d ok, %d resumed, %d failed, %d not run%s in %s on %d ranks (%d group%s of %d)\n", (int) l->n, run->nshard > 1 ? " in this shard" : "", (int) count[DEEPCD_BATCH_OK], (int) count[DEEPCD_BATCH_RESUMED], (int) count[DEEPCD_BATCH_FAILED], (int) (count[DEEPCD_BATCH_NOT_RUN] + count[DEEPCD_BATCH_INTERRUPTED]), run->interrupted ? " (interrupted by a signal)" : "", el, run->ranks, run->groups, run->groups == 1 ? "" : "s", run->group_size);
+  printf("deepcd batch: %d problems%s: %d ok, %d resumed, %d failed, %d not run%s in %s on %d rank%s (%d group%s of %d)\n", (int) l->n, run->nshard > 1 ? " in this shard" : "", (int) count[DEEPCD_BATCH_OK], (int) count[DEEPCD_BATCH_RESUMED], (int) count[DEEPCD_BATCH_FAILED], (int) (count[DEEPCD_BATCH_NOT_RUN] + count[DEEPCD_BATCH_INTERRUPTED]), run->interrupted ? " (interrupted by a signal)" : "", el, run->ranks, run->ranks == 1 ? "" : "s", run->groups, run->groups == 1 ? "" : "s", run->group_size);
   PetscCall(list_order(l, &idx));
   for (PetscInt k = 0; k < l->n; k++) {
     const DeepCDBatchResult *x = &r[idx[k]];

@@ -5,6 +5,7 @@
 #include <deepcd/private/dirgenimpl.h>
 #include <deepcd/private/petsccompat.h>
 #include <deepcd/pc.h>
+#include <deepcd/private/modelioimpl.h>
 
 static PetscBool DeepCDPackageInitialized = PETSC_FALSE;
 
@@ -17,6 +18,7 @@ PetscErrorCode DeepCDFinalizePackage(void)
 {
   PetscFunctionBegin;
   PetscCall(DeepCDDirGenFinalizePackage());
+  PetscCall(DeepCDModelCacheClear());
   DeepCDPackageInitialized = PETSC_FALSE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

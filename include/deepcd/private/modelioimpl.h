@@ -11,4 +11,8 @@ PETSC_INTERN PetscErrorCode DeepCDModelWriteContents(hid_t file, const char path
 /* The checks DeepCDModelWrite() makes before writing. */
 PETSC_INTERN PetscErrorCode DeepCDModelCheckWritable(const nn_model *, const char path[]);
 
+/* A model read once per process and shared (src/solvers/model/model_cache.c). */
+PETSC_INTERN PetscErrorCode DeepCDModelCacheGet(MPI_Comm, const char[], const nn_model **);
+PETSC_INTERN PetscErrorCode DeepCDModelCacheClear(void);
+
 #endif

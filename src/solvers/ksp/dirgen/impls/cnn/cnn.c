@@ -13,6 +13,7 @@
 #include <deepcd/private/dirgenimpl.h>
 #include <deepcd/ksp.h>
 #include <deepcd/model_io.h>
+#include <deepcd/private/modelioimpl.h>
 #include <deepcd/nn.h>
 #include <deepcd/private/petsccompat.h>
 
@@ -27,17 +28,17 @@ typedef struct {
 } HaloSF;
 
 typedef struct {
-  char           backend[16], precision[8];
-  nn_model      *model;
-  nn_net        *net;
-  float         *in, *out;
-  unsigned char *mask;
-  PetscInt       n; /* local cells */
-  PetscBool      distributed;
-  HaloSF         halo;
-  double         flops;  /* per forward on this rank */
-  PetscReal      scale;  /* sqrt(cells of the whole grid): the network sees unit RMS, not unit norm */
-  PetscBool      device; /* the backend's buffers are device memory: CUDA vectors go in and out directly */
+  char            backend[16], precision[8];
+  const nn_model *model; /* shared: DeepCDModelCacheGet() */
+  nn_net         *net;
+  float          *in, *out;
+  unsigned char  *mask;
+  PetscInt        n; /* local cells */
+  PetscBool       distributed;
+  HaloSF          halo;
+  double          flops;  /* per forward on this rank */
+  PetscReal       scale;  /* sqrt(cells of the whole grid): the network sees unit RMS, not unit norm */
+  PetscBool       device; /* the backend's buffers are device memory: CUDA vectors go in and out directly */
 } DirGen_CNN;
 
 static PetscErrorCode nn_to_petsc(MPI_Comm comm, nn_err err, const char what[])
@@ -265,7 +266,7 @@ static PetscErrorCode DeepCDDirGenSetUp_CNN(DeepCDDirGen gen)
   for (int i = 0; i < 4; i++)
     if (!strcmp(cnn->precision, nn_precision_names[i])) prec = (nn_precision) i;
   PetscCall(choose_backend(comm, cnn, prec));
-  PetscCall(DeepCDModelRead(comm, model, &cnn->model));
+  PetscCall(DeepCDModelCacheGet(comm, model, &cnn->model));       /* read once per process and file */
   PetscCall(DeepCDModelTrainingSmooth(cnn->model, &gen->smooth)); /* the KSP's default -ksp_deepcd_smooth */
   PetscCall(DMDAGetCorners(da, &xs, &ys, &zs, &xm, &ym, &zm));
   cnn->n  = xm * ym * zm;
@@ -411,7 +412,7 @@ static PetscErrorCode DeepCDDirGenReset_CNN(DeepCDDirGen gen)
 
   PetscFunctionBegin;
   nn_net_destroy(&cnn->net);
-  nn_model_destroy(&cnn->model);
+  cnn->model = NULL; /* the cache's */
   PetscCall(PetscFree3(cnn->in, cnn->out, cnn->mask));
   PetscCall(halo_destroy(&cnn->halo));
   PetscFunctionReturn(PETSC_SUCCESS);
