@@ -355,10 +355,9 @@ static PetscErrorCode run(const char list[], int *status)
   PetscCheck(hasdir && b.dir[0], b.world, PETSC_ERR_ARG_WRONG, "no output directory given (-o DIR)");
   if (hasshard) PetscCall(DeepCDBatchParseShard(shard, &b.ishard, &b.nshard));
   PetscCheck(b.gsize_opt >= 1 && b.gsize_opt <= b.wsize, b.world, PETSC_ERR_ARG_OUTOFRANGE, "-batch_group_size %" PetscInt_FMT ": must be between 1 and the number of ranks, %d", b.gsize_opt, (int) b.wsize);
-  PetscCall(check_dir(&b));
-  PetscCall(DeepCDBatchSignalsInstall());
-
   PetscCall(DeepCDBatchListRead(b.world, list, b.ishard, b.nshard, &b.list));
+  PetscCall(check_dir(&b)); /* made only once the list is known good */
+  PetscCall(DeepCDBatchSignalsInstall());
   PetscCall(DeepCDBatchListProbe(b.world, &b.list));
   {
     PetscErrorCode ierr    = PETSC_SUCCESS;
