@@ -256,7 +256,7 @@ static PetscErrorCode finish_one(Batch *b, PetscInt i, const DeepCDBatchResult *
     fprintf(stderr, "deepcd batch: [%d/%d] FAILED %s\n", (int) done, (int) b->list.n, r->error);
     fflush(stderr);
   } else if (b->plain) {
-    printf("deepcd batch: [%d/%d] %s (%lldx%lldx%lld, %d ranks): %s in %lld iterations, setup %.3f s, solve %.3f s -> %s/%s.h5\n", (int) done, (int) b->list.n, it->path, it->dims[0], it->dims[1], it->dims[2], r->ranks, r->reason, r->iterations, r->setup_s, r->solve_s, b->dir, it->stem);
+    printf("deepcd batch: [%d/%d] %s (%lldx%lldx%lld, %d rank%s): %s in %lld iterations, setup %.3f s, solve %.3f s -> %s/%s.h5\n", (int) done, (int) b->list.n, it->path, it->dims[0], it->dims[1], it->dims[2], r->ranks, r->ranks == 1 ? "" : "s", r->reason, r->iterations, r->setup_s, r->solve_s, b->dir, it->stem);
     fflush(stdout);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
