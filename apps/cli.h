@@ -31,6 +31,11 @@ typedef struct {
   int         *flag;
 } DeepCDCLIOption;
 
+/* For commands whose first argument is a file: *first gets argv[1] unless it
+   starts with '-'; argv[0] and every other argument go to a new NULL-terminated
+   *pargv of *pargc entries (for PETSc; free() it). 0, or 1 when out of memory. */
+int DeepCDCLISplitFirst(int argc, char **argv, const char **first, int *pargc, char ***pargv);
+
 /* Splits argv[1..] into the options of `opts` and up to `maxpos` positional
    arguments (pos[], *npos). Returns 1 when help (-h, --help, -help) was asked
    for anywhere; otherwise 0 with the first syntax error's text in err ("" if
@@ -80,6 +85,8 @@ void DeepCDCLIErrorText(PetscErrorCode ierr, char buf[], size_t len);
 PetscErrorCode DeepCDCLICheckToleranceOptions(void);
 /* The solver before the user's options: KSPDEEPCD with Jacobi, unpreconditioned norm. */
 PetscErrorCode DeepCDCLISolveDefaults(KSP);
+/* -help without a problem: the KSP and PC options with the command's defaults. */
+PetscErrorCode DeepCDCLISolveHelp(void);
 
 /* The objects of one solve; zero-initialise, free with DeepCDCLISolveDestroy()
    (also after a failed DeepCDCLISolveRun(): it frees what was made). */

@@ -67,6 +67,27 @@ PetscErrorCode DeepCDCLIParseInt(const char cmd[], const char opt[], const char 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+int DeepCDCLISplitFirst(int argc, char **argv, const char **first, int *pargc, char ***pargv)
+{
+  char **v = (char **) malloc((size_t) (argc + 1) * sizeof(char *));
+  int    n = 0;
+
+  *first = NULL;
+  *pargv = v;
+  *pargc = 0;
+  if (!v) return 1;
+  v[n++] = argv[0];
+  for (int i = 1; i < argc; i++) {
+    if (i == 1 && argv[i][0] != '-')
+      *first = argv[i];
+    else
+      v[n++] = argv[i];
+  }
+  v[n]   = NULL;
+  *pargc = n;
+  return 0;
+}
+
 int DeepCDCLIParseArgs(int argc, char **argv, const char cmd[], const DeepCDCLIOption opts[], int nopts, const char *pos[], int maxpos, int *npos, char err[], size_t lerr)
 {
   *npos  = 0;

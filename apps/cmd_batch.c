@@ -445,17 +445,8 @@ int DeepCDCmdBatch(int argc, char **argv)
   PetscBool      helpflg = PETSC_FALSE;
 
   /* LIST is the first argument after "batch"; PETSc sees the rest. */
-  pargv = (char **) malloc((size_t) (argc + 1) * sizeof(char *));
-  if (!pargv) return 1;
-  pargv[pargc++] = argv[0];
-  for (int i = 1; i < argc; i++) {
-    if (i == 1 && argv[i][0] != '-')
-      list = argv[i];
-    else
-      pargv[pargc++] = argv[i];
-  }
-  pargv[pargc] = NULL;
-  ierr         = DeepCDCLIInitialize(&pargc, &pargv, help);
+  if (DeepCDCLISplitFirst(argc, argv, &list, &pargc, &pargv)) return 1;
+  ierr = DeepCDCLIInitialize(&pargc, &pargv, help);
   if (ierr) {
     fprintf(stderr, "deepcd batch: error: PETSc failed to start\n");
     free(pargv);
@@ -464,17 +455,13 @@ int DeepCDCmdBatch(int argc, char **argv)
   ierr = PetscOptionsHasHelp(NULL, &helpflg);
   if (!ierr && helpflg && !list) {
     Batch     b;
-    KSP       ksp;
     char      shard[64] = "";
     PetscBool hasdir, hasshard;
 
     /* list the options without a batch */
     memset(&b, 0, sizeof(b));
     ierr = get_options(&b, &hasdir, shard, sizeof(shard), &hasshard);
-    if (!ierr) ierr = KSPCreate(PETSC_COMM_WORLD, &ksp);
-    if (!ierr) ierr = DeepCDCLISolveDefaults(ksp);
-    if (!ierr) ierr = KSPSetFromOptions(ksp);
-    if (!ierr) ierr = KSPDestroy(&ksp);
+    if (!ierr) ierr = DeepCDCLISolveHelp();
   } else if (!ierr)
     ierr = run(list, &status);
   status = DeepCDCLIFinalize(ierr ? DeepCDCLIFail("batch", ierr) : status);

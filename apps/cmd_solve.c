@@ -271,33 +271,21 @@ int DeepCDCmdSolve(int argc, char **argv)
   int            status;
 
   /* The problem file is the first argument after "solve"; PETSc sees the rest. */
-  pargv = (char **) malloc((size_t) (argc + 1) * sizeof(char *));
-  if (!pargv) return 1;
-  pargv[pargc++] = argv[0];
-  for (int i = 1; i < argc; i++) {
-    if (i == 1 && argv[i][0] != '-')
-      problemfile = argv[i];
-    else
-      pargv[pargc++] = argv[i];
-  }
-  pargv[pargc] = NULL;
-  ierr         = DeepCDCLIInitialize(&pargc, &pargv, help);
+  if (DeepCDCLISplitFirst(argc, argv, &problemfile, &pargc, &pargv)) return 1;
+  ierr = DeepCDCLIInitialize(&pargc, &pargv, help);
   if (ierr) {
     fprintf(stderr, "deepcd solve: error: PETSc failed to start\n");
+    free(pargv);
     return 1;
   }
   ierr = PetscOptionsHasHelp(NULL, &helpflg);
   if (!ierr && helpflg && !problemfile) {
-    KSP       ksp;
     char      out[PETSC_MAX_PATH_LEN] = "", geom[PETSC_MAX_PATH_LEN] = "", hist[PETSC_MAX_PATH_LEN] = "";
     PetscBool hasout, hasgeom, hashist;
 
     /* list the options without a problem */
     ierr = get_output(out, sizeof(out), &hasout, geom, sizeof(geom), &hasgeom, hist, sizeof(hist), &hashist);
-    if (!ierr) ierr = KSPCreate(PETSC_COMM_WORLD, &ksp);
-    if (!ierr) ierr = DeepCDCLISolveDefaults(ksp);
-    if (!ierr) ierr = KSPSetFromOptions(ksp);
-    if (!ierr) ierr = KSPDestroy(&ksp);
+    if (!ierr) ierr = DeepCDCLISolveHelp();
   } else if (!ierr)
     ierr = run(problemfile, &failed);
   if (!ierr && !helpflg) ierr = DeepCDCLIWarnUnusedOptions("solve");

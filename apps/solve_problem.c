@@ -64,6 +64,18 @@ PetscErrorCode DeepCDCLISolveDefaults(KSP ksp)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+PetscErrorCode DeepCDCLISolveHelp(void)
+{
+  KSP ksp;
+
+  PetscFunctionBegin;
+  PetscCall(KSPCreate(PETSC_COMM_WORLD, &ksp));
+  PetscCall(DeepCDCLISolveDefaults(ksp));
+  PetscCall(KSPSetFromOptions(ksp));
+  PetscCall(KSPDestroy(&ksp));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode DeepCDCLISolveRun(DeepCDProblem p, PetscErrorCode (*configure)(KSP, void *), void *ctx, DeepCDCLISolve *s, DeepCDSolveInfo *info)
 {
   PetscFunctionBegin;
