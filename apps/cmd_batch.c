@@ -93,6 +93,17 @@ static PetscErrorCode check_outputs(Batch *b)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A failure that one process meets alone (a file it could not remove or
+   append to) must not end the batch on that process only: one warning line. */
+static void warn_error(PetscErrorCode ierr, const char consequence[])
+{
+  char msg[1024];
+
+  if (!ierr) return;
+  DeepCDCLIErrorText(ierr, msg, sizeof(msg));
+  fprintf(stderr, "deepcd batch: WARNING: %s (%s)\n", msg, consequence);
+}
+
 /* -resume: the problems whose output is valid are done (status resumed);
    invalid outputs are removed and their problems solved again. */
 static PetscErrorCode plan(Batch *b)
@@ -135,7 +146,7 @@ static PetscErrorCode plan(Batch *b)
       }
       if (!stat(h5, &st)) {
         fprintf(stderr, "deepcd batch: %s: not a valid output (%s); it is removed and the problem solved again\n", h5, why);
-        PetscCall(DeepCDBatchOutputRemove(b->dir, it->stem));
+        warn_error(DeepCDBatchOutputRemove(b->dir, it->stem), "the problem is solved again; its new output replaces it");
       } else if (jranks[i])
         fprintf(stderr, "deepcd batch: %s: the journal says done but the output is missing; the problem is solved again\n", it->path);
       PetscCall(PetscMemzero(&b->results[i], sizeof(b->results[i])));
@@ -244,17 +255,10 @@ static PetscErrorCode finish_one(Batch *b, PetscInt i, const DeepCDBatchResult *
 {
   const DeepCDBatchItem *it = &b->list.items[i];
   PetscInt               done;
-  PetscErrorCode         ierr;
 
   PetscFunctionBegin;
   if (r->status == DEEPCD_BATCH_INTERRUPTED) PetscFunctionReturn(PETSC_SUCCESS); /* solved again by -resume */
-  ierr = DeepCDBatchJournalAppend(b->journal, it->path, it->stem, r);
-  if (ierr) {
-    char msg[1024];
-
-    DeepCDCLIErrorText(ierr, msg, sizeof(msg));
-    fprintf(stderr, "deepcd batch: WARNING: %s (-resume checks the outputs themselves)\n", msg);
-  }
+  warn_error(DeepCDBatchJournalAppend(b->journal, it->path, it->stem, r), "-resume checks the outputs themselves");
   PetscCall(DeepCDBatchDispatchCount(b->disp, r->status == DEEPCD_BATCH_FAILED, &done));
   done += b->nresumed;
   if (r->status == DEEPCD_BATCH_FAILED) {
@@ -421,7 +425,7 @@ static PetscErrorCode run(const char list[], int *status)
   PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, 0, b.world));
   *status = code;
 
-  if (!b.grank) PetscCall(DeepCDBatchStagingRemove(b.staging));
+  if (!b.grank) warn_error(DeepCDBatchStagingRemove(b.staging), "the next run removes it");
   PetscCall(DeepCDBatchDispatchDestroy(&b.disp));
   PetscCallMPI(MPI_Comm_free(&b.group));
   {

@@ -1,6 +1,7 @@
 #!/bin/sh
 # deepcd batch end to end (ctest batch.*):
-#   tests/batch.sh DEEPCD MPIEXEC RANKS GROUP_SIZE MODE
+#   tests/batch.sh DEEPCD MPIEXEC RANKS GROUP_SIZE MODE [MODEL.h5]
+# MODE quick: the first run of MODE basic only (90 outputs, 10 failures, exit 3).
 # MODE basic: 100 problems of which 10 are corrupt: 90 valid outputs, 10
 #   failures recorded with their messages, exit code 3; a -resume then finds
 #   the 90 outputs valid and solves nothing twice; diverged solves fail
@@ -16,6 +17,7 @@ MPIEXEC=$2
 RANKS=$3
 G=$4
 MODE=$5
+MODEL=${6:-}
 # the kill test's solves take longer, so that the kills land among them
 KILLOPTS="-ksp_rtol 1e-8"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 DEEPCD_PROGRESS=plain
@@ -29,7 +31,11 @@ run_batch() { # LIST DIR [options...]: exit code in $rc, output in $W/log
   list=$1
   dir=$2
   shift 2
-  "$MPIEXEC" --oversubscribe -n "$RANKS" "$DEEPCD" batch "$list" -o "$dir" -batch_group_size "$G" "$@" > "$W/log" 2>&1
+  if [ "$RANKS" -eq 1 ]; then
+    "$DEEPCD" batch "$list" -o "$dir" -batch_group_size "$G" "$@" > "$W/log" 2>&1
+  else
+    "$MPIEXEC" --oversubscribe -n "$RANKS" "$DEEPCD" batch "$list" -o "$dir" -batch_group_size "$G" "$@" > "$W/log" 2>&1
+  fi
   rc=$?
 }
 field() { # CSV STATUS: the number of rows with that status
@@ -92,7 +98,7 @@ check_complete() { # DIR: 90 valid outputs, 10 failures with messages, nothing t
   [ -z "$(ls -A "$dir" | grep -v -E '^(p[0-9]{3}\.(h5|xmf)|journal\..*\.jsonl|summary\..*(json|csv))$')" ] || fail "$dir: unexpected files: $(ls -A "$dir")"
 }
 
-if [ "$MODE" = basic ]; then
+if [ "$MODE" = basic ] || [ "$MODE" = quick ]; then
   run_batch "$W/list.txt" "$W/out"
   [ $rc -eq 3 ] || {
     cat "$W/log"
@@ -100,6 +106,10 @@ if [ "$MODE" = basic ]; then
   }
   check_complete "$W/out"
   grep -q "failed:" "$W/log" || fail "no failure list on screen"
+  if [ "$MODE" = quick ]; then
+    echo "batch quick ($RANKS ranks, groups of $G): 100 problems, 90 solved, 10 failures recorded"
+    exit 0
+  fi
   # an earlier batch is not overwritten without -resume
   run_batch "$W/list.txt" "$W/out"
   [ $rc -eq 1 ] && grep -q "give -resume" "$W/log" || fail "a second batch into the same directory was not refused"
@@ -120,6 +130,15 @@ if [ "$MODE" = basic ]; then
     echo "batch basic ($RANKS ranks, groups of $G): 100 problems, 90 solved, 10 failures recorded; resume and corrupt output checked"
     exit 0
   fi
+  # with the shipped CNN model (read once per process)
+  if [ -f "$MODEL" ]; then
+    printf '%s\n%s\n%s\n' "$W/in/p000.h5" "$W/in/p001.h5" "$W/in/p002.h5" > "$W/three.txt"
+    run_batch "$W/three.txt" "$W/cnn" -ksp_deepcd_model "$MODEL"
+    [ $rc -eq 0 ] && [ "$(field "$W/cnn/summary.csv" ok)" -eq 3 ] || {
+      cat "$W/log"
+      fail "batch with -ksp_deepcd_model: exit code $rc"
+    }
+  fi
   # diverged solves fail, and leave no output
   printf '%s\n%s\n' "$W/in/p000.h5" "$W/in/p001.h5" > "$W/two.txt"
   run_batch "$W/two.txt" "$W/div" -ksp_max_it 2
@@ -130,7 +149,7 @@ if [ "$MODE" = basic ]; then
   run_batch "$W/list.txt" "$W/sh" -batch_shard 1/2 -resume
   n=$(($(field "$W/sh/summary.shard-0-of-2.csv" ok) + $(field "$W/sh/summary.shard-1-of-2.csv" ok)))
   [ "$n" -eq 90 ] || fail "shards solved $n problems, expected 90"
-  echo "batch basic ($RANKS ranks, groups of $G): 100 problems, 90 solved, 10 failures recorded; resume, corrupt output, divergence and shards checked"
+  echo "batch basic ($RANKS ranks, groups of $G): 100 problems, 90 solved, 10 failures recorded; resume, corrupt output, CNN model, divergence and shards checked"
   exit 0
 fi
 
