@@ -16,6 +16,10 @@
 #include <petscsys.h>
 #include <deepcd/private/petsccompat.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* One problem of the batch. Paths point into the list's text buffer. */
 typedef struct {
   const char *path;    /* the problem file as listed */
@@ -164,4 +168,7 @@ PetscErrorCode DeepCDBatchDispatchDestroy(DeepCDBatchDispatch *);
 PetscErrorCode DeepCDBatchSignalsInstall(void);
 int            DeepCDBatchSignalsCount(void);
 
+#ifdef __cplusplus
+}
+#endif
 #endif
