@@ -35,7 +35,7 @@ int DeepCDCLIFail(const char cmd[], PetscErrorCode ierr)
 {
   const char     *text     = NULL;
   DeepCDErrorText specific = NULL;
-  PetscMPIInt rank = 0, initialized = 0;
+  PetscMPIInt     rank = 0, initialized = 0;
 
   MPI_Initialized(&initialized);
   if (initialized) MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
@@ -205,5 +205,26 @@ PetscErrorCode DeepCDCLIWarnUnusedOptions(const char cmd[])
   if (!rank)
     for (PetscInt i = 0; i < N; i++) fprintf(stderr, "deepcd %s: WARNING: option -%s was not used\n", cmd, names[i]);
   PetscCall(PetscOptionsLeftRestore(NULL, &N, &names, &values));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode DeepCDCLIPlotPath(const char plotopt[], const char out[], char plot[], size_t len)
+{
+  PetscFunctionBegin;
+  plot[0] = 0;
+  if (plotopt && !strcmp(plotopt, "none")) PetscFunctionReturn(PETSC_SUCCESS);
+  if (plotopt) {
+    PetscCheck(plotopt[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --plot: empty value");
+    PetscCheck(strlen(plotopt) < len, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --plot: '%s' is too long", plotopt);
+    PetscCall(PetscStrncpy(plot, plotopt, len));
+  } else {
+    const char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+    size_t      stem = (dot && (!slash || dot > slash)) ? (size_t) (dot - out) : strlen(out);
+
+    PetscCheck(stem + 10 < len, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "-o %s: path too long", out);
+    memcpy(plot, out, stem);
+    strcpy(plot + stem, "-loss.png");
+  }
+  PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "--plot", plot));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
