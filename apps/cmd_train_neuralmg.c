@@ -146,7 +146,7 @@ static PetscErrorCode TrainNMGMonitor(const DeepCDTrainStatus *s, void *ctx)
 
   PetscFunctionBegin;
   if (PetscIsNormalReal(s->val_loss))
-    snprintf(fields, sizeof(fields), "loss %.4f | best-so-far check %.4f | %.1f problem solves/s | lr %.2e", (double) s->loss, (double) s->val_loss, (double) s->samples_per_s, (double) s->lr);
+    snprintf(fields, sizeof(fields), "loss %.4f | check %.4f | %.1f problem solves/s | lr %.2e", (double) s->loss, (double) s->val_loss, (double) s->samples_per_s, (double) s->lr);
   else
     snprintf(fields, sizeof(fields), "loss %.4f | %.1f problem solves/s | lr %.2e", (double) s->loss, (double) s->samples_per_s, (double) s->lr);
   PetscCall(DeepCDProgressUpdate(p, s->step, fields));
