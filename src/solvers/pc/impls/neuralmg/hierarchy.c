@@ -490,10 +490,17 @@ PetscErrorCode PCNeuralMGBuildHierarchy(PC pc)
         }
   }
   PetscCall(NMGLevelFinish(pc, 0, L, D[0], CX[0], CY[0], CZ[0], nmg->mask));
-  /* the coarse operators aggregate only coupled cells */
+  /* The decoupled cells take no part in the cycle: zero rows in the level's
+     operator as in the coarse operators built from it (prolongation writes x
+     there; with their diagonal kept, the second correction of a W-cycle would
+     restrict -a_ii x from them, a non-Galerkin coarse space that can make the
+     cycle indefinite: PETSc's ex45 at 49^3) */
   if (nmg->mask)
     for (PetscInt n = 0; n < L->npad; n++)
-      if (nmg->mask[n] == 0) D[0][n] = 0;
+      if (nmg->mask[n] == 0) {
+        D[0][n] = 0;
+        L->d[n] = 0;
+      }
   PetscCall(PCNeuralMGHaloReal(L, D[0]));
 
   while (NMGCanCoarsen(nmg, L) && (nmg->maxlevels == PETSC_DECIDE || nmg->nlevels < nmg->maxlevels) && nmg->nlevels < NMG_MAX_LEVELS) {
