@@ -343,6 +343,12 @@ static PetscErrorCode PCSetFromOptions_NeuralMG(PC pc, DeepCDOptionItems PetscOp
   PetscCall(PetscOptionsInt("-pc_neuralmg_smooth_degree", "Chebyshev degree of each pre- and post-smoothing", "PCNeuralMGSetSmoothDegree", nmg->degree, &nmg->degree, NULL));
   PetscCall(PetscOptionsInt("-pc_neuralmg_smooth_degree_growth", "Chebyshev degree added per coarser level", "PCNEURALMG", nmg->degree_growth, &nmg->degree_growth, NULL));
   PetscCall(PetscOptionsString("-pc_neuralmg_model", "Model file (none: the classical parameters; default: the shipped model)", "PCNeuralMGSetModel", nmg->model_option, nmg->model_option, sizeof(nmg->model_option), NULL));
+  /* the model now, so that -help shows its values as the defaults of the scalars below */
+  PetscCall(NMGLoadModel(pc));
+  if (!nmg->cheb_lower_given) nmg->cheb_lower = nmg->model.cheb_lower;
+  if (!nmg->alpha_given) nmg->alpha = nmg->model.alpha;
+  if (!nmg->alpha2_given) nmg->alpha2 = nmg->model.alpha2;
+  if (!nmg->alpha_exact_given) nmg->alpha_exact = nmg->model.alpha_exact;
   PetscCall(PetscOptionsReal("-pc_neuralmg_cheb_lower", "Lower end of the Chebyshev interval, as a fraction of the Gershgorin bound (default: the model's)", "PCNEURALMG", nmg->cheb_lower, &nmg->cheb_lower, &flg));
   nmg->cheb_lower_given = (PetscBool) (nmg->cheb_lower_given || flg);
   PetscCall(PetscOptionsReal("-pc_neuralmg_correction", "Scaling of the (first) coarse-grid correction of each level (default: the model's)", "PCNEURALMG", nmg->alpha, &nmg->alpha, &flg));
