@@ -128,10 +128,12 @@ static inline float NMGNetwork(const NMGModel *m, const float phi[NMG_NFEAT])
    (most of a grid) evaluate the network once. */
 PetscErrorCode NMGModelWeights(const NMGModel *m, PetscInt level, NMGLevel *L, const PetscReal *D, const PetscReal *CX, const PetscReal *CY, const PetscReal *CZ, const float *mask)
 {
-  PetscBool used            = PETSC_FALSE;
+  PetscBool used = PETSC_FALSE, jacobi = (PetscBool) (m->b2 == 0);
   float     last[NMG_NFEAT] = { 0 }, lastm = 1;
 
   PetscFunctionBegin;
+  for (int h = 0; h < NMG_NHIDDEN; h++)
+    if (m->w2[h] != 0) jacobi = PETSC_FALSE;
   for (PetscInt k = 1; k <= L->xm[2]; k++)
     for (PetscInt j = 1; j <= L->xm[1]; j++)
       for (PetscInt i = 1; i <= L->xm[0]; i++) {
@@ -141,6 +143,10 @@ PetscErrorCode NMGModelWeights(const NMGModel *m, PetscInt level, NMGLevel *L, c
 
         L->w[n] = 0;
         if (mask && mask[n] == 0) continue;
+        if (jacobi) { /* the output layer is zero (untrained, classical): m_i = 1 */
+          L->w[n] = D[n] > 0 ? (float) (1.0 / D[n]) : 0.0f;
+          continue;
+        }
         NMGFeatures(L, level, D, CX, CY, CZ, n, phi, &coupled);
         if (!coupled) { /* an isolated cell (aggregate): solved exactly */
           L->w[n] = D[n] > 0 ? (float) (1.0 / D[n]) : 0.0f;
