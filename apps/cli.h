@@ -13,6 +13,8 @@ int DeepCDCmdModel(int argc, char **argv);
 int DeepCDCmdTrainData(int argc, char **argv);
 int DeepCDCmdMesh(int argc, char **argv);
 int DeepCDCmdMoe(int argc, char **argv);
+/* deepcd train --arch neuralmg (DeepCDCmdTrain hands it over) */
+int DeepCDCmdTrainNeuralMG(int argc, char **argv);
 
 /* Starts PETSc for a subcommand with errors returned instead of printed, so
    that the subcommand reports each failure as one line (DeepCDCLIFail). */
@@ -50,6 +52,10 @@ PetscErrorCode DeepCDCLIParseInt(const char cmd[], const char opt[], const char 
 
 /* Parses a finite real option value; one-line error on bad text. */
 PetscErrorCode DeepCDCLIParseReal(const char cmd[], const char opt[], const char text[], PetscReal *);
+
+/* The loss-curve PNG of a command writing `out`: none when plotopt is "none",
+   plotopt when given, otherwise OUT's stem + "-loss.png"; its directory checked. */
+PetscErrorCode DeepCDCLIPlotPath(const char plotopt[], const char out[], char plot[], size_t len);
 
 /* One-line error "OPT PATH: the directory does not exist or is not writable"
    unless PATH's directory is writable (checked before any work is done). */

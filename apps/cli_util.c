@@ -231,3 +231,24 @@ PetscErrorCode DeepCDCLIWarnUnusedOptions(const char cmd[])
   PetscCall(PetscOptionsLeftRestore(NULL, &N, &names, &values));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+PetscErrorCode DeepCDCLIPlotPath(const char plotopt[], const char out[], char plot[], size_t len)
+{
+  PetscFunctionBegin;
+  plot[0] = 0;
+  if (plotopt && !strcmp(plotopt, "none")) PetscFunctionReturn(PETSC_SUCCESS);
+  if (plotopt) {
+    PetscCheck(plotopt[0], PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --plot: empty value");
+    PetscCheck(strlen(plotopt) < len, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --plot: '%s' is too long", plotopt);
+    PetscCall(PetscStrncpy(plot, plotopt, len));
+  } else {
+    const char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+    size_t      stem = (dot && (!slash || dot > slash)) ? (size_t) (dot - out) : strlen(out);
+
+    PetscCheck(stem + 10 < len, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "-o %s: path too long", out);
+    memcpy(plot, out, stem);
+    strcpy(plot + stem, "-loss.png");
+  }
+  PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "--plot", plot));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

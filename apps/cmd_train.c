@@ -25,7 +25,9 @@ static void TrainUsage(FILE *f)
              "model and a loss-curve PNG. Runs under mpiexec (the batch is split over ranks).\n"
              "\n"
              "options (defaults in brackets):\n"
-             "  --arch NAME           topology of a new model: from64, from128 [from64]\n"
+             "  --arch NAME           topology of a new model: from64, from128 [from64];\n"
+             "                        neuralmg trains -pc_type neuralmg on problem files instead\n"
+             "                        (deepcd train --arch neuralmg --help)\n"
              "  --init MODEL.h5       start from this model instead of a new one\n"
              "  --backend B           cpu (oneDNN), cuda (cuDNN) or ref (plain loops) [cpu]\n"
              "  --steps N             optimizer steps in all [1000]\n"
@@ -193,19 +195,7 @@ static PetscErrorCode TrainConfigure(const TrainArgs *a, const char syntax[], De
   if (o->checkpoint[0]) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "--checkpoint", o->checkpoint));
   PetscCheck(!same_file(a->output, o->data) && !same_file(o->checkpoint, o->data), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "the output would replace the training data file %s; choose another name", o->data);
   PetscCheck(!o->checkpoint[0] || strcmp(o->checkpoint, a->output), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "--checkpoint and -o name the same file %s", a->output);
-  if (a->plot && !strcmp(a->plot, "none"))
-    plot[0] = 0;
-  else if (a->plot)
-    PetscCall(copy_string("--plot", a->plot, plot, lplot));
-  else {
-    const char *dot = strrchr(a->output, '.'), *slash = strrchr(a->output, '/');
-    size_t      stem = (dot && (!slash || dot > slash)) ? (size_t) (dot - a->output) : strlen(a->output);
-
-    PetscCheck(stem + 10 < lplot, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "-o %s: path too long", a->output);
-    memcpy(plot, a->output, stem);
-    strcpy(plot + stem, "-loss.png");
-  }
-  if (plot[0]) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "--plot", plot));
+  PetscCall(DeepCDCLIPlotPath(a->plot, a->output, plot, lplot));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -280,6 +270,8 @@ int DeepCDCmdTrain(int argc, char **argv)
   int                pargc = 1, status = 0;
   PetscErrorCode     ierr;
 
+  for (int i = 1; i + 1 < argc; i++)
+    if (!strcmp(argv[i], "--arch") && !strcmp(argv[i + 1], "neuralmg")) return DeepCDCmdTrainNeuralMG(argc, argv);
   if (TrainParseArgs(argc, argv, &args, syntax, sizeof(syntax))) {
     TrainUsage(stdout);
     return 0;

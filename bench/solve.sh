@@ -7,10 +7,10 @@
 # (-ksp_deepcd_smooth), beside the same method with the network replaced by
 # Jacobi ("jacobi-cd+cheb10"), which shows what the network itself adds.
 # The multigrid columns: PCMG 4-level V ("cg+mg") and tuned 5-level W
-# ("cg+mg-w5"); CG with PCNEURALMG ("cg+neuralmg": its default parameters)
-# and its classical control ("cg+neuralmg-plain": no coarse-grid over-correction,
-# the same Chebyshev degree and interval on every level: plain Galerkin
-# aggregation, the mathematics of PCMG's V-cycle on the DMDA).
+# ("cg+mg-w5"); CG with PCNEURALMG: the shipped learned model ("cg+neuralmg"),
+# the same cycle untrained ("cg+neuralmg-untrained": -pc_neuralmg_model none,
+# the classical parameters training starts from), and the same cycle with the
+# scalings tuned by hand in an earlier session ("cg+neuralmg-hand").
 # The matrix-vector products (MatMult count of -log_view) are counted too.
 # Writes a Markdown table, a JSON file, a bar plot of the times, and per
 # problem one PNG with the residual against the iteration and against time.
@@ -58,7 +58,8 @@ all_solvers=(
   "cg+mg|-ksp_type cg -pc_type mg -pc_mg_levels 4 -pc_mg_galerkin both -mg_levels_ksp_type chebyshev -mg_levels_pc_type jacobi"
   "cg+mg-w5|-ksp_type cg -pc_type mg -pc_mg_levels 5 -pc_mg_cycle_type w -pc_mg_galerkin both -mg_levels_ksp_type chebyshev -mg_levels_pc_type jacobi"
   "cg+neuralmg|-ksp_type cg -pc_type neuralmg"
-  "cg+neuralmg-plain|-ksp_type cg -pc_type neuralmg -pc_neuralmg_cycle_type v -pc_neuralmg_correction 1 -pc_neuralmg_correction_exact 1 -pc_neuralmg_smooth_degree_growth 0 -pc_neuralmg_cheb_lower 0.1"
+  "cg+neuralmg-untrained|-ksp_type cg -pc_type neuralmg -pc_neuralmg_model none"
+  "cg+neuralmg-hand|-ksp_type cg -pc_type neuralmg -pc_neuralmg_model none -pc_neuralmg_correction 2.5 -pc_neuralmg_correction_second 0.8 -pc_neuralmg_correction_exact 1 -pc_neuralmg_cheb_lower 0.2"
 )
 solvers=()
 for s in "${all_solvers[@]}"; do

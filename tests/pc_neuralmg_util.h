@@ -10,6 +10,10 @@
 #include <cmath>
 #include <string>
 #include <deepcd/pc.h>
+#include <deepcd.h>
+#include <gtest/gtest.h>
+#include "test_util.h"
+#include <deepcd/private/petsccompat.h>
 
 struct NMGOpSpec {
   PetscInt    M[3];
@@ -183,6 +187,75 @@ static inline PetscInt NMGSolveCG(DM da, Mat A, const char *options, double rtol
   VecDestroy(&b);
   VecDestroy(&r);
   return reason > 0 ? its : -its - 1;
+}
+
+// deepcd problem file -> operator (with null space) and CG iterations
+struct SceneSolve {
+  PetscInt           its;
+  KSPConvergedReason reason;
+  double             relres;
+};
+
+static inline SceneSolve SolveProblem(DeepCDProblem p, const char *ksptype, const char *options, double rtol)
+{
+  SceneSolve s;
+  Mat        A;
+  Vec        b, x, r;
+  KSP        ksp;
+  PetscReal  nr, nb;
+  EXPECT_EQ(DeepCDOperatorSetUp(p, &A, &b), 0);
+  VecDuplicate(b, &x);
+  VecDuplicate(b, &r);
+  KSPCreate(PETSC_COMM_SELF, &ksp);
+  KSPSetOptionsPrefix(ksp, "t_");
+  KSPSetOperators(ksp, A, A);
+  KSPSetDM(ksp, p->da);
+  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
+  KSPSetType(ksp, ksptype);
+  KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED);
+  KSPSetTolerances(ksp, rtol, 1e-300, PETSC_DEFAULT, 300);
+  PetscOptionsPrefixPush(NULL, "t_");
+  PetscOptionsInsertString(NULL, "-pc_type neuralmg");
+  PetscOptionsInsertString(NULL, options);
+  PetscOptionsPrefixPop(NULL);
+  EXPECT_EQ(KSPSetFromOptions(ksp), 0);
+  EXPECT_EQ(KSPSolve(ksp, b, x), 0);
+  PetscOptionsClear(NULL);
+  KSPGetIterationNumber(ksp, &s.its);
+  KSPGetConvergedReason(ksp, &s.reason);
+  MatMult(A, x, r);
+  VecAYPX(r, -1.0, b);
+  VecNorm(r, NORM_2, &nr);
+  VecNorm(b, NORM_2, &nb);
+  s.relres = nr / nb;
+  KSPDestroy(&ksp);
+  VecDestroy(&x);
+  VecDestroy(&b);
+  VecDestroy(&r);
+  MatDestroy(&A);
+  return s;
+}
+
+static inline SceneSolve SolveScene(const std::string &scene, int n, const char *ksptype, const char *options, double rtol)
+{
+  std::string path = TestTempDir("pc_neuralmg") + "/" + scene + "_" + std::to_string(n) + ".h5";
+  if (!FileExists(path)) WriteScene(scene, n, n, n, 2026, path);
+  DeepCDProblem p;
+  EXPECT_EQ(DeepCDProblemLoad(PETSC_COMM_SELF, path.c_str(), &p), 0);
+  SceneSolve s = SolveProblem(p, ksptype, options, rtol);
+  DeepCDProblemDestroy(&p);
+  return s;
+}
+
+// the first error message of a failing call (a PETSc error handler)
+struct Captured {
+  std::string msg;
+};
+static inline PetscErrorCode CaptureError(MPI_Comm, int, const char *, const char *, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
+{
+  Captured *c = (Captured *) ctx;
+  if (p == PETSC_ERROR_INITIAL && c->msg.empty()) c->msg = mess ? mess : "";
+  return n;
 }
 
 #endif

@@ -30,8 +30,8 @@ void WriteText(const std::string &path, const std::string &text)
 
 struct Obj {
   int32_t  nv = 0, nt = 0;
-  double  *v  = nullptr;
-  int32_t *t  = nullptr;
+  double  *v = nullptr;
+  int32_t *t = nullptr;
   ~Obj()
   {
     free(v);
@@ -52,7 +52,7 @@ double BoxSDF(const double p[3], const double lo[3], const double hi[3])
 
 TEST(MeshSDF, SphereFromFlexiCubes)
 {
-  const int    n = 32;
+  const int    n    = 32;
   const double c[3] = { 0.5, 0.45, 0.52 }, r = 0.3;
   mesh_grid    g{};
   for (int k = 0; k < 3; k++) {
@@ -64,7 +64,7 @@ TEST(MeshSDF, SphereFromFlexiCubes)
   for (int k = 0; k <= n; k++)
     for (int j = 0; j <= n; j++)
       for (int i = 0; i <= n; i++) {
-        double p[3] = { i / (double) n - c[0], j / (double) n - c[1], k / (double) n - c[2] };
+        double p[3]                            = { i / (double) n - c[0], j / (double) n - c[1], k / (double) n - c[2] };
         field[(k * (n + 1) + j) * (n + 1) + i] = std::sqrt(p[0] * p[0] + p[1] * p[1] + p[2] * p[2]) - r;
       }
   mesh_surface *s = nullptr;

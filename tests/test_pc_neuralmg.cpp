@@ -73,64 +73,6 @@ TEST(PCNeuralMG, SymmetricPositiveDefinite)
   DMDestroy(&da);
 }
 
-// deepcd problem file -> operator (with null space) and CG iterations
-struct SceneSolve {
-  PetscInt           its;
-  KSPConvergedReason reason;
-  double             relres;
-};
-
-SceneSolve SolveProblem(DeepCDProblem p, const char *ksptype, const char *options, double rtol)
-{
-  SceneSolve s;
-  Mat        A;
-  Vec        b, x, r;
-  KSP        ksp;
-  PetscReal  nr, nb;
-  EXPECT_EQ(DeepCDOperatorSetUp(p, &A, &b), 0);
-  VecDuplicate(b, &x);
-  VecDuplicate(b, &r);
-  KSPCreate(PETSC_COMM_SELF, &ksp);
-  KSPSetOptionsPrefix(ksp, "t_");
-  KSPSetOperators(ksp, A, A);
-  KSPSetDM(ksp, p->da);
-  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
-  KSPSetType(ksp, ksptype);
-  KSPSetNormType(ksp, KSP_NORM_UNPRECONDITIONED);
-  KSPSetTolerances(ksp, rtol, 1e-300, PETSC_DEFAULT, 300);
-  PetscOptionsPrefixPush(NULL, "t_");
-  PetscOptionsInsertString(NULL, "-pc_type neuralmg");
-  PetscOptionsInsertString(NULL, options);
-  PetscOptionsPrefixPop(NULL);
-  EXPECT_EQ(KSPSetFromOptions(ksp), 0);
-  EXPECT_EQ(KSPSolve(ksp, b, x), 0);
-  PetscOptionsClear(NULL);
-  KSPGetIterationNumber(ksp, &s.its);
-  KSPGetConvergedReason(ksp, &s.reason);
-  MatMult(A, x, r);
-  VecAYPX(r, -1.0, b);
-  VecNorm(r, NORM_2, &nr);
-  VecNorm(b, NORM_2, &nb);
-  s.relres = nr / nb;
-  KSPDestroy(&ksp);
-  VecDestroy(&x);
-  VecDestroy(&b);
-  VecDestroy(&r);
-  MatDestroy(&A);
-  return s;
-}
-
-SceneSolve SolveScene(const std::string &scene, int n, const char *ksptype, const char *options, double rtol)
-{
-  std::string path = TestTempDir("pc_neuralmg") + "/" + scene + "_" + std::to_string(n) + ".h5";
-  if (!FileExists(path)) WriteScene(scene, n, n, n, 2026, path);
-  DeepCDProblem p;
-  EXPECT_EQ(DeepCDProblemLoad(PETSC_COMM_SELF, path.c_str(), &p), 0);
-  SceneSolve s = SolveProblem(p, ksptype, options, rtol);
-  DeepCDProblemDestroy(&p);
-  return s;
-}
-
 TEST(PCNeuralMG, ConvergesOnScenesToTightTolerance)
 {
   // single-precision cycle, double-precision CG: 1e-10 must still be reached
@@ -282,58 +224,62 @@ TEST(PCNeuralMG, DeepCDReproducesCG)
 TEST(PCNeuralMG, DirichletRowsLikeEx45WithGMRES)
 {
   // vertex-centred Laplacian with identity-scaled Dirichlet rows whose columns
-  // are kept (PETSc's ex45): nonsymmetric; GMRES, PETSc's default, converges
-  const PetscInt n  = 17;
-  DM             da = NULL;
-  Mat            A;
-  Vec            x, b;
-  KSP            ksp;
-  DMDACreate3d(PETSC_COMM_SELF, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, n, n, n, PETSC_DECIDE, PETSC_DECIDE, PETSC_DECIDE, 1, 1, NULL, NULL, NULL, &da);
-  DMSetUp(da);
-  DMCreateMatrix(da, &A);
-  for (PetscInt k = 0; k < n; k++)
-    for (PetscInt j = 0; j < n; j++)
-      for (PetscInt i = 0; i < n; i++) {
-        MatStencil  row = { k, j, i, 0 }, col[7];
-        PetscScalar v[7];
-        if (i == 0 || j == 0 || k == 0 || i == n - 1 || j == n - 1 || k == n - 1) {
-          v[0] = 6.0;
-          MatSetValuesStencil(A, 1, &row, 1, &row, v, INSERT_VALUES);
-          continue;
+  // are kept (PETSc's ex45): nonsymmetric; GMRES, PETSc's default, converges in
+  // nearly as many iterations at 17^3 (2 levels) as at 25^3 (3 levels, a W-level
+  // above a cycle: the decoupled boundary layer must stay out of its second
+  // correction, 31 iterations instead of 7 at rtol 1e-5 when it did not)
+  for (PetscInt n : { 17, 25 }) {
+    DM  da = NULL;
+    Mat A;
+    Vec x, b;
+    KSP ksp;
+    DMDACreate3d(PETSC_COMM_SELF, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DM_BOUNDARY_NONE, DMDA_STENCIL_STAR, n, n, n, PETSC_DECIDE, PETSC_DECIDE, PETSC_DECIDE, 1, 1, NULL, NULL, NULL, &da);
+    DMSetUp(da);
+    DMCreateMatrix(da, &A);
+    for (PetscInt k = 0; k < n; k++)
+      for (PetscInt j = 0; j < n; j++)
+        for (PetscInt i = 0; i < n; i++) {
+          MatStencil  row = { k, j, i, 0 }, col[7];
+          PetscScalar v[7];
+          if (i == 0 || j == 0 || k == 0 || i == n - 1 || j == n - 1 || k == n - 1) {
+            v[0] = 6.0;
+            MatSetValuesStencil(A, 1, &row, 1, &row, v, INSERT_VALUES);
+            continue;
+          }
+          const PetscInt off[6][3] = { { -1, 0, 0 }, { 1, 0, 0 }, { 0, -1, 0 }, { 0, 1, 0 }, { 0, 0, -1 }, { 0, 0, 1 } };
+          col[0]                   = row;
+          v[0]                     = 6.0;
+          for (int q = 0; q < 6; q++) {
+            col[q + 1] = { k + off[q][2], j + off[q][1], i + off[q][0], 0 };
+            v[q + 1]   = -1.0;
+          }
+          MatSetValuesStencil(A, 1, &row, 7, col, v, INSERT_VALUES);
         }
-        const PetscInt off[6][3] = { { -1, 0, 0 }, { 1, 0, 0 }, { 0, -1, 0 }, { 0, 1, 0 }, { 0, 0, -1 }, { 0, 0, 1 } };
-        col[0]                   = row;
-        v[0]                     = 6.0;
-        for (int q = 0; q < 6; q++) {
-          col[q + 1] = { k + off[q][2], j + off[q][1], i + off[q][0], 0 };
-          v[q + 1]   = -1.0;
-        }
-        MatSetValuesStencil(A, 1, &row, 7, col, v, INSERT_VALUES);
-      }
-  MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY);
-  MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY);
-  MatCreateVecs(A, &x, &b);
-  VecSet(b, 1.0);
-  KSPCreate(PETSC_COMM_SELF, &ksp);
-  KSPSetOperators(ksp, A, A);
-  KSPSetDM(ksp, da);
-  DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
-  KSPSetTolerances(ksp, 1e-8, 1e-300, PETSC_DEFAULT, 200);
-  PC pc;
-  KSPGetPC(ksp, &pc);
-  PCSetType(pc, PCNEURALMG);
-  ASSERT_EQ(KSPSolve(ksp, b, x), 0);
-  KSPConvergedReason reason;
-  PetscInt           its;
-  KSPGetConvergedReason(ksp, &reason);
-  KSPGetIterationNumber(ksp, &its);
-  EXPECT_GT(reason, 0);
-  EXPECT_LE(its, 25);
-  KSPDestroy(&ksp);
-  VecDestroy(&x);
-  VecDestroy(&b);
-  MatDestroy(&A);
-  DMDestroy(&da);
+    MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY);
+    MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY);
+    MatCreateVecs(A, &x, &b);
+    VecSet(b, 1.0);
+    KSPCreate(PETSC_COMM_SELF, &ksp);
+    KSPSetOperators(ksp, A, A);
+    KSPSetDM(ksp, da);
+    DeepCDKSPSetDMActive(ksp, PETSC_FALSE);
+    KSPSetTolerances(ksp, 1e-8, 1e-300, PETSC_DEFAULT, 200);
+    PC pc;
+    KSPGetPC(ksp, &pc);
+    PCSetType(pc, PCNEURALMG);
+    ASSERT_EQ(KSPSolve(ksp, b, x), 0);
+    KSPConvergedReason reason;
+    PetscInt           its;
+    KSPGetConvergedReason(ksp, &reason);
+    KSPGetIterationNumber(ksp, &its);
+    EXPECT_GT(reason, 0) << n;
+    EXPECT_LE(its, 12) << n;
+    KSPDestroy(&ksp);
+    VecDestroy(&x);
+    VecDestroy(&b);
+    MatDestroy(&A);
+    DMDestroy(&da);
+  }
 }
 
 TEST(PCNeuralMG, ViewShowsLevelsParametersAndCost)
@@ -361,17 +307,6 @@ TEST(PCNeuralMG, ViewShowsLevelsParametersAndCost)
   PCDestroy(&pc);
   MatDestroy(&A);
   DMDestroy(&da);
-}
-
-// the first error message of a failing call
-struct Captured {
-  std::string msg;
-};
-PetscErrorCode CaptureError(MPI_Comm, int, const char *, const char *, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
-{
-  Captured *c = (Captured *) ctx;
-  if (p == PETSC_ERROR_INITIAL && c->msg.empty()) c->msg = mess ? mess : "";
-  return n;
 }
 
 std::string SetUpError(Mat A, DM da)

@@ -37,6 +37,7 @@ run deepcd_jacobi -ksp_type deepcd -pc_type jacobi
 run cg_jacobi -ksp_type cg -pc_type jacobi
 run deepcd_gamg -ksp_type deepcd -pc_type gamg
 run cg_neuralmg -ksp_type cg -pc_type neuralmg
+run cg_neuralmg_untrained -ksp_type cg -pc_type neuralmg -pc_neuralmg_model none
 run cg_mg -ksp_type cg -pc_type mg -pc_mg_levels 5 -pc_mg_cycle_type w -pc_mg_galerkin both -mg_levels_ksp_type chebyshev -mg_levels_pc_type jacobi
 run cg_none -ksp_type cg -pc_type none
 
@@ -54,7 +55,8 @@ plot "$out/history_deepcd_model.dat" w l lw 3 t "deepcd + model + chebyshev 10",
      "$out/history_deepcd_jacobi.dat" w l lw 2 t "deepcd + jacobi", \
      "$out/history_cg_jacobi.dat" w l lw 2 dt 2 t "cg + jacobi", \
      "$out/history_deepcd_gamg.dat" w lp lw 2 t "deepcd + gamg", \
-     "$out/history_cg_neuralmg.dat" w lp lw 3 t "cg + neuralmg", \
+     "$out/history_cg_neuralmg.dat" w lp lw 3 t "cg + neuralmg (learned)", \
+     "$out/history_cg_neuralmg_untrained.dat" w lp lw 2 dt 2 t "cg + neuralmg untrained", \
      "$out/history_cg_mg.dat" w lp lw 2 dt 3 t "cg + mg (5 levels, W)", \
      "$out/history_cg_none.dat" w l lw 1 t "cg"
 GP

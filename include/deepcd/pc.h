@@ -28,5 +28,6 @@ PETSC_EXTERN PetscErrorCode PCNeuralMGSetLevels(PC, PetscInt);
 PETSC_EXTERN PetscErrorCode PCNeuralMGGetLevels(PC, PetscInt *);
 PETSC_EXTERN PetscErrorCode PCNeuralMGSetCycleType(PC, PCNeuralMGCycleType);
 PETSC_EXTERN PetscErrorCode PCNeuralMGSetSmoothDegree(PC, PetscInt);
+PETSC_EXTERN PetscErrorCode PCNeuralMGSetModel(PC, const char[]);
 
 #endif

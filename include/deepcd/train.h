@@ -53,9 +53,29 @@ typedef struct {
   PetscReal *loss, *val_loss;
 } DeepCDTrainHistory;
 
+/* Training PCNEURALMG (deepcd train --arch neuralmg): SPSA + Adam on the
+   CG convergence rate over problem files (src/solvers/train/neuralmg.c). */
+typedef struct {
+  PetscInt           nproblems; /* training problems (deepcd gen files) */
+  const char *const *problems;
+  PetscInt           nval; /* validation problems (may be 0) */
+  const char *const *val;
+  char               init[PETSC_MAX_PATH_LEN]; /* start from this neuralmg model ("" = the classical parameters) */
+  PetscInt           steps;                    /* SPSA steps */
+  PetscReal          lr;                       /* peak Adam step (cosine decay to a tenth) */
+  PetscReal          perturb;                  /* SPSA perturbation size */
+  PetscInt           its;                      /* CG iterations per loss evaluation */
+  PetscInt           val_every;                /* steps between validations (0: at the end) */
+  unsigned long      seed;                     /* network init, perturbations, random right-hand sides */
+  PetscInt           coarse_size;              /* the cycle's -pc_neuralmg_coarse_size in training: small, so that small
+                                                  problems have as many levels as large ones */
+} DeepCDTrainNeuralMGOptions;
+
 PETSC_EXTERN PetscErrorCode DeepCDTrainOptionsDefault(DeepCDTrainOptions *);
 PETSC_EXTERN PetscErrorCode DeepCDTrain(MPI_Comm, const DeepCDTrainOptions *, const char resume[], DeepCDTrainMonitor, void *, nn_model **, DeepCDTrainHistory *);
 PETSC_EXTERN PetscErrorCode DeepCDTrainHistoryDestroy(DeepCDTrainHistory *);
+PETSC_EXTERN PetscErrorCode DeepCDTrainNeuralMGOptionsDefault(DeepCDTrainNeuralMGOptions *);
+PETSC_EXTERN PetscErrorCode DeepCDTrainNeuralMG(MPI_Comm, const DeepCDTrainNeuralMGOptions *, const char[], DeepCDTrainMonitor, void *, DeepCDTrainHistory *);
 PETSC_EXTERN PetscErrorCode DeepCDTrainCheckpointOptions(MPI_Comm, const char path[], DeepCDTrainOptions *, PetscInt *step);
 
 /* The DCDM loss of one sample and its gradient (for tests and other loops):

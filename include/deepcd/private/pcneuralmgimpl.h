@@ -9,6 +9,25 @@
 
 #define NMG_MAX_LEVELS 16
 
+/* The learned part (model.c): a per-cell network on features of the level's
+   diagonally scaled stencil gives each cell's smoother weight,
+   w_i = m_i / a_ii with m_i in (1/2, 3/2); four scalars set the cycle's
+   coarse-grid correction scalings and the Chebyshev interval. */
+#define NMG_NFEAT        6
+#define NMG_NHIDDEN      8
+#define NMG_NNET         (NMG_NHIDDEN * NMG_NFEAT + 2 * NMG_NHIDDEN + 1)
+#define NMG_NSCALAR      4
+#define NMG_NPARAM       (NMG_NNET + NMG_NSCALAR) /* the trainable parameter vector */
+#define NMG_SHIPPED_NAME "share/deepcd/models/neuralmg.h5"
+
+typedef struct {
+  float     w1[NMG_NHIDDEN][NMG_NFEAT], b1[NMG_NHIDDEN], w2[NMG_NHIDDEN], b2;
+  PetscReal alpha, alpha2, alpha_exact, cheb_lower; /* the scalars, within NMGModelScalarRange */
+  PetscBool learned;                                /* from a file (or training), not the classical parameters */
+  char      source[PETSC_MAX_PATH_LEN];             /* the file, or "none" */
+  char      training[256];                          /* the file's training record */
+} NMGModel;
+
 /* One level of the hierarchy. Every array is the rank's owned box padded by
    one cell on each side (x fastest): the layer holds the neighbours' values
    after a halo exchange, and zeros outside the domain, so the kernels run
@@ -55,7 +74,13 @@ typedef struct {
   PetscReal           alpha2;                                    /* the second correction of a W-cycle level */
   PetscReal           alpha_used, alpha2_used, alpha_exact_used; /* resolved defaults */
   PCNeuralMGCycleType cycle;
-  char                model[PETSC_MAX_PATH_LEN];
+  char                model_option[PETSC_MAX_PATH_LEN];                               /* -pc_neuralmg_model: a file, "none", or "" (the shipped model) */
+  PetscBool           model_set;                                                      /* the model was given by PCNeuralMGSetModelParameters() (training) */
+  NMGModel            model;                                                          /* the parameters in use */
+  PetscBool           alpha_given, alpha2_given, alpha_exact_given, cheb_lower_given; /* options that override the model */
+  PetscBool           model_loaded;                                                   /* nmg->model holds what model_loaded_option names */
+  char                model_loaded_option[PETSC_MAX_PATH_LEN];
+  PetscReal           cheb_used; /* resolved cheb_lower */
   /* hierarchy */
   PetscInt       nlevels;
   NMGLevel       lev[NMG_MAX_LEVELS];
@@ -71,6 +96,17 @@ typedef struct {
   PetscLogDouble bytes_apply;
 } PC_NeuralMG;
 
+/* model.c */
+PETSC_INTERN void           NMGModelClassical(NMGModel *);
+PETSC_INTERN PetscErrorCode NMGModelLoad(MPI_Comm, const char[], NMGModel *);
+PETSC_INTERN PetscErrorCode NMGModelWrite(const NMGModel *, const char[]);
+PETSC_INTERN PetscErrorCode NMGModelShippedPath(char[], size_t, PetscBool *);
+PETSC_INTERN void           NMGModelToParameters(const NMGModel *, PetscReal[NMG_NPARAM]);
+PETSC_INTERN void           NMGModelFromParameters(const PetscReal[NMG_NPARAM], NMGModel *);
+PETSC_INTERN PetscErrorCode NMGModelWeights(const NMGModel *, PetscInt, NMGLevel *, const PetscReal *, const PetscReal *, const PetscReal *, const PetscReal *, const float *);
+PETSC_INTERN PetscErrorCode PCNeuralMGSetModelParameters(PC, const PetscReal[NMG_NPARAM]);
+/* neuralmg.c: the positivity bound of a cycle (PCSetUp refuses a cycle for which *ok is false) */
+PETSC_INTERN void NMGPositiveBound(PetscInt, PCNeuralMGCycleType, PetscReal, PetscReal, PetscReal, PetscReal *, PetscInt *, PetscBool *);
 /* hierarchy.c */
 PETSC_INTERN PetscErrorCode PCNeuralMGBuildHierarchy(PC);
 PETSC_INTERN PetscErrorCode PCNeuralMGDestroyHierarchy(PC);

@@ -135,11 +135,12 @@ static PetscErrorCode NMGLevelAllocate(NMGLevel *L)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* float copies of the level's operator, the Jacobi weights and the
-   Gershgorin bound of W A (halos of the double arrays current) */
-static PetscErrorCode NMGLevelFinish(PC pc, NMGLevel *L, const PetscReal *D, const PetscReal *CX, const PetscReal *CY, const PetscReal *CZ, const float *mask)
+/* float copies of the level's operator, the smoother weights (the model's)
+   and the Gershgorin bound of W A (halos of the double arrays current) */
+static PetscErrorCode NMGLevelFinish(PC pc, PetscInt level, NMGLevel *L, const PetscReal *D, const PetscReal *CX, const PetscReal *CY, const PetscReal *CZ, const float *mask)
 {
-  PetscReal lmax = 0;
+  PC_NeuralMG *nmg  = (PC_NeuralMG *) pc->data;
+  PetscReal    lmax = 0;
 
   PetscFunctionBegin;
   for (PetscInt n = 0; n < L->npad; n++) {
@@ -149,16 +150,14 @@ static PetscErrorCode NMGLevelFinish(PC pc, NMGLevel *L, const PetscReal *D, con
     L->cy[n] = (float) CY[n];
     L->cz[n] = (float) CZ[n];
   }
+  PetscCall(NMGModelWeights(&nmg->model, level, L, D, CX, CY, CZ, mask));
   for (PetscInt k = 1; k <= L->xm[2]; k++)
     for (PetscInt j = 1; j <= L->xm[1]; j++)
       for (PetscInt i = 1; i <= L->xm[0]; i++) {
         const PetscInt  n  = k * L->sz + j * L->sy + i;
         const PetscReal rs = PetscAbsReal(D[n]) + PetscAbsReal(CX[n]) + PetscAbsReal(CX[n - 1]) + PetscAbsReal(CY[n]) + PetscAbsReal(CY[n - L->sy]) + PetscAbsReal(CZ[n]) + PetscAbsReal(CZ[n - L->sz]);
-        PetscReal       w  = D[n] > 0 ? 1.0 / D[n] : 0.0;
 
-        if (mask && mask[n] == 0) w = 0;
-        L->w[n] = (float) w;
-        lmax    = PetscMax(lmax, w * rs);
+        lmax = PetscMax(lmax, L->w[n] * rs);
       }
   PetscCall(MPIU_Allreduce(&lmax, &L->lmax, 1, MPIU_REAL, MPIU_MAX, PetscObjectComm((PetscObject) pc)));
   if (L->lmax <= 0) L->lmax = 1; /* nothing to smooth */
@@ -490,11 +489,18 @@ PetscErrorCode PCNeuralMGBuildHierarchy(PC pc)
             nmg->mask[n] = 1;
         }
   }
-  PetscCall(NMGLevelFinish(pc, L, D[0], CX[0], CY[0], CZ[0], nmg->mask));
-  /* the coarse operators aggregate only coupled cells */
+  PetscCall(NMGLevelFinish(pc, 0, L, D[0], CX[0], CY[0], CZ[0], nmg->mask));
+  /* The decoupled cells take no part in the cycle: zero rows in the level's
+     operator as in the coarse operators built from it (prolongation writes x
+     there; with their diagonal kept, the second correction of a W-cycle would
+     restrict -a_ii x from them, a non-Galerkin coarse space that can make the
+     cycle indefinite: PETSc's ex45 at 49^3) */
   if (nmg->mask)
     for (PetscInt n = 0; n < L->npad; n++)
-      if (nmg->mask[n] == 0) D[0][n] = 0;
+      if (nmg->mask[n] == 0) {
+        D[0][n] = 0;
+        L->d[n] = 0;
+      }
   PetscCall(PCNeuralMGHaloReal(L, D[0]));
 
   while (NMGCanCoarsen(nmg, L) && (nmg->maxlevels == PETSC_DECIDE || nmg->nlevels < nmg->maxlevels) && nmg->nlevels < NMG_MAX_LEVELS) {
@@ -522,7 +528,7 @@ PetscErrorCode PCNeuralMGBuildHierarchy(PC pc)
     PetscCall(PCNeuralMGHaloReal(C, CX[s]));
     PetscCall(PCNeuralMGHaloReal(C, CY[s]));
     PetscCall(PCNeuralMGHaloReal(C, CZ[s]));
-    PetscCall(NMGLevelFinish(pc, C, D[s], CX[s], CY[s], CZ[s], NULL));
+    PetscCall(NMGLevelFinish(pc, nmg->nlevels, C, D[s], CX[s], CY[s], CZ[s], NULL));
     L->alpha  = nmg->alpha_used;
     L->alpha2 = nmg->alpha2_used;
     nmg->nlevels++;

@@ -1,6 +1,6 @@
 /* PCNEURALMG: a symmetric multigrid V- or W-cycle on the 7-point operator of
    a 3-D DMDA, matrix-free and in single precision, with per-cell smoother
-   weights (the parameters a network will predict). */
+   weights from a small network and learned cycle scalars (model.c). */
 #include <deepcd/private/pcneuralmgimpl.h>
 #include <deepcd/private/petsccompat.h>
 
@@ -14,7 +14,7 @@ static const char *const PCNeuralMGCycleTypes[] = { "v", "w", "PCNeuralMGCycleTy
    which is self-adjoint in the A inner product, so the cycle is symmetric. */
 static PetscErrorCode NMGSmooth(PC_NeuralMG *nmg, NMGLevel *L, PetscBool zero)
 {
-  const PetscReal hi = L->lmax, lo = nmg->cheb_lower * L->lmax;
+  const PetscReal hi = L->lmax, lo = nmg->cheb_used * L->lmax;
   const PetscReal theta = 0.5 * (hi + lo), delta = 0.5 * (hi - lo), sigma = theta / delta;
   PetscReal       rho = 1.0 / sigma;
   float          *tmp;
@@ -109,17 +109,14 @@ static void NMGCost(PC_NeuralMG *nmg, PetscLogDouble *flops, PetscLogDouble *byt
   *bytes = b;
 }
 
-/* Defaults of the coarse-grid correction scalings. V: 2 per level (aggregation's
-   coarse operators are about twice too stiff for smooth error), also for the
-   correction from the exact solve. W: the two corrections of a level scaled by
-   2.5 and 0.8, the one from the exact solve by 1. */
+/* The scalars in use: an option given wins, otherwise the model's (learned,
+   or the classical 1, 1, 1 and 0.1 of -pc_neuralmg_model none). */
 static void NMGResolveCorrection(PC_NeuralMG *nmg)
 {
-  PetscBool w = (PetscBool) (nmg->cycle == PC_NEURALMG_CYCLE_W);
-
-  nmg->alpha_used       = nmg->alpha == PETSC_DEFAULT ? (w ? 2.5 : 2.0) : nmg->alpha;
-  nmg->alpha2_used      = nmg->alpha2 == PETSC_DEFAULT ? (w ? 0.8 : nmg->alpha_used) : nmg->alpha2;
-  nmg->alpha_exact_used = nmg->alpha_exact == PETSC_DEFAULT ? (w ? 1.0 : nmg->alpha_used) : nmg->alpha_exact;
+  nmg->alpha_used       = nmg->alpha_given ? nmg->alpha : nmg->model.alpha;
+  nmg->alpha2_used      = nmg->alpha2_given ? nmg->alpha2 : nmg->model.alpha2;
+  nmg->alpha_exact_used = nmg->alpha_exact_given ? nmg->alpha_exact : nmg->model.alpha_exact;
+  nmg->cheb_used        = nmg->cheb_lower_given ? nmg->cheb_lower : nmg->model.cheb_lower;
 }
 
 /* Positive definiteness of the cycle, checked level by level from the
@@ -131,28 +128,78 @@ static void NMGResolveCorrection(PC_NeuralMG *nmg)
    when p <= 1 on [0, m], so B = (I - E) A^{-1} is SPD, and the largest
    eigenvalue of B A is at most 1 - min(0, min p). A V-level never fails; a
    W-level needs m <= 1/a1 + 1/a2. */
-static PetscErrorCode NMGCheckPositive(PC pc)
+void NMGPositiveBound(PetscInt nlevels, PCNeuralMGCycleType cycle, PetscReal alpha, PetscReal alpha2, PetscReal alpha_exact, PetscReal *bound, PetscInt *badlevel, PetscBool *ok)
 {
-  PC_NeuralMG *nmg = (PC_NeuralMG *) pc->data;
-  PetscReal    m   = 1; /* the exact solve: B A is a projection */
+  PetscReal m = 1; /* the exact solve: B A is a projection */
 
-  PetscFunctionBegin;
-  for (PetscInt l = nmg->nlevels - 2; l >= 0; l--) {
-    const NMGLevel *L = &nmg->lev[l];
+  *ok       = PETSC_TRUE;
+  *badlevel = -1;
+  for (PetscInt l = nlevels - 2; l >= 0; l--) {
+    const PetscInt  gamma = (cycle == PC_NEURALMG_CYCLE_W && l + 2 < nlevels) ? 2 : 1;
+    const PetscReal a1 = l == nlevels - 2 ? alpha_exact : alpha, a2 = alpha2;
     PetscReal       pmin;
 
-    if (L->gamma == 1)
-      pmin = 1 - L->alpha * m;
+    if (gamma == 1)
+      pmin = 1 - a1 * m;
     else {
-      const PetscReal a1 = L->alpha, a2 = L->alpha2, mstar = PetscMin(m, (a1 + a2) / (2 * a1 * a2));
+      const PetscReal mstar = PetscMin(m, (a1 + a2) / (2 * a1 * a2));
 
-      PetscCheck(m <= 1 / a1 + 1 / a2, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE,
-                 "PCNEURALMG: W-cycle scalings %g and %g on level %" PetscInt_FMT " would not keep the preconditioner positive definite: the coarser cycle's spectrum reaches %g, more than 1/%g + 1/%g (-pc_neuralmg_correction, -pc_neuralmg_correction_second, -pc_neuralmg_correction_exact)", (double) a1, (double) a2, l, (double) m, (double) a1, (double) a2);
+      if (m > 1 / a1 + 1 / a2) {
+        *ok       = PETSC_FALSE;
+        *badlevel = l;
+        *bound    = m;
+        return;
+      }
       pmin = (1 - a1 * mstar) * (1 - a2 * mstar);
     }
     m = 1 - PetscMin(0, pmin);
   }
+  *bound = m;
+}
+
+static PetscErrorCode NMGCheckPositive(PC pc)
+{
+  PC_NeuralMG *nmg = (PC_NeuralMG *) pc->data;
+  PetscInt     bad;
+  PetscBool    ok;
+  PetscReal    m;
+
+  PetscFunctionBegin;
+  NMGPositiveBound(nmg->nlevels, nmg->cycle, nmg->alpha_used, nmg->alpha2_used, nmg->alpha_exact_used, &m, &bad, &ok);
+  PetscCheck(ok, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE,
+             "PCNEURALMG: W-cycle scalings %g and %g on level %" PetscInt_FMT " would not keep the preconditioner positive definite: the coarser cycle's spectrum reaches %g, more than 1/%g + 1/%g (-pc_neuralmg_correction, -pc_neuralmg_correction_second, -pc_neuralmg_correction_exact)", (double) nmg->alpha_used, (double) nmg->alpha2_used, bad, (double) m, (double) nmg->alpha_used, (double) nmg->alpha2_used);
   nmg->spectrum_bound = m;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The model named by -pc_neuralmg_model (or PCNeuralMGSetModel()): a file,
+   "none" for the classical parameters, or by default the shipped model;
+   a shipped model that cannot be found leaves the classical parameters, which
+   -pc_view reports. Read once per name. */
+static PetscErrorCode NMGLoadModel(PC pc)
+{
+  PC_NeuralMG *nmg = (PC_NeuralMG *) pc->data;
+  char         path[PETSC_MAX_PATH_LEN];
+  PetscBool    found;
+
+  PetscFunctionBegin;
+  if (nmg->model_set || (nmg->model_loaded && !strcmp(nmg->model_loaded_option, nmg->model_option))) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!strcmp(nmg->model_option, "none"))
+    NMGModelClassical(&nmg->model);
+  else if (nmg->model_option[0])
+    PetscCall(NMGModelLoad(PetscObjectComm((PetscObject) pc), nmg->model_option, &nmg->model));
+  else {
+    PetscCall(NMGModelShippedPath(path, sizeof(path), &found));
+    if (found)
+      PetscCall(NMGModelLoad(PetscObjectComm((PetscObject) pc), path, &nmg->model));
+    else {
+      NMGModelClassical(&nmg->model);
+      PetscCall(PetscSNPrintf(nmg->model.source, sizeof(nmg->model.source), "none (the shipped model %s was not found)", path[0] ? path : NMG_SHIPPED_NAME));
+      PetscCall(PetscInfo(pc, "shipped model %s not found: classical parameters\n", path));
+    }
+  }
+  nmg->model_loaded = PETSC_TRUE;
+  PetscCall(PetscStrncpy(nmg->model_loaded_option, nmg->model_option, sizeof(nmg->model_loaded_option)));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -163,6 +210,7 @@ static PetscErrorCode PCSetUp_NeuralMG(PC pc)
   PetscFunctionBegin;
   PetscCall(PetscLogEventBegin(PC_NEURALMG_SetUp, pc, 0, 0, 0));
   PetscCall(PCNeuralMGDestroyHierarchy(pc));
+  PetscCall(NMGLoadModel(pc));
   NMGResolveCorrection(nmg);
   PetscCall(PCNeuralMGBuildHierarchy(pc));
   for (PetscInt l = 0; l < nmg->nlevels; l++) nmg->lev[l].gamma = (nmg->cycle == PC_NEURALMG_CYCLE_W && l + 2 < nmg->nlevels) ? 2 : 1;
@@ -229,6 +277,7 @@ static PetscErrorCode PCDestroy_NeuralMG(PC pc)
   PetscCall(PetscObjectComposeFunction((PetscObject) pc, "PCNeuralMGGetLevels_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject) pc, "PCNeuralMGSetCycleType_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject) pc, "PCNeuralMGSetSmoothDegree_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject) pc, "PCNeuralMGSetModel_C", NULL));
   PetscCall(PetscFree(pc->data));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -243,8 +292,14 @@ static PetscErrorCode PCView_NeuralMG(PC pc, PetscViewer viewer)
   PetscCall(PetscObjectTypeCompare((PetscObject) viewer, PETSCVIEWERASCII, &iascii));
   if (!iascii) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscSNPrintf(buf, sizeof(buf), "%g", (double) nmg->alpha2_used));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  %s-cycle, Chebyshev/Jacobi smoothing of degree %" PetscInt_FMT " (+%" PetscInt_FMT " per coarser level) on [%g, 1] x (Gershgorin bound of W A), pre and post\n", nmg->cycle == PC_NEURALMG_CYCLE_W ? "W" : "V", nmg->degree, nmg->degree_growth, (double) nmg->cheb_lower));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "  parameters: classical (Jacobi weights W = 1/a_ii; coarse-grid correction scalings %g%s%s, from the exact solve %g); model: none\n", (double) nmg->alpha_used, nmg->cycle == PC_NEURALMG_CYCLE_W ? " then " : "", nmg->cycle == PC_NEURALMG_CYCLE_W ? buf : "", (double) nmg->alpha_exact_used));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "  %s-cycle, Chebyshev smoothing in W A of degree %" PetscInt_FMT " (+%" PetscInt_FMT " per coarser level) on [%g, 1] x (Gershgorin bound of W A), pre and post\n", nmg->cycle == PC_NEURALMG_CYCLE_W ? "W" : "V", nmg->degree, nmg->degree_growth, (double) nmg->cheb_used));
+  if (nmg->nlevels) {
+    const NMGModel *m = &nmg->model;
+
+    PetscCall(PetscViewerASCIIPrintf(viewer, "  model: %s%s\n", nmg->model_set ? "parameters set by PCNeuralMGSetModelParameters()" : m->source, m->learned ? "" : " (classical parameters: Jacobi weights W = 1/a_ii)"));
+    if (m->learned) PetscCall(PetscViewerASCIIPrintf(viewer, "    per-cell smoother weights W = m/a_ii, m in (1/2, 3/2) from a %d-%d-1 softsign network on the scaled stencil; training: %s\n", NMG_NFEAT, NMG_NHIDDEN, m->training[0] ? m->training : "(no record)"));
+    PetscCall(PetscViewerASCIIPrintf(viewer, "    coarse-grid correction scalings %g (%s)%s%s%s, from the exact solve %g (%s); Chebyshev lower end %g (%s)\n", (double) nmg->alpha_used, nmg->alpha_given ? "option" : "model", nmg->cycle == PC_NEURALMG_CYCLE_W ? " then " : "", nmg->cycle == PC_NEURALMG_CYCLE_W ? buf : "", nmg->cycle == PC_NEURALMG_CYCLE_W ? (nmg->alpha2_given ? " (option)" : " (model)") : "", (double) nmg->alpha_exact_used, nmg->alpha_exact_given ? "option" : "model", (double) nmg->cheb_used, nmg->cheb_lower_given ? "option" : "model"));
+  }
   if (nmg->nlevels) PetscCall(PetscViewerASCIIPrintf(viewer, "  symmetric positive definite by construction; largest eigenvalue of M A at most %g\n", (double) nmg->spectrum_bound));
   PetscCall(PetscViewerASCIIPrintf(viewer, "  coarsening: 2x2x2 aggregation, R = P^T, Galerkin 7-point coarse operators; single precision, matrix-free\n"));
   if (!nmg->nlevels) {
@@ -287,19 +342,30 @@ static PetscErrorCode PCSetFromOptions_NeuralMG(PC pc, DeepCDOptionItems PetscOp
   PetscCall(PetscOptionsInt("-pc_neuralmg_coarse_size", "Coarsen until the grid has at most this many cells", "PCNEURALMG", nmg->coarse_size, &nmg->coarse_size, NULL));
   PetscCall(PetscOptionsInt("-pc_neuralmg_smooth_degree", "Chebyshev degree of each pre- and post-smoothing", "PCNeuralMGSetSmoothDegree", nmg->degree, &nmg->degree, NULL));
   PetscCall(PetscOptionsInt("-pc_neuralmg_smooth_degree_growth", "Chebyshev degree added per coarser level", "PCNEURALMG", nmg->degree_growth, &nmg->degree_growth, NULL));
-  PetscCall(PetscOptionsReal("-pc_neuralmg_cheb_lower", "Lower end of the Chebyshev interval, as a fraction of the Gershgorin bound", "PCNEURALMG", nmg->cheb_lower, &nmg->cheb_lower, NULL));
-  PetscCall(PetscOptionsReal("-pc_neuralmg_correction", "Scaling of the (first) coarse-grid correction of each level (default 2 for V, 2.5 for W)", "PCNEURALMG", nmg->alpha, &nmg->alpha, NULL));
-  PetscCall(PetscOptionsReal("-pc_neuralmg_correction_second", "Scaling of the second coarse-grid correction of a W-cycle level (default 0.8)", "PCNEURALMG", nmg->alpha2, &nmg->alpha2, NULL));
-  PetscCall(PetscOptionsReal("-pc_neuralmg_correction_exact", "Scaling of the correction from the exact coarsest solve (default: the correction for V, 1 for W)", "PCNEURALMG", nmg->alpha_exact, &nmg->alpha_exact, NULL));
+  PetscCall(PetscOptionsString("-pc_neuralmg_model", "Model file (none: the classical parameters; default: the shipped model)", "PCNeuralMGSetModel", nmg->model_option, nmg->model_option, sizeof(nmg->model_option), NULL));
+  /* the model now, so that -help shows its values as the defaults of the scalars below */
+  PetscCall(NMGLoadModel(pc));
+  if (!nmg->cheb_lower_given) nmg->cheb_lower = nmg->model.cheb_lower;
+  if (!nmg->alpha_given) nmg->alpha = nmg->model.alpha;
+  if (!nmg->alpha2_given) nmg->alpha2 = nmg->model.alpha2;
+  if (!nmg->alpha_exact_given) nmg->alpha_exact = nmg->model.alpha_exact;
+  PetscCall(PetscOptionsReal("-pc_neuralmg_cheb_lower", "Lower end of the Chebyshev interval, as a fraction of the Gershgorin bound (default: the model's)", "PCNEURALMG", nmg->cheb_lower, &nmg->cheb_lower, &flg));
+  nmg->cheb_lower_given = (PetscBool) (nmg->cheb_lower_given || flg);
+  PetscCall(PetscOptionsReal("-pc_neuralmg_correction", "Scaling of the (first) coarse-grid correction of each level (default: the model's)", "PCNEURALMG", nmg->alpha, &nmg->alpha, &flg));
+  nmg->alpha_given = (PetscBool) (nmg->alpha_given || flg);
+  PetscCall(PetscOptionsReal("-pc_neuralmg_correction_second", "Scaling of the second coarse-grid correction of a W-cycle level (default: the model's)", "PCNEURALMG", nmg->alpha2, &nmg->alpha2, &flg));
+  nmg->alpha2_given = (PetscBool) (nmg->alpha2_given || flg);
+  PetscCall(PetscOptionsReal("-pc_neuralmg_correction_exact", "Scaling of the correction from the exact coarsest solve (default: the model's)", "PCNEURALMG", nmg->alpha_exact, &nmg->alpha_exact, &flg));
+  nmg->alpha_exact_given = (PetscBool) (nmg->alpha_exact_given || flg);
   PetscCall(PetscOptionsEnum("-pc_neuralmg_cycle_type", "Multigrid cycle", "PCNeuralMGSetCycleType", PCNeuralMGCycleTypes, (PetscEnum) nmg->cycle, (PetscEnum *) &nmg->cycle, &flg));
   PetscOptionsHeadEnd();
   PetscCheck(nmg->maxlevels == PETSC_DECIDE || (nmg->maxlevels >= 1 && nmg->maxlevels <= NMG_MAX_LEVELS), PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_levels %" PetscInt_FMT ": must be between 1 and %d", nmg->maxlevels, NMG_MAX_LEVELS);
   PetscCheck(nmg->degree >= 1, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_smooth_degree %" PetscInt_FMT ": must be at least 1", nmg->degree);
   PetscCheck(nmg->degree_growth >= 0, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_smooth_degree_growth %" PetscInt_FMT ": must be at least 0", nmg->degree_growth);
-  PetscCheck(nmg->cheb_lower > 0 && nmg->cheb_lower < 1, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_cheb_lower %g: must lie in (0, 1)", (double) nmg->cheb_lower);
-  PetscCheck(nmg->alpha > 0 || nmg->alpha == PETSC_DEFAULT, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction %g: must be positive", (double) nmg->alpha);
-  PetscCheck(nmg->alpha2 > 0 || nmg->alpha2 == PETSC_DEFAULT, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction_second %g: must be positive", (double) nmg->alpha2);
-  PetscCheck(nmg->alpha_exact > 0 || nmg->alpha_exact == PETSC_DEFAULT, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction_exact %g: must be positive", (double) nmg->alpha_exact);
+  PetscCheck(!nmg->cheb_lower_given || (nmg->cheb_lower > 0 && nmg->cheb_lower < 1), PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_cheb_lower %g: must lie in (0, 1)", (double) nmg->cheb_lower);
+  PetscCheck(!nmg->alpha_given || nmg->alpha > 0, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction %g: must be positive", (double) nmg->alpha);
+  PetscCheck(!nmg->alpha2_given || nmg->alpha2 > 0, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction_second %g: must be positive", (double) nmg->alpha2);
+  PetscCheck(!nmg->alpha_exact_given || nmg->alpha_exact > 0, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_correction_exact %g: must be positive", (double) nmg->alpha_exact);
   PetscCheck(nmg->coarse_size >= 1, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_OUTOFRANGE, "-pc_neuralmg_coarse_size %" PetscInt_FMT ": must be at least 1", nmg->coarse_size);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -329,6 +395,34 @@ static PetscErrorCode PCNeuralMGSetCycleType_NeuralMG(PC pc, PCNeuralMGCycleType
 
   PetscFunctionBegin;
   nmg->cycle = t;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode PCNeuralMGSetModel_NeuralMG(PC pc, const char file[])
+{
+  PC_NeuralMG *nmg = (PC_NeuralMG *) pc->data;
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrncpy(nmg->model_option, file ? file : "", sizeof(nmg->model_option)));
+  nmg->model_set  = PETSC_FALSE;
+  pc->setupcalled = PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The parameter vector of the model in use (training); takes effect at the next PCSetUp() */
+PetscErrorCode PCNeuralMGSetModelParameters(PC pc, const PetscReal th[NMG_NPARAM])
+{
+  PC_NeuralMG *nmg;
+  PetscBool    is;
+
+  PetscFunctionBegin;
+  PetscCall(PetscObjectTypeCompare((PetscObject) pc, PCNEURALMG, &is));
+  PetscCheck(is, PetscObjectComm((PetscObject) pc), PETSC_ERR_ARG_WRONG, "PCNeuralMGSetModelParameters: the PC is of type %s, not neuralmg", ((PetscObject) pc)->type_name);
+  nmg = (PC_NeuralMG *) pc->data;
+  NMGModelFromParameters(th, &nmg->model);
+  PetscCall(PetscStrncpy(nmg->model.source, "(training)", sizeof(nmg->model.source)));
+  nmg->model_set  = PETSC_TRUE;
+  pc->setupcalled = PETSC_FALSE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -416,6 +510,36 @@ PetscErrorCode PCNeuralMGSetCycleType(PC pc, PCNeuralMGCycleType t)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/*@C
+  PCNeuralMGSetModel - Sets the model file of PCNEURALMG: its learned smoother network and cycle scalings.
+
+  Logically Collective
+
+  Input Parameters:
++ pc   - the preconditioner
+- file - a model file written by `deepcd train --arch neuralmg`; "none" for the classical parameters
+         (Jacobi weights, unscaled corrections); NULL or "" for the shipped model (the default)
+
+  Options Database Key:
+. -pc_neuralmg_model <file> - the model file
+
+  Note:
+  The file is read at the next PCSetUp(). The scalings given as options (-pc_neuralmg_correction,
+  -pc_neuralmg_correction_second, -pc_neuralmg_correction_exact, -pc_neuralmg_cheb_lower) override the
+  model's.
+
+  Level: intermediate
+
+.seealso: `PCNEURALMG`
+@*/
+PetscErrorCode PCNeuralMGSetModel(PC pc, const char file[])
+{
+  PetscFunctionBegin;
+  PetscValidHeaderSpecific(pc, PC_CLASSID, 1);
+  PetscTryMethod(pc, "PCNeuralMGSetModel_C", (PC, const char[]), (pc, file));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /*@
   PCNeuralMGSetSmoothDegree - Sets the Chebyshev degree of each pre- and post-smoothing of PCNEURALMG.
 
@@ -489,11 +613,13 @@ PETSC_EXTERN PetscErrorCode PCCreate_NeuralMG(PC pc)
   nmg->coarse_size   = 1024;
   nmg->degree        = 2;
   nmg->degree_growth = 2;
-  nmg->cheb_lower    = 0.2;
-  nmg->alpha         = PETSC_DEFAULT; /* 2 for the V-cycle, 2.5 for the W-cycle */
-  nmg->alpha_exact   = PETSC_DEFAULT; /* alpha (V), 1 (W) */
-  nmg->alpha2        = PETSC_DEFAULT; /* 0.8 */
-  nmg->cycle         = PC_NEURALMG_CYCLE_W;
+  /* the scalars below are used only when their options are given: the model's otherwise */
+  nmg->cheb_lower  = 0.1;
+  nmg->alpha       = 1;
+  nmg->alpha_exact = 1;
+  nmg->alpha2      = 1;
+  NMGModelClassical(&nmg->model);
+  nmg->cycle = PC_NEURALMG_CYCLE_W;
 
   pc->ops->setup          = PCSetUp_NeuralMG;
   pc->ops->apply          = PCApply_NeuralMG;
@@ -506,5 +632,6 @@ PETSC_EXTERN PetscErrorCode PCCreate_NeuralMG(PC pc)
   PetscCall(PetscObjectComposeFunction((PetscObject) pc, "PCNeuralMGGetLevels_C", PCNeuralMGGetLevels_NeuralMG));
   PetscCall(PetscObjectComposeFunction((PetscObject) pc, "PCNeuralMGSetCycleType_C", PCNeuralMGSetCycleType_NeuralMG));
   PetscCall(PetscObjectComposeFunction((PetscObject) pc, "PCNeuralMGSetSmoothDegree_C", PCNeuralMGSetSmoothDegree_NeuralMG));
+  PetscCall(PetscObjectComposeFunction((PetscObject) pc, "PCNeuralMGSetModel_C", PCNeuralMGSetModel_NeuralMG));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
