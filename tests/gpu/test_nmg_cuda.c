@@ -30,7 +30,6 @@
    otherwise, 77 ("SKIP: no CUDA device") without a device. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,32 +38,13 @@
 #include <cuda_runtime_api.h>
 #include <deepcd/private/nmgkernels.h>
 #include "nmgcuda.h"
+#include "gpu_test.h" /* the [ PASS ]/[ FAIL ] lines */
 
 #define TOL 1e-5
 
-static int npass, nfail;
-
-static void result(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void result(int ok, const char *fmt, ...)
-{
-  va_list ap;
-
-  printf("%s ", ok ? "[ PASS ]" : "[ FAIL ]");
-  va_start(ap, fmt);
-  vprintf(fmt, ap);
-  va_end(ap);
-  printf("\n");
-  fflush(stdout);
-  if (ok)
-    npass++;
-  else
-    nfail++;
-}
-
 static void die(const char *what, cudaError_t e)
 {
-  printf("[ FAIL ] %s: %s\n%d passed, %d failed\n", what, cudaGetErrorString(e), npass, nfail + 1);
+  printf("[ FAIL ] %s: %s\n%d passed, %d failed\n", what, cudaGetErrorString(e), gpu_test_npass, gpu_test_nfail + 1);
   exit(1);
 }
 
@@ -92,7 +72,7 @@ static float *host_alloc(int64_t n)
   float *a = malloc((size_t) n * sizeof(float));
 
   if (!a) {
-    printf("[ FAIL ] out of host memory (%lld floats)\n%d passed, %d failed\n", (long long) n, npass, nfail + 1);
+    printf("[ FAIL ] out of host memory (%lld floats)\n%d passed, %d failed\n", (long long) n, gpu_test_npass, gpu_test_nfail + 1);
     exit(1);
   }
   return a;
@@ -182,7 +162,7 @@ static void check(const char *what, const char *where, const nmg_box *B, const p
   {
     const double rel = rmax > 0 ? emax / rmax : emax;
 
-    result(nan == 0 && layer == 0 && rel <= TOL && (zero ? rmax == 0 : rmax > 0), "%-22s %-34s rel. max error %.2e (max |cpu| %.3g), layer cells changed %lld, non-finite %lld", what, where, rel, rmax, (long long) layer, (long long) nan);
+    gpu_test_result(nan == 0 && layer == 0 && rel <= TOL && (zero ? rmax == 0 : rmax > 0), "%-22s %-34s rel. max error %.2e (max |cpu| %.3g), layer cells changed %lld, non-finite %lld", what, where, rel, rmax, (long long) layer, (long long) nan);
   }
   free(gh);
 }
@@ -205,7 +185,7 @@ static void compare_all(const char *where, const int64_t fxs[3], const int64_t f
   level_create(&F, fxs, fxm);
   level_create(&C, cxs, cxm);
   if (nmg_box_check_pair(&F.h, &C.h)) {
-    result(0, "%s: the test's coarse box is no coarsening of its fine box", where);
+    gpu_test_result(0, "%s: the test's coarse box is no coarsening of its fine box", where);
     level_destroy(&F);
     level_destroy(&C);
     return;
@@ -311,11 +291,11 @@ static void check_arguments(void)
   B.w  = NULL;
   e[4] = nmg_cuda_cheb_first(&B, 1.0f, x.g, x.g, 0);
   e[5] = nmg_cuda_restrict(&F.g, x.g, &C.g, NULL, 0);
-  result(nmg_box_check_pair(&F.h, &C.h) == 0 && nmg_box_check_pair(&F.h, &Cbad.h) == -1, "nmg_box_check_pair: a coarsening accepted, a shifted coarse box refused");
+  gpu_test_result(nmg_box_check_pair(&F.h, &C.h) == 0 && nmg_box_check_pair(&F.h, &Cbad.h) == -1, "nmg_box_check_pair: a coarsening accepted, a shifted coarse box refused");
   for (int q = 0; q < 6; q++) {
     const char *what[6] = { "NULL b", "inconsistent strides", "restrict, no coarsening", "prolong_add, no coarsening", "NULL w", "NULL b_c" };
 
-    result(e[q] == cudaErrorInvalidValue, "argument check: %-26s -> %s", what[q], cudaGetErrorName(e[q]));
+    gpu_test_result(e[q] == cudaErrorInvalidValue, "argument check: %-26s -> %s", what[q], cudaGetErrorName(e[q]));
   }
   (void) cudaGetLastError();
   pair_destroy(&x);
@@ -461,16 +441,7 @@ int main(int argc, char **argv)
   struct cudaDeviceProp prop;
   cudaError_t           e;
 
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--no-timing"))
-      timing = 0;
-    else if (!strcmp(argv[i], "--max-n") && i + 1 < argc)
-      maxn = atoi(argv[++i]);
-    else {
-      fprintf(stderr, "usage: %s [--no-timing] [--max-n N]\n", argv[0]);
-      return 2;
-    }
-  }
+  if (gpu_test_options(argc, argv, &timing, &maxn)) return 2;
   e = cudaGetDeviceCount(&ndev);
   if (e != cudaSuccess || ndev < 1) {
     printf("cudaGetDeviceCount: %s, %d devices\nSKIP: no CUDA device\n", cudaGetErrorString(e), ndev);
@@ -495,6 +466,6 @@ int main(int argc, char **argv)
   }
   if (timing)
     for (int64_t n = 128; n <= maxn && n <= 256; n *= 2) time_grid(n);
-  printf("\n%d passed, %d failed\n", npass, nfail);
-  return nfail ? 1 : 0;
+  printf("\n%d passed, %d failed\n", gpu_test_npass, gpu_test_nfail);
+  return gpu_test_nfail ? 1 : 0;
 }
