@@ -3,6 +3,8 @@
 # MPI or HDF5 (e.g. a GPU machine that has only CUDA and cuDNN):
 #
 #   OUT/bin/deepcd            the command
+#   OUT/bin/test_nmg_cuda     the GPU test of the PCNEURALMG kernels, when BUILD has it
+#                             (CUDA runtime only; tests/gpu/README.md)
 #   OUT/lib/                  libdeepcd.so(.0), the cuda module libdeepcd_nn_cuda.so, and every shared library they need
 #                             (ldd, transitively), except the system's and the CUDA ones
 #   OUT/openmpi/              Open MPI's run-time files for a singleton run:
@@ -99,6 +101,12 @@ add_deps "$out/bin/deepcd" || {
 if [ -e "$build/lib/libdeepcd_nn_cuda.so" ]; then
   cp -L "$build/lib/libdeepcd_nn_cuda.so" "$out/lib/libdeepcd_nn_cuda.so"
   add_deps "$out/lib/libdeepcd_nn_cuda.so" || true # CUDA libraries come from the target
+fi
+
+# the GPU test of the PCNEURALMG kernels (needs only the CUDA runtime of the target)
+if [ -x "$build/bin/test_nmg_cuda" ]; then
+  cp -L "$build/bin/test_nmg_cuda" "$out/bin/test_nmg_cuda"
+  add_deps "$out/bin/test_nmg_cuda" || true # CUDA libraries come from the target
 fi
 
 # Open MPI run-time files, when deepcd links Open MPI.

@@ -27,37 +27,17 @@
    otherwise, 77 ("SKIP: no CUDA device") without a device. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cuda_runtime_api.h>
 #include <deepcd/nn.h>
-#include <deepcd/private/nnimpl.h>   /* nn_error_set */
-#include "nn_timing.h" /* bench/: the forward timings, shared with bench/infer_bench */
-
-static int npass, nfail;
+#include <deepcd/private/nnimpl.h> /* nn_error_set */
+#include "nn_timing.h"             /* bench/: the forward timings, shared with bench/infer_bench */
+#include "gpu_test.h"              /* the [ PASS ]/[ FAIL ] lines */
 
 static const double tolerance[4] = { 1e-5, 5e-3, 2e-2, 2e-2 }; /* fp32, tf32, bf16, fp16 */
-
-static void result(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void result(int ok, const char *fmt, ...)
-{
-  va_list ap;
-
-  printf("%s ", ok ? "[ PASS ]" : "[ FAIL ]");
-  va_start(ap, fmt);
-  vprintf(fmt, ap);
-  va_end(ap);
-  printf("\n");
-  fflush(stdout);
-  if (ok)
-    npass++;
-  else
-    nfail++;
-}
 
 /* ---- data ---------------------------------------------------------------------- */
 
@@ -257,16 +237,16 @@ static void compare_case(const test_case *tc, const int supported[4])
   nn_err       err;
 
   if (!in || !ref || !out) {
-    result(0, "%s: out of memory", tc->name);
+    gpu_test_result(0, "%s: out of memory", tc->name);
     goto done;
   }
   fill(in, n, 12345);
   if ((err = make_model(tc, &m, 42))) {
-    result(0, "%s: model: %s", tc->name, nn_error_message());
+    gpu_test_result(0, "%s: model: %s", tc->name, nn_error_message());
     goto done;
   }
   if ((err = run_net(m, "ref", NN_FP32, tc->dims, 0, in, ref, NULL))) {
-    result(0, "%s: ref: %s", tc->name, nn_error_message());
+    gpu_test_result(0, "%s: ref: %s", tc->name, nn_error_message());
     goto done;
   }
   for (int p = 0; p < 4; p++) {
@@ -276,7 +256,7 @@ static void compare_case(const test_case *tc, const int supported[4])
     if (!supported[p]) continue;
     memset(out, 0, n * sizeof(float));
     if ((err = run_net(m, "cuda", (nn_precision) p, tc->dims, tc->halo, in, out, &halocalls))) {
-      result(0, "%-44s %-4s %dx%dx%d: %s", tc->name, nn_precision_names[p], tc->dims[0], tc->dims[1], tc->dims[2], nn_error_message());
+      gpu_test_result(0, "%-44s %-4s %dx%dx%d: %s", tc->name, nn_precision_names[p], tc->dims[0], tc->dims[1], tc->dims[2], nn_error_message());
       continue;
     }
     for (size_t i = 0; i < n; i++) {
@@ -290,7 +270,7 @@ static void compare_case(const test_case *tc, const int supported[4])
       double rel = maxref > 0 ? maxdiff / maxref : maxdiff;
       int    ok  = finite && maxref > 0 && rel < tolerance[p] && (!tc->halo || halocalls > 0);
 
-      result(ok, "%-44s %-4s %dx%dx%d: relative max error %.3g (tolerance %.0e, max |ref| %.3g)%s%s", tc->name, nn_precision_names[p], tc->dims[0], tc->dims[1], tc->dims[2], rel, tolerance[p], maxref, finite ? "" : ", NON-FINITE values", tc->halo && !halocalls ? ", halo callback never called" : "");
+      gpu_test_result(ok, "%-44s %-4s %dx%dx%d: relative max error %.3g (tolerance %.0e, max |ref| %.3g)%s%s", tc->name, nn_precision_names[p], tc->dims[0], tc->dims[1], tc->dims[2], rel, tolerance[p], maxref, finite ? "" : ", NON-FINITE values", tc->halo && !halocalls ? ", halo callback never called" : "");
     }
   }
 done:
@@ -358,7 +338,7 @@ static void compare_grad_case(const test_case *tc)
   nn_err         err;
 
   if ((err = make_model(tc, &m, 42))) {
-    result(0, "grad %s: model: %s", tc->name, nn_error_message());
+    gpu_test_result(0, "grad %s: model: %s", tc->name, nn_error_message());
     return;
   }
   np   = m->nparams;
@@ -373,18 +353,18 @@ static void compare_grad_case(const test_case *tc)
   cdp  = malloc(np * sizeof(float));
   cdp2 = malloc(np * sizeof(float));
   if (!in || !dout || !ro || !co || !rdin || !cdin || !mask || !rdp || !cdp || !cdp2) {
-    result(0, "grad %s: out of memory", tc->name);
+    gpu_test_result(0, "grad %s: out of memory", tc->name);
     goto done;
   }
   fill(in, n, 12345);
   fill(dout, n, 777);
   for (size_t i = 0; i < n; i++) mask[i] = i % 7 == 3; /* some solid cells */
   if ((err = nn_net_create_train(m, "ref", NN_FP32, tc->dims, &rn)) || (err = train_pass(rn, in, mask, dout, ro, rdin, rdp, np))) {
-    result(0, "grad %s: ref: %s", tc->name, nn_error_message());
+    gpu_test_result(0, "grad %s: ref: %s", tc->name, nn_error_message());
     goto done;
   }
   if ((err = nn_net_create_train(m, "cuda", NN_FP32, tc->dims, &cn))) {
-    result(0, "grad %-39s %dx%dx%d: cuda training net: %s", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], nn_error_message());
+    gpu_test_result(0, "grad %-39s %dx%dx%d: cuda training net: %s", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], nn_error_message());
     goto done;
   }
   err = train_pass(cn, in, mask, dout, co, cdin, cdp, np);
@@ -394,36 +374,36 @@ static void compare_grad_case(const test_case *tc)
     err      = train_pass(cn, in, mask, dout, co, NULL, cdp, np);
   }
   if (err) {
-    result(0, "grad %-39s %dx%dx%d: cuda: %s", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], nn_error_message());
+    gpu_test_result(0, "grad %-39s %dx%dx%d: cuda: %s", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], nn_error_message());
     goto done;
   }
   {
     const double eo = rel_norm(co, ro, n), ed = have_din ? rel_norm(cdin, rdin, n) : 0, ep = params_rel(m, cdp, rdp);
 
-    result(eo < tol && ed < tol && ep < tol, "grad %-39s %dx%dx%d: out %.2g, din %s%.2g, dparams %.2g (tolerance %.0e)", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], eo, have_din ? "" : "(not available) ", ed, ep, tol);
+    gpu_test_result(eo < tol && ed < tol && ep < tol, "grad %-39s %dx%dx%d: out %.2g, din %s%.2g, dparams %.2g (tolerance %.0e)", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], eo, have_din ? "" : "(not available) ", ed, ep, tol);
   }
   /* a second backward adds to dparams */
   memcpy(cdp2, cdp, np * sizeof(float));
   if ((err = nn_net_backward(cn, dout, NULL, cdp2))) {
-    result(0, "grad %s: second backward: %s", tc->name, nn_error_message());
+    gpu_test_result(0, "grad %s: second backward: %s", tc->name, nn_error_message());
     goto done;
   }
   for (size_t i = 0; i < np; i++) cdp[i] *= 2.0f;
-  result(params_rel(m, cdp2, cdp) < tol, "grad %-39s %dx%dx%d: a second backward accumulates (%.2g)", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], params_rel(m, cdp2, cdp));
+  gpu_test_result(params_rel(m, cdp2, cdp) < tol, "grad %-39s %dx%dx%d: a second backward accumulates (%.2g)", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], params_rel(m, cdp2, cdp));
   /* a gradient-descent step, then both nets again */
   for (size_t i = 0; i < np; i++) m->params[i] -= 0.01f * rdp[i];
   if ((err = nn_net_params_changed(rn)) || (err = train_pass(rn, in, mask, dout, ro, rdin, rdp, np))) {
-    result(0, "grad %s: ref after the step: %s", tc->name, nn_error_message());
+    gpu_test_result(0, "grad %s: ref after the step: %s", tc->name, nn_error_message());
     goto done;
   }
   if ((err = nn_net_params_changed(cn)) || (err = train_pass(cn, in, mask, dout, co, have_din ? cdin : NULL, cdp, np))) {
-    result(0, "grad %s: cuda after the step: %s", tc->name, nn_error_message());
+    gpu_test_result(0, "grad %s: cuda after the step: %s", tc->name, nn_error_message());
     goto done;
   }
   {
     const double eo = rel_norm(co, ro, n), ed = have_din ? rel_norm(cdin, rdin, n) : 0, ep = params_rel(m, cdp, rdp);
 
-    result(eo < tol && ed < tol && ep < tol, "grad %-39s %dx%dx%d: after params_changed: out %.2g, din %.2g, dparams %.2g", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], eo, ed, ep);
+    gpu_test_result(eo < tol && ed < tol && ep < tol, "grad %-39s %dx%dx%d: after params_changed: out %.2g, din %.2g, dparams %.2g", tc->name, tc->dims[0], tc->dims[1], tc->dims[2], eo, ed, ep);
   }
 done:
   nn_net_destroy(&rn);
@@ -454,7 +434,7 @@ static void time_forward(nn_precision p, int N)
   nn_err       err = NN_SUCCESS;
 
   if (!in || !out) {
-    result(0, "timing %s %d^3: out of memory", nn_precision_names[p], N);
+    gpu_test_result(0, "timing %s %d^3: out of memory", nn_precision_names[p], N);
     goto done;
   }
   fill(in, n, 7);
@@ -466,11 +446,11 @@ static void time_forward(nn_precision p, int N)
   flops = nn_model_flops_per_voxel(m) * (double) n;
   printf("| %-4s | %4d^3 | %8.2f | %10.3f | %10.3f | %8.2f | %8.2f |\n", nn_precision_names[p], N, setup, 1e3 * t_all, 1e3 * t_dev, flops / t_all * 1e-12, flops / t_dev * 1e-12);
   fflush(stdout);
-  npass++;
+  gpu_test_npass++;
   goto done;
 fail:
   printf("| %-4s | %4d^3 | failed: %s\n", nn_precision_names[p], N, nn_error_message());
-  nfail++;
+  gpu_test_nfail++;
 done:
   nn_net_destroy(&net);
   nn_model_destroy(&m);
@@ -485,16 +465,7 @@ int main(int argc, char **argv)
   int                   supported[4] = { 0 }, timing = 1, maxn = 256, dev = 0;
   struct cudaDeviceProp prop;
 
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--no-timing"))
-      timing = 0;
-    else if (!strcmp(argv[i], "--max-n") && i + 1 < argc)
-      maxn = atoi(argv[++i]);
-    else {
-      fprintf(stderr, "usage: %s [--no-timing] [--max-n N]\n", argv[0]);
-      return 2;
-    }
-  }
+  if (gpu_test_options(argc, argv, &timing, &maxn)) return 2;
   if (nn_backend_check("cuda", NN_FP32)) {
     if (strstr(nn_error_message(), "no CUDA device")) {
       printf("%s\nSKIP: no CUDA device\n", nn_error_message());
@@ -520,8 +491,8 @@ int main(int argc, char **argv)
       if (supported[p])
         for (int N = 64; N <= maxn; N *= 2) time_forward((nn_precision) p, N);
   }
-  printf("%d passed, %d failed\n", npass, nfail);
-  return nfail ? 1 : 0;
+  printf("%d passed, %d failed\n", gpu_test_npass, gpu_test_nfail);
+  return gpu_test_nfail ? 1 : 0;
 }
 
 /* ---- the device-pointer path ---------------------------------------------------- */
@@ -544,7 +515,7 @@ static void forward_device_case(const nn_model *m, const int dims[3], nn_precisi
   cudaError_t    ce  = cudaSuccess;
 
   if (!in || !out || !inf || !ref || !mask) {
-    result(0, "forward_device %s %dx%dx%d: out of memory", nn_precision_names[p], dims[0], dims[1], dims[2]);
+    gpu_test_result(0, "forward_device %s %dx%dx%d: out of memory", nn_precision_names[p], dims[0], dims[1], dims[2]);
     goto done;
   }
   rng_state = 777;
@@ -554,14 +525,14 @@ static void forward_device_case(const nn_model *m, const int dims[3], nn_precisi
     mask[i] = i % 7 == 3;
   }
   if ((ce = cudaMalloc((void **) &din, n * sizeof(double))) != cudaSuccess || (ce = cudaMalloc((void **) &dout, n * sizeof(double))) != cudaSuccess || (ce = cudaMemcpy(din, in, n * sizeof(double), cudaMemcpyHostToDevice)) != cudaSuccess) {
-    result(0, "forward_device %s %dx%dx%d: %s", nn_precision_names[p], dims[0], dims[1], dims[2], cudaGetErrorString(ce));
+    gpu_test_result(0, "forward_device %s %dx%dx%d: %s", nn_precision_names[p], dims[0], dims[1], dims[2], cudaGetErrorString(ce));
     goto done;
   }
   if (nn_net_create(m, "cuda", p, dims, &net)) {
-    result(0, "forward_device %s %dx%dx%d: %s", nn_precision_names[p], dims[0], dims[1], dims[2], nn_error_message());
+    gpu_test_result(0, "forward_device %s %dx%dx%d: %s", nn_precision_names[p], dims[0], dims[1], dims[2], nn_error_message());
     goto done;
   }
-  result(nn_net_device_memory(net) == 1, "nn_net_device_memory on cuda %s is 1", nn_precision_names[p]);
+  gpu_test_result(nn_net_device_memory(net) == 1, "nn_net_device_memory on cuda %s is 1", nn_precision_names[p]);
   for (int masked = 1; masked >= 0; masked--) {
     const unsigned char *mk     = masked ? mask : NULL;
     double               maxref = 0, maxdiff = 0;
@@ -569,7 +540,7 @@ static void forward_device_case(const nn_model *m, const int dims[3], nn_precisi
 
     if (nn_net_forward(net, inf, mk, ref) || nn_net_set_mask(net, mk) || (ce = cudaMemset(dout, 0xff, n * sizeof(double))) != cudaSuccess || nn_net_forward_device(net, din, scale, dout) || nn_net_forward_device(net, din, scale, dout) /* again: buffers are reused */
         || (ce = cudaMemcpy(out, dout, n * sizeof(double), cudaMemcpyDeviceToHost)) != cudaSuccess) {
-      result(0, "forward_device %s %dx%dx%d: %s", nn_precision_names[p], dims[0], dims[1], dims[2], ce != cudaSuccess ? cudaGetErrorString(ce) : nn_error_message());
+      gpu_test_result(0, "forward_device %s %dx%dx%d: %s", nn_precision_names[p], dims[0], dims[1], dims[2], ce != cudaSuccess ? cudaGetErrorString(ce) : nn_error_message());
       goto done;
     }
     for (size_t i = 0; i < n; i++) {
@@ -583,7 +554,7 @@ static void forward_device_case(const nn_model *m, const int dims[3], nn_precisi
     {
       double rel = maxref > 0 ? maxdiff / maxref : maxdiff;
 
-      result(finite && maskok && maxref > 0 && rel <= tol, "%-44s %-4s %dx%dx%d: relative max difference %.3g (tolerance %.0e)%s%s", masked ? "forward_device = forward, mask set" : "forward_device = forward, mask cleared", nn_precision_names[p], dims[0], dims[1], dims[2], rel, tol, finite ? "" : ", NON-FINITE or unwritten cells", maskok ? "" : ", masked cells not 0");
+      gpu_test_result(finite && maskok && maxref > 0 && rel <= tol, "%-44s %-4s %dx%dx%d: relative max difference %.3g (tolerance %.0e)%s%s", masked ? "forward_device = forward, mask set" : "forward_device = forward, mask cleared", nn_precision_names[p], dims[0], dims[1], dims[2], rel, tol, finite ? "" : ", NON-FINITE or unwritten cells", maskok ? "" : ", masked cells not 0");
     }
   }
 done:
@@ -608,7 +579,7 @@ static void check_forward_device(const int supported[4])
   nn_model          *m           = NULL;
 
   if (nn_model_create_arch("from64", &m) || init_params(m, 42)) {
-    result(0, "forward_device: model: %s", nn_error_message());
+    gpu_test_result(0, "forward_device: model: %s", nn_error_message());
     nn_model_destroy(&m);
     return;
   }

@@ -6,6 +6,7 @@
 #include <petscdmda.h>
 #include <petscsf.h>
 #include <deepcd/pc.h>
+#include <deepcd/private/nmgkernels.h>
 
 #define NMG_MAX_LEVELS 16
 
@@ -33,7 +34,8 @@ typedef struct {
    after a halo exchange, and zeros outside the domain, so the kernels run
    without branches. The operator is the symmetric 7-point stencil
      (A x)_i = d_i x_i + cx_i x_{i+1} + cx_{i-1} x_{i-1} + (same in y, z),
-   cx_i being the coupling of cell i with its +x neighbour. */
+   cx_i being the coupling of cell i with its +x neighbour. The kernels
+   (nmgkernels.h, plain C) see a level through NMGLevelBox(). */
 typedef struct {
   PetscInt  M[3];                 /* global cells per direction */
   PetscInt  xs[3], xm[3];         /* owned box: first global cell, cells */
@@ -49,6 +51,26 @@ typedef struct {
   PetscInt  gamma;                /* coarse-grid corrections per visit: 1 (V), 2 (W) */
   PetscSF   halo;                 /* box halo (NULL on one rank) */
 } NMGLevel;
+
+/* The kernels' view of a level: its geometry and operator, no PETSc types */
+static inline nmg_box NMGLevelBox(const NMGLevel *L)
+{
+  nmg_box B;
+
+  for (int d = 0; d < 3; d++) {
+    B.xs[d] = L->xs[d];
+    B.xm[d] = L->xm[d];
+  }
+  B.sy   = L->sy;
+  B.sz   = L->sz;
+  B.npad = L->npad;
+  B.d    = L->d;
+  B.cx   = L->cx;
+  B.cy   = L->cy;
+  B.cz   = L->cz;
+  B.w    = L->w;
+  return B;
+}
 
 /* Banded LDL^T of the coarsest operator, replicated on every rank. */
 typedef struct {
@@ -116,13 +138,6 @@ PETSC_INTERN PetscErrorCode PCNeuralMGHaloReal(NMGLevel *, PetscReal *);
 PETSC_INTERN PetscErrorCode PCNeuralMGCoarseSetUp(PC, const PetscReal *, const PetscReal *, const PetscReal *, const PetscReal *);
 PETSC_INTERN PetscErrorCode PCNeuralMGCoarseSolve(PC);
 PETSC_INTERN PetscErrorCode PCNeuralMGCoarseDestroy(NMGCoarse *);
-/* kernels.c */
-PETSC_INTERN void NMGKernelResidual(const NMGLevel *, const float *x, const float *b, float *r);
-PETSC_INTERN void NMGKernelChebFirst(const NMGLevel *, float c, const float *b, float *x);
-PETSC_INTERN void NMGKernelChebStep(const NMGLevel *, float c1, float c2, const float *x, const float *b, const float *pin, float *pout, float *xo);
-PETSC_INTERN void NMGKernelRestrict(const NMGLevel *fine, const float *r, const NMGLevel *coarse, float *b);
-PETSC_INTERN void NMGKernelProlongAdd(const NMGLevel *fine, float alpha, float *x, const NMGLevel *coarse, const float *xc);
-PETSC_INTERN void NMGKernelZero(const NMGLevel *, float *);
 /* cycle */
 PETSC_INTERN PetscErrorCode PCNeuralMGCycle(PC, PetscInt, PetscBool);
 

@@ -17,15 +17,16 @@ static PetscErrorCode NMGSmooth(PC_NeuralMG *nmg, NMGLevel *L, PetscBool zero)
   const PetscReal hi = L->lmax, lo = nmg->cheb_used * L->lmax;
   const PetscReal theta = 0.5 * (hi + lo), delta = 0.5 * (hi - lo), sigma = theta / delta;
   PetscReal       rho = 1.0 / sigma;
+  const nmg_box   B   = NMGLevelBox(L);
   float          *tmp;
 
   PetscFunctionBegin;
   /* after a first step from zero the direction is x itself; the last step keeps no direction */
   if (zero)
-    NMGKernelChebFirst(L, (float) (1.0 / theta), L->b, L->x);
+    nmg_kernel_cheb_first(&B, (float) (1.0 / theta), L->b, L->x);
   else {
     PetscCall(PCNeuralMGHaloFloat(L, L->x));
-    NMGKernelChebStep(L, 0.0f, (float) (1.0 / theta), L->x, L->b, NULL, L->degree > 1 ? L->p : NULL, L->t);
+    nmg_kernel_cheb_step(&B, 0.0f, (float) (1.0 / theta), L->x, L->b, NULL, L->degree > 1 ? L->p : NULL, L->t);
     tmp  = L->x;
     L->x = L->t;
     L->t = tmp;
@@ -35,7 +36,7 @@ static PetscErrorCode NMGSmooth(PC_NeuralMG *nmg, NMGLevel *L, PetscBool zero)
     const float    *pin  = (zero && k == 1) ? L->x : L->p;
 
     PetscCall(PCNeuralMGHaloFloat(L, L->x));
-    NMGKernelChebStep(L, (float) (rnew * rho), (float) (2.0 * rnew / delta), L->x, L->b, pin, k + 1 < L->degree ? L->p : NULL, L->t);
+    nmg_kernel_cheb_step(&B, (float) (rnew * rho), (float) (2.0 * rnew / delta), L->x, L->b, pin, k + 1 < L->degree ? L->p : NULL, L->t);
     tmp  = L->x;
     L->x = L->t;
     L->t = tmp;
@@ -49,6 +50,7 @@ PetscErrorCode PCNeuralMGCycle(PC pc, PetscInt l, PetscBool zero)
 {
   PC_NeuralMG *nmg = (PC_NeuralMG *) pc->data;
   NMGLevel    *L   = &nmg->lev[l], *C;
+  nmg_box      B, BC;
   PetscInt     gamma;
 
   PetscFunctionBegin;
@@ -57,16 +59,18 @@ PetscErrorCode PCNeuralMGCycle(PC pc, PetscInt l, PetscBool zero)
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   C     = &nmg->lev[l + 1];
+  B     = NMGLevelBox(L);
+  BC    = NMGLevelBox(C);
   gamma = L->gamma;
   PetscCall(NMGSmooth(nmg, L, zero));
   for (PetscInt g = 0; g < gamma; g++) {
     PetscCall(PCNeuralMGHaloFloat(L, L->x));
-    NMGKernelResidual(L, L->x, L->b, L->t); /* t is free between the smoothings */
+    nmg_kernel_residual(&B, L->x, L->b, L->t); /* t is free between the smoothings */
     if (L->straddle) PetscCall(PCNeuralMGHaloFloat(L, L->t));
-    NMGKernelRestrict(L, L->t, C, C->b);
+    nmg_kernel_restrict(&B, L->t, &BC, C->b);
     PetscCall(PCNeuralMGCycle(pc, l + 1, PETSC_TRUE));
     if (L->straddle) PetscCall(PCNeuralMGHaloFloat(C, C->x));
-    NMGKernelProlongAdd(L, (float) (g ? L->alpha2 : L->alpha), L->x, C, C->x);
+    nmg_kernel_prolong_add(&B, (float) (g ? L->alpha2 : L->alpha), L->x, &BC, C->x);
   }
   PetscCall(NMGSmooth(nmg, L, PETSC_FALSE));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -90,18 +94,18 @@ static void NMGCost(PC_NeuralMG *nmg, PetscLogDouble *flops, PetscLogDouble *byt
     {
       const PetscInt gamma = (nmg->cycle == PC_NEURALMG_CYCLE_W && l + 2 < nmg->nlevels) ? 2 : 1;
       const PetscInt k     = L->degree;
-      /* a stencil step: 13 flops of stencil, 6 of update; reads d,cx,cy,cz,w,b,x (28 bytes),
-         the previous direction (4) unless there is none or it is x, writes xo (4) and the
-         new direction (4) unless it is the last step. The zero-guess step: 2 flops, 12 bytes */
-      PetscLogDouble sb = 12, sf = 2;
-      for (PetscInt s = 2; s <= k; s++) sb += 32 + (s > 2 ? 4 : 0) + (s < k ? 4 : 0);
-      for (PetscInt s = 1; s <= k; s++) sb += 32 + (s > 1 ? 4 : 0) + (s < k ? 4 : 0);
+      /* a stencil step: 13 flops of stencil, 6 of update; streams the previous direction
+         unless there is none or it is x, and stores the new one unless it is the last
+         step. The zero-guess step: 2 flops. Bytes per cell: nmgkernels.h */
+      PetscLogDouble sb = NMG_BYTES_CHEB_FIRST, sf = 2;
+      for (PetscInt s = 2; s <= k; s++) sb += NMG_BYTES_CHEB_STEP(s > 2, s < k);
+      for (PetscInt s = 1; s <= k; s++) sb += NMG_BYTES_CHEB_STEP(s > 1, s < k);
       sf += 19 * (2 * k - 1);
       f += visits * n * sf;
       b += visits * n * sb;
-      /* per coarse correction: residual (14 flops, 28 bytes), restriction (1, 4.5), prolongation (2, 8.5) */
+      /* per coarse correction: residual (14 flops), restriction (1), prolongation (2) */
       f += visits * gamma * n * 17;
-      b += visits * gamma * n * 41;
+      b += visits * gamma * n * (NMG_BYTES_RESIDUAL + NMG_BYTES_RESTRICT + NMG_BYTES_PROLONG_ADD);
       visits *= gamma;
     }
   }
