@@ -10,7 +10,8 @@
    - fno: a 2-D Fourier neural operator (Li et al., FNO2d as in the
      reference) on the channels (x, t) normalised to [0, 1] and the initial
      condition u0(x) broadcast over time: a pointwise lift to `width`
-     channels, zero padding by `pad` points at the end of each axis, `depth`
+     channels, zero padding by at least `pad` points at the end of each axis
+     (up to a length with prime factors 2, 3, 5, 7 only), `depth`
      Fourier layers z = K h + W h + b (K keeps `modes` Fourier modes per axis
      through FFTW real FFTs, GELU after every layer but the last), the crop
      and a pointwise projection width -> fc (GELU) -> nout. It always
@@ -37,7 +38,7 @@ typedef struct {
   PetscInt width; /* channels of the Fourier layers */
   PetscInt depth; /* Fourier layers (>= 1) */
   PetscInt fc;    /* hidden width of the projection */
-  PetscInt pad;   /* zero padding at the end of each axis (>= 0) */
+  PetscInt pad;   /* zero padding at the end of each axis (>= 0; rounded up to an FFT-friendly length) */
 } DeepCDMoeFNOOptions;
 
 typedef struct _n_DeepCDMoeBackbone *DeepCDMoeBackbone;

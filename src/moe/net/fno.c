@@ -50,6 +50,18 @@ typedef struct {
   PetscInt   ptscap;
 } FNO;
 
+/* the smallest n' >= n whose prime factors are 2, 3, 5 and 7 (FFTW is fast there; a prime length is not) */
+static PetscInt fft_size(PetscInt n)
+{
+  for (PetscInt m = n;; m++) {
+    PetscInt r = m;
+
+    for (PetscInt p = 2; p <= 7; p++)
+      while (r % p == 0) r /= p;
+    if (r == 1) return m;
+  }
+}
+
 /* the kept mode number q = (s*m0 + a)*m1 + b and its position in a channel's half-spectrum */
 static inline PetscInt mode_index(const FNO *f, PetscInt q, PetscInt *k1)
 {
@@ -415,7 +427,8 @@ static PetscErrorCode fft_alloc(size_t bytes, void *p)
 . bb - the backbone; its inputs are 3 channels: x and t normalised to [0, 1] and u0(x)
 
   Notes:
-  The modes kept per axis are min(modes, n0/2) in t and min(modes, (n1+1)/2) in x on the padded grid (n0 = nt + pad, n1 = nx + pad).
+  The grid is padded with at least pad zeros at the end of each axis, up to the next length whose prime factors are 2, 3, 5, 7
+  (n0 >= nt + pad in t, n1 >= nx + pad in x). The modes kept per axis are min(modes, n0/2) in t and min(modes, (n1+1)/2) in x.
 
   Level: intermediate
 @*/
@@ -438,7 +451,7 @@ PetscErrorCode DeepCDMoeBackboneCreateFNO(const DeepCDMoeGrid *g, const DeepCDMo
   f->o    = *o;
   f->out  = out;
   f->nx = g->nx, f->nt = g->nt, f->P = g->nx * g->nt;
-  f->n0 = g->nt + o->pad, f->n1 = g->nx + o->pad, f->Pp = f->n0 * f->n1;
+  f->n0 = fft_size(g->nt + o->pad), f->n1 = fft_size(g->nx + o->pad), f->Pp = f->n0 * f->n1;
   f->nc = f->n1 / 2 + 1, f->S = f->n0 * f->nc;
   f->m0 = PetscMin(o->modes, f->n0 / 2), f->m1 = PetscMin(o->modes, (f->n1 + 1) / 2), f->nm = 2 * f->m0 * f->m1;
   f->W = W = o->width, f->fc = o->fc, f->nout = nout;
