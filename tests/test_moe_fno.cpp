@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 #include <deepcd/moe.h>
+#include "test_util.h"
 
 namespace {
 
@@ -35,17 +36,6 @@ struct Fno {
   }
 };
 
-std::vector<double> Random(size_t n, unsigned seed)
-{
-  std::vector<double> v(n);
-  unsigned long       s = seed * 2654435761ul + 1;
-  for (auto &x : v) {
-    s = s * 6364136223846793005ul + 1442695040888963407ul;
-    x = (double) (s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
-  }
-  return v;
-}
-
 // L = sum_k Ybar_k Y_k at the points pts (empty: all)
 double Loss(Fno &f, const std::vector<double> &theta, const std::vector<PetscInt> &pts, const std::vector<double> &Ybar)
 {
@@ -63,10 +53,10 @@ void CheckGradient(PetscInt nx, PetscInt nt, DeepCDMoeFNOOptions o, DeepCDMoeAct
 {
   Fno f(nx, nt, o, 3, out, 7);
   ASSERT_EQ(f.nin, 3);
-  auto r = Random(f.n, 3);
+  auto r = RandomVector(f.n, 3);
   for (PetscInt k = 0; k < f.n; k++) f.theta[k] += 0.3 * r[k];
   const PetscInt      npts = pts.empty() ? nx * nt : (PetscInt) pts.size();
-  std::vector<double> Ybar = Random(npts * f.nout, 5), g(f.n, 0.0);
+  std::vector<double> Ybar = RandomVector(npts * f.nout, 5), g(f.n, 0.0);
   Loss(f, f.theta, pts, Ybar);
   ASSERT_EQ(DeepCDMoeBackboneBackward(f.bb, f.theta.data(), Ybar.data(), g.data()), 0);
   double gmax = 0, errmax = 0;

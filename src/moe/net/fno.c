@@ -85,47 +85,61 @@ static void hermitian_column(const FNO *f, PetscReal *Y)
   }
 }
 
+/* C (m x n, column-major) = op(A) op(B) + beta C through PETSc's BLAS */
+static PetscErrorCode gemm(const char *ta, const char *tb, PetscInt m, PetscInt n, PetscInt k, const PetscReal *A, PetscInt lda, const PetscReal *B, PetscInt ldb, PetscReal beta, PetscReal *C, PetscInt ldc)
+{
+  const PetscReal one = 1.0;
+  PetscBLASInt    bm, bn, bk, bla, blb, blc;
+
+  PetscFunctionBegin;
+  PetscCall(PetscBLASIntCast(m, &bm));
+  PetscCall(PetscBLASIntCast(n, &bn));
+  PetscCall(PetscBLASIntCast(k, &bk));
+  PetscCall(PetscBLASIntCast(lda, &bla));
+  PetscCall(PetscBLASIntCast(ldb, &blb));
+  PetscCall(PetscBLASIntCast(ldc, &blc));
+  PetscCallBLAS("BLASgemm", BLASgemm_(ta, tb, &bm, &bn, &bk, &one, A, &bla, B, &blb, &beta, C, &blc));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* pointwise linear map of n points: Z (n x out, column-major, ldz) = A (n x in, lda) M + b (beta 0) or += (beta 1, no bias);
    M stored row-major in x out */
 static PetscErrorCode pw_forward(PetscInt n, PetscInt in, PetscInt out, const PetscReal *A, PetscInt lda, const PetscReal *M, const PetscReal *b, PetscReal *Z, PetscInt ldz, PetscReal beta)
 {
-  const PetscReal one = 1.0;
-  PetscBLASInt    bn, bin, bout, bla, blz;
-
   PetscFunctionBegin;
-  PetscCall(PetscBLASIntCast(n, &bn));
-  PetscCall(PetscBLASIntCast(in, &bin));
-  PetscCall(PetscBLASIntCast(out, &bout));
-  PetscCall(PetscBLASIntCast(lda, &bla));
-  PetscCall(PetscBLASIntCast(ldz, &blz));
   if (b)
     for (PetscInt o = 0; o < out; o++)
       for (PetscInt p = 0; p < n; p++) Z[o * ldz + p] = (beta != 0.0 ? beta * Z[o * ldz + p] : 0.0) + b[o];
   else if (beta == 0.0)
     for (PetscInt o = 0; o < out; o++) PetscCall(PetscArrayzero(Z + o * ldz, n));
-  PetscCallBLAS("BLASgemm", BLASgemm_("N", "T", &bn, &bout, &bin, &one, A, &bla, M, &bout, &one, Z, &blz));
+  PetscCall(gemm("N", "T", n, out, in, A, lda, M, out, 1.0, Z, ldz));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* its backward: dM += A^T dZ (stored row-major in x out), db += column sums of dZ, dA = dZ M^T (set; dA may be NULL) */
 static PetscErrorCode pw_backward(PetscInt n, PetscInt in, PetscInt out, const PetscReal *A, PetscInt lda, const PetscReal *M, const PetscReal *dZ, PetscInt ldz, PetscReal *dM, PetscReal *db, PetscReal *dA, PetscInt ldda)
 {
-  const PetscReal one = 1.0, zero = 0.0;
-  PetscBLASInt    bn, bin, bout, bla, blz, blda;
-
   PetscFunctionBegin;
-  PetscCall(PetscBLASIntCast(n, &bn));
-  PetscCall(PetscBLASIntCast(in, &bin));
-  PetscCall(PetscBLASIntCast(out, &bout));
-  PetscCall(PetscBLASIntCast(lda, &bla));
-  PetscCall(PetscBLASIntCast(ldz, &blz));
-  PetscCall(PetscBLASIntCast(ldda, &blda));
   /* dM as column-major out x in: dZ^T A */
-  PetscCallBLAS("BLASgemm", BLASgemm_("T", "N", &bout, &bin, &bn, &one, dZ, &blz, A, &bla, &one, dM, &bout));
+  PetscCall(gemm("T", "N", out, in, n, dZ, ldz, A, lda, 1.0, dM, out));
   for (PetscInt o = 0; o < out; o++)
     for (PetscInt p = 0; p < n; p++) db[o] += dZ[o * ldz + p];
-  if (dA) PetscCallBLAS("BLASgemm", BLASgemm_("N", "N", &bn, &bin, &bout, &one, dZ, &blz, M, &bout, &zero, dA, &blda));
+  if (dA) PetscCall(gemm("N", "N", n, in, out, dZ, ldz, M, out, 0.0, dA, ldda));
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* the kept modes of the real FFT of the W channels of H (W x Pp): M[c][q] = s_k1 rfft(H)[c][k], s_0 for k1 = 0, s_1 otherwise */
+static void forward_modes(FNO *f, const PetscReal *H, double s0, double s1, PetscReal *M)
+{
+  fftw_execute_dft_r2c(f->r2c, (double *) H, (fftw_complex *) f->cw);
+  for (PetscInt c = 0; c < f->W; c++)
+    for (PetscInt q = 0; q < f->nm; q++) {
+      PetscInt     k1, pos = mode_index(f, q, &k1);
+      const double sc = k1 ? s1 : s0;
+
+      M[2 * (c * f->nm + q) + 0] = sc * f->cw[2 * (c * f->S + pos) + 0];
+      M[2 * (c * f->nm + q) + 1] = sc * f->cw[2 * (c * f->S + pos) + 1];
+    }
 }
 
 /* Z = spectral convolution of H with the weights R (W x Pp each); keeps the kept modes of H in Xh */
@@ -134,14 +148,7 @@ static void spectral_forward(FNO *f, const PetscReal *R, const PetscReal *H, Pet
   const PetscInt W = f->W, nm = f->nm;
   const double   scale = 1.0 / (double) f->Pp;
 
-  fftw_execute_dft_r2c(f->r2c, (double *) H, (fftw_complex *) f->cw);
-  for (PetscInt c = 0; c < W; c++)
-    for (PetscInt q = 0; q < nm; q++) {
-      PetscInt k1, pos = mode_index(f, q, &k1);
-
-      Xh[2 * (c * nm + q) + 0] = f->cw[2 * (c * f->S + pos) + 0];
-      Xh[2 * (c * nm + q) + 1] = f->cw[2 * (c * f->S + pos) + 1];
-    }
+  forward_modes(f, H, 1.0, 1.0, Xh);
   memset(f->cw, 0, 2 * sizeof(double) * (size_t) (W * f->S));
   for (PetscInt q = 0; q < nm; q++) {
     const PetscReal *Rq = R + 2 * q * W * W;
@@ -170,16 +177,7 @@ static void spectral_backward(FNO *f, const PetscReal *R, const PetscReal *Xh, c
   const PetscInt W = f->W, nm = f->nm;
   const double   scale = 1.0 / (double) f->Pp;
 
-  fftw_execute_dft_r2c(f->r2c, (double *) dZ, (fftw_complex *) f->cw);
-  /* g[o][q] = c_k1/N rfft(dZ)[o][k] */
-  for (PetscInt o = 0; o < W; o++)
-    for (PetscInt q = 0; q < nm; q++) {
-      PetscInt     k1, pos = mode_index(f, q, &k1);
-      const double c = (k1 ? 2.0 : 1.0) * scale;
-
-      f->mix[2 * (o * nm + q) + 0] = c * f->cw[2 * (o * f->S + pos) + 0];
-      f->mix[2 * (o * nm + q) + 1] = c * f->cw[2 * (o * f->S + pos) + 1];
-    }
+  forward_modes(f, dZ, scale, 2.0 * scale, f->mix); /* g[o][q] = c_k1/N rfft(dZ)[o][k] */
   memset(f->cw, 0, 2 * sizeof(double) * (size_t) (W * f->S));
   for (PetscInt q = 0; q < nm; q++) {
     const PetscReal *Rq  = R + 2 * q * W * W;
@@ -219,15 +217,10 @@ static PetscErrorCode fno_forward(DeepCDMoeBackbone bb, const PetscReal X[], con
   /* lift on the grid, then zero padding */
   {
     const PetscReal *A = theta + f->off_lift, *b = A + nin * W;
-    const PetscReal  one = 1.0, zero = 0.0;
-    PetscBLASInt     bP, bW, bin;
 
-    PetscCall(PetscBLASIntCast(P, &bP));
-    PetscCall(PetscBLASIntCast(W, &bW));
-    PetscCall(PetscBLASIntCast(nin, &bin));
     /* dHc as work (P x W col-major) = X (row-major P x nin) A (row-major nin x W) */
     PetscCall(PetscArraycpy(f->X, X, P * nin));
-    PetscCallBLAS("BLASgemm", BLASgemm_("T", "T", &bP, &bW, &bin, &one, X, &bin, A, &bW, &zero, f->dHc, &bP));
+    PetscCall(gemm("T", "T", P, W, nin, X, nin, A, W, 0.0, f->dHc, P));
     PetscCall(PetscArrayzero(f->H[0], W * Pp));
     for (PetscInt c = 0; c < W; c++)
       for (PetscInt j = 0; j < f->nt; j++)
@@ -311,14 +304,9 @@ static PetscErrorCode fno_backward(DeepCDMoeBackbone bb, const PetscReal theta[]
   for (PetscInt c = 0; c < W; c++)
     for (PetscInt j = 0; j < f->nt; j++) PetscCall(PetscArraycpy(dHc + c * P + j * f->nx, dH + c * Pp + j * f->n1, f->nx));
   {
-    PetscReal      *dA = thetabar + f->off_lift, *db = dA + nin * W;
-    const PetscReal one = 1.0;
-    PetscBLASInt    bP, bW, bin;
+    PetscReal *dA = thetabar + f->off_lift, *db = dA + nin * W;
 
-    PetscCall(PetscBLASIntCast(P, &bP));
-    PetscCall(PetscBLASIntCast(W, &bW));
-    PetscCall(PetscBLASIntCast(nin, &bin));
-    PetscCallBLAS("BLASgemm", BLASgemm_("T", "T", &bW, &bin, &bP, &one, dHc, &bP, f->X, &bin, &one, dA, &bW));
+    PetscCall(gemm("T", "T", W, nin, P, dHc, P, f->X, nin, 1.0, dA, W));
     for (PetscInt c = 0; c < W; c++)
       for (PetscInt p = 0; p < P; p++) db[c] += dHc[c * P + p];
   }
@@ -486,11 +474,7 @@ PetscErrorCode DeepCDMoeBackboneCreateFNO(const DeepCDMoeGrid *g, const DeepCDMo
     f->c2r = fftw_plan_many_dft_c2r(2, dims, (int) W, (fftw_complex *) f->cw, NULL, 1, (int) f->S, f->rw, NULL, 1, (int) f->Pp, FFTW_ESTIMATE);
   }
   PetscCheck(f->r2c && f->c2r, PETSC_COMM_SELF, PETSC_ERR_LIB, "moe fno: FFTW could not plan the %" PetscInt_FMT " x %" PetscInt_FMT " transforms", f->n0, f->n1);
-  n->ops.inputs     = fno_inputs;
-  n->ops.initialize = fno_initialize;
-  n->ops.forward    = fno_forward;
-  n->ops.backward   = fno_backward;
-  n->ops.destroy    = fno_destroy;
-  *bb               = n;
+  n->ops = (DeepCDMoeBackboneOps){ fno_inputs, fno_initialize, fno_forward, fno_backward, fno_destroy };
+  *bb    = n;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -348,11 +348,7 @@ PetscErrorCode DeepCDMoeBackboneCreateMLP(DeepCDMoeMLP mlp, DeepCDMoeBackbone *b
   n->type = DEEPCD_MOE_BACKBONE_MLP;
   n->data = b;
   PetscCall(DeepCDMoeMLPGetSizes(mlp, &n->nin, &n->nout, &n->nparams));
-  n->ops.inputs     = mlp_inputs;
-  n->ops.initialize = mlp_initialize;
-  n->ops.forward    = mlp_forward;
-  n->ops.backward   = mlp_backward;
-  n->ops.destroy    = mlp_destroy;
-  *bb               = n;
+  n->ops = (DeepCDMoeBackboneOps){ mlp_inputs, mlp_initialize, mlp_forward, mlp_backward, mlp_destroy };
+  *bb    = n;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
