@@ -53,7 +53,7 @@ TEST(CliMoe, BadInputFailsWithOneLine)
     { "train --pde heat -moe_lm_gatol nan -o " + out, "-moe_lm_gatol nan: must be finite" },
     { "train --pde heat -moe_lm_max_it 4294967298 -o " + out, "option -moe_lm_max_it: 4294967298 is out of range" },
     { "train --pde heat --backbone cnn -o " + out, "option --backbone: 'cnn' is not mlp or fno" },
-    { "train --pde heat --modes 4 -o " + out, "option --modes 4: only the fno backbone has Fourier modes" },
+    { "train --pde heat --backbone mlp --modes 4 -o " + out, "option --modes 4: only the fno backbone has Fourier modes" },
     { "train --pde heat --backbone fno --modes 0 -o " + out, "option --modes: '0' must be at least 1" },
     { "train --pde heat --backbone fno --depth 0 -o " + out, "option --depth 0: the fno needs at least 1 Fourier layer" },
     { "train --pde heat --backbone fno -moe_fno_pad -1 -o " + out, "-moe_fno_pad -1: must be non-negative" },
