@@ -9,7 +9,8 @@
 #  2. scaling: time per training step and per inference against the total
 #     number of PDE rows (10^2 .. 10^5, equal total for K = 1 and K = 4) on
 #     diffusion-sorption, K = 1 on 1 rank, K = 4 on 1 and 2 ranks (K = 1 cannot
-#     use a second rank: an expert lives on one rank).
+#     use a second rank: an expert lives on one rank), with the default backbone
+#     (fno since 2026-12-07; the tables in docs/results.md of 2026-11-23 used the mlp).
 # Prints Markdown tables and writes them, a JSON copy and PNG plots (loss
 # curves, prediction vs reference, the scaling curve) to the output dir.
 # Usage: bench/moe.sh   (env: STEPS=300 accuracy steps, SEEDS="1 2 3",
