@@ -27,7 +27,7 @@ static void usage(FILE *f)
              "  --model M            hard (default: u = B w, w solved per expert) or soft\n"
              "  --experts KX,KT      expert grid of the hard model (default 2,2; 1,1 = global)\n"
              "  --basis N            basis functions (default 16)\n"
-             "  --backbone B         basis network: fno (default; Fourier neural operator) or mlp\n"
+             "  --backbone B         basis network: mlp or fno (Fourier neural operator); default mlp, diffsorp fno\n"
              "  --width W, --depth D mlp: hidden layers (default 32, 2); fno: channels, Fourier layers (16, 4)\n"
              "  --modes M            fno: Fourier modes per axis (default 8)\n"
              "  --grid NX,NT         space-time grid (default 64,32; diffsorp 128,51)\n"

@@ -35,7 +35,7 @@ static PetscErrorCode register_events(void)
 . type - the problem ("heat", "burgers", "diffsorp" or a registered name)
 
   Output Parameter:
-. o - hard model, 2 x 2 experts, N = 16, the fno backbone with its default sizes (DeepCDMoeTrainOptionsSetBackbone(); GELU basis head), grid 64 x 32 (diffsorp: 128 x 51),
+. o - hard model, 2 x 2 experts, N = 16, the mlp backbone (diffsorp: the fno) with its default sizes (DeepCDMoeTrainOptionsSetBackbone(); GELU basis head), grid 64 x 32 (diffsorp: 128 x 51),
       400 PDE points per expert, 200 steps, batch 4, 64 training and 8 held-out instances, Adam lr 1e-3 halved every 800 steps down to 1e-4
       (the reference's schedule), clip 1, the reference's unsquared-norm loss in the equation's units with weights 1, seed 0, held-out error every 50 steps, ridge 1e-4, exact Hessian, global conditions,
       DeepCDMoeLMOptionsDefault() (diffsorp: w0 = 1, as in the reference)
@@ -53,7 +53,8 @@ PetscErrorCode DeepCDMoeTrainOptionsDefault(const char type[], DeepCDMoeTrainOpt
   o->kx    = 2;
   o->kt    = 2;
   o->N     = 16;
-  PetscCall(DeepCDMoeTrainOptionsSetBackbone(o, DEEPCD_MOE_BACKBONE_FNO)); /* measured: docs/results.md, 2026-12-07 */
+  /* measured (docs/results.md, 2026-12-07): the fno on diffusion-sorption, the mlp on heat (the fno's basis collapsed) and Burgers */
+  PetscCall(DeepCDMoeTrainOptionsSetBackbone(o, diffsorp ? DEEPCD_MOE_BACKBONE_FNO : DEEPCD_MOE_BACKBONE_MLP));
   o->nx            = diffsorp ? 128 : 64;
   o->nt            = diffsorp ? 51 : 32;
   o->points        = 400;
