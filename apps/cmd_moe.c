@@ -27,7 +27,9 @@ static void usage(FILE *f)
              "  --model M            hard (default: u = B w, w solved per expert) or soft\n"
              "  --experts KX,KT      expert grid of the hard model (default 2,2; 1,1 = global)\n"
              "  --basis N            basis functions (default 16)\n"
-             "  --width W, --depth D hidden layers of the network (default 32, 2)\n"
+             "  --backbone B         basis network: mlp or fno (Fourier neural operator); default mlp, diffsorp fno\n"
+             "  --width W, --depth D mlp: hidden layers (default 32, 2); fno: channels, Fourier layers (16, 4)\n"
+             "  --modes M            fno: Fourier modes per axis (default 8)\n"
              "  --grid NX,NT         space-time grid (default 64,32; diffsorp 128,51)\n"
              "  --points M           PDE rows per expert (default 400; 0 = all)\n"
              "  --steps S, --batch B Adam steps and instances per step (default 200, 4)\n"
@@ -47,11 +49,12 @@ static void usage(FILE *f)
              "  --plot PNG           prediction vs reference of the first held-out instance\n"
              "PETSc options: -moe_lm_* (the per-expert solve), -moe_ridge, -moe_hessian exact|gn,\n"
              "  -moe_conditions global|local, -moe_loss norm|mse,\n"
-             "  -moe_loss_unscaled true|false, -moe_<pde>_<constant>, -moe_ref_cells, -moe_ref_rtol.\n");
+             "  -moe_loss_unscaled true|false, -moe_<pde>_<constant>, -moe_ref_cells, -moe_ref_rtol,\n"
+             "  -moe_fno_fc (projection width, default 64), -moe_fno_pad (padding, default 8).\n");
 }
 
 typedef struct {
-  const char *cmd, *run, *pde, *model, *experts, *basis, *width, *depth, *grid, *points, *steps, *batch, *ntrain, *ntest;
+  const char *cmd, *run, *pde, *model, *backbone, *modes, *experts, *basis, *width, *depth, *grid, *points, *steps, *batch, *ntrain, *ntest;
   const char *lr, *decay, *clip, *weights, *seed, *eval_every, *ckpt_every, *resume, *plot, *out;
 } MoeArgs;
 
@@ -62,6 +65,8 @@ static int split_args(int argc, char **argv, MoeArgs *a, char **pargv, int *parg
   const DeepCDCLIOption opts[] = {
     { "--pde", &a->pde, NULL },
     { "--model", &a->model, NULL },
+    { "--backbone", &a->backbone, NULL },
+    { "--modes", &a->modes, NULL },
     { "--experts", &a->experts, NULL },
     { "--basis", &a->basis, NULL },
     { "--width", &a->width, NULL },
@@ -179,6 +184,25 @@ static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
     PetscCheck(soft || hard, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --model: '%s' is not soft or hard", a->model);
     o->model = soft ? DEEPCD_MOE_MODEL_SOFT : DEEPCD_MOE_MODEL_HARD;
   }
+  if (a->backbone) {
+    PetscInt k;
+
+    for (k = 0; k < 2; k++) {
+      PetscBool same;
+
+      PetscCall(PetscStrcmp(a->backbone, DeepCDMoeBackboneTypes[k], &same));
+      if (same) break;
+    }
+    PetscCheck(k < 2, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --backbone: '%s' is not mlp or fno", a->backbone);
+    PetscCall(DeepCDMoeTrainOptionsSetBackbone(o, (DeepCDMoeBackboneType) k));
+  }
+  PetscCheck(!a->modes || o->backbone == DEEPCD_MOE_BACKBONE_FNO, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --modes %s: only the fno backbone has Fourier modes", a->modes);
+  if (a->modes) PetscCall(DeepCDCLIParseInt("moe", "--modes", a->modes, &o->modes));
+  PetscCheck(!a->modes || o->modes >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option --modes: '%s' must be at least 1", a->modes);
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-moe_fno_fc", &o->fc, NULL));
+  PetscCheck(o->fc >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_fno_fc %" PetscInt_FMT ": must be at least 1", o->fc);
+  PetscCall(PetscOptionsGetInt(NULL, NULL, "-moe_fno_pad", &o->pad, NULL));
+  PetscCheck(o->pad >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_fno_pad %" PetscInt_FMT ": must be non-negative", o->pad);
   if (a->experts) {
     PetscCall(parse_ints("--experts", a->experts, 2, v));
     o->kx = v[0], o->kt = v[1];
@@ -190,6 +214,7 @@ static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
   if (a->basis) PetscCall(DeepCDCLIParseInt("moe", "--basis", a->basis, &o->N));
   if (a->width) PetscCall(DeepCDCLIParseInt("moe", "--width", a->width, &o->width));
   if (a->depth) PetscCall(DeepCDCLIParseInt("moe", "--depth", a->depth, &o->depth));
+  PetscCheck(o->backbone == DEEPCD_MOE_BACKBONE_MLP || o->depth >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option --depth %s: the fno needs at least 1 Fourier layer", a->depth);
   if (a->points) PetscCall(DeepCDCLIParseInt("moe", "--points", a->points, &o->points));
   if (a->steps) PetscCall(DeepCDCLIParseInt("moe", "--steps", a->steps, &o->steps));
   if (a->batch) PetscCall(DeepCDCLIParseInt("moe", "--batch", a->batch, &o->batch));
@@ -333,7 +358,7 @@ static PetscErrorCode train(const MoeArgs *a)
       PetscCall(default_plot(a->out, "-loss.png", png, sizeof(png)));
     PetscCall(plot_history(t, png));
   }
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd moe train: %s, %s model, %" PetscInt_FMT "x%" PetscInt_FMT " experts on %d rank%s, %" PetscInt_FMT " parameters, %" PetscInt_FMT " steps in %.2f s; held-out relative L2 error %.3f%% -> %s\n", a->pde, DeepCDMoeModelTypes[o.model], o.kx, o.kt, size,
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd moe train: %s, %s model, %s backbone, %" PetscInt_FMT "x%" PetscInt_FMT " experts on %d rank%s, %" PetscInt_FMT " parameters, %" PetscInt_FMT " steps in %.2f s; held-out relative L2 error %.3f%% -> %s\n", a->pde, DeepCDMoeModelTypes[o.model], DeepCDMoeBackboneTypes[o.backbone], o.kx, o.kt, size,
                         size > 1 ? "s" : "", nth, o.steps - step, (double) (t1 - t0), 100.0 * (double) mean, a->out));
   PetscCall(DeepCDMoeTrainerDestroy(&t));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -390,7 +415,7 @@ static PetscErrorCode eval(const MoeArgs *a)
   PetscCall(DeepCDMoeTrainerEvaluate(t, err, NULL, &mean));
   PetscCall(DeepCDMoeTrainerGetTimings(t, NULL, &tinfer));
   PetscCall(DeepCDMoeTrainerGetPDE(t, &pde));
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s: %s, %s model, %" PetscInt_FMT "x%" PetscInt_FMT " experts, after %" PetscInt_FMT " steps\n", a->run, pde->type, DeepCDMoeModelTypes[o->model], o->kx, o->kt, step));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s: %s, %s model, %s backbone, %" PetscInt_FMT "x%" PetscInt_FMT " experts, after %" PetscInt_FMT " steps\n", a->run, pde->type, DeepCDMoeModelTypes[o->model], DeepCDMoeBackboneTypes[o->backbone], o->kx, o->kt, step));
   for (PetscInt k = 0; k < o->ntest; k++) {
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  held-out %3" PetscInt_FMT "  params", k));
     for (PetscInt l = 0; l < np; l++) PetscCall(PetscPrintf(PETSC_COMM_WORLD, " %8.4f", (double) param[k * np + l]));

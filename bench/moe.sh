@@ -9,11 +9,13 @@
 #  2. scaling: time per training step and per inference against the total
 #     number of PDE rows (10^2 .. 10^5, equal total for K = 1 and K = 4) on
 #     diffusion-sorption, K = 1 on 1 rank, K = 4 on 1 and 2 ranks (K = 1 cannot
-#     use a second rank: an expert lives on one rank).
+#     use a second rank: an expert lives on one rank), with the default backbone
+#     (fno since 2026-12-07; the tables in docs/results.md of 2026-11-23 used the mlp).
 # Prints Markdown tables and writes them, a JSON copy and PNG plots (loss
 # curves, prediction vs reference, the scaling curve) to the output dir.
 # Usage: bench/moe.sh   (env: STEPS=300 accuracy steps, SEEDS="1 2 3",
-#        PDES="heat burgers diffsorp", EXTRA="" more options for every accuracy run (e.g. "-moe_loss mse"),
+#        PDES="heat burgers diffsorp", BACKBONE=mlp|fno the basis network of every accuracy run
+#        (default: the trainer's), EXTRA="" more options for every accuracy run (e.g. "-moe_loss mse"),
 #        SCALE_STEPS=3, POINTS="100 1000 10000 100000", SKIP_ACCURACY=1 (only
 #        scaling), SKIP_SCALING=1 (only accuracy), OUT=out/bench,
 #        DEEPCD=build/bin/deepcd)
@@ -26,6 +28,8 @@ scale_steps=${SCALE_STEPS:-3}
 read -ra points <<< "${POINTS:-100 1000 10000 100000}"
 read -ra seeds <<< "${SEEDS:-1 2 3}"
 read -ra pdes <<< "${PDES:-heat burgers diffsorp}"
+backbone=()
+[ -n "${BACKBONE:-}" ] && backbone=(--backbone "$BACKBONE")
 mkdir -p "$out"
 export DEEPCD_PROGRESS=plain DEEPCD_PROGRESS_INTERVAL=60
 mpi() { mpiexec --allow-run-as-root --oversubscribe -n "$1" "${@:2}"; }
@@ -56,7 +60,7 @@ if [ -z "${SKIP_ACCURACY:-}" ]; then
         run="$out/${tag}_seed$seed.h5"
         t0=$(date +%s.%N)
         # shellcheck disable=SC2086
-        "$deepcd" moe train --pde "$pde" $opts --steps "$steps" --eval-every 50 --seed "$seed" --plot "$out/$tag-seed$seed-loss.png" -o "$run" ${EXTRA:-} | tail -1
+        "$deepcd" moe train --pde "$pde" $opts "${backbone[@]}" --steps "$steps" --eval-every 50 --seed "$seed" --plot "$out/$tag-seed$seed-loss.png" -o "$run" ${EXTRA:-} | tail -1
         t1=$(date +%s.%N)
         [ "$name" = MoE ] && [ "$seed" = "${seeds[0]}" ] && "$deepcd" moe eval "$run" --plot "$out/${pde}_prediction.png" > /dev/null
         errs="$errs $(values "$run" errors | tr '\n' ' ')"

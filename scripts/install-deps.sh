@@ -9,6 +9,7 @@ packages=(
   petsc-dev libslepc-real-dev
   libhdf5-openmpi-dev openmpi-bin libopenmpi-dev
   libgtest-dev libdnnl-dev gnuplot-nox
+  libfftw3-dev
   # An optimised BLAS/LAPACK behind Debian's libblas.so.3/liblapack.so.3
   # alternatives (PETSc, SLEPc and src/moe link those): the serial build, one
   # thread per MPI rank; netlib's reference BLAS is ~50x slower at dgemm.

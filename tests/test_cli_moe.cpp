@@ -52,6 +52,12 @@ TEST(CliMoe, BadInputFailsWithOneLine)
     { "train --pde heat -moe_ridge nan -o " + out, "-moe_ridge nan: must be finite and non-negative" },
     { "train --pde heat -moe_lm_gatol nan -o " + out, "-moe_lm_gatol nan: must be finite" },
     { "train --pde heat -moe_lm_max_it 4294967298 -o " + out, "option -moe_lm_max_it: 4294967298 is out of range" },
+    { "train --pde heat --backbone cnn -o " + out, "option --backbone: 'cnn' is not mlp or fno" },
+    { "train --pde heat --backbone mlp --modes 4 -o " + out, "option --modes 4: only the fno backbone has Fourier modes" },
+    { "train --pde heat --backbone fno --modes 0 -o " + out, "option --modes: '0' must be at least 1" },
+    { "train --pde heat --backbone fno --depth 0 -o " + out, "option --depth 0: the fno needs at least 1 Fourier layer" },
+    { "train --pde heat --backbone fno -moe_fno_pad -1 -o " + out, "-moe_fno_pad -1: must be non-negative" },
+    { "train --pde heat --backbone fno -moe_fno_fc 0 -o " + out, "-moe_fno_fc 0: must be at least 1" },
     { "eval", "no run file given" },
     { "frob", "unknown subcommand 'frob'" },
   };
@@ -97,6 +103,19 @@ TEST(CliMoe, TrainEvalResume)
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("the checkpoint has kx 2, this run 1"), std::string::npos) << r.err;
   EXPECT_FALSE(FileExists(dir + "/other.h5"));
+}
+
+// --backbone fno: the run file records it; eval rebuilds the FNO and reproduces the held-out errors.
+TEST(CliMoe, TrainEvalFno)
+{
+  const std::string dir = TestTempDir("cli_moe_fno");
+  CommandResult     r   = RunCommand(Cli() + "train --pde heat --backbone fno --depth 2 --modes 3 -moe_fno_fc 8 -moe_fno_pad 2 --experts 2,1 --steps 2 --eval-every 2" + kTiny + " -o " + dir + "/run.h5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("fno backbone"), std::string::npos) << r.out;
+  r = RunCommand(Cli() + "eval " + dir + "/run.h5 -o " + dir + "/eval.h5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("fno backbone"), std::string::npos) << r.out;
+  EXPECT_EQ(ReadDataset(dir + "/eval.h5", "errors"), ReadDataset(dir + "/run.h5", "errors"));
 }
 
 } // namespace

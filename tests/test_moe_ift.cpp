@@ -7,19 +7,9 @@
 #include <cstring>
 #include <vector>
 #include <deepcd/moe.h>
+#include "test_util.h"
 
 namespace {
-
-std::vector<double> Random(size_t n, unsigned seed)
-{
-  std::vector<double> v(n);
-  unsigned long       s = seed * 2654435761ul + 1;
-  for (auto &x : v) {
-    s = s * 6364136223846793005ul + 1442695040888963407ul;
-    x = (double) (s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
-  }
-  return v;
-}
 
 // L(theta) = 1/(2P) sum_p (u_p - ref_p)^2 with u from the experts.
 struct Chain {
@@ -98,7 +88,7 @@ double CheckGradient(const char *type, PetscInt kx, PetscInt kt, DeepCDMoeHessia
   const double        L     = c.Loss(c.theta, &grad);
   double              worst = 0;
   for (unsigned dir = 0; dir < 3; dir++) {
-    std::vector<double> d = Random(c.nth, 100 + dir), tp = c.theta, tm = c.theta;
+    std::vector<double> d = RandomVector(c.nth, 100 + dir), tp = c.theta, tm = c.theta;
     const double        h = 1e-5; // truncation-dominated: the error falls as h^2 down to h ~ 1e-6
     for (PetscInt k = 0; k < c.nth; k++) tp[k] += h * d[k], tm[k] -= h * d[k];
     const double fd = (c.Loss(tp, nullptr) - c.Loss(tm, nullptr)) / (2 * h);

@@ -7,20 +7,10 @@
 #include <cstring>
 #include <vector>
 #include <deepcd/moe.h>
+#include "test_util.h"
 #include <deepcd/private/petsccompat.h>
 
 namespace {
-
-std::vector<double> Random(size_t n, unsigned seed)
-{
-  std::vector<double> v(n);
-  unsigned long       s = seed * 2654435761ul + 1;
-  for (auto &x : v) {
-    s = s * 6364136223846793005ul + 1442695040888963407ul;
-    x = (double) (s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
-  }
-  return v;
-}
 
 // The forced problem: base PDE residual minus a grid forcing s, Dirichlet
 // and initial data from u*. Context of the registered create function.
@@ -85,7 +75,7 @@ DeepCDMoeConstraint MakeConstraint(DeepCDMoePDE pde, const DeepCDMoeGrid &g, Pet
   std::vector<PetscInt> pp, cp;
   for (PetscInt j = 1; j < g.nt; j++)
     for (PetscInt i = 1; i < g.nx - 1; i++) pp.push_back(j * g.nx + i);
-  auto r = Random(pp.size(), 99);
+  auto r = RandomVector(pp.size(), 99);
   for (size_t k = 0; k < pp.size(); k++) std::swap(pp[k], pp[k + (size_t) ((r[k] + 1) / 2 * (pp.size() - k - 1))]);
   pp.resize(std::min<size_t>(pp.size(), m));
   for (PetscInt i = 0; i < g.nx; i++) cp.push_back(i);
@@ -103,7 +93,7 @@ void RecoverKnownWeights(const char *basetype, double w0)
   ASSERT_EQ(DeepCDMoePDECreate(basetype, &gF.base), 0);
   DeepCDMoeGridSetUp(&gF.g, 24, 16, gF.base->xlo, gF.base->xhi, gF.base->t0, gF.base->t1);
   const PetscInt      P = gF.g.nx * gF.g.nt;
-  std::vector<double> B = Basis(gF.g, gF.base, N, 11, 2.0), wstar = Random(N, 5);
+  std::vector<double> B = Basis(gF.g, gF.base, N, 11, 2.0), wstar = RandomVector(N, 5);
   gF.u.assign(P, 0.0);
   for (PetscInt p = 0; p < P; p++)
     for (PetscInt l = 0; l < N; l++) gF.u[p] += B[p * N + l] * wstar[l];

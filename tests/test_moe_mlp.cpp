@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 #include <deepcd/moe.h>
+#include "test_util.h"
 
 namespace {
 
@@ -24,17 +25,6 @@ struct Net {
     DeepCDMoeMLPDestroy(&mlp);
   }
 };
-
-std::vector<double> Random(size_t n, unsigned seed)
-{
-  std::vector<double> v(n);
-  unsigned long       s = seed * 2654435761ul + 1;
-  for (auto &x : v) {
-    s = s * 6364136223846793005ul + 1442695040888963407ul;
-    x = (double) (s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
-  }
-  return v;
-}
 
 // L = sum_k Ybar_k Y_k for fixed Ybar: dL/dtheta is the backward of Ybar.
 double Loss(Net &net, PetscInt P, const std::vector<double> &X, const std::vector<double> &theta, const std::vector<double> &Ybar)
@@ -83,7 +73,7 @@ void CheckBackward(DeepCDMoeActivation h, DeepCDMoeActivation o)
 {
   const PetscInt      P = 37;
   Net                 net({ 4, 12, 10, 6 }, h, o, 3);
-  std::vector<double> X = Random(P * 4, 1), Ybar = Random(P * 6, 2), Y(P * 6);
+  std::vector<double> X = RandomVector(P * 4, 1), Ybar = RandomVector(P * 6, 2), Y(P * 6);
   std::vector<double> g(net.theta.size(), 0.0), Xbar(X.size());
 
   ASSERT_EQ(DeepCDMoeMLPForward(net.mlp, P, X.data(), net.theta.data(), Y.data()), 0);

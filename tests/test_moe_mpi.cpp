@@ -15,7 +15,7 @@ struct Result {
 };
 
 // L = 1/(2P) sum_p (u_p - ref_p)^2; gradient by implicit differentiation.
-Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt)
+Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt, DeepCDMoeBackboneType backbone)
 {
   Result         res;
   DeepCDMoePDE   pde;
@@ -23,13 +23,20 @@ Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt)
   const PetscInt N = 8;
   EXPECT_EQ(DeepCDMoePDECreate(type, &pde), 0);
   DeepCDMoeGridSetUp(&g, 40, 21, pde->xlo, pde->xhi, pde->t0, pde->t1);
-  const PetscInt P       = g.nx * g.nt;
-  PetscInt       width[] = { 2 + pde->nparam, 16, 16, N }, nth;
-  DeepCDMoeMLP   mlp;
-  EXPECT_EQ(DeepCDMoeMLPCreate(3, width, DEEPCD_MOE_ACT_TANH, DEEPCD_MOE_ACT_GELU, &mlp), 0);
-  DeepCDMoeMLPGetSizes(mlp, nullptr, nullptr, &nth);
+  const PetscInt    P       = g.nx * g.nt;
+  PetscInt          width[] = { 2 + pde->nparam, 16, 16, N }, nth;
+  DeepCDMoeBackbone net;
+  if (backbone == DEEPCD_MOE_BACKBONE_FNO) {
+    const DeepCDMoeFNOOptions fo = { 6, 6, 2, 8, 4 };
+    EXPECT_EQ(DeepCDMoeBackboneCreateFNO(&g, &fo, N, DEEPCD_MOE_ACT_GELU, &net), 0);
+  } else {
+    DeepCDMoeMLP mlp;
+    EXPECT_EQ(DeepCDMoeMLPCreate(3, width, DEEPCD_MOE_ACT_TANH, DEEPCD_MOE_ACT_GELU, &mlp), 0);
+    EXPECT_EQ(DeepCDMoeBackboneCreateMLP(mlp, &net), 0);
+  }
+  DeepCDMoeBackboneGetSizes(net, nullptr, nullptr, &nth);
   std::vector<double> theta(nth), B(P * N, 0.0), Bbar(P * N, 0.0), ref(P), ubar(P, 0.0);
-  DeepCDMoeMLPInitialize(mlp, 2, theta.data());
+  DeepCDMoeBackboneInitialize(net, 2, theta.data());
   for (PetscInt p = 0; p < P; p++) {
     DeepCDMoePoint pt;
     DeepCDMoeGridPoint(&g, p, &pt);
@@ -48,7 +55,7 @@ Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt)
   EXPECT_EQ(DeepCDMoeExpertsSetLMOptions(ex, &o), 0);
   EXPECT_EQ(DeepCDMoeExpertsSetUp(ex), 0);
   res.u.assign(P, 0.0);
-  EXPECT_EQ(DeepCDMoeExpertsBasisForward(ex, mlp, theta.data(), B.data()), 0);
+  EXPECT_EQ(DeepCDMoeExpertsBasisForward(ex, net, theta.data(), B.data()), 0);
   EXPECT_EQ(DeepCDMoeExpertsSolve(ex, B.data(), res.u.data()), 0);
   PetscInt ks, ke;
   DeepCDMoeExpertsGetOwnership(ex, &ks, &ke);
@@ -66,23 +73,23 @@ Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt)
   EXPECT_EQ(DeepCDMoeExpertsAllreduce(ex, 1, &res.L), 0);
   EXPECT_EQ(DeepCDMoeExpertsBackward(ex, B.data(), ubar.data(), Bbar.data()), 0);
   res.grad.resize(nth);
-  EXPECT_EQ(DeepCDMoeExpertsBasisBackward(ex, mlp, theta.data(), Bbar.data(), res.grad.data()), 0);
+  EXPECT_EQ(DeepCDMoeExpertsBasisBackward(ex, net, theta.data(), Bbar.data(), res.grad.data()), 0);
   EXPECT_EQ(DeepCDMoeExpertsGatherSolution(ex, res.u.data()), 0);
   DeepCDMoeExpertsDestroy(&ex);
-  DeepCDMoeMLPDestroy(&mlp);
+  DeepCDMoeBackboneDestroy(&net);
   DeepCDMoePDEDestroy(&pde);
   return res;
 }
 
-void Compare(const char *type, PetscInt kx, PetscInt kt)
+void Compare(const char *type, PetscInt kx, PetscInt kt, DeepCDMoeBackboneType backbone = DEEPCD_MOE_BACKBONE_MLP)
 {
   PetscMPIInt size;
   MPI_Comm_size(PETSC_COMM_WORLD, &size);
-  Result one = Run(PETSC_COMM_SELF, type, kx, kt), all = Run(PETSC_COMM_WORLD, type, kx, kt);
+  Result one = Run(PETSC_COMM_SELF, type, kx, kt, backbone), all = Run(PETSC_COMM_WORLD, type, kx, kt, backbone);
   double gmax = 0, gerr = 0, uerr = 0;
   for (size_t k = 0; k < one.grad.size(); k++) gmax = std::max(gmax, std::fabs(one.grad[k])), gerr = std::max(gerr, std::fabs(one.grad[k] - all.grad[k]));
   for (size_t p = 0; p < one.u.size(); p++) uerr = std::max(uerr, std::fabs(one.u[p] - all.u[p]));
-  PetscPrintf(PETSC_COMM_WORLD, "    %s, %dx%d experts on %d ranks vs 1: L %.15e vs %.15e; max |grad diff| %.2e (max |grad| %.2e); max |u diff| %.2e\n", type, (int) kx, (int) kt, size, all.L, one.L, gerr, gmax, uerr);
+  PetscPrintf(PETSC_COMM_WORLD, "    %s, %s, %dx%d experts on %d ranks vs 1: L %.15e vs %.15e; max |grad diff| %.2e (max |grad| %.2e); max |u diff| %.2e\n", type, DeepCDMoeBackboneTypes[backbone], (int) kx, (int) kt, size, all.L, one.L, gerr, gmax, uerr);
   EXPECT_NEAR(all.L, one.L, 1e-12 * one.L);
   EXPECT_LT(gerr, 1e-10 * gmax);
   EXPECT_LT(uerr, 1e-12);
@@ -101,6 +108,17 @@ TEST(MoeMPI, BurgersTwoByTwoExperts)
 TEST(MoeMPI, DiffSorpFourExpertsAlongX)
 {
   Compare(DEEPCD_MOE_PDE_DIFFSORP, 4, 1);
+}
+
+// the FNO evaluates the whole grid on every rank; each rank back-propagates its experts' rows
+TEST(MoeMPI, FnoBurgersTwoByTwoExperts)
+{
+  Compare(DEEPCD_MOE_PDE_BURGERS, 2, 2, DEEPCD_MOE_BACKBONE_FNO);
+}
+
+TEST(MoeMPI, FnoDiffSorpFourExpertsAlongX)
+{
+  Compare(DEEPCD_MOE_PDE_DIFFSORP, 4, 1, DEEPCD_MOE_BACKBONE_FNO);
 }
 
 TEST(MoeMPI, FewerExpertsThanRanksIsAnError)
@@ -125,10 +143,12 @@ TEST(MoeMPI, FewerExpertsThanRanksIsAnError)
 // after a few Adam steps the parameters agree to rounding (relative tol), for
 // the mixture of experts and for the soft baseline (computed redundantly on
 // every rank). unscaled: the loss's PDE term without the row scale.
-void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, PetscInt kt, PetscBool unscaled = PETSC_TRUE, double tol = 1e-10)
+void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, PetscInt kt, PetscBool unscaled = PETSC_TRUE, double tol = 1e-10, DeepCDMoeBackboneType backbone = DEEPCD_MOE_BACKBONE_MLP)
 {
   DeepCDMoeTrainOptions o;
   DeepCDMoeTrainOptionsDefault(type, &o);
+  DeepCDMoeTrainOptionsSetBackbone(&o, backbone);
+  if (backbone == DEEPCD_MOE_BACKBONE_FNO) o.depth = 2, o.modes = 4, o.fc = 8;
   o.model         = model;
   o.kx            = kx;
   o.kt            = kt;
@@ -181,6 +201,12 @@ TEST(MoeMPI, TrainingDiffSorpTwoExpertsAndSoft)
   CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 2, 1, PETSC_FALSE, 1e-10);
   CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_SOFT, 1, 1);
   PetscOptionsClearValue(NULL, "-moe_ref_cells");
+}
+
+TEST(MoeMPI, TrainingFnoHeatTwoExpertsAndSoft)
+{
+  CompareTraining(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 1, PETSC_TRUE, 1e-10, DEEPCD_MOE_BACKBONE_FNO);
+  CompareTraining(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_SOFT, 1, 1, PETSC_TRUE, 1e-10, DEEPCD_MOE_BACKBONE_FNO);
 }
 
 } // namespace

@@ -13,21 +13,11 @@
 #include <vector>
 #include <petscviewer.h>
 #include <deepcd/moe.h>
+#include "test_util.h"
 
 namespace {
 
 const char *kPDEs[] = { DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_PDE_BURGERS, DEEPCD_MOE_PDE_DIFFSORP };
-
-std::vector<double> Random(size_t n, unsigned seed)
-{
-  std::vector<double> v(n);
-  unsigned long       s = seed * 2654435761ul + 1;
-  for (auto &x : v) {
-    s = s * 6364136223846793005ul + 1442695040888963407ul;
-    x = (double) (s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
-  }
-  return v;
-}
 
 // Every PDE-eligible point (0 < i < nx-1, j > 0) and every condition point.
 void AllPoints(const DeepCDMoeGrid &g, std::vector<PetscInt> &pde, std::vector<PetscInt> &cond)
@@ -198,7 +188,7 @@ TEST(MoeResidual, PointwiseDerivativesOfEveryPDE)
     ASSERT_EQ(DeepCDMoePDECreate(type, &pde), 0);
     DeepCDMoePoint pt = { 3, 2, 0.4, 0.3 * pde->t1 };
     for (int trial = 0; trial < 5; trial++) {
-      std::vector<double> q = Random(4, 10 + trial);
+      std::vector<double> q = RandomVector(4, 10 + trial);
       q[0]                  = 0.5 + 0.3 * q[0]; // u > 0 for diffusion-sorption's R(u)
       double F, dF[4], d2F[16];
       ASSERT_EQ(pde->ops.residual(pde, &pt, q.data(), &F, dF, d2F), 0);
@@ -242,7 +232,7 @@ struct Small {
     B.resize(P * N);
     DeepCDMoeMLPForward(mlp, P, X.data(), th.data(), B.data());
     DeepCDMoeMLPDestroy(&mlp);
-    w = Random(N, 3);
+    w = RandomVector(N, 3);
     for (auto &x : w) x *= 0.3;
     if (!strcmp(type, DEEPCD_MOE_PDE_DIFFSORP)) {
       for (PetscInt p = 0; p < P; p++) B[p * N] = 1.0 + 0.1 * B[p * N];
@@ -313,7 +303,7 @@ TEST(MoeResidual, JacobianHessianAndBasisVJPAgainstFiniteDifferences)
       }
     }
     // VJP: d/de [v . G(w, B + e dB)] = <Bbar, dB>
-    std::vector<double> v = Random(N, 21), dB = Random(P * N, 22), Bbar(P * N, 0.0);
+    std::vector<double> v = RandomVector(N, 21), dB = RandomVector(P * N, 22), Bbar(P * N, 0.0);
     ASSERT_EQ(DeepCDMoeConstraintBasisVJP(s.c, s.w.data(), v.data(), Bbar.data()), 0);
     auto vG = [&](double e) {
       std::vector<double> Be = s.B;

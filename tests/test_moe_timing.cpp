@@ -181,13 +181,15 @@ int main(int argc, char **argv)
         DeepCDMoeGrid g;
         PetscCall(DeepCDMoePDECreate(type, &pde));
         PetscCall(DeepCDMoeGridSetUp(&g, 128, 65, pde->xlo, pde->xhi, pde->t0, pde->t1));
-        const PetscInt P = g.nx * g.nt;
-        DeepCDMoeMLP   mlp;
-        PetscInt       width[] = { 2 + pde->nparam, 64, 64, N }, nth;
+        const PetscInt    P = g.nx * g.nt;
+        DeepCDMoeMLP      mlp;
+        DeepCDMoeBackbone net;
+        PetscInt          width[] = { 2 + pde->nparam, 64, 64, N }, nth;
         PetscCall(DeepCDMoeMLPCreate(3, width, DEEPCD_MOE_ACT_TANH, DEEPCD_MOE_ACT_GELU, &mlp));
-        PetscCall(DeepCDMoeMLPGetSizes(mlp, nullptr, nullptr, &nth));
+        PetscCall(DeepCDMoeBackboneCreateMLP(mlp, &net));
+        PetscCall(DeepCDMoeBackboneGetSizes(net, nullptr, nullptr, &nth));
         std::vector<double> th(nth), B(P * N, 0.0), u(P), ubar(P, 1.0 / P), Bbar(P * N);
-        PetscCall(DeepCDMoeMLPInitialize(mlp, 1, th.data()));
+        PetscCall(DeepCDMoeBackboneInitialize(net, 1, th.data()));
         DeepCDMoeExperts ex;
         PetscCall(DeepCDMoeExpertsCreate(PETSC_COMM_SELF, pde, &g, N, 1, 1, &ex));
         PetscCall(DeepCDMoeExpertsSetSampling(ex, m, 1));
@@ -199,7 +201,7 @@ int main(int argc, char **argv)
         o.grtol  = 1e-8;
         PetscCall(DeepCDMoeExpertsSetLMOptions(ex, &o));
         PetscCall(DeepCDMoeExpertsSetUp(ex));
-        PetscCall(DeepCDMoeExpertsBasisForward(ex, mlp, th.data(), B.data()));
+        PetscCall(DeepCDMoeExpertsBasisForward(ex, net, th.data(), B.data()));
         DeepCDMoeConstraint c;
         PetscInt            mpde, mall;
         PetscCall(DeepCDMoeExpertsGetConstraint(ex, 0, &c));
@@ -248,7 +250,7 @@ int main(int argc, char **argv)
         PetscCall(CompareTao(type, c, &o, reps, &taorows, &differ));
         if (differ) ndiffer++;
         PetscCall(DeepCDMoeExpertsDestroy(&ex));
-        PetscCall(DeepCDMoeMLPDestroy(&mlp));
+        PetscCall(DeepCDMoeBackboneDestroy(&net));
         PetscCall(DeepCDMoePDEDestroy(&pde));
       }
     }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 #include <unistd.h>
@@ -15,10 +16,12 @@
 
 namespace {
 
-DeepCDMoeTrainOptions Tiny(const char *pde, DeepCDMoeModelType model, PetscInt kx, PetscInt kt)
+DeepCDMoeTrainOptions Tiny(const char *pde, DeepCDMoeModelType model, PetscInt kx, PetscInt kt, DeepCDMoeBackboneType backbone = DEEPCD_MOE_BACKBONE_MLP)
 {
   DeepCDMoeTrainOptions o;
   DeepCDMoeTrainOptionsDefault(pde, &o);
+  DeepCDMoeTrainOptionsSetBackbone(&o, backbone);
+  if (backbone == DEEPCD_MOE_BACKBONE_FNO) o.depth = 2, o.modes = 4, o.fc = 8, o.pad = 2;
   o.model      = model;
   o.kx         = kx;
   o.kt         = kt;
@@ -136,15 +139,18 @@ TEST(MoeTrain, LossFallsForEveryModel)
 {
   for (DeepCDMoeLossType lt : { DEEPCD_MOE_LOSS_NORM, DEEPCD_MOE_LOSS_MSE }) {
     struct {
-      DeepCDMoeModelType model;
-      PetscInt           kx, kt;
+      DeepCDMoeModelType    model;
+      PetscInt              kx, kt;
+      DeepCDMoeBackboneType backbone;
     } cases[] = {
-      { DEEPCD_MOE_MODEL_SOFT, 1, 1 },
-      { DEEPCD_MOE_MODEL_HARD, 1, 1 },
-      { DEEPCD_MOE_MODEL_HARD, 2, 2 }
+      { DEEPCD_MOE_MODEL_SOFT, 1, 1, DEEPCD_MOE_BACKBONE_MLP },
+      { DEEPCD_MOE_MODEL_HARD, 1, 1, DEEPCD_MOE_BACKBONE_MLP },
+      { DEEPCD_MOE_MODEL_HARD, 2, 2, DEEPCD_MOE_BACKBONE_MLP },
+      { DEEPCD_MOE_MODEL_SOFT, 1, 1, DEEPCD_MOE_BACKBONE_FNO },
+      { DEEPCD_MOE_MODEL_HARD, 2, 2, DEEPCD_MOE_BACKBONE_FNO }
     };
     for (auto c : cases) {
-      DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_HEAT, c.model, c.kx, c.kt);
+      DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_HEAT, c.model, c.kx, c.kt, c.backbone);
       o.steps                 = 40;
       o.loss                  = lt;
       DeepCDMoeTrainer t;
@@ -155,7 +161,7 @@ TEST(MoeTrain, LossFallsForEveryModel)
       DeepCDMoeTrainerGetHistory(t, &n, &loss, &err);
       ASSERT_EQ(n, 40);
       const double first = MeanLoss(loss, 0, 5), last = MeanLoss(loss, 35, 40);
-      EXPECT_LT(last, (lt == DEEPCD_MOE_LOSS_MSE ? 0.5 : std::sqrt(0.5)) * first) << DeepCDMoeLossTypes[lt] << " " << DeepCDMoeModelTypes[c.model] << " K=" << c.kx * c.kt << ": " << first << " -> " << last;
+      EXPECT_LT(last, (lt == DEEPCD_MOE_LOSS_MSE ? 0.5 : std::sqrt(0.5)) * first) << DeepCDMoeLossTypes[lt] << " " << DeepCDMoeModelTypes[c.model] << " " << DeepCDMoeBackboneTypes[c.backbone] << " K=" << c.kx * c.kt << ": " << first << " -> " << last;
       EXPECT_TRUE(std::isfinite(err[39])); // evaluated at the last step
       EXPECT_TRUE(std::isnan(err[10]));
       DeepCDMoeTrainerDestroy(&t);
@@ -176,11 +182,13 @@ std::vector<double> Params(DeepCDMoeTrainer t)
 TEST(MoeTrain, ResumeEqualsUninterruptedRun)
 {
   const std::string dir = TestTempDir("moe_train_resume");
-  for (const char *type : { DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_PDE_BURGERS }) {
+  for (const char *type : { DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_PDE_BURGERS, "fno" }) {
+    const bool            fno  = !strcmp(type, "fno");
     const std::string     ckpt = dir + "/" + type + ".h5";
-    DeepCDMoeTrainOptions o    = Tiny(type, DEEPCD_MOE_MODEL_HARD, 2, 1);
-    o.steps                    = 6;
-    o.eval_every               = 3;
+    DeepCDMoeTrainOptions o    = Tiny(fno ? DEEPCD_MOE_PDE_HEAT : type, DEEPCD_MOE_MODEL_HARD, 2, 1, fno ? DEEPCD_MOE_BACKBONE_FNO : DEEPCD_MOE_BACKBONE_MLP);
+    if (fno) type = DEEPCD_MOE_PDE_HEAT;
+    o.steps      = 6;
+    o.eval_every = 3;
     DeepCDMoeTrainer whole, first, second;
     ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, type, &o, &whole), 0);
     ASSERT_EQ(DeepCDMoeTrainerTrain(whole), 0);
@@ -256,6 +264,59 @@ TEST(MoeTrain, RunFileLoadsBack)
   EXPECT_EQ(ReadDataset(file, "loss").size(), 3u);
   DeepCDMoeTrainerDestroy(&t);
   DeepCDMoeTrainerDestroy(&back);
+}
+
+// An FNO run file keeps its backbone and sizes; a run file without the backbone attribute (written
+// before the FNO) reads as the MLP; resuming an MLP run from an FNO checkpoint is refused in one line.
+TEST(MoeTrain, RunFileKeepsTheBackbone)
+{
+  const std::string     dir = TestTempDir("moe_train_backbone"), file = dir + "/fno.h5", old = dir + "/old.h5";
+  DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 1, DEEPCD_MOE_BACKBONE_FNO);
+  o.steps                 = 2;
+  o.modes                 = 3;
+  DeepCDMoeTrainer t, back, mlp, mback;
+  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, &t), 0);
+  ASSERT_EQ(DeepCDMoeTrainerTrain(t), 0);
+  ASSERT_EQ(DeepCDMoeTrainerSave(t, file.c_str()), 0);
+  ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, file.c_str(), &back), 0);
+  const DeepCDMoeTrainOptions *ob;
+  DeepCDMoeTrainerGetOptions(back, &ob);
+  EXPECT_EQ(ob->backbone, DEEPCD_MOE_BACKBONE_FNO);
+  EXPECT_EQ(ob->modes, 3);
+  EXPECT_EQ(ob->depth, 2);
+  EXPECT_EQ(ob->pad, 2);
+  EXPECT_EQ(Params(back), Params(t));
+  std::vector<double> e1(o.ntest), e2(o.ntest);
+  ASSERT_EQ(DeepCDMoeTrainerEvaluate(t, e1.data(), nullptr, nullptr), 0);
+  ASSERT_EQ(DeepCDMoeTrainerEvaluate(back, e2.data(), nullptr, nullptr), 0);
+  EXPECT_EQ(e1, e2);
+
+  DeepCDMoeTrainOptions om = Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 1);
+  om.steps                 = 1;
+  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &om, &mlp), 0);
+  ASSERT_EQ(DeepCDMoeTrainerSave(mlp, old.c_str()), 0);
+  {
+    hid_t f = H5Fopen(old.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Adelete(f, "backbone"), 0);
+    H5Fclose(f);
+  }
+  ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, old.c_str(), &mback), 0);
+  DeepCDMoeTrainerGetOptions(mback, &ob);
+  EXPECT_EQ(ob->backbone, DEEPCD_MOE_BACKBONE_MLP);
+  EXPECT_EQ(Params(mback), Params(mlp));
+
+  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
+  PetscErrorCode ierr = DeepCDMoeTrainerResume(mlp, file.c_str());
+  PetscPopErrorHandler();
+  EXPECT_NE(ierr, 0);
+  char *specific = nullptr;
+  PetscErrorMessage(ierr, nullptr, &specific);
+  EXPECT_NE(std::string(specific ? specific : "").find("backbone fno, this run mlp"), std::string::npos) << specific;
+  DeepCDMoeTrainerDestroy(&t);
+  DeepCDMoeTrainerDestroy(&back);
+  DeepCDMoeTrainerDestroy(&mlp);
+  DeepCDMoeTrainerDestroy(&mback);
 }
 
 // Strings written by h5py as fixed-length without a terminating NUL (here: the exact length,

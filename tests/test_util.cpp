@@ -78,6 +78,17 @@ void WriteScene(const std::string &scene, int nx, int ny, int nz, unsigned long 
   MPI_Barrier(PETSC_COMM_WORLD);
 }
 
+std::vector<double> RandomVector(size_t n, unsigned seed)
+{
+  std::vector<double> v(n);
+  unsigned long       s = seed * 2654435761ul + 1;
+  for (auto &x : v) {
+    s = s * 6364136223846793005ul + 1442695040888963407ul;
+    x = (double) (s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+  }
+  return v;
+}
+
 std::vector<double> ReadDataset(const std::string &path, const std::string &name)
 {
   std::vector<double> v;

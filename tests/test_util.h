@@ -28,6 +28,9 @@ std::vector<double> ReadDataset(const std::string &path, const std::string &name
 
 bool FileExists(const std::string &path);
 
+// n deterministic pseudo-random numbers in [-1, 1) for a seed (an LCG: the same on every machine).
+std::vector<double> RandomVector(size_t n, unsigned seed);
+
 // What KSPView prints for ksp (ASCII), as a string.
 std::string KSPViewString(KSP ksp);
 

@@ -5,6 +5,7 @@
 
 #include <deepcd/moe_grid.h>
 #include <deepcd/moe_mlp.h>
+#include <deepcd/moe_backbone.h>
 #include <deepcd/moe_pde.h>
 #include <deepcd/moe_constraint.h>
 #include <deepcd/moe_experts.h>

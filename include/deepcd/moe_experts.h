@@ -15,7 +15,7 @@
 #define DEEPCD_MOE_EXPERTS_H
 
 #include <deepcd/moe_constraint.h>
-#include <deepcd/moe_mlp.h>
+#include <deepcd/moe_backbone.h>
 
 typedef enum {
   DEEPCD_MOE_CONDITIONS_GLOBAL = 0, /* every expert gets all initial and boundary rows */
@@ -47,7 +47,7 @@ PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsGatherSolution(DeepCDMoeExperts, Pet
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsAllreduce(DeepCDMoeExperts, PetscInt, PetscReal[]);
 
 /* The basis network on this rank's points (src/moe/basis.c). */
-PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsBasisForward(DeepCDMoeExperts, DeepCDMoeMLP, const PetscReal[], PetscReal[]);
-PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsBasisBackward(DeepCDMoeExperts, DeepCDMoeMLP, const PetscReal[], const PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsBasisForward(DeepCDMoeExperts, DeepCDMoeBackbone, const PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsBasisBackward(DeepCDMoeExperts, DeepCDMoeBackbone, const PetscReal[], const PetscReal[], PetscReal[]);
 
 #endif

@@ -44,29 +44,31 @@ typedef enum {
 PETSC_EXTERN const char *const DeepCDMoeLossTypes[];
 
 typedef struct {
-  DeepCDMoeModelType   model;
-  PetscInt             kx, kt;            /* experts (hard) */
-  PetscInt             N;                 /* basis functions (hard) */
-  PetscInt             depth, width;      /* hidden layers (tanh) and their width */
-  PetscInt             nx, nt;            /* the space-time grid */
-  PetscInt             points;            /* PDE rows per expert (<= 0: all) */
-  PetscInt             steps, batch;      /* Adam steps; instances per step */
-  PetscInt             ntrain, ntest;     /* training and held-out instances */
-  PetscReal            lr, lr_gamma;      /* learning rate, multiplied by lr_gamma every lr_every steps ... */
-  PetscInt             lr_every;          /* ... down to lr_min */
-  PetscReal            lr_min;            /* */
-  PetscReal            beta1, beta2;      /* Adam */
-  PetscReal            adam_eps;          /* */
-  PetscReal            clip;              /* global gradient norm cap (<= 0: none) */
-  DeepCDMoeLossType    loss;              /* norm or mse */
-  PetscBool            loss_unscaled;     /* the PDE term without the problem's row scale (DeepCDMoePDEGetRowScale()) */
-  PetscReal            w_pde, w_ic, w_bc; /* loss weights */
-  PetscInt             seed;              /* network, instances, batches, point draws */
-  PetscInt             eval_every;        /* held-out error every so many steps (0: only at the end) */
-  PetscReal            ridge;             /* hard: ridge rows */
-  DeepCDMoeHessianType hessian;           /* hard: of the backward pass */
-  DeepCDMoeConditions  conditions;        /* hard: global or local condition rows */
-  DeepCDMoeLMOptions   lm;                /* hard: the per-expert solve */
+  DeepCDMoeModelType    model;
+  PetscInt              kx, kt;            /* experts (hard) */
+  PetscInt              N;                 /* basis functions (hard) */
+  DeepCDMoeBackboneType backbone;          /* the basis network: mlp or fno */
+  PetscInt              depth, width;      /* mlp: hidden layers (tanh) and their width; fno: Fourier layers and channels */
+  PetscInt              modes, fc, pad;    /* fno: Fourier modes per axis, projection width, padding */
+  PetscInt              nx, nt;            /* the space-time grid */
+  PetscInt              points;            /* PDE rows per expert (<= 0: all) */
+  PetscInt              steps, batch;      /* Adam steps; instances per step */
+  PetscInt              ntrain, ntest;     /* training and held-out instances */
+  PetscReal             lr, lr_gamma;      /* learning rate, multiplied by lr_gamma every lr_every steps ... */
+  PetscInt              lr_every;          /* ... down to lr_min */
+  PetscReal             lr_min;            /* */
+  PetscReal             beta1, beta2;      /* Adam */
+  PetscReal             adam_eps;          /* */
+  PetscReal             clip;              /* global gradient norm cap (<= 0: none) */
+  DeepCDMoeLossType     loss;              /* norm or mse */
+  PetscBool             loss_unscaled;     /* the PDE term without the problem's row scale (DeepCDMoePDEGetRowScale()) */
+  PetscReal             w_pde, w_ic, w_bc; /* loss weights */
+  PetscInt              seed;              /* network, instances, batches, point draws */
+  PetscInt              eval_every;        /* held-out error every so many steps (0: only at the end) */
+  PetscReal             ridge;             /* hard: ridge rows */
+  DeepCDMoeHessianType  hessian;           /* hard: of the backward pass */
+  DeepCDMoeConditions   conditions;        /* hard: global or local condition rows */
+  DeepCDMoeLMOptions    lm;                /* hard: the per-expert solve */
 } DeepCDMoeTrainOptions;
 
 typedef struct _n_DeepCDMoeTrainer *DeepCDMoeTrainer;
@@ -75,6 +77,7 @@ typedef struct _n_DeepCDMoeTrainer *DeepCDMoeTrainer;
 typedef PetscErrorCode (*DeepCDMoeTrainMonitor)(DeepCDMoeTrainer, PetscInt step, PetscReal loss, PetscReal err, void *ctx);
 
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainOptionsDefault(const char[], DeepCDMoeTrainOptions *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainOptionsSetBackbone(DeepCDMoeTrainOptions *, DeepCDMoeBackboneType);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerCreate(MPI_Comm, const char[], const DeepCDMoeTrainOptions *, DeepCDMoeTrainer *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerDestroy(DeepCDMoeTrainer *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetPDE(DeepCDMoeTrainer, DeepCDMoePDE *);

@@ -6,6 +6,7 @@
 #include <petsc/private/petscimpl.h>
 #include <petscviewer.h>
 #include <deepcd/moe.h>
+#include <deepcd/moe_backbone.h>
 
 /* splitmix64 (the project's one stream, src/solvers/rng.h): seeded and
    platform-independent (weights, point draws). */
@@ -16,6 +17,46 @@ static inline double DeepCDMoeRngUniform(uint64_t *s)
 {
   return (double) (DeepCDSplitMix64(s) >> 11) * 0x1.0p-53;
 }
+
+/* The activations of the networks (mlp.c, fno.c) */
+static inline PetscReal DeepCDMoeAct(DeepCDMoeActivation a, PetscReal z)
+{
+  switch (a) {
+  case DEEPCD_MOE_ACT_TANH: return PetscTanhReal(z);
+  case DEEPCD_MOE_ACT_GELU: return 0.5 * z * (1.0 + erf(z * 0.70710678118654752440));
+  default: return z;
+  }
+}
+
+/* d act / dz, from the pre-activation z and the activation y = act(z) */
+static inline PetscReal DeepCDMoeDAct(DeepCDMoeActivation a, PetscReal z, PetscReal y)
+{
+  switch (a) {
+  case DEEPCD_MOE_ACT_TANH: return 1.0 - y * y;
+  case DEEPCD_MOE_ACT_GELU: return 0.5 * (1.0 + erf(z * 0.70710678118654752440)) + z * PetscExpReal(-0.5 * z * z) * 0.39894228040143267794;
+  default: return 1.0;
+  }
+}
+
+/* The backbone table (deepcd/moe_backbone.h): one implementation per file
+   (mlp.c, fno.c), dispatched by backbone.c. */
+typedef struct {
+  /* X: nx*nt x nin features of the whole grid for the problem's current instance */
+  PetscErrorCode (*inputs)(DeepCDMoeBackbone, const DeepCDMoeGrid *, DeepCDMoePDE, PetscReal[]);
+  PetscErrorCode (*initialize)(DeepCDMoeBackbone, PetscInt, PetscReal[]);
+  /* Y at npts points (pts NULL: all); keeps the tape for backward */
+  PetscErrorCode (*forward)(DeepCDMoeBackbone, const PetscReal[], const PetscReal[], PetscInt, const PetscInt[], PetscReal[]);
+  /* adds dL/dtheta for dL/dY of the last forward's points */
+  PetscErrorCode (*backward)(DeepCDMoeBackbone, const PetscReal[], const PetscReal[], PetscReal[]);
+  PetscErrorCode (*destroy)(DeepCDMoeBackbone);
+} DeepCDMoeBackboneOps;
+
+struct _n_DeepCDMoeBackbone {
+  DeepCDMoeBackboneType type;
+  PetscInt              nin, nout, nparams;
+  DeepCDMoeBackboneOps  ops;
+  void                 *data;
+};
 
 /* Kinds of residual rows. */
 typedef enum {

@@ -11,7 +11,7 @@ struct _n_DeepCDMoeTrainer {
   DeepCDMoeTrainOptions o;
   DeepCDMoePDE          pde;
   DeepCDMoeGrid         grid;
-  DeepCDMoeMLP          mlp;
+  DeepCDMoeBackbone     net;
   DeepCDMoeExperts      ex; /* NULL for the soft model */
   PetscInt              nth, np;
   PetscReal            *theta, *m, *v, *grad, *gtmp; /* parameters, Adam moments, gradient, one instance's gradient */

@@ -143,25 +143,6 @@ PetscErrorCode DeepCDMoeMLPInitialize(DeepCDMoeMLP mlp, PetscInt seed, PetscReal
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static inline PetscReal act(DeepCDMoeActivation a, PetscReal z)
-{
-  switch (a) {
-  case DEEPCD_MOE_ACT_TANH: return PetscTanhReal(z);
-  case DEEPCD_MOE_ACT_GELU: return 0.5 * z * (1.0 + erf(z * 0.70710678118654752440));
-  default: return z;
-  }
-}
-
-/* d act / dz, from the pre-activation z and the activation y = act(z) */
-static inline PetscReal dact(DeepCDMoeActivation a, PetscReal z, PetscReal y)
-{
-  switch (a) {
-  case DEEPCD_MOE_ACT_TANH: return 1.0 - y * y;
-  case DEEPCD_MOE_ACT_GELU: return 0.5 * (1.0 + erf(z * 0.70710678118654752440)) + z * PetscExpReal(-0.5 * z * z) * 0.39894228040143267794;
-  default: return 1.0;
-  }
-}
-
 static PetscErrorCode reserve(DeepCDMoeMLP net, PetscInt P)
 {
   PetscFunctionBegin;
@@ -220,7 +201,7 @@ PetscErrorCode DeepCDMoeMLPForward(DeepCDMoeMLP mlp, PetscInt P, const PetscReal
     for (PetscInt k = 0; k < P; k++) PetscCall(PetscArraycpy(Z + k * out, b, out));
     /* column-major: Z^T (out x P) += W (out x in; stored as in x out) ^T-op * A^T (in x P) */
     PetscCallBLAS("BLASgemm", BLASgemm_("T", "N", &bout, &bP, &bin, &one, W, &bin, mlp->A[l - 1], &bin, &one, Z, &bout));
-    for (PetscInt k = 0; k < P * out; k++) A[k] = act(a, Z[k]);
+    for (PetscInt k = 0; k < P * out; k++) A[k] = DeepCDMoeAct(a, Z[k]);
   }
   PetscCall(PetscArraycpy(Y, mlp->A[mlp->L], P * mlp->width[mlp->L]));
   PetscCall(PetscLogFlops(2.0 * P * (mlp->n)));
@@ -264,7 +245,7 @@ PetscErrorCode DeepCDMoeMLPBackward(DeepCDMoeMLP mlp, const PetscReal theta[], c
 
     PetscCall(PetscBLASIntCast(in, &bin));
     PetscCall(PetscBLASIntCast(out, &bout));
-    for (PetscInt k = 0; k < P * out; k++) dZ[k] = dA[k] * dact(a, Z[k], A[k]);
+    for (PetscInt k = 0; k < P * out; k++) dZ[k] = dA[k] * DeepCDMoeDAct(a, Z[k], A[k]);
     /* dW (stored as in x out, column-major) += A^T (in x P) * dZ (P x out) */
     PetscCallBLAS("BLASgemm", BLASgemm_("N", "T", &bin, &bout, &bP, &one, mlp->A[l - 1], &bin, dZ, &bout, &one, dW, &bin));
     for (PetscInt k = 0; k < P; k++)
@@ -276,5 +257,98 @@ PetscErrorCode DeepCDMoeMLPBackward(DeepCDMoeMLP mlp, const PetscReal theta[], c
     }
   }
   PetscCall(PetscLogFlops(4.0 * P * (mlp->n)));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---- the MLP as a backbone (deepcd/moe_backbone.h) ----------------------- */
+
+typedef struct {
+  DeepCDMoeMLP mlp;
+  PetscReal   *X;   /* the inputs at the points of the last forward */
+  PetscInt     cap; /* rows allocated in X */
+} BackboneMLP;
+
+static PetscErrorCode mlp_inputs(DeepCDMoeBackbone bb, const DeepCDMoeGrid *g, DeepCDMoePDE pde, PetscReal X[])
+{
+  PetscFunctionBegin;
+  PetscCheck(bb->nin == 2 + pde->nparam, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "moe mlp backbone: %" PetscInt_FMT " inputs; problem '%s' gives %" PetscInt_FMT " (x, t and its parameters)", bb->nin, pde->type, 2 + pde->nparam);
+  PetscCall(DeepCDMoeGridInputs(g, g->nx * g->nt, NULL, pde->nparam, pde->param, X));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode mlp_initialize(DeepCDMoeBackbone bb, PetscInt seed, PetscReal theta[])
+{
+  PetscFunctionBegin;
+  PetscCall(DeepCDMoeMLPInitialize(((BackboneMLP *) bb->data)->mlp, seed, theta));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* pointwise: only the points asked for are evaluated */
+static PetscErrorCode mlp_forward(DeepCDMoeBackbone bb, const PetscReal X[], const PetscReal theta[], PetscInt npts, const PetscInt pts[], PetscReal Y[])
+{
+  BackboneMLP   *b   = (BackboneMLP *) bb->data;
+  const PetscInt nin = bb->nin;
+
+  PetscFunctionBegin;
+  if (!pts) {
+    PetscCall(DeepCDMoeMLPForward(b->mlp, npts, X, theta, Y));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (npts > b->cap) {
+    PetscCall(PetscFree(b->X));
+    PetscCall(PetscMalloc1(npts * nin, &b->X));
+    b->cap = npts;
+  }
+  for (PetscInt k = 0; k < npts; k++) PetscCall(PetscArraycpy(b->X + k * nin, X + pts[k] * nin, nin));
+  PetscCall(DeepCDMoeMLPForward(b->mlp, npts, b->X, theta, Y));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode mlp_backward(DeepCDMoeBackbone bb, const PetscReal theta[], const PetscReal Ybar[], PetscReal thetabar[])
+{
+  PetscFunctionBegin;
+  PetscCall(DeepCDMoeMLPBackward(((BackboneMLP *) bb->data)->mlp, theta, Ybar, thetabar, NULL));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode mlp_destroy(DeepCDMoeBackbone bb)
+{
+  BackboneMLP *b = (BackboneMLP *) bb->data;
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDMoeMLPDestroy(&b->mlp));
+  PetscCall(PetscFree(b->X));
+  PetscCall(PetscFree(bb->data));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/*@C
+  DeepCDMoeBackboneCreateMLP - The multilayer perceptron as the basis network's backbone.
+
+  Not Collective
+
+  Input Parameter:
+. mlp - the network (2 + number of problem parameters inputs); the backbone takes it over and destroys it
+
+  Output Parameter:
+. bb - the backbone
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeBackboneCreateMLP(DeepCDMoeMLP mlp, DeepCDMoeBackbone *bb)
+{
+  DeepCDMoeBackbone n;
+  BackboneMLP      *b;
+
+  PetscFunctionBegin;
+  PetscAssertPointer(bb, 2);
+  PetscCall(PetscNew(&n));
+  PetscCall(PetscNew(&b));
+  b->mlp  = mlp;
+  n->type = DEEPCD_MOE_BACKBONE_MLP;
+  n->data = b;
+  PetscCall(DeepCDMoeMLPGetSizes(mlp, &n->nin, &n->nout, &n->nparams));
+  n->ops = (DeepCDMoeBackboneOps){ mlp_inputs, mlp_initialize, mlp_forward, mlp_backward, mlp_destroy };
+  *bb    = n;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

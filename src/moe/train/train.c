@@ -35,7 +35,7 @@ static PetscErrorCode register_events(void)
 . type - the problem ("heat", "burgers", "diffsorp" or a registered name)
 
   Output Parameter:
-. o - hard model, 2 x 2 experts, N = 16, two tanh hidden layers of 32 (GELU basis head), grid 64 x 32 (diffsorp: 128 x 51),
+. o - hard model, 2 x 2 experts, N = 16, the mlp backbone (diffsorp: the fno) with its default sizes (DeepCDMoeTrainOptionsSetBackbone(); GELU basis head), grid 64 x 32 (diffsorp: 128 x 51),
       400 PDE points per expert, 200 steps, batch 4, 64 training and 8 held-out instances, Adam lr 1e-3 halved every 800 steps down to 1e-4
       (the reference's schedule), clip 1, the reference's unsquared-norm loss in the equation's units with weights 1, seed 0, held-out error every 50 steps, ridge 1e-4, exact Hessian, global conditions,
       DeepCDMoeLMOptionsDefault() (diffsorp: w0 = 1, as in the reference)
@@ -49,12 +49,12 @@ PetscErrorCode DeepCDMoeTrainOptionsDefault(const char type[], DeepCDMoeTrainOpt
   PetscFunctionBegin;
   PetscCall(PetscMemzero(o, sizeof(*o)));
   PetscCall(PetscStrcmp(type, DEEPCD_MOE_PDE_DIFFSORP, &diffsorp));
-  o->model         = DEEPCD_MOE_MODEL_HARD;
-  o->kx            = 2;
-  o->kt            = 2;
-  o->N             = 16;
-  o->depth         = 2;
-  o->width         = 32;
+  o->model = DEEPCD_MOE_MODEL_HARD;
+  o->kx    = 2;
+  o->kt    = 2;
+  o->N     = 16;
+  /* measured (docs/results.md, 2026-12-07): the fno on diffusion-sorption, the mlp on heat (the fno's basis collapsed) and Burgers */
+  PetscCall(DeepCDMoeTrainOptionsSetBackbone(o, diffsorp ? DEEPCD_MOE_BACKBONE_FNO : DEEPCD_MOE_BACKBONE_MLP));
   o->nx            = diffsorp ? 128 : 64;
   o->nt            = diffsorp ? 51 : 32;
   o->points        = 400;
@@ -85,12 +85,44 @@ PetscErrorCode DeepCDMoeTrainOptionsDefault(const char type[], DeepCDMoeTrainOpt
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/*@C
+  DeepCDMoeTrainOptionsSetBackbone - Sets the basis network's backbone and its default sizes.
+
+  Not Collective
+
+  Input Parameters:
++ o    - the settings
+- type - mlp: 2 tanh hidden layers of width 32; fno: 4 Fourier layers of width 16, 8 modes, projection width 64, padding 8
+         (the reference's FNO2d for diffusion-sorption has 5 layers of width 64 and fc 128: reduced for a CPU)
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainOptionsSetBackbone(DeepCDMoeTrainOptions *o, DeepCDMoeBackboneType type)
+{
+  PetscFunctionBegin;
+  o->backbone = type;
+  o->modes    = 8;
+  o->fc       = 64;
+  o->pad      = 8;
+  if (type == DEEPCD_MOE_BACKBONE_FNO) {
+    o->depth = 4;
+    o->width = 16;
+  } else {
+    o->depth = 2;
+    o->width = 32;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode check_options(MPI_Comm comm, const DeepCDMoeTrainOptions *o)
 {
   PetscFunctionBegin;
   PetscCheck(o->model == DEEPCD_MOE_MODEL_SOFT || o->model == DEEPCD_MOE_MODEL_HARD, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: unknown model %d", (int) o->model);
   PetscCheck(o->kx >= 1 && o->kt >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: experts %" PetscInt_FMT ",%" PetscInt_FMT ": need kx, kt >= 1", o->kx, o->kt);
   PetscCheck(o->N >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: basis %" PetscInt_FMT ": need at least 1 basis function", o->N);
+  PetscCheck(o->backbone == DEEPCD_MOE_BACKBONE_MLP || o->backbone == DEEPCD_MOE_BACKBONE_FNO, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: unknown backbone %d", (int) o->backbone);
+  PetscCheck(o->backbone == DEEPCD_MOE_BACKBONE_MLP || (o->depth >= 1 && o->modes >= 1 && o->fc >= 1 && o->pad >= 0), comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "moe train: fno with %" PetscInt_FMT " Fourier layers, %" PetscInt_FMT " modes, fc %" PetscInt_FMT ", pad %" PetscInt_FMT ": need depth, modes, fc >= 1 and pad >= 0", o->depth, o->modes, o->fc, o->pad);
   PetscCheck(o->depth >= 0 && o->width >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: %" PetscInt_FMT " hidden layers of width %" PetscInt_FMT ": need depth >= 0 and width >= 1", o->depth, o->width);
   PetscCheck(o->nx >= 4 && o->nt >= 4, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: grid %" PetscInt_FMT " x %" PetscInt_FMT ": need at least 4 x 4", o->nx, o->nt);
   PetscCheck(o->steps >= 0 && o->batch >= 1 && o->ntrain >= 1 && o->ntest >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: need steps >= 0, batch, train and test instances >= 1");
@@ -129,9 +161,10 @@ static PetscReal uniform(uint64_t *s)
 @*/
 PetscErrorCode DeepCDMoeTrainerCreate(MPI_Comm comm, const char type[], const DeepCDMoeTrainOptions *o, DeepCDMoeTrainer *t)
 {
-  DeepCDMoeTrainer tr;
-  PetscInt        *width, L, nout, P;
-  uint64_t         s;
+  DeepCDMoeTrainer    tr;
+  PetscInt            nin, nout, P;
+  DeepCDMoeActivation outact;
+  uint64_t            s;
 
   PetscFunctionBegin;
   PetscAssertPointer(t, 4);
@@ -147,20 +180,30 @@ PetscErrorCode DeepCDMoeTrainerCreate(MPI_Comm comm, const char type[], const De
   PetscCall(DeepCDMoeGridSetUp(&tr->grid, o->nx, o->nt, tr->pde->xlo, tr->pde->xhi, tr->pde->t0, tr->pde->t1));
   P      = o->nx * o->nt;
   tr->np = tr->pde->nparam;
-  L      = o->depth + 1;
   nout   = o->model == DEEPCD_MOE_MODEL_HARD ? o->N : 1;
-  PetscCall(PetscMalloc1(L + 1, &width));
-  width[0] = 2 + tr->np;
-  for (PetscInt l = 1; l < L; l++) width[l] = o->width;
-  width[L] = nout;
   /* the reference applies GELU to the basis; the soft model's output is linear */
-  PetscCall(DeepCDMoeMLPCreate(L, width, DEEPCD_MOE_ACT_TANH, o->model == DEEPCD_MOE_MODEL_HARD ? DEEPCD_MOE_ACT_GELU : DEEPCD_MOE_ACT_NONE, &tr->mlp));
-  PetscCall(PetscFree(width));
-  PetscCall(DeepCDMoeMLPGetSizes(tr->mlp, NULL, NULL, &tr->nth));
+  outact = o->model == DEEPCD_MOE_MODEL_HARD ? DEEPCD_MOE_ACT_GELU : DEEPCD_MOE_ACT_NONE;
+  if (o->backbone == DEEPCD_MOE_BACKBONE_FNO) {
+    const DeepCDMoeFNOOptions fo = { o->modes, o->width, o->depth, o->fc, o->pad };
+
+    PetscCall(DeepCDMoeBackboneCreateFNO(&tr->grid, &fo, nout, outact, &tr->net));
+  } else {
+    DeepCDMoeMLP mlp;
+    PetscInt    *width, L = o->depth + 1;
+
+    PetscCall(PetscMalloc1(L + 1, &width));
+    width[0] = 2 + tr->np;
+    for (PetscInt l = 1; l < L; l++) width[l] = o->width;
+    width[L] = nout;
+    PetscCall(DeepCDMoeMLPCreate(L, width, DEEPCD_MOE_ACT_TANH, outact, &mlp));
+    PetscCall(PetscFree(width));
+    PetscCall(DeepCDMoeBackboneCreateMLP(mlp, &tr->net));
+  }
+  PetscCall(DeepCDMoeBackboneGetSizes(tr->net, &nin, NULL, &tr->nth));
   PetscCall(PetscCalloc5(tr->nth, &tr->theta, tr->nth, &tr->m, tr->nth, &tr->v, tr->nth, &tr->grad, tr->nth, &tr->gtmp));
-  PetscCall(DeepCDMoeMLPInitialize(tr->mlp, o->seed, tr->theta));
+  PetscCall(DeepCDMoeBackboneInitialize(tr->net, o->seed, tr->theta));
   PetscCall(PetscCalloc4(P * nout, &tr->B, P * nout, &tr->Bbar, P, &tr->u, P, &tr->ubar));
-  PetscCall(PetscMalloc1(P * (2 + tr->np), &tr->X));
+  PetscCall(PetscMalloc1(P * nin, &tr->X));
   PetscCall(PetscMalloc2(o->ntrain * tr->np, &tr->train, o->ntest * tr->np, &tr->test));
   s = 0x243F6A8885A308D3ULL ^ ((uint64_t) o->seed * 0x9E3779B97F4A7C15ULL);
   for (PetscInt k = 0; k < o->ntrain; k++) PetscCall(DeepCDMoeTrainerDrawInstance(tr, &s, tr->train + k * tr->np));
@@ -206,7 +249,7 @@ PetscErrorCode DeepCDMoeTrainerDestroy(DeepCDMoeTrainer *t)
   PetscFunctionBegin;
   if (!tr) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(DeepCDMoeExpertsDestroy(&tr->ex));
-  PetscCall(DeepCDMoeMLPDestroy(&tr->mlp));
+  PetscCall(DeepCDMoeBackboneDestroy(&tr->net));
   PetscCall(DeepCDMoePDEDestroy(&tr->pde));
   PetscCall(PetscFree5(tr->theta, tr->m, tr->v, tr->grad, tr->gtmp));
   PetscCall(PetscFree4(tr->B, tr->Bbar, tr->u, tr->ubar));
@@ -369,7 +412,7 @@ static PetscErrorCode forward(DeepCDMoeTrainer t, const PetscReal param[])
   if (t->ex) {
     PetscCall(DeepCDMoeExpertsUpdateConditions(t->ex));
     PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
-    PetscCall(DeepCDMoeExpertsBasisForward(t->ex, t->mlp, t->theta, t->B));
+    PetscCall(DeepCDMoeExpertsBasisForward(t->ex, t->net, t->theta, t->B));
     PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
     PetscCall(PetscLogEventBegin(EV_SOLVE, 0, 0, 0, 0));
     PetscCall(DeepCDMoeExpertsSolve(t->ex, t->B, t->u));
@@ -379,8 +422,8 @@ static PetscErrorCode forward(DeepCDMoeTrainer t, const PetscReal param[])
     const PetscInt P = t->grid.nx * t->grid.nt;
 
     PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
-    PetscCall(DeepCDMoeGridInputs(&t->grid, P, NULL, t->np, param, t->X));
-    PetscCall(DeepCDMoeMLPForward(t->mlp, P, t->X, t->theta, t->u));
+    PetscCall(DeepCDMoeBackboneInputs(t->net, &t->grid, t->pde, t->X));
+    PetscCall(DeepCDMoeBackboneForward(t->net, t->X, t->theta, P, NULL, t->u));
     PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -396,12 +439,12 @@ static PetscErrorCode backward(DeepCDMoeTrainer t)
     PetscCall(DeepCDMoeExpertsBackward(t->ex, t->B, t->ubar, t->Bbar));
     PetscCall(PetscLogEventEnd(EV_IFT, 0, 0, 0, 0));
     PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
-    PetscCall(DeepCDMoeExpertsBasisBackward(t->ex, t->mlp, t->theta, t->Bbar, t->gtmp));
+    PetscCall(DeepCDMoeExpertsBasisBackward(t->ex, t->net, t->theta, t->Bbar, t->gtmp));
     PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
   } else {
     PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
     PetscCall(PetscArrayzero(t->gtmp, t->nth));
-    PetscCall(DeepCDMoeMLPBackward(t->mlp, t->theta, t->ubar, t->gtmp, NULL));
+    PetscCall(DeepCDMoeBackboneBackward(t->net, t->theta, t->ubar, t->gtmp));
     PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
   }
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -63,8 +63,14 @@ static PetscErrorCode write_contents(hid_t f, const char file[], const void *ctx
   PetscCall(put_int(file, f, "kx", o->kx));
   PetscCall(put_int(file, f, "kt", o->kt));
   PetscCall(put_int(file, f, "basis", o->N));
+  PetscCall(put_str(file, f, "backbone", DeepCDMoeBackboneTypes[o->backbone]));
   PetscCall(put_int(file, f, "depth", o->depth));
   PetscCall(put_int(file, f, "width", o->width));
+  if (o->backbone == DEEPCD_MOE_BACKBONE_FNO) {
+    PetscCall(put_int(file, f, "fno_modes", o->modes));
+    PetscCall(put_int(file, f, "fno_fc", o->fc));
+    PetscCall(put_int(file, f, "fno_pad", o->pad));
+  }
   PetscCall(put_int(file, f, "nx", o->nx));
   PetscCall(put_int(file, f, "nt", o->nt));
   PetscCall(put_int(file, f, "points", o->points));
@@ -238,6 +244,15 @@ static PetscErrorCode read_options(const Reader *r, char pde[], size_t len, Deep
   PetscCall(get_int(r, "kx", &o->kx));
   PetscCall(get_int(r, "kt", &o->kt));
   PetscCall(get_int(r, "basis", &o->N));
+  PetscCall(has_attr(r, "backbone", &present));
+  v = DEEPCD_MOE_BACKBONE_MLP; /* files written before the FNO */
+  if (present) PetscCall(get_choice(r, "backbone", DeepCDMoeBackboneTypes, 2, &v));
+  PetscCall(DeepCDMoeTrainOptionsSetBackbone(o, (DeepCDMoeBackboneType) v));
+  if (o->backbone == DEEPCD_MOE_BACKBONE_FNO) {
+    PetscCall(get_int(r, "fno_modes", &o->modes));
+    PetscCall(get_int(r, "fno_fc", &o->fc));
+    PetscCall(get_int(r, "fno_pad", &o->pad));
+  }
   PetscCall(get_int(r, "depth", &o->depth));
   PetscCall(get_int(r, "width", &o->width));
   PetscCall(get_int(r, "nx", &o->nx));
@@ -301,6 +316,9 @@ static PetscErrorCode check_same(const Reader *r, DeepCDMoeTrainer t, const char
     { "kt", s->kt, o->kt },
     { "basis", s->N, o->N },
     { "depth", s->depth, o->depth },
+    { "fno_modes", s->backbone == DEEPCD_MOE_BACKBONE_FNO ? s->modes : 0, o->backbone == DEEPCD_MOE_BACKBONE_FNO ? o->modes : 0 },
+    { "fno_fc", s->backbone == DEEPCD_MOE_BACKBONE_FNO ? s->fc : 0, o->backbone == DEEPCD_MOE_BACKBONE_FNO ? o->fc : 0 },
+    { "fno_pad", s->backbone == DEEPCD_MOE_BACKBONE_FNO ? s->pad : 0, o->backbone == DEEPCD_MOE_BACKBONE_FNO ? o->pad : 0 },
     { "width", s->width, o->width },
     { "nx", s->nx, o->nx },
     { "nt", s->nt, o->nt },
@@ -317,6 +335,7 @@ static PetscErrorCode check_same(const Reader *r, DeepCDMoeTrainer t, const char
   PetscFunctionBegin;
   PetscCall(PetscStrcmp(pde, t->pde->type, &same));
   PetscCheck(same, PETSC_COMM_SELF, PETSC_ERR_ARG_INCOMP, "%s: a checkpoint of PDE '%s', this run trains '%s'", r->file, pde, t->pde->type);
+  PetscCheck(s->backbone == o->backbone, PETSC_COMM_SELF, PETSC_ERR_ARG_INCOMP, "%s: the checkpoint has backbone %s, this run %s", r->file, DeepCDMoeBackboneTypes[s->backbone], DeepCDMoeBackboneTypes[o->backbone]);
   for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++)
     PetscCheck(ints[k].a == ints[k].b, PETSC_COMM_SELF, PETSC_ERR_ARG_INCOMP, "%s: the checkpoint has %s %" PetscInt_FMT ", this run %" PetscInt_FMT, r->file, ints[k].name, ints[k].a, ints[k].b);
   PetscFunctionReturn(PETSC_SUCCESS);
