@@ -212,6 +212,8 @@ static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, Dee
   snprintf(isos, sizeof(isos), "%g", iso);
   snprintf(lo, sizeof(lo), "%g", field->min);
   snprintf(hi, sizeof(hi), "%g", field->max);
+  /* every value inside (below V): the only surface is the grid's boundary, which --close caps */
+  PetscCheck((*surf)->ntris > 0 || a->close || !(field->max < iso), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: no surface at iso %s in dataset '%s' inside the grid: all its values (%s to %s) are below %s, so the surface lies on the grid's boundary, which is open; give --close to get it", a->input, isos, field->dataset, lo, hi, isos);
   PetscCheck((*surf)->ntris > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: no surface at iso %s in dataset '%s' (its values range from %s to %s)", a->input, isos, field->dataset, lo, hi);
   if (a->tets) {
     PetscCall(MeshWriteTets(a, cfg, field, &opt, *surf, tets));

@@ -154,13 +154,6 @@ static PetscErrorCode parse_ints(const char opt[], const char text[], PetscInt n
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* %g without PETSc's trailing '.' ("2.", "nan.") */
-static const char *fmt_g(char buf[32], double v)
-{
-  snprintf(buf, 32, "%g", v);
-  return buf;
-}
-
 /* The settings from the arguments and the PETSc options. */
 static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
 {
@@ -216,7 +209,7 @@ static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
   if (o->model == DEEPCD_MOE_MODEL_SOFT) o->kx = o->kt = 1;
   PetscCall(DeepCDMoeLMOptionsSetFromOptions(NULL, &o->lm));
   PetscCall(PetscOptionsGetReal(NULL, NULL, "-moe_ridge", &o->ridge, NULL));
-  PetscCheck(!PetscIsInfOrNanReal(o->ridge) && o->ridge >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_ridge %s: must be finite and non-negative", fmt_g(g, (double) o->ridge));
+  PetscCheck(!PetscIsInfOrNanReal(o->ridge) && o->ridge >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_ridge %s: must be finite and non-negative", DeepCDFormatG(g, (double) o->ridge));
   e = (PetscInt) o->hessian;
   PetscCall(PetscOptionsGetEList(NULL, NULL, "-moe_hessian", DeepCDMoeHessianTypes, 2, &e, &set));
   o->hessian = (DeepCDMoeHessianType) e;
@@ -300,6 +293,10 @@ static PetscErrorCode train(const MoeArgs *a)
   PetscCall(DeepCDCLICheckIntegerOptions(PETSC_COMM_WORLD, NULL, 0)); /* -moe_lm_max_it */
   PetscCall(train_options(a, &o));
   PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "-o", a->out));
+  if (a->plot && strcmp(a->plot, "none")) {
+    PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "--plot", a->plot));
+    PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_SELF, "--plot", a->plot, a->plot, 1, &a->resume, "checkpoint of --resume"));
+  }
   PetscCall(DeepCDMoeTrainerCreate(PETSC_COMM_WORLD, a->pde, &o, &t));
   PetscCall(DeepCDMoeTrainerGetPDE(t, &pde));
   PetscCall(DeepCDMoePDESetFromOptions(pde));
@@ -382,6 +379,11 @@ static PetscErrorCode eval(const MoeArgs *a)
 
   PetscFunctionBegin;
   if (a->out) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "-o", a->out));
+  if (a->plot) {
+    /* -o may name the run file (it is written again, whole, under a temporary name); the plot may not */
+    PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "--plot", a->plot));
+    PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_SELF, "--plot", a->plot, a->plot, 1, &a->run, "run file"));
+  }
   PetscCall(DeepCDMoeTrainerLoad(PETSC_COMM_WORLD, a->run, &t));
   PetscCall(DeepCDMoeTrainerGetOptions(t, &o));
   PetscCall(DeepCDMoeTrainerGetInstances(t, PETSC_TRUE, NULL, &np, &param));
