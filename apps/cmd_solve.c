@@ -11,6 +11,7 @@
 #include <deepcd/mesh_output.h>
 #include "cli.h"
 #include <deepcd/private/petsccompat.h>
+#include <deepcd/private/tmpfile.h>
 
 static const char help[] = "deepcd solve PROBLEM.h5 -o OUT.h5 [PETSc options]\n"
                            "Solves -div(k grad u) = rhs for a deepcd problem file on a DMDA and writes the solution.\n"
@@ -32,12 +33,13 @@ static PetscErrorCode get_output(char out[], size_t len, PetscBool *has, char ge
 /* The residual history as text (rank 0, temporary name then rename). */
 static PetscErrorCode write_history(const char path[], const DeepCDSolveInfo *info, PetscReal bnorm)
 {
-  char  tmp[PETSC_MAX_PATH_LEN + 32];
+  char  tmp[PETSC_MAX_PATH_LEN + 96];
   FILE *f;
   int   bad;
 
   PetscFunctionBegin;
-  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int) getpid()));
+  PetscCheck(!deepcd_tmp_name(tmp, sizeof(tmp), path), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "-residuals %s: the file name is too long", path);
+  (void) deepcd_tmp_remove_stale(path);
   f = fopen(tmp, "w");
   PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "-residuals %s: cannot create the file", path);
   fprintf(f, "# deepcd solve: %s/%s, %" PetscInt_FMT " iterations, %s\n# iteration residual relative seconds\n", info->ksp_type, info->pc_type, info->iterations, KSPConvergedReasons[info->reason]);

@@ -43,6 +43,8 @@ PETSC_INTERN PetscErrorCode DeepCDH5Wrote(int, const char[], const char[], const
 /* Writes an HDF5 file on one process (deepcd_h5_write_atomic): `write` fills a new file created under a
    temporary name, which is renamed to `path` only when everything worked. */
 PETSC_INTERN PetscErrorCode DeepCDH5WriteAtomic(const char[], PetscErrorCode (*)(hid_t, const char[], const void *), const void *);
+/* Collective: rank 0's deepcd_h5_tmp_name() (which also removes the stale temporaries of path) on every rank. */
+PETSC_INTERN PetscErrorCode DeepCDH5TmpName(MPI_Comm, const char[], char[], size_t);
 /* Refuses an output for which the file system has less than `bytes` free (one line, collective). */
 PETSC_INTERN PetscErrorCode DeepCDH5CheckRoom(MPI_Comm, const char[], double, const char[]);
 #endif

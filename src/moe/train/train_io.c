@@ -144,7 +144,7 @@ static PetscErrorCode write_contents(hid_t f, const char file[], const void *ctx
   Collective
 
   Notes:
-  Rank 0 writes FILE.tmp.PID and renames it to FILE, so a failure never leaves a partial file.
+  Rank 0 writes FILE.tmp.HOST.PID and renames it to FILE, so a failure never leaves a partial file.
 
   Level: intermediate
 @*/

@@ -216,7 +216,7 @@ static PetscErrorCode WriteContents(hid_t file, const char path[], const void *c
 - path - the file to write (replaced if it exists)
 
   Notes:
-  The file is written to the temporary name "path.tmp.<pid>" with the serial HDF5 API and renamed to `path`
+  The file is written to the temporary name "path.tmp.<host>.<pid>" with the serial HDF5 API and renamed to `path`
   when complete, so a failure never leaves a partial file behind (the temporary file is removed).
   HDF5's own error printing is turned off during the call; failures are reported as one-line PETSc errors
   (`PETSC_ERR_FILE_WRITE`) that name the file and the item.

@@ -131,23 +131,20 @@ static PetscErrorCode write_h5(DeepCDProblem p, Vec x, const DeepCDSolveInfo *in
 @*/
 PetscErrorCode DeepCDSolutionWrite(DeepCDProblem p, Vec x, const DeepCDSolveInfo *info, const char path[])
 {
-  MPI_Comm        comm = PetscObjectComm((PetscObject) p->da);
-  PetscMPIInt     rank;
-  long            pid = (long) getpid();
-  char            tmp[PETSC_MAX_PATH_LEN + 32], xmf[PETSC_MAX_PATH_LEN], xmftmp[PETSC_MAX_PATH_LEN + 32];
-  PetscBool       ok;
-  char           *dot;
-  deepcd_h5_error e;
+  MPI_Comm    comm = PetscObjectComm((PetscObject) p->da);
+  PetscMPIInt rank;
+  char        tmp[PETSC_MAX_PATH_LEN + 96], xmf[PETSC_MAX_PATH_LEN], xmftmp[PETSC_MAX_PATH_LEN + 96];
+  PetscBool   ok;
+  char       *dot;
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm));
-  PetscCall(DeepCDH5Raise(comm, deepcd_h5_tmp_name(tmp, sizeof(tmp), path, pid, &e), &e));
+  PetscCall(DeepCDH5TmpName(comm, path, tmp, sizeof(tmp)));
   PetscCall(PetscStrncpy(xmf, path, sizeof(xmf)));
   dot = strrchr(xmf, '.');
   if (dot && !strchr(dot, '/')) *dot = 0;
   PetscCall(PetscStrlcat(xmf, ".xmf", sizeof(xmf)));
-  PetscCall(DeepCDH5Raise(comm, deepcd_h5_tmp_name(xmftmp, sizeof(xmftmp), xmf, pid, &e), &e));
+  PetscCall(DeepCDH5TmpName(comm, xmf, xmftmp, sizeof(xmftmp)));
 
   {
     /* the datasets, doubled for the other arrays and HDF5's metadata, plus 1 MiB */

@@ -465,9 +465,8 @@ static PetscErrorCode write_file(MPI_Comm comm, PetscInt n, const char *const pr
 PetscErrorCode DeepCDTrainDataWrite(MPI_Comm comm, PetscInt n, const char *const problems[], const DeepCDTrainDataOptions *o, const char path[])
 {
   PetscMPIInt     rank;
-  long            pid = (long) getpid();
-  int             ok  = 1;
-  char            tmp[PETSC_MAX_PATH_LEN + 32];
+  int             ok = 1;
+  char            tmp[PETSC_MAX_PATH_LEN + 96];
   PetscInt        nlow;
   PetscErrorCode  ierr;
   deepcd_h5_quiet q;
@@ -481,8 +480,7 @@ PetscErrorCode DeepCDTrainDataWrite(MPI_Comm comm, PetscInt n, const char *const
   nlow = o->low < 0 ? DeepCDTrainDataDefaultLow(o->nev) : o->low;
   PetscCall(ensure_slepc());
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm));
-  PetscCall(DeepCDH5Raise(comm, deepcd_h5_tmp_name(tmp, sizeof(tmp), path, pid, &e), &e));
+  PetscCall(DeepCDH5TmpName(comm, path, tmp, sizeof(tmp)));
   {
     /* float32 samples plus the per-cell arrays of each problem, doubled for metadata and chunking, plus 1 MiB */
     double need = 1048576.0;

@@ -254,3 +254,19 @@ PetscErrorCode DeepCDH5CheckRoom(MPI_Comm comm, const char path[], double bytes,
   PetscCheck(room, comm, PETSC_ERR_FILE_WRITE, "%s: not enough free space to write the %s (about %.0f MiB needed)", path, what, bytes / 1048576.0);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+PetscErrorCode DeepCDH5TmpName(MPI_Comm comm, const char path[], char tmp[], size_t len)
+{
+  PetscMPIInt     rank;
+  int             code = 0;
+  deepcd_h5_error e;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (!rank) code = deepcd_h5_tmp_name(tmp, len, path, &e);
+  PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, 0, comm));
+  if (code && rank) (void) deepcd_h5_fail(&e, code, "%s: file name is too long", path);
+  PetscCall(DeepCDH5Raise(comm, code, &e));
+  PetscCallMPI(MPI_Bcast(tmp, (PetscMPIInt) len, MPI_CHAR, 0, comm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
