@@ -35,13 +35,16 @@ int DeepCDCLIFail(const char cmd[], PetscErrorCode ierr)
 {
   const char     *text     = NULL;
   DeepCDErrorText specific = NULL;
-  PetscMPIInt rank = 0, initialized = 0;
+  PetscMPIInt     rank = 0, initialized = 0;
 
   MPI_Initialized(&initialized);
   if (initialized) MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
   PetscErrorMessage(ierr, &text, &specific);
   if (!rank) {
-    if (specific && specific[0])
+    /* PETSc's message for a failed allocation is only a function name (VecCreate_Seq, DMSetUp_DA_3D) */
+    if (DeepCDErrorIsBare(ierr))
+      fprintf(stderr, "deepcd %s: error: %s%s%s: most likely the input is too large for the memory of this run; run on more ranks (mpiexec -n R) or use a smaller problem\n", cmd, ierr == PETSC_ERR_MEM ? "out of memory" : "PETSc failed without a message", specific && specific[0] ? " in " : "", specific && specific[0] ? specific : "");
+    else if (specific && specific[0])
       fprintf(stderr, "deepcd %s: error: %s\n", cmd, specific);
     else
       fprintf(stderr, "deepcd %s: error: %s\n", cmd, text ? text : "unknown error");

@@ -197,6 +197,17 @@ mk m_wnan.h5 m.h5 set weights/conv000 3 nan
 case_ solve_model_nan "in/m_wnan.h5: dataset 'weights/conv000': .*NaN" $O -- "$deepcd" solve in/p.h5 -o $O -ksp_deepcd_model in/m_wnan.h5
 case_ solve_model_is_problem "in/p.h5: attribute 'format' is 'deepcd-problem'" $O -- "$deepcd" solve in/p.h5 -o $O -ksp_deepcd_model in/p.h5
 
+# a grid too large for memory (1000^3 cells; the datasets are unwritten, so the file is small), under a 3 GB address-space limit
+mk big.h5 p.h5 delete sdf
+"$mut" in/big.h5 delete solid && "$mut" in/big.h5 reshape rhs 1000,1000,1000
+for a in nx ny nz; do "$mut" in/big.h5 attr-int / $a 1000; done
+limited() { (ulimit -v 3000000 && exec "$@"); }
+if [ -z "${DEEPCD_NO_ULIMIT:-}" ]; then
+  case_ solve_grid_too_large "in/big.h5: the grid 1000x1000x1000 .* does not fit in the memory of 1 process" $O -- limited "$deepcd" solve in/big.h5 -o $O
+  case_ traindata_grid_too_large "in/big.h5: the grid 1000x1000x1000 .* does not fit in the memory" out/d.h5 -- limited "$deepcd" train-data in/big.h5 -o out/d.h5 -nev 2 -samples 1
+  case_ mesh_grid_too_large "in/big.h5: dataset 'rhs' on the grid 1000x1000x1000 does not fit in memory" out/x.obj -- limited "$deepcd" mesh in/big.h5 --dataset rhs --iso 1 -o out/x.obj
+fi
+
 # ---- model -----------------------------------------------------------------------------------
 case_ model_info_missing "in/none.h5: .*(read|open)" - -- "$deepcd" model info in/none.h5
 trunc m_trunc.h5 m.h5 20000
@@ -342,6 +353,8 @@ pass gen_obj_open_warns "in/tri.obj: the mesh is not closed" -- "$deepcd" gen --
 pass gen_obj_no_solid_warns "in/tri.obj: no cell of the grid is inside the mesh" -- "$deepcd" gen --sdf-from-mesh in/tri.obj --n 4 -o out/g.h5
 obj degen.obj 'v 0 0 0\nv 1 0 0\nv 2 0 0\nv 0 1 0\nf 1 2 3\nf 1 2 4\n'
 pass gen_obj_degenerate_warns "in/degen.obj: 1 of 2 triangles are degenerate" -- "$deepcd" gen --sdf-from-mesh in/degen.obj --n 4 -o out/g.h5
+# -ksp_max_it 2000000000 allocated a history of that length (killed by the kernel): the history keeps 10^6 entries
+[ -z "${DEEPCD_NO_ULIMIT:-}" ] && pass solve_max_it_huge "" -- limited "$deepcd" solve in/p.h5 -o out/s.h5 -ksp_max_it 2000000000
 # fixed-length strings of exactly their length (no NUL): read whole
 mk p_exact.h5 p.h5 attr-str-exact / format deepcd-problem
 "$mut" in/p_exact.h5 attr-str-exact / boundary DDDDDD

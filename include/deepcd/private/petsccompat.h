@@ -47,6 +47,20 @@ typedef char *DeepCDErrorText;
 typedef const char      *DeepCDErrorText;
 #endif
 
+/* Does the last error carry no message of its own, only the name of the PETSc function that failed
+   (VecCreate_Seq, DMSetUp_DA_3D: PETSc 3.18's allocation failures)? */
+static inline PetscBool DeepCDErrorIsBare(PetscErrorCode ierr)
+{
+  const char     *text     = NULL;
+  DeepCDErrorText specific = NULL;
+
+  (void) PetscErrorMessage(ierr, &text, &specific);
+  if (!specific || !specific[0]) return PETSC_TRUE;
+  for (const char *c = specific; *c; c++)
+    if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_')) return PETSC_FALSE;
+  return PETSC_TRUE;
+}
+
 /* %g of plain C: PETSc's printf family writes "2." and "nan." (buf: at least 32 bytes) */
 #include <stdio.h>
 static inline const char *DeepCDFormatG(char buf[32], double v)

@@ -117,7 +117,11 @@ PetscErrorCode DeepCDMeshFieldLoad(const char file[], const char dataset[], Deep
   /* HDF5's own error stack would print pages; the checks give one line */
   ierr = DeepCDH5WithFile(PETSC_COMM_SELF, file, field_read, &c);
   if (ierr) {
+    const PetscBool bare = DeepCDErrorIsBare(ierr);
+
     PetscCall(PetscFree(f->field));
+    /* PETSc's own message for a failed allocation is only the name of the function */
+    PetscCheck(ierr != PETSC_ERR_MEM && !bare, PETSC_COMM_SELF, PETSC_ERR_MEM, "%s: dataset '%s' on the grid %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " does not fit in memory (out of memory); mesh a smaller field", file, f->dataset, f->nx, f->ny, f->nz);
     PetscCall(ierr);
   }
   PetscFunctionReturn(PETSC_SUCCESS);

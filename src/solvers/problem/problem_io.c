@@ -160,17 +160,16 @@ static PetscErrorCode problem_finish(DeepCDProblem p)
 }
 
 /* The body of DeepCDProblemLoad(), with HDF5's own error printing off. */
-static PetscErrorCode problem_load(MPI_Comm comm, const char file[], DeepCDProblem *problem)
+/* fills p from the file; *fid is the open file, closed by the caller whatever happens */
+static PetscErrorCode problem_load(MPI_Comm comm, const char file[], DeepCDProblem p, hid_t *fid_out)
 {
-  DeepCDProblem p;
-  hid_t         fid = -1;
-  PetscBool     exists, has_rhs, has_x0;
+  hid_t     fid;
+  PetscBool exists, has_rhs, has_x0;
 
   PetscFunctionBegin;
-  *problem = NULL;
-  PetscCall(PetscNew(&p));
   PetscCall(PetscStrncpy(p->filename, file, sizeof(p->filename)));
-  PetscCall(DeepCDH5Open(comm, file, &fid));
+  PetscCall(DeepCDH5Open(comm, file, fid_out));
+  fid = *fid_out;
 
   PetscCall(DeepCDH5CheckHeader(comm, file, fid, 1, (const char *const[]){ DEEPCD_PROBLEM_FORMAT }, (const int[]){ DEEPCD_PROBLEM_VERSION }, "problem file", NULL));
   PetscCall(DeepCDH5ReadAttrInt(comm, file, fid, "nx", &p->nx));
@@ -211,10 +210,9 @@ static PetscErrorCode problem_load(MPI_Comm comm, const char file[], DeepCDProbl
     PetscCall(VecSet(p->coefficient, 1.0));
   }
   if (has_x0) PetscCall(load_real(p, fid, "x0", PETSC_FALSE, &p->x0));
+  *fid_out = H5I_INVALID_HID;
   PetscCall(DeepCDH5Close(fid));
-
   PetscCall(problem_finish(p));
-  *problem = p;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -245,15 +243,31 @@ PetscErrorCode DeepCDProblemLoad(MPI_Comm comm, const char file[], DeepCDProblem
 {
   deepcd_h5_quiet q;
   PetscErrorCode  ierr;
+  DeepCDProblem   p;
+  hid_t           fid = H5I_INVALID_HID;
 
   PetscFunctionBegin;
   PetscAssertPointer(file, 2);
   PetscAssertPointer(problem, 3);
+  *problem = NULL;
+  PetscCall(PetscNew(&p));
   /* our one-line messages replace HDF5's stack dumps; the caller's setting is restored */
   deepcd_h5_quiet_push(&q);
-  ierr = problem_load(comm, file, problem);
+  ierr = problem_load(comm, file, p, &fid);
+  if (fid >= 0) (void) H5Fclose(fid); /* every error path closes the file */
   deepcd_h5_quiet_pop(&q);
-  PetscCall(ierr);
+  if (ierr) {
+    const PetscInt  nx = p->nx, ny = p->ny, nz = p->nz;
+    const PetscBool bare = DeepCDErrorIsBare(ierr);
+    PetscMPIInt     size;
+
+    PetscCall(DeepCDProblemDestroy(&p));
+    PetscCallMPI(MPI_Comm_size(comm, &size));
+    /* PETSc's own message for a failed allocation is only the name of the function */
+    PetscCheck(ierr != PETSC_ERR_MEM && !bare, comm, PETSC_ERR_MEM, "%s: the grid %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " (%.3g cells) does not fit in the memory of %d process%s (out of memory); run on more ranks (mpiexec -n R) or use a smaller grid", file, nx, ny, nz, (double) nx * ny * nz, (int) size, size > 1 ? "es" : "");
+    PetscCall(ierr);
+  }
+  *problem = p;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
