@@ -13,6 +13,7 @@
 #include <deepcd/mesh_output.h>
 #include "cli.h"
 #include <deepcd/private/petsccompat.h>
+#include <deepcd/private/h5util.h>
 
 static const char help[] = "deepcd mesh: extracts an isosurface (try 'deepcd mesh --help').\n";
 
@@ -148,6 +149,15 @@ static PetscErrorCode MeshCheckLib(mesh_err e, const char what[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Refuses, in one line, an output for which the file system lacks the room: 3 float64 per vertex and
+   3 int32 per triangle (a tet counts as two), doubled for the text of OBJ and HDF5's metadata, plus 1 MiB. */
+static PetscErrorCode MeshCheckRoom(const char out[], double nverts, double ntris)
+{
+  PetscFunctionBegin;
+  PetscCall(DeepCDH5CheckRoom(PETSC_COMM_SELF, out, 2.0 * (24.0 * nverts + 12.0 * ntris) + 1048576.0, "mesh"));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The tets of the extracted surface, written with their boundary. */
 static PetscErrorCode MeshWriteTets(const MeshArgs *a, const MeshConfig *cfg, const DeepCDMeshField *field, const mesh_flexicubes_options *opt, const mesh_surface *surf, mesh_tets **tets)
 {
@@ -159,6 +169,7 @@ static PetscErrorCode MeshWriteTets(const MeshArgs *a, const MeshConfig *cfg, co
   PetscCheck(st.closed_manifold, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s: the surface reaches the grid's boundary and is open there: --tets needs --close", a->input);
   PetscCall(MeshCheckLib(mesh_tets_build(&field->grid, field->field, opt, surf, tets), a->input));
   PetscCall(MeshCheckLib(mesh_stats_compute((*tets)->nverts, (*tets)->verts, (*tets)->ntris, (*tets)->tris, 0.0, &st), "mesh statistics"));
+  PetscCall(MeshCheckRoom(a->output, (*tets)->nverts, (*tets)->ntris + 2.0 * (*tets)->ntets));
   PetscCall(DeepCDMeshWriteTetsXDMF(*tets, a->output, cfg->h5, base ? base + 1 : a->input, field->dataset, opt->iso));
   printf("deepcd mesh: wrote %s (%d vertices, %d tetrahedra, %d boundary triangles, closed: %s, Euler characteristic %lld)\n", a->output, (int) (*tets)->nverts, (int) (*tets)->ntets, (int) (*tets)->ntris, st.closed_manifold ? "yes" : "no",
          (long long) st.euler);
@@ -220,6 +231,7 @@ static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, Dee
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(MeshCheckLib(mesh_stats_compute((*surf)->nverts, (*surf)->verts, (*surf)->ntris, (*surf)->tris, 0.0, &st), "mesh statistics"));
+  PetscCall(MeshCheckRoom(a->output, (*surf)->nverts, (*surf)->ntris));
   switch (cfg->kind) {
   case MESH_OUT_OBJ:
     PetscCall(MeshCheckLib(mesh_write_obj(a->output, (*surf)->nverts, (*surf)->verts, (*surf)->ntris, (*surf)->tris), a->output));

@@ -154,7 +154,13 @@ PetscErrorCode DeepCDMoeTrainerSave(DeepCDMoeTrainer t, const char file[])
   int            code;
 
   PetscFunctionBegin;
-  if (!t->rank) ierr = DeepCDH5WriteAtomic(file, write_contents, t);
+  if (!t->rank) {
+    const DeepCDMoeTrainOptions *o = &t->o;
+    /* float64: parameters and Adam's moments, histories, instances, grid, predictions and references, plus 1 MiB */
+    const double bytes = 8.0 * (3.0 * t->nth + 2.0 * t->step + (double) (o->ntrain + o->ntest) * t->np + o->nx + o->nt + 2.0 * o->ntest * o->nt * o->nx + o->ntest) + 1048576.0;
+
+    ierr = DeepCDH5WriteAtomic(file, "moe run file", bytes, write_contents, t);
+  }
   code = (int) ierr;
   PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, 0, t->comm));
   if (!t->rank) PetscCall(ierr); /* rank 0 keeps its specific message */

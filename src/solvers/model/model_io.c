@@ -218,7 +218,8 @@ PetscErrorCode DeepCDModelWrite(const nn_model *m, const char path[])
 {
   PetscFunctionBegin;
   PetscCall(DeepCDModelCheckWritable(m, path));
-  PetscCall(DeepCDH5WriteAtomic(path, DeepCDModelWriteContents, m));
+  /* float32 parameters and HDF5's metadata, plus 1 MiB */
+  PetscCall(DeepCDH5WriteAtomic(path, "model", 8.0 * (double) m->nparams + 1048576.0, DeepCDModelWriteContents, m));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -210,13 +210,14 @@ static int atomic_fill(hid_t fid, const char *path, const void *ctx, deepcd_h5_e
   return 0;
 }
 
-PetscErrorCode DeepCDH5WriteAtomic(const char path[], PetscErrorCode (*write)(hid_t, const char[], const void *), const void *ctx)
+PetscErrorCode DeepCDH5WriteAtomic(const char path[], const char what[], double bytes, PetscErrorCode (*write)(hid_t, const char[], const void *), const void *ctx)
 {
   AtomicCtx       c = { write, ctx, 0 };
   deepcd_h5_error e;
   int             err;
 
   PetscFunctionBegin;
+  PetscCall(DeepCDH5CheckRoom(PETSC_COMM_SELF, path, bytes, what));
   err = deepcd_h5_write_atomic(path, atomic_fill, &c, &e);
   PetscCall(c.ierr);
   PetscCall(DeepCDH5Raise(PETSC_COMM_SELF, err, &e));
