@@ -127,6 +127,12 @@ PetscErrorCode DeepCDCLICheckOutputDir(MPI_Comm comm, const char opt[], const ch
   PetscFunctionBegin;
   PetscCall(PetscStrncpy(dir, path, sizeof(dir)));
   PetscCheck(access(dirname(dir), W_OK) == 0, comm, PETSC_ERR_FILE_OPEN, "%s %s: the directory does not exist or is not writable", opt, path);
+  {
+    struct stat st;
+
+    /* an existing directory of that name cannot be replaced by the file */
+    PetscCheck(stat(path, &st) || !S_ISDIR(st.st_mode), comm, PETSC_ERR_FILE_OPEN, "%s %s: is a directory; name the output file", opt, path);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

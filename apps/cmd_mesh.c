@@ -192,6 +192,8 @@ static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, Dee
   mesh_err                e;
 
   PetscFunctionBegin;
+  PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "-o", a->output));
+  if (cfg->kind == MESH_OUT_XDMF) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "-o", cfg->h5));
   PetscCall(MeshCheckNotInput(a->input, a->output));
   if (cfg->kind == MESH_OUT_XDMF) PetscCall(MeshCheckNotInput(a->input, cfg->h5));
   if (a->weights) {

@@ -208,6 +208,13 @@ if [ -z "${DEEPCD_NO_ULIMIT:-}" ]; then
   case_ mesh_grid_too_large "in/big.h5: dataset 'rhs' on the grid 1000x1000x1000 does not fit in memory" out/x.obj -- limited "$deepcd" mesh in/big.h5 --dataset rhs --iso 1 -o out/x.obj
 fi
 
+# an output that is an existing directory
+mkdir -p in/adir.h5 in/adir.obj
+case_ solve_out_is_directory "-o in/adir.h5: is a directory" - -- "$deepcd" solve in/p.h5 -o in/adir.h5
+case_ traindata_out_is_directory "-o in/adir.h5: is a directory" - -- "$deepcd" train-data in/p.h5 -o in/adir.h5 -nev 2 -samples 2
+case_ mesh_out_is_directory "-o in/adir.obj: is a directory" - -- "$deepcd" mesh in/p.h5 -o in/adir.obj
+case_ gen_out_is_directory "in/adir.h5: cannot rename the temporary file .* \\(Is a directory\\)" - -- "$deepcd" gen --scene spheres --n 4 -o in/adir.h5
+
 # ---- model -----------------------------------------------------------------------------------
 case_ model_info_missing "in/none.h5: .*(read|open)" - -- "$deepcd" model info in/none.h5
 trunc m_trunc.h5 m.h5 20000
