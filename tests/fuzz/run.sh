@@ -17,8 +17,8 @@ build=${BUILD:-$root/build-fuzz}
 deepcd=${DEEPCD:-$root/build/bin/deepcd}
 work=${FUZZ_WORK:-$root/fuzz-work}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OMPI_MCA_ess_singleton_isolated=1
-export OMPI_MCA_memory=^patcher
-export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1"
+export OMPI_MCA_memory=^patcher OMPI_MCA_mca_base_component_disable_dlclose=1
+export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:fast_unwind_on_malloc=0"
 export LSAN_OPTIONS="suppressions=$root/tests/sanitize/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
@@ -47,7 +47,13 @@ for h in "${harnesses[@]}"; do
   mkdir -p "$dir/corpus"
   for f in ${seed[$h]}; do cp -n "$s/$f" "$dir/corpus/"; done
   max=$(for f in ${seed[$h]}; do stat -c %s "$s/$f"; done | sort -n | tail -1)
-  (cd "$dir" && "$build/tests/fuzz/fuzz_$h" -max_total_time="$secs" -max_len=$((max + 4096)) -timeout=20 -rss_limit_mb=4096 \
+  # the inputs that failed before, first (libFuzzer runs the files given and exits)
+  regs=("$root"/tests/fuzz/regressions/"$h"-*.h5)
+  if [ -e "${regs[0]}" ] && ! (cd "$dir" && "$build/bin/fuzz_$h" "${regs[@]}" > regressions.txt 2>&1); then
+    echo "fuzz_$h: a regression input fails again (see $dir/regressions.txt)"
+    status=1
+  fi
+  (cd "$dir" && "$build/bin/fuzz_$h" -max_total_time="$secs" -max_len=$((max + 4096)) -timeout=20 -rss_limit_mb=4096 \
     -print_final_stats=1 corpus > log.txt 2>&1)
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log.txt" | tail -1)

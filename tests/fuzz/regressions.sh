@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Inputs that crashed or leaked in a harness of tests/fuzz, kept as regression cases: each file
+# tests/fuzz/regressions/KIND-*.h5 is given to the command that reads KIND (problem: solve, model:
+# model info, checkpoint: train --resume, train_data: train, moe_run: moe eval) and must be refused
+# with exit 1 and one line on stderr. In the sanitizer build (DEEPCD_CI_SANITIZE=1) a leak or a
+# memory error changes the exit status, so the same cases check those too.
+# usage: tests/fuzz/regressions.sh DEEPCD [WORKDIR]
+set -u
+deepcd=$1
+dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/regressions" && pwd)
+work=${2:-$(mktemp -d)}
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work" || exit 1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OMPI_MCA_ess_singleton_isolated=1
+"$deepcd" gen --scene spheres --n 6 --seed 1 -o p.h5 > /dev/null || exit 1
+"$deepcd" train-data p.h5 -o d.h5 -nev 3 -samples 4 -progress 0 > /dev/null || exit 1
+fail=0
+n=0
+for f in "$dir"/*.h5; do
+  [ -e "$f" ] || continue
+  n=$((n + 1))
+  name=$(basename "$f")
+  case $name in
+    problem-*) cmd=("$deepcd" solve "$f" -o out.h5) ;;
+    model-*) cmd=("$deepcd" model info "$f") ;;
+    checkpoint-*) cmd=("$deepcd" train d.h5 --resume "$f" -o out.h5 --steps 100) ;;
+    train_data-*) cmd=("$deepcd" train "$f" -o out.h5 --steps 1 --batch 1 --backend ref --plot none) ;;
+    moe_run-*) cmd=("$deepcd" moe eval "$f") ;;
+    *) echo "FAIL $name: unknown kind"; fail=1; continue ;;
+  esac
+  "${cmd[@]}" > /dev/null 2> err.txt
+  rc=$?
+  if [ $rc -ne 1 ] || [ "$(wc -l < err.txt)" -ne 1 ] || [ -e out.h5 ]; then
+    echo "FAIL $name: exit $rc, stderr:"
+    head -20 err.txt
+    fail=1
+  else
+    echo "ok   $name: $(cat err.txt)"
+  fi
+  rm -f out.h5
+done
+echo "fuzz regressions: $n files"
+exit $fail
