@@ -17,7 +17,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS
 "$deepcd" train-data p.h5 -o d.h5 -nev 3 -samples 4 -progress 0 > /dev/null || exit 1
 fail=0
 n=0
-for f in "$dir"/*.h5; do
+# hdf5-bugs/: inputs on which HDF5 1.10 itself reads freed memory (deepcd still refuses them in one
+# line); skipped under AddressSanitizer, which reports HDF5's read
+bugs=$(cd "$dir/../hdf5-bugs" && pwd)
+files=("$dir"/*.h5)
+[[ "${ASAN_OPTIONS:-}" == *detect_leaks* ]] || files+=("$bugs"/*.h5)
+for f in "${files[@]}"; do
   [ -e "$f" ] || continue
   n=$((n + 1))
   name=$(basename "$f")
