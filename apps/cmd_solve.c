@@ -222,16 +222,32 @@ static PetscErrorCode set_defaults(KSP ksp)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode run(const char problemfile[], PetscBool *failed)
+/* What a solve holds: freed by solve_cleanup() whatever happened. */
+typedef struct {
+  DeepCDProblem p;
+  Mat           A;
+  Vec           b, x;
+  KSP           ksp;
+  mesh_surface *surf;
+} SolveRun;
+
+static PetscErrorCode solve_cleanup(SolveRun *r)
 {
-  DeepCDProblem   p = NULL;
-  Mat             A;
-  Vec             b, x;
-  KSP             ksp;
+  PetscFunctionBegin;
+  mesh_surface_destroy(&r->surf);
+  PetscCall(KSPDestroy(&r->ksp));
+  PetscCall(VecDestroy(&r->x));
+  PetscCall(VecDestroy(&r->b));
+  PetscCall(MatDestroy(&r->A));
+  PetscCall(DeepCDProblemDestroy(&r->p));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode run_body(const char problemfile[], SolveRun *r, PetscBool *failed)
+{
   char            out[PETSC_MAX_PATH_LEN] = "", geom[PETSC_MAX_PATH_LEN] = "", hist[PETSC_MAX_PATH_LEN] = "";
   PetscBool       hasout, hasgeom, hashist;
   GeometryOutput  g;
-  mesh_surface   *surf = NULL;
   PetscMPIInt     rank;
   DeepCDSolveInfo info;
   PetscInt        nfluid;
@@ -260,45 +276,41 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   }
   if (hasgeom) PetscCall(check_geometry(problemfile, out, geom, &g));
 
-  PetscCall(DeepCDProblemLoad(PETSC_COMM_WORLD, problemfile, &p));
+  PetscCall(DeepCDProblemLoad(PETSC_COMM_WORLD, problemfile, &r->p));
   if (hasgeom) {
     PetscErrorCode ierr = 0;
 
-    PetscCheck(p->has_sdf, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "%s: -mesh_geometry needs an sdf dataset in the problem file, and it has none", problemfile);
-    if (!rank) ierr = extract_geometry(problemfile, &surf);
+    PetscCheck(r->p->has_sdf, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "%s: -mesh_geometry needs an sdf dataset in the problem file, and it has none", problemfile);
+    if (!rank) ierr = extract_geometry(problemfile, &r->surf);
     ierr = share_result(ierr);
-    if (ierr) {
-      mesh_surface_destroy(&surf);
-      PetscCall(DeepCDProblemDestroy(&p));
-      PetscCall(ierr);
-    }
+    PetscCall(ierr);
   }
-  PetscCall(DeepCDOperatorSetUp(p, &A, &b));
-  PetscCall(VecDuplicate(b, &x));
-  PetscCall(PetscObjectSetName((PetscObject) x, "x"));
-  if (p->x0)
-    PetscCall(VecCopy(p->x0, x));
+  PetscCall(DeepCDOperatorSetUp(r->p, &r->A, &r->b));
+  PetscCall(VecDuplicate(r->b, &r->x));
+  PetscCall(PetscObjectSetName((PetscObject) r->x, "x"));
+  if (r->p->x0)
+    PetscCall(VecCopy(r->p->x0, r->x));
   else
-    PetscCall(VecSet(x, 0.0));
+    PetscCall(VecSet(r->x, 0.0));
 
-  PetscCall(KSPCreate(PETSC_COMM_WORLD, &ksp));
-  PetscCall(KSPSetOperators(ksp, A, A));
-  PetscCall(KSPSetDM(ksp, p->da)); /* geometric multigrid (-pc_type mg) can coarsen the grid */
-  PetscCall(DeepCDKSPSetDMActive(ksp, PETSC_FALSE));
-  PetscCall(set_defaults(ksp));
-  PetscCall(KSPSetInitialGuessNonzero(ksp, p->x0 ? PETSC_TRUE : PETSC_FALSE));
-  PetscCall(KSPSetFromOptions(ksp));
-  PetscCall(check_tolerances(ksp));
+  PetscCall(KSPCreate(PETSC_COMM_WORLD, &r->ksp));
+  PetscCall(KSPSetOperators(r->ksp, r->A, r->A));
+  PetscCall(KSPSetDM(r->ksp, r->p->da)); /* geometric multigrid (-pc_type mg) can coarsen the grid */
+  PetscCall(DeepCDKSPSetDMActive(r->ksp, PETSC_FALSE));
+  PetscCall(set_defaults(r->ksp));
+  PetscCall(KSPSetInitialGuessNonzero(r->ksp, r->p->x0 ? PETSC_TRUE : PETSC_FALSE));
+  PetscCall(KSPSetFromOptions(r->ksp));
+  PetscCall(check_tolerances(r->ksp));
 
-  PetscCall(DeepCDSolveTimed(p, ksp, b, x, &info));
-  PetscCall(DeepCDSolutionWrite(p, x, &info, out));
+  PetscCall(DeepCDSolveTimed(r->p, r->ksp, r->b, r->x, &info));
+  PetscCall(DeepCDSolutionWrite(r->p, r->x, &info, out));
   if (hasgeom) {
     PetscErrorCode ierr = 0;
 
     if (!rank) {
       const char *base = strrchr(problemfile, '/');
 
-      ierr = DeepCDMeshWriteSolutionXDMF(surf, g.xmf, g.h5, base ? base + 1 : problemfile, "sdf", 0.0, g.solref, p->nx, p->ny, p->nz, p->h);
+      ierr = DeepCDMeshWriteSolutionXDMF(r->surf, g.xmf, g.h5, base ? base + 1 : problemfile, "sdf", 0.0, g.solref, r->p->nx, r->p->ny, r->p->nz, r->p->h);
       if (ierr) { /* no partial output: the solution goes too */
         char sxmf[PETSC_MAX_PATH_LEN];
 
@@ -306,18 +318,18 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
         if (!solution_xmf(out, sxmf, sizeof(sxmf))) unlink(sxmf);
       }
     }
-    mesh_surface_destroy(&surf);
+    mesh_surface_destroy(&r->surf);
     PetscCall(share_result(ierr));
   }
 
   {
     PetscScalar nsolid;
 
-    PetscCall(VecSum(p->solid, &nsolid));
-    nfluid = p->nx * p->ny * p->nz - (PetscInt) PetscRealPart(nsolid);
-    PetscCall(VecNorm(b, NORM_2, &bnorm));
+    PetscCall(VecSum(r->p->solid, &nsolid));
+    nfluid = r->p->nx * r->p->ny * r->p->nz - (PetscInt) PetscRealPart(nsolid);
+    PetscCall(VecNorm(r->b, NORM_2, &bnorm));
   }
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd solve: %s %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " (%" PetscInt_FMT " fluid cells): %s/%s %s in %" PetscInt_FMT " iterations, residual %.3e (relative %.3e), setup %.3f s, solve %.3f s -> %s\n", problemfile, p->nx, p->ny, p->nz,
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd solve: %s %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " (%" PetscInt_FMT " fluid cells): %s/%s %s in %" PetscInt_FMT " iterations, residual %.3e (relative %.3e), setup %.3f s, solve %.3f s -> %s\n", problemfile, r->p->nx, r->p->ny, r->p->nz,
                         nfluid, info.ksp_type, info.pc_type, KSPConvergedReasons[info.reason], info.iterations, (double) info.residual_norm, (double) (bnorm > 0 ? info.residual_norm / bnorm : 0), info.setup_seconds, info.solve_seconds, out));
   if (hashist) {
     PetscErrorCode ierr = 0;
@@ -328,11 +340,19 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   if (hasgeom) PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd solve: wrote %s and %s (the solution and the obstacle surfaces sdf = 0)\n", g.xmf, g.h5));
   *failed = info.reason < 0 ? PETSC_TRUE : PETSC_FALSE;
 
-  PetscCall(KSPDestroy(&ksp));
-  PetscCall(VecDestroy(&x));
-  PetscCall(VecDestroy(&b));
-  PetscCall(MatDestroy(&A));
-  PetscCall(DeepCDProblemDestroy(&p));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode run(const char problemfile[], PetscBool *failed)
+{
+  SolveRun       r;
+  PetscErrorCode ierr;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMemzero(&r, sizeof(r)));
+  ierr = run_body(problemfile, &r, failed);
+  PetscCall(solve_cleanup(&r)); /* on every path */
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -255,7 +255,12 @@ static PetscErrorCode TrainRun(const TrainArgs *a, const DeepCDTrainOptions *o, 
   }
   PetscCall(DeepCDProgressCreate(PETSC_COMM_WORLD, "deepcd train", o->stop_at && o->stop_at < o->steps ? o->stop_at : o->steps, &mon.progress));
   PetscCall(DeepCDProgressSetStart(mon.progress, start));
-  PetscCall(DeepCDTrain(PETSC_COMM_WORLD, o, a->resume, TrainMonitor, &mon, &m, &h));
+  {
+    PetscErrorCode terr = DeepCDTrain(PETSC_COMM_WORLD, o, a->resume, TrainMonitor, &mon, &m, &h);
+
+    if (terr) PetscCall(DeepCDProgressDestroy(&mon.progress)); /* the run frees its own */
+    PetscCall(terr);
+  }
   snprintf(summary, sizeof(summary), "final loss %.4e, validation loss %.4e", h.n ? (double) h.loss[h.n - 1] : NAN, h.n ? (double) h.val_loss[h.n - 1] : NAN);
   PetscCall(DeepCDProgressEnd(&mon.progress, summary));
   if (!rank) ierr = DeepCDModelWrite(m, a->output);

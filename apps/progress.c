@@ -176,6 +176,18 @@ PetscErrorCode DeepCDProgressUpdate(DeepCDProgress p, PetscInt done, const char 
 
   Level: intermediate
 @*/
+PetscErrorCode DeepCDProgressDestroy(DeepCDProgress *p)
+{
+  PetscFunctionBegin;
+  if (!p || !*p) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!(*p)->rank && (*p)->drawn) {
+    fputs("\r\033[K", stdout);
+    fflush(stdout);
+  }
+  PetscCall(PetscFree(*p));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode DeepCDProgressEnd(DeepCDProgress *p, const char summary[])
 {
   PetscLogDouble now;

@@ -4,11 +4,8 @@
 # usage: tests/full-disk.sh DEEPCD [WORKDIR]
 set -u
 deepcd=$1
-work=${2:-$(mktemp -d)}
-rm -rf "$work"
-mkdir -p "$work/full"
-cd "$work" || exit 1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OMPI_MCA_ess_singleton_isolated=1
+. "$(dirname "${BASH_SOURCE[0]}")/script-setup.sh"
+mkdir full
 mount -t tmpfs -o size=64k tmpfs full 2> /dev/null || { echo "full-disk: cannot mount a tmpfs here: skipped"; exit 77; }
 trap 'umount "$work/full"' EXIT
 set -e

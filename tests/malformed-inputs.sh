@@ -66,6 +66,21 @@ corrupt() {
 }
 obj() { printf "$2" > "in/$1"; }
 
+# report NAME WHY OKLINE COMMAND...: a failure (WHY not empty) is counted and shown with the command and stderr
+report() {
+  local name=$1 why=$2 okline=$3
+  shift 3
+  if [ -z "$why" ]; then
+    echo "$okline"
+    return
+  fi
+  nfail=$((nfail + 1))
+  failed="$failed $name"
+  echo "FAIL $name: $why"
+  echo "     command: $*"
+  sed 's/^/     stderr: /' stderr.txt | head -5
+}
+
 snapshot() { (find in out -type f -print0 | sort -z | xargs -0 -r md5sum) > "$1"; }
 
 # case NAME PATTERN OUT -- COMMAND...: OUT is the output file the command would write (or -)
@@ -93,15 +108,7 @@ case_() {
   elif ! cmp -s before.md5 after.md5; then
     why="files created, changed or removed: $(diff before.md5 after.md5 | grep '^[<>]' | tr '\n' ' ')"
   fi
-  if [ -n "$why" ]; then
-    nfail=$((nfail + 1))
-    failed="$failed $name"
-    echo "FAIL $name: $why"
-    echo "     command: $*"
-    sed 's/^/     stderr: /' stderr.txt | head -5
-  else
-    echo "ok   $name: $(cat stderr.txt)"
-  fi
+  report "$name" "$why" "ok   $name: $(cat stderr.txt)" "$@"
 }
 
 # ---- gen -------------------------------------------------------------------------------------
@@ -346,15 +353,7 @@ pass() {
   elif [ -n "$pat" ] && ! grep -Eq -- "$pat" stderr.txt; then
     why="stderr does not match /$pat/"
   fi
-  if [ -n "$why" ]; then
-    nfail=$((nfail + 1))
-    failed="$failed $name"
-    echo "FAIL $name: $why"
-    echo "     command: $*"
-    sed 's/^/     stderr: /' stderr.txt | head -5
-  else
-    echo "ok   $name (succeeds)"
-  fi
+  report "$name" "$why" "ok   $name (succeeds)" "$@"
 }
 pass gen_obj_open_warns "in/tri.obj: the mesh is not closed" -- "$deepcd" gen --sdf-from-mesh in/tri.obj --n 4 -o out/g.h5
 pass gen_obj_no_solid_warns "in/tri.obj: no cell of the grid is inside the mesh" -- "$deepcd" gen --sdf-from-mesh in/tri.obj --n 4 -o out/g.h5

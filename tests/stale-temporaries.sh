@@ -6,12 +6,7 @@
 # usage: tests/stale-temporaries.sh DEEPCD [WORKDIR]
 set -u
 deepcd=$1
-work=${2:-$(mktemp -d)}
-rm -rf "$work"
-mkdir -p "$work"
-cd "$work" || exit 1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
-export OMPI_MCA_ess_singleton_isolated=1
+. "$(dirname "${BASH_SOURCE[0]}")/script-setup.sh"
 host=$(hostname)
 sh -c 'exit 0' &
 wait

@@ -8,11 +8,7 @@
 set -u
 deepcd=$1
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/regressions" && pwd)
-work=${2:-$(mktemp -d)}
-rm -rf "$work"
-mkdir -p "$work"
-cd "$work" || exit 1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OMPI_MCA_ess_singleton_isolated=1
+. "$(dirname "${BASH_SOURCE[0]}")/../script-setup.sh"
 "$deepcd" gen --scene spheres --n 6 --seed 1 -o p.h5 > /dev/null || exit 1
 "$deepcd" train-data p.h5 -o d.h5 -nev 3 -samples 4 -progress 0 > /dev/null || exit 1
 fail=0
