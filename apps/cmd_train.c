@@ -264,7 +264,12 @@ static PetscErrorCode TrainRun(const TrainArgs *a, const DeepCDTrainOptions *o, 
   snprintf(summary, sizeof(summary), "final loss %.4e, validation loss %.4e", h.n ? (double) h.loss[h.n - 1] : NAN, h.n ? (double) h.val_loss[h.n - 1] : NAN);
   PetscCall(DeepCDProgressEnd(&mon.progress, summary));
   if (!rank) ierr = DeepCDModelWrite(m, a->output);
-  PetscCall(DeepCDCLIShareStatus(ierr));
+  ierr = DeepCDCLIShareStatus(ierr);
+  if (ierr) { /* the model could not be written: free the run's results first */
+    nn_model_destroy(&m);
+    PetscCall(DeepCDTrainHistoryDestroy(&h));
+    PetscCall(ierr);
+  }
   if (plot[0] && h.n) {
     PetscReal       *x;
     const PetscReal *y[2]     = { h.loss, h.val_loss };

@@ -53,7 +53,7 @@ for h in "${harnesses[@]}"; do
     echo "fuzz_$h: a regression input fails again (see $dir/regressions.txt)"
     status=1
   fi
-  (cd "$dir" && "$build/bin/fuzz_$h" -max_total_time="$secs" -max_len=$((max + 4096)) -timeout=20 -rss_limit_mb=4096 \
+  (cd "$dir" && "$build/bin/fuzz_$h" -max_total_time="$secs" -max_len=$((max + 4096)) -timeout=20 -rss_limit_mb=4096 -malloc_limit_mb=65536 \
     -print_final_stats=1 corpus > log.txt 2>&1)
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log.txt" | tail -1)
