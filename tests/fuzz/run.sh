@@ -5,6 +5,7 @@
 # (fuzz-work/NAME/corpus), crashes in fuzz-work/NAME/ (crash-*, leak-*, timeout-*). A summary
 # line per harness: executions, corpus size, findings.
 #   tests/fuzz/run.sh [SECONDS] [HARNESS ...]     (HARNESS: problem model checkpoint train_data moe_run)
+# FUZZ_FLAGS: more libFuzzer flags (e.g. "-fork=1 -ignore_crashes=1" to go on past a known crash).
 # Crashes found become regression cases: copy the input to tests/fuzz/regressions/NAME-*.h5
 # (tests/fuzz/regressions.sh runs the normal build's deepcd on each: one-line error, no crash).
 set -uo pipefail
@@ -54,7 +55,7 @@ for h in "${harnesses[@]}"; do
     status=1
   fi
   (cd "$dir" && "$build/bin/fuzz_$h" -max_total_time="$secs" -max_len=$((max + 4096)) -timeout=20 -rss_limit_mb=4096 -malloc_limit_mb=65536 \
-    -print_final_stats=1 corpus > log.txt 2>&1)
+    -print_final_stats=1 ${FUZZ_FLAGS:-} corpus > log.txt 2>&1)
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log.txt" | tail -1)
   found=$(ls "$dir" | grep -cE '^(crash|leak|timeout|oom)-')
