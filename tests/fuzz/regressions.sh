@@ -32,12 +32,16 @@ for f in "${files[@]}"; do
   esac
   "${cmd[@]}" > /dev/null 2> err.txt
   rc=$?
-  if [ $rc -ne 1 ] || [ "$(wc -l < err.txt)" -ne 1 ] || [ -e out.h5 ]; then
+  # an hdf5-bugs input may make HDF5 print its own lines at exit ("infinite loop closing library"):
+  # there deepcd's one line must come first
+  lines=$(wc -l < err.txt)
+  [[ "$f" == "$bugs"/* ]] && lines=$(head -1 err.txt | grep -c "^deepcd [a-z-]*: error: $f: ")
+  if [ $rc -ne 1 ] || [ "$lines" -ne 1 ] || [ -e out.h5 ]; then
     echo "FAIL $name: exit $rc, stderr:"
     head -20 err.txt
     fail=1
   else
-    echo "ok   $name: $(cat err.txt)"
+    echo "ok   $name: $(head -1 err.txt)"
   fi
   rm -f out.h5
 done
