@@ -37,7 +37,11 @@ void DeepCDCLIErrorText(PetscErrorCode ierr, char buf[], size_t len)
   DeepCDErrorText specific = NULL;
 
   PetscErrorMessage(ierr, &text, &specific);
-  snprintf(buf, len, "%s", specific && specific[0] ? specific : (text ? text : "unknown error"));
+  /* PETSc's message for a failed allocation is only a function name (VecCreate_Seq, DMSetUp_DA_3D) */
+  if (DeepCDErrorIsBare(ierr))
+    snprintf(buf, len, "%s%s%s: most likely the input is too large for the memory of this run; run on more ranks (mpiexec -n R) or use a smaller problem", ierr == PETSC_ERR_MEM ? "out of memory" : "PETSc failed without a message", specific && specific[0] ? " in " : "", specific && specific[0] ? specific : "");
+  else
+    snprintf(buf, len, "%s", specific && specific[0] ? specific : (text ? text : "unknown error"));
 }
 
 int DeepCDCLIFail(const char cmd[], PetscErrorCode ierr)
@@ -148,6 +152,12 @@ PetscErrorCode DeepCDCLICheckOutputDir(MPI_Comm comm, const char opt[], const ch
   PetscFunctionBegin;
   PetscCall(PetscStrncpy(dir, path, sizeof(dir)));
   PetscCheck(access(dirname(dir), W_OK) == 0, comm, PETSC_ERR_FILE_OPEN, "%s %s: the directory does not exist or is not writable", opt, path);
+  {
+    struct stat st;
+
+    /* an existing directory of that name cannot be replaced by the file */
+    PetscCheck(stat(path, &st) || !S_ISDIR(st.st_mode), comm, PETSC_ERR_FILE_OPEN, "%s %s: is a directory; name the output file", opt, path);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -95,6 +95,7 @@ static PetscErrorCode GenConfigure(const GenArgs *a, const char syntax[], GenCon
   if (a->nz) PetscCall(GenParseSize("--nz", a->nz, &cfg->nz));
   cfg->seed = 0;
   if (a->seed) PetscCall(DeepCDCLIParseInt("gen", "--seed", a->seed, &cfg->seed));
+  if (a->mesh) PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_SELF, "-o", a->output, a->output, 1, &a->mesh, "mesh file"));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -113,6 +114,16 @@ static PetscErrorCode GenSDFFromMesh(DeepCDProblemData *data, const char mesh[])
   PetscFunctionBegin;
   merr = mesh_read_obj(mesh, &nverts, &verts, &ntris, &tris);
   PetscCheck(!merr, PETSC_COMM_SELF, PETSC_ERR_FILE_READ, "%s", mesh_error_message());
+  {
+    /* an open or degenerate mesh has no well-defined inside: say so (the sdf is still its distance) */
+    mesh_stats st;
+
+    if (!mesh_stats_compute(nverts, verts, ntris, tris, 0.0, &st)) {
+      if (st.degenerate_triangles) fprintf(stderr, "deepcd gen: warning: %s: %lld of %d triangles are degenerate (zero area or a repeated vertex)\n", mesh, (long long) st.degenerate_triangles, (int) ntris);
+      if (!st.closed_manifold)
+        fprintf(stderr, "deepcd gen: warning: %s: the mesh is not closed (%lld boundary, %lld non-manifold, %lld misoriented edges, %lld non-manifold vertices): its inside is ill-defined\n", mesh, (long long) st.boundary_edges, (long long) st.nonmanifold_edges, (long long) st.misoriented_edges, (long long) st.nonmanifold_vertices);
+    }
+  }
   grid.dims[0] = (int) data->nx;
   grid.dims[1] = (int) data->ny;
   grid.dims[2] = (int) data->nz;
@@ -133,8 +144,13 @@ static PetscErrorCode GenSDFFromMesh(DeepCDProblemData *data, const char mesh[])
   for (PetscInt v = 0; v < nvert; v++) data->sdf[v] = (PetscReal) sdf[v];
   free(sdf);
   PetscCall(DeepCDSolidFromSDF(data->nx, data->ny, data->nz, data->sdf, data->solid));
-  for (PetscInt c = 0; c < ncells; c++)
-    if (data->solid[c]) data->rhs[c] = 0.0;
+  {
+    PetscInt nsolid = 0;
+
+    for (PetscInt c = 0; c < ncells; c++)
+      if (data->solid[c]) data->rhs[c] = 0.0, nsolid++;
+    if (!nsolid) fprintf(stderr, "deepcd gen: warning: %s: no cell of the grid is inside the mesh: the problem has no solid\n", mesh);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -13,6 +13,7 @@
 #include <deepcd/mesh_output.h>
 #include "cli.h"
 #include <deepcd/private/petsccompat.h>
+#include <deepcd/private/h5util.h>
 
 static const char help[] = "deepcd mesh: extracts an isosurface (try 'deepcd mesh --help').\n";
 
@@ -148,6 +149,15 @@ static PetscErrorCode MeshCheckLib(mesh_err e, const char what[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Refuses, in one line, an output for which the file system lacks the room: 3 float64 per vertex and
+   3 int32 per triangle (a tet counts as two), doubled for the text of OBJ and HDF5's metadata, plus 1 MiB. */
+static PetscErrorCode MeshCheckRoom(const char out[], double nverts, double ntris)
+{
+  PetscFunctionBegin;
+  PetscCall(DeepCDH5CheckRoom(PETSC_COMM_SELF, out, 2.0 * (24.0 * nverts + 12.0 * ntris) + 1048576.0, "mesh"));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* The tets of the extracted surface, written with their boundary. */
 static PetscErrorCode MeshWriteTets(const MeshArgs *a, const MeshConfig *cfg, const DeepCDMeshField *field, const mesh_flexicubes_options *opt, const mesh_surface *surf, mesh_tets **tets)
 {
@@ -159,6 +169,7 @@ static PetscErrorCode MeshWriteTets(const MeshArgs *a, const MeshConfig *cfg, co
   PetscCheck(st.closed_manifold, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s: the surface reaches the grid's boundary and is open there: --tets needs --close", a->input);
   PetscCall(MeshCheckLib(mesh_tets_build(&field->grid, field->field, opt, surf, tets), a->input));
   PetscCall(MeshCheckLib(mesh_stats_compute((*tets)->nverts, (*tets)->verts, (*tets)->ntris, (*tets)->tris, 0.0, &st), "mesh statistics"));
+  PetscCall(MeshCheckRoom(a->output, (*tets)->nverts, (*tets)->ntris + 2.0 * (*tets)->ntets));
   PetscCall(DeepCDMeshWriteTetsXDMF(*tets, a->output, cfg->h5, base ? base + 1 : a->input, field->dataset, opt->iso));
   printf("deepcd mesh: wrote %s (%d vertices, %d tetrahedra, %d boundary triangles, closed: %s, Euler characteristic %lld)\n", a->output, (int) (*tets)->nverts, (int) (*tets)->ntets, (int) (*tets)->ntris, st.closed_manifold ? "yes" : "no",
          (long long) st.euler);
@@ -181,6 +192,8 @@ static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, Dee
   mesh_err                e;
 
   PetscFunctionBegin;
+  PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "-o", a->output));
+  if (cfg->kind == MESH_OUT_XDMF) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "-o", cfg->h5));
   PetscCall(MeshCheckNotInput(a->input, a->output));
   if (cfg->kind == MESH_OUT_XDMF) PetscCall(MeshCheckNotInput(a->input, cfg->h5));
   if (a->weights) {
@@ -212,12 +225,15 @@ static PetscErrorCode MeshRunInner(const MeshArgs *a, const MeshConfig *cfg, Dee
   snprintf(isos, sizeof(isos), "%g", iso);
   snprintf(lo, sizeof(lo), "%g", field->min);
   snprintf(hi, sizeof(hi), "%g", field->max);
+  /* every value inside (below V): the only surface is the grid's boundary, which --close caps */
+  PetscCheck((*surf)->ntris > 0 || a->close || !(field->max < iso), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: no surface at iso %s in dataset '%s' inside the grid: all its values (%s to %s) are below %s, so the surface lies on the grid's boundary, which is open; give --close to get it", a->input, isos, field->dataset, lo, hi, isos);
   PetscCheck((*surf)->ntris > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: no surface at iso %s in dataset '%s' (its values range from %s to %s)", a->input, isos, field->dataset, lo, hi);
   if (a->tets) {
     PetscCall(MeshWriteTets(a, cfg, field, &opt, *surf, tets));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(MeshCheckLib(mesh_stats_compute((*surf)->nverts, (*surf)->verts, (*surf)->ntris, (*surf)->tris, 0.0, &st), "mesh statistics"));
+  PetscCall(MeshCheckRoom(a->output, (*surf)->nverts, (*surf)->ntris));
   switch (cfg->kind) {
   case MESH_OUT_OBJ:
     PetscCall(MeshCheckLib(mesh_write_obj(a->output, (*surf)->nverts, (*surf)->verts, (*surf)->ntris, (*surf)->tris), a->output));

@@ -159,13 +159,6 @@ static PetscErrorCode parse_ints(const char opt[], const char text[], PetscInt n
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* %g without PETSc's trailing '.' ("2.", "nan.") */
-static const char *fmt_g(char buf[32], double v)
-{
-  snprintf(buf, 32, "%g", v);
-  return buf;
-}
-
 /* The settings from the arguments and the PETSc options. */
 static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
 {
@@ -241,7 +234,7 @@ static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
   if (o->model == DEEPCD_MOE_MODEL_SOFT) o->kx = o->kt = 1;
   PetscCall(DeepCDMoeLMOptionsSetFromOptions(NULL, &o->lm));
   PetscCall(PetscOptionsGetReal(NULL, NULL, "-moe_ridge", &o->ridge, NULL));
-  PetscCheck(!PetscIsInfOrNanReal(o->ridge) && o->ridge >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_ridge %s: must be finite and non-negative", fmt_g(g, (double) o->ridge));
+  PetscCheck(!PetscIsInfOrNanReal(o->ridge) && o->ridge >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_ridge %s: must be finite and non-negative", DeepCDFormatG(g, (double) o->ridge));
   e = (PetscInt) o->hessian;
   PetscCall(PetscOptionsGetEList(NULL, NULL, "-moe_hessian", DeepCDMoeHessianTypes, 2, &e, &set));
   o->hessian = (DeepCDMoeHessianType) e;
@@ -309,12 +302,10 @@ static PetscErrorCode default_plot(const char out[], const char suffix[], char p
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode train(const MoeArgs *a)
+static PetscErrorCode train_body(const MoeArgs *a, DeepCDMoeTrainer *tp, Monitor *mp)
 {
   DeepCDMoeTrainOptions o;
-  DeepCDMoeTrainer      t = NULL;
   DeepCDMoePDE          pde;
-  Monitor               m = { NULL, NAN };
   PetscInt              step, nth;
   PetscReal             mean, tstep, tinfer;
   char                  ckpt[PETSC_MAX_PATH_LEN], png[PETSC_MAX_PATH_LEN], summary[256], prefix[128];
@@ -325,42 +316,60 @@ static PetscErrorCode train(const MoeArgs *a)
   PetscCall(DeepCDCLICheckIntegerOptions(PETSC_COMM_WORLD, NULL, 0)); /* -moe_lm_max_it */
   PetscCall(train_options(a, &o));
   PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "-o", a->out));
-  PetscCall(DeepCDMoeTrainerCreate(PETSC_COMM_WORLD, a->pde, &o, &t));
-  PetscCall(DeepCDMoeTrainerGetPDE(t, &pde));
+  if (a->plot && strcmp(a->plot, "none")) {
+    PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "--plot", a->plot));
+    PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_SELF, "--plot", a->plot, a->plot, 1, &a->resume, "checkpoint of --resume"));
+  }
+  PetscCall(DeepCDMoeTrainerCreate(PETSC_COMM_WORLD, a->pde, &o, tp));
+  PetscCall(DeepCDMoeTrainerGetPDE(*tp, &pde));
   PetscCall(DeepCDMoePDESetFromOptions(pde));
-  if (a->resume) PetscCall(DeepCDMoeTrainerResume(t, a->resume));
+  if (a->resume) PetscCall(DeepCDMoeTrainerResume(*tp, a->resume));
   if (a->ckpt_every) {
     PetscInt every;
 
     PetscCall(DeepCDCLIParseInt("moe", "--checkpoint-every", a->ckpt_every, &every));
     PetscCall(PetscSNPrintf(ckpt, sizeof(ckpt), "%s.ckpt", a->out));
-    PetscCall(DeepCDMoeTrainerSetCheckpoint(t, ckpt, every));
+    PetscCall(DeepCDMoeTrainerSetCheckpoint(*tp, ckpt, every));
   }
-  PetscCall(DeepCDMoeTrainerGetStep(t, &step));
+  PetscCall(DeepCDMoeTrainerGetStep(*tp, &step));
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
   PetscCall(PetscSNPrintf(prefix, sizeof(prefix), "moe %s %s %" PetscInt_FMT "x%" PetscInt_FMT, a->pde, DeepCDMoeModelTypes[o.model], o.kx, o.kt));
-  PetscCall(DeepCDProgressCreate(PETSC_COMM_WORLD, prefix, o.steps, &m.progress));
-  PetscCall(DeepCDProgressSetStart(m.progress, step));
-  PetscCall(DeepCDMoeTrainerSetMonitor(t, monitor, &m));
+  PetscCall(DeepCDProgressCreate(PETSC_COMM_WORLD, prefix, o.steps, &mp->progress));
+  PetscCall(DeepCDProgressSetStart(mp->progress, step));
+  PetscCall(DeepCDMoeTrainerSetMonitor(*tp, monitor, mp));
   PetscCall(PetscTime(&t0));
-  PetscCall(DeepCDMoeTrainerTrain(t));
+  PetscCall(DeepCDMoeTrainerTrain(*tp));
   PetscCall(PetscTime(&t1));
-  PetscCall(DeepCDMoeTrainerEvaluate(t, NULL, NULL, &mean));
-  PetscCall(DeepCDMoeTrainerGetTimings(t, &tstep, &tinfer));
-  PetscCall(DeepCDMoeTrainerGetParameters(t, &nth, NULL));
+  PetscCall(DeepCDMoeTrainerEvaluate(*tp, NULL, NULL, &mean));
+  PetscCall(DeepCDMoeTrainerGetTimings(*tp, &tstep, &tinfer));
+  PetscCall(DeepCDMoeTrainerGetParameters(*tp, &nth, NULL));
   PetscCall(PetscSNPrintf(summary, sizeof(summary), "held-out rel L2 %.2f%% | %.1f ms/step, %.1f ms/inference", 100.0 * (double) mean, 1e3 * (double) tstep, 1e3 * (double) tinfer));
-  PetscCall(DeepCDProgressEnd(&m.progress, summary));
-  PetscCall(DeepCDMoeTrainerSave(t, a->out));
+  PetscCall(DeepCDProgressEnd(&mp->progress, summary));
+  PetscCall(DeepCDMoeTrainerSave(*tp, a->out));
   if (!a->plot || strcmp(a->plot, "none")) {
     if (a->plot)
       PetscCall(PetscStrncpy(png, a->plot, sizeof(png)));
     else
       PetscCall(default_plot(a->out, "-loss.png", png, sizeof(png)));
-    PetscCall(plot_history(t, png));
+    PetscCall(plot_history(*tp, png));
   }
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd moe train: %s, %s model, %s backbone, %" PetscInt_FMT "x%" PetscInt_FMT " experts on %d rank%s, %" PetscInt_FMT " parameters, %" PetscInt_FMT " steps in %.2f s; held-out relative L2 error %.3f%% -> %s\n", a->pde, DeepCDMoeModelTypes[o.model], DeepCDMoeBackboneTypes[o.backbone], o.kx, o.kt, size,
                         size > 1 ? "s" : "", nth, o.steps - step, (double) (t1 - t0), 100.0 * (double) mean, a->out));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode train(const MoeArgs *a)
+{
+  DeepCDMoeTrainer t = NULL;
+  Monitor          m = { NULL, NAN };
+  PetscErrorCode   ierr;
+
+  PetscFunctionBegin;
+  ierr = train_body(a, &t, &m);
+  /* on every path: the trainer, and the progress line of a run that failed */
+  PetscCall(DeepCDProgressDestroy(&m.progress));
   PetscCall(DeepCDMoeTrainerDestroy(&t));
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -396,36 +405,52 @@ static PetscErrorCode plot_prediction(DeepCDMoeTrainer t, const char png[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode eval(const MoeArgs *a)
+static PetscErrorCode eval_body(const MoeArgs *a, DeepCDMoeTrainer *tp, PetscReal **errp)
 {
-  DeepCDMoeTrainer             t = NULL;
   const DeepCDMoeTrainOptions *o;
   const PetscReal             *param;
-  PetscReal                   *err, mean, tinfer;
+  PetscReal                    mean, tinfer;
   PetscInt                     np, step;
   DeepCDMoePDE                 pde;
 
   PetscFunctionBegin;
   if (a->out) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "-o", a->out));
-  PetscCall(DeepCDMoeTrainerLoad(PETSC_COMM_WORLD, a->run, &t));
-  PetscCall(DeepCDMoeTrainerGetOptions(t, &o));
-  PetscCall(DeepCDMoeTrainerGetInstances(t, PETSC_TRUE, NULL, &np, &param));
-  PetscCall(DeepCDMoeTrainerGetStep(t, &step));
-  PetscCall(PetscMalloc1(o->ntest, &err));
-  PetscCall(DeepCDMoeTrainerEvaluate(t, err, NULL, &mean));
-  PetscCall(DeepCDMoeTrainerGetTimings(t, NULL, &tinfer));
-  PetscCall(DeepCDMoeTrainerGetPDE(t, &pde));
+  if (a->plot) {
+    /* -o may name the run file (it is written again, whole, under a temporary name); the plot may not */
+    PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "--plot", a->plot));
+    PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_SELF, "--plot", a->plot, a->plot, 1, &a->run, "run file"));
+  }
+  PetscCall(DeepCDMoeTrainerLoad(PETSC_COMM_WORLD, a->run, tp));
+  PetscCall(DeepCDMoeTrainerGetOptions(*tp, &o));
+  PetscCall(DeepCDMoeTrainerGetInstances(*tp, PETSC_TRUE, NULL, &np, &param));
+  PetscCall(DeepCDMoeTrainerGetStep(*tp, &step));
+  PetscCall(PetscMalloc1(o->ntest, errp));
+  PetscCall(DeepCDMoeTrainerEvaluate(*tp, (*errp), NULL, &mean));
+  PetscCall(DeepCDMoeTrainerGetTimings(*tp, NULL, &tinfer));
+  PetscCall(DeepCDMoeTrainerGetPDE(*tp, &pde));
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s: %s, %s model, %s backbone, %" PetscInt_FMT "x%" PetscInt_FMT " experts, after %" PetscInt_FMT " steps\n", a->run, pde->type, DeepCDMoeModelTypes[o->model], DeepCDMoeBackboneTypes[o->backbone], o->kx, o->kt, step));
   for (PetscInt k = 0; k < o->ntest; k++) {
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  held-out %3" PetscInt_FMT "  params", k));
     for (PetscInt l = 0; l < np; l++) PetscCall(PetscPrintf(PETSC_COMM_WORLD, " %8.4f", (double) param[k * np + l]));
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  relative L2 error %8.3f%%\n", 100.0 * (double) err[k]));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  relative L2 error %8.3f%%\n", 100.0 * (double) (*errp)[k]));
   }
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  mean relative L2 error %.3f%%; %.2f ms per inference\n", 100.0 * (double) mean, 1e3 * (double) tinfer));
-  if (a->plot) PetscCall(plot_prediction(t, a->plot));
-  if (a->out) PetscCall(DeepCDMoeTrainerSave(t, a->out));
-  PetscCall(PetscFree(err));
+  if (a->plot) PetscCall(plot_prediction(*tp, a->plot));
+  if (a->out) PetscCall(DeepCDMoeTrainerSave(*tp, a->out));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode eval(const MoeArgs *a)
+{
+  DeepCDMoeTrainer t   = NULL;
+  PetscReal       *err = NULL;
+  PetscErrorCode   ierr;
+
+  PetscFunctionBegin;
+  ierr = eval_body(a, &t, &err);
+  PetscCall(PetscFree(err)); /* on every path */
   PetscCall(DeepCDMoeTrainerDestroy(&t));
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

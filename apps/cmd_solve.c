@@ -11,6 +11,7 @@
 #include <deepcd/mesh_output.h>
 #include "cli.h"
 #include <deepcd/private/petsccompat.h>
+#include <deepcd/private/tmpfile.h>
 
 static const char help[] = "deepcd solve PROBLEM.h5 -o OUT.h5 [PETSc options]\n"
                            "Solves -div(k grad u) = rhs for a deepcd problem file on a DMDA and writes the solution.\n"
@@ -32,12 +33,13 @@ static PetscErrorCode get_output(char out[], size_t len, PetscBool *has, char ge
 /* The residual history as text (rank 0, temporary name then rename). */
 static PetscErrorCode write_history(const char path[], const DeepCDSolveInfo *info, PetscReal bnorm)
 {
-  char  tmp[PETSC_MAX_PATH_LEN + 32];
+  char  tmp[PETSC_MAX_PATH_LEN + 96];
   FILE *f;
   int   bad;
 
   PetscFunctionBegin;
-  PetscCall(PetscSNPrintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int) getpid()));
+  PetscCheck(!deepcd_tmp_name(tmp, sizeof(tmp), path), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "-residuals %s: the file name is too long", path);
+  (void) deepcd_tmp_remove_stale(path);
   f = fopen(tmp, "w");
   PetscCheck(f, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "-residuals %s: cannot create the file", path);
   fprintf(f, "# deepcd solve: %s/%s, %" PetscInt_FMT " iterations, %s\n# iteration residual relative seconds\n", info->ksp_type, info->pc_type, info->iterations, KSPConvergedReasons[info->reason]);
@@ -166,15 +168,27 @@ static PetscErrorCode share_result(PetscErrorCode ierr)
   PetscFunctionReturn((PetscErrorCode) code);
 }
 
-static PetscErrorCode run(const char problemfile[], PetscBool *failed)
+/* What a solve holds: freed by solve_cleanup() whatever happened. */
+typedef struct {
+  DeepCDProblem  p;
+  DeepCDCLISolve s;
+  mesh_surface  *surf;
+} SolveRun;
+
+static PetscErrorCode solve_cleanup(SolveRun *r)
 {
-  DeepCDProblem   p = NULL;
-  DeepCDCLISolve  s = { 0 };
-  Vec             b, x;
+  PetscFunctionBegin;
+  mesh_surface_destroy(&r->surf);
+  PetscCall(DeepCDCLISolveDestroy(&r->s));
+  PetscCall(DeepCDProblemDestroy(&r->p));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode run_body(const char problemfile[], SolveRun *r, PetscBool *failed)
+{
   char            out[PETSC_MAX_PATH_LEN] = "", geom[PETSC_MAX_PATH_LEN] = "", hist[PETSC_MAX_PATH_LEN] = "";
   PetscBool       hasout, hasgeom, hashist;
   GeometryOutput  g;
-  mesh_surface   *surf = NULL;
   PetscMPIInt     rank;
   DeepCDSolveInfo info;
   PetscInt        nfluid;
@@ -203,30 +217,24 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   }
   if (hasgeom) PetscCall(check_geometry(problemfile, out, geom, &g));
 
-  PetscCall(DeepCDProblemLoad(PETSC_COMM_WORLD, problemfile, &p));
+  PetscCall(DeepCDProblemLoad(PETSC_COMM_WORLD, problemfile, &r->p));
   if (hasgeom) {
     PetscErrorCode ierr = 0;
 
-    PetscCheck(p->has_sdf, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "%s: -mesh_geometry needs an sdf dataset in the problem file, and it has none", problemfile);
-    if (!rank) ierr = extract_geometry(problemfile, &surf);
+    PetscCheck(r->p->has_sdf, PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG, "%s: -mesh_geometry needs an sdf dataset in the problem file, and it has none", problemfile);
+    if (!rank) ierr = extract_geometry(problemfile, &r->surf);
     ierr = share_result(ierr);
-    if (ierr) {
-      mesh_surface_destroy(&surf);
-      PetscCall(DeepCDProblemDestroy(&p));
-      PetscCall(ierr);
-    }
+    PetscCall(ierr);
   }
-  PetscCall(DeepCDCLISolveRun(p, NULL, NULL, &s, &info));
-  x = s.x;
-  b = s.b;
-  PetscCall(DeepCDSolutionWrite(p, x, &info, out));
+  PetscCall(DeepCDCLISolveRun(r->p, NULL, NULL, &r->s, &info));
+  PetscCall(DeepCDSolutionWrite(r->p, r->s.x, &info, out));
   if (hasgeom) {
     PetscErrorCode ierr = 0;
 
     if (!rank) {
       const char *base = strrchr(problemfile, '/');
 
-      ierr = DeepCDMeshWriteSolutionXDMF(surf, g.xmf, g.h5, base ? base + 1 : problemfile, "sdf", 0.0, g.solref, p->nx, p->ny, p->nz, p->h);
+      ierr = DeepCDMeshWriteSolutionXDMF(r->surf, g.xmf, g.h5, base ? base + 1 : problemfile, "sdf", 0.0, g.solref, r->p->nx, r->p->ny, r->p->nz, r->p->h);
       if (ierr) { /* no partial output: the solution goes too */
         char sxmf[PETSC_MAX_PATH_LEN];
 
@@ -234,18 +242,18 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
         if (!solution_xmf(out, sxmf, sizeof(sxmf))) unlink(sxmf);
       }
     }
-    mesh_surface_destroy(&surf);
+    mesh_surface_destroy(&r->surf);
     PetscCall(share_result(ierr));
   }
 
   {
     PetscScalar nsolid;
 
-    PetscCall(VecSum(p->solid, &nsolid));
-    nfluid = p->nx * p->ny * p->nz - (PetscInt) PetscRealPart(nsolid);
-    PetscCall(VecNorm(b, NORM_2, &bnorm));
+    PetscCall(VecSum(r->p->solid, &nsolid));
+    nfluid = r->p->nx * r->p->ny * r->p->nz - (PetscInt) PetscRealPart(nsolid);
+    PetscCall(VecNorm(r->s.b, NORM_2, &bnorm));
   }
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd solve: %s %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " (%" PetscInt_FMT " fluid cells): %s/%s %s in %" PetscInt_FMT " iterations, residual %.3e (relative %.3e), setup %.3f s, solve %.3f s -> %s\n", problemfile, p->nx, p->ny, p->nz,
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd solve: %s %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " (%" PetscInt_FMT " fluid cells): %s/%s %s in %" PetscInt_FMT " iterations, residual %.3e (relative %.3e), setup %.3f s, solve %.3f s -> %s\n", problemfile, r->p->nx, r->p->ny, r->p->nz,
                         nfluid, info.ksp_type, info.pc_type, KSPConvergedReasons[info.reason], info.iterations, (double) info.residual_norm, (double) (bnorm > 0 ? info.residual_norm / bnorm : 0), info.setup_seconds, info.solve_seconds, out));
   if (hashist) {
     PetscErrorCode ierr = 0;
@@ -256,8 +264,19 @@ static PetscErrorCode run(const char problemfile[], PetscBool *failed)
   if (hasgeom) PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd solve: wrote %s and %s (the solution and the obstacle surfaces sdf = 0)\n", g.xmf, g.h5));
   *failed = info.reason < 0 ? PETSC_TRUE : PETSC_FALSE;
 
-  PetscCall(DeepCDCLISolveDestroy(&s));
-  PetscCall(DeepCDProblemDestroy(&p));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode run(const char problemfile[], PetscBool *failed)
+{
+  SolveRun       r;
+  PetscErrorCode ierr;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMemzero(&r, sizeof(r)));
+  ierr = run_body(problemfile, &r, failed);
+  PetscCall(solve_cleanup(&r)); /* on every path */
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -111,12 +111,18 @@ static PetscErrorCode copy_string(const char opt[], const char *v, char dst[], s
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscBool same_file(const char a[], const char b[])
+/* No output (-o, --checkpoint, --plot) may be an input: the data, the --init model, and
+   (for -o and --plot) the --resume checkpoint, which --checkpoint may replace by design. */
+static PetscErrorCode check_not_input(const char opt[], const char out[], const DeepCDTrainOptions *o, const char resume[])
 {
-  struct stat sa, sb;
+  const char *data = o->data[0] ? o->data : NULL, *init = o->init[0] ? o->init : NULL;
 
-  if (!a || !b || stat(a, &sa) || stat(b, &sb)) return PETSC_FALSE;
-  return (sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino) ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionBegin;
+  if (!out || !out[0]) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_SELF, opt, out, out, 1, &data, "training data file"));
+  PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_SELF, opt, out, out, 1, &init, "model file of --init"));
+  if (strcmp(opt, "--checkpoint")) PetscCall(DeepCDCLICheckNotInput(PETSC_COMM_SELF, opt, out, out, 1, &resume, "checkpoint of --resume"));
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* The options from the arguments; every process checks them, so all fail alike. */
@@ -193,9 +199,11 @@ static PetscErrorCode TrainConfigure(const TrainArgs *a, const char syntax[], De
   if (o->init[0]) PetscCheck(access(o->init, R_OK) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "%s: cannot read the model file (--init)", o->init);
   PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "-o", a->output));
   if (o->checkpoint[0]) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "--checkpoint", o->checkpoint));
-  PetscCheck(!same_file(a->output, o->data) && !same_file(o->checkpoint, o->data), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "the output would replace the training data file %s; choose another name", o->data);
+  PetscCall(check_not_input("-o", a->output, o, a->resume));
+  PetscCall(check_not_input("--checkpoint", o->checkpoint, o, a->resume));
   PetscCheck(!o->checkpoint[0] || strcmp(o->checkpoint, a->output), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "--checkpoint and -o name the same file %s", a->output);
   PetscCall(DeepCDCLIPlotPath(a->plot, a->output, plot, lplot));
+  PetscCall(check_not_input("--plot", plot, o, a->resume));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -237,11 +245,21 @@ static PetscErrorCode TrainRun(const TrainArgs *a, const DeepCDTrainOptions *o, 
   }
   PetscCall(DeepCDProgressCreate(PETSC_COMM_WORLD, "deepcd train", o->stop_at && o->stop_at < o->steps ? o->stop_at : o->steps, &mon.progress));
   PetscCall(DeepCDProgressSetStart(mon.progress, start));
-  PetscCall(DeepCDTrain(PETSC_COMM_WORLD, o, a->resume, TrainMonitor, &mon, &m, &h));
+  {
+    PetscErrorCode terr = DeepCDTrain(PETSC_COMM_WORLD, o, a->resume, TrainMonitor, &mon, &m, &h);
+
+    if (terr) PetscCall(DeepCDProgressDestroy(&mon.progress)); /* the run frees its own */
+    PetscCall(terr);
+  }
   snprintf(summary, sizeof(summary), "final loss %.4e, validation loss %.4e", h.n ? (double) h.loss[h.n - 1] : NAN, h.n ? (double) h.val_loss[h.n - 1] : NAN);
   PetscCall(DeepCDProgressEnd(&mon.progress, summary));
   if (!rank) ierr = DeepCDModelWrite(m, a->output);
-  PetscCall(DeepCDCLIShareStatus(ierr));
+  ierr = DeepCDCLIShareStatus(ierr);
+  if (ierr) { /* the model could not be written: free the run's results first */
+    nn_model_destroy(&m);
+    PetscCall(DeepCDTrainHistoryDestroy(&h));
+    PetscCall(ierr);
+  }
   if (plot[0] && h.n) {
     PetscReal       *x;
     const PetscReal *y[2]     = { h.loss, h.val_loss };

@@ -1,6 +1,7 @@
 /* Progress lines and gnuplot line plots (apps/progress.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "progress.h"
+#include <deepcd/private/tmpfile.h>
 #include <petsc/private/petscimpl.h>
 #include <petsctime.h>
 #include <math.h>
@@ -196,6 +197,18 @@ PetscErrorCode DeepCDProgressUpdate(DeepCDProgress p, PetscInt done, const char 
 
   Level: intermediate
 @*/
+PetscErrorCode DeepCDProgressDestroy(DeepCDProgress *p)
+{
+  PetscFunctionBegin;
+  if (!p || !*p) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!(*p)->rank && (*p)->drawn) {
+    fputs("\r\033[K", stdout);
+    fflush(stdout);
+  }
+  PetscCall(PetscFree(*p));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode DeepCDProgressEnd(DeepCDProgress *p, const char summary[])
 {
   PetscLogDouble now;
@@ -246,14 +259,22 @@ PetscErrorCode DeepCDPlotLines(MPI_Comm comm, const char png[], const char title
   PetscCheck(nseries >= 1 && n >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "plot %s: needs at least one series", png);
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (!rank) {
-    char  dat[] = "/tmp/deepcd-plot-XXXXXX", tmp[PETSC_MAX_PATH_LEN], cmd[PETSC_MAX_PATH_LEN + 64];
+    char  dat[] = "/tmp/deepcd-plot-XXXXXX", tmp[PETSC_MAX_PATH_LEN + 96], cmd[PETSC_MAX_PATH_LEN + 64];
     int   fd    = mkstemp(dat);
     FILE *f     = fd >= 0 ? fdopen(fd, "w") : NULL;
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%d", png, (int) getpid());
+    if (deepcd_tmp_name(tmp, sizeof(tmp), png)) {
+      if (f) {
+        fclose(f);
+        remove(dat);
+      }
+      f = NULL;
+      snprintf(msg, sizeof(msg), "plot %s: the file name is too long", png);
+    } else
+      (void) deepcd_tmp_remove_stale(png);
     if (!f) {
       err = 1;
-      snprintf(msg, sizeof(msg), "plot %s: cannot create a temporary data file", png);
+      if (!msg[0]) snprintf(msg, sizeof(msg), "plot %s: cannot create a temporary data file", png);
     } else {
       for (PetscInt i = 0; i < n; i++) {
         fprintf(f, "%.10g", (double) x[i]);

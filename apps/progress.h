@@ -21,6 +21,8 @@ PETSC_EXTERN PetscErrorCode DeepCDProgressSetStart(DeepCDProgress, PetscInt star
 PETSC_EXTERN PetscErrorCode DeepCDProgressSetRateUnit(DeepCDProgress, const char unit[], double seconds);
 PETSC_EXTERN PetscErrorCode DeepCDProgressUpdate(DeepCDProgress, PetscInt done, const char fields[]);
 PETSC_EXTERN PetscErrorCode DeepCDProgressEnd(DeepCDProgress *, const char summary[]);
+/* Frees without a summary (after a failure); a line drawn in place is cleared. */
+PETSC_EXTERN PetscErrorCode DeepCDProgressDestroy(DeepCDProgress *);
 PETSC_EXTERN PetscErrorCode DeepCDProgressFormatSeconds(double seconds, char buf[], size_t len);
 
 PETSC_EXTERN PetscErrorCode DeepCDPlotLines(MPI_Comm, const char png[], const char title[], const char xlabel[], const char ylabel[], PetscBool logy, PetscInt nseries, const char *const names[], PetscInt n, const PetscReal x[], const PetscReal *const y[]);

@@ -5,13 +5,6 @@
 #include "cli.h"
 #include <deepcd/private/petsccompat.h>
 
-/* %g without PETSc's trailing '.' ("2.", "nan.") */
-static const char *fmt_g(char buf[32], double v)
-{
-  snprintf(buf, 32, "%g", v);
-  return buf;
-}
-
 /* The convergence test's settings: PETSc takes -ksp_rtol 2 (no iteration,
    x = 0 written), negative and NaN tolerances without complaint. */
 static PetscErrorCode check_tolerance_values(MPI_Comm comm, PetscReal rtol, PetscReal atol, PetscReal dtol, PetscInt maxit)
@@ -19,9 +12,9 @@ static PetscErrorCode check_tolerance_values(MPI_Comm comm, PetscReal rtol, Pets
   char g[32];
 
   PetscFunctionBegin;
-  PetscCheck(rtol > 0 && rtol < 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_rtol %s: the relative tolerance must be above 0 and below 1", fmt_g(g, (double) rtol));
-  PetscCheck(!PetscIsInfOrNanReal(atol) && atol >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_atol %s: the absolute tolerance must be finite and non-negative", fmt_g(g, (double) atol));
-  PetscCheck(!PetscIsInfOrNanReal(dtol) && dtol > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_divtol %s: the divergence tolerance must be finite and positive", fmt_g(g, (double) dtol));
+  PetscCheck(rtol > 0 && rtol < 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_rtol %s: the relative tolerance must be above 0 and below 1", DeepCDFormatG(g, (double) rtol));
+  PetscCheck(!PetscIsInfOrNanReal(atol) && atol >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_atol %s: the absolute tolerance must be finite and non-negative", DeepCDFormatG(g, (double) atol));
+  PetscCheck(!PetscIsInfOrNanReal(dtol) && dtol > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_divtol %s: the divergence tolerance must be finite and positive", DeepCDFormatG(g, (double) dtol));
   PetscCheck(maxit >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-ksp_max_it %" PetscInt_FMT ": the iteration limit must be non-negative", maxit);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

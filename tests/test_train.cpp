@@ -447,7 +447,7 @@ TEST(TrainCli, BadInputGetsOneLineAndNoOutput)
     { data + " --val-fraction 1 -o " + out, "validation fraction 1 must be in [0, 1)" },
     { data + " --stop-at 2 -o " + out, "option --stop-at needs --checkpoint F" },
     { data + " -o /nonexistent-dir/m.h5", "-o /nonexistent-dir/m.h5: the directory does not exist or is not writable" },
-    { data + " -o " + data, "the output would replace the training data file" },
+    { data + " -o " + data, "-o " + data + ": it is the training data file" },
     { "--resume " + dir + "/model.h5 -o " + out, dir + "/model.h5: group 'checkpoint' is missing" },
     { "--resume " + dir + "/model.h5 --lr 1 -o " + out, "option --lr cannot be given with --resume" },
     { dir + "/model.h5 -o " + out, dir + "/model.h5: attribute 'format' is 'deepcd-model', expected 'deepcd-train-data'" },

@@ -1,6 +1,6 @@
 /* mesh_fit's HDF5 outputs, for `deepcd mesh FIELD.h5 --weights W.h5`
    (docs/formats.md: section 1 for the problem file, "Mesh weights" for the
-   weights): plain HDF5, written under PATH.tmp.PID and renamed (src/sys/hdf5). */
+   weights): plain HDF5, written under PATH.tmp.HOST.PID and renamed (src/sys/hdf5). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +17,7 @@ static int dims_attrs(hid_t fid, const char *format, const int dims[3])
   return err;
 }
 
-/* The layer's PATH.tmp.PID and rename; 0 on success, else 1 with a one-line message on stderr and no file left. */
+/* The layer's PATH.tmp.HOST.PID and rename; 0 on success, else 1 with a one-line message on stderr and no file left. */
 static int write_atomic(const char *path, deepcd_h5_fill_fn fill, const void *ctx)
 {
   deepcd_h5_error e;

@@ -135,8 +135,9 @@ DEEPCD_H5_INTERN int deepcd_h5_write_whole(hid_t loc, const char *name, hid_t ft
 
 /* ---- a file written under a temporary name and renamed when complete ---- */
 
-/* "PATH.tmp.PID" (pid < 0: this process's) */
-DEEPCD_H5_INTERN int deepcd_h5_tmp_name(char *tmp, size_t len, const char *path, long pid, deepcd_h5_error *e);
+/* "PATH.tmp.HOST.PID" for this host and process (deepcd/private/tmpfile.h); the temporary files of PATH
+   left by dead processes of this host are removed. A collective writer calls it on one rank and sends the name. */
+DEEPCD_H5_INTERN int deepcd_h5_tmp_name(char *tmp, size_t len, const char *path, deepcd_h5_error *e);
 /* A new HDF5 file (replacing one) whose root group carries no modification times:
    "PATH: cannot create the temporary file TMP (reason)". */
 DEEPCD_H5_INTERN int deepcd_h5_create(const char *path, const char *tmp, hid_t *fid, deepcd_h5_error *e);

@@ -41,8 +41,11 @@ PETSC_INTERN PetscErrorCode DeepCDH5ReadVector(MPI_Comm, const char[], hid_t, co
 PETSC_INTERN PetscErrorCode DeepCDH5Wrote(int, const char[], const char[], const char[]);
 
 /* Writes an HDF5 file on one process (deepcd_h5_write_atomic): `write` fills a new file created under a
-   temporary name, which is renamed to `path` only when everything worked. */
-PETSC_INTERN PetscErrorCode DeepCDH5WriteAtomic(const char[], PetscErrorCode (*)(hid_t, const char[], const void *), const void *);
+   temporary name, which is renamed to `path` only when everything worked. Refused first, in one line, when
+   the file system has less than `bytes` free (DeepCDH5CheckRoom; `what` names the content). */
+PETSC_INTERN PetscErrorCode DeepCDH5WriteAtomic(const char[], const char[], double, PetscErrorCode (*)(hid_t, const char[], const void *), const void *);
+/* Collective: rank 0's deepcd_h5_tmp_name() (which also removes the stale temporaries of path) on every rank. */
+PETSC_INTERN PetscErrorCode DeepCDH5TmpName(MPI_Comm, const char[], char[], size_t);
 /* Refuses an output for which the file system has less than `bytes` free (one line, collective). */
 PETSC_INTERN PetscErrorCode DeepCDH5CheckRoom(MPI_Comm, const char[], double, const char[]);
 #endif

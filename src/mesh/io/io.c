@@ -1,10 +1,11 @@
 /* Mesh writers: Wavefront OBJ and binary little-endian PLY. Each file is
-   written under PATH.tmp and renamed, so PATH never holds a partial mesh. */
+   written under PATH.tmp.HOST.PID and renamed, so PATH never holds a partial mesh. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <deepcd/private/meshimpl.h>
+#include <deepcd/private/tmpfile.h>
 
 static mesh_err check_mesh(const char *who, const char *path, int32_t nverts, const double *verts, int32_t ntris, const int32_t *tris)
 {
@@ -15,16 +16,20 @@ static mesh_err check_mesh(const char *who, const char *path, int32_t nverts, co
   return MESH_SUCCESS;
 }
 
-/* Opens PATH.tmp for writing; *tmp is malloc'ed. */
+/* Opens PATH.tmp.HOST.PID for writing (removing those of dead writers); *tmp is malloc'ed. */
 static mesh_err open_tmp(const char *who, const char *path, const char *mode, char **tmp, FILE **f)
 {
-  size_t n = strlen(path);
+  size_t n = strlen(path) + 96;
 
   *f   = NULL;
-  *tmp = malloc(n + 5);
+  *tmp = malloc(n);
   MESH_CHECK(*tmp, MESH_ERR_MEM, "%s: out of memory", who);
-  memcpy(*tmp, path, n);
-  memcpy(*tmp + n, ".tmp", 5);
+  if (deepcd_tmp_name(*tmp, n, path)) {
+    free(*tmp);
+    *tmp = NULL;
+    return mesh_error_set(MESH_ERR_ARG, "%s: file name '%s' is too long", who, path);
+  }
+  (void) deepcd_tmp_remove_stale(path);
   *f = fopen(*tmp, mode);
   if (!*f) {
     free(*tmp);

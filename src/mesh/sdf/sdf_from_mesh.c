@@ -39,16 +39,16 @@ mesh_err mesh_read_obj(const char *path, int32_t *nverts_out, double **verts_out
   char    *line = NULL;
   size_t   lcap = 0, vcap = 0, tcap = 0, lncap = 0;
   double  *verts = NULL;
-  int32_t *tris = NULL;
+  int32_t *tris  = NULL;
   long    *tline = NULL; /* line of each triangle, for range errors */
   long     nv = 0, nt = 0, lineno = 0;
   mesh_err err = MESH_SUCCESS;
 
   MESH_CHECK(path && nverts_out && verts_out && ntris_out && tris_out, MESH_ERR_ARG, "mesh_read_obj: bad argument");
   *nverts_out = *ntris_out = 0;
-  *verts_out              = NULL;
-  *tris_out               = NULL;
-  f                       = fopen(path, "r");
+  *verts_out               = NULL;
+  *tris_out                = NULL;
+  f                        = fopen(path, "r");
   MESH_CHECK(f, MESH_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
 #define OBJ_FAIL(code, ...)                    \
   do {                                         \
@@ -90,7 +90,7 @@ mesh_err mesh_read_obj(const char *path, int32_t *nverts_out, double **verts_out
       }
       if (nv >= INT32_MAX) OBJ_FAIL(MESH_ERR_LIMIT, "%s:%ld: too many vertices", path, lineno);
       if ((size_t) (nv + 1) * 3 > vcap) {
-        size_t  nc = vcap ? 2 * vcap : 3 * 1024;
+        size_t  nc  = vcap ? 2 * vcap : 3 * 1024;
         double *nvb = realloc(verts, nc * sizeof(*verts));
         if (!nvb) OBJ_FAIL(MESH_ERR_MEM, "%s: out of memory", path);
         verts = nvb;
@@ -103,12 +103,13 @@ mesh_err mesh_read_obj(const char *path, int32_t *nverts_out, double **verts_out
       while ((tok = strtok_r(NULL, " \t", &save))) {
         if (!obj_parse_index(tok, nv, &idx)) OBJ_FAIL(MESH_ERR_IO, "%s:%ld: bad face index '%s'", path, lineno, tok);
         if (idx < 0) OBJ_FAIL(MESH_ERR_IO, "%s:%ld: face index '%s' is before the first vertex", path, lineno, tok);
-        if (n == 0) first = idx;
+        if (n == 0)
+          first = idx;
         else if (n >= 2) {
           /* fan triangulation: (first, prev, idx) */
           if (nt >= INT32_MAX) OBJ_FAIL(MESH_ERR_LIMIT, "%s:%ld: too many triangles", path, lineno);
           if ((size_t) (nt + 1) * 3 > tcap) {
-            size_t   nc = tcap ? 2 * tcap : 3 * 1024;
+            size_t   nc  = tcap ? 2 * tcap : 3 * 1024;
             int32_t *ntb = realloc(tris, nc * sizeof(*tris));
             if (!ntb) OBJ_FAIL(MESH_ERR_MEM, "%s: out of memory", path);
             tris = ntb;
@@ -121,7 +122,7 @@ mesh_err mesh_read_obj(const char *path, int32_t *nverts_out, double **verts_out
             tline = nlb;
             lncap = nc;
           }
-          tris[3 * nt] = (int32_t) first;
+          tris[3 * nt]     = (int32_t) first;
           tris[3 * nt + 1] = (int32_t) prev;
           tris[3 * nt + 2] = (int32_t) (idx > INT32_MAX ? INT32_MAX : idx);
           tline[nt++]      = lineno;
@@ -157,8 +158,11 @@ done:
 
 /* ---- geometry ------------------------------------------------------------------- */
 
-static inline double dot3(const double a[3], const double b[3]) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
-static inline void   sub3(const double a[3], const double b[3], double r[3])
+static inline double dot3(const double a[3], const double b[3])
+{
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+static inline void sub3(const double a[3], const double b[3], double r[3])
 {
   r[0] = a[0] - b[0];
   r[1] = a[1] - b[1];
@@ -242,11 +246,11 @@ static double solid_angle(const double p[3], const double a[3], const double b[3
 #define BVH_LEAF 4
 
 typedef struct {
-  double lo[3], hi[3];
-  double centre[3], radius; /* area-weighted centroid; radius of a sphere about it holding the node */
-  double normal[3];         /* sum of the area vectors (area times unit normal) */
-  int32_t left, right;      /* children, or -1 for a leaf */
-  int32_t first, count;     /* leaf: triangles order[first .. first+count) */
+  double  lo[3], hi[3];
+  double  centre[3], radius; /* area-weighted centroid; radius of a sphere about it holding the node */
+  double  normal[3];         /* sum of the area vectors (area times unit normal) */
+  int32_t left, right;       /* children, or -1 for a leaf */
+  int32_t first, count;      /* leaf: triangles order[first .. first+count) */
 } bvh_node;
 
 typedef struct {
@@ -260,13 +264,13 @@ typedef struct {
 
 static int32_t bvh_build_rec(bvh *b, int32_t first, int32_t count)
 {
-  int32_t   id = b->nnodes++;
-  bvh_node *n  = &b->nodes[id];
+  int32_t   id   = b->nnodes++;
+  bvh_node *n    = &b->nodes[id];
   double    area = 0, r2 = 0;
 
   for (int k = 0; k < 3; k++) {
-    n->lo[k] = INFINITY;
-    n->hi[k] = -INFINITY;
+    n->lo[k]     = INFINITY;
+    n->hi[k]     = -INFINITY;
     n->centre[k] = n->normal[k] = 0;
   }
   for (int32_t i = first; i < first + count; i++) {
@@ -316,18 +320,21 @@ static int32_t bvh_build_rec(bvh *b, int32_t first, int32_t count)
         while (b->cent[3 * b->order[i] + axis] < pivot) i++;
         while (b->cent[3 * b->order[j] + axis] > pivot) j--;
         if (i <= j) {
-          int32_t t    = b->order[i];
+          int32_t t     = b->order[i];
           b->order[i++] = b->order[j];
           b->order[j--] = t;
         }
       }
-      if (mid <= j) hi = j;
-      else if (mid >= i) lo = i;
-      else break;
+      if (mid <= j)
+        hi = j;
+      else if (mid >= i)
+        lo = i;
+      else
+        break;
     }
     {
-      int32_t l = bvh_build_rec(b, first, mid - first);
-      int32_t r = bvh_build_rec(b, mid, first + count - mid);
+      int32_t l          = bvh_build_rec(b, first, mid - first);
+      int32_t r          = bvh_build_rec(b, mid, first + count - mid);
       b->nodes[id].left  = l;
       b->nodes[id].right = r;
     }
@@ -414,13 +421,15 @@ static double bvh_winding(const bvh *b, const double p[3], int32_t *stack)
   return w / (4 * 3.14159265358979323846);
 }
 
+#define SDF_MAX_COORD 1e100
+
 mesh_err sdf_from_mesh(const mesh_grid *grid, int32_t nverts, const double *verts, int32_t ntris, const int32_t *tris, double *sdf)
 {
-  bvh      b = { 0 };
+  bvh      b     = { 0 };
   int32_t *stack = NULL, depth_cap;
   int64_t  nx, ny, nz;
   int32_t  warm = -1;
-  mesh_err err = MESH_SUCCESS;
+  mesh_err err  = MESH_SUCCESS;
 
   MESH_CHECK(grid && verts && tris && sdf && nverts > 0 && ntris > 0, MESH_ERR_ARG, "sdf_from_mesh: bad argument");
   for (int k = 0; k < 3; k++)
@@ -428,15 +437,18 @@ mesh_err sdf_from_mesh(const mesh_grid *grid, int32_t nverts, const double *vert
   for (int64_t i = 0; i < 3 * (int64_t) ntris; i++)
     MESH_CHECK(tris[i] >= 0 && tris[i] < nverts, MESH_ERR_ARG, "sdf_from_mesh: triangle %lld has vertex index %d out of range", (long long) (i / 3), tris[i]);
   for (int64_t i = 0; i < 3 * (int64_t) nverts; i++) MESH_CHECK(isfinite(verts[i]), MESH_ERR_ARG, "sdf_from_mesh: vertex %lld is not finite", (long long) (i / 3));
+  /* the winding number multiplies three distances: beyond SDF_MAX_COORD they overflow to Inf */
+  for (int64_t i = 0; i < 3 * (int64_t) nverts; i++)
+    MESH_CHECK(fabs(verts[i]) <= SDF_MAX_COORD, MESH_ERR_ARG, "sdf_from_mesh: vertex %lld has the coordinate %g, beyond %g (distances and winding numbers would overflow); scale the mesh into the domain", (long long) (i / 3) + 1, verts[i], SDF_MAX_COORD);
   nx = grid->dims[0];
   ny = grid->dims[1];
   nz = grid->dims[2];
 
-  b.verts = verts;
-  b.tris  = tris;
-  b.order = malloc((size_t) ntris * sizeof(*b.order));
-  b.cent  = malloc((size_t) ntris * 3 * sizeof(*b.cent));
-  b.nodes = malloc((size_t) 2 * ntris * sizeof(*b.nodes));
+  b.verts   = verts;
+  b.tris    = tris;
+  b.order   = malloc((size_t) ntris * sizeof(*b.order));
+  b.cent    = malloc((size_t) ntris * 3 * sizeof(*b.cent));
+  b.nodes   = malloc((size_t) 2 * ntris * sizeof(*b.nodes));
   depth_cap = 2 * ntris + 64; /* the stack can never hold more than the nodes */
   stack     = malloc((size_t) depth_cap * sizeof(*stack));
   if (!b.order || !b.cent || !b.nodes || !stack) {
@@ -456,6 +468,10 @@ mesh_err sdf_from_mesh(const mesh_grid *grid, int32_t nverts, const double *vert
         double       d    = sqrt(bvh_nearest(&b, p, &warm, stack));
         double       w    = bvh_winding(&b, p, stack);
 
+        if (!isfinite(d) || !isfinite(w)) {
+          err = mesh_error_set(MESH_ERR_ARG, "sdf_from_mesh: the distance or winding number at grid vertex (%lld, %lld, %lld) is not finite (mesh far too large for the grid?)", (long long) i, (long long) j, (long long) k);
+          goto done;
+        }
         sdf[(k * (ny + 1) + j) * (nx + 1) + i] = w > 0.5 ? -d : d;
       }
 done:

@@ -25,13 +25,6 @@ PetscErrorCode DeepCDMoeLMOptionsDefault(DeepCDMoeLMOptions *o)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* %g without PETSc's trailing '.' ("2.", "nan.") */
-static const char *fmt_g(char buf[32], double v)
-{
-  snprintf(buf, 32, "%g", v);
-  return buf;
-}
-
 /*@C
   DeepCDMoeLMOptionsSetFromOptions - Reads -moe_lm_max_it, -moe_lm_gatol, -moe_lm_grtol, -moe_lm_xrtol, -moe_lm_tau, -moe_lm_w0 and -moe_lm_hessian gn|exact.
 
@@ -58,11 +51,11 @@ PetscErrorCode DeepCDMoeLMOptionsSetFromOptions(const char prefix[], DeepCDMoeLM
   PetscCall(PetscOptionsEnum("-moe_lm_hessian", "Hessian of the damped step", "DeepCDMoeLMSolve", DeepCDMoeHessianTypes, (PetscEnum) o->hessian, (PetscEnum *) &o->hessian, NULL));
   PetscOptionsEnd();
   PetscCheck(o->max_it >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_max_it %" PetscInt_FMT ": must be >= 0", o->max_it);
-  PetscCheck(o->tau > 0.0 && !PetscIsInfOrNanReal(o->tau), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_tau %s: must be finite and > 0", fmt_g(g, (double) o->tau));
-  PetscCheck(o->gatol >= 0.0 && !PetscIsInfOrNanReal(o->gatol), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_gatol %s: must be finite and >= 0", fmt_g(g, (double) o->gatol));
-  PetscCheck(o->grtol >= 0.0 && !PetscIsInfOrNanReal(o->grtol), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_grtol %s: must be finite and >= 0", fmt_g(g, (double) o->grtol));
-  PetscCheck(o->xrtol >= 0.0 && !PetscIsInfOrNanReal(o->xrtol), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_xrtol %s: must be finite and >= 0", fmt_g(g, (double) o->xrtol));
-  PetscCheck(!PetscIsInfOrNanReal(o->w0), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_w0 %s: must be finite", fmt_g(g, (double) o->w0));
+  PetscCheck(o->tau > 0.0 && !PetscIsInfOrNanReal(o->tau), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_tau %s: must be finite and > 0", DeepCDFormatG(g, (double) o->tau));
+  PetscCheck(o->gatol >= 0.0 && !PetscIsInfOrNanReal(o->gatol), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_gatol %s: must be finite and >= 0", DeepCDFormatG(g, (double) o->gatol));
+  PetscCheck(o->grtol >= 0.0 && !PetscIsInfOrNanReal(o->grtol), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_grtol %s: must be finite and >= 0", DeepCDFormatG(g, (double) o->grtol));
+  PetscCheck(o->xrtol >= 0.0 && !PetscIsInfOrNanReal(o->xrtol), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_xrtol %s: must be finite and >= 0", DeepCDFormatG(g, (double) o->xrtol));
+  PetscCheck(!PetscIsInfOrNanReal(o->w0), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_lm_w0 %s: must be finite", DeepCDFormatG(g, (double) o->w0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

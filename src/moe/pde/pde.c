@@ -216,13 +216,6 @@ PetscErrorCode DeepCDMoePDEGetParameters(DeepCDMoePDE pde, PetscInt *n, const Pe
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* %g without PETSc's trailing '.' ("2.", "nan.") */
-static const char *fmt_g(char buf[32], double v)
-{
-  snprintf(buf, 32, "%g", v);
-  return buf;
-}
-
 /*@C
   DeepCDMoePDESetFromOptions - Reads -moe_<type>_<constant> and -moe_<type>_<parameter> for every named constant and parameter.
 
@@ -239,15 +232,22 @@ PetscErrorCode DeepCDMoePDESetFromOptions(DeepCDMoePDE pde)
   for (PetscInt k = 0; k < pde->nconst; k++) {
     PetscCall(PetscSNPrintf(opt, sizeof(opt), "-moe_%s_%s", pde->type, pde->constname[k]));
     PetscCall(PetscOptionsReal(opt, "PDE constant", "DeepCDMoePDESetConstant", pde->constant[k], &pde->constant[k], NULL));
-    /* every constant is a physical coefficient (diffusivity, viscosity, porosity, ...) */
-    PetscCheck(!PetscIsInfOrNanReal(pde->constant[k]) && pde->constant[k] > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s %s: the constant must be a finite positive number", opt, fmt_g(g, (double) pde->constant[k]));
   }
   for (PetscInt k = 0; k < pde->nparam; k++) {
     PetscCall(PetscSNPrintf(opt, sizeof(opt), "-moe_%s_%s", pde->type, pde->paramname[k]));
     PetscCall(PetscOptionsReal(opt, "PDE instance parameter", "DeepCDMoePDESetParameters", pde->param[k], &pde->param[k], NULL));
-    PetscCheck(!PetscIsInfOrNanReal(pde->param[k]), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s %s: the parameter must be a finite number", opt, fmt_g(g, (double) pde->param[k]));
   }
   PetscOptionsEnd();
+  /* checked after PetscOptionsEnd(): an error inside the block would leak it */
+  for (PetscInt k = 0; k < pde->nconst; k++) {
+    PetscCall(PetscSNPrintf(opt, sizeof(opt), "-moe_%s_%s", pde->type, pde->constname[k]));
+    /* every constant is a physical coefficient (diffusivity, viscosity, porosity, ...) */
+    PetscCheck(!PetscIsInfOrNanReal(pde->constant[k]) && pde->constant[k] > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s %s: the constant must be a finite positive number", opt, DeepCDFormatG(g, (double) pde->constant[k]));
+  }
+  for (PetscInt k = 0; k < pde->nparam; k++) {
+    PetscCall(PetscSNPrintf(opt, sizeof(opt), "-moe_%s_%s", pde->type, pde->paramname[k]));
+    PetscCheck(!PetscIsInfOrNanReal(pde->param[k]), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s %s: the parameter must be a finite number", opt, DeepCDFormatG(g, (double) pde->param[k]));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -140,37 +140,14 @@ static PetscReal uniform(uint64_t *s)
   return (PetscReal) DeepCDMoeRngUniform(s);
 }
 
-/*@C
-  DeepCDMoeTrainerCreate - Creates a trainer: the problem, the grid, the network at its seeded initial parameters, the experts (hard model) and the training and held-out instances.
-
-  Collective
-
-  Input Parameters:
-+ comm - the ranks (the experts are spread over them; K >= ranks for the hard model)
-. type - the problem
-- o    - the settings (copied)
-
-  Output Parameter:
-. t - the trainer at step 0
-
-  Notes:
-  The training instances come from the problem's family (DeepCDMoePDESample()) with a stream seeded by o->seed, the held-out
-  ones from a second stream; the batches from a third, whose state is saved in checkpoints.
-
-  Level: intermediate
-@*/
-PetscErrorCode DeepCDMoeTrainerCreate(MPI_Comm comm, const char type[], const DeepCDMoeTrainOptions *o, DeepCDMoeTrainer *t)
+/* fills a new trainer; what it made is freed by DeepCDMoeTrainerDestroy() whatever happened */
+static PetscErrorCode trainer_setup(MPI_Comm comm, const char type[], const DeepCDMoeTrainOptions *o, DeepCDMoeTrainer tr)
 {
-  DeepCDMoeTrainer    tr;
   PetscInt            nin, nout, P;
   DeepCDMoeActivation outact;
   uint64_t            s;
 
   PetscFunctionBegin;
-  PetscAssertPointer(t, 4);
-  PetscCall(check_options(comm, o));
-  PetscCall(register_events());
-  PetscCall(PetscNew(&tr));
   tr->comm = comm;
   PetscCallMPI(MPI_Comm_rank(comm, &tr->rank));
   PetscCallMPI(MPI_Comm_size(comm, &tr->size));
@@ -195,8 +172,12 @@ PetscErrorCode DeepCDMoeTrainerCreate(MPI_Comm comm, const char type[], const De
     width[0] = 2 + tr->np;
     for (PetscInt l = 1; l < L; l++) width[l] = o->width;
     width[L] = nout;
-    PetscCall(DeepCDMoeMLPCreate(L, width, DEEPCD_MOE_ACT_TANH, outact, &mlp));
-    PetscCall(PetscFree(width));
+    {
+      PetscErrorCode ierr = DeepCDMoeMLPCreate(L, width, DEEPCD_MOE_ACT_TANH, outact, &mlp);
+
+      PetscCall(PetscFree(width));
+      PetscCall(ierr);
+    }
     PetscCall(DeepCDMoeBackboneCreateMLP(mlp, &tr->net));
   }
   PetscCall(DeepCDMoeBackboneGetSizes(tr->net, &nin, NULL, &tr->nth));
@@ -221,6 +202,42 @@ PetscErrorCode DeepCDMoeTrainerCreate(MPI_Comm comm, const char type[], const De
     PetscCall(DeepCDMoeExpertsSetLMOptions(tr->ex, &o->lm));
     PetscCall(DeepCDMoeExpertsSetUp(tr->ex));
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/*@C
+  DeepCDMoeTrainerCreate - Creates a trainer: the problem, the grid, the network at its seeded initial parameters, the experts (hard model) and the training and held-out instances.
+
+  Collective
+
+  Input Parameters:
++ comm - the ranks (the experts are spread over them; K >= ranks for the hard model)
+. type - the problem
+- o    - the settings (copied)
+
+  Output Parameter:
+. t - the trainer at step 0
+
+  Notes:
+  The training instances come from the problem's family (DeepCDMoePDESample()) with a stream seeded by o->seed, the held-out
+  ones from a second stream; the batches from a third, whose state is saved in checkpoints.
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeTrainerCreate(MPI_Comm comm, const char type[], const DeepCDMoeTrainOptions *o, DeepCDMoeTrainer *t)
+{
+  DeepCDMoeTrainer tr;
+  PetscErrorCode   ierr;
+
+  PetscFunctionBegin;
+  PetscAssertPointer(t, 4);
+  *t = NULL;
+  PetscCall(check_options(comm, o));
+  PetscCall(register_events());
+  PetscCall(PetscNew(&tr));
+  ierr = trainer_setup(comm, type, o, tr);
+  if (ierr) PetscCall(DeepCDMoeTrainerDestroy(&tr)); /* every error path frees what was made */
+  PetscCall(ierr);
   *t = tr;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

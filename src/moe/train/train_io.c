@@ -150,7 +150,7 @@ static PetscErrorCode write_contents(hid_t f, const char file[], const void *ctx
   Collective
 
   Notes:
-  Rank 0 writes FILE.tmp.PID and renames it to FILE, so a failure never leaves a partial file.
+  Rank 0 writes FILE.tmp.HOST.PID and renames it to FILE, so a failure never leaves a partial file.
 
   Level: intermediate
 @*/
@@ -160,7 +160,13 @@ PetscErrorCode DeepCDMoeTrainerSave(DeepCDMoeTrainer t, const char file[])
   int            code;
 
   PetscFunctionBegin;
-  if (!t->rank) ierr = DeepCDH5WriteAtomic(file, write_contents, t);
+  if (!t->rank) {
+    const DeepCDMoeTrainOptions *o = &t->o;
+    /* float64: parameters and Adam's moments, histories, instances, grid, predictions and references, plus 1 MiB */
+    const double bytes = 8.0 * (3.0 * t->nth + 2.0 * t->step + (double) (o->ntrain + o->ntest) * t->np + o->nx + o->nt + 2.0 * o->ntest * o->nt * o->nx + o->ntest) + 1048576.0;
+
+    ierr = DeepCDH5WriteAtomic(file, "moe run file", bytes, write_contents, t);
+  }
   code = (int) ierr;
   PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, 0, t->comm));
   if (!t->rank) PetscCall(ierr); /* rank 0 keeps its specific message */
@@ -182,10 +188,14 @@ static PetscErrorCode get_int(const Reader *r, const char name[], PetscInt *v)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* every real setting of a run file is finite */
 static PetscErrorCode get_real(const Reader *r, const char name[], PetscReal *v)
 {
+  char g[32];
+
   PetscFunctionBegin;
   PetscCall(DeepCDH5ReadAttrReal(PETSC_COMM_SELF, r->file, r->f, name, v));
+  PetscCheck(!PetscIsInfOrNanReal(*v), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' = %s is not a finite number", r->file, name, DeepCDFormatG(g, (double) *v));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -221,10 +231,10 @@ static PetscErrorCode get_choice(const Reader *r, const char name[], const char 
   SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' is '%s', not a known value", r->file, name, buf);
 }
 
-/* a float64 dataset with exactly n values */
-static PetscErrorCode get_data(const Reader *r, const char name[], PetscInt n, PetscReal *v)
+/* a float64 dataset with exactly n values, all finite when `finite` */
+static PetscErrorCode get_data(const Reader *r, const char name[], PetscInt n, PetscBool finite, PetscReal *v)
 {
-  deepcd_h5_read_spec s = { .name = name, .tclass = H5T_FLOAT, .memtype = H5T_NATIVE_DOUBLE, .dims = { (hsize_t) n } };
+  deepcd_h5_read_spec s = { .name = name, .tclass = H5T_FLOAT, .memtype = H5T_NATIVE_DOUBLE, .dims = { (hsize_t) n }, .check_finite = finite ? 1 : 0 };
 
   PetscFunctionBegin;
   PetscCall(DeepCDH5ReadChecked(PETSC_COMM_SELF, r->file, r->f, &s, v));
@@ -341,22 +351,61 @@ static PetscErrorCode check_same(const Reader *r, DeepCDMoeTrainer t, const char
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode read_state(const Reader *r, DeepCDMoeTrainer t)
+/* A dataset sized by the settings (the grid, the instance counts) has the shape they give: a file whose
+   attributes were edited apart from its datasets is refused. `what` names the dimensions. */
+static PetscErrorCode check_shape(const Reader *r, const char name[], PetscBool required, int rank, const PetscInt dims[], const char what[])
 {
-  PetscInt step;
-  uint64_t rng;
+  DeepCDH5Info info;
+  hsize_t      want[3];
+  char         got[96], expect[96];
+  PetscBool    same;
 
   PetscFunctionBegin;
-  PetscCall(get_data(r, "pde_constants", t->pde->nconst, t->pde->constant));
-  PetscCall(get_data(r, "theta", t->nth, t->theta));
-  PetscCall(get_data(r, "adam_m", t->nth, t->m));
-  PetscCall(get_data(r, "adam_v", t->nth, t->v));
+  PetscCall(DeepCDH5DatasetInfo(PETSC_COMM_SELF, r->file, r->f, name, &info));
+  if (!info.exists) {
+    PetscCheck(!required, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s' is missing", r->file, name);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  same = info.rank == rank ? PETSC_TRUE : PETSC_FALSE;
+  for (int k = 0; k < rank; k++) {
+    want[k] = (hsize_t) dims[k];
+    if (same && info.dims[k] != want[k]) same = PETSC_FALSE;
+  }
+  if (same) PetscFunctionReturn(PETSC_SUCCESS);
+  deepcd_h5_dims_string(info.rank, info.dims, got, sizeof(got));
+  deepcd_h5_dims_string(rank, want, expect, sizeof(expect));
+  SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s': shape %s, expected %s = %s by the attributes", r->file, name, got, what, expect);
+}
+
+static PetscErrorCode read_state(const Reader *r, DeepCDMoeTrainer t)
+{
+  const DeepCDMoeTrainOptions *o = &t->o;
+  PetscInt                     step;
+  uint64_t                     rng;
+  char                         g[32];
+
+  PetscFunctionBegin;
+  PetscCall(check_shape(r, "x", PETSC_TRUE, 1, (const PetscInt[]){ o->nx }, "(nx)"));
+  PetscCall(check_shape(r, "t", PETSC_TRUE, 1, (const PetscInt[]){ o->nt }, "(nt)"));
+  PetscCall(check_shape(r, "train_params", PETSC_TRUE, 2, (const PetscInt[]){ o->ntrain, t->np }, "(ntrain, parameters)"));
+  PetscCall(check_shape(r, "test_params", PETSC_TRUE, 2, (const PetscInt[]){ o->ntest, t->np }, "(ntest, parameters)"));
+  PetscCall(check_shape(r, "prediction", PETSC_FALSE, 3, (const PetscInt[]){ o->ntest, o->nt, o->nx }, "(ntest, nt, nx)"));
+  PetscCall(check_shape(r, "reference", PETSC_FALSE, 3, (const PetscInt[]){ o->ntest, o->nt, o->nx }, "(ntest, nt, nx)"));
+  PetscCall(check_shape(r, "errors", PETSC_FALSE, 1, (const PetscInt[]){ o->ntest }, "(ntest)"));
+  PetscCall(get_data(r, "pde_constants", t->pde->nconst, PETSC_TRUE, t->pde->constant));
+  for (PetscInt k = 0; k < t->pde->nconst; k++)
+    PetscCheck(t->pde->constant[k] > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset 'pde_constants': %s = %s, the constant must be positive", r->file, t->pde->constname[k], DeepCDFormatG(g, (double) t->pde->constant[k]));
+  PetscCall(get_data(r, "theta", t->nth, PETSC_TRUE, t->theta));
+  PetscCall(get_data(r, "adam_m", t->nth, PETSC_TRUE, t->m));
+  PetscCall(get_data(r, "adam_v", t->nth, PETSC_TRUE, t->v));
+  for (PetscInt k = 0; k < t->nth; k++) PetscCheck(t->v[k] >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset 'adam_v': entry %" PetscInt_FMT " = %s, a second moment cannot be negative", r->file, k, DeepCDFormatG(g, (double) t->v[k]));
   PetscCall(get_int(r, "step", &step));
   PetscCheck(step >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'step' is negative", r->file);
   PetscCall(DeepCDH5ReadAttrU64(PETSC_COMM_SELF, r->file, r->f, "rng", &rng));
   PetscCall(DeepCDMoeTrainerEnsureHistory(t, step));
-  PetscCall(get_data(r, "loss", step, t->loss_hist));
-  PetscCall(get_data(r, "error", step, t->err_hist));
+  /* the histories may hold NaN: a diverged step's loss, the error where it was not evaluated */
+  PetscCall(get_data(r, "loss", step, PETSC_FALSE, t->loss_hist));
+  PetscCall(get_data(r, "error", step, PETSC_FALSE, t->err_hist));
   t->step = step;
   t->rng  = rng;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -431,10 +480,21 @@ static PetscErrorCode load_body(const Reader *r, void *ctx)
   LoadCtx              *c = (LoadCtx *) ctx;
   DeepCDMoeTrainOptions o;
   char                  pde[64];
+  PetscErrorCode        ierr;
 
   PetscFunctionBegin;
   PetscCall(read_options(r, pde, sizeof(pde), &o));
-  PetscCall(DeepCDMoeTrainerCreate(c->comm, pde, &o, &c->t));
+  ierr = DeepCDMoeTrainerCreate(c->comm, pde, &o, &c->t);
+  if (ierr) {
+    /* the settings come from the file: its name goes first in the message */
+    const char     *text     = NULL;
+    DeepCDErrorText specific = NULL;
+    char            msg[1024];
+
+    (void) PetscErrorMessage(ierr, &text, &specific);
+    PetscCall(PetscStrncpy(msg, specific && specific[0] ? specific : (text ? text : "invalid settings"), sizeof(msg)));
+    SETERRQ(PETSC_COMM_SELF, ierr, "%s: %s", r->file, msg);
+  }
   PetscCall(read_state(r, c->t));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

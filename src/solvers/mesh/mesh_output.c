@@ -117,7 +117,11 @@ PetscErrorCode DeepCDMeshFieldLoad(const char file[], const char dataset[], Deep
   /* HDF5's own error stack would print pages; the checks give one line */
   ierr = DeepCDH5WithFile(PETSC_COMM_SELF, file, field_read, &c);
   if (ierr) {
+    const PetscBool bare = DeepCDErrorIsBare(ierr);
+
     PetscCall(PetscFree(f->field));
+    /* PETSc's own message for a failed allocation is only the name of the function */
+    PetscCheck(ierr != PETSC_ERR_MEM && !bare, PETSC_COMM_SELF, PETSC_ERR_MEM, "%s: dataset '%s' on the grid %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " does not fit in memory (out of memory); mesh a smaller field", file, f->dataset, f->nx, f->ny, f->nz);
     PetscCall(ierr);
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -273,7 +277,7 @@ static PetscErrorCode mesh_arrays_of_surface(const mesh_surface *surface, mesh_a
 /* Both files under temporary names, then renamed (the XDMF file first). */
 static PetscErrorCode write_pair(const mesh_arrays *surface, const char xmfpath[], const char h5path[], const char source[], const char dataset[], double iso, const solution_grid *g)
 {
-  char            h5tmp[PETSC_MAX_PATH_LEN + 32], xmftmp[PETSC_MAX_PATH_LEN + 32];
+  char            h5tmp[PETSC_MAX_PATH_LEN + 96], xmftmp[PETSC_MAX_PATH_LEN + 96];
   const char     *base;
   const mesh_h5   h = { surface, source, dataset, iso };
   deepcd_h5_error e;
@@ -285,8 +289,8 @@ static PetscErrorCode write_pair(const mesh_arrays *surface, const char xmfpath[
   PetscCheck(surface && xmfpath && h5path, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "DeepCDMeshWriteXDMF: NULL argument");
   PetscCheck(surface->nverts >= 0 && surface->ntris >= 0 && (surface->verts || !surface->nverts) && (surface->tris || !surface->ntris) && (surface->tets || surface->ntets <= 0), PETSC_COMM_SELF, PETSC_ERR_ARG_CORRUPT, "DeepCDMeshWriteXDMF: inconsistent mesh");
   PetscCheck(strcmp(xmfpath, h5path), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "%s: the XDMF and HDF5 files must have different names", xmfpath);
-  PetscCall(DeepCDH5Raise(PETSC_COMM_SELF, deepcd_h5_tmp_name(h5tmp, sizeof(h5tmp), h5path, -1, &e), &e));
-  PetscCall(DeepCDH5Raise(PETSC_COMM_SELF, deepcd_h5_tmp_name(xmftmp, sizeof(xmftmp), xmfpath, -1, &e), &e));
+  PetscCall(DeepCDH5Raise(PETSC_COMM_SELF, deepcd_h5_tmp_name(h5tmp, sizeof(h5tmp), h5path, &e), &e));
+  PetscCall(DeepCDH5Raise(PETSC_COMM_SELF, deepcd_h5_tmp_name(xmftmp, sizeof(xmftmp), xmfpath, &e), &e));
   base = strrchr(h5path, '/');
   base = base ? base + 1 : h5path;
 

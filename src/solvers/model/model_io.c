@@ -205,7 +205,7 @@ PetscErrorCode DeepCDModelCheckWritable(const nn_model *m, const char path[])
   Notes:
   The file holds the graph (`tensors`, `layers`), one kernel and one bias dataset per convolution in the group
   `weights`, and the training record in the group `training`. It is written to the temporary name
-  "path.tmp.<pid>" with the serial HDF5 API and renamed to `path` when complete, so a failure never leaves a
+  "path.tmp.<host>.<pid>" with the serial HDF5 API and renamed to `path` when complete, so a failure never leaves a
   partial file behind (the temporary file is removed). HDF5's own error printing is turned off during the call;
   failures are one-line PETSc errors that name the file and the item. The file carries no modification times,
   so the same model gives a byte-identical file.
@@ -218,7 +218,8 @@ PetscErrorCode DeepCDModelWrite(const nn_model *m, const char path[])
 {
   PetscFunctionBegin;
   PetscCall(DeepCDModelCheckWritable(m, path));
-  PetscCall(DeepCDH5WriteAtomic(path, DeepCDModelWriteContents, m));
+  /* float32 parameters and HDF5's metadata, plus 1 MiB */
+  PetscCall(DeepCDH5WriteAtomic(path, "model", 8.0 * (double) m->nparams + 1048576.0, DeepCDModelWriteContents, m));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -216,7 +216,7 @@ static PetscErrorCode WriteContents(hid_t file, const char path[], const void *c
 - path - the file to write (replaced if it exists)
 
   Notes:
-  The file is written to the temporary name "path.tmp.<pid>" with the serial HDF5 API and renamed to `path`
+  The file is written to the temporary name "path.tmp.<host>.<pid>" with the serial HDF5 API and renamed to `path`
   when complete, so a failure never leaves a partial file behind (the temporary file is removed).
   HDF5's own error printing is turned off during the call; failures are reported as one-line PETSc errors
   (`PETSC_ERR_FILE_WRITE`) that name the file and the item.
@@ -233,6 +233,7 @@ PetscErrorCode DeepCDProblemDataWrite(const DeepCDProblemData *data, const char 
   PetscCheck(data->rhs, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "%s: the problem has no right-hand side 'rhs'", path);
   PetscCheck(data->nx >= 1 && data->ny >= 1 && data->nz >= 1 && data->nx < INT32_MAX && data->ny < INT32_MAX && data->nz < INT32_MAX, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "%s: bad grid size %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT, path, data->nx, data->ny, data->nz);
   PetscCall(DeepCDCheckBoundary(path, data->boundary));
-  PetscCall(DeepCDH5WriteAtomic(path, WriteContents, data));
+  /* rhs, coefficient, x0 (float64), solid and the sdf's corners, plus 1 MiB */
+  PetscCall(DeepCDH5WriteAtomic(path, "problem", 33.0 * (double) data->nx * data->ny * data->nz + 8.0 * (data->nx + 1.0) * (data->ny + 1.0) * (data->nz + 1.0) + 1048576.0, WriteContents, data));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

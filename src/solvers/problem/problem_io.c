@@ -55,74 +55,98 @@ static PetscErrorCode check_cells(DeepCDProblem p, const char name[], const Pets
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Reads a float dataset into v and flags NaN/Inf (and non-positive values when positive) in bad[n]. */
+static PetscErrorCode load_real_values(DeepCDProblem p, hid_t fid, const char name[], PetscBool positive, Vec v, const PetscInt start[3], const PetscInt count[3], PetscInt n, PetscBool bad[])
+{
+  MPI_Comm       comm = PetscObjectComm((PetscObject) p->da);
+  PetscScalar   *a;
+  PetscErrorCode ierr;
+
+  PetscFunctionBegin;
+  PetscCall(VecGetArray(v, &a));
+  ierr = read_box(comm, p->filename, fid, name, H5T_NATIVE_DOUBLE, start, count, a);
+  if (!ierr)
+    for (PetscInt c = 0; c < n; c++) bad[c] = PetscIsInfOrNanReal(a[c]) ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(VecRestoreArray(v, &a));
+  PetscCall(ierr);
+  PetscCall(check_cells(p, name, bad, "NaN or Inf"));
+  if (positive) {
+    PetscCall(VecGetArray(v, &a));
+    for (PetscInt c = 0; c < n; c++) bad[c] = a[c] > 0 ? PETSC_FALSE : PETSC_TRUE;
+    PetscCall(VecRestoreArray(v, &a));
+    PetscCall(check_cells(p, name, bad, "value <= 0"));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* Reads a float dataset into a new global vector, rejecting NaN/Inf (and non-positive values when positive). */
 static PetscErrorCode load_real(DeepCDProblem p, hid_t fid, const char name[], PetscBool positive, Vec *v)
 {
-  MPI_Comm     comm = PetscObjectComm((PetscObject) p->da);
-  PetscInt     start[3], count[3], n;
-  PetscScalar *a;
-  PetscBool   *bad;
+  PetscInt       start[3], count[3], n;
+  PetscBool     *bad;
+  PetscErrorCode ierr;
 
   PetscFunctionBegin;
   PetscCall(DMCreateGlobalVector(p->da, v));
   PetscCall(PetscObjectSetName((PetscObject) *v, name));
   PetscCall(DMDAGetCorners(p->da, &start[0], &start[1], &start[2], &count[0], &count[1], &count[2]));
   n = count[0] * count[1] * count[2];
-  PetscCall(VecGetArray(*v, &a));
-  PetscCall(read_box(comm, p->filename, fid, name, H5T_NATIVE_DOUBLE, start, count, a));
   PetscCall(PetscMalloc1(n, &bad));
-  for (PetscInt c = 0; c < n; c++) bad[c] = PetscIsInfOrNanReal(a[c]) ? PETSC_TRUE : PETSC_FALSE;
-  PetscCall(VecRestoreArray(*v, &a));
-  PetscCall(check_cells(p, name, bad, "NaN or Inf"));
-  if (positive) {
-    PetscCall(VecGetArray(*v, &a));
-    for (PetscInt c = 0; c < n; c++) bad[c] = a[c] > 0 ? PETSC_FALSE : PETSC_TRUE;
-    PetscCall(VecRestoreArray(*v, &a));
-    PetscCall(check_cells(p, name, bad, "value <= 0"));
-  }
-  PetscCall(PetscFree(bad));
+  ierr = load_real_values(p, fid, name, positive, *v, start, count, n, bad);
+  PetscCall(PetscFree(bad)); /* on every path */
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode load_solid(DeepCDProblem p, hid_t fid)
+/* The solid flags s[] of the owned cells from `solid` and/or `sdf` (sdf: work space of the owned corners). */
+static PetscErrorCode load_solid_flags(DeepCDProblem p, hid_t fid, const PetscInt start[3], const PetscInt count[3], unsigned char s[], PetscBool bad[], PetscReal sdf[])
 {
-  MPI_Comm       comm = PetscObjectComm((PetscObject) p->da);
-  PetscInt       start[3], count[3], n;
-  unsigned char *s;
-  PetscBool     *bad;
-  PetscScalar   *a;
+  MPI_Comm comm = PetscObjectComm((PetscObject) p->da);
+  PetscInt n    = count[0] * count[1] * count[2];
 
   PetscFunctionBegin;
-  PetscCall(DMCreateGlobalVector(p->da, &p->solid));
-  PetscCall(PetscObjectSetName((PetscObject) p->solid, "solid"));
-  PetscCall(DMDAGetCorners(p->da, &start[0], &start[1], &start[2], &count[0], &count[1], &count[2]));
-  n = count[0] * count[1] * count[2];
-  PetscCall(PetscCalloc2(n, &s, n, &bad));
   if (p->has_solid) {
     PetscCall(read_box(comm, p->filename, fid, "solid", H5T_NATIVE_UCHAR, start, count, s));
     for (PetscInt c = 0; c < n; c++) bad[c] = s[c] > 1 ? PETSC_TRUE : PETSC_FALSE;
     PetscCall(check_cells(p, "solid", bad, "value other than 0 or 1"));
   }
   if (p->has_sdf) { /* checked even beside `solid`: every NaN/Inf is an error */
-    PetscInt   cstart[3], ccount[3] = { count[0] + 1, count[1] + 1, count[2] + 1 };
-    PetscReal *sdf;
-    PetscBool  badsdf = PETSC_FALSE, gbad;
+    PetscInt  ccount[3] = { count[0] + 1, count[1] + 1, count[2] + 1 };
+    PetscBool badsdf    = PETSC_FALSE, gbad;
 
-    for (int d = 0; d < 3; d++) cstart[d] = start[d];
-    PetscCall(PetscMalloc1(ccount[0] * ccount[1] * ccount[2], &sdf));
-    PetscCall(read_box(comm, p->filename, fid, "sdf", H5T_NATIVE_DOUBLE, cstart, ccount, sdf));
+    PetscCall(read_box(comm, p->filename, fid, "sdf", H5T_NATIVE_DOUBLE, start, ccount, sdf));
     for (PetscInt c = 0; c < ccount[0] * ccount[1] * ccount[2]; c++)
       if (PetscIsInfOrNanReal(sdf[c])) badsdf = PETSC_TRUE;
     PetscCall(MPIU_Allreduce(&badsdf, &gbad, 1, DEEPCD_MPI_BOOL, MPI_LOR, comm));
-    if (gbad) PetscCall(PetscFree(sdf));
     PetscCheck(!gbad, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset 'sdf': contains NaN or Inf", p->filename);
     if (!p->has_solid) PetscCall(DeepCDSolidFromSDF(count[0], count[1], count[2], sdf, s));
-    PetscCall(PetscFree(sdf));
   }
-  PetscCall(VecGetArray(p->solid, &a));
-  for (PetscInt c = 0; c < n; c++) a[c] = s[c] ? 1.0 : 0.0;
-  PetscCall(VecRestoreArray(p->solid, &a));
-  PetscCall(PetscFree2(s, bad));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode load_solid(DeepCDProblem p, hid_t fid)
+{
+  PetscInt       start[3], count[3], n;
+  unsigned char *s;
+  PetscBool     *bad;
+  PetscReal     *sdf;
+  PetscScalar   *a;
+  PetscErrorCode ierr;
+
+  PetscFunctionBegin;
+  PetscCall(DMCreateGlobalVector(p->da, &p->solid));
+  PetscCall(PetscObjectSetName((PetscObject) p->solid, "solid"));
+  PetscCall(DMDAGetCorners(p->da, &start[0], &start[1], &start[2], &count[0], &count[1], &count[2]));
+  n = count[0] * count[1] * count[2];
+  PetscCall(PetscCalloc3(n, &s, n, &bad, p->has_sdf ? (count[0] + 1) * (count[1] + 1) * (count[2] + 1) : 0, &sdf));
+  ierr = load_solid_flags(p, fid, start, count, s, bad, sdf);
+  if (!ierr) {
+    PetscCall(VecGetArray(p->solid, &a));
+    for (PetscInt c = 0; c < n; c++) a[c] = s[c] ? 1.0 : 0.0;
+    PetscCall(VecRestoreArray(p->solid, &a));
+  }
+  PetscCall(PetscFree3(s, bad, sdf)); /* on every path */
+  PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -160,17 +184,16 @@ static PetscErrorCode problem_finish(DeepCDProblem p)
 }
 
 /* The body of DeepCDProblemLoad(), with HDF5's own error printing off. */
-static PetscErrorCode problem_load(MPI_Comm comm, const char file[], DeepCDProblem *problem)
+/* fills p from the file; *fid is the open file, closed by the caller whatever happens */
+static PetscErrorCode problem_load(MPI_Comm comm, const char file[], DeepCDProblem p, hid_t *fid_out)
 {
-  DeepCDProblem p;
-  hid_t         fid = -1;
-  PetscBool     exists, has_rhs, has_x0;
+  hid_t     fid;
+  PetscBool exists, has_rhs, has_x0;
 
   PetscFunctionBegin;
-  *problem = NULL;
-  PetscCall(PetscNew(&p));
   PetscCall(PetscStrncpy(p->filename, file, sizeof(p->filename)));
-  PetscCall(DeepCDH5Open(comm, file, &fid));
+  PetscCall(DeepCDH5Open(comm, file, fid_out));
+  fid = *fid_out;
 
   PetscCall(DeepCDH5CheckHeader(comm, file, fid, 1, (const char *const[]){ DEEPCD_PROBLEM_FORMAT }, (const int[]){ DEEPCD_PROBLEM_VERSION }, "problem file", NULL));
   PetscCall(DeepCDH5ReadAttrInt(comm, file, fid, "nx", &p->nx));
@@ -211,10 +234,9 @@ static PetscErrorCode problem_load(MPI_Comm comm, const char file[], DeepCDProbl
     PetscCall(VecSet(p->coefficient, 1.0));
   }
   if (has_x0) PetscCall(load_real(p, fid, "x0", PETSC_FALSE, &p->x0));
+  *fid_out = H5I_INVALID_HID;
   PetscCall(DeepCDH5Close(fid));
-
   PetscCall(problem_finish(p));
-  *problem = p;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -245,15 +267,31 @@ PetscErrorCode DeepCDProblemLoad(MPI_Comm comm, const char file[], DeepCDProblem
 {
   deepcd_h5_quiet q;
   PetscErrorCode  ierr;
+  DeepCDProblem   p;
+  hid_t           fid = H5I_INVALID_HID;
 
   PetscFunctionBegin;
   PetscAssertPointer(file, 2);
   PetscAssertPointer(problem, 3);
+  *problem = NULL;
+  PetscCall(PetscNew(&p));
   /* our one-line messages replace HDF5's stack dumps; the caller's setting is restored */
   deepcd_h5_quiet_push(&q);
-  ierr = problem_load(comm, file, problem);
+  ierr = problem_load(comm, file, p, &fid);
+  if (fid >= 0) (void) H5Fclose(fid); /* every error path closes the file */
   deepcd_h5_quiet_pop(&q);
-  PetscCall(ierr);
+  if (ierr) {
+    const PetscInt  nx = p->nx, ny = p->ny, nz = p->nz;
+    const PetscBool bare = DeepCDErrorIsBare(ierr);
+    PetscMPIInt     size;
+
+    PetscCall(DeepCDProblemDestroy(&p));
+    PetscCallMPI(MPI_Comm_size(comm, &size));
+    /* PETSc's own message for a failed allocation is only the name of the function */
+    PetscCheck(ierr != PETSC_ERR_MEM && !bare, comm, PETSC_ERR_MEM, "%s: the grid %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " (%.3g cells) does not fit in the memory of %d process%s (out of memory); run on more ranks (mpiexec -n R) or use a smaller grid", file, nx, ny, nz, (double) nx * ny * nz, (int) size, size > 1 ? "es" : "");
+    PetscCall(ierr);
+  }
+  *problem = p;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

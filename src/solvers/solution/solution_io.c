@@ -1,6 +1,7 @@
 /* Writing a solution file (format v1, docs/formats.md) with PETSc's parallel
    HDF5 viewer, plus an XDMF sidecar for ParaView. The files are written under
    temporary names and renamed, so a crash never leaves a half-written output. */
+#include <errno.h>
 #include <unistd.h>
 #include <petscviewerhdf5.h>
 #include <deepcd/solution.h>
@@ -133,21 +134,19 @@ PetscErrorCode DeepCDSolutionWrite(DeepCDProblem p, Vec x, const DeepCDSolveInfo
 {
   MPI_Comm        comm = PetscObjectComm((PetscObject) p->da);
   PetscMPIInt     rank;
-  long            pid = (long) getpid();
-  char            tmp[PETSC_MAX_PATH_LEN + 32], xmf[PETSC_MAX_PATH_LEN], xmftmp[PETSC_MAX_PATH_LEN + 32];
+  char            tmp[PETSC_MAX_PATH_LEN + 96], xmf[PETSC_MAX_PATH_LEN], xmftmp[PETSC_MAX_PATH_LEN + 96];
   PetscBool       ok;
   char           *dot;
   deepcd_h5_error e;
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm));
-  PetscCall(DeepCDH5Raise(comm, deepcd_h5_tmp_name(tmp, sizeof(tmp), path, pid, &e), &e));
+  PetscCall(DeepCDH5TmpName(comm, path, tmp, sizeof(tmp)));
   PetscCall(PetscStrncpy(xmf, path, sizeof(xmf)));
   dot = strrchr(xmf, '.');
   if (dot && !strchr(dot, '/')) *dot = 0;
   PetscCall(PetscStrlcat(xmf, ".xmf", sizeof(xmf)));
-  PetscCall(DeepCDH5Raise(comm, deepcd_h5_tmp_name(xmftmp, sizeof(xmftmp), xmf, pid, &e), &e));
+  PetscCall(DeepCDH5TmpName(comm, xmf, xmftmp, sizeof(xmftmp)));
 
   {
     /* the datasets, doubled for the other arrays and HDF5's metadata, plus 1 MiB */
@@ -162,13 +161,18 @@ PetscErrorCode DeepCDSolutionWrite(DeepCDProblem p, Vec x, const DeepCDSolveInfo
     PetscCall(ierr);
   }
 
-  ok = PETSC_TRUE;
+  ok     = PETSC_TRUE;
+  e.code = 0;
   if (!rank) {
-    if (write_xdmf(p, path, xmftmp)) ok = PETSC_FALSE;
-    /* the .xmf first: when the .h5 is in place, its sidecar is too */
-    if (deepcd_h5_commit_pair(xmftmp, xmf, tmp, path, ok, NULL) || !ok) ok = PETSC_FALSE;
+    if (write_xdmf(p, path, xmftmp)) {
+      ok = PETSC_FALSE;
+      (void) deepcd_h5_fail(&e, DEEPCD_H5_EWRITE, "%s: cannot write its XDMF file %s (%s)", path, xmftmp, strerror(errno));
+    }
+    /* the .xmf first: when the .h5 is in place, its sidecar is too; a failed rename says why */
+    if (deepcd_h5_commit_pair(xmftmp, xmf, tmp, path, ok, &e) || !ok) ok = PETSC_FALSE;
   }
   PetscCallMPI(MPI_Bcast(&ok, 1, DEEPCD_MPI_BOOL, 0, comm));
-  PetscCheck(ok, comm, PETSC_ERR_FILE_WRITE, "%s: cannot write the output (directory missing or not writable?)", path);
+  if (!rank && !ok) PetscCall(DeepCDH5Raise(PETSC_COMM_SELF, e.code ? e.code : DEEPCD_H5_EWRITE, &e));
+  PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: the output could not be written on rank 0", path);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

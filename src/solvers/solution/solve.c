@@ -3,6 +3,9 @@
 #include <deepcd/operator.h>
 #include <deepcd/private/petsccompat.h>
 
+/* entries of the residual history kept at most (the first ones) */
+#define DEEPCD_HISTORY_MAX 1000000
+
 /* Wall time of every residual the KSP records, for residual-vs-time plots. */
 typedef struct {
   PetscLogDouble start;
@@ -50,8 +53,8 @@ static PetscErrorCode solve_clock_destroy(DeepCDCtxRt ctx)
          valid until it is destroyed or solves again), types, setup and solve seconds
 
   Notes:
-  Records the whole residual history (KSPSetResidualHistory() with room for
-  every iteration up to the KSP's maximum) and, through a KSP monitor, the
+  Records the residual history (KSPSetResidualHistory() with room for
+  every iteration up to the KSP's maximum, at most the first DEEPCD_HISTORY_MAX = 10^6 entries) and, through a KSP monitor, the
   wall time at which each entry was recorded (info->history_seconds, owned by
   the KSP like the history).
 
@@ -72,6 +75,8 @@ PetscErrorCode DeepCDSolveTimed(DeepCDProblem p, KSP ksp, Vec b, Vec x, DeepCDSo
     PetscInt maxit;
 
     PetscCall(KSPGetTolerances(ksp, NULL, NULL, NULL, &maxit));
+    /* the first DEEPCD_HISTORY_MAX entries at most: -ksp_max_it 2000000000 would allocate 32 GB */
+    maxit = PetscMin(maxit, DEEPCD_HISTORY_MAX - 1);
     PetscCall(KSPSetResidualHistory(ksp, NULL, maxit + 1, PETSC_TRUE));
     PetscCall(PetscNew(&clock));
     clock->n = maxit + 1;

@@ -87,10 +87,16 @@ PetscErrorCode DeepCDTrainCheckpointWrite(MPI_Comm comm, const char path[], cons
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (!rank) {
     ierr = DeepCDModelCheckWritable(st->model, path);
-    if (!ierr) ierr = DeepCDH5WriteAtomic(path, ckpt_contents, &c);
+    /* the parameters and Adam's two moments (float32), the history, doubled for metadata, plus 1 MiB */
+    if (!ierr) ierr = DeepCDH5WriteAtomic(path, "checkpoint", 2.0 * (12.0 * (double) st->model->nparams + 24.0 * (double) h->n) + 1048576.0, ckpt_contents, &c);
   }
-  PetscCallMPI(MPI_Bcast(&ierr, 1, MPI_INT, 0, comm));
-  PetscCheck(!ierr, comm, PETSC_ERR_FILE_WRITE, "%s: the checkpoint could not be written", path);
+  {
+    int code = (int) ierr;
+
+    PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, 0, comm));
+    if (!rank) PetscCall(ierr); /* rank 0 keeps its specific message */
+    PetscCheck(!code, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "%s: the checkpoint could not be written on rank 0", path);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

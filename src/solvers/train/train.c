@@ -89,7 +89,7 @@ typedef struct {
 static PetscErrorCode data_close(TrainData *d)
 {
   PetscFunctionBegin;
-  for (PetscInt p = 0; p < d->nprob; p++) {
+  for (PetscInt p = 0; d->prob && p < d->nprob; p++) {
     TrainProblem *tp = &d->prob[p];
 
     PetscCall(MatDestroy(&tp->A));
@@ -403,49 +403,65 @@ static PetscErrorCode set_record(nn_model *m, const TrainData *d, const DeepCDTr
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode train_run(MPI_Comm comm, const DeepCDTrainOptions *opts, const char resume[], DeepCDTrainMonitor monitor, void *mctx, nn_model **model, DeepCDTrainHistory *history)
-{
-  DeepCDTrainOptions o;
+/* What a run holds: freed by train_cleanup() whatever happened. */
+typedef struct {
   TrainData          d;
   TrainState         st;
-  float             *grad = NULL, *gsum = NULL;
-  PetscLogDouble     t0, t1;
-  PetscInt           start, end, nsince = 0, trained = 0;
-  PetscReal          since = 0, val = NAN;
-  DeepCDTrainHistory hist = { 0, NULL, NULL, NULL };
+  DeepCDTrainHistory hist;
+  float             *grad, *gsum;
+} TrainRun;
+
+static PetscErrorCode train_cleanup(TrainRun *r)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscFree2(r->grad, r->gsum));
+  PetscCall(data_close(&r->d));
+  nn_adam_destroy(&r->st.adam);
+  nn_model_destroy(&r->st.model);
+  PetscCall(DeepCDTrainHistoryDestroy(&r->hist));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The run; on success the model and the history move to the caller (r's are NULL) */
+static PetscErrorCode train_run(MPI_Comm comm, const DeepCDTrainOptions *opts, const char resume[], DeepCDTrainMonitor monitor, void *mctx, TrainRun *r, nn_model **model, DeepCDTrainHistory *history)
+{
+  DeepCDTrainOptions  o;
+  TrainData          *d    = &r->d;
+  TrainState         *st   = &r->st;
+  DeepCDTrainHistory *hist = &r->hist;
+  PetscLogDouble      t0, t1;
+  PetscInt            start, end, nsince = 0, trained = 0;
+  PetscReal           since = 0, val = NAN;
 
   PetscFunctionBegin;
   o = *opts;
-  PetscCall(PetscMemzero(&d, sizeof(d)));
-  d.fid = H5I_INVALID_HID;
-  PetscCall(PetscMemzero(&st, sizeof(st)));
   if (resume && resume[0]) {
-    PetscCall(DeepCDTrainCheckpointRead(comm, resume, &o, &st, &hist));
+    PetscCall(DeepCDTrainCheckpointRead(comm, resume, &o, st, hist));
     o.steps            = opts->steps;
     o.checkpoint_every = opts->checkpoint_every;
     o.stop_at          = opts->stop_at;
     PetscCall(PetscStrncpy(o.checkpoint, opts->checkpoint, sizeof(o.checkpoint)));
     if (opts->data[0]) PetscCall(PetscStrncpy(o.data, opts->data, sizeof(o.data)));
-    PetscCheck(st.step <= o.steps, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s: the checkpoint is at step %" PetscInt_FMT ", after the %" PetscInt_FMT " steps asked for", resume, st.step, o.steps);
+    PetscCheck(st->step <= o.steps, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s: the checkpoint is at step %" PetscInt_FMT ", after the %" PetscInt_FMT " steps asked for", resume, st->step, o.steps);
   }
   PetscCall(check_options(comm, &o));
-  if (!st.model) {
+  if (!st->model) {
     if (o.init[0])
-      PetscCall(DeepCDModelRead(comm, o.init, &st.model));
+      PetscCall(DeepCDModelRead(comm, o.init, &st->model));
     else {
-      PetscCheck(nn_model_create_arch(o.arch, &st.model) == NN_SUCCESS, comm, PETSC_ERR_ARG_WRONG, "train: %s", nn_error_message());
-      PetscCheck(nn_model_init_he(st.model, (uint64_t) o.seed) == NN_SUCCESS, comm, PETSC_ERR_LIB, "train: %s", nn_error_message());
+      PetscCheck(nn_model_create_arch(o.arch, &st->model) == NN_SUCCESS, comm, PETSC_ERR_ARG_WRONG, "train: %s", nn_error_message());
+      PetscCheck(nn_model_init_he(st->model, (uint64_t) o.seed) == NN_SUCCESS, comm, PETSC_ERR_LIB, "train: %s", nn_error_message());
     }
-    PetscCheck(nn_adam_create(st.model->nparams, &st.adam) == NN_SUCCESS, comm, PETSC_ERR_MEM, "train: %s", nn_error_message());
-    st.rng = (uint64_t) o.seed ^ 0x5DEECE66DULL;
+    PetscCheck(nn_adam_create(st->model->nparams, &st->adam) == NN_SUCCESS, comm, PETSC_ERR_MEM, "train: %s", nn_error_message());
+    st->rng = (uint64_t) o.seed ^ 0x5DEECE66DULL;
   }
-  st.adam->weight_decay = o.weight_decay;
-  PetscCall(data_open(comm, &o, st.model, &d));
-  PetscCheck(d.ntrain >= 1, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: no training samples left after holding out %" PetscInt_FMT, o.data, d.nval);
-  PetscCheck(o.batch <= d.ntrain, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s: batch %" PetscInt_FMT " is more than the %" PetscInt_FMT " training samples (%" PetscInt_FMT " held out for validation); choose a batch of at most %" PetscInt_FMT, o.data, o.batch, d.ntrain, d.nval, d.ntrain);
-  PetscCall(PetscMalloc2(st.model->nparams, &grad, st.model->nparams, &gsum));
+  st->adam->weight_decay = o.weight_decay;
+  PetscCall(data_open(comm, &o, st->model, d));
+  PetscCheck(d->ntrain >= 1, comm, PETSC_ERR_FILE_UNEXPECTED, "%s: no training samples left after holding out %" PetscInt_FMT, o.data, d->nval);
+  PetscCheck(o.batch <= d->ntrain, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s: batch %" PetscInt_FMT " is more than the %" PetscInt_FMT " training samples (%" PetscInt_FMT " held out for validation); choose a batch of at most %" PetscInt_FMT, o.data, o.batch, d->ntrain, d->nval, d->ntrain);
+  PetscCall(PetscMalloc2(st->model->nparams, &r->grad, st->model->nparams, &r->gsum));
 
-  start = st.step;
+  start = st->step;
   end   = o.stop_at && o.stop_at < o.steps ? PetscMax(o.stop_at, start) : o.steps;
   PetscCall(PetscTime(&t0));
   for (PetscInt step = start; step < end; step++) {
@@ -453,63 +469,62 @@ static PetscErrorCode train_run(MPI_Comm comm, const DeepCDTrainOptions *opts, c
     PetscReal         lsum = 0, lg;
     PetscInt          items[2];
 
-    PetscCall(PetscArrayzero(grad, st.model->nparams));
+    PetscCall(PetscArrayzero(r->grad, st->model->nparams));
     for (PetscInt i = 0; i < o.batch; i++) {
-      PetscInt k  = (PetscInt) (DeepCDSplitMix64(&st.rng) % (uint64_t) d.ntrain); /* drawn on every rank */
-      uint64_t ns = DeepCDSplitMix64(&st.rng);                                    /* the sample's noise */
+      PetscInt k  = (PetscInt) (DeepCDSplitMix64(&st->rng) % (uint64_t) d->ntrain); /* drawn on every rank */
+      uint64_t ns = DeepCDSplitMix64(&st->rng);                                     /* the sample's noise */
 
-      if (i % d.size == d.rank) {
+      if (i % d->size == d->rank) {
         PetscReal l;
         PetscBool deg;
 
-        train_item(&d, k, &items[0], &items[1]);
-        PetscCall(data_sample(&d, items[0], items[1], ns, grad, &l, &deg));
+        train_item(d, k, &items[0], &items[1]);
+        PetscCall(data_sample(d, items[0], items[1], ns, r->grad, &l, &deg));
         lsum += l;
       }
     }
-    PetscCallMPI(MPI_Allreduce(grad, gsum, (PetscMPIInt) st.model->nparams, MPI_FLOAT, MPI_SUM, comm));
+    PetscCallMPI(MPI_Allreduce(r->grad, r->gsum, (PetscMPIInt) st->model->nparams, MPI_FLOAT, MPI_SUM, comm));
     PetscCallMPI(MPIU_Allreduce(&lsum, &lg, 1, MPIU_REAL, MPI_SUM, comm));
-    for (size_t j = 0; j < st.model->nparams; j++) gsum[j] /= (float) o.batch;
+    for (size_t j = 0; j < st->model->nparams; j++) r->gsum[j] /= (float) o.batch;
     PetscCall(PetscMemzero(&s, sizeof(s)));
     s.lr = learning_rate(&o, step);
-    PetscCheck(nn_adam_step(st.adam, st.model->params, gsum, s.lr) == NN_SUCCESS, comm, PETSC_ERR_NOT_CONVERGED, "train: step %" PetscInt_FMT ": %s", step + 1, nn_error_message());
-    for (int k = 0; k < d.nnets; k++) PetscCheck(nn_net_params_changed(d.nets[k]) == NN_SUCCESS, comm, PETSC_ERR_LIB, "train: %s", nn_error_message());
-    st.step = step + 1;
+    PetscCheck(nn_adam_step(st->adam, st->model->params, r->gsum, s.lr) == NN_SUCCESS, comm, PETSC_ERR_NOT_CONVERGED, "train: step %" PetscInt_FMT ": %s", step + 1, nn_error_message());
+    for (int k = 0; k < d->nnets; k++) PetscCheck(nn_net_params_changed(d->nets[k]) == NN_SUCCESS, comm, PETSC_ERR_LIB, "train: %s", nn_error_message());
+    st->step = step + 1;
     trained += o.batch;
     s.loss = lg / o.batch;
     since += s.loss;
     nsince++;
     s.loss_avg = since / nsince;
-    if ((o.val_every && st.step % o.val_every == 0) || st.step == o.steps) {
-      PetscCall(validate(&d, &o, &val));
-      PetscCall(history_add(&hist, st.step, since / nsince, val));
+    if ((o.val_every && st->step % o.val_every == 0) || st->step == o.steps) {
+      PetscCall(validate(d, &o, &val));
+      PetscCall(history_add(hist, st->step, since / nsince, val));
       s.validated = PETSC_TRUE;
       since       = 0;
       nsince      = 0;
     }
-    if (o.checkpoint[0] && ((o.checkpoint_every && st.step % o.checkpoint_every == 0) || st.step == end)) {
-      PetscCall(set_record(st.model, &d, &o, st.step, s.loss_avg));
-      PetscCall(DeepCDTrainCheckpointWrite(comm, o.checkpoint, &o, &st, &hist));
+    if (o.checkpoint[0] && ((o.checkpoint_every && st->step % o.checkpoint_every == 0) || st->step == end)) {
+      PetscCall(set_record(st->model, d, &o, st->step, s.loss_avg));
+      PetscCall(DeepCDTrainCheckpointWrite(comm, o.checkpoint, &o, st, hist));
       s.checkpointed = PETSC_TRUE;
     }
     PetscCall(PetscTime(&t1));
-    s.step          = st.step;
+    s.step          = st->step;
     s.steps         = o.steps;
     s.start         = start;
     s.val_loss      = val;
     s.samples_per_s = t1 > t0 ? trained / (t1 - t0) : 0;
     if (monitor) PetscCall((*monitor)(&s, mctx));
   }
-  PetscCall(set_record(st.model, &d, &o, st.step, hist.n ? hist.val_loss[hist.n - 1] : NAN));
-  if (!(hist.n && PetscIsNormalReal(hist.val_loss[hist.n - 1]))) st.model->training.loss_value = hist.n ? hist.loss[hist.n - 1] : NAN;
-  PetscCall(PetscFree2(grad, gsum));
-  PetscCall(data_close(&d));
-  nn_adam_destroy(&st.adam);
-  *model = st.model;
-  if (history)
-    *history = hist;
-  else
-    PetscCall(DeepCDTrainHistoryDestroy(&hist));
+  PetscCall(set_record(st->model, d, &o, st->step, hist->n ? hist->val_loss[hist->n - 1] : NAN));
+  if (!(hist->n && PetscIsNormalReal(hist->val_loss[hist->n - 1]))) st->model->training.loss_value = hist->n ? hist->loss[hist->n - 1] : NAN;
+  *model    = st->model;
+  st->model = NULL;
+  if (history) {
+    *history = *hist;
+    PetscCall(PetscMemzero(hist, sizeof(*hist)));
+  }
+  PetscCall(train_cleanup(r));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -559,7 +574,14 @@ PetscErrorCode DeepCDTrain(MPI_Comm comm, const DeepCDTrainOptions *opts, const 
   *model = NULL;
   /* our one-line messages replace HDF5's stack dumps; the caller's setting is restored */
   deepcd_h5_quiet_push(&q);
-  ierr = train_run(comm, opts, resume, monitor, mctx, model, history);
+  {
+    TrainRun r;
+
+    PetscCall(PetscMemzero(&r, sizeof(r)));
+    r.d.fid = H5I_INVALID_HID;
+    ierr    = train_run(comm, opts, resume, monitor, mctx, &r, model, history);
+    if (ierr) (void) train_cleanup(&r); /* every error path frees what the run made */
+  }
   deepcd_h5_quiet_pop(&q);
   PetscCall(ierr);
   PetscFunctionReturn(PETSC_SUCCESS);

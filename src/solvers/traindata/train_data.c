@@ -110,6 +110,13 @@ PetscErrorCode DeepCDRitzCompute(DeepCDProblem p, Mat A, PetscInt k, const char 
       PetscCall(VecRestoreSubVector(vecs[i], is, &sub));
     }
   }
+  if (k + ndefl > nfluid) { /* refused: free what was made */
+    for (PetscInt i = 0; i < ndefl; i++) PetscCall(VecDestroy(&defl[i]));
+    PetscCall(PetscFree(defl));
+    PetscCall(VecDestroy(&xr));
+    PetscCall(MatDestroy(&Af));
+    PetscCall(ISDestroy(&is));
+  }
   PetscCheck(k + ndefl <= nfluid, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s: asked for %" PetscInt_FMT " Ritz vectors but the operator has only %" PetscInt_FMT " fluid cells (%" PetscInt_FMT " null-space modes)", p->filename, k, nfluid, ndefl);
 
   PetscCall(EPSCreate(comm, &eps));
@@ -306,7 +313,15 @@ static PetscErrorCode write_problem(MPI_Comm comm, hid_t file, PetscInt ip, Pets
   PetscCall(DeepCDOperatorSetUp(p, &A, &b0));
   PetscCall(VecDestroy(&b0));
   if (o->progress) PetscCall(PetscPrintf(comm, "deepcd train-data: problem %" PetscInt_FMT "/%" PetscInt_FMT ": %s %" PetscInt_FMT "x%" PetscInt_FMT "x%" PetscInt_FMT " %s: computing %" PetscInt_FMT " Ritz vectors\n", ip + 1, nprob, src, p->nx, p->ny, p->nz, p->boundary, o->nev));
-  PetscCall(DeepCDRitzCompute(p, A, o->nev, NULL, &r));
+  {
+    PetscErrorCode ierr = DeepCDRitzCompute(p, A, o->nev, NULL, &r);
+
+    if (ierr) { /* the problem's refusal (too many vectors, no convergence): free the problem first */
+      PetscCall(MatDestroy(&A));
+      PetscCall(DeepCDProblemDestroy(&p));
+      PetscCall(ierr);
+    }
+  }
   if (o->progress)
     PetscCall(PetscPrintf(comm, "deepcd train-data: problem %" PetscInt_FMT "/%" PetscInt_FMT ": %" PetscInt_FMT " Ritz vectors in %.2f s (%s/%s, %" PetscInt_FMT " iterations; %" PetscInt_FMT " fluid cells, %" PetscInt_FMT " null-space modes deflated, %" PetscInt_FMT " skipped), Ritz values %.6g .. %.6g\n", ip + 1, nprob, r.k,
                           (double) r.seconds, r.eps_type, r.st_type, r.iterations, r.nfluid, r.nnull, r.nskipped, (double) r.values[0], (double) r.values[r.k - 1]));
@@ -465,9 +480,8 @@ static PetscErrorCode write_file(MPI_Comm comm, PetscInt n, const char *const pr
 PetscErrorCode DeepCDTrainDataWrite(MPI_Comm comm, PetscInt n, const char *const problems[], const DeepCDTrainDataOptions *o, const char path[])
 {
   PetscMPIInt     rank;
-  long            pid = (long) getpid();
-  int             ok  = 1;
-  char            tmp[PETSC_MAX_PATH_LEN + 32];
+  int             ok = 1;
+  char            tmp[PETSC_MAX_PATH_LEN + 96];
   PetscInt        nlow;
   PetscErrorCode  ierr;
   deepcd_h5_quiet q;
@@ -481,8 +495,7 @@ PetscErrorCode DeepCDTrainDataWrite(MPI_Comm comm, PetscInt n, const char *const
   nlow = o->low < 0 ? DeepCDTrainDataDefaultLow(o->nev) : o->low;
   PetscCall(ensure_slepc());
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm));
-  PetscCall(DeepCDH5Raise(comm, deepcd_h5_tmp_name(tmp, sizeof(tmp), path, pid, &e), &e));
+  PetscCall(DeepCDH5TmpName(comm, path, tmp, sizeof(tmp)));
   {
     /* float32 samples plus the per-cell arrays of each problem, doubled for metadata and chunking, plus 1 MiB */
     double need = 1048576.0;

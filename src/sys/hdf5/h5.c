@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <deepcd/private/h5.h>
+#include <deepcd/private/tmpfile.h>
 
 int deepcd_h5_fail(deepcd_h5_error *e, int code, const char *fmt, ...)
 {
@@ -447,11 +448,10 @@ int deepcd_h5_write_whole(hid_t loc, const char *name, hid_t ftype, hid_t mtype,
 
 /* ---- temporary file plus rename --------------------------------------------------------------- */
 
-int deepcd_h5_tmp_name(char *tmp, size_t len, const char *path, long pid, deepcd_h5_error *e)
+int deepcd_h5_tmp_name(char *tmp, size_t len, const char *path, deepcd_h5_error *e)
 {
-  int n = snprintf(tmp, len, "%s.tmp.%ld", path, pid < 0 ? (long) getpid() : pid);
-
-  if (n < 0 || (size_t) n >= len) return deepcd_h5_fail(e, DEEPCD_H5_EOPEN, "%s: file name is too long", path);
+  if (deepcd_tmp_name(tmp, len, path)) return deepcd_h5_fail(e, DEEPCD_H5_EOPEN, "%s: file name is too long", path);
+  (void) deepcd_tmp_remove_stale(path); /* left by a writer of PATH that was killed */
   return 0;
 }
 
@@ -505,14 +505,14 @@ int deepcd_h5_commit_pair(const char *sidetmp, const char *side, const char *tmp
 int deepcd_h5_write_atomic(const char *path, deepcd_h5_fill_fn fill, const void *ctx, deepcd_h5_error *e)
 {
   char            stack[4096], *tmp = stack;
-  const size_t    len = strlen(path) + 32;
+  const size_t    len = strlen(path) + 96; /* .tmp.HOST.PID */
   deepcd_h5_quiet q;
   hid_t           fid;
   int             err;
 
   if (len > sizeof(stack) && !(tmp = malloc(len))) return deepcd_h5_fail(e, DEEPCD_H5_EMEM, "%s: out of memory", path);
   deepcd_h5_quiet_push(&q);
-  err = deepcd_h5_tmp_name(tmp, len, path, -1, e);
+  err = deepcd_h5_tmp_name(tmp, len, path, e);
   if (!err) err = deepcd_h5_create(path, tmp, &fid, e);
   if (!err) {
     if (e) e->code = 0;

@@ -210,13 +210,14 @@ static int atomic_fill(hid_t fid, const char *path, const void *ctx, deepcd_h5_e
   return 0;
 }
 
-PetscErrorCode DeepCDH5WriteAtomic(const char path[], PetscErrorCode (*write)(hid_t, const char[], const void *), const void *ctx)
+PetscErrorCode DeepCDH5WriteAtomic(const char path[], const char what[], double bytes, PetscErrorCode (*write)(hid_t, const char[], const void *), const void *ctx)
 {
   AtomicCtx       c = { write, ctx, 0 };
   deepcd_h5_error e;
   int             err;
 
   PetscFunctionBegin;
+  PetscCall(DeepCDH5CheckRoom(PETSC_COMM_SELF, path, bytes, what));
   err = deepcd_h5_write_atomic(path, atomic_fill, &c, &e);
   PetscCall(c.ierr);
   PetscCall(DeepCDH5Raise(PETSC_COMM_SELF, err, &e));
@@ -252,5 +253,21 @@ PetscErrorCode DeepCDH5CheckRoom(MPI_Comm comm, const char path[], double bytes,
   }
   PetscCallMPI(MPI_Bcast(&room, 1, DEEPCD_MPI_BOOL, 0, comm));
   PetscCheck(room, comm, PETSC_ERR_FILE_WRITE, "%s: not enough free space to write the %s (about %.0f MiB needed)", path, what, bytes / 1048576.0);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode DeepCDH5TmpName(MPI_Comm comm, const char path[], char tmp[], size_t len)
+{
+  PetscMPIInt     rank;
+  int             code = 0;
+  deepcd_h5_error e;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (!rank) code = deepcd_h5_tmp_name(tmp, len, path, &e);
+  PetscCallMPI(MPI_Bcast(&code, 1, MPI_INT, 0, comm));
+  if (code && rank) (void) deepcd_h5_fail(&e, code, "%s: file name is too long", path);
+  PetscCall(DeepCDH5Raise(comm, code, &e));
+  PetscCallMPI(MPI_Bcast(tmp, (PetscMPIInt) len, MPI_CHAR, 0, comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
