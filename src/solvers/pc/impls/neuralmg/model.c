@@ -191,7 +191,7 @@ static PetscErrorCode NMGModelContents(hid_t fid, const char path[], const void 
 PetscErrorCode NMGModelWrite(const NMGModel *m, const char path[])
 {
   PetscFunctionBegin;
-  PetscCall(DeepCDH5WriteAtomic(path, NMGModelContents, m));
+  PetscCall(DeepCDH5WriteAtomic(path, "neuralmg model", 1048576.0, NMGModelContents, m));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
