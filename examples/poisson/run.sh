@@ -29,6 +29,7 @@ $mpiexec -n 2 "$deepcd" solve "$out/plume.h5" -o "$out/plume_solution.h5" -ksp_r
 echo "== 3. solvers side by side through the C API (examples/poisson/poisson.c)"
 run() { # name, options...
   local name=$1; shift
+  printf '%-22s ' "$name"
   "$poisson" -problem "$out/plume.h5" -o "$out/plume_$name.h5" -residuals "$out/history_$name.dat" -ksp_rtol 1e-6 "$@"
 }
 # shellcheck disable=SC2086
