@@ -43,6 +43,7 @@ set -e
 "$deepcd" model init --arch from64 --seed 1 -o seed/m.h5 > /dev/null
 "$deepcd" train-data seed/p.h5 -o seed/d.h5 -nev 4 -samples 6 -progress 0 > /dev/null
 "$deepcd" train seed/d.h5 -o seed/tm.h5 --steps 2 --batch 2 --backend ref --plot none --checkpoint seed/ck.h5 > /dev/null
+"$deepcd" train --arch neuralmg seed/p.h5 -o seed/nm.h5 --steps 2 --plot none > /dev/null
 "$deepcd" moe train --pde heat --experts 1,1 --basis 4 --width 4 --depth 1 --grid 8,8 --points 20 --steps 2 --batch 1 \
   --train 2 --test 1 --eval-every 1 --plot none -o seed/r.h5 > /dev/null
 set +e
@@ -282,6 +283,25 @@ case_ train_resume_adam_nan "in/ck_vnan.h5: datasets .*'adam_v': entry 7 is not 
 mk ck_step.h5 ck.h5 attr-int checkpoint step -5
 case_ train_resume_step "in/ck_step.h5: attribute 'checkpoint/step'" $O -- "$deepcd" train in/d.h5 --resume in/ck_step.h5 -o $O --steps 3
 case_ train_init_nan "in/m_wnan.h5: dataset 'weights/conv000': .*NaN" $O -- "$deepcd" train in/d.h5 --init in/m_wnan.h5 -o $O "${T[@]}"
+
+# ---- train --arch neuralmg and -pc_neuralmg_model ---------------------------------------------
+O=out/nm.h5
+N=(--steps 2 --plot none)
+mk nm.h5 nm.h5
+case_ nmg_train_missing "in/none.h5: cannot read the problem file" $O -- "$deepcd" train --arch neuralmg in/none.h5 -o $O "${N[@]}"
+case_ nmg_train_out_is_input "-o in/p.h5: it is the problem file" - -- "$deepcd" train --arch neuralmg in/p.h5 -o in/p.h5 "${N[@]}"
+case_ nmg_train_model_as_problem "in/nm.h5: attribute 'format' is 'deepcd-neuralmg-model', expected 'deepcd-problem'" $O -- "$deepcd" train --arch neuralmg in/nm.h5 -o $O "${N[@]}"
+case_ nmg_train_init_problem "in/p.h5: attribute 'format' is 'deepcd-problem', expected 'deepcd-neuralmg-model'" $O -- "$deepcd" train --arch neuralmg in/p.h5 --init in/p.h5 -o $O "${N[@]}"
+case_ nmg_train_its "--its 0: must be between 1 and 1000" $O -- "$deepcd" train --arch neuralmg in/p.h5 -o $O --its 0 "${N[@]}"
+case_ nmg_train_val_empty "--val: empty list" $O -- "$deepcd" train --arch neuralmg in/p.h5 -o $O --val , "${N[@]}"
+O=out/s.h5
+mk nm_cheb.h5 nm.h5 attr-real / cheb_lower 0.9
+case_ nmg_model_scalar "in/nm_cheb.h5: attribute 'cheb_lower' = 0.9 must lie in \\[0.03, 0.5\\]" $O -- "$deepcd" solve in/p.h5 -o $O -ksp_type cg -pc_type neuralmg -pc_neuralmg_model in/nm_cheb.h5
+mk nm_wnan.h5 nm.h5 set w1 5 nan
+case_ nmg_model_nan "in/nm_wnan.h5: dataset 'w1': NaN" $O -- "$deepcd" solve in/p.h5 -o $O -ksp_type cg -pc_type neuralmg -pc_neuralmg_model in/nm_wnan.h5
+mk nm_hidden.h5 nm.h5 attr-int / hidden 16
+case_ nmg_model_shape "in/nm_hidden.h5: attributes 'features' = 6 and 'hidden' = 16" $O -- "$deepcd" solve in/p.h5 -o $O -ksp_type cg -pc_type neuralmg -pc_neuralmg_model in/nm_hidden.h5
+case_ nmg_model_missing "in/none.h5: cannot read the file" $O -- "$deepcd" solve in/p.h5 -o $O -ksp_type cg -pc_type neuralmg -pc_neuralmg_model in/none.h5
 
 # ---- mesh ------------------------------------------------------------------------------------
 O=out/x.obj
