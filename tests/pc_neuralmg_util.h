@@ -8,6 +8,8 @@
 #include <petscdmda.h>
 #include <petscksp.h>
 #include <cmath>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <deepcd/pc.h>
 #include <deepcd.h>
@@ -256,6 +258,20 @@ static inline PetscErrorCode CaptureError(MPI_Comm, int, const char *, const cha
   Captured *c = (Captured *) ctx;
   if (p == PETSC_ERROR_INITIAL && c->msg.empty()) c->msg = mess ? mess : "";
   return n;
+}
+
+// what PCView() prints
+static inline std::string NMGViewOf(PC pc)
+{
+  std::string path = TestTempDir("pc_neuralmg_view") + "/view.txt";
+  PetscViewer v;
+  PetscViewerASCIIOpen(PetscObjectComm((PetscObject) pc), path.c_str(), &v);
+  PCView(pc, v);
+  PetscViewerDestroy(&v);
+  std::ifstream     f(path);
+  std::stringstream buf;
+  buf << f.rdbuf();
+  return buf.str();
 }
 
 #endif

@@ -289,15 +289,7 @@ TEST(PCNeuralMG, ViewShowsLevelsParametersAndCost)
   Mat       A  = NMGAssemble(da, s);
   PC        pc = NMGCreatePC(da, A, "-pc_neuralmg_cycle_type w");
   ASSERT_EQ(PCSetUp(pc), 0);
-  std::string path = TestTempDir("pc_neuralmg") + "/view.txt";
-  PetscViewer v;
-  PetscViewerASCIIOpen(PETSC_COMM_SELF, path.c_str(), &v);
-  PCView(pc, v);
-  PetscViewerDestroy(&v);
-  std::ifstream     f(path);
-  std::stringstream buf;
-  buf << f.rdbuf();
-  std::string out = buf.str();
+  std::string out = NMGViewOf(pc);
   EXPECT_NE(out.find("type: neuralmg"), std::string::npos) << out;
   EXPECT_NE(out.find("W-cycle"), std::string::npos) << out;
   EXPECT_NE(out.find("levels: 3"), std::string::npos) << out;

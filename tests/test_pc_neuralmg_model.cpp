@@ -16,19 +16,6 @@
 
 namespace {
 
-std::string ViewOf(PC pc)
-{
-  std::string path = TestTempDir("pc_neuralmg_model") + "/view.txt";
-  PetscViewer v;
-  PetscViewerASCIIOpen(PETSC_COMM_SELF, path.c_str(), &v);
-  PCView(pc, v);
-  PetscViewerDestroy(&v);
-  std::ifstream     f(path);
-  std::stringstream buf;
-  buf << f.rdbuf();
-  return buf.str();
-}
-
 // the error of PCSetUp() with these options ("" when it succeeds)
 std::string SetUpError(DM da, Mat A, const char *options)
 {
@@ -79,7 +66,7 @@ TEST(PCNeuralMGModel, ShippedModelByDefaultAndNoneIsClassical)
   Mat       A  = NMGAssemble(da, s);
   PC        pc = NMGCreatePC(da, A, "");
   ASSERT_EQ(PCSetUp(pc), 0);
-  std::string out = ViewOf(pc);
+  std::string out = NMGViewOf(pc);
   EXPECT_NE(out.find("share/deepcd/models/neuralmg.h5"), std::string::npos) << out;
   EXPECT_NE(out.find("training: SPSA"), std::string::npos) << out;
   EXPECT_NE(out.find("(model)"), std::string::npos) << out;
@@ -87,14 +74,14 @@ TEST(PCNeuralMGModel, ShippedModelByDefaultAndNoneIsClassical)
   // classical: Jacobi weights, unscaled corrections, PETSc's Chebyshev interval
   pc = NMGCreatePC(da, A, "-pc_neuralmg_model none");
   ASSERT_EQ(PCSetUp(pc), 0);
-  out = ViewOf(pc);
+  out = NMGViewOf(pc);
   EXPECT_NE(out.find("model: none (classical parameters"), std::string::npos) << out;
   EXPECT_NE(out.find("scalings 1. (model) then 1. (model), from the exact solve 1. (model); Chebyshev lower end 0.1 (model)"), std::string::npos) << out;
   PCDestroy(&pc);
   // an option overrides the model's value, and says so
   pc = NMGCreatePC(da, A, "-pc_neuralmg_correction 1.9");
   ASSERT_EQ(PCSetUp(pc), 0);
-  out = ViewOf(pc);
+  out = NMGViewOf(pc);
   EXPECT_NE(out.find("scalings 1.9 (option)"), std::string::npos) << out;
   PCDestroy(&pc);
   // SPD with the learned model, the classical parameters and a model given by path
@@ -180,7 +167,7 @@ TEST(PCNeuralMGModel, TrainingLowersTheLossAndWritesAModelThatLoads)
   std::string opt = "-pc_neuralmg_model " + out;
   PC          pc  = NMGCreatePC(da, A, opt.c_str());
   ASSERT_EQ(PCSetUp(pc), 0);
-  std::string v = ViewOf(pc);
+  std::string v = NMGViewOf(pc);
   EXPECT_NE(v.find(out), std::string::npos) << v;
   EXPECT_NE(v.find("SPSA+Adam, 30 steps"), std::string::npos) << v;
   PCDestroy(&pc);
