@@ -132,8 +132,7 @@ PETSC_INTERN void NMGPositiveBound(PetscInt, PCNeuralMGCycleType, PetscReal, Pet
 /* hierarchy.c */
 PETSC_INTERN PetscErrorCode PCNeuralMGBuildHierarchy(PC);
 PETSC_INTERN PetscErrorCode PCNeuralMGDestroyHierarchy(PC);
-PETSC_INTERN PetscErrorCode PCNeuralMGHaloFloat(NMGLevel *, float *);
-PETSC_INTERN PetscErrorCode PCNeuralMGHaloReal(NMGLevel *, PetscReal *);
+PETSC_INTERN PetscErrorCode PCNeuralMGHalo(NMGLevel *, MPI_Datatype, void *);
 /* coarse.c */
 PETSC_INTERN PetscErrorCode PCNeuralMGCoarseSetUp(PC, const PetscReal *, const PetscReal *, const PetscReal *, const PetscReal *);
 PETSC_INTERN PetscErrorCode PCNeuralMGCoarseSolve(PC);

@@ -24,6 +24,7 @@ typedef struct {
   Mat           A;
   KSP           ksp;
   Vec           b[2], x;
+  PetscReal     bnorm[2]; /* ||b|| = ||r_0|| (x_0 = 0) */
   PetscInt      nrhs, nlevels;
 } NMGTrainProblem;
 
@@ -105,6 +106,7 @@ static PetscErrorCode NMGTrainSetCreate(MPI_Comm comm, PetscInt n, const char *c
     PetscCall(MatGetNullSpace(q->A, &ns));
     if (ns) PetscCall(MatNullSpaceRemove(ns, q->b[1]));
     q->nrhs = 2;
+    for (PetscInt r = 0; r < q->nrhs; r++) PetscCall(VecNorm(q->b[r], NORM_2, &q->bnorm[r]));
     PetscCall(KSPCreate(comm, &q->ksp));
     PetscCall(KSPSetOperators(q->ksp, q->A, q->A));
     PetscCall(KSPSetDM(q->ksp, q->p->da));
@@ -148,9 +150,9 @@ static PetscErrorCode NMGTrainLoss(NMGTrainSet *s, const PetscReal th[NMG_NPARAM
     PetscCall(PCNeuralMGSetModelParameters(pc, th));
     PetscCall(KSPSetTolerances(q->ksp, 0, 0, PETSC_DEFAULT, its));
     for (PetscInt r = 0; r < q->nrhs; r++) {
-      PetscReal r0, rk;
+      const PetscReal r0 = q->bnorm[r];
+      PetscReal       rk;
 
-      PetscCall(VecNorm(q->b[r], NORM_2, &r0));
       PetscCall(VecZeroEntries(q->x));
       PetscCall(KSPSolve(q->ksp, q->b[r], q->x));
       PetscCall(KSPGetResidualNorm(q->ksp, &rk));

@@ -84,22 +84,13 @@ static PetscErrorCode NMGLevelCreateHalo(PC pc, NMGLevel *L, const PetscInt np[3
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* fills the halo layer of a padded array from the neighbouring ranks */
-PetscErrorCode PCNeuralMGHaloFloat(NMGLevel *L, float *a)
+/* fills the halo layer of a padded array (float or PetscReal: type) from the neighbouring ranks */
+PetscErrorCode PCNeuralMGHalo(NMGLevel *L, MPI_Datatype type, void *a)
 {
   PetscFunctionBegin;
   if (!L->halo) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscSFBcastBegin(L->halo, MPI_FLOAT, a, a, MPI_REPLACE));
-  PetscCall(PetscSFBcastEnd(L->halo, MPI_FLOAT, a, a, MPI_REPLACE));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-PetscErrorCode PCNeuralMGHaloReal(NMGLevel *L, PetscReal *a)
-{
-  PetscFunctionBegin;
-  if (!L->halo) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscSFBcastBegin(L->halo, MPIU_REAL, a, a, MPI_REPLACE));
-  PetscCall(PetscSFBcastEnd(L->halo, MPIU_REAL, a, a, MPI_REPLACE));
+  PetscCall(PetscSFBcastBegin(L->halo, type, a, a, MPI_REPLACE));
+  PetscCall(PetscSFBcastEnd(L->halo, type, a, a, MPI_REPLACE));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -336,7 +327,7 @@ static PetscErrorCode NMGReadMatrix(PC pc, DM da, NMGLevel *L, PetscReal *D, Pet
     const PetscInt off[3] = { 1, L->sy, L->sz };
 
     for (int d = 0; d < 3; d++) {
-      PetscCall(PCNeuralMGHaloReal(L, lo[d]));
+      PetscCall(PCNeuralMGHalo(L, MPIU_REAL, lo[d]));
       for (PetscInt k = 1; k <= L->xm[2]; k++)
         for (PetscInt j = 1; j <= L->xm[1]; j++)
           for (PetscInt i = 1; i <= L->xm[0]; i++) {
@@ -347,10 +338,10 @@ static PetscErrorCode NMGReadMatrix(PC pc, DM da, NMGLevel *L, PetscReal *D, Pet
       NMGFree(&lo[d]);
     }
   }
-  PetscCall(PCNeuralMGHaloReal(L, CX));
-  PetscCall(PCNeuralMGHaloReal(L, CY));
-  PetscCall(PCNeuralMGHaloReal(L, CZ));
-  PetscCall(PCNeuralMGHaloReal(L, D));
+  PetscCall(PCNeuralMGHalo(L, MPIU_REAL, CX));
+  PetscCall(PCNeuralMGHalo(L, MPIU_REAL, CY));
+  PetscCall(PCNeuralMGHalo(L, MPIU_REAL, CZ));
+  PetscCall(PCNeuralMGHalo(L, MPIU_REAL, D));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -501,7 +492,7 @@ PetscErrorCode PCNeuralMGBuildHierarchy(PC pc)
         D[0][n] = 0;
         L->d[n] = 0;
       }
-  PetscCall(PCNeuralMGHaloReal(L, D[0]));
+  PetscCall(PCNeuralMGHalo(L, MPIU_REAL, D[0]));
 
   while (NMGCanCoarsen(nmg, L) && (nmg->maxlevels == PETSC_DECIDE || nmg->nlevels < nmg->maxlevels) && nmg->nlevels < NMG_MAX_LEVELS) {
     NMGLevel *C = &nmg->lev[nmg->nlevels];
@@ -524,10 +515,10 @@ PetscErrorCode PCNeuralMGBuildHierarchy(PC pc)
     PetscCall(NMGCallocOperator(C, &D[s], &CX[s], &CY[s], &CZ[s]));
     NMGGalerkin(L, D[1 - s], CX[1 - s], CY[1 - s], CZ[1 - s], C, D[s], CX[s], CY[s], CZ[s]);
     NMGFreeOperator(&D[1 - s], &CX[1 - s], &CY[1 - s], &CZ[1 - s]);
-    PetscCall(PCNeuralMGHaloReal(C, D[s]));
-    PetscCall(PCNeuralMGHaloReal(C, CX[s]));
-    PetscCall(PCNeuralMGHaloReal(C, CY[s]));
-    PetscCall(PCNeuralMGHaloReal(C, CZ[s]));
+    PetscCall(PCNeuralMGHalo(C, MPIU_REAL, D[s]));
+    PetscCall(PCNeuralMGHalo(C, MPIU_REAL, CX[s]));
+    PetscCall(PCNeuralMGHalo(C, MPIU_REAL, CY[s]));
+    PetscCall(PCNeuralMGHalo(C, MPIU_REAL, CZ[s]));
     PetscCall(NMGLevelFinish(pc, nmg->nlevels, C, D[s], CX[s], CY[s], CZ[s], NULL));
     L->alpha  = nmg->alpha_used;
     L->alpha2 = nmg->alpha2_used;

@@ -25,7 +25,7 @@ static PetscErrorCode NMGSmooth(PC_NeuralMG *nmg, NMGLevel *L, PetscBool zero)
   if (zero)
     nmg_kernel_cheb_first(&B, (float) (1.0 / theta), L->b, L->x);
   else {
-    PetscCall(PCNeuralMGHaloFloat(L, L->x));
+    PetscCall(PCNeuralMGHalo(L, MPI_FLOAT, L->x));
     nmg_kernel_cheb_step(&B, 0.0f, (float) (1.0 / theta), L->x, L->b, NULL, L->degree > 1 ? L->p : NULL, L->t);
     tmp  = L->x;
     L->x = L->t;
@@ -35,7 +35,7 @@ static PetscErrorCode NMGSmooth(PC_NeuralMG *nmg, NMGLevel *L, PetscBool zero)
     const PetscReal rnew = 1.0 / (2.0 * sigma - rho);
     const float    *pin  = (zero && k == 1) ? L->x : L->p;
 
-    PetscCall(PCNeuralMGHaloFloat(L, L->x));
+    PetscCall(PCNeuralMGHalo(L, MPI_FLOAT, L->x));
     nmg_kernel_cheb_step(&B, (float) (rnew * rho), (float) (2.0 * rnew / delta), L->x, L->b, pin, k + 1 < L->degree ? L->p : NULL, L->t);
     tmp  = L->x;
     L->x = L->t;
@@ -64,12 +64,12 @@ PetscErrorCode PCNeuralMGCycle(PC pc, PetscInt l, PetscBool zero)
   gamma = L->gamma;
   PetscCall(NMGSmooth(nmg, L, zero));
   for (PetscInt g = 0; g < gamma; g++) {
-    PetscCall(PCNeuralMGHaloFloat(L, L->x));
+    PetscCall(PCNeuralMGHalo(L, MPI_FLOAT, L->x));
     nmg_kernel_residual(&B, L->x, L->b, L->t); /* t is free between the smoothings */
-    if (L->straddle) PetscCall(PCNeuralMGHaloFloat(L, L->t));
+    if (L->straddle) PetscCall(PCNeuralMGHalo(L, MPI_FLOAT, L->t));
     nmg_kernel_restrict(&B, L->t, &BC, C->b);
     PetscCall(PCNeuralMGCycle(pc, l + 1, PETSC_TRUE));
-    if (L->straddle) PetscCall(PCNeuralMGHaloFloat(C, C->x));
+    if (L->straddle) PetscCall(PCNeuralMGHalo(C, MPI_FLOAT, C->x));
     nmg_kernel_prolong_add(&B, (float) (g ? L->alpha2 : L->alpha), L->x, &BC, C->x);
   }
   PetscCall(NMGSmooth(nmg, L, PETSC_FALSE));
@@ -111,6 +111,15 @@ static void NMGCost(PC_NeuralMG *nmg, PetscLogDouble *flops, PetscLogDouble *byt
   }
   *flops = f;
   *bytes = b;
+}
+
+/* The option scalars not given show the model's values (as -help defaults) */
+static void NMGOptionDefaultsFromModel(PC_NeuralMG *nmg)
+{
+  if (!nmg->cheb_lower_given) nmg->cheb_lower = nmg->model.cheb_lower;
+  if (!nmg->alpha_given) nmg->alpha = nmg->model.alpha;
+  if (!nmg->alpha2_given) nmg->alpha2 = nmg->model.alpha2;
+  if (!nmg->alpha_exact_given) nmg->alpha_exact = nmg->model.alpha_exact;
 }
 
 /* The scalars in use: an option given wins, otherwise the model's (learned,
@@ -349,10 +358,7 @@ static PetscErrorCode PCSetFromOptions_NeuralMG(PC pc, DeepCDOptionItems PetscOp
   PetscCall(PetscOptionsString("-pc_neuralmg_model", "Model file (none: the classical parameters; default: the shipped model)", "PCNeuralMGSetModel", nmg->model_option, nmg->model_option, sizeof(nmg->model_option), NULL));
   /* the model now, so that -help shows its values as the defaults of the scalars below */
   PetscCall(NMGLoadModel(pc));
-  if (!nmg->cheb_lower_given) nmg->cheb_lower = nmg->model.cheb_lower;
-  if (!nmg->alpha_given) nmg->alpha = nmg->model.alpha;
-  if (!nmg->alpha2_given) nmg->alpha2 = nmg->model.alpha2;
-  if (!nmg->alpha_exact_given) nmg->alpha_exact = nmg->model.alpha_exact;
+  NMGOptionDefaultsFromModel(nmg);
   PetscCall(PetscOptionsReal("-pc_neuralmg_cheb_lower", "Lower end of the Chebyshev interval, as a fraction of the Gershgorin bound (default: the model's)", "PCNEURALMG", nmg->cheb_lower, &nmg->cheb_lower, &flg));
   nmg->cheb_lower_given = (PetscBool) (nmg->cheb_lower_given || flg);
   PetscCall(PetscOptionsReal("-pc_neuralmg_correction", "Scaling of the (first) coarse-grid correction of each level (default: the model's)", "PCNEURALMG", nmg->alpha, &nmg->alpha, &flg));
@@ -617,12 +623,10 @@ PETSC_EXTERN PetscErrorCode PCCreate_NeuralMG(PC pc)
   nmg->coarse_size   = 1024;
   nmg->degree        = 2;
   nmg->degree_growth = 2;
-  /* the scalars below are used only when their options are given: the model's otherwise */
-  nmg->cheb_lower  = 0.1;
-  nmg->alpha       = 1;
-  nmg->alpha_exact = 1;
-  nmg->alpha2      = 1;
+  /* the option scalars are used only when given (the model's otherwise); until PCSetFromOptions()
+     reads the model they show the classical values */
   NMGModelClassical(&nmg->model);
+  NMGOptionDefaultsFromModel(nmg);
   nmg->cycle = PC_NEURALMG_CYCLE_W;
 
   pc->ops->setup          = PCSetUp_NeuralMG;
