@@ -147,6 +147,18 @@ static inline void NMGSymmetryPositivity(PC pc, Mat A, int n, double *asym, doub
   VecDestroy(&My);
 }
 
+// a PC with these options is symmetric (to 1e-5) and positive on n random pairs
+static inline void NMGExpectSPD(DM da, Mat A, const char *options, int n)
+{
+  PC     pc = NMGCreatePC(da, A, options);
+  double asym, minpos;
+  ASSERT_EQ(PCSetUp(pc), 0) << options;
+  NMGSymmetryPositivity(pc, A, n, &asym, &minpos);
+  EXPECT_LT(asym, 1e-5) << options;
+  EXPECT_GT(minpos, 0) << options;
+  PCDestroy(&pc);
+}
+
 // CG + neuralmg on A x = A*ones-ish right-hand side; returns iterations (negative: diverged)
 static inline PetscInt NMGSolveCG(DM da, Mat A, const char *options, double rtol, double *relres = nullptr)
 {

@@ -23,13 +23,7 @@ TEST(PCNeuralMG, SymmetricPositiveDefinite)
   DM        da = NMGCreateDA(PETSC_COMM_SELF, s, PETSC_DECIDE, NULL);
   Mat       A  = NMGAssemble(da, s);
   for (const char *opt : { "", "-pc_neuralmg_cycle_type v", "-pc_neuralmg_smooth_degree 1", "-pc_neuralmg_smooth_degree 3 -pc_neuralmg_correction 1.7", "-pc_neuralmg_coarse_size 8", "-pc_neuralmg_coarse_size 8 -pc_neuralmg_cycle_type w", "-pc_neuralmg_coarse_size 8 -pc_neuralmg_cycle_type w -pc_neuralmg_correction 1.2 -pc_neuralmg_correction_second 2.5", "-pc_neuralmg_correction 3 -pc_neuralmg_correction_exact 0.5", "-pc_neuralmg_levels 1" }) {
-    PC     pc = NMGCreatePC(da, A, opt);
-    double asym, minpos;
-    ASSERT_EQ(PCSetUp(pc), 0) << opt;
-    NMGSymmetryPositivity(pc, A, 6, &asym, &minpos);
-    EXPECT_LT(asym, 1e-5) << opt;
-    EXPECT_GT(minpos, 0) << opt;
-    PCDestroy(&pc);
+    NMGExpectSPD(da, A, opt, 6);
   }
   // a matrix type without AIJ arrays (read through MatGetRow()) gives the same preconditioner
   {
@@ -202,13 +196,7 @@ TEST(PCNeuralMG, HighContrastAndSingularAllNeumann)
   NMGOpSpec sp = { { 12, 12, 12 }, "NNNNNN", 1e4, 15 };
   DM        da = NMGCreateDA(PETSC_COMM_SELF, sp, PETSC_DECIDE, NULL);
   Mat       A  = NMGAssemble(da, sp);
-  PC        pc = NMGCreatePC(da, A, "-pc_neuralmg_coarse_size 27");
-  double    asym, minpos;
-  ASSERT_EQ(PCSetUp(pc), 0);
-  NMGSymmetryPositivity(pc, A, 4, &asym, &minpos);
-  EXPECT_LT(asym, 1e-5);
-  EXPECT_GT(minpos, 0);
-  PCDestroy(&pc);
+  NMGExpectSPD(da, A, "-pc_neuralmg_coarse_size 27", 4);
   MatDestroy(&A);
   DMDestroy(&da);
 }

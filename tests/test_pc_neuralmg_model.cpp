@@ -86,15 +86,7 @@ TEST(PCNeuralMGModel, ShippedModelByDefaultAndNoneIsClassical)
   PCDestroy(&pc);
   // SPD with the learned model, the classical parameters and a model given by path
   std::string opt = "-pc_neuralmg_model " + ShippedModel();
-  for (const char *o : { "", "-pc_neuralmg_model none", opt.c_str(), "-pc_neuralmg_cycle_type v" }) {
-    double asym, minpos;
-    pc = NMGCreatePC(da, A, o);
-    ASSERT_EQ(PCSetUp(pc), 0) << o;
-    NMGSymmetryPositivity(pc, A, 4, &asym, &minpos);
-    EXPECT_LT(asym, 1e-5) << o;
-    EXPECT_GT(minpos, 0) << o;
-    PCDestroy(&pc);
-  }
+  for (const char *o : { "", "-pc_neuralmg_model none", opt.c_str(), "-pc_neuralmg_cycle_type v" }) NMGExpectSPD(da, A, o, 4);
   MatDestroy(&A);
   DMDestroy(&da);
 }
