@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <hdf5.h>
 #include <deepcd.h>
 #include <deepcd/pc.h>
@@ -126,6 +128,40 @@ TEST(PCNeuralMGModel, BadModelFilesGiveOneLine)
   EXPECT_NE(m.find("w1"), std::string::npos) << m;
   EXPECT_NE(m.find("NaN"), std::string::npos) << m;
   EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  MatDestroy(&A);
+  DMDestroy(&da);
+}
+
+// A model file is read once per process (a batch sets up one PC per problem): a file whose
+// contents changed under the same identity (size, modification time) is not read again, and one
+// with a new modification time is.
+TEST(PCNeuralMGModel, ModelFileReadOncePerProcessUntilItChanges)
+{
+  NMGOpSpec   s    = { { 8, 8, 8 }, "DDDDDD", 1.0, 0 };
+  DM          da   = NMGCreateDA(PETSC_COMM_SELF, s, PETSC_DECIDE, NULL);
+  Mat         A    = NMGAssemble(da, s);
+  std::string path = BadModel("cached", "cheb_lower", 0.2); // a valid model, with its own value
+  std::string opt  = "-pc_neuralmg_model " + path;
+  PC          pc   = NMGCreatePC(da, A, opt.c_str());
+  ASSERT_EQ(PCSetUp(pc), 0);
+  std::string first = NMGViewOf(pc);
+  EXPECT_NE(first.find("Chebyshev lower end 0.2 (model)"), std::string::npos) << first;
+  PCDestroy(&pc);
+  // overwrite the contents with zeros, keeping the size and the modification time
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << std::string((size_t) st.st_size, '\0');
+  }
+  struct timespec times[2] = { st.st_atim, st.st_mtim };
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  EXPECT_EQ(SetUpError(da, A, opt.c_str()), ""); // the copy read before
+  // a new modification time: read again, and refused
+  times[1].tv_sec += 10;
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  std::string m = SetUpError(da, A, opt.c_str());
+  EXPECT_NE(m.find(path), std::string::npos) << m;
   MatDestroy(&A);
   DMDestroy(&da);
 }

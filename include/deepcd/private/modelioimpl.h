@@ -11,7 +11,11 @@ PETSC_INTERN PetscErrorCode DeepCDModelWriteContents(hid_t file, const char path
 /* The checks DeepCDModelWrite() makes before writing. */
 PETSC_INTERN PetscErrorCode DeepCDModelCheckWritable(const nn_model *, const char path[]);
 
-/* A model read once per process and shared (src/solvers/model/model_cache.c). */
+/* A file read once per process and shared (src/solvers/model/model_cache.c):
+   any object, by its reader; the models of the cnn generator. */
+typedef PetscErrorCode (*DeepCDFileCacheRead)(MPI_Comm, const char[], void **);
+typedef void (*DeepCDFileCacheFree)(void **);
+PETSC_INTERN PetscErrorCode DeepCDFileCacheGet(MPI_Comm, const char[], DeepCDFileCacheRead, DeepCDFileCacheFree, const void **);
 PETSC_INTERN PetscErrorCode DeepCDModelCacheGet(MPI_Comm, const char[], const nn_model **);
 PETSC_INTERN PetscErrorCode DeepCDModelCacheClear(void);
 

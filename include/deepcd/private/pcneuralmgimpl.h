@@ -121,6 +121,7 @@ typedef struct {
 /* model.c */
 PETSC_INTERN void           NMGModelClassical(NMGModel *);
 PETSC_INTERN PetscErrorCode NMGModelLoad(MPI_Comm, const char[], NMGModel *);
+PETSC_INTERN PetscErrorCode NMGModelLoadCached(MPI_Comm, const char[], NMGModel *);
 PETSC_INTERN PetscErrorCode NMGModelWrite(const NMGModel *, const char[]);
 PETSC_INTERN PetscErrorCode NMGModelShippedPath(char[], size_t, PetscBool *);
 PETSC_INTERN void           NMGModelToParameters(const NMGModel *, PetscReal[NMG_NPARAM]);

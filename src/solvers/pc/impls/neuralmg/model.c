@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <deepcd/private/pcneuralmgimpl.h>
 #include <deepcd/private/h5util.h>
+#include <deepcd/private/modelioimpl.h>
 #include <deepcd/private/petsccompat.h>
 
 #define NMG_MODEL_FORMAT  "deepcd-neuralmg-model"
@@ -252,6 +253,39 @@ PetscErrorCode NMGModelLoad(MPI_Comm comm, const char file[], NMGModel *m)
   t.learned = PETSC_TRUE;
   PetscCall(PetscStrncpy(t.source, file, sizeof(t.source)));
   *m = t;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode NMGModelReadNew(MPI_Comm comm, const char file[], void **obj)
+{
+  NMGModel *m;
+
+  PetscFunctionBegin;
+  PetscCall(PetscNew(&m));
+  {
+    PetscErrorCode ierr = NMGModelLoad(comm, file, m);
+
+    if (ierr) PetscCall(PetscFree(m));
+    PetscCall(ierr);
+  }
+  *obj = m;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static void NMGModelFreeCached(void **obj)
+{
+  (void) PetscFree(*obj);
+}
+
+/* NMGModelLoad() through the per-process file cache: a batch sets up one PC
+   per problem with the same model file, which is read once. */
+PetscErrorCode NMGModelLoadCached(MPI_Comm comm, const char file[], NMGModel *m)
+{
+  const void *obj;
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDFileCacheGet(comm, file, NMGModelReadNew, NMGModelFreeCached, &obj));
+  *m = *(const NMGModel *) obj;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -188,7 +188,7 @@ static PetscErrorCode NMGCheckPositive(PC pc)
 /* The model named by -pc_neuralmg_model (or PCNeuralMGSetModel()): a file,
    "none" for the classical parameters, or by default the shipped model;
    a shipped model that cannot be found leaves the classical parameters, which
-   -pc_view reports. Read once per name. */
+   -pc_view reports. Read once per name here, and once per process and file (the file cache). */
 static PetscErrorCode NMGLoadModel(PC pc)
 {
   PC_NeuralMG *nmg = (PC_NeuralMG *) pc->data;
@@ -200,11 +200,11 @@ static PetscErrorCode NMGLoadModel(PC pc)
   if (!strcmp(nmg->model_option, "none"))
     NMGModelClassical(&nmg->model);
   else if (nmg->model_option[0])
-    PetscCall(NMGModelLoad(PetscObjectComm((PetscObject) pc), nmg->model_option, &nmg->model));
+    PetscCall(NMGModelLoadCached(PetscObjectComm((PetscObject) pc), nmg->model_option, &nmg->model));
   else {
     PetscCall(NMGModelShippedPath(path, sizeof(path), &found));
     if (found)
-      PetscCall(NMGModelLoad(PetscObjectComm((PetscObject) pc), path, &nmg->model));
+      PetscCall(NMGModelLoadCached(PetscObjectComm((PetscObject) pc), path, &nmg->model));
     else {
       NMGModelClassical(&nmg->model);
       PetscCall(PetscSNPrintf(nmg->model.source, sizeof(nmg->model.source), "none (the shipped model %s was not found)", path[0] ? path : NMG_SHIPPED_NAME));
