@@ -31,6 +31,7 @@ read -ra pdes <<< "${PDES:-heat burgers diffsorp}"
 backbone=()
 [ -n "${BACKBONE:-}" ] && backbone=(--backbone "$BACKBONE")
 mkdir -p "$out"
+command -v h5dump > /dev/null || { echo "bench/moe.sh: h5dump not found (Debian's hdf5-tools: scripts/install-deps.sh --bench)" >&2; exit 1; }
 export DEEPCD_PROGRESS=plain DEEPCD_PROGRESS_INTERVAL=60
 mpi() { mpiexec --allow-run-as-root --oversubscribe -n "$1" "${@:2}"; }
 # a scalar attribute of an HDF5 file

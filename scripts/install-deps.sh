@@ -20,13 +20,13 @@ packages=(
 # GNU time for its memory peaks; bench/mesh.sh skips what is missing. Also
 # ParaView (pvbatch + its Python modules) and Xvfb for scripts/check-paraview.sh
 # (Debian's ParaView renders through X only: no offscreen EGL/OSMesa build).
-# And OpenBLAS's pthread build, the 2-thread SGEMM ceiling of bench/infer.sh
+# h5dump (hdf5-tools) reads the run files of bench/moe.sh. And OpenBLAS's pthread build, the 2-thread SGEMM ceiling of bench/infer.sh
 # (infer_bench dlopen()s it by path); it must not become the system BLAS.
 bench=0
 if [ "${1:-}" = "--bench" ]; then
   bench=1
   packages+=(python3-vtk9 python3-skimage python3-numpy python3-h5py time paraview python3-paraview xvfb xauth
-    libopenblas0-pthread)
+    libopenblas0-pthread hdf5-tools)
 fi
 
 # libopenblas0-pthread has a higher alternatives priority (100) than the
