@@ -161,7 +161,12 @@ static PetscErrorCode TrainNMGRun(const TrainNMGArgs *a, const DeepCDTrainNeural
 
   PetscFunctionBegin;
   PetscCall(DeepCDProgressCreate(PETSC_COMM_WORLD, "deepcd train", o->steps, &p));
-  PetscCall(DeepCDTrainNeuralMG(PETSC_COMM_WORLD, o, a->output, TrainNMGMonitor, p, &h));
+  {
+    PetscErrorCode terr = DeepCDTrainNeuralMG(PETSC_COMM_WORLD, o, a->output, TrainNMGMonitor, p, &h);
+
+    if (terr) PetscCall(DeepCDProgressDestroy(&p)); /* the training frees its own */
+    PetscCall(terr);
+  }
   snprintf(summary, sizeof(summary), "loss %.4f untrained, %.4f at the last check (log10 residual reduction per CG iteration)", h.n ? (double) h.val_loss[0] : NAN, h.n ? (double) h.val_loss[h.n - 1] : NAN);
   PetscCall(DeepCDProgressEnd(&p, summary));
   if (plot[0] && h.n) {
