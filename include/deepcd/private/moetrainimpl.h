@@ -15,7 +15,9 @@ struct _n_DeepCDMoeTrainer {
   DeepCDMoeExperts      ex; /* NULL for the soft model */
   PetscInt              nth, np;
   PetscReal            *theta, *m, *v, *grad, *gtmp; /* parameters, Adam moments, gradient, one instance's gradient */
-  PetscReal            *B, *Bbar, *u, *ubar, *X;     /* work on the whole grid */
+  PetscReal            *B, *Bbar, *u, *ubar, *X;     /* work on the whole grid (B: R bases) */
+  PetscReal            *Bsum;                        /* R > 1: the summed dL/dB of this rank's instance */
+  PetscInt              R;                           /* instances per round: ranks for a global backbone (fno), else 1 */
   PetscReal            *train, *test;                /* instances: ntrain x np, ntest x np */
   uint64_t              rng;                         /* the batch stream (checkpointed) */
   PetscInt              step, hcap;

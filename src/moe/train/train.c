@@ -183,7 +183,10 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const char type[], const Deep
   PetscCall(DeepCDMoeBackboneGetSizes(tr->net, &nin, NULL, &tr->nth));
   PetscCall(PetscCalloc5(tr->nth, &tr->theta, tr->nth, &tr->m, tr->nth, &tr->v, tr->nth, &tr->grad, tr->nth, &tr->gtmp));
   PetscCall(DeepCDMoeBackboneInitialize(tr->net, o->seed, tr->theta));
-  PetscCall(PetscCalloc4(P * nout, &tr->B, P * nout, &tr->Bbar, P, &tr->u, P, &tr->ubar));
+  /* a global backbone (the fno) runs one instance per rank at a time (see hard_pass()): B holds a round's bases, Bsum this rank's reduced dL/dB */
+  tr->R = (o->model == DEEPCD_MOE_MODEL_HARD && o->backbone == DEEPCD_MOE_BACKBONE_FNO) ? tr->size : 1;
+  PetscCall(PetscCalloc4(tr->R * P * nout, &tr->B, P * nout, &tr->Bbar, P, &tr->u, P, &tr->ubar));
+  if (tr->R > 1) PetscCall(PetscMalloc1(P * nout, &tr->Bsum));
   PetscCall(PetscMalloc1(P * nin, &tr->X));
   PetscCall(PetscMalloc2(o->ntrain * tr->np, &tr->train, o->ntest * tr->np, &tr->test));
   s = 0x243F6A8885A308D3ULL ^ ((uint64_t) o->seed * 0x9E3779B97F4A7C15ULL);
@@ -270,6 +273,7 @@ PetscErrorCode DeepCDMoeTrainerDestroy(DeepCDMoeTrainer *t)
   PetscCall(DeepCDMoePDEDestroy(&tr->pde));
   PetscCall(PetscFree5(tr->theta, tr->m, tr->v, tr->grad, tr->gtmp));
   PetscCall(PetscFree4(tr->B, tr->Bbar, tr->u, tr->ubar));
+  PetscCall(PetscFree(tr->Bsum));
   PetscCall(PetscFree(tr->X));
   PetscCall(PetscFree2(tr->train, tr->test));
   PetscCall(PetscFree2(tr->loss_hist, tr->err_hist));
@@ -421,49 +425,100 @@ PetscErrorCode DeepCDMoeTrainerGetInstances(DeepCDMoeTrainer t, PetscBool test, 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* u on the whole grid (every rank) for the instance `param`; the network keeps its tape for backward() */
-static PetscErrorCode forward(DeepCDMoeTrainer t, const PetscReal param[])
+/* soft model: u on the whole grid (every rank) for the instance `param`; every rank evaluates the whole grid (no experts to spread) */
+static PetscErrorCode soft_forward(DeepCDMoeTrainer t, const PetscReal param[])
 {
+  const PetscInt P = t->grid.nx * t->grid.nt;
+
   PetscFunctionBegin;
   PetscCall(DeepCDMoePDESetParameters(t->pde, t->np, param));
-  if (t->ex) {
-    PetscCall(DeepCDMoeExpertsUpdateConditions(t->ex));
-    PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
-    PetscCall(DeepCDMoeExpertsBasisForward(t->ex, t->net, t->theta, t->B));
-    PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
-    PetscCall(PetscLogEventBegin(EV_SOLVE, 0, 0, 0, 0));
-    PetscCall(DeepCDMoeExpertsSolve(t->ex, t->B, t->u));
-    PetscCall(DeepCDMoeExpertsGatherSolution(t->ex, t->u));
-    PetscCall(PetscLogEventEnd(EV_SOLVE, 0, 0, 0, 0));
-  } else { /* soft: every rank evaluates the whole grid (no experts to spread) */
-    const PetscInt P = t->grid.nx * t->grid.nt;
-
-    PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
-    PetscCall(DeepCDMoeBackboneInputs(t->net, &t->grid, t->pde, t->X));
-    PetscCall(DeepCDMoeBackboneForward(t->net, t->X, t->theta, P, NULL, t->u));
-    PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
-  }
+  PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
+  PetscCall(DeepCDMoeBackboneInputs(t->net, &t->grid, t->pde, t->X));
+  PetscCall(DeepCDMoeBackboneForward(t->net, t->X, t->theta, P, NULL, t->u));
+  PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* gtmp = dL/dtheta from ubar, after forward() of the same instance (the same on every rank) */
-static PetscErrorCode backward(DeepCDMoeTrainer t)
+/* soft model: gtmp = dL/dtheta from ubar, after soft_forward() of the same instance (the same on every rank) */
+static PetscErrorCode soft_backward(DeepCDMoeTrainer t)
 {
   PetscFunctionBegin;
-  if (t->ex) {
-    PetscCall(PetscLogEventBegin(EV_IFT, 0, 0, 0, 0));
-    PetscCall(PetscArrayzero(t->Bbar, t->grid.nx * t->grid.nt * t->o.N));
-    PetscCall(DeepCDMoeExpertsBackward(t->ex, t->B, t->ubar, t->Bbar));
-    PetscCall(PetscLogEventEnd(EV_IFT, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
+  PetscCall(PetscArrayzero(t->gtmp, t->nth));
+  PetscCall(DeepCDMoeBackboneBackward(t->net, t->theta, t->ubar, t->gtmp));
+  PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The hard model on nb instances param[b], in rounds of R (docs/moe.md, "Ranks"):
+   - pointwise backbone (R = 1): every rank evaluates the network at its own experts' points of one instance at a time;
+   - global backbone (the fno, R = ranks): rank r runs the network of instance r of the round on the whole grid, every rank gets
+     that basis (DeepCDMoeExpertsBasisShare()), solves its experts for each instance of the round, and dL/dB is summed back onto
+     the instance's rank (DeepCDMoeExpertsBasisReduce()), which runs the backward pass of its network.
+   Every rank solves its own experts; u is gathered on every rank and the loss (cheap next to the rest) computed on each.
+   Training (L != NULL): *L += the instances' mean loss, grad += the mean dL/dtheta, summed over ranks once at the end.
+   upred (may be NULL): nb x nx*nt predictions. */
+static PetscErrorCode hard_pass(DeepCDMoeTrainer t, PetscInt nb, const PetscReal *const param[], PetscReal w_pde, PetscReal *L, PetscReal grad[], PetscReal upred[])
+{
+  const DeepCDMoeTrainOptions *o = &t->o;
+  const PetscInt               P = t->grid.nx * t->grid.nt, M = P * o->N, R = t->R;
+
+  PetscFunctionBegin;
+  for (PetscInt r0 = 0; r0 < nb; r0 += R) {
+    const PetscInt nr = PetscMin(R, nb - r0);
+
     PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
-    PetscCall(DeepCDMoeExpertsBasisBackward(t->ex, t->net, t->theta, t->Bbar, t->gtmp));
+    if (R > 1) {
+      if (t->rank < nr) {
+        PetscCall(DeepCDMoePDESetParameters(t->pde, t->np, param[r0 + t->rank]));
+        PetscCall(DeepCDMoeBackboneInputs(t->net, &t->grid, t->pde, t->X));
+        PetscCall(DeepCDMoeBackboneForward(t->net, t->X, t->theta, P, NULL, t->B + t->rank * M));
+      }
+      for (PetscInt q = 0; q < nr; q++) PetscCall(DeepCDMoeExpertsBasisShare(t->ex, (PetscMPIInt) q, t->B + q * M));
+    } else {
+      PetscCall(DeepCDMoePDESetParameters(t->pde, t->np, param[r0]));
+      PetscCall(DeepCDMoeExpertsBasisForward(t->ex, t->net, t->theta, t->B));
+    }
     PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
-  } else {
-    PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
-    PetscCall(PetscArrayzero(t->gtmp, t->nth));
-    PetscCall(DeepCDMoeBackboneBackward(t->net, t->theta, t->ubar, t->gtmp));
-    PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
+    for (PetscInt q = 0; q < nr; q++) {
+      const PetscReal *Bq = t->B + q * M;
+      PetscReal        Lq;
+
+      PetscCall(DeepCDMoePDESetParameters(t->pde, t->np, param[r0 + q]));
+      PetscCall(DeepCDMoeExpertsUpdateConditions(t->ex));
+      PetscCall(PetscLogEventBegin(EV_SOLVE, 0, 0, 0, 0));
+      PetscCall(DeepCDMoeExpertsSolve(t->ex, Bq, t->u));
+      PetscCall(DeepCDMoeExpertsGatherSolution(t->ex, t->u));
+      PetscCall(PetscLogEventEnd(EV_SOLVE, 0, 0, 0, 0));
+      if (upred) PetscCall(PetscArraycpy(upred + (r0 + q) * P, t->u, P));
+      if (!L) continue;
+      PetscCall(PetscLogEventBegin(EV_LOSS, 0, 0, 0, 0));
+      PetscCall(DeepCDMoeLoss(t->pde, &t->grid, o->loss, w_pde, o->w_ic, o->w_bc, t->u, &Lq, t->ubar));
+      PetscCall(PetscLogEventEnd(EV_LOSS, 0, 0, 0, 0));
+      *L += Lq / nb;
+      PetscCall(PetscLogEventBegin(EV_IFT, 0, 0, 0, 0));
+      PetscCall(PetscArrayzero(t->Bbar, M));
+      PetscCall(DeepCDMoeExpertsBackward(t->ex, Bq, t->ubar, t->Bbar));
+      PetscCall(PetscLogEventEnd(EV_IFT, 0, 0, 0, 0));
+      PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
+      if (R > 1)
+        PetscCall(DeepCDMoeExpertsBasisReduce(t->ex, (PetscMPIInt) q, t->Bbar, t->Bsum));
+      else {
+        PetscCall(PetscArrayzero(t->gtmp, t->nth));
+        PetscCall(DeepCDMoeExpertsBasisBackwardLocal(t->ex, t->net, t->theta, t->Bbar, t->gtmp));
+        for (PetscInt l = 0; l < t->nth; l++) grad[l] += t->gtmp[l] / nb;
+      }
+      PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
+    }
+    if (L && R > 1 && t->rank < nr) { /* the backward pass of this rank's network (its tape is this round's instance) */
+      PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
+      PetscCall(PetscArrayzero(t->gtmp, t->nth));
+      PetscCall(DeepCDMoeBackboneBackward(t->net, t->theta, t->Bsum, t->gtmp));
+      for (PetscInt l = 0; l < t->nth; l++) grad[l] += t->gtmp[l] / nb;
+      PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
+    }
   }
+  if (L) PetscCall(DeepCDMoeExpertsAllreduce(t->ex, t->nth, grad));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -492,17 +547,30 @@ PetscErrorCode DeepCDMoeTrainerStep(DeepCDMoeTrainer t, PetscReal *loss)
   if (o->loss_unscaled) w_pde /= rs; /* ||F / rs|| = ||F|| / rs; mean (F / rs)^2 = mean F^2 / rs^2 */
   if (o->loss_unscaled && o->loss == DEEPCD_MOE_LOSS_MSE) w_pde /= rs;
   PetscCall(PetscArrayzero(t->grad, t->nth));
-  for (PetscInt b = 0; b < o->batch; b++) {
-    PetscInt  k = (PetscInt) (DeepCDSplitMix64(&t->rng) % (uint64_t) o->ntrain);
-    PetscReal L;
+  if (t->ex) {
+    const PetscReal **param;
 
-    PetscCall(forward(t, t->train + k * t->np));
-    PetscCall(PetscLogEventBegin(EV_LOSS, 0, 0, 0, 0));
-    PetscCall(DeepCDMoeLoss(t->pde, &t->grid, o->loss, w_pde, o->w_ic, o->w_bc, t->u, &L, t->ubar));
-    PetscCall(PetscLogEventEnd(EV_LOSS, 0, 0, 0, 0));
-    PetscCall(backward(t));
-    for (PetscInt l = 0; l < t->nth; l++) t->grad[l] += t->gtmp[l] / o->batch;
-    Lb += L / o->batch;
+    PetscCall(PetscMalloc1(o->batch, &param));
+    for (PetscInt b = 0; b < o->batch; b++) param[b] = t->train + (PetscInt) (DeepCDSplitMix64(&t->rng) % (uint64_t) o->ntrain) * t->np;
+    {
+      PetscErrorCode ierr = hard_pass(t, o->batch, param, w_pde, &Lb, t->grad, NULL);
+
+      PetscCall(PetscFree(param));
+      PetscCall(ierr);
+    }
+  } else {
+    for (PetscInt b = 0; b < o->batch; b++) {
+      PetscInt  k = (PetscInt) (DeepCDSplitMix64(&t->rng) % (uint64_t) o->ntrain);
+      PetscReal L;
+
+      PetscCall(soft_forward(t, t->train + k * t->np));
+      PetscCall(PetscLogEventBegin(EV_LOSS, 0, 0, 0, 0));
+      PetscCall(DeepCDMoeLoss(t->pde, &t->grid, o->loss, w_pde, o->w_ic, o->w_bc, t->u, &L, t->ubar));
+      PetscCall(PetscLogEventEnd(EV_LOSS, 0, 0, 0, 0));
+      PetscCall(soft_backward(t));
+      for (PetscInt l = 0; l < t->nth; l++) t->grad[l] += t->gtmp[l] / o->batch;
+      Lb += L / o->batch;
+    }
   }
   for (PetscInt l = 0; l < t->nth; l++) {
     if (!PetscIsNormalReal(t->grad[l]) && t->grad[l] != 0.0) t->grad[l] = 0.0;
@@ -557,8 +625,12 @@ PetscErrorCode DeepCDMoeTrainerEnsureHistory(DeepCDMoeTrainer t, PetscInt n)
 PetscErrorCode DeepCDMoeTrainerPredict(DeepCDMoeTrainer t, const PetscReal param[], PetscReal u[])
 {
   PetscFunctionBegin;
-  PetscCall(forward(t, param));
-  PetscCall(PetscArraycpy(u, t->u, t->grid.nx * t->grid.nt));
+  if (t->ex)
+    PetscCall(hard_pass(t, 1, &param, 0.0, NULL, NULL, u));
+  else {
+    PetscCall(soft_forward(t, param));
+    PetscCall(PetscArraycpy(u, t->u, t->grid.nx * t->grid.nt));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -620,20 +692,37 @@ PetscErrorCode DeepCDMoeTrainerEvaluate(DeepCDMoeTrainer t, PetscReal err[], Pet
 
   PetscFunctionBegin;
   PetscCall(DeepCDMoeTrainerGetReferences(t, &ref));
+  if (t->ex) { /* all held-out instances in one pass: with the fno, one instance per rank at a time */
+    const PetscReal **param;
+    PetscErrorCode    ierr;
+    double            t0 = MPI_Wtime();
+
+    PetscCall(PetscMalloc1(t->o.ntest, &param));
+    for (PetscInt k = 0; k < t->o.ntest; k++) param[k] = t->test + k * t->np;
+    ierr = hard_pass(t, t->o.ntest, param, 0.0, NULL, NULL, t->pred);
+    PetscCall(PetscFree(param));
+    PetscCall(ierr);
+    t->time_infer += MPI_Wtime() - t0;
+    t->ninfer_timed += t->o.ntest;
+  } else {
+    for (PetscInt k = 0; k < t->o.ntest; k++) {
+      double t0 = MPI_Wtime();
+
+      PetscCall(soft_forward(t, t->test + k * t->np));
+      t->time_infer += MPI_Wtime() - t0;
+      t->ninfer_timed++;
+      PetscCall(PetscArraycpy(t->pred + k * P, t->u, P));
+    }
+  }
   for (PetscInt k = 0; k < t->o.ntest; k++) {
     PetscReal d = 0.0, r = 0.0;
-    double    t0 = MPI_Wtime();
 
-    PetscCall(forward(t, t->test + k * t->np));
-    t->time_infer += MPI_Wtime() - t0;
-    t->ninfer_timed++;
     for (PetscInt p = 0; p < P; p++) {
-      d += (t->u[p] - ref[k * P + p]) * (t->u[p] - ref[k * P + p]);
+      d += (t->pred[k * P + p] - ref[k * P + p]) * (t->pred[k * P + p] - ref[k * P + p]);
       r += ref[k * P + p] * ref[k * P + p];
     }
     t->errs[k] = PetscSqrtReal(d / r);
     sum += t->errs[k];
-    PetscCall(PetscArraycpy(t->pred + k * P, t->u, P));
   }
   t->evaluated = PETSC_TRUE;
   if (err) PetscCall(PetscArraycpy(err, t->errs, t->o.ntest));
