@@ -143,7 +143,7 @@ TEST(MoeMPI, FewerExpertsThanRanksIsAnError)
 // after a few Adam steps the parameters agree to rounding (relative tol), for
 // the mixture of experts and for the soft baseline (computed redundantly on
 // every rank). unscaled: the loss's PDE term without the row scale.
-void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, PetscInt kt, PetscBool unscaled = PETSC_TRUE, double tol = 1e-10, DeepCDMoeBackboneType backbone = DEEPCD_MOE_BACKBONE_MLP, PetscInt batch = 2)
+void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, PetscInt kt, PetscBool unscaled = PETSC_TRUE, double tol = 1e-10, DeepCDMoeBackboneType backbone = DEEPCD_MOE_BACKBONE_MLP, PetscInt batch = 2, PetscInt ntest = 3)
 {
   DeepCDMoeTrainOptions o;
   DeepCDMoeTrainOptionsDefault(type, &o);
@@ -160,7 +160,7 @@ void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, Pe
   o.steps         = 5;
   o.batch         = batch;
   o.ntrain        = 6;
-  o.ntest         = 3;
+  o.ntest         = ntest;
   o.lr            = 1e-2;
   o.seed          = 7;
   o.loss_unscaled = unscaled;
@@ -179,9 +179,10 @@ void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, Pe
   DeepCDMoeTrainerGetHistory(one, &n1, &la, &ea);
   DeepCDMoeTrainerGetHistory(all, &n2, &lb, &eb);
   PetscPrintf(PETSC_COMM_WORLD, "    training %s %s %dx%d: max |theta diff| %.2e (max |theta| %.2e); loss %.15e vs %.15e; error %.15e vs %.15e\n", type, DeepCDMoeModelTypes[model], (int) kx, (int) kt, d, m, lb[4], la[4], eb[4], ea[4]);
-  EXPECT_LT(d, tol * m);
+  EXPECT_LE(d, tol * m);
   EXPECT_NEAR(la[4], lb[4], tol * la[4]);
   EXPECT_NEAR(ea[4], eb[4], tol * ea[4]);
+  if (tol == 0.0) tol = 1e-10; /* predictions of single instances are split over the experts' ranks: to rounding */
   // the held-out predictions (every rank gets all of them) and one instance's prediction
   const PetscInt         P = o.nx * o.nt;
   std::vector<PetscReal> pa(o.ntest * P), pb(o.ntest * P), ua(P), ub(P);
@@ -199,7 +200,9 @@ void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, Pe
   PetscPrintf(PETSC_COMM_WORLD, "      batch %d, %d held-out: max |prediction diff| %.2e (max |u| %.2e), one instance %.2e\n", (int) batch, (int) o.ntest, dp, mp, du);
   EXPECT_LT(dp, tol * mp);
   EXPECT_LT(du, tol * mp);
-  for (PetscInt p = 0; p < P; p++) EXPECT_EQ(ub[p], pb[(o.ntest - 1) * P + p]) << "Predict and Evaluate differ at point " << p;
+  double de = 0;
+  for (PetscInt p = 0; p < P; p++) de = std::max(de, std::fabs(ub[p] - pb[(o.ntest - 1) * P + p]));
+  EXPECT_LE(de, tol * mp) << "Predict and Evaluate differ";
   DeepCDMoeTrainerDestroy(&one);
   DeepCDMoeTrainerDestroy(&all);
 }
@@ -221,14 +224,17 @@ TEST(MoeMPI, TrainingDiffSorpTwoExpertsAndSoft)
   PetscOptionsClearValue(NULL, "-moe_ref_cells");
 }
 
-// The fno spreads the instances of a batch over the ranks (one network per rank, the basis shared, dL/dB summed back):
-// a batch that is not a multiple of the ranks (3: the last round has one instance) and one of 1, and 3 held-out instances
-// (a partial round again). Diffusion-sorption 4 x 1 is sensitive to rounding (stiff LM solves, some at the step cap): the
-// code before this scheme (every rank evaluating the whole grid) differed from one rank by 1.0e-10 (batch 3) and 1.1e-8
-// (batch 1) of max |theta| after 5 steps, this one by 1.6e-10 and 9.6e-9, hence 1e-7 there; Burgers 2 x 2 to 1e-10.
-TEST(MoeMPI, TrainingFnoInstancesOverRanks)
+// On several ranks a full round of instances (as many as ranks) is spread over the ranks, each rank taking its instance
+// whole (all experts); the instances left over are split over the experts' ranks. A batch of 2 on 2 ranks is therefore
+// exactly the one-rank computation (tolerance 0); a batch of 3 mixes both, one of 1 is split over the experts only, and 3
+// held-out instances too. Diffusion-sorption 4 x 1 is sensitive to rounding (stiff LM solves, some at the step cap): with
+// the experts split over the ranks for every instance (the code before), 1 and 2 ranks differed by 1.0e-10 (batch 3) and
+// 1.1e-8 (batch 1) of max |theta| after 5 steps, hence 1e-7 there; Burgers 2 x 2 to 1e-10.
+TEST(MoeMPI, TrainingInstancesOverRanks)
 {
   PetscOptionsSetValue(NULL, "-moe_ref_cells", "128");
+  CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 4, 1, PETSC_TRUE, 0.0, DEEPCD_MOE_BACKBONE_FNO, 2, 2);
+  CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 4, 1, PETSC_TRUE, 0.0, DEEPCD_MOE_BACKBONE_MLP, 2, 2);
   CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 4, 1, PETSC_FALSE, 1e-7, DEEPCD_MOE_BACKBONE_FNO, 3);
   CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 4, 1, PETSC_FALSE, 1e-7, DEEPCD_MOE_BACKBONE_FNO, 1);
   PetscOptionsClearValue(NULL, "-moe_ref_cells");

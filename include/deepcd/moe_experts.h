@@ -50,8 +50,5 @@ PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsAllreduce(DeepCDMoeExperts, PetscInt
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsBasisForward(DeepCDMoeExperts, DeepCDMoeBackbone, const PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsBasisBackward(DeepCDMoeExperts, DeepCDMoeBackbone, const PetscReal[], const PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsBasisBackwardLocal(DeepCDMoeExperts, DeepCDMoeBackbone, const PetscReal[], const PetscReal[], PetscReal[]);
-/* A whole-grid basis evaluated on one rank (an FNO, one instance per rank): shared with every rank, its dL/dB summed back onto that rank. */
-PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsBasisShare(DeepCDMoeExperts, PetscMPIInt, PetscReal[]);
-PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsBasisReduce(DeepCDMoeExperts, PetscMPIInt, const PetscReal[], PetscReal[]);
 
 #endif

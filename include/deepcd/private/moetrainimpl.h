@@ -12,12 +12,11 @@ struct _n_DeepCDMoeTrainer {
   DeepCDMoePDE          pde;
   DeepCDMoeGrid         grid;
   DeepCDMoeBackbone     net;
-  DeepCDMoeExperts      ex; /* NULL for the soft model */
+  DeepCDMoeExperts      ex;  /* NULL for the soft model */
+  DeepCDMoeExperts      exl; /* several ranks, hard model: all experts on this rank (PETSC_COMM_SELF), for the instances it takes whole */
   PetscInt              nth, np;
   PetscReal            *theta, *m, *v, *grad, *gtmp; /* parameters, Adam moments, gradient, one instance's gradient */
-  PetscReal            *B, *Bbar, *u, *ubar, *X;     /* work on the whole grid (B: R bases) */
-  PetscReal            *Bsum;                        /* R > 1: the summed dL/dB of this rank's instance */
-  PetscInt              R;                           /* instances per round: ranks for a global backbone (fno), else 1 */
+  PetscReal            *B, *Bbar, *u, *ubar, *X;     /* work on the whole grid */
   PetscReal            *train, *test;                /* instances: ntrain x np, ntest x np */
   uint64_t              rng;                         /* the batch stream (checkpointed) */
   PetscInt              step, hcap;

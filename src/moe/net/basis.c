@@ -1,7 +1,5 @@
 /* The basis network evaluated at the grid points one rank's experts read,
-   and its gradient summed over ranks; or evaluated on one rank for the
-   whole grid, shared with the others, and its dL/dB summed back onto that
-   rank (data parallelism over instances; see deepcd/moe_experts.h). */
+   and its gradient summed over ranks (see deepcd/moe_experts.h). */
 #include <deepcd/private/moeimpl.h>
 #include <deepcd/private/petsccompat.h>
 
@@ -102,66 +100,5 @@ PetscErrorCode DeepCDMoeExpertsBasisBackwardLocal(DeepCDMoeExperts e, DeepCDMoeB
   for (PetscInt k = 0; k < n; k++) PetscCall(PetscArraycpy(Ybar + k * N, Bbar + e->pts[k] * N, N));
   PetscCall(DeepCDMoeBackboneBackward(bb, theta, Ybar, thetabar));
   PetscCall(PetscFree(Ybar));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/*@C
-  DeepCDMoeExpertsBasisShare - Gives every rank the whole-grid basis that one rank evaluated (the network of an instance run on one rank: data parallelism over the instances of a batch).
-
-  Collective
-
-  Input Parameters:
-+ e     - the experts, set up
-. owner - the rank that evaluated the basis
-- B     - on owner: the basis, row-major nx*nt x N
-
-  Output Parameter:
-. B - on the other ranks: the same basis
-
-  Level: intermediate
-@*/
-PetscErrorCode DeepCDMoeExpertsBasisShare(DeepCDMoeExperts e, PetscMPIInt owner, PetscReal B[])
-{
-  PetscMPIInt n;
-
-  PetscFunctionBegin;
-  PetscCheck(e->setupcalled, PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe experts: call DeepCDMoeExpertsSetUp() first");
-  PetscCheck(owner >= 0 && owner < e->size, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe experts: basis owner %d outside [0, %d)", owner, e->size);
-  if (e->size == 1) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscMPIIntCast(e->grid.nx * e->grid.nt * e->N, &n));
-  PetscCallMPI(MPI_Bcast(B, n, MPIU_REAL, owner, e->comm));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-/*@C
-  DeepCDMoeExpertsBasisReduce - Sums every rank's dL/dB of one instance onto the rank that evaluated its basis (DeepCDMoeExpertsBasisShare()), for that rank's network backward pass.
-
-  Collective
-
-  Input Parameters:
-+ e     - the experts, set up
-. owner - the rank that receives the sum
-- Bbar  - this rank's dL/dB (row-major nx*nt x N; DeepCDMoeExpertsBackward())
-
-  Output Parameter:
-. sum - on owner: the sum over ranks (nx*nt x N; may not alias Bbar); not referenced on the other ranks
-
-  Level: intermediate
-@*/
-PetscErrorCode DeepCDMoeExpertsBasisReduce(DeepCDMoeExperts e, PetscMPIInt owner, const PetscReal Bbar[], PetscReal sum[])
-{
-  const PetscInt M = e->grid.nx * e->grid.nt * e->N;
-  PetscMPIInt    n;
-
-  PetscFunctionBegin;
-  PetscCheck(e->setupcalled, PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe experts: call DeepCDMoeExpertsSetUp() first");
-  PetscCheck(owner >= 0 && owner < e->size, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe experts: basis owner %d outside [0, %d)", owner, e->size);
-  PetscCheck(Bbar != sum, PETSC_COMM_SELF, PETSC_ERR_ARG_IDN, "moe experts: the reduced dL/dB may not alias this rank's");
-  if (e->size == 1) {
-    PetscCall(PetscArraycpy(sum, Bbar, M));
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
-  PetscCall(PetscMPIIntCast(M, &n));
-  PetscCallMPI(MPI_Reduce(Bbar, e->rank == owner ? sum : NULL, n, MPIU_REAL, MPIU_SUM, owner, e->comm));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -140,6 +140,22 @@ static PetscReal uniform(uint64_t *s)
   return (PetscReal) DeepCDMoeRngUniform(s);
 }
 
+/* the experts of the trainer's settings on comm (the same point draws on any communicator: they depend on the seed and the expert) */
+static PetscErrorCode experts_create(DeepCDMoeTrainer tr, MPI_Comm comm, DeepCDMoeExperts *ex)
+{
+  const DeepCDMoeTrainOptions *o = &tr->o;
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDMoeExpertsCreate(comm, tr->pde, &tr->grid, o->N, o->kx, o->kt, ex));
+  PetscCall(DeepCDMoeExpertsSetSampling(*ex, o->points, o->seed));
+  PetscCall(DeepCDMoeExpertsSetConditions(*ex, o->conditions));
+  PetscCall(DeepCDMoeExpertsSetRidge(*ex, o->ridge));
+  PetscCall(DeepCDMoeExpertsSetHessian(*ex, o->hessian));
+  PetscCall(DeepCDMoeExpertsSetLMOptions(*ex, &o->lm));
+  PetscCall(DeepCDMoeExpertsSetUp(*ex));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* fills a new trainer; what it made is freed by DeepCDMoeTrainerDestroy() whatever happened */
 static PetscErrorCode trainer_setup(MPI_Comm comm, const char type[], const DeepCDMoeTrainOptions *o, DeepCDMoeTrainer tr)
 {
@@ -183,10 +199,7 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const char type[], const Deep
   PetscCall(DeepCDMoeBackboneGetSizes(tr->net, &nin, NULL, &tr->nth));
   PetscCall(PetscCalloc5(tr->nth, &tr->theta, tr->nth, &tr->m, tr->nth, &tr->v, tr->nth, &tr->grad, tr->nth, &tr->gtmp));
   PetscCall(DeepCDMoeBackboneInitialize(tr->net, o->seed, tr->theta));
-  /* a global backbone (the fno) runs one instance per rank at a time (see hard_pass()): B holds a round's bases, Bsum this rank's reduced dL/dB */
-  tr->R = (o->model == DEEPCD_MOE_MODEL_HARD && o->backbone == DEEPCD_MOE_BACKBONE_FNO) ? tr->size : 1;
-  PetscCall(PetscCalloc4(tr->R * P * nout, &tr->B, P * nout, &tr->Bbar, P, &tr->u, P, &tr->ubar));
-  if (tr->R > 1) PetscCall(PetscMalloc1(P * nout, &tr->Bsum));
+  PetscCall(PetscCalloc4(P * nout, &tr->B, P * nout, &tr->Bbar, P, &tr->u, P, &tr->ubar));
   PetscCall(PetscMalloc1(P * nin, &tr->X));
   PetscCall(PetscMalloc2(o->ntrain * tr->np, &tr->train, o->ntest * tr->np, &tr->test));
   s = 0x243F6A8885A308D3ULL ^ ((uint64_t) o->seed * 0x9E3779B97F4A7C15ULL);
@@ -197,13 +210,9 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const char type[], const Deep
   tr->hcap = PetscMax(o->steps, 1);
   PetscCall(PetscMalloc2(tr->hcap, &tr->loss_hist, tr->hcap, &tr->err_hist));
   if (o->model == DEEPCD_MOE_MODEL_HARD) {
-    PetscCall(DeepCDMoeExpertsCreate(comm, tr->pde, &tr->grid, o->N, o->kx, o->kt, &tr->ex));
-    PetscCall(DeepCDMoeExpertsSetSampling(tr->ex, o->points, o->seed));
-    PetscCall(DeepCDMoeExpertsSetConditions(tr->ex, o->conditions));
-    PetscCall(DeepCDMoeExpertsSetRidge(tr->ex, o->ridge));
-    PetscCall(DeepCDMoeExpertsSetHessian(tr->ex, o->hessian));
-    PetscCall(DeepCDMoeExpertsSetLMOptions(tr->ex, &o->lm));
-    PetscCall(DeepCDMoeExpertsSetUp(tr->ex));
+    PetscCall(experts_create(tr, comm, &tr->ex));
+    /* several ranks: also all experts on this rank, for the instances a rank takes whole (hard_pass()) */
+    if (tr->size > 1) PetscCall(experts_create(tr, PETSC_COMM_SELF, &tr->exl));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -269,11 +278,11 @@ PetscErrorCode DeepCDMoeTrainerDestroy(DeepCDMoeTrainer *t)
   PetscFunctionBegin;
   if (!tr) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(DeepCDMoeExpertsDestroy(&tr->ex));
+  PetscCall(DeepCDMoeExpertsDestroy(&tr->exl));
   PetscCall(DeepCDMoeBackboneDestroy(&tr->net));
   PetscCall(DeepCDMoePDEDestroy(&tr->pde));
   PetscCall(PetscFree5(tr->theta, tr->m, tr->v, tr->grad, tr->gtmp));
   PetscCall(PetscFree4(tr->B, tr->Bbar, tr->u, tr->ubar));
-  PetscCall(PetscFree(tr->Bsum));
   PetscCall(PetscFree(tr->X));
   PetscCall(PetscFree2(tr->train, tr->test));
   PetscCall(PetscFree2(tr->loss_hist, tr->err_hist));
@@ -450,75 +459,70 @@ static PetscErrorCode soft_backward(DeepCDMoeTrainer t)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* The hard model on nb instances param[b], in rounds of R (docs/moe.md, "Ranks"):
-   - pointwise backbone (R = 1): every rank evaluates the network at its own experts' points of one instance at a time;
-   - global backbone (the fno, R = ranks): rank r runs the network of instance r of the round on the whole grid, every rank gets
-     that basis (DeepCDMoeExpertsBasisShare()), solves its experts for each instance of the round, and dL/dB is summed back onto
-     the instance's rank (DeepCDMoeExpertsBasisReduce()), which runs the backward pass of its network.
-   Every rank solves its own experts; u is gathered on every rank and the loss (cheap next to the rest) computed on each.
-   Training (L != NULL): *L += the instances' mean loss, grad += the mean dL/dtheta, summed over ranks once at the end.
-   upred (may be NULL): nb x nx*nt predictions. */
-static PetscErrorCode hard_pass(DeepCDMoeTrainer t, PetscInt nb, const PetscReal *const param[], PetscReal w_pde, PetscReal *L, PetscReal grad[], PetscReal upred[])
+/* One instance of the hard model with the experts ex (the trainer's, spread over the ranks; or exl, all of them on this rank):
+   the network at the points ex reads, the solves, u gathered into t->u; with L: the loss (added to *L / nb), the experts' backward
+   pass and this rank's share of dL/dtheta (added to grad / nb, not summed over ranks) */
+static PetscErrorCode hard_instance(DeepCDMoeTrainer t, DeepCDMoeExperts ex, const PetscReal param[], PetscInt nb, PetscReal w_pde, PetscReal *L, PetscReal grad[])
 {
   const DeepCDMoeTrainOptions *o = &t->o;
-  const PetscInt               P = t->grid.nx * t->grid.nt, M = P * o->N, R = t->R;
+  PetscReal                    Lq;
 
   PetscFunctionBegin;
-  for (PetscInt r0 = 0; r0 < nb; r0 += R) {
-    const PetscInt nr = PetscMin(R, nb - r0);
+  PetscCall(DeepCDMoePDESetParameters(t->pde, t->np, param));
+  PetscCall(DeepCDMoeExpertsUpdateConditions(ex));
+  PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
+  PetscCall(DeepCDMoeExpertsBasisForward(ex, t->net, t->theta, t->B));
+  PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(EV_SOLVE, 0, 0, 0, 0));
+  PetscCall(DeepCDMoeExpertsSolve(ex, t->B, t->u));
+  PetscCall(DeepCDMoeExpertsGatherSolution(ex, t->u));
+  PetscCall(PetscLogEventEnd(EV_SOLVE, 0, 0, 0, 0));
+  if (!L) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscLogEventBegin(EV_LOSS, 0, 0, 0, 0));
+  PetscCall(DeepCDMoeLoss(t->pde, &t->grid, o->loss, w_pde, o->w_ic, o->w_bc, t->u, &Lq, t->ubar));
+  PetscCall(PetscLogEventEnd(EV_LOSS, 0, 0, 0, 0));
+  *L += Lq / nb;
+  PetscCall(PetscLogEventBegin(EV_IFT, 0, 0, 0, 0));
+  PetscCall(PetscArrayzero(t->Bbar, t->grid.nx * t->grid.nt * o->N));
+  PetscCall(DeepCDMoeExpertsBackward(ex, t->B, t->ubar, t->Bbar));
+  PetscCall(PetscLogEventEnd(EV_IFT, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
+  PetscCall(PetscArrayzero(t->gtmp, t->nth));
+  PetscCall(DeepCDMoeExpertsBasisBackwardLocal(ex, t->net, t->theta, t->Bbar, t->gtmp));
+  for (PetscInt l = 0; l < t->nth; l++) grad[l] += t->gtmp[l] / nb;
+  PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
-    PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
-    if (R > 1) {
-      if (t->rank < nr) {
-        PetscCall(DeepCDMoePDESetParameters(t->pde, t->np, param[r0 + t->rank]));
-        PetscCall(DeepCDMoeBackboneInputs(t->net, &t->grid, t->pde, t->X));
-        PetscCall(DeepCDMoeBackboneForward(t->net, t->X, t->theta, P, NULL, t->B + t->rank * M));
-      }
-      for (PetscInt q = 0; q < nr; q++) PetscCall(DeepCDMoeExpertsBasisShare(t->ex, (PetscMPIInt) q, t->B + q * M));
-    } else {
-      PetscCall(DeepCDMoePDESetParameters(t->pde, t->np, param[r0]));
-      PetscCall(DeepCDMoeExpertsBasisForward(t->ex, t->net, t->theta, t->B));
-    }
-    PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
-    for (PetscInt q = 0; q < nr; q++) {
-      const PetscReal *Bq = t->B + q * M;
-      PetscReal        Lq;
+/* The hard model on nb instances param[b] (docs/moe.md, "Ranks"). On one rank: one after the other. On p ranks, in rounds of
+   p instances: each rank takes one instance of a full round whole (network, all K experts, loss, backward; no communication);
+   the instances left over (nb mod p, or nb < p, e.g. one prediction) are taken one at a time by all ranks together, each
+   solving its own experts (the network at its experts' points; u gathered on every rank).
+   Training (L != NULL): *L += the instances' mean loss and grad += the mean dL/dtheta, both summed over the ranks at the end.
+   upred (may be NULL): nb x nx*nt predictions, on every rank. */
+static PetscErrorCode hard_pass(DeepCDMoeTrainer t, PetscInt nb, const PetscReal *const param[], PetscReal w_pde, PetscReal *L, PetscReal grad[], PetscReal upred[])
+{
+  const PetscInt P = t->grid.nx * t->grid.nt, p = t->size, nfull = t->exl ? nb - nb % p : 0;
+  PetscReal      Lmine = 0.0, Lall = 0.0;
 
-      PetscCall(DeepCDMoePDESetParameters(t->pde, t->np, param[r0 + q]));
-      PetscCall(DeepCDMoeExpertsUpdateConditions(t->ex));
-      PetscCall(PetscLogEventBegin(EV_SOLVE, 0, 0, 0, 0));
-      PetscCall(DeepCDMoeExpertsSolve(t->ex, Bq, t->u));
-      PetscCall(DeepCDMoeExpertsGatherSolution(t->ex, t->u));
-      PetscCall(PetscLogEventEnd(EV_SOLVE, 0, 0, 0, 0));
-      if (upred) PetscCall(PetscArraycpy(upred + (r0 + q) * P, t->u, P));
-      if (!L) continue;
-      PetscCall(PetscLogEventBegin(EV_LOSS, 0, 0, 0, 0));
-      PetscCall(DeepCDMoeLoss(t->pde, &t->grid, o->loss, w_pde, o->w_ic, o->w_bc, t->u, &Lq, t->ubar));
-      PetscCall(PetscLogEventEnd(EV_LOSS, 0, 0, 0, 0));
-      *L += Lq / nb;
-      PetscCall(PetscLogEventBegin(EV_IFT, 0, 0, 0, 0));
-      PetscCall(PetscArrayzero(t->Bbar, M));
-      PetscCall(DeepCDMoeExpertsBackward(t->ex, Bq, t->ubar, t->Bbar));
-      PetscCall(PetscLogEventEnd(EV_IFT, 0, 0, 0, 0));
-      PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
-      if (R > 1)
-        PetscCall(DeepCDMoeExpertsBasisReduce(t->ex, (PetscMPIInt) q, t->Bbar, t->Bsum));
-      else {
-        PetscCall(PetscArrayzero(t->gtmp, t->nth));
-        PetscCall(DeepCDMoeExpertsBasisBackwardLocal(t->ex, t->net, t->theta, t->Bbar, t->gtmp));
-        for (PetscInt l = 0; l < t->nth; l++) grad[l] += t->gtmp[l] / nb;
-      }
-      PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
-    }
-    if (L && R > 1 && t->rank < nr) { /* the backward pass of this rank's network (its tape is this round's instance) */
-      PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
-      PetscCall(PetscArrayzero(t->gtmp, t->nth));
-      PetscCall(DeepCDMoeBackboneBackward(t->net, t->theta, t->Bsum, t->gtmp));
-      for (PetscInt l = 0; l < t->nth; l++) grad[l] += t->gtmp[l] / nb;
-      PetscCall(PetscLogEventEnd(EV_NETWORK, 0, 0, 0, 0));
+  PetscFunctionBegin;
+  for (PetscInt r0 = 0; r0 < nfull; r0 += p) {
+    PetscCall(hard_instance(t, t->exl, param[r0 + t->rank], nb, w_pde, L ? &Lmine : NULL, grad));
+    if (upred) {
+      PetscMPIInt n;
+
+      PetscCall(PetscMPIIntCast(P, &n));
+      PetscCallMPI(MPI_Allgather(t->u, n, MPIU_REAL, upred + r0 * P, n, MPIU_REAL, t->comm));
     }
   }
-  if (L) PetscCall(DeepCDMoeExpertsAllreduce(t->ex, t->nth, grad));
+  for (PetscInt b = nfull; b < nb; b++) {
+    PetscCall(hard_instance(t, t->ex, param[b], nb, w_pde, L ? &Lall : NULL, grad));
+    if (upred) PetscCall(PetscArraycpy(upred + b * P, t->u, P));
+  }
+  if (!L) PetscFunctionReturn(PETSC_SUCCESS);
+  if (p > 1) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &Lmine, 1, MPIU_REAL, MPIU_SUM, t->comm));
+  *L += Lmine + Lall;
+  PetscCall(DeepCDMoeExpertsAllreduce(t->ex, t->nth, grad));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -692,7 +696,7 @@ PetscErrorCode DeepCDMoeTrainerEvaluate(DeepCDMoeTrainer t, PetscReal err[], Pet
 
   PetscFunctionBegin;
   PetscCall(DeepCDMoeTrainerGetReferences(t, &ref));
-  if (t->ex) { /* all held-out instances in one pass: with the fno, one instance per rank at a time */
+  if (t->ex) { /* all held-out instances in one pass: on several ranks, one instance per rank at a time */
     const PetscReal **param;
     PetscErrorCode    ierr;
     double            t0 = MPI_Wtime();
