@@ -14,7 +14,9 @@
 #     used the mlp), every column with the same batch of SCALE_BATCH instances
 #     per step and as many held-out instances per inference pass (the fno spreads
 #     a batch's instances over the ranks, docs/moe.md "Ranks"; the mlp splits
-#     each instance's points). The table, plot and JSON name the backbone.
+#     each instance's points). The table, plot and JSON name the backbone; a
+#     second table (and the JSON) has the process CPU time of the busiest rank,
+#     which a machine shared with other work does not inflate.
 # Prints Markdown tables and writes them, a JSON copy and PNG plots (loss
 # curves, prediction vs reference, the scaling curve) to the output dir.
 # Usage: bench/moe.sh   (env: STEPS=300 accuracy steps, SEEDS="1 2 3",
@@ -102,29 +104,40 @@ if [ -z "${SKIP_SCALING:-}" ]; then
     echo "| backbone | total PDE rows | K = 1, 1 rank: ms/step | K = 4, 1 rank | K = 4, 2 ranks | speed-up K=4 2 ranks vs K=1 | K = 1, 1 rank: ms/inference | K = 4, 1 rank | K = 4, 2 ranks | speed-up |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
   } > "$sc"
+  cpu="$out/moe_scaling_${sb}_cpu.md"
+  {
+    echo "| backbone | total PDE rows | K = 1, 1 rank: CPU ms/step (max over ranks) | K = 4, 1 rank | K = 4, 2 ranks | speed-up K=4 2 ranks vs K=1 | K = 1, 1 rank: CPU ms/inference | K = 4, 1 rank | K = 4, 2 ranks | speed-up |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+  } > "$cpu"
   : > "$dat"
   echo '  "scaling": [' >> "$json"
   first=1
   common=(moe train --pde diffsorp --grid 512,201 --steps "$scale_steps" --batch "$scale_batch" --test "$scale_batch" --eval-every 0 --plot none -moe_ref_cells 512 "${backbone[@]}")
   for m in "${points[@]}"; do
-    row=()
+    row=() crow=()
     for cfg in "1 1,1 $m" "1 4,1 $((m / 4))" "2 4,1 $((m / 4))"; do
       read -r ranks experts per <<< "$cfg"
       run="$out/scale_${sb}_${m}_${experts/,/x}_${ranks}.h5"
       mpi "$ranks" "$deepcd" "${common[@]}" --experts "$experts" --points "$per" -o "$run" > /dev/null
       bb=$(h5dump -a /backbone "$run" | sed -n 's/^ *(0): *"\([a-z]*\)".*/\1/p' | head -1)
       row+=("$(awk -v s="$(attr "$run" time_per_step)" 'BEGIN {printf "%.1f", 1e3 * s}')" "$(awk -v s="$(attr "$run" time_per_inference)" 'BEGIN {printf "%.1f", 1e3 * s}')")
+      crow+=("$(awk -v s="$(attr "$run" cpu_per_step)" 'BEGIN {printf "%.1f", 1e3 * s}')" "$(awk -v s="$(attr "$run" cpu_per_inference)" 'BEGIN {printf "%.1f", 1e3 * s}')")
     done
+    cp=$(awk -v a="${crow[0]}" -v b="${crow[4]}" 'BEGIN {printf "%.2f", a / b}')
+    ci=$(awk -v a="${crow[1]}" -v b="${crow[5]}" 'BEGIN {printf "%.2f", a / b}')
+    echo "| $bb | $m | ${crow[0]} | ${crow[2]} | ${crow[4]} | ${cp}x | ${crow[1]} | ${crow[3]} | ${crow[5]} | ${ci}x |" >> "$cpu"
     sp=$(awk -v a="${row[0]}" -v b="${row[4]}" 'BEGIN {printf "%.2f", a / b}')
     si=$(awk -v a="${row[1]}" -v b="${row[5]}" 'BEGIN {printf "%.2f", a / b}')
     echo "| $bb | $m | ${row[0]} | ${row[2]} | ${row[4]} | ${sp}x | ${row[1]} | ${row[3]} | ${row[5]} | ${si}x |" | tee -a "$sc"
     echo "$m ${row[*]}" >> "$dat"
     [ $first -eq 1 ] || echo "," >> "$json"
     first=0
-    printf '    {"backbone": "%s", "batch": %s, "points": %s, "k1_r1_ms_step": %s, "k1_r1_ms_infer": %s, "k4_r1_ms_step": %s, "k4_r1_ms_infer": %s, "k4_r2_ms_step": %s, "k4_r2_ms_infer": %s}' \
-      "$bb" "$scale_batch" "$m" "${row[@]}" >> "$json"
+    printf '    {"backbone": "%s", "batch": %s, "points": %s, "k1_r1_ms_step": %s, "k1_r1_ms_infer": %s, "k4_r1_ms_step": %s, "k4_r1_ms_infer": %s, "k4_r2_ms_step": %s, "k4_r2_ms_infer": %s, "k1_r1_cpu_ms_step": %s, "k1_r1_cpu_ms_infer": %s, "k4_r1_cpu_ms_step": %s, "k4_r1_cpu_ms_infer": %s, "k4_r2_cpu_ms_step": %s, "k4_r2_cpu_ms_infer": %s}' \
+      "$bb" "$scale_batch" "$m" "${row[@]}" "${crow[@]}" >> "$json"
   done
   printf '\n  ]' >> "$json"
+  echo "CPU time (process CPU, the busiest rank; what a step costs on free cores when the machine is shared):"
+  cat "$cpu"
   gnuplot <<EOF
 set terminal pngcairo size 900,600
 set output "$out/moe_scaling_$sb.png"
@@ -139,4 +152,4 @@ plot "$dat" u 1:2 w lp t "train, K = 1, 1 rank", "$dat" u 1:4 w lp t "train, K =
 EOF
 fi
 printf '\n}\n' >> "$json"
-echo "wrote $out ($([ -z "${SKIP_ACCURACY:-}" ] && printf 'moe_accuracy.md, ')$([ -z "${SKIP_SCALING:-}" ] && printf 'moe_scaling_%s.md, ' "${BACKBONE:-default}")$(basename "$json"), PNG plots)"
+echo "wrote $out ($([ -z "${SKIP_ACCURACY:-}" ] && printf 'moe_accuracy.md, ')$([ -z "${SKIP_SCALING:-}" ] && printf 'moe_scaling_%s.md, moe_scaling_%s_cpu.md, ' "${BACKBONE:-default}" "${BACKBONE:-default}")$(basename "$json"), PNG plots)"

@@ -167,8 +167,20 @@ void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, Pe
   DeepCDMoeTrainer one, all;
   ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, type, &o, &one), 0);
   ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_WORLD, type, &o, &all), 0);
+  PetscReal cpu[2];
+  ASSERT_EQ(DeepCDMoeTrainerGetCPUTimings(all, &cpu[0], &cpu[1]), 0);
+  EXPECT_EQ(cpu[0], 0.0); // nothing timed yet
+  EXPECT_EQ(cpu[1], 0.0);
   ASSERT_EQ(DeepCDMoeTrainerTrain(one), 0);
   ASSERT_EQ(DeepCDMoeTrainerTrain(all), 0);
+  // CPU seconds per step and inference: positive, the maximum over the ranks (the same on every rank)
+  ASSERT_EQ(DeepCDMoeTrainerGetCPUTimings(all, &cpu[0], &cpu[1]), 0);
+  EXPECT_GT(cpu[0], 0.0);
+  EXPECT_GT(cpu[1], 0.0);
+  PetscReal cmin[2];
+  MPI_Allreduce(cpu, cmin, 2, MPIU_REAL, MPI_MIN, PETSC_COMM_WORLD);
+  EXPECT_EQ(cmin[0], cpu[0]);
+  EXPECT_EQ(cmin[1], cpu[1]);
   PetscInt         n1, n2;
   const PetscReal *a, *b, *la, *lb, *ea, *eb;
   DeepCDMoeTrainerGetParameters(one, &n1, &a);

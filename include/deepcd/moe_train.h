@@ -98,6 +98,7 @@ PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerPredict(DeepCDMoeTrainer, const Pets
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetReferences(DeepCDMoeTrainer, const PetscReal **);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerEvaluate(DeepCDMoeTrainer, PetscReal[], PetscReal[], PetscReal *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetTimings(DeepCDMoeTrainer, PetscReal *, PetscReal *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetCPUTimings(DeepCDMoeTrainer, PetscReal *, PetscReal *);
 
 /* The outer loss of one instance on the whole grid (src/moe/loss.c). */
 PETSC_EXTERN PetscErrorCode DeepCDMoeLoss(DeepCDMoePDE, const DeepCDMoeGrid *, DeepCDMoeLossType, PetscReal, PetscReal, PetscReal, const PetscReal[], PetscReal *, PetscReal[]);

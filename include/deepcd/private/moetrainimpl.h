@@ -28,6 +28,8 @@ struct _n_DeepCDMoeTrainer {
   char                 *ckpt;
   PetscInt              ckpt_every;
   PetscReal             time_train, time_infer;
+  PetscReal             cpu_train, cpu_infer; /* this process's CPU seconds in the same steps and inferences */
+  PetscReal             cpu_max[2];           /* set by DeepCDMoeTrainerSave(): per step and inference, max over ranks */
   PetscInt              nstep_timed, ninfer_timed;
 };
 
