@@ -141,7 +141,7 @@ if [ -z "${SKIP_SCALING:-}" ]; then
   gnuplot <<EOF
 set terminal pngcairo size 900,600
 set output "$out/moe_scaling_$sb.png"
-set title "diffusion-sorption, grid 512 x 201, N = 16, $bb backbone, batch $scale_batch: time per training step and per inference"
+set title "diffusion-sorption 512 x 201, N = 16, $bb, batch $scale_batch: wall ms per step and per inference"
 set xlabel "total PDE rows (sum over experts)"
 set ylabel "ms"
 set logscale xy
