@@ -9,14 +9,20 @@
 #  2. scaling: time per training step and per inference against the total
 #     number of PDE rows (10^2 .. 10^5, equal total for K = 1 and K = 4) on
 #     diffusion-sorption, K = 1 on 1 rank, K = 4 on 1 and 2 ranks (K = 1 cannot
-#     use a second rank: an expert lives on one rank), with the default backbone
-#     (fno since 2026-12-07; the tables in docs/results.md of 2026-11-23 used the mlp).
+#     use a second rank: an expert lives on one rank), with BACKBONE or the default
+#     backbone (fno since 2026-12-07; the tables in docs/results.md of 2026-11-23
+#     used the mlp), every column with the same batch of SCALE_BATCH instances
+#     per step and as many held-out instances per inference pass (the fno spreads
+#     a batch's instances over the ranks, docs/moe.md "Ranks"; the mlp splits
+#     each instance's points). The table, plot and JSON name the backbone; a
+#     second table (and the JSON) has the process CPU time of the busiest rank,
+#     which a machine shared with other work does not inflate.
 # Prints Markdown tables and writes them, a JSON copy and PNG plots (loss
 # curves, prediction vs reference, the scaling curve) to the output dir.
 # Usage: bench/moe.sh   (env: STEPS=300 accuracy steps, SEEDS="1 2 3",
 #        PDES="heat burgers diffsorp", BACKBONE=mlp|fno the basis network of every accuracy run
 #        (default: the trainer's), EXTRA="" more options for every accuracy run (e.g. "-moe_loss mse"),
-#        SCALE_STEPS=3, POINTS="100 1000 10000 100000", SKIP_ACCURACY=1 (only
+#        SCALE_STEPS=3, SCALE_BATCH=4, POINTS="100 1000 10000 100000", SKIP_ACCURACY=1 (only
 #        scaling), SKIP_SCALING=1 (only accuracy), OUT=out/bench,
 #        DEEPCD=build/bin/deepcd)
 set -euo pipefail
@@ -25,6 +31,7 @@ deepcd=${DEEPCD:-$root/build/bin/deepcd}
 out=${OUT:-$root/out/bench}/moe
 steps=${STEPS:-300}
 scale_steps=${SCALE_STEPS:-3}
+scale_batch=${SCALE_BATCH:-4}
 read -ra points <<< "${POINTS:-100 1000 10000 100000}"
 read -ra seeds <<< "${SEEDS:-1 2 3}"
 read -ra pdes <<< "${PDES:-heat burgers diffsorp}"
@@ -41,7 +48,7 @@ mean_pct() { h5dump -d "/$2" -y -w 0 "$1" | sed -n '/DATA {/,/}/p' | tr -c '0-9.
 values() { h5dump -d "/$2" -y -w 0 "$1" | sed -n '/DATA {/,/}/p' | tr -c '0-9.eE+\n-' ' ' | tr ' ' '\n' | grep -E '^[-0-9]'; }
 std_pct() { h5dump -d "/$2" -y -w 0 "$1" | sed -n '/DATA {/,/}/p' | tr -c '0-9.eE+\n-' ' ' | tr ' ' '\n' | grep -E '^[-0-9]' | awk '{s += $1; q += $1 * $1; n++} END {m = s / n; v = q / n - m * m; if (v < 0) v = 0; printf "%.2f", 100 * sqrt(v)}'; }
 
-json="$out/moe.json"
+json="$out/moe${BACKBONE:+_$BACKBONE}.json"
 echo "{" > "$json"
 
 if [ -z "${SKIP_ACCURACY:-}" ]; then
@@ -90,38 +97,51 @@ fi
 
 if [ -z "${SKIP_SCALING:-}" ]; then
   [ -z "${SKIP_ACCURACY:-}" ] && echo "," >> "$json"
-  sc="$out/moe_scaling.md"
-  dat="$out/moe_scaling.dat"
+  sb=${BACKBONE:-default}
+  sc="$out/moe_scaling_$sb.md"
+  dat="$out/moe_scaling_$sb.dat"
   {
-    echo "| total PDE rows | K = 1, 1 rank: ms/step | K = 4, 1 rank | K = 4, 2 ranks | speed-up K=4 2 ranks vs K=1 | K = 1, 1 rank: ms/inference | K = 4, 1 rank | K = 4, 2 ranks | speed-up |"
-    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "| backbone | total PDE rows | K = 1, 1 rank: ms/step | K = 4, 1 rank | K = 4, 2 ranks | speed-up K=4 2 ranks vs K=1 | K = 1, 1 rank: ms/inference | K = 4, 1 rank | K = 4, 2 ranks | speed-up |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
   } > "$sc"
+  cpu="$out/moe_scaling_${sb}_cpu.md"
+  {
+    echo "| backbone | total PDE rows | K = 1, 1 rank: CPU ms/step (max over ranks) | K = 4, 1 rank | K = 4, 2 ranks | speed-up K=4 2 ranks vs K=1 | K = 1, 1 rank: CPU ms/inference | K = 4, 1 rank | K = 4, 2 ranks | speed-up |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+  } > "$cpu"
   : > "$dat"
   echo '  "scaling": [' >> "$json"
   first=1
-  common=(moe train --pde diffsorp --grid 512,201 --steps "$scale_steps" --batch 1 --test 1 --eval-every 0 --plot none -moe_ref_cells 512)
+  common=(moe train --pde diffsorp --grid 512,201 --steps "$scale_steps" --batch "$scale_batch" --test "$scale_batch" --eval-every 0 --plot none -moe_ref_cells 512 "${backbone[@]}")
   for m in "${points[@]}"; do
-    row=()
+    row=() crow=()
     for cfg in "1 1,1 $m" "1 4,1 $((m / 4))" "2 4,1 $((m / 4))"; do
       read -r ranks experts per <<< "$cfg"
-      run="$out/scale_${m}_${experts/,/x}_${ranks}.h5"
+      run="$out/scale_${sb}_${m}_${experts/,/x}_${ranks}.h5"
       mpi "$ranks" "$deepcd" "${common[@]}" --experts "$experts" --points "$per" -o "$run" > /dev/null
+      bb=$(h5dump -a /backbone "$run" | sed -n 's/^ *(0): *"\([a-z]*\)".*/\1/p' | head -1)
       row+=("$(awk -v s="$(attr "$run" time_per_step)" 'BEGIN {printf "%.1f", 1e3 * s}')" "$(awk -v s="$(attr "$run" time_per_inference)" 'BEGIN {printf "%.1f", 1e3 * s}')")
+      crow+=("$(awk -v s="$(attr "$run" cpu_per_step)" 'BEGIN {printf "%.1f", 1e3 * s}')" "$(awk -v s="$(attr "$run" cpu_per_inference)" 'BEGIN {printf "%.1f", 1e3 * s}')")
     done
+    cp=$(awk -v a="${crow[0]}" -v b="${crow[4]}" 'BEGIN {printf "%.2f", a / b}')
+    ci=$(awk -v a="${crow[1]}" -v b="${crow[5]}" 'BEGIN {printf "%.2f", a / b}')
+    echo "| $bb | $m | ${crow[0]} | ${crow[2]} | ${crow[4]} | ${cp}x | ${crow[1]} | ${crow[3]} | ${crow[5]} | ${ci}x |" >> "$cpu"
     sp=$(awk -v a="${row[0]}" -v b="${row[4]}" 'BEGIN {printf "%.2f", a / b}')
     si=$(awk -v a="${row[1]}" -v b="${row[5]}" 'BEGIN {printf "%.2f", a / b}')
-    echo "| $m | ${row[0]} | ${row[2]} | ${row[4]} | ${sp}x | ${row[1]} | ${row[3]} | ${row[5]} | ${si}x |" | tee -a "$sc"
+    echo "| $bb | $m | ${row[0]} | ${row[2]} | ${row[4]} | ${sp}x | ${row[1]} | ${row[3]} | ${row[5]} | ${si}x |" | tee -a "$sc"
     echo "$m ${row[*]}" >> "$dat"
     [ $first -eq 1 ] || echo "," >> "$json"
     first=0
-    printf '    {"points": %s, "k1_r1_ms_step": %s, "k1_r1_ms_infer": %s, "k4_r1_ms_step": %s, "k4_r1_ms_infer": %s, "k4_r2_ms_step": %s, "k4_r2_ms_infer": %s}' \
-      "$m" "${row[@]}" >> "$json"
+    printf '    {"backbone": "%s", "batch": %s, "points": %s, "k1_r1_ms_step": %s, "k1_r1_ms_infer": %s, "k4_r1_ms_step": %s, "k4_r1_ms_infer": %s, "k4_r2_ms_step": %s, "k4_r2_ms_infer": %s, "k1_r1_cpu_ms_step": %s, "k1_r1_cpu_ms_infer": %s, "k4_r1_cpu_ms_step": %s, "k4_r1_cpu_ms_infer": %s, "k4_r2_cpu_ms_step": %s, "k4_r2_cpu_ms_infer": %s}' \
+      "$bb" "$scale_batch" "$m" "${row[@]}" "${crow[@]}" >> "$json"
   done
   printf '\n  ]' >> "$json"
+  echo "CPU time (process CPU, the busiest rank; what a step costs on free cores when the machine is shared):"
+  cat "$cpu"
   gnuplot <<EOF
 set terminal pngcairo size 900,600
-set output "$out/moe_scaling.png"
-set title "diffusion-sorption, grid 512 x 201, N = 16: time per training step and per inference"
+set output "$out/moe_scaling_$sb.png"
+set title "diffusion-sorption 512 x 201, N = 16, $bb, batch $scale_batch: wall ms per step and per inference"
 set xlabel "total PDE rows (sum over experts)"
 set ylabel "ms"
 set logscale xy
@@ -132,4 +152,4 @@ plot "$dat" u 1:2 w lp t "train, K = 1, 1 rank", "$dat" u 1:4 w lp t "train, K =
 EOF
 fi
 printf '\n}\n' >> "$json"
-echo "wrote $out ($([ -z "${SKIP_ACCURACY:-}" ] && printf 'moe_accuracy.md, ')$([ -z "${SKIP_SCALING:-}" ] && printf 'moe_scaling.md, ')moe.json, PNG plots)"
+echo "wrote $out ($([ -z "${SKIP_ACCURACY:-}" ] && printf 'moe_accuracy.md, ')$([ -z "${SKIP_SCALING:-}" ] && printf 'moe_scaling_%s.md, moe_scaling_%s_cpu.md, ' "${BACKBONE:-default}" "${BACKBONE:-default}")$(basename "$json"), PNG plots)"

@@ -143,7 +143,7 @@ TEST(MoeMPI, FewerExpertsThanRanksIsAnError)
 // after a few Adam steps the parameters agree to rounding (relative tol), for
 // the mixture of experts and for the soft baseline (computed redundantly on
 // every rank). unscaled: the loss's PDE term without the row scale.
-void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, PetscInt kt, PetscBool unscaled = PETSC_TRUE, double tol = 1e-10, DeepCDMoeBackboneType backbone = DEEPCD_MOE_BACKBONE_MLP)
+void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, PetscInt kt, PetscBool unscaled = PETSC_TRUE, double tol = 1e-10, DeepCDMoeBackboneType backbone = DEEPCD_MOE_BACKBONE_MLP, PetscInt batch = 2, PetscInt ntest = 3)
 {
   DeepCDMoeTrainOptions o;
   DeepCDMoeTrainOptionsDefault(type, &o);
@@ -158,17 +158,29 @@ void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, Pe
   o.nt            = 12;
   o.points        = 60;
   o.steps         = 5;
-  o.batch         = 2;
+  o.batch         = batch;
   o.ntrain        = 6;
-  o.ntest         = 3;
+  o.ntest         = ntest;
   o.lr            = 1e-2;
   o.seed          = 7;
   o.loss_unscaled = unscaled;
   DeepCDMoeTrainer one, all;
   ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, type, &o, &one), 0);
   ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_WORLD, type, &o, &all), 0);
+  PetscReal cpu[2];
+  ASSERT_EQ(DeepCDMoeTrainerGetCPUTimings(all, &cpu[0], &cpu[1]), 0);
+  EXPECT_EQ(cpu[0], 0.0); // nothing timed yet
+  EXPECT_EQ(cpu[1], 0.0);
   ASSERT_EQ(DeepCDMoeTrainerTrain(one), 0);
   ASSERT_EQ(DeepCDMoeTrainerTrain(all), 0);
+  // CPU seconds per step and inference: positive, the maximum over the ranks (the same on every rank)
+  ASSERT_EQ(DeepCDMoeTrainerGetCPUTimings(all, &cpu[0], &cpu[1]), 0);
+  EXPECT_GT(cpu[0], 0.0);
+  EXPECT_GT(cpu[1], 0.0);
+  PetscReal cmin[2];
+  MPI_Allreduce(cpu, cmin, 2, MPIU_REAL, MPI_MIN, PETSC_COMM_WORLD);
+  EXPECT_EQ(cmin[0], cpu[0]);
+  EXPECT_EQ(cmin[1], cpu[1]);
   PetscInt         n1, n2;
   const PetscReal *a, *b, *la, *lb, *ea, *eb;
   DeepCDMoeTrainerGetParameters(one, &n1, &a);
@@ -179,9 +191,30 @@ void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, Pe
   DeepCDMoeTrainerGetHistory(one, &n1, &la, &ea);
   DeepCDMoeTrainerGetHistory(all, &n2, &lb, &eb);
   PetscPrintf(PETSC_COMM_WORLD, "    training %s %s %dx%d: max |theta diff| %.2e (max |theta| %.2e); loss %.15e vs %.15e; error %.15e vs %.15e\n", type, DeepCDMoeModelTypes[model], (int) kx, (int) kt, d, m, lb[4], la[4], eb[4], ea[4]);
-  EXPECT_LT(d, tol * m);
+  EXPECT_LE(d, tol * m);
   EXPECT_NEAR(la[4], lb[4], tol * la[4]);
   EXPECT_NEAR(ea[4], eb[4], tol * ea[4]);
+  if (tol == 0.0) tol = 1e-10; /* predictions of single instances are split over the experts' ranks: to rounding */
+  // the held-out predictions (every rank gets all of them) and one instance's prediction
+  const PetscInt         P = o.nx * o.nt;
+  std::vector<PetscReal> pa(o.ntest * P), pb(o.ntest * P), ua(P), ub(P);
+  PetscReal              ma, mb;
+  ASSERT_EQ(DeepCDMoeTrainerEvaluate(one, NULL, pa.data(), &ma), 0);
+  ASSERT_EQ(DeepCDMoeTrainerEvaluate(all, NULL, pb.data(), &mb), 0);
+  const PetscReal *test;
+  PetscInt         np;
+  DeepCDMoeTrainerGetInstances(one, PETSC_TRUE, NULL, &np, &test);
+  ASSERT_EQ(DeepCDMoeTrainerPredict(one, test + (o.ntest - 1) * np, ua.data()), 0);
+  ASSERT_EQ(DeepCDMoeTrainerPredict(all, test + (o.ntest - 1) * np, ub.data()), 0);
+  double dp = 0, mp = 0, du = 0;
+  for (PetscInt p = 0; p < o.ntest * P; p++) dp = std::max(dp, std::fabs(pa[p] - pb[p])), mp = std::max(mp, std::fabs(pa[p]));
+  for (PetscInt p = 0; p < P; p++) du = std::max(du, std::fabs(ua[p] - ub[p]));
+  PetscPrintf(PETSC_COMM_WORLD, "      batch %d, %d held-out: max |prediction diff| %.2e (max |u| %.2e), one instance %.2e\n", (int) batch, (int) o.ntest, dp, mp, du);
+  EXPECT_LT(dp, tol * mp);
+  EXPECT_LT(du, tol * mp);
+  double de = 0;
+  for (PetscInt p = 0; p < P; p++) de = std::max(de, std::fabs(ub[p] - pb[(o.ntest - 1) * P + p]));
+  EXPECT_LE(de, tol * mp) << "Predict and Evaluate differ";
   DeepCDMoeTrainerDestroy(&one);
   DeepCDMoeTrainerDestroy(&all);
 }
@@ -201,6 +234,23 @@ TEST(MoeMPI, TrainingDiffSorpTwoExpertsAndSoft)
   CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 2, 1, PETSC_FALSE, 1e-10);
   CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_SOFT, 1, 1);
   PetscOptionsClearValue(NULL, "-moe_ref_cells");
+}
+
+// On several ranks a full round of instances (as many as ranks) is spread over the ranks, each rank taking its instance
+// whole (all experts); the instances left over are split over the experts' ranks. A batch of 2 on 2 ranks is therefore
+// exactly the one-rank computation (tolerance 0); a batch of 3 mixes both, one of 1 is split over the experts only, and 3
+// held-out instances too. Diffusion-sorption 4 x 1 is sensitive to rounding (stiff LM solves, some at the step cap): with
+// the experts split over the ranks for every instance (the code before), 1 and 2 ranks differed by 1.0e-10 (batch 3) and
+// 1.1e-8 (batch 1) of max |theta| after 5 steps, hence 1e-7 there; Burgers 2 x 2 to 1e-10.
+TEST(MoeMPI, TrainingInstancesOverRanks)
+{
+  PetscOptionsSetValue(NULL, "-moe_ref_cells", "128");
+  CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 4, 1, PETSC_TRUE, 0.0, DEEPCD_MOE_BACKBONE_FNO, 2, 2);
+  CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 4, 1, PETSC_TRUE, 0.0, DEEPCD_MOE_BACKBONE_MLP, 2, 2);
+  CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 4, 1, PETSC_FALSE, 1e-7, DEEPCD_MOE_BACKBONE_FNO, 3);
+  CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 4, 1, PETSC_FALSE, 1e-7, DEEPCD_MOE_BACKBONE_FNO, 1);
+  PetscOptionsClearValue(NULL, "-moe_ref_cells");
+  CompareTraining(DEEPCD_MOE_PDE_BURGERS, DEEPCD_MOE_MODEL_HARD, 2, 2, PETSC_TRUE, 1e-10, DEEPCD_MOE_BACKBONE_FNO, 3);
 }
 
 TEST(MoeMPI, TrainingFnoHeatTwoExpertsAndSoft)

@@ -49,5 +49,6 @@ PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsAllreduce(DeepCDMoeExperts, PetscInt
 /* The basis network on this rank's points (src/moe/basis.c). */
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsBasisForward(DeepCDMoeExperts, DeepCDMoeBackbone, const PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsBasisBackward(DeepCDMoeExperts, DeepCDMoeBackbone, const PetscReal[], const PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsBasisBackwardLocal(DeepCDMoeExperts, DeepCDMoeBackbone, const PetscReal[], const PetscReal[], PetscReal[]);
 
 #endif

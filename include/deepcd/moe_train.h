@@ -23,8 +23,11 @@
    from the problem's family with the seed; held-out instances from a
    separate stream. Adam with a step-decay schedule; non-finite gradient
    entries are zeroed and the gradient is clipped to a global norm (the
-   reference's hygiene). Every rank holds the same network parameters; the
-   experts are spread over the ranks (deepcd/moe_experts.h). */
+   reference's hygiene). Every rank holds the same network parameters. On
+   several ranks the instances of a batch (and of the held-out set) are
+   spread over the ranks, one per rank at a time, each taken whole (all
+   experts); instances left over and single predictions are split over the
+   experts' ranks (deepcd/moe_experts.h; docs/moe.md, "Ranks"). */
 #ifndef DEEPCD_MOE_TRAIN_H
 #define DEEPCD_MOE_TRAIN_H
 
@@ -95,6 +98,7 @@ PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerPredict(DeepCDMoeTrainer, const Pets
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetReferences(DeepCDMoeTrainer, const PetscReal **);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerEvaluate(DeepCDMoeTrainer, PetscReal[], PetscReal[], PetscReal *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetTimings(DeepCDMoeTrainer, PetscReal *, PetscReal *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetCPUTimings(DeepCDMoeTrainer, PetscReal *, PetscReal *);
 
 /* The outer loss of one instance on the whole grid (src/moe/loss.c). */
 PETSC_EXTERN PetscErrorCode DeepCDMoeLoss(DeepCDMoePDE, const DeepCDMoeGrid *, DeepCDMoeLossType, PetscReal, PetscReal, PetscReal, const PetscReal[], PetscReal *, PetscReal[]);

@@ -12,7 +12,8 @@ struct _n_DeepCDMoeTrainer {
   DeepCDMoePDE          pde;
   DeepCDMoeGrid         grid;
   DeepCDMoeBackbone     net;
-  DeepCDMoeExperts      ex; /* NULL for the soft model */
+  DeepCDMoeExperts      ex;  /* NULL for the soft model */
+  DeepCDMoeExperts      exl; /* several ranks, hard model: all experts on this rank (PETSC_COMM_SELF), for the instances it takes whole */
   PetscInt              nth, np;
   PetscReal            *theta, *m, *v, *grad, *gtmp; /* parameters, Adam moments, gradient, one instance's gradient */
   PetscReal            *B, *Bbar, *u, *ubar, *X;     /* work on the whole grid */
@@ -27,6 +28,8 @@ struct _n_DeepCDMoeTrainer {
   char                 *ckpt;
   PetscInt              ckpt_every;
   PetscReal             time_train, time_infer;
+  PetscReal             cpu_train, cpu_infer; /* this process's CPU seconds in the same steps and inferences */
+  PetscReal             cpu_max[2];           /* set by DeepCDMoeTrainerSave(): per step and inference, max over ranks */
   PetscInt              nstep_timed, ninfer_timed;
 };
 

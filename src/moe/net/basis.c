@@ -60,17 +60,45 @@ PetscErrorCode DeepCDMoeExpertsBasisForward(DeepCDMoeExperts e, DeepCDMoeBackbon
 @*/
 PetscErrorCode DeepCDMoeExpertsBasisBackward(DeepCDMoeExperts e, DeepCDMoeBackbone bb, const PetscReal theta[], const PetscReal Bbar[], PetscReal thetabar[])
 {
-  const PetscInt N = e->N, n = e->npts;
-  PetscInt       nth;
-  PetscReal     *Ybar;
+  PetscInt nth;
 
   PetscFunctionBegin;
   PetscCall(DeepCDMoeBackboneGetSizes(bb, NULL, NULL, &nth));
+  PetscCall(PetscArrayzero(thetabar, nth));
+  PetscCall(DeepCDMoeExpertsBasisBackwardLocal(e, bb, theta, Bbar, thetabar));
+  PetscCall(DeepCDMoeExpertsAllreduce(e, nth, thetabar));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/*@C
+  DeepCDMoeExpertsBasisBackwardLocal - This rank's share of the gradient of the loss in the network parameters, not summed over ranks.
+
+  Not Collective
+
+  Input Parameters:
++ e     - the experts
+. bb    - the network, after DeepCDMoeExpertsBasisForward()
+. theta - its parameters
+- Bbar  - dL/dB of this rank (rows of this rank's points are read)
+
+  Output Parameter:
+. thetabar - this rank's dL/dtheta is ADDED to it
+
+  Notes:
+  Lets a caller accumulate several instances before one DeepCDMoeExpertsAllreduce().
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeExpertsBasisBackwardLocal(DeepCDMoeExperts e, DeepCDMoeBackbone bb, const PetscReal theta[], const PetscReal Bbar[], PetscReal thetabar[])
+{
+  const PetscInt N = e->N, n = e->npts;
+  PetscReal     *Ybar;
+
+  PetscFunctionBegin;
+  PetscCheck(e->setupcalled, PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe experts: call DeepCDMoeExpertsSetUp() first");
   PetscCall(PetscMalloc1(n * N, &Ybar));
   for (PetscInt k = 0; k < n; k++) PetscCall(PetscArraycpy(Ybar + k * N, Bbar + e->pts[k] * N, N));
-  PetscCall(PetscArrayzero(thetabar, nth));
   PetscCall(DeepCDMoeBackboneBackward(bb, theta, Ybar, thetabar));
-  PetscCall(DeepCDMoeExpertsAllreduce(e, nth, thetabar));
   PetscCall(PetscFree(Ybar));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

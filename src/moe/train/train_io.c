@@ -108,6 +108,8 @@ static PetscErrorCode write_contents(hid_t f, const char file[], const void *ctx
   PetscCall(DeepCDMoeTrainerGetTimings(t, &tstep, &tinfer));
   PetscCall(put_real(file, f, "time_per_step", tstep));
   PetscCall(put_real(file, f, "time_per_inference", tinfer));
+  PetscCall(put_real(file, f, "cpu_per_step", t->cpu_max[0]));
+  PetscCall(put_real(file, f, "cpu_per_inference", t->cpu_max[1]));
   PetscCall(put_int(file, f, "ranks", t->size));
   for (PetscInt k = 0; k < t->pde->nconst; k++) {
     if (k) PetscCall(PetscStrlcat(names, ",", sizeof(names)));
@@ -160,6 +162,7 @@ PetscErrorCode DeepCDMoeTrainerSave(DeepCDMoeTrainer t, const char file[])
   int            code;
 
   PetscFunctionBegin;
+  PetscCall(DeepCDMoeTrainerGetCPUTimings(t, &t->cpu_max[0], &t->cpu_max[1]));
   if (!t->rank) {
     const DeepCDMoeTrainOptions *o = &t->o;
     /* float64: parameters and Adam's moments, histories, instances, grid, predictions and references, plus 1 MiB */
