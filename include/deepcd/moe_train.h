@@ -68,6 +68,8 @@ typedef struct {
   PetscReal             ridge;             /* hard: ridge rows */
   DeepCDMoeHessianType  hessian;           /* hard: of the backward pass */
   DeepCDMoeConditions   conditions;        /* hard: global or local condition rows */
+  DeepCDMoeCoupling     coupling;          /* hard: none or interface rows between neighbouring experts */
+  PetscReal             coupling_weight;   /* hard: weight of the interface rows */
   DeepCDMoeLMOptions    lm;                /* hard: the per-expert solve */
 } DeepCDMoeTrainOptions;
 
@@ -95,6 +97,7 @@ PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerPredict(DeepCDMoeTrainer, const Pets
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetReferences(DeepCDMoeTrainer, const PetscReal **);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerEvaluate(DeepCDMoeTrainer, PetscReal[], PetscReal[], PetscReal *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetTimings(DeepCDMoeTrainer, PetscReal *, PetscReal *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerReport(DeepCDMoeTrainer, DeepCDMoeExpertReport[]);
 
 /* The outer loss of one instance on the whole grid (src/moe/loss.c). */
 PETSC_EXTERN PetscErrorCode DeepCDMoeLoss(DeepCDMoePDE, const DeepCDMoeGrid *, DeepCDMoeLossType, PetscReal, PetscReal, PetscReal, const PetscReal[], PetscReal *, PetscReal[]);

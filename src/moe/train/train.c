@@ -80,6 +80,8 @@ PetscErrorCode DeepCDMoeTrainOptionsDefault(const char type[], DeepCDMoeTrainOpt
   o->ridge         = 1e-4;
   o->hessian       = DEEPCD_MOE_HESSIAN_EXACT;
   o->conditions    = DEEPCD_MOE_CONDITIONS_GLOBAL;
+  o->coupling        = DEEPCD_MOE_COUPLING_NONE;
+  o->coupling_weight = 1.0;
   PetscCall(DeepCDMoeLMOptionsDefault(&o->lm));
   if (diffsorp) o->lm.w0 = 1.0;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -127,6 +129,8 @@ static PetscErrorCode check_options(MPI_Comm comm, const DeepCDMoeTrainOptions *
   PetscCheck(o->nx >= 4 && o->nt >= 4, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: grid %" PetscInt_FMT " x %" PetscInt_FMT ": need at least 4 x 4", o->nx, o->nt);
   PetscCheck(o->steps >= 0 && o->batch >= 1 && o->ntrain >= 1 && o->ntest >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: need steps >= 0, batch, train and test instances >= 1");
   PetscCheck(o->lr > 0.0 && o->lr_gamma > 0.0 && o->lr_min >= 0.0 && o->lr_every >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: learning rate %g (gamma %g, min %g, every %" PetscInt_FMT "): need lr, gamma > 0, min, every >= 0", (double) o->lr, (double) o->lr_gamma, (double) o->lr_min, o->lr_every);
+  PetscCheck(o->coupling == DEEPCD_MOE_COUPLING_NONE || o->coupling == DEEPCD_MOE_COUPLING_INTERFACE, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: unknown coupling %d", (int) o->coupling);
+  PetscCheck(o->coupling_weight > 0.0 && !PetscIsInfOrNanReal(o->coupling_weight), comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: coupling weight %g: must be finite and > 0", (double) o->coupling_weight);
   PetscCheck(o->beta1 >= 0.0 && o->beta1 < 1.0 && o->beta2 >= 0.0 && o->beta2 < 1.0 && o->adam_eps > 0.0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: Adam needs 0 <= beta1, beta2 < 1 and eps > 0");
   PetscCheck(o->loss == DEEPCD_MOE_LOSS_NORM || o->loss == DEEPCD_MOE_LOSS_MSE, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: unknown loss type %d", (int) o->loss);
   PetscCheck(o->w_pde >= 0.0 && o->w_ic >= 0.0 && o->w_bc >= 0.0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: loss weights must be >= 0");
@@ -197,6 +201,7 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const char type[], const Deep
     PetscCall(DeepCDMoeExpertsCreate(comm, tr->pde, &tr->grid, o->N, o->kx, o->kt, &tr->ex));
     PetscCall(DeepCDMoeExpertsSetSampling(tr->ex, o->points, o->seed));
     PetscCall(DeepCDMoeExpertsSetConditions(tr->ex, o->conditions));
+    PetscCall(DeepCDMoeExpertsSetCoupling(tr->ex, o->coupling, o->coupling_weight));
     PetscCall(DeepCDMoeExpertsSetRidge(tr->ex, o->ridge));
     PetscCall(DeepCDMoeExpertsSetHessian(tr->ex, o->hessian));
     PetscCall(DeepCDMoeExpertsSetLMOptions(tr->ex, &o->lm));
