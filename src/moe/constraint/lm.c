@@ -173,9 +173,12 @@ PetscErrorCode DeepCDMoeLMSolve(DeepCDMoeConstraint c, const DeepCDMoeLMOptions 
   const PetscInt     mall = c->m + c->N;
   LMOne              s    = {c, NULL, NULL};
   DeepCDMoeLMProblem p    = {0};
+  PetscReal         *r;
 
   PetscFunctionBegin;
-  PetscCall(PetscMalloc2(mall, &s.r, mall, &s.rn));
+  PetscCall(PetscMalloc1(2 * mall, &r));
+  s.r  = r;
+  s.rn = r + mall;
   p.n      = c->N;
   p.fixedH = c->pde->linear; /* H = J^T J + ridge^2 I (exact = Gauss-Newton) does not depend on w */
   p.ctx    = &s;
@@ -184,7 +187,7 @@ PetscErrorCode DeepCDMoeLMSolve(DeepCDMoeConstraint c, const DeepCDMoeLMOptions 
   p.trial  = one_trial;
   p.accept = one_accept;
   PetscCall(DeepCDMoeLMIterate(&p, o, w, info));
-  PetscCall(PetscFree2(s.r, s.rn));
+  PetscCall(PetscFree(r));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -101,6 +101,7 @@ typedef struct {
   PetscReal      **r, **rn;  /* per owned expert: the current and the trial residual */
   PetscReal       *W, *Wn;   /* the current and the last trial point (K N) */
   PetscReal       *d, *d2;   /* N each: work */
+  PetscReal       *rbuf;     /* the storage of r and rn */
 } Coupled;
 
 /* d = w_a - w_b of interface i */
@@ -245,9 +246,19 @@ static PetscErrorCode coupled_create(DeepCDMoeExperts e, PetscBool residuals, Co
   s->e = e;
   PetscCall(PetscMalloc6(K * (1 + N + N * N), &s->buf, nown, &s->r, nown, &s->rn, K * N, &s->W, K * N, &s->Wn, 2 * N, &s->d));
   s->d2 = s->d + N;
-  for (PetscInt k = 0; k < nown; k++) {
-    s->r[k] = s->rn[k] = NULL;
-    if (residuals) PetscCall(PetscMalloc2(e->con[e->kstart + k]->m + N, &s->r[k], e->con[e->kstart + k]->m + N, &s->rn[k]));
+  if (residuals) {
+    PetscInt len = 0;
+
+    for (PetscInt k = 0; k < nown; k++) len += 2 * (e->con[e->kstart + k]->m + N);
+    PetscCall(PetscMalloc1(len, &s->rbuf));
+    len = 0;
+    for (PetscInt k = 0; k < nown; k++) {
+      const PetscInt mall = e->con[e->kstart + k]->m + N;
+
+      s->r[k]  = s->rbuf + len;
+      s->rn[k] = s->rbuf + len + mall;
+      len += 2 * mall;
+    }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -255,7 +266,7 @@ static PetscErrorCode coupled_create(DeepCDMoeExperts e, PetscBool residuals, Co
 static PetscErrorCode coupled_destroy(Coupled *s)
 {
   PetscFunctionBegin;
-  for (PetscInt k = 0; k < s->e->kend - s->e->kstart; k++) PetscCall(PetscFree2(s->r[k], s->rn[k]));
+  PetscCall(PetscFree(s->rbuf));
   PetscCall(PetscFree6(s->buf, s->r, s->rn, s->W, s->Wn, s->d));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

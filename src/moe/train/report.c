@@ -1,6 +1,7 @@
 /* The per-expert report of a trained model: its experts' solves averaged
    over the held-out instances (deepcd moe eval --report). */
 #include <deepcd/private/moetrainimpl.h>
+#include <deepcd/private/petsccompat.h>
 
 /*@C
   DeepCDMoeTrainerReport - Each expert's solve record (DeepCDMoeExpertsGetReport()) averaged over the held-out instances.
