@@ -85,6 +85,7 @@ PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerDestroy(DeepCDMoeTrainer *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetPDE(DeepCDMoeTrainer, DeepCDMoePDE *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetOptions(DeepCDMoeTrainer, const DeepCDMoeTrainOptions **);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetGrid(DeepCDMoeTrainer, const DeepCDMoeGrid **);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetExperts(DeepCDMoeTrainer, DeepCDMoeExperts *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerSetMonitor(DeepCDMoeTrainer, DeepCDMoeTrainMonitor, void *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerSetCheckpoint(DeepCDMoeTrainer, const char[], PetscInt);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetParameters(DeepCDMoeTrainer, PetscInt *, const PetscReal **);

@@ -4,6 +4,20 @@
 #include <deepcd/private/petsccompat.h>
 
 /*@C
+  DeepCDMoeTrainerGetExperts - The experts of a hard model (their solves of the last prediction or step); NULL for the soft model.
+
+  Not Collective
+
+  Level: advanced
+@*/
+PetscErrorCode DeepCDMoeTrainerGetExperts(DeepCDMoeTrainer t, DeepCDMoeExperts *ex)
+{
+  PetscFunctionBegin;
+  *ex = t->ex;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/*@C
   DeepCDMoeTrainerReport - Each expert's solve record (DeepCDMoeExpertsGetReport()) averaged over the held-out instances.
 
   Collective
