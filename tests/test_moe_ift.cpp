@@ -151,8 +151,10 @@ TEST(MoeIFT, CoupledInterfaceRowsAreMet)
       printf("    %s 2x2, coupling weight %g: interface jumps max %.3e, rms %.3e; LM %s in %d steps\n", type, wt, mx, rms, DeepCDMoeLMReasonName(info.reason), (int) info.its);
       EXPECT_GT(info.reason, 0);
       EXPECT_LE(rms, mx);
-      if (wt == 0) none = mx;
-      else EXPECT_LT(mx, prev);
+      if (wt == 0)
+        none = mx;
+      else
+        EXPECT_LT(mx, prev);
       if (wt == 100.0) EXPECT_LT(mx, 1e-2 * none);
       prev = mx;
     }

@@ -267,6 +267,50 @@ TEST(MoeTrain, RunFileLoadsBack)
   DeepCDMoeTrainerDestroy(&back);
 }
 
+// A heat run with options o trained, saved to `file` (*t) and loaded back (*back).
+void TrainSaveLoad(const DeepCDMoeTrainOptions &o, const std::string &file, DeepCDMoeTrainer *t, DeepCDMoeTrainer *back)
+{
+  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, t), 0);
+  ASSERT_EQ(DeepCDMoeTrainerTrain(*t), 0);
+  ASSERT_EQ(DeepCDMoeTrainerSave(*t, file.c_str()), 0);
+  ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, file.c_str(), back), 0);
+}
+
+// Both trainers give the same held-out errors.
+void ExpectSameErrors(DeepCDMoeTrainer a, DeepCDMoeTrainer b, PetscInt ntest)
+{
+  std::vector<double> e1(ntest), e2(ntest);
+  ASSERT_EQ(DeepCDMoeTrainerEvaluate(a, e1.data(), nullptr, nullptr), 0);
+  ASSERT_EQ(DeepCDMoeTrainerEvaluate(b, e2.data(), nullptr, nullptr), 0);
+  EXPECT_EQ(e1, e2);
+}
+
+// A one-step heat run with options o (2 x 1 experts unless changed) saved to `file` without the root attributes
+// `drop` (a file written before they existed), in *t, and that file loaded back, in *back.
+void SaveWithout(DeepCDMoeTrainOptions o, const std::string &file, std::vector<const char *> drop, DeepCDMoeTrainer *t, DeepCDMoeTrainer *back)
+{
+  o.steps = 1;
+  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, t), 0);
+  ASSERT_EQ(DeepCDMoeTrainerSave(*t, file.c_str()), 0);
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  for (const char *name : drop) EXPECT_GE(H5Adelete(f, name), 0) << name;
+  H5Fclose(f);
+  ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, file.c_str(), back), 0);
+}
+
+// Resuming t from `file` is refused with a message that contains `what`.
+void ExpectResumeRefused(DeepCDMoeTrainer t, const std::string &file, const char *what)
+{
+  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
+  PetscErrorCode ierr = DeepCDMoeTrainerResume(t, file.c_str());
+  PetscPopErrorHandler();
+  EXPECT_NE(ierr, 0);
+  char *specific = nullptr;
+  PetscErrorMessage(ierr, nullptr, &specific);
+  EXPECT_NE(std::string(specific ? specific : "").find(what), std::string::npos) << specific;
+}
+
 // An FNO run file keeps its backbone and sizes; a run file without the backbone attribute (written
 // before the FNO) reads as the MLP; resuming an MLP run from an FNO checkpoint is refused in one line.
 TEST(MoeTrain, RunFileKeepsTheBackbone)
@@ -276,10 +320,7 @@ TEST(MoeTrain, RunFileKeepsTheBackbone)
   o.steps                 = 2;
   o.modes                 = 3;
   DeepCDMoeTrainer t, back, mlp, mback;
-  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, &t), 0);
-  ASSERT_EQ(DeepCDMoeTrainerTrain(t), 0);
-  ASSERT_EQ(DeepCDMoeTrainerSave(t, file.c_str()), 0);
-  ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, file.c_str(), &back), 0);
+  TrainSaveLoad(o, file, &t, &back);
   const DeepCDMoeTrainOptions *ob;
   DeepCDMoeTrainerGetOptions(back, &ob);
   EXPECT_EQ(ob->backbone, DEEPCD_MOE_BACKBONE_FNO);
@@ -287,33 +328,13 @@ TEST(MoeTrain, RunFileKeepsTheBackbone)
   EXPECT_EQ(ob->depth, 2);
   EXPECT_EQ(ob->pad, 2);
   EXPECT_EQ(Params(back), Params(t));
-  std::vector<double> e1(o.ntest), e2(o.ntest);
-  ASSERT_EQ(DeepCDMoeTrainerEvaluate(t, e1.data(), nullptr, nullptr), 0);
-  ASSERT_EQ(DeepCDMoeTrainerEvaluate(back, e2.data(), nullptr, nullptr), 0);
-  EXPECT_EQ(e1, e2);
+  ExpectSameErrors(t, back, o.ntest);
 
-  DeepCDMoeTrainOptions om = Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 1);
-  om.steps                 = 1;
-  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &om, &mlp), 0);
-  ASSERT_EQ(DeepCDMoeTrainerSave(mlp, old.c_str()), 0);
-  {
-    hid_t f = H5Fopen(old.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    ASSERT_GE(f, 0);
-    ASSERT_GE(H5Adelete(f, "backbone"), 0);
-    H5Fclose(f);
-  }
-  ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, old.c_str(), &mback), 0);
+  SaveWithout(Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 1), old, { "backbone" }, &mlp, &mback);
   DeepCDMoeTrainerGetOptions(mback, &ob);
   EXPECT_EQ(ob->backbone, DEEPCD_MOE_BACKBONE_MLP);
   EXPECT_EQ(Params(mback), Params(mlp));
-
-  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
-  PetscErrorCode ierr = DeepCDMoeTrainerResume(mlp, file.c_str());
-  PetscPopErrorHandler();
-  EXPECT_NE(ierr, 0);
-  char *specific = nullptr;
-  PetscErrorMessage(ierr, nullptr, &specific);
-  EXPECT_NE(std::string(specific ? specific : "").find("backbone fno, this run mlp"), std::string::npos) << specific;
+  ExpectResumeRefused(mlp, file, "backbone fno, this run mlp");
   DeepCDMoeTrainerDestroy(&t);
   DeepCDMoeTrainerDestroy(&back);
   DeepCDMoeTrainerDestroy(&mlp);
@@ -331,41 +352,18 @@ TEST(MoeTrain, RunFileKeepsTheCoupling)
   o.coupling              = DEEPCD_MOE_COUPLING_INTERFACE;
   o.coupling_weight       = 3.0;
   DeepCDMoeTrainer t, back, plain, pback;
-  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, &t), 0);
-  ASSERT_EQ(DeepCDMoeTrainerTrain(t), 0);
-  ASSERT_EQ(DeepCDMoeTrainerSave(t, file.c_str()), 0);
-  ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, file.c_str(), &back), 0);
+  TrainSaveLoad(o, file, &t, &back);
   const DeepCDMoeTrainOptions *ob;
   DeepCDMoeTrainerGetOptions(back, &ob);
   EXPECT_EQ(ob->coupling, DEEPCD_MOE_COUPLING_INTERFACE);
   EXPECT_EQ(ob->coupling_weight, 3.0);
-  std::vector<double> e1(o.ntest), e2(o.ntest);
-  ASSERT_EQ(DeepCDMoeTrainerEvaluate(t, e1.data(), nullptr, nullptr), 0);
-  ASSERT_EQ(DeepCDMoeTrainerEvaluate(back, e2.data(), nullptr, nullptr), 0);
-  EXPECT_EQ(e1, e2);
+  ExpectSameErrors(t, back, o.ntest);
 
-  DeepCDMoeTrainOptions op = Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 2);
-  op.steps                 = 1;
-  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &op, &plain), 0);
-  ASSERT_EQ(DeepCDMoeTrainerSave(plain, old.c_str()), 0);
-  {
-    hid_t f = H5Fopen(old.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    ASSERT_GE(f, 0);
-    ASSERT_GE(H5Adelete(f, "coupling"), 0);
-    ASSERT_GE(H5Adelete(f, "coupling_weight"), 0);
-    H5Fclose(f);
-  }
-  ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, old.c_str(), &pback), 0);
+  SaveWithout(Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 2), old, { "coupling", "coupling_weight" }, &plain, &pback);
   DeepCDMoeTrainerGetOptions(pback, &ob);
   EXPECT_EQ(ob->coupling, DEEPCD_MOE_COUPLING_NONE);
-
-  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
-  PetscErrorCode ierr = DeepCDMoeTrainerResume(plain, file.c_str());
-  PetscPopErrorHandler();
-  EXPECT_NE(ierr, 0);
-  char *specific = nullptr;
-  PetscErrorMessage(ierr, nullptr, &specific);
-  EXPECT_NE(std::string(specific ? specific : "").find("coupling 1, this run 0"), std::string::npos) << specific;
+  EXPECT_EQ(Params(pback), Params(plain));
+  ExpectResumeRefused(plain, file, "coupling 1, this run 0");
   DeepCDMoeTrainerDestroy(&t);
   DeepCDMoeTrainerDestroy(&back);
   DeepCDMoeTrainerDestroy(&plain);
@@ -392,7 +390,7 @@ TEST(MoeTrain, PerExpertReport)
     std::vector<double> u(o.nx * o.nt);
     ASSERT_EQ(DeepCDMoeTrainerPredict(t, param + (o.ntest - 1) * np, u.data()), 0);
     DeepCDMoeExpertReport last[2];
-    DeepCDMoeExperts ex;
+    DeepCDMoeExperts      ex;
     ASSERT_EQ(DeepCDMoeTrainerGetExperts(t, &ex), 0);
     ASSERT_EQ(DeepCDMoeExpertsGetReport(ex, last), 0);
     DeepCDMoeConstraint c;

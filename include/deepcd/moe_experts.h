@@ -32,9 +32,9 @@ PETSC_EXTERN const char *const DeepCDMoeCouplingTypes[];
 
 /* Per-expert record of a solve (DeepCDMoeExpertsGetReport()) */
 typedef struct {
-  PetscReal its;      /* LM steps (joint steps when coupled) */
-  PetscReal capped;   /* 1 if the solve stopped at the step cap */
-  PetscReal f;        /* 1/2 ||r_k||^2 of the expert's own rows (ridge included, interface rows not) */
+  PetscReal its;       /* LM steps (joint steps when coupled) */
+  PetscReal capped;    /* 1 if the solve stopped at the step cap */
+  PetscReal f;         /* 1/2 ||r_k||^2 of the expert's own rows (ridge included, interface rows not) */
   PetscReal log10cond; /* log10 cond(J_k^T J_k + ridge^2 I) at w_k */
 } DeepCDMoeExpertReport;
 

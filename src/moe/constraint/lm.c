@@ -171,14 +171,14 @@ static PetscErrorCode one_accept(void *ctx)
 PetscErrorCode DeepCDMoeLMSolve(DeepCDMoeConstraint c, const DeepCDMoeLMOptions *o, PetscReal w[], DeepCDMoeLMInfo *info)
 {
   const PetscInt     mall = c->m + c->N;
-  LMOne              s    = {c, NULL, NULL};
-  DeepCDMoeLMProblem p    = {0};
+  LMOne              s    = { c, NULL, NULL };
+  DeepCDMoeLMProblem p    = { 0 };
   PetscReal         *r;
 
   PetscFunctionBegin;
   PetscCall(PetscMalloc1(2 * mall, &r));
-  s.r  = r;
-  s.rn = r + mall;
+  s.r      = r;
+  s.rn     = r + mall;
   p.n      = c->N;
   p.fixedH = c->pde->linear; /* H = J^T J + ridge^2 I (exact = Gauss-Newton) does not depend on w */
   p.ctx    = &s;

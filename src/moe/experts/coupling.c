@@ -97,11 +97,11 @@ static PetscErrorCode interface_gram(DeepCDMoeExperts e, const PetscReal B[])
 /* the joint problem of DeepCDMoeLMIterate() */
 typedef struct {
   DeepCDMoeExperts e;
-  PetscReal       *buf;      /* K (1 + N + N^2) slots */
-  PetscReal      **r, **rn;  /* per owned expert: the current and the trial residual */
-  PetscReal       *W, *Wn;   /* the current and the last trial point (K N) */
-  PetscReal       *d, *d2;   /* N each: work */
-  PetscReal       *rbuf;     /* the storage of r and rn */
+  PetscReal       *buf;     /* K (1 + N + N^2) slots */
+  PetscReal      **r, **rn; /* per owned expert: the current and the trial residual */
+  PetscReal       *W, *Wn;  /* the current and the last trial point (K N) */
+  PetscReal       *d, *d2;  /* N each: work */
+  PetscReal       *rbuf;    /* the storage of r and rn */
 } Coupled;
 
 /* d = w_a - w_b of interface i */
@@ -276,7 +276,7 @@ PetscErrorCode DeepCDMoeExpertsCoupledSolve(DeepCDMoeExperts e, const PetscReal 
 {
   const PetscInt     N = e->N;
   Coupled            s;
-  DeepCDMoeLMProblem p = {0};
+  DeepCDMoeLMProblem p = { 0 };
   DeepCDMoeLMInfo    info;
   PetscReal         *gk;
 

@@ -299,7 +299,7 @@ static PetscErrorCode read_options(const Reader *r, char pde[], size_t len, Deep
   PetscCall(get_choice(r, "lm_hessian", DeepCDMoeHessianTypes, 2, &v));
   o->lm.hessian = (DeepCDMoeHessianType) v;
   PetscCall(get_choice(r, "conditions", DeepCDMoeConditionsTypes, 2, &v));
-  o->conditions = (DeepCDMoeConditions) v;
+  o->conditions      = (DeepCDMoeConditions) v;
   o->coupling        = DEEPCD_MOE_COUPLING_NONE; /* files written before the coupling: independent experts */
   o->coupling_weight = 1.0;
   PetscCall(has_attr(r, "coupling", &present));
@@ -309,7 +309,7 @@ static PetscErrorCode read_options(const Reader *r, char pde[], size_t len, Deep
     PetscCall(get_real(r, "coupling_weight", &o->coupling_weight));
     PetscCheck(o->coupling_weight > 0.0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'coupling_weight' = %g: must be > 0", r->file, (double) o->coupling_weight);
   }
-  o->loss       = DEEPCD_MOE_LOSS_MSE; /* files written before the loss type was saved used mean squares */
+  o->loss = DEEPCD_MOE_LOSS_MSE; /* files written before the loss type was saved used mean squares */
   PetscCall(has_attr(r, "loss_type", &present));
   if (present) {
     PetscCall(get_choice(r, "loss_type", DeepCDMoeLossTypes, 2, &v));
