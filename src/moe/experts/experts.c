@@ -35,19 +35,19 @@ PetscErrorCode DeepCDMoeExpertsCreate(MPI_Comm comm, DeepCDMoePDE pde, const Dee
   ex->comm = comm;
   PetscCallMPI(MPI_Comm_rank(comm, &ex->rank));
   PetscCallMPI(MPI_Comm_size(comm, &ex->size));
-  ex->pde      = pde;
-  ex->grid     = *grid;
-  ex->N        = N;
-  ex->kx       = kx;
-  ex->kt       = kt;
-  ex->K        = kx * kt;
-  ex->ridge    = 1e-4;
-  ex->htype    = DEEPCD_MOE_HESSIAN_EXACT;
-  ex->cond     = DEEPCD_MOE_CONDITIONS_GLOBAL;
+  ex->pde   = pde;
+  ex->grid  = *grid;
+  ex->N     = N;
+  ex->kx    = kx;
+  ex->kt    = kt;
+  ex->K     = kx * kt;
+  ex->ridge = 1e-4;
+  ex->htype = DEEPCD_MOE_HESSIAN_EXACT;
+  ex->cond  = DEEPCD_MOE_CONDITIONS_GLOBAL;
+  PetscCall(DeepCDMoeLMOptionsDefault(&ex->lm));
   ex->coupling = DEEPCD_MOE_COUPLING_NONE;
   ex->cweight  = 1.0;
-  PetscCall(DeepCDMoeLMOptionsDefault(&ex->lm));
-  *e = ex;
+  *e           = ex;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
