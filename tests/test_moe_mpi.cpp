@@ -178,6 +178,7 @@ void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, Pe
   o.seed          = 7;
   o.loss_unscaled = unscaled;
   o.coupling      = coupling;
+  if (coupling == DEEPCD_MOE_COUPLING_NONE) o.conditions = DEEPCD_MOE_CONDITIONS_GLOBAL; // the uncoupled cases as measured before diffsorp's coupled default
   DeepCDMoeTrainer one, all;
   ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, type, &o, &one), 0);
   ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_WORLD, type, &o, &all), 0);

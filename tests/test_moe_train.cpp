@@ -370,6 +370,24 @@ TEST(MoeTrain, RunFileKeepsTheCoupling)
   DeepCDMoeTrainerDestroy(&pback);
 }
 
+// The defaults depend on the problem as measured (docs/results.md): diffusion-sorption gets the fno, local condition
+// rows and interface coupling of weight 10; heat and Burgers the mlp and independent experts with global rows.
+TEST(MoeTrain, DefaultsByProblem)
+{
+  DeepCDMoeTrainOptions o;
+  ASSERT_EQ(DeepCDMoeTrainOptionsDefault(DEEPCD_MOE_PDE_DIFFSORP, &o), 0);
+  EXPECT_EQ(o.backbone, DEEPCD_MOE_BACKBONE_FNO);
+  EXPECT_EQ(o.coupling, DEEPCD_MOE_COUPLING_INTERFACE);
+  EXPECT_EQ(o.coupling_weight, 10.0);
+  EXPECT_EQ(o.conditions, DEEPCD_MOE_CONDITIONS_LOCAL);
+  for (const char *type : { DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_PDE_BURGERS }) {
+    ASSERT_EQ(DeepCDMoeTrainOptionsDefault(type, &o), 0);
+    EXPECT_EQ(o.backbone, DEEPCD_MOE_BACKBONE_MLP) << type;
+    EXPECT_EQ(o.coupling, DEEPCD_MOE_COUPLING_NONE) << type;
+    EXPECT_EQ(o.conditions, DEEPCD_MOE_CONDITIONS_GLOBAL) << type;
+  }
+}
+
 // The per-expert report: heat is linear (one LM step per solve), the objective is the expert's own one
 // (checked against its constraint), the conditioning is that of J^T J + ridge^2 I; the soft model has no experts.
 TEST(MoeTrain, PerExpertReport)
