@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -267,15 +268,6 @@ TEST(MoeTrain, RunFileLoadsBack)
   DeepCDMoeTrainerDestroy(&back);
 }
 
-// A heat run with options o trained, saved to `file` (*t) and loaded back (*back).
-void TrainSaveLoad(const DeepCDMoeTrainOptions &o, const std::string &file, DeepCDMoeTrainer *t, DeepCDMoeTrainer *back)
-{
-  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, t), 0);
-  ASSERT_EQ(DeepCDMoeTrainerTrain(*t), 0);
-  ASSERT_EQ(DeepCDMoeTrainerSave(*t, file.c_str()), 0);
-  ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, file.c_str(), back), 0);
-}
-
 // Both trainers give the same held-out errors.
 void ExpectSameErrors(DeepCDMoeTrainer a, DeepCDMoeTrainer b, PetscInt ntest)
 {
@@ -283,6 +275,26 @@ void ExpectSameErrors(DeepCDMoeTrainer a, DeepCDMoeTrainer b, PetscInt ntest)
   ASSERT_EQ(DeepCDMoeTrainerEvaluate(a, e1.data(), nullptr, nullptr), 0);
   ASSERT_EQ(DeepCDMoeTrainerEvaluate(b, e2.data(), nullptr, nullptr), 0);
   EXPECT_EQ(e1, e2);
+}
+
+// A heat run with options o trained, saved to `file` (*t) and loaded back (*back) with the same parameters and held-out
+// errors; returns the loaded settings.
+const DeepCDMoeTrainOptions *TrainSaveLoad(const DeepCDMoeTrainOptions &o, const std::string &file, DeepCDMoeTrainer *t, DeepCDMoeTrainer *back)
+{
+  const DeepCDMoeTrainOptions *ob = nullptr;
+  EXPECT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, t), 0);
+  EXPECT_EQ(DeepCDMoeTrainerTrain(*t), 0);
+  EXPECT_EQ(DeepCDMoeTrainerSave(*t, file.c_str()), 0);
+  EXPECT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, file.c_str(), back), 0);
+  DeepCDMoeTrainerGetOptions(*back, &ob);
+  EXPECT_EQ(Params(*back), Params(*t));
+  ExpectSameErrors(*t, *back, o.ntest);
+  return ob;
+}
+
+void DestroyTrainers(std::initializer_list<DeepCDMoeTrainer *> ts)
+{
+  for (DeepCDMoeTrainer *t : ts) DeepCDMoeTrainerDestroy(t);
 }
 
 // A one-step heat run with options o (2 x 1 experts unless changed) saved to `file` without the root attributes
@@ -311,6 +323,21 @@ void ExpectResumeRefused(DeepCDMoeTrainer t, const std::string &file, const char
   EXPECT_NE(std::string(specific ? specific : "").find(what), std::string::npos) << specific;
 }
 
+// A run file written with options o but without the attributes `drop` (a file of an older version) loads back
+// with the same parameters and the settings `check` expects; resuming that run from `newer` is refused with `what`.
+template <class Check>
+void OldFileReadsAsBefore(const DeepCDMoeTrainOptions &o, const std::string &old, std::vector<const char *> drop, Check check, const std::string &newer, const char *what)
+{
+  DeepCDMoeTrainer t, back;
+  SaveWithout(o, old, drop, &t, &back);
+  const DeepCDMoeTrainOptions *ob;
+  DeepCDMoeTrainerGetOptions(back, &ob);
+  check(*ob);
+  EXPECT_EQ(Params(back), Params(t));
+  ExpectResumeRefused(t, newer, what);
+  DestroyTrainers({ &t, &back });
+}
+
 // An FNO run file keeps its backbone and sizes; a run file without the backbone attribute (written
 // before the FNO) reads as the MLP; resuming an MLP run from an FNO checkpoint is refused in one line.
 TEST(MoeTrain, RunFileKeepsTheBackbone)
@@ -319,26 +346,16 @@ TEST(MoeTrain, RunFileKeepsTheBackbone)
   DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 1, DEEPCD_MOE_BACKBONE_FNO);
   o.steps                 = 2;
   o.modes                 = 3;
-  DeepCDMoeTrainer t, back, mlp, mback;
-  TrainSaveLoad(o, file, &t, &back);
-  const DeepCDMoeTrainOptions *ob;
-  DeepCDMoeTrainerGetOptions(back, &ob);
+  DeepCDMoeTrainer             t, back;
+  const DeepCDMoeTrainOptions *ob = TrainSaveLoad(o, file, &t, &back);
   EXPECT_EQ(ob->backbone, DEEPCD_MOE_BACKBONE_FNO);
   EXPECT_EQ(ob->modes, 3);
   EXPECT_EQ(ob->depth, 2);
   EXPECT_EQ(ob->pad, 2);
-  EXPECT_EQ(Params(back), Params(t));
-  ExpectSameErrors(t, back, o.ntest);
 
-  SaveWithout(Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 1), old, { "backbone" }, &mlp, &mback);
-  DeepCDMoeTrainerGetOptions(mback, &ob);
-  EXPECT_EQ(ob->backbone, DEEPCD_MOE_BACKBONE_MLP);
-  EXPECT_EQ(Params(mback), Params(mlp));
-  ExpectResumeRefused(mlp, file, "backbone fno, this run mlp");
-  DeepCDMoeTrainerDestroy(&t);
-  DeepCDMoeTrainerDestroy(&back);
-  DeepCDMoeTrainerDestroy(&mlp);
-  DeepCDMoeTrainerDestroy(&mback);
+  OldFileReadsAsBefore(
+      Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 1), old, { "backbone" }, [](const DeepCDMoeTrainOptions &b) { EXPECT_EQ(b.backbone, DEEPCD_MOE_BACKBONE_MLP); }, file, "backbone fno, this run mlp");
+  DestroyTrainers({ &t, &back });
 }
 
 // A coupled run file keeps the coupling and its weight, and evaluates to the same errors; a run file without
@@ -351,23 +368,14 @@ TEST(MoeTrain, RunFileKeepsTheCoupling)
   o.steps                 = 2;
   o.coupling              = DEEPCD_MOE_COUPLING_INTERFACE;
   o.coupling_weight       = 3.0;
-  DeepCDMoeTrainer t, back, plain, pback;
-  TrainSaveLoad(o, file, &t, &back);
-  const DeepCDMoeTrainOptions *ob;
-  DeepCDMoeTrainerGetOptions(back, &ob);
+  DeepCDMoeTrainer             t, back;
+  const DeepCDMoeTrainOptions *ob = TrainSaveLoad(o, file, &t, &back);
   EXPECT_EQ(ob->coupling, DEEPCD_MOE_COUPLING_INTERFACE);
   EXPECT_EQ(ob->coupling_weight, 3.0);
-  ExpectSameErrors(t, back, o.ntest);
 
-  SaveWithout(Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 2), old, { "coupling", "coupling_weight" }, &plain, &pback);
-  DeepCDMoeTrainerGetOptions(pback, &ob);
-  EXPECT_EQ(ob->coupling, DEEPCD_MOE_COUPLING_NONE);
-  EXPECT_EQ(Params(pback), Params(plain));
-  ExpectResumeRefused(plain, file, "coupling 1, this run 0");
-  DeepCDMoeTrainerDestroy(&t);
-  DeepCDMoeTrainerDestroy(&back);
-  DeepCDMoeTrainerDestroy(&plain);
-  DeepCDMoeTrainerDestroy(&pback);
+  OldFileReadsAsBefore(
+      Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 2), old, { "coupling", "coupling_weight" }, [](const DeepCDMoeTrainOptions &b) { EXPECT_EQ(b.coupling, DEEPCD_MOE_COUPLING_NONE); }, file, "coupling 1, this run 0");
+  DestroyTrainers({ &t, &back });
 }
 
 // The defaults depend on the problem as measured (docs/results.md): diffusion-sorption gets the fno, local condition
