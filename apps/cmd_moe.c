@@ -20,7 +20,7 @@ static const char help[] = "deepcd moe train|eval (deepcd moe --help)\n";
 static void usage(FILE *f)
 {
   fprintf(f, "usage: deepcd moe train --pde heat|burgers|diffsorp -o RUN.h5 [options] [PETSc -moe_* options]\n"
-             "       deepcd moe eval RUN.h5 [-o EVAL.h5] [--plot PRED.png]\n"
+             "       deepcd moe eval RUN.h5 [-o EVAL.h5] [--plot PRED.png] [--report]\n"
              "\n"
              "train options (defaults in docs/options.md):\n"
              "  --pde P              heat, burgers or diffsorp (required)\n"
@@ -47,8 +47,10 @@ static void usage(FILE *f)
              "eval options:\n"
              "  -o EVAL.h5           writes the run with fresh predictions and errors\n"
              "  --plot PNG           prediction vs reference of the first held-out instance\n"
+             "  --report             per expert: LM steps, solves at the step cap, 1/2||r||^2, log10 cond\n"
              "PETSc options: -moe_lm_* (the per-expert solve), -moe_ridge, -moe_hessian exact|gn,\n"
-             "  -moe_conditions global|local, -moe_loss norm|mse,\n"
+             "  -moe_conditions global|local, -moe_coupling none|interface, -moe_coupling_weight W,\n"
+             "  -moe_loss norm|mse,\n"
              "  -moe_loss_unscaled true|false, -moe_<pde>_<constant>, -moe_ref_cells, -moe_ref_rtol,\n"
              "  -moe_fno_fc (projection width, default 64), -moe_fno_pad (padding, default 8).\n");
 }
@@ -56,6 +58,7 @@ static void usage(FILE *f)
 typedef struct {
   const char *cmd, *run, *pde, *model, *backbone, *modes, *experts, *basis, *width, *depth, *grid, *points, *steps, *batch, *ntrain, *ntest;
   const char *lr, *decay, *clip, *weights, *seed, *eval_every, *ckpt_every, *resume, *plot, *out;
+  int         report;
 } MoeArgs;
 
 /* Splits argv: our options (all valued) and positionals to the parser, the
@@ -86,6 +89,7 @@ static int split_args(int argc, char **argv, MoeArgs *a, char **pargv, int *parg
     { "--checkpoint-every", &a->ckpt_every, NULL },
     { "--resume", &a->resume, NULL },
     { "--plot", &a->plot, NULL },
+    { "--report", NULL, &a->report },
     { "-o", &a->out, NULL },
     { "--output", &a->out, NULL },
   };
@@ -105,7 +109,7 @@ static int split_args(int argc, char **argv, MoeArgs *a, char **pargv, int *parg
       if (i + 1 < argc && argv[i + 1][0] != '-') pargv[(*pargc)++] = argv[++i];
     } else {
       mine[nmine++] = argv[i];
-      if (s[0] == '-' && i + 1 < argc && strcmp(s, "-h") && strcmp(s, "-help") && strcmp(s, "--help")) mine[nmine++] = argv[++i];
+      if (s[0] == '-' && i + 1 < argc && strcmp(s, "-h") && strcmp(s, "-help") && strcmp(s, "--help") && strcmp(s, "--report")) mine[nmine++] = argv[++i];
     }
   }
   pargv[*pargc] = NULL;
@@ -125,6 +129,8 @@ static int split_args(int argc, char **argv, MoeArgs *a, char **pargv, int *parg
     snprintf(err, lerr, "no problem given (--pde heat|burgers|diffsorp)");
   else if (!strcmp(a->cmd, "train") && !a->out)
     snprintf(err, lerr, "no output file given (-o RUN.h5)");
+  else if (a->report && strcmp(a->cmd, "eval"))
+    snprintf(err, lerr, "option --report is for eval only");
   else if (!strcmp(a->cmd, "eval") && !a->run)
     snprintf(err, lerr, "no run file given (usage: deepcd moe eval RUN.h5)");
   return 0;
@@ -241,7 +247,12 @@ static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
   e          = (PetscInt) o->conditions;
   PetscCall(PetscOptionsGetEList(NULL, NULL, "-moe_conditions", DeepCDMoeConditionsTypes, 2, &e, &set));
   o->conditions = (DeepCDMoeConditions) e;
-  e             = (PetscInt) o->loss;
+  e             = (PetscInt) o->coupling;
+  PetscCall(PetscOptionsGetEList(NULL, NULL, "-moe_coupling", DeepCDMoeCouplingTypes, 2, &e, &set));
+  o->coupling = (DeepCDMoeCoupling) e;
+  PetscCall(PetscOptionsGetReal(NULL, NULL, "-moe_coupling_weight", &o->coupling_weight, NULL));
+  PetscCheck(!PetscIsInfOrNanReal(o->coupling_weight) && o->coupling_weight > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_coupling_weight %s: must be finite and positive", DeepCDFormatG(g, (double) o->coupling_weight));
+  e = (PetscInt) o->loss;
   PetscCall(PetscOptionsGetEList(NULL, NULL, "-moe_loss", DeepCDMoeLossTypes, 2, &e, &set));
   o->loss = (DeepCDMoeLossType) e;
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-moe_loss_unscaled", &o->loss_unscaled, NULL));
@@ -405,6 +416,24 @@ static PetscErrorCode plot_prediction(DeepCDMoeTrainer t, const char png[])
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* --report: each expert's solve averaged over the held-out instances */
+static PetscErrorCode print_report(DeepCDMoeTrainer t)
+{
+  const DeepCDMoeTrainOptions *o;
+  DeepCDMoeExpertReport       *rep;
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDMoeTrainerGetOptions(t, &o));
+  PetscCall(PetscMalloc1(o->kx * o->kt, &rep));
+  PetscCall(DeepCDMoeTrainerReport(t, rep));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  per expert, mean over %" PetscInt_FMT " held-out instances (coupling %s; LM cap %" PetscInt_FMT "):\n", o->ntest, DeepCDMoeCouplingTypes[o->coupling], o->lm.max_it));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  expert   LM steps   at cap   1/2||r||^2   log10 cond\n"));
+  for (PetscInt k = 0; k < o->kx * o->kt; k++)
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  %6" PetscInt_FMT "   %8.1f   %5.0f%%   %10.3e   %10.1f\n", k, (double) rep[k].its, 100.0 * (double) rep[k].capped, (double) rep[k].f, (double) rep[k].log10cond));
+  PetscCall(PetscFree(rep));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode eval_body(const MoeArgs *a, DeepCDMoeTrainer *tp, PetscReal **errp)
 {
   const DeepCDMoeTrainOptions *o;
@@ -422,6 +451,7 @@ static PetscErrorCode eval_body(const MoeArgs *a, DeepCDMoeTrainer *tp, PetscRea
   }
   PetscCall(DeepCDMoeTrainerLoad(PETSC_COMM_WORLD, a->run, tp));
   PetscCall(DeepCDMoeTrainerGetOptions(*tp, &o));
+  PetscCheck(!a->report || o->model == DEEPCD_MOE_MODEL_HARD, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --report: %s is a soft model, which has no experts to report", a->run);
   PetscCall(DeepCDMoeTrainerGetInstances(*tp, PETSC_TRUE, NULL, &np, &param));
   PetscCall(DeepCDMoeTrainerGetStep(*tp, &step));
   PetscCall(PetscMalloc1(o->ntest, errp));
@@ -435,6 +465,7 @@ static PetscErrorCode eval_body(const MoeArgs *a, DeepCDMoeTrainer *tp, PetscRea
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  relative L2 error %8.3f%%\n", 100.0 * (double) (*errp)[k]));
   }
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  mean relative L2 error %.3f%%; %.2f ms per inference\n", 100.0 * (double) mean, 1e3 * (double) tinfer));
+  if (a->report) PetscCall(print_report(*tp));
   if (a->plot) PetscCall(plot_prediction(*tp, a->plot));
   if (a->out) PetscCall(DeepCDMoeTrainerSave(*tp, a->out));
   PetscFunctionReturn(PETSC_SUCCESS);

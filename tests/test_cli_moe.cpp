@@ -58,6 +58,9 @@ TEST(CliMoe, BadInputFailsWithOneLine)
     { "train --pde heat --backbone fno --depth 0 -o " + out, "option --depth 0: the fno needs at least 1 Fourier layer" },
     { "train --pde heat --backbone fno -moe_fno_pad -1 -o " + out, "-moe_fno_pad -1: must be non-negative" },
     { "train --pde heat --backbone fno -moe_fno_fc 0 -o " + out, "-moe_fno_fc 0: must be at least 1" },
+    { "train --pde heat -moe_coupling_weight 0 -o " + out, "-moe_coupling_weight 0: must be finite and positive" },
+    { "train --pde heat -moe_coupling edge -o " + out, "edge" },
+    { "train --pde heat --report -o " + out, "option --report is for eval only" },
     { "eval", "no run file given" },
     { "frob", "unknown subcommand 'frob'" },
   };
@@ -89,6 +92,32 @@ TEST(CliMoe, TrainEvalResume)
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("mean relative L2 error"), std::string::npos) << r.out;
   EXPECT_EQ(ReadDataset(dir + "/eval.h5", "errors"), errs);
+  EXPECT_EQ(r.out.find("per expert"), std::string::npos) << r.out;
+
+  // --report: one line per expert after the header (before or after the run file)
+  for (const std::string &args : { "eval --report " + dir + "/whole.h5", "eval " + dir + "/whole.h5 --report" }) {
+    r = RunCommand(Cli() + args);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const size_t at = r.out.find("expert   LM steps   at cap   1/2||r||^2   log10 cond\n");
+    ASSERT_NE(at, std::string::npos) << r.out;
+    EXPECT_EQ(std::count(r.out.begin() + at, r.out.end(), '\n'), 3) << r.out; // the header and experts 0 and 1
+    EXPECT_NE(r.out.find("coupling none; LM cap 50"), std::string::npos) << r.out;
+  }
+  // a coupled run: eval reads the coupling from the run file and reproduces its errors
+  r = RunCommand(Cli() + "train --pde heat --experts 2,1 --steps 2 --eval-every 2 -moe_coupling interface -moe_coupling_weight 4" + kTiny + " -o " + dir + "/coupled.h5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = RunCommand(Cli() + "eval " + dir + "/coupled.h5 --report -o " + dir + "/coupled-eval.h5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("coupling interface; LM cap 50"), std::string::npos) << r.out;
+  EXPECT_EQ(ReadDataset(dir + "/coupled-eval.h5", "errors"), ReadDataset(dir + "/coupled.h5", "errors"));
+  // the soft model has no experts: refused in one line, no output
+  r = RunCommand(Cli() + "train --pde heat --model soft --steps 1" + kTiny + " -o " + dir + "/soft.h5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = RunCommand(Cli() + "eval " + dir + "/soft.h5 --report -o " + dir + "/soft-eval.h5");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("soft.h5 is a soft model, which has no experts to report"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(FileExists(dir + "/soft-eval.h5"));
 
   r = RunCommand(Cli() + "train --pde burgers --experts 2,1 --steps 2 --eval-every 2 --checkpoint-every 2" + kTiny + " -o " + dir + "/half.h5");
   ASSERT_EQ(r.status, 0) << r.err;

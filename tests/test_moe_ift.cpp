@@ -21,7 +21,7 @@ struct Chain {
   std::vector<double> X, ref, theta;
   DeepCDMoeLMInfo     info0;
 
-  Chain(const char *type, PetscInt kx, PetscInt kt, DeepCDMoeHessianType htype, DeepCDMoeActivation out)
+  Chain(const char *type, PetscInt kx, PetscInt kt, DeepCDMoeHessianType htype, DeepCDMoeActivation out, DeepCDMoeCoupling coupling = DEEPCD_MOE_COUPLING_NONE, double cweight = 1.0)
   {
     EXPECT_EQ(DeepCDMoePDECreate(type, &pde), 0);
     DeepCDMoeGridSetUp(&g, 20, 12, pde->xlo, pde->xhi, pde->t0, pde->t1);
@@ -46,6 +46,7 @@ struct Chain {
     EXPECT_EQ(DeepCDMoeExpertsCreate(PETSC_COMM_SELF, pde, &g, N, kx, kt, &ex), 0);
     EXPECT_EQ(DeepCDMoeExpertsSetSampling(ex, 40, 7), 0);
     EXPECT_EQ(DeepCDMoeExpertsSetHessian(ex, htype), 0);
+    EXPECT_EQ(DeepCDMoeExpertsSetCoupling(ex, coupling, cweight), 0);
     DeepCDMoeLMOptions o;
     DeepCDMoeLMOptionsDefault(&o);
     o.max_it = 1000;
@@ -61,9 +62,11 @@ struct Chain {
     DeepCDMoeMLPDestroy(&mlp);
     DeepCDMoePDEDestroy(&pde);
   }
-  double Loss(const std::vector<double> &th, std::vector<double> *grad)
+  std::vector<double> B;
+  double              Loss(const std::vector<double> &th, std::vector<double> *grad)
   {
-    std::vector<double> B(P * N), u(P);
+    std::vector<double> u(P);
+    B.resize(P * N);
     EXPECT_EQ(DeepCDMoeMLPForward(mlp, P, X.data(), th.data(), B.data()), 0);
     EXPECT_EQ(DeepCDMoeExpertsSolve(ex, B.data(), u.data()), 0);
     double L = 0;
@@ -81,9 +84,9 @@ struct Chain {
 };
 
 // Returns the worst relative error of the directional derivatives.
-double CheckGradient(const char *type, PetscInt kx, PetscInt kt, DeepCDMoeHessianType htype, DeepCDMoeActivation out = DEEPCD_MOE_ACT_NONE, bool print = true)
+double CheckGradient(const char *type, PetscInt kx, PetscInt kt, DeepCDMoeHessianType htype, DeepCDMoeActivation out = DEEPCD_MOE_ACT_NONE, bool print = true, DeepCDMoeCoupling coupling = DEEPCD_MOE_COUPLING_NONE)
 {
-  Chain               c(type, kx, kt, htype, out);
+  Chain               c(type, kx, kt, htype, out, coupling);
   std::vector<double> grad;
   const double        L     = c.Loss(c.theta, &grad);
   double              worst = 0;
@@ -95,7 +98,7 @@ double CheckGradient(const char *type, PetscInt kx, PetscInt kt, DeepCDMoeHessia
     double       an = 0;
     for (PetscInt k = 0; k < c.nth; k++) an += grad[k] * d[k];
     worst = std::max(worst, std::fabs(an - fd) / std::fabs(fd));
-    if (print && dir == 0) printf("    %s, %dx%d experts, %s Hessian: L = %.6e, expert 0 LM %s in %d steps; dL/dtheta.d = %.10e, FD %.10e", type, (int) kx, (int) kt, DeepCDMoeHessianTypes[htype], L, DeepCDMoeLMReasonName(c.info0.reason), (int) c.info0.its, an, fd);
+    if (print && dir == 0) printf("    %s, %dx%d experts, coupling %s, %s Hessian: L = %.6e, expert 0 LM %s in %d steps; dL/dtheta.d = %.10e, FD %.10e", type, (int) kx, (int) kt, DeepCDMoeCouplingTypes[coupling], DeepCDMoeHessianTypes[htype], L, DeepCDMoeLMReasonName(c.info0.reason), (int) c.info0.its, an, fd);
   }
   if (print) printf("; worst relative error over 3 directions %.2e\n", worst);
   return worst;
@@ -122,6 +125,40 @@ TEST(MoeIFT, DiffSorpGlobalAndExperts)
 {
   EXPECT_LT(CheckGradient(DEEPCD_MOE_PDE_DIFFSORP, 1, 1, DEEPCD_MOE_HESSIAN_EXACT), 1e-6);
   EXPECT_LT(CheckGradient(DEEPCD_MOE_PDE_DIFFSORP, 4, 1, DEEPCD_MOE_HESSIAN_EXACT), 1e-6); // the reference's split: 4 experts along x
+}
+
+// interface coupling: the IFT through the joint solve (the coupled Hessian, the interface rows' term in dL/dB)
+TEST(MoeIFT, CoupledExperts)
+{
+  EXPECT_LT(CheckGradient(DEEPCD_MOE_PDE_HEAT, 2, 2, DEEPCD_MOE_HESSIAN_EXACT, DEEPCD_MOE_ACT_NONE, true, DEEPCD_MOE_COUPLING_INTERFACE), 1e-6);
+  EXPECT_LT(CheckGradient(DEEPCD_MOE_PDE_BURGERS, 2, 2, DEEPCD_MOE_HESSIAN_EXACT, DEEPCD_MOE_ACT_GELU, true, DEEPCD_MOE_COUPLING_INTERFACE), 1e-6);
+  EXPECT_LT(CheckGradient(DEEPCD_MOE_PDE_DIFFSORP, 4, 1, DEEPCD_MOE_HESSIAN_EXACT, DEEPCD_MOE_ACT_NONE, true, DEEPCD_MOE_COUPLING_INTERFACE), 1e-6);
+}
+
+// After a coupled solve the interface rows are met: the jumps B_p (w_a - w_b) fall with the weight,
+// far below those of independent experts, and the joint solve is stationary
+TEST(MoeIFT, CoupledInterfaceRowsAreMet)
+{
+  for (const char *type : { DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_PDE_BURGERS }) {
+    double none = 0, prev = 0;
+    for (double wt : { 0.0, 1.0, 10.0, 100.0 }) {
+      Chain  c(type, 2, 2, DEEPCD_MOE_HESSIAN_EXACT, DEEPCD_MOE_ACT_GELU, wt > 0 ? DEEPCD_MOE_COUPLING_INTERFACE : DEEPCD_MOE_COUPLING_NONE, wt > 0 ? wt : 1.0);
+      double mx, rms;
+      c.Loss(c.theta, nullptr);
+      ASSERT_EQ(DeepCDMoeExpertsGetInterfaceResidual(c.ex, c.B.data(), &mx, &rms), 0);
+      DeepCDMoeLMInfo info;
+      DeepCDMoeExpertsGetLMInfo(c.ex, 0, &info);
+      printf("    %s 2x2, coupling weight %g: interface jumps max %.3e, rms %.3e; LM %s in %d steps\n", type, wt, mx, rms, DeepCDMoeLMReasonName(info.reason), (int) info.its);
+      EXPECT_GT(info.reason, 0);
+      EXPECT_LE(rms, mx);
+      if (wt == 0)
+        none = mx;
+      else
+        EXPECT_LT(mx, prev);
+      if (wt == 100.0) EXPECT_LT(mx, 1e-2 * none);
+      prev = mx;
+    }
+  }
 }
 
 TEST(MoeIFT, ExpertsRowsAndErrors)
@@ -180,6 +217,8 @@ TEST(MoeIFT, ExpertsRowsAndErrors)
   EXPECT_NE(DeepCDMoeExpertsGetWeights(ex, 4, &w), 0);
   DeepCDMoeExperts bad = nullptr;
   EXPECT_NE(DeepCDMoeExpertsCreate(PETSC_COMM_SELF, pde, &g, 4, 0, 2, &bad), 0);
+  EXPECT_NE(DeepCDMoeExpertsSetCoupling(ex, DEEPCD_MOE_COUPLING_INTERFACE, 0.0), 0);
+  EXPECT_NE(DeepCDMoeExpertsSetCoupling(ex, (DeepCDMoeCoupling) 7, 1.0), 0);
   PetscPopErrorHandler();
   DeepCDMoeExpertsDestroy(&ex);
   DeepCDMoePDEDestroy(&pde);

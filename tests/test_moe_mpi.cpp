@@ -15,7 +15,7 @@ struct Result {
 };
 
 // L = 1/(2P) sum_p (u_p - ref_p)^2; gradient by implicit differentiation.
-Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt, DeepCDMoeBackboneType backbone)
+Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt, DeepCDMoeBackboneType backbone, DeepCDMoeCoupling coupling)
 {
   Result         res;
   DeepCDMoePDE   pde;
@@ -48,6 +48,7 @@ Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt, DeepCDMoeB
   DeepCDMoeExperts ex;
   EXPECT_EQ(DeepCDMoeExpertsCreate(comm, pde, &g, N, kx, kt, &ex), 0);
   EXPECT_EQ(DeepCDMoeExpertsSetSampling(ex, 120, 4), 0);
+  EXPECT_EQ(DeepCDMoeExpertsSetCoupling(ex, coupling, 2.0), 0);
   DeepCDMoeLMOptions o;
   DeepCDMoeLMOptionsDefault(&o);
   o.max_it = 200;
@@ -81,15 +82,15 @@ Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt, DeepCDMoeB
   return res;
 }
 
-void Compare(const char *type, PetscInt kx, PetscInt kt, DeepCDMoeBackboneType backbone = DEEPCD_MOE_BACKBONE_MLP)
+void Compare(const char *type, PetscInt kx, PetscInt kt, DeepCDMoeBackboneType backbone = DEEPCD_MOE_BACKBONE_MLP, DeepCDMoeCoupling coupling = DEEPCD_MOE_COUPLING_NONE)
 {
   PetscMPIInt size;
   MPI_Comm_size(PETSC_COMM_WORLD, &size);
-  Result one = Run(PETSC_COMM_SELF, type, kx, kt, backbone), all = Run(PETSC_COMM_WORLD, type, kx, kt, backbone);
+  Result one = Run(PETSC_COMM_SELF, type, kx, kt, backbone, coupling), all = Run(PETSC_COMM_WORLD, type, kx, kt, backbone, coupling);
   double gmax = 0, gerr = 0, uerr = 0;
   for (size_t k = 0; k < one.grad.size(); k++) gmax = std::max(gmax, std::fabs(one.grad[k])), gerr = std::max(gerr, std::fabs(one.grad[k] - all.grad[k]));
   for (size_t p = 0; p < one.u.size(); p++) uerr = std::max(uerr, std::fabs(one.u[p] - all.u[p]));
-  PetscPrintf(PETSC_COMM_WORLD, "    %s, %s, %dx%d experts on %d ranks vs 1: L %.15e vs %.15e; max |grad diff| %.2e (max |grad| %.2e); max |u diff| %.2e\n", type, DeepCDMoeBackboneTypes[backbone], (int) kx, (int) kt, size, all.L, one.L, gerr, gmax, uerr);
+  PetscPrintf(PETSC_COMM_WORLD, "    %s, %s, %dx%d experts, coupling %s, on %d ranks vs 1: L %.15e vs %.15e; max |grad diff| %.2e (max |grad| %.2e); max |u diff| %.2e\n", type, DeepCDMoeBackboneTypes[backbone], (int) kx, (int) kt, DeepCDMoeCouplingTypes[coupling], size, all.L, one.L, gerr, gmax, uerr);
   EXPECT_NEAR(all.L, one.L, 1e-12 * one.L);
   EXPECT_LT(gerr, 1e-10 * gmax);
   EXPECT_LT(uerr, 1e-12);
@@ -121,6 +122,18 @@ TEST(MoeMPI, FnoDiffSorpFourExpertsAlongX)
   Compare(DEEPCD_MOE_PDE_DIFFSORP, 4, 1, DEEPCD_MOE_BACKBONE_FNO);
 }
 
+// interface coupling: one joint solve, its blocks summed over the ranks and solved redundantly
+TEST(MoeMPI, CoupledBurgersTwoByTwoExperts)
+{
+  Compare(DEEPCD_MOE_PDE_BURGERS, 2, 2, DEEPCD_MOE_BACKBONE_MLP, DEEPCD_MOE_COUPLING_INTERFACE);
+}
+
+TEST(MoeMPI, CoupledDiffSorpFourExpertsAlongX)
+{
+  Compare(DEEPCD_MOE_PDE_DIFFSORP, 4, 1, DEEPCD_MOE_BACKBONE_MLP, DEEPCD_MOE_COUPLING_INTERFACE);
+  Compare(DEEPCD_MOE_PDE_DIFFSORP, 4, 1, DEEPCD_MOE_BACKBONE_FNO, DEEPCD_MOE_COUPLING_INTERFACE);
+}
+
 TEST(MoeMPI, FewerExpertsThanRanksIsAnError)
 {
   PetscMPIInt size;
@@ -143,7 +156,7 @@ TEST(MoeMPI, FewerExpertsThanRanksIsAnError)
 // after a few Adam steps the parameters agree to rounding (relative tol), for
 // the mixture of experts and for the soft baseline (computed redundantly on
 // every rank). unscaled: the loss's PDE term without the row scale.
-void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, PetscInt kt, PetscBool unscaled = PETSC_TRUE, double tol = 1e-10, DeepCDMoeBackboneType backbone = DEEPCD_MOE_BACKBONE_MLP, PetscInt batch = 2, PetscInt ntest = 3)
+void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, PetscInt kt, PetscBool unscaled = PETSC_TRUE, double tol = 1e-10, DeepCDMoeBackboneType backbone = DEEPCD_MOE_BACKBONE_MLP, PetscInt batch = 2, PetscInt ntest = 3, DeepCDMoeCoupling coupling = DEEPCD_MOE_COUPLING_NONE)
 {
   DeepCDMoeTrainOptions o;
   DeepCDMoeTrainOptionsDefault(type, &o);
@@ -164,6 +177,8 @@ void CompareTraining(const char *type, DeepCDMoeModelType model, PetscInt kx, Pe
   o.lr            = 1e-2;
   o.seed          = 7;
   o.loss_unscaled = unscaled;
+  o.coupling      = coupling;
+  if (coupling == DEEPCD_MOE_COUPLING_NONE) o.conditions = DEEPCD_MOE_CONDITIONS_GLOBAL; // the uncoupled cases as measured before diffsorp's coupled default
   DeepCDMoeTrainer one, all;
   ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, type, &o, &one), 0);
   ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_WORLD, type, &o, &all), 0);
@@ -251,6 +266,16 @@ TEST(MoeMPI, TrainingInstancesOverRanks)
   CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 4, 1, PETSC_FALSE, 1e-7, DEEPCD_MOE_BACKBONE_FNO, 1);
   PetscOptionsClearValue(NULL, "-moe_ref_cells");
   CompareTraining(DEEPCD_MOE_PDE_BURGERS, DEEPCD_MOE_MODEL_HARD, 2, 2, PETSC_TRUE, 1e-10, DEEPCD_MOE_BACKBONE_FNO, 3);
+}
+
+TEST(MoeMPI, TrainingCoupledDiffSorpFourExperts)
+{
+  PetscOptionsSetValue(NULL, "-moe_ref_cells", "128");
+  // batch 2: each rank takes an instance whole (the joint solve on one rank); batch 1: the experts of the one
+  // instance split over the ranks (the joint solve's blocks summed over them)
+  CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 4, 1, PETSC_FALSE, 1e-10, DEEPCD_MOE_BACKBONE_MLP, 2, 3, DEEPCD_MOE_COUPLING_INTERFACE);
+  CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 4, 1, PETSC_FALSE, 1e-8, DEEPCD_MOE_BACKBONE_MLP, 1, 3, DEEPCD_MOE_COUPLING_INTERFACE);
+  PetscOptionsClearValue(NULL, "-moe_ref_cells");
 }
 
 TEST(MoeMPI, TrainingFnoHeatTwoExpertsAndSoft)

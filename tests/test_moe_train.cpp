@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
+#include <numeric>
 #include <string>
 #include <vector>
 #include <unistd.h>
@@ -266,6 +268,76 @@ TEST(MoeTrain, RunFileLoadsBack)
   DeepCDMoeTrainerDestroy(&back);
 }
 
+// Both trainers give the same held-out errors.
+void ExpectSameErrors(DeepCDMoeTrainer a, DeepCDMoeTrainer b, PetscInt ntest)
+{
+  std::vector<double> e1(ntest), e2(ntest);
+  ASSERT_EQ(DeepCDMoeTrainerEvaluate(a, e1.data(), nullptr, nullptr), 0);
+  ASSERT_EQ(DeepCDMoeTrainerEvaluate(b, e2.data(), nullptr, nullptr), 0);
+  EXPECT_EQ(e1, e2);
+}
+
+// A heat run with options o trained, saved to `file` (*t) and loaded back (*back) with the same parameters and held-out
+// errors; returns the loaded settings.
+const DeepCDMoeTrainOptions *TrainSaveLoad(const DeepCDMoeTrainOptions &o, const std::string &file, DeepCDMoeTrainer *t, DeepCDMoeTrainer *back)
+{
+  const DeepCDMoeTrainOptions *ob = nullptr;
+  EXPECT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, t), 0);
+  EXPECT_EQ(DeepCDMoeTrainerTrain(*t), 0);
+  EXPECT_EQ(DeepCDMoeTrainerSave(*t, file.c_str()), 0);
+  EXPECT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, file.c_str(), back), 0);
+  DeepCDMoeTrainerGetOptions(*back, &ob);
+  EXPECT_EQ(Params(*back), Params(*t));
+  ExpectSameErrors(*t, *back, o.ntest);
+  return ob;
+}
+
+void DestroyTrainers(std::initializer_list<DeepCDMoeTrainer *> ts)
+{
+  for (DeepCDMoeTrainer *t : ts) DeepCDMoeTrainerDestroy(t);
+}
+
+// A one-step heat run with options o (2 x 1 experts unless changed) saved to `file` without the root attributes
+// `drop` (a file written before they existed), in *t, and that file loaded back, in *back.
+void SaveWithout(DeepCDMoeTrainOptions o, const std::string &file, std::vector<const char *> drop, DeepCDMoeTrainer *t, DeepCDMoeTrainer *back)
+{
+  o.steps = 1;
+  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, t), 0);
+  ASSERT_EQ(DeepCDMoeTrainerSave(*t, file.c_str()), 0);
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  for (const char *name : drop) EXPECT_GE(H5Adelete(f, name), 0) << name;
+  H5Fclose(f);
+  ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, file.c_str(), back), 0);
+}
+
+// Resuming t from `file` is refused with a message that contains `what`.
+void ExpectResumeRefused(DeepCDMoeTrainer t, const std::string &file, const char *what)
+{
+  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
+  PetscErrorCode ierr = DeepCDMoeTrainerResume(t, file.c_str());
+  PetscPopErrorHandler();
+  EXPECT_NE(ierr, 0);
+  char *specific = nullptr;
+  PetscErrorMessage(ierr, nullptr, &specific);
+  EXPECT_NE(std::string(specific ? specific : "").find(what), std::string::npos) << specific;
+}
+
+// A run file written with options o but without the attributes `drop` (a file of an older version) loads back
+// with the same parameters and the settings `check` expects; resuming that run from `newer` is refused with `what`.
+template <class Check>
+void OldFileReadsAsBefore(const DeepCDMoeTrainOptions &o, const std::string &old, std::vector<const char *> drop, Check check, const std::string &newer, const char *what)
+{
+  DeepCDMoeTrainer t, back;
+  SaveWithout(o, old, drop, &t, &back);
+  const DeepCDMoeTrainOptions *ob;
+  DeepCDMoeTrainerGetOptions(back, &ob);
+  check(*ob);
+  EXPECT_EQ(Params(back), Params(t));
+  ExpectResumeRefused(t, newer, what);
+  DestroyTrainers({ &t, &back });
+}
+
 // An FNO run file keeps its backbone and sizes; a run file without the backbone attribute (written
 // before the FNO) reads as the MLP; resuming an MLP run from an FNO checkpoint is refused in one line.
 TEST(MoeTrain, RunFileKeepsTheBackbone)
@@ -274,49 +346,125 @@ TEST(MoeTrain, RunFileKeepsTheBackbone)
   DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 1, DEEPCD_MOE_BACKBONE_FNO);
   o.steps                 = 2;
   o.modes                 = 3;
-  DeepCDMoeTrainer t, back, mlp, mback;
-  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, &t), 0);
-  ASSERT_EQ(DeepCDMoeTrainerTrain(t), 0);
-  ASSERT_EQ(DeepCDMoeTrainerSave(t, file.c_str()), 0);
-  ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, file.c_str(), &back), 0);
-  const DeepCDMoeTrainOptions *ob;
-  DeepCDMoeTrainerGetOptions(back, &ob);
+  DeepCDMoeTrainer             t, back;
+  const DeepCDMoeTrainOptions *ob = TrainSaveLoad(o, file, &t, &back);
   EXPECT_EQ(ob->backbone, DEEPCD_MOE_BACKBONE_FNO);
   EXPECT_EQ(ob->modes, 3);
   EXPECT_EQ(ob->depth, 2);
   EXPECT_EQ(ob->pad, 2);
-  EXPECT_EQ(Params(back), Params(t));
-  std::vector<double> e1(o.ntest), e2(o.ntest);
-  ASSERT_EQ(DeepCDMoeTrainerEvaluate(t, e1.data(), nullptr, nullptr), 0);
-  ASSERT_EQ(DeepCDMoeTrainerEvaluate(back, e2.data(), nullptr, nullptr), 0);
-  EXPECT_EQ(e1, e2);
 
-  DeepCDMoeTrainOptions om = Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 1);
-  om.steps                 = 1;
-  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &om, &mlp), 0);
-  ASSERT_EQ(DeepCDMoeTrainerSave(mlp, old.c_str()), 0);
-  {
-    hid_t f = H5Fopen(old.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    ASSERT_GE(f, 0);
-    ASSERT_GE(H5Adelete(f, "backbone"), 0);
-    H5Fclose(f);
+  OldFileReadsAsBefore(
+      Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 1), old, { "backbone" }, [](const DeepCDMoeTrainOptions &b) { EXPECT_EQ(b.backbone, DEEPCD_MOE_BACKBONE_MLP); }, file, "backbone fno, this run mlp");
+  DestroyTrainers({ &t, &back });
+}
+
+// A coupled run file keeps the coupling and its weight, and evaluates to the same errors; a run file without
+// the coupling attributes (written before the coupling) reads as independent experts; resuming an uncoupled
+// run from a coupled checkpoint is refused in one line.
+TEST(MoeTrain, RunFileKeepsTheCoupling)
+{
+  const std::string     dir = TestTempDir("moe_train_coupling"), file = dir + "/coupled.h5", old = dir + "/old.h5";
+  DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 2);
+  o.steps                 = 2;
+  o.coupling              = DEEPCD_MOE_COUPLING_INTERFACE;
+  o.coupling_weight       = 3.0;
+  DeepCDMoeTrainer             t, back;
+  const DeepCDMoeTrainOptions *ob = TrainSaveLoad(o, file, &t, &back);
+  EXPECT_EQ(ob->coupling, DEEPCD_MOE_COUPLING_INTERFACE);
+  EXPECT_EQ(ob->coupling_weight, 3.0);
+
+  OldFileReadsAsBefore(
+      Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 2), old, { "coupling", "coupling_weight" }, [](const DeepCDMoeTrainOptions &b) { EXPECT_EQ(b.coupling, DEEPCD_MOE_COUPLING_NONE); }, file, "coupling 1, this run 0");
+  DestroyTrainers({ &t, &back });
+}
+
+// The defaults depend on the problem as measured (docs/results.md): diffusion-sorption gets the fno, local condition
+// rows and interface coupling of weight 10; heat and Burgers the mlp and independent experts with global rows.
+TEST(MoeTrain, DefaultsByProblem)
+{
+  DeepCDMoeTrainOptions o;
+  ASSERT_EQ(DeepCDMoeTrainOptionsDefault(DEEPCD_MOE_PDE_DIFFSORP, &o), 0);
+  EXPECT_EQ(o.backbone, DEEPCD_MOE_BACKBONE_FNO);
+  EXPECT_EQ(o.coupling, DEEPCD_MOE_COUPLING_INTERFACE);
+  EXPECT_EQ(o.coupling_weight, 10.0);
+  EXPECT_EQ(o.conditions, DEEPCD_MOE_CONDITIONS_LOCAL);
+  for (const char *type : { DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_PDE_BURGERS }) {
+    ASSERT_EQ(DeepCDMoeTrainOptionsDefault(type, &o), 0);
+    EXPECT_EQ(o.backbone, DEEPCD_MOE_BACKBONE_MLP) << type;
+    EXPECT_EQ(o.coupling, DEEPCD_MOE_COUPLING_NONE) << type;
+    EXPECT_EQ(o.conditions, DEEPCD_MOE_CONDITIONS_GLOBAL) << type;
   }
-  ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, old.c_str(), &mback), 0);
-  DeepCDMoeTrainerGetOptions(mback, &ob);
-  EXPECT_EQ(ob->backbone, DEEPCD_MOE_BACKBONE_MLP);
-  EXPECT_EQ(Params(mback), Params(mlp));
+}
 
+// The per-expert report: heat is linear (one LM step per solve), the objective is the expert's own one
+// (checked against its constraint), the conditioning is that of J^T J + ridge^2 I; the soft model has no experts.
+TEST(MoeTrain, PerExpertReport)
+{
+  for (DeepCDMoeCoupling coupling : { DEEPCD_MOE_COUPLING_NONE, DEEPCD_MOE_COUPLING_INTERFACE }) {
+    DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 2, 1);
+    o.steps                 = 1;
+    o.coupling              = coupling;
+    DeepCDMoeTrainer t;
+    ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, &t), 0);
+    ASSERT_EQ(DeepCDMoeTrainerTrain(t), 0);
+    DeepCDMoeExpertReport rep[2];
+    ASSERT_EQ(DeepCDMoeTrainerReport(t, rep), 0);
+    // by hand, for the last held-out instance (the report's last solve): f and cond of expert 1
+    const PetscReal *param;
+    PetscInt         np;
+    DeepCDMoeTrainerGetInstances(t, PETSC_TRUE, nullptr, &np, &param);
+    std::vector<double> u(o.nx * o.nt);
+    ASSERT_EQ(DeepCDMoeTrainerPredict(t, param + (o.ntest - 1) * np, u.data()), 0);
+    DeepCDMoeExpertReport last[2];
+    DeepCDMoeExperts      ex;
+    ASSERT_EQ(DeepCDMoeTrainerGetExperts(t, &ex), 0);
+    ASSERT_EQ(DeepCDMoeExpertsGetReport(ex, last), 0);
+    DeepCDMoeConstraint c;
+    DeepCDMoeExpertsGetConstraint(ex, 1, &c);
+    const PetscReal *w;
+    DeepCDMoeExpertsGetWeights(ex, 1, &w);
+    PetscInt mall, N;
+    DeepCDMoeConstraintGetSizes(c, nullptr, &mall, &N);
+    std::vector<double> r(mall), H(N * N);
+    ASSERT_EQ(DeepCDMoeConstraintResidual(c, w, r.data()), 0);
+    double f = 0;
+    for (double x : r) f += 0.5 * x * x;
+    EXPECT_NEAR(last[1].f, f, 1e-12 * f);
+    // the condition number from the extreme Rayleigh quotients' bounds: power iteration on H for the largest eigenvalue
+    ASSERT_EQ(DeepCDMoeConstraintNormal(c, w, DEEPCD_MOE_HESSIAN_GN, nullptr, nullptr, H.data()), 0);
+    std::vector<double> x(N, 1.0), y(N);
+    double              lmax = 0;
+    for (int it = 0; it < 500; it++) {
+      double n = 0;
+      for (PetscInt i = 0; i < N; i++) {
+        y[i] = 0;
+        for (PetscInt j = 0; j < N; j++) y[i] += H[i + j * N] * x[j];
+        n += y[i] * y[i];
+      }
+      n    = std::sqrt(n);
+      lmax = n / std::sqrt(std::inner_product(x.begin(), x.end(), x.begin(), 0.0));
+      for (PetscInt i = 0; i < N; i++) x[i] = y[i] / n;
+    }
+    const double ridge2 = 1e-8; // lambda_min >= ridge^2: log10 cond <= log10(lmax / ridge^2)
+    EXPECT_GT(last[1].log10cond, 0.0);
+    EXPECT_LE(last[1].log10cond, std::log10(lmax / ridge2) + 1e-9);
+    for (int k = 0; k < 2; k++) {
+      printf("    coupling %s, expert %d: %.1f LM steps, %.0f%% at cap, 1/2||r||^2 %.3e, log10 cond %.2f\n", DeepCDMoeCouplingTypes[coupling], k, rep[k].its, 100 * rep[k].capped, rep[k].f, rep[k].log10cond);
+      EXPECT_EQ(rep[k].capped, 0.0);
+      EXPECT_GT(rep[k].f, 0.0);
+      EXPECT_TRUE(std::isfinite(rep[k].log10cond));
+      if (coupling == DEEPCD_MOE_COUPLING_NONE) EXPECT_EQ(rep[k].its, 1.0); // linear: one undamped step
+    }
+    DeepCDMoeTrainerDestroy(&t);
+  }
+  DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_SOFT, 1, 1);
+  DeepCDMoeTrainer      t;
+  ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, &t), 0);
+  DeepCDMoeExpertReport rep[1];
   PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
-  PetscErrorCode ierr = DeepCDMoeTrainerResume(mlp, file.c_str());
+  EXPECT_NE(DeepCDMoeTrainerReport(t, rep), 0);
   PetscPopErrorHandler();
-  EXPECT_NE(ierr, 0);
-  char *specific = nullptr;
-  PetscErrorMessage(ierr, nullptr, &specific);
-  EXPECT_NE(std::string(specific ? specific : "").find("backbone fno, this run mlp"), std::string::npos) << specific;
   DeepCDMoeTrainerDestroy(&t);
-  DeepCDMoeTrainerDestroy(&back);
-  DeepCDMoeTrainerDestroy(&mlp);
-  DeepCDMoeTrainerDestroy(&mback);
 }
 
 // Strings written by h5py as fixed-length without a terminating NUL (here: the exact length,

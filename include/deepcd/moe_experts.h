@@ -23,6 +23,21 @@ typedef enum {
 } DeepCDMoeConditions;
 PETSC_EXTERN const char *const DeepCDMoeConditionsTypes[];
 
+/* Coupling between neighbouring experts (src/moe/experts/coupling.c) */
+typedef enum {
+  DEEPCD_MOE_COUPLING_NONE      = 0, /* independent w_k (the reference) */
+  DEEPCD_MOE_COUPLING_INTERFACE = 1  /* interface rows weight*(B w_a - B w_b) on both sides of each interface, one joint solve */
+} DeepCDMoeCoupling;
+PETSC_EXTERN const char *const DeepCDMoeCouplingTypes[];
+
+/* Per-expert record of a solve (DeepCDMoeExpertsGetReport()) */
+typedef struct {
+  PetscReal its;       /* LM steps (joint steps when coupled) */
+  PetscReal capped;    /* 1 if the solve stopped at the step cap */
+  PetscReal f;         /* 1/2 ||r_k||^2 of the expert's own rows (ridge included, interface rows not) */
+  PetscReal log10cond; /* log10 cond(J_k^T J_k + ridge^2 I) at w_k */
+} DeepCDMoeExpertReport;
+
 typedef struct _n_DeepCDMoeExperts *DeepCDMoeExperts;
 
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsCreate(MPI_Comm, DeepCDMoePDE, const DeepCDMoeGrid *, PetscInt, PetscInt, PetscInt, DeepCDMoeExperts *);
@@ -32,6 +47,7 @@ PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsSetConditions(DeepCDMoeExperts, Deep
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsSetRidge(DeepCDMoeExperts, PetscReal);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsSetHessian(DeepCDMoeExperts, DeepCDMoeHessianType);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsSetLMOptions(DeepCDMoeExperts, const DeepCDMoeLMOptions *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsSetCoupling(DeepCDMoeExperts, DeepCDMoeCoupling, PetscReal);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsSetFromOptions(DeepCDMoeExperts);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsSetUp(DeepCDMoeExperts);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsUpdateConditions(DeepCDMoeExperts);
@@ -45,6 +61,8 @@ PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsGetLMInfo(DeepCDMoeExperts, PetscInt
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsBackward(DeepCDMoeExperts, const PetscReal[], const PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsGatherSolution(DeepCDMoeExperts, PetscReal[]);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsAllreduce(DeepCDMoeExperts, PetscInt, PetscReal[]);
+PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsGetInterfaceResidual(DeepCDMoeExperts, const PetscReal[], PetscReal *, PetscReal *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsGetReport(DeepCDMoeExperts, DeepCDMoeExpertReport[]);
 
 /* The basis network on this rank's points (src/moe/basis.c). */
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsBasisForward(DeepCDMoeExperts, DeepCDMoeBackbone, const PetscReal[], PetscReal[]);

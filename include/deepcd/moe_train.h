@@ -71,6 +71,8 @@ typedef struct {
   PetscReal             ridge;             /* hard: ridge rows */
   DeepCDMoeHessianType  hessian;           /* hard: of the backward pass */
   DeepCDMoeConditions   conditions;        /* hard: global or local condition rows */
+  DeepCDMoeCoupling     coupling;          /* hard: none or interface rows between neighbouring experts */
+  PetscReal             coupling_weight;   /* hard: weight of the interface rows */
   DeepCDMoeLMOptions    lm;                /* hard: the per-expert solve */
 } DeepCDMoeTrainOptions;
 
@@ -86,6 +88,7 @@ PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerDestroy(DeepCDMoeTrainer *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetPDE(DeepCDMoeTrainer, DeepCDMoePDE *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetOptions(DeepCDMoeTrainer, const DeepCDMoeTrainOptions **);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetGrid(DeepCDMoeTrainer, const DeepCDMoeGrid **);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetExperts(DeepCDMoeTrainer, DeepCDMoeExperts *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerSetMonitor(DeepCDMoeTrainer, DeepCDMoeTrainMonitor, void *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerSetCheckpoint(DeepCDMoeTrainer, const char[], PetscInt);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetParameters(DeepCDMoeTrainer, PetscInt *, const PetscReal **);
@@ -99,6 +102,7 @@ PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetReferences(DeepCDMoeTrainer, cons
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerEvaluate(DeepCDMoeTrainer, PetscReal[], PetscReal[], PetscReal *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetTimings(DeepCDMoeTrainer, PetscReal *, PetscReal *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerGetCPUTimings(DeepCDMoeTrainer, PetscReal *, PetscReal *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeTrainerReport(DeepCDMoeTrainer, DeepCDMoeExpertReport[]);
 
 /* The outer loss of one instance on the whole grid (src/moe/loss.c). */
 PETSC_EXTERN PetscErrorCode DeepCDMoeLoss(DeepCDMoePDE, const DeepCDMoeGrid *, DeepCDMoeLossType, PetscReal, PetscReal, PetscReal, const PetscReal[], PetscReal *, PetscReal[]);

@@ -102,7 +102,33 @@ struct _n_DeepCDMoeExperts {
   DeepCDMoeLMInfo     *info;       /* K */
   PetscBool           *solved;     /* K */
   PetscInt             npts, *pts; /* grid points whose basis rows this rank reads */
+  /* coupling (coupling.c): interface i joins experts ifk[2i] (left or earlier, whose rank computes its rows) and ifk[2i+1];
+     its rows weight*B_p (w_a - w_b) sit at the points ifpt[ifoff[i] .. ifoff[i+1]) (both sides of the interface) */
+  DeepCDMoeCoupling coupling;
+  PetscReal         cweight;
+  PetscInt          nif, *ifk, *ifoff, *ifpt;
+  PetscReal        *G; /* nif x N x N: weight^2 sum_p B_p^T B_p per interface, the same on every rank after a coupled solve */
 };
+
+/* experts.c: u = B w_k on expert k's subdomain; the direct term of the backward pass (wbar = sum_p ubar_p B_p, Bbar_p += ubar_p w_k) */
+PETSC_INTERN PetscErrorCode DeepCDMoeExpertsAssemble(DeepCDMoeExperts, PetscInt, const PetscReal[], PetscReal[]);
+PETSC_INTERN PetscErrorCode DeepCDMoeExpertsDirectBackward(DeepCDMoeExperts, PetscInt, const PetscReal[], const PetscReal[], PetscReal[], PetscReal[]);
+/* coupling.c: the interfaces (SetUp) and the coupled solve and backward pass */
+PETSC_INTERN PetscErrorCode DeepCDMoeExpertsSetUpInterfaces(DeepCDMoeExperts, PetscBool[]);
+PETSC_INTERN PetscErrorCode DeepCDMoeExpertsCoupledSolve(DeepCDMoeExperts, const PetscReal[], PetscReal[]);
+PETSC_INTERN PetscErrorCode DeepCDMoeExpertsCoupledBackward(DeepCDMoeExperts, const PetscReal[], const PetscReal[], PetscReal[]);
+
+/* Levenberg-Marquardt on a least-squares problem given by callbacks (lm.c): one expert, or the coupled experts (coupling.c) */
+typedef struct {
+  PetscInt  n;      /* unknowns */
+  PetscBool fixedH; /* H does not depend on w (linear rows) */
+  void     *ctx;
+  PetscErrorCode (*start)(void *, const PetscReal[]);                                                               /* the residual at w0 becomes the current one */
+  PetscErrorCode (*normal)(void *, const PetscReal[], DeepCDMoeHessianType, PetscReal *, PetscReal[], PetscReal[]); /* f, g, H (n x n) at w; any may be NULL */
+  PetscErrorCode (*trial)(void *, const PetscReal[], PetscReal *);                                                  /* f(current) - f(wn), row by row */
+  PetscErrorCode (*accept)(void *);                                                                                 /* the last trial point becomes the current one */
+} DeepCDMoeLMProblem;
+PETSC_INTERN PetscErrorCode DeepCDMoeLMIterate(const DeepCDMoeLMProblem *, const DeepCDMoeLMOptions *, PetscReal[], DeepCDMoeLMInfo *);
 
 /* diffusion-sorption: R, R' and R'' at u (pde_diffsorp.c) and the PDEBench
    finite-volume reference integrated with PETSc TS (reference_diffsorp.c) */

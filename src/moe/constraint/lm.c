@@ -86,6 +86,52 @@ static PetscReal norminf(PetscInt n, const PetscReal x[])
   return s;
 }
 
+/* The single expert as a DeepCDMoeLMProblem: the current residual r and the trial one rn, compared row by row. */
+typedef struct {
+  DeepCDMoeConstraint c;
+  PetscReal          *r, *rn;
+} LMOne;
+
+static PetscErrorCode one_start(void *ctx, const PetscReal w[])
+{
+  LMOne *s = (LMOne *) ctx;
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDMoeConstraintResidual(s->c, w, s->r));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode one_normal(void *ctx, const PetscReal w[], DeepCDMoeHessianType type, PetscReal *f, PetscReal g[], PetscReal H[])
+{
+  PetscFunctionBegin;
+  PetscCall(DeepCDMoeConstraintNormal(((LMOne *) ctx)->c, w, type, f, g, H));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode one_trial(void *ctx, const PetscReal wn[], PetscReal *actual)
+{
+  LMOne         *s    = (LMOne *) ctx;
+  const PetscInt mall = s->c->m + s->c->N;
+  PetscReal      a    = 0.0;
+
+  PetscFunctionBegin;
+  PetscCall(DeepCDMoeConstraintResidual(s->c, wn, s->rn));
+  for (PetscInt k = 0; k < mall; k++) a += (s->r[k] - s->rn[k]) * (s->r[k] + s->rn[k]); /* f(w) - f(w + dw), row by row */
+  *actual = 0.5 * a;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode one_accept(void *ctx)
+{
+  LMOne     *s    = (LMOne *) ctx;
+  PetscReal *swap = s->r;
+
+  PetscFunctionBegin;
+  s->r  = s->rn; /* the trial residual becomes the current one */
+  s->rn = swap;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /*@C
   DeepCDMoeLMSolve - Minimises 1/2 ||r(w)||^2 of one expert by Levenberg-Marquardt.
 
@@ -124,28 +170,49 @@ static PetscReal norminf(PetscInt n, const PetscReal x[])
 @*/
 PetscErrorCode DeepCDMoeLMSolve(DeepCDMoeConstraint c, const DeepCDMoeLMOptions *o, PetscReal w[], DeepCDMoeLMInfo *info)
 {
+  const PetscInt     mall = c->m + c->N;
+  LMOne              s    = { c, NULL, NULL };
+  DeepCDMoeLMProblem p    = { 0 };
+  PetscReal         *r;
+
+  PetscFunctionBegin;
+  PetscCall(PetscMalloc1(2 * mall, &r));
+  s.r      = r;
+  s.rn     = r + mall;
+  p.n      = c->N;
+  p.fixedH = c->pde->linear; /* H = J^T J + ridge^2 I (exact = Gauss-Newton) does not depend on w */
+  p.ctx    = &s;
+  p.start  = one_start;
+  p.normal = one_normal;
+  p.trial  = one_trial;
+  p.accept = one_accept;
+  PetscCall(DeepCDMoeLMIterate(&p, o, w, info));
+  PetscCall(PetscFree(r));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The iteration of DeepCDMoeLMSolve() on any least-squares problem given by its callbacks (one expert, or the coupled experts of coupling.c). */
+PetscErrorCode DeepCDMoeLMIterate(const DeepCDMoeLMProblem *p, const DeepCDMoeLMOptions *o, PetscReal w[], DeepCDMoeLMInfo *info)
+{
   DeepCDMoeLMOptions def;
-  const PetscInt     N = c->N, mall = c->m + c->N;
-  PetscReal         *g, *gn, *H, *A, *dw, *wn, *r0, *r1, *r, *rn, f, gnorm, g0, mu, mu0, nu = 2.0, maxdiag = 0.0;
+  const PetscInt     N = p->n;
+  PetscReal         *g, *gn, *H, *A, *dw, *wn, f, gnorm, g0, mu, mu0, nu = 2.0, maxdiag = 0.0;
   PetscInt           its = 0, accepted = 0;
   DeepCDMoeLMReason  reason = DEEPCD_MOE_LM_ITERATING;
   PetscBLASInt       bN, one = 1, lierr;
-  PetscBool          fixedH;
+  const PetscBool    fixedH = p->fixedH;
 
   PetscFunctionBegin;
   if (!o) {
     PetscCall(DeepCDMoeLMOptionsDefault(&def));
     o = &def;
   }
-  fixedH = c->pde->linear; /* H = J^T J + ridge^2 I (exact = Gauss-Newton) does not depend on w */
   PetscCall(PetscBLASIntCast(N, &bN));
-  PetscCall(PetscMalloc7(2 * N, &g, N * N, &H, N * N, &A, N, &dw, N, &wn, mall, &r0, mall, &r1));
+  PetscCall(PetscMalloc5(2 * N, &g, N * N, &H, N * N, &A, N, &dw, N, &wn));
   gn = g + N;
-  r  = r0; /* residual at w */
-  rn = r1; /* residual at the trial point */
   for (PetscInt l = 0; l < N; l++) w[l] = o->w0;
-  PetscCall(DeepCDMoeConstraintNormal(c, w, o->hessian, &f, g, H));
-  PetscCall(DeepCDMoeConstraintResidual(c, w, r));
+  PetscCall((*p->normal)(p->ctx, w, o->hessian, &f, g, H));
+  PetscCall((*p->start)(p->ctx, w));
   gnorm = g0 = norminf(N, g);
   if (PetscIsInfOrNanReal(f) || PetscIsInfOrNanReal(gnorm))
     reason = DEEPCD_MOE_LM_DIVERGED_NANORINF;
@@ -172,9 +239,7 @@ PetscErrorCode DeepCDMoeLMSolve(DeepCDMoeConstraint c, const DeepCDMoeLMOptions 
       PetscCheck(!lierr, PETSC_COMM_SELF, PETSC_ERR_LIB, "LAPACK potrs: info %d", (int) lierr);
       PetscCall(PetscLogFlops(N * N * N / 3.0 + 2.0 * N * N));
       for (PetscInt l = 0; l < N; l++) wn[l] = w[l] + dw[l];
-      PetscCall(DeepCDMoeConstraintResidual(c, wn, rn));
-      for (PetscInt k = 0; k < mall; k++) actual += (r[k] - rn[k]) * (r[k] + rn[k]); /* f(w) - f(w + dw), row by row */
-      actual *= 0.5;
+      PetscCall((*p->trial)(p->ctx, wn, &actual));
       for (PetscInt l = 0; l < N; l++) pred += dw[l] * (mu * dw[l] - g[l]); /* decrease of the quadratic model */
       pred *= 0.5;
       dwnorm = norminf(N, dw);
@@ -185,20 +250,18 @@ PetscErrorCode DeepCDMoeLMSolve(DeepCDMoeConstraint c, const DeepCDMoeLMOptions 
         ok  = (PetscBool) (rho > 0.0);
       }
       if (tiny) { /* the gain ratio is rounding noise: judge the step by the gradient */
-        PetscCall(DeepCDMoeConstraintNormal(c, wn, o->hessian, NULL, gn, NULL));
+        PetscCall((*p->normal)(p->ctx, wn, o->hessian, NULL, gn, NULL));
         ok  = (PetscBool) (norminf(N, gn) < gnorm);
         rho = 1.0;
       }
     }
     if (ok) {
-      const PetscReal t    = 2.0 * rho - 1.0;
-      PetscReal      *swap = r;
+      const PetscReal t = 2.0 * rho - 1.0;
 
       accepted++;
-      r  = rn; /* the trial residual becomes the current one */
-      rn = swap;
+      PetscCall((*p->accept)(p->ctx));
       PetscCall(PetscArraycpy(w, wn, N));
-      PetscCall(DeepCDMoeConstraintNormal(c, w, o->hessian, &f, g, fixedH ? NULL : H));
+      PetscCall((*p->normal)(p->ctx, w, o->hessian, &f, g, fixedH ? NULL : H));
       gnorm = norminf(N, g);
       mu *= PetscMax(1.0 / 3.0, 1.0 - t * t * t);
       nu = 2.0;
@@ -225,6 +288,6 @@ PetscErrorCode DeepCDMoeLMSolve(DeepCDMoeConstraint c, const DeepCDMoeLMOptions 
     info->gnorm    = gnorm;
     info->reason   = reason;
   }
-  PetscCall(PetscFree7(g, H, A, dw, wn, r0, r1));
+  PetscCall(PetscFree5(g, H, A, dw, wn));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -19,7 +19,7 @@ const char *const DeepCDMoeConditionsTypes[] = { "global", "local", "DeepCDMoeCo
 - kx, kt - subdomains along x and t (kx = kt = 1: the global hard constraint)
 
   Output Parameter:
-. e - the experts; defaults: all eligible points, seed 0, global conditions, ridge 1e-4, exact Hessian, DeepCDMoeLMOptionsDefault()
+. e - the experts; defaults: all eligible points, seed 0, global conditions, no coupling, ridge 1e-4, exact Hessian, DeepCDMoeLMOptionsDefault()
 
   Level: intermediate
 @*/
@@ -45,7 +45,9 @@ PetscErrorCode DeepCDMoeExpertsCreate(MPI_Comm comm, DeepCDMoePDE pde, const Dee
   ex->htype = DEEPCD_MOE_HESSIAN_EXACT;
   ex->cond  = DEEPCD_MOE_CONDITIONS_GLOBAL;
   PetscCall(DeepCDMoeLMOptionsDefault(&ex->lm));
-  *e = ex;
+  ex->coupling = DEEPCD_MOE_COUPLING_NONE;
+  ex->cweight  = 1.0;
+  *e           = ex;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -57,6 +59,8 @@ static PetscErrorCode reset(DeepCDMoeExperts e)
   PetscCall(PetscFree4(e->xs, e->xe, e->ts, e->te));
   PetscCall(PetscFree4(e->con, e->w, e->info, e->solved));
   PetscCall(PetscFree(e->pts));
+  PetscCall(PetscFree4(e->ifk, e->ifoff, e->ifpt, e->G));
+  e->nif         = 0;
   e->npts        = 0;
   e->setupcalled = PETSC_FALSE;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -115,6 +119,40 @@ PetscErrorCode DeepCDMoeExpertsSetConditions(DeepCDMoeExperts e, DeepCDMoeCondit
 }
 
 /*@C
+  DeepCDMoeExpertsSetCoupling - Independent experts (none, the reference) or interface rows between neighbours solved jointly.
+
+  Logically Collective
+
+  Input Parameters:
++ e      - the experts
+. type   - DEEPCD_MOE_COUPLING_NONE or DEEPCD_MOE_COUPLING_INTERFACE
+- weight - the weight of the interface rows (> 0)
+
+  Notes:
+  With interface coupling, each pair of experts that share an edge gets
+  the rows weight * (B_p w_a - B_p w_b) at every point p of the grid lines
+  on both sides of the edge (in x: the last column of the left expert and
+  the first of the right one, at every time level of the pair; in t: the
+  two time levels around the edge). Equal values on both lines make u and
+  its one-sided difference across the edge continuous. All w_k are then
+  solved together by one Levenberg-Marquardt (docs/moe.md).
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeExpertsSetCoupling(DeepCDMoeExperts e, DeepCDMoeCoupling type, PetscReal weight)
+{
+  char g[32];
+
+  PetscFunctionBegin;
+  PetscCheck(type == DEEPCD_MOE_COUPLING_NONE || type == DEEPCD_MOE_COUPLING_INTERFACE, e->comm, PETSC_ERR_ARG_OUTOFRANGE, "moe experts: unknown coupling %d", (int) type);
+  PetscCheck(weight > 0.0 && !PetscIsInfOrNanReal(weight), e->comm, PETSC_ERR_ARG_OUTOFRANGE, "moe experts: coupling weight %s: must be finite and > 0", DeepCDFormatG(g, (double) weight));
+  e->coupling = type;
+  e->cweight  = weight;
+  PetscCall(reset(e));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/*@C
   DeepCDMoeExpertsSetRidge - Sets the weight of the ridge rows of every expert (default 1e-4).
 
   Logically Collective
@@ -160,7 +198,7 @@ PetscErrorCode DeepCDMoeExpertsSetLMOptions(DeepCDMoeExperts e, const DeepCDMoeL
 }
 
 /*@C
-  DeepCDMoeExpertsSetFromOptions - Reads -moe_points, -moe_seed, -moe_conditions global|local, -moe_ridge, -moe_hessian exact|gn and the -moe_lm_* options.
+  DeepCDMoeExpertsSetFromOptions - Reads -moe_points, -moe_seed, -moe_conditions global|local, -moe_coupling none|interface, -moe_coupling_weight, -moe_ridge, -moe_hessian exact|gn and the -moe_lm_* options.
 
   Collective
 
@@ -168,20 +206,23 @@ PetscErrorCode DeepCDMoeExpertsSetLMOptions(DeepCDMoeExperts e, const DeepCDMoeL
 @*/
 PetscErrorCode DeepCDMoeExpertsSetFromOptions(DeepCDMoeExperts e)
 {
-  PetscInt  m = e->m, seed = e->seed, cond = (PetscInt) e->cond, htype = (PetscInt) e->htype;
-  PetscReal ridge = e->ridge;
+  PetscInt  m = e->m, seed = e->seed, cond = (PetscInt) e->cond, htype = (PetscInt) e->htype, coupling = (PetscInt) e->coupling;
+  PetscReal ridge = e->ridge, cweight = e->cweight;
 
   PetscFunctionBegin;
   PetscOptionsBegin(e->comm, NULL, "moe experts options", NULL);
   PetscCall(PetscOptionsInt("-moe_points", "PDE points per expert (<= 0: all)", "DeepCDMoeExpertsSetSampling", m, &m, NULL));
   PetscCall(PetscOptionsInt("-moe_seed", "Seed of the point draw", "DeepCDMoeExpertsSetSampling", seed, &seed, NULL));
   PetscCall(PetscOptionsEList("-moe_conditions", "Initial and boundary rows of each expert", "DeepCDMoeExpertsSetConditions", DeepCDMoeConditionsTypes, 2, DeepCDMoeConditionsTypes[cond], &cond, NULL));
+  PetscCall(PetscOptionsEList("-moe_coupling", "Coupling between neighbouring experts", "DeepCDMoeExpertsSetCoupling", DeepCDMoeCouplingTypes, 2, DeepCDMoeCouplingTypes[coupling], &coupling, NULL));
+  PetscCall(PetscOptionsReal("-moe_coupling_weight", "Weight of the interface rows", "DeepCDMoeExpertsSetCoupling", cweight, &cweight, NULL));
   PetscCall(PetscOptionsReal("-moe_ridge", "Weight of the ridge rows", "DeepCDMoeExpertsSetRidge", ridge, &ridge, NULL));
   PetscCall(PetscOptionsEList("-moe_hessian", "Hessian of the backward pass", "DeepCDMoeExpertsSetHessian", DeepCDMoeHessianTypes, 2, DeepCDMoeHessianTypes[htype], &htype, NULL));
   PetscOptionsEnd();
   PetscCall(DeepCDMoeLMOptionsSetFromOptions(NULL, &e->lm));
   if (m != e->m || seed != e->seed) PetscCall(DeepCDMoeExpertsSetSampling(e, m, seed));
   if (cond != (PetscInt) e->cond) PetscCall(DeepCDMoeExpertsSetConditions(e, (DeepCDMoeConditions) cond));
+  if (coupling != (PetscInt) e->coupling || cweight != e->cweight) PetscCall(DeepCDMoeExpertsSetCoupling(e, (DeepCDMoeCoupling) coupling, cweight));
   PetscCall(DeepCDMoeExpertsSetRidge(e, ridge));
   e->htype = (DeepCDMoeHessianType) htype;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -269,6 +310,7 @@ PetscErrorCode DeepCDMoeExpertsSetUp(DeepCDMoeExperts e)
     for (PetscInt j = ts; j < te; j++)
       for (PetscInt i = xs; i < xe; i++) need[j * nx + i] = PETSC_TRUE;
   }
+  PetscCall(DeepCDMoeExpertsSetUpInterfaces(e, need));
   e->npts = 0;
   for (PetscInt p = 0; p < P; p++) e->npts += need[p] ? 1 : 0;
   PetscCall(PetscMalloc1(e->npts, &e->pts));
@@ -377,7 +419,7 @@ PetscErrorCode DeepCDMoeExpertsGetConstraint(DeepCDMoeExperts e, PetscInt k, Dee
 /*@C
   DeepCDMoeExpertsSolve - Solves every expert of this rank and assembles u = B w_k on its subdomain.
 
-  Not Collective
+  Not Collective (Collective with interface coupling: one joint solve of all w_k, redundant on every rank)
 
   Input Parameter:
 . B - the basis, row-major nx*nt x N (the rows of DeepCDMoeExpertsGetPoints() are read)
@@ -392,23 +434,34 @@ PetscErrorCode DeepCDMoeExpertsGetConstraint(DeepCDMoeExperts e, PetscInt k, Dee
 @*/
 PetscErrorCode DeepCDMoeExpertsSolve(DeepCDMoeExperts e, const PetscReal B[], PetscReal u[])
 {
-  const PetscInt N = e->N, nx = e->grid.nx;
-
   PetscFunctionBegin;
   PetscCheck(e->setupcalled, PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe experts: call DeepCDMoeExpertsSetUp() first");
+  if (e->coupling != DEEPCD_MOE_COUPLING_NONE && e->nif > 0) {
+    PetscCall(DeepCDMoeExpertsCoupledSolve(e, B, u));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   for (PetscInt k = e->kstart; k < e->kend; k++) {
-    PetscReal *w = e->w + k * N;
-
     PetscCall(DeepCDMoeConstraintSetBasis(e->con[k], B));
-    PetscCall(DeepCDMoeLMSolve(e->con[k], &e->lm, w, &e->info[k]));
+    PetscCall(DeepCDMoeLMSolve(e->con[k], &e->lm, e->w + k * e->N, &e->info[k]));
     e->solved[k] = PETSC_TRUE;
-    for (PetscInt j = e->ts[k]; j < e->te[k]; j++) {
-      for (PetscInt i = e->xs[k]; i < e->xe[k]; i++) {
-        const PetscReal *b = B + (j * nx + i) * N;
-        PetscReal        s = 0.0;
-        for (PetscInt l = 0; l < N; l++) s += b[l] * w[l];
-        u[j * nx + i] = s;
-      }
+    PetscCall(DeepCDMoeExpertsAssemble(e, k, B, u));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* u = B w_k on the subdomain of expert k */
+PetscErrorCode DeepCDMoeExpertsAssemble(DeepCDMoeExperts e, PetscInt k, const PetscReal B[], PetscReal u[])
+{
+  const PetscInt   N = e->N, nx = e->grid.nx;
+  const PetscReal *w = e->w + k * N;
+
+  PetscFunctionBegin;
+  for (PetscInt j = e->ts[k]; j < e->te[k]; j++) {
+    for (PetscInt i = e->xs[k]; i < e->xe[k]; i++) {
+      const PetscReal *b = B + (j * nx + i) * N;
+      PetscReal        s = 0.0;
+      for (PetscInt l = 0; l < N; l++) s += b[l] * w[l];
+      u[j * nx + i] = s;
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -447,7 +500,7 @@ PetscErrorCode DeepCDMoeExpertsGetLMInfo(DeepCDMoeExperts e, PetscInt k, DeepCDM
 /*@C
   DeepCDMoeExpertsBackward - Pulls dL/du back to dL/dB for this rank's experts: directly through u = B w_k and through every w_k by implicit differentiation.
 
-  Not Collective
+  Not Collective (Collective with interface coupling)
 
   Input Parameters:
 + e    - the experts, after DeepCDMoeExpertsSolve()
@@ -467,33 +520,46 @@ PetscErrorCode DeepCDMoeExpertsGetLMInfo(DeepCDMoeExperts e, PetscInt k, DeepCDM
 @*/
 PetscErrorCode DeepCDMoeExpertsBackward(DeepCDMoeExperts e, const PetscReal B[], const PetscReal ubar[], PetscReal Bbar[])
 {
-  const PetscInt N = e->N, nx = e->grid.nx;
+  const PetscInt N = e->N;
   PetscReal     *wbar;
 
   PetscFunctionBegin;
   PetscCheck(e->setupcalled, PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe experts: call DeepCDMoeExpertsSetUp() first");
+  for (PetscInt k = e->kstart; k < e->kend; k++) PetscCheck(e->solved[k], PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe experts: call DeepCDMoeExpertsSolve() before the backward pass");
+  if (e->coupling != DEEPCD_MOE_COUPLING_NONE && e->nif > 0) {
+    PetscCall(DeepCDMoeExpertsCoupledBackward(e, B, ubar, Bbar));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   PetscCall(PetscMalloc1(N, &wbar));
   for (PetscInt k = e->kstart; k < e->kend; k++) {
-    const PetscReal *w = e->w + k * N;
-
-    PetscCheck(e->solved[k], PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe experts: call DeepCDMoeExpertsSolve() before the backward pass");
-    PetscCall(PetscArrayzero(wbar, N));
-    for (PetscInt j = e->ts[k]; j < e->te[k]; j++) {
-      for (PetscInt i = e->xs[k]; i < e->xe[k]; i++) {
-        const PetscInt   p = j * nx + i;
-        const PetscReal *b = B + p * N, ub = ubar[p];
-        PetscReal       *bb = Bbar + p * N;
-
-        if (ub == 0.0) continue;
-        for (PetscInt l = 0; l < N; l++) {
-          wbar[l] += ub * b[l];
-          bb[l] += ub * w[l];
-        }
-      }
-    }
-    PetscCall(DeepCDMoeConstraintBackward(e->con[k], w, e->htype, wbar, Bbar));
+    PetscCall(DeepCDMoeExpertsDirectBackward(e, k, B, ubar, wbar, Bbar));
+    PetscCall(DeepCDMoeConstraintBackward(e->con[k], e->w + k * N, e->htype, wbar, Bbar));
   }
   PetscCall(PetscFree(wbar));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The direct term of expert k: wbar = sum over its points of ubar_p B_p (overwritten), Bbar_p += ubar_p w_k */
+PetscErrorCode DeepCDMoeExpertsDirectBackward(DeepCDMoeExperts e, PetscInt k, const PetscReal B[], const PetscReal ubar[], PetscReal wbar[], PetscReal Bbar[])
+{
+  const PetscInt   N = e->N, nx = e->grid.nx;
+  const PetscReal *w = e->w + k * N;
+
+  PetscFunctionBegin;
+  PetscCall(PetscArrayzero(wbar, N));
+  for (PetscInt j = e->ts[k]; j < e->te[k]; j++) {
+    for (PetscInt i = e->xs[k]; i < e->xe[k]; i++) {
+      const PetscInt   p = j * nx + i;
+      const PetscReal *b = B + p * N, ub = ubar[p];
+      PetscReal       *bb = Bbar + p * N;
+
+      if (ub == 0.0) continue;
+      for (PetscInt l = 0; l < N; l++) {
+        wbar[l] += ub * b[l];
+        bb[l] += ub * w[l];
+      }
+    }
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

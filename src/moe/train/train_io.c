@@ -101,6 +101,8 @@ static PetscErrorCode write_contents(hid_t f, const char file[], const void *ctx
   PetscCall(put_str(file, f, "hessian", DeepCDMoeHessianTypes[o->hessian]));
   PetscCall(put_str(file, f, "lm_hessian", DeepCDMoeHessianTypes[o->lm.hessian]));
   PetscCall(put_str(file, f, "conditions", DeepCDMoeConditionsTypes[o->conditions]));
+  PetscCall(put_str(file, f, "coupling", DeepCDMoeCouplingTypes[o->coupling]));
+  PetscCall(put_real(file, f, "coupling_weight", o->coupling_weight));
   PetscCall(put_str(file, f, "loss_type", DeepCDMoeLossTypes[o->loss]));
   PetscCall(put_int(file, f, "loss_unscaled", o->loss_unscaled ? 1 : 0));
   PetscCall(put_int(file, f, "step", t->step));
@@ -300,8 +302,17 @@ static PetscErrorCode read_options(const Reader *r, char pde[], size_t len, Deep
   PetscCall(get_choice(r, "lm_hessian", DeepCDMoeHessianTypes, 2, &v));
   o->lm.hessian = (DeepCDMoeHessianType) v;
   PetscCall(get_choice(r, "conditions", DeepCDMoeConditionsTypes, 2, &v));
-  o->conditions = (DeepCDMoeConditions) v;
-  o->loss       = DEEPCD_MOE_LOSS_MSE; /* files written before the loss type was saved used mean squares */
+  o->conditions      = (DeepCDMoeConditions) v;
+  o->coupling        = DEEPCD_MOE_COUPLING_NONE; /* files written before the coupling: independent experts */
+  o->coupling_weight = 1.0;
+  PetscCall(has_attr(r, "coupling", &present));
+  if (present) {
+    PetscCall(get_choice(r, "coupling", DeepCDMoeCouplingTypes, 2, &v));
+    o->coupling = (DeepCDMoeCoupling) v;
+    PetscCall(get_real(r, "coupling_weight", &o->coupling_weight));
+    PetscCheck(o->coupling_weight > 0.0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute 'coupling_weight' = %g: must be > 0", r->file, (double) o->coupling_weight);
+  }
+  o->loss = DEEPCD_MOE_LOSS_MSE; /* files written before the loss type was saved used mean squares */
   PetscCall(has_attr(r, "loss_type", &present));
   if (present) {
     PetscCall(get_choice(r, "loss_type", DeepCDMoeLossTypes, 2, &v));
@@ -341,7 +352,8 @@ static PetscErrorCode check_same(const Reader *r, DeepCDMoeTrainer t, const char
     { "ntest", s->ntest, o->ntest },
     { "seed", s->seed, o->seed },
     { "loss_type", s->loss, o->loss },
-    { "loss_unscaled", s->loss_unscaled, o->loss_unscaled }
+    { "loss_unscaled", s->loss_unscaled, o->loss_unscaled },
+    { "coupling", s->coupling, o->coupling }
   };
   PetscBool same;
 
