@@ -49,7 +49,8 @@ static void usage(FILE *f)
              "  --plot PNG           prediction vs reference of the first held-out instance\n"
              "PETSc options: -moe_lm_* (the per-expert solve), -moe_ridge, -moe_hessian exact|gn,\n"
              "  -moe_conditions global|local, -moe_loss norm|mse,\n"
-             "  -moe_loss_unscaled true|false, -moe_<pde>_<constant>, -moe_ref_cells, -moe_ref_rtol,\n"
+             "  -moe_loss_unscaled true|false, -moe_scale_inputs true|false (mlp), -moe_<pde>_<constant>,\n"
+             "  -moe_ref_cells, -moe_ref_rtol,\n"
              "  -moe_fno_fc (projection width, default 64), -moe_fno_pad (padding, default 8).\n");
 }
 
@@ -245,6 +246,7 @@ static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
   PetscCall(PetscOptionsGetEList(NULL, NULL, "-moe_loss", DeepCDMoeLossTypes, 2, &e, &set));
   o->loss = (DeepCDMoeLossType) e;
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-moe_loss_unscaled", &o->loss_unscaled, NULL));
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-moe_scale_inputs", &o->scale_inputs, NULL));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -103,6 +103,7 @@ static PetscErrorCode write_contents(hid_t f, const char file[], const void *ctx
   PetscCall(put_str(file, f, "conditions", DeepCDMoeConditionsTypes[o->conditions]));
   PetscCall(put_str(file, f, "loss_type", DeepCDMoeLossTypes[o->loss]));
   PetscCall(put_int(file, f, "loss_unscaled", o->loss_unscaled ? 1 : 0));
+  PetscCall(put_int(file, f, "scale_inputs", o->scale_inputs ? 1 : 0));
   PetscCall(put_int(file, f, "step", t->step));
   PetscCall(DeepCDH5Wrote(deepcd_h5_write_attr_u64(f, "rng", (uint64_t) t->rng), file, "attribute", "rng"));
   PetscCall(DeepCDMoeTrainerGetTimings(t, &tstep, &tinfer));
@@ -310,6 +311,12 @@ static PetscErrorCode read_options(const Reader *r, char pde[], size_t len, Deep
     PetscCall(get_int(r, "loss_unscaled", &v));
     o->loss_unscaled = v ? PETSC_TRUE : PETSC_FALSE;
   }
+  o->scale_inputs = PETSC_FALSE; /* files written before 2026-12-08: x, t in [-1, 1] and raw parameters */
+  PetscCall(has_attr(r, "scale_inputs", &present));
+  if (present) {
+    PetscCall(get_int(r, "scale_inputs", &v));
+    o->scale_inputs = v ? PETSC_TRUE : PETSC_FALSE;
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -338,7 +345,8 @@ static PetscErrorCode check_same(const Reader *r, DeepCDMoeTrainer t, const char
     { "ntest", s->ntest, o->ntest },
     { "seed", s->seed, o->seed },
     { "loss_type", s->loss, o->loss },
-    { "loss_unscaled", s->loss_unscaled, o->loss_unscaled }
+    { "loss_unscaled", s->loss_unscaled, o->loss_unscaled },
+    { "scale_inputs", s->scale_inputs, o->scale_inputs }
   };
   PetscBool same;
 
