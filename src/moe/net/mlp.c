@@ -264,9 +264,9 @@ PetscErrorCode DeepCDMoeMLPBackward(DeepCDMoeMLP mlp, const PetscReal theta[], c
 
 typedef struct {
   DeepCDMoeMLP mlp;
-  PetscReal   *X;            /* the inputs at the points of the last forward */
-  PetscInt     cap;          /* rows allocated in X */
-  PetscBool    scaled;       /* inputs in the problem's units (DeepCDMoeBackboneSetInputScaling()); else x, t in [-1, 1] and raw parameters */
+  PetscReal   *X;             /* the inputs at the points of the last forward */
+  PetscInt     cap;           /* rows allocated in X */
+  PetscBool    scaled;        /* inputs in the problem's units (DeepCDMoeBackboneSetInputScaling()); else x, t in [-1, 1] and raw parameters */
   PetscReal   *centre, *half; /* per parameter: the centre and half-width of its range */
 } BackboneMLP;
 
@@ -278,8 +278,8 @@ static PetscErrorCode mlp_inputs(DeepCDMoeBackbone bb, const DeepCDMoeGrid *g, D
   PetscCheck(bb->nin == 2 + pde->nparam, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "moe mlp backbone: %" PetscInt_FMT " inputs; problem '%s' gives %" PetscInt_FMT " (x, t and its parameters)", bb->nin, pde->type, 2 + pde->nparam);
   PetscCall(DeepCDMoeGridInputs(g, g->nx * g->nt, NULL, pde->nparam, pde->param, X));
   if (b->scaled) { /* the problem's units: (x, t) / L, parameters centred over their range, in the same unit */
-    const PetscInt  nin = bb->nin;
-    PetscReal       L, sc;
+    const PetscInt nin = bb->nin;
+    PetscReal      L, sc;
 
     PetscCall(DeepCDMoePDEGetLengthScale(pde, &L));
     sc = 0.5 * (g->xhi - g->xlo) / L;

@@ -74,10 +74,10 @@ static PetscErrorCode sample(DeepCDMoePDE pde, const PetscReal r[], PetscReal pa
 PetscErrorCode DeepCDMoePDECreate_Burgers(DeepCDMoePDE pde)
 {
   PetscFunctionBegin;
-  pde->ops.residual = residual;
-  pde->ops.initial  = initial;
-  pde->ops.boundary = boundary;
-  pde->ops.sample   = sample;
+  pde->ops.residual    = residual;
+  pde->ops.initial     = initial;
+  pde->ops.boundary    = boundary;
+  pde->ops.sample      = sample;
   pde->ops.exact       = exact;
   pde->ops.lengthscale = lengthscale;
   pde->linear          = PETSC_FALSE;

@@ -115,7 +115,7 @@ static PetscErrorCode form_jacobian(SNES snes, Vec U, Mat J, Mat Jpre, void *ctx
 PetscErrorCode DeepCDMoePDEDiscreteSolve(DeepCDMoePDE pde, const DeepCDMoeGrid *g, PetscReal u[], PetscInt *its)
 {
   const PetscInt      P = g->nx * g->nt;
-  Ctx                 c = {pde, g, NULL};
+  Ctx                 c = { pde, g, NULL };
   SNES                snes;
   KSP                 ksp;
   PC                  pc;

@@ -48,7 +48,7 @@ PetscErrorCode DeepCDMoeGridRow(DeepCDMoePDE pde, const DeepCDMoeGrid *g, PetscB
   if (pt->j == 0) {
     PetscCall((*pde->ops.initial)(pde, pt, &rhs, &scale));
     if (!scaled) scale = 1.0;
-    *r                = scale * (q[DEEPCD_MOE_U] - rhs);
+    *r                 = scale * (q[DEEPCD_MOE_U] - rhs);
     drdq[DEEPCD_MOE_U] = scale;
     if (u0) *u0 = rhs;
     *term = DEEPCD_MOE_ROW_IC;

@@ -56,21 +56,21 @@ PetscErrorCode DeepCDMoeTrainOptionsDefault(const char type[], DeepCDMoeTrainOpt
   o->N     = diffsorp ? 16 : 32; /* measured: heat 5.3% -> 1.3%, Burgers 8.2% -> 3.0% (K = 1, 300 steps, seed 1) */
   /* measured (docs/results.md, 2026-12-07): the fno on diffusion-sorption, the mlp on heat (the fno's basis collapsed) and Burgers */
   PetscCall(DeepCDMoeTrainOptionsSetBackbone(o, diffsorp ? DEEPCD_MOE_BACKBONE_FNO : DEEPCD_MOE_BACKBONE_MLP));
-  o->nx            = diffsorp ? 128 : 64;
-  o->nt            = diffsorp ? 51 : 32;
-  o->points        = 400;
-  o->steps         = 200;
-  o->batch         = 4;
-  o->ntrain        = 64;
-  o->ntest         = 8;
-  o->lr            = 1e-3;
-  o->lr_gamma      = 0.5;
-  o->lr_every      = 800;
-  o->lr_min        = 1e-4;
-  o->beta1         = 0.9;
-  o->beta2         = 0.999;
-  o->adam_eps      = 1e-8;
-  o->clip          = 1.0;
+  o->nx       = diffsorp ? 128 : 64;
+  o->nt       = diffsorp ? 51 : 32;
+  o->points   = 400;
+  o->steps    = 200;
+  o->batch    = 4;
+  o->ntrain   = 64;
+  o->ntest    = 8;
+  o->lr       = 1e-3;
+  o->lr_gamma = 0.5;
+  o->lr_every = 800;
+  o->lr_min   = 1e-4;
+  o->beta1    = 0.9;
+  o->beta2    = 0.999;
+  o->adam_eps = 1e-8;
+  o->clip     = 1.0;
   /* measured (docs/results.md, 2026-12-07 night): the unsquared norms trap heat and Burgers in bases that satisfy the PDE
      rows exactly (constants), the mean squares do not; diffusion-sorption keeps the reference's norms */
   o->loss          = diffsorp ? DEEPCD_MOE_LOSS_NORM : DEEPCD_MOE_LOSS_MSE;
@@ -204,7 +204,8 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const char type[], const Deep
         hi[l] = PetscMax(hi[l], tr->train[k * tr->np + l]);
       }
     PetscCall(DeepCDMoeBackboneSetInputScaling(tr->net, tr->np, lo, hi));
-  } else if (o->backbone == DEEPCD_MOE_BACKBONE_MLP && o->scale_inputs) PetscCall(DeepCDMoeBackboneSetInputScaling(tr->net, 0, NULL, NULL));
+  } else if (o->backbone == DEEPCD_MOE_BACKBONE_MLP && o->scale_inputs)
+    PetscCall(DeepCDMoeBackboneSetInputScaling(tr->net, 0, NULL, NULL));
   tr->rng  = 0xA4093822299F31D0ULL ^ ((uint64_t) o->seed * 0x9E3779B97F4A7C15ULL);
   tr->hcap = PetscMax(o->steps, 1);
   PetscCall(PetscMalloc2(tr->hcap, &tr->loss_hist, tr->hcap, &tr->err_hist));
