@@ -26,7 +26,7 @@ static void usage(FILE *f)
              "  --pde P              heat, burgers or diffsorp (required)\n"
              "  --model M            hard (default: u = B w, w solved per expert) or soft\n"
              "  --experts KX,KT      expert grid of the hard model (default 2,2; 1,1 = global)\n"
-             "  --basis N            basis functions (default 16)\n"
+             "  --basis N            basis functions (default 32; diffsorp 16)\n"
              "  --backbone B         basis network: mlp or fno (Fourier neural operator); default mlp, diffsorp fno\n"
              "  --width W, --depth D mlp: hidden layers (default 32, 2); fno: channels, Fourier layers (16, 4)\n"
              "  --modes M            fno: Fourier modes per axis (default 8)\n"
