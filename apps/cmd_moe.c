@@ -26,7 +26,7 @@ static void usage(FILE *f)
              "  --pde P              heat, burgers or diffsorp (required)\n"
              "  --model M            hard (default: u = B w, w solved per expert) or soft\n"
              "  --experts KX,KT      expert grid of the hard model (default 2,2; 1,1 = global)\n"
-             "  --basis N            basis functions (default 16)\n"
+             "  --basis N            basis functions (default 32; diffsorp 16)\n"
              "  --backbone B         basis network: mlp or fno (Fourier neural operator); default mlp, diffsorp fno\n"
              "  --width W, --depth D mlp: hidden layers (default 32, 2); fno: channels, Fourier layers (16, 4)\n"
              "  --modes M            fno: Fourier modes per axis (default 8)\n"
@@ -51,7 +51,8 @@ static void usage(FILE *f)
              "PETSc options: -moe_lm_* (the per-expert solve), -moe_ridge, -moe_hessian exact|gn,\n"
              "  -moe_conditions global|local, -moe_coupling none|interface, -moe_coupling_weight W,\n"
              "  -moe_loss norm|mse,\n"
-             "  -moe_loss_unscaled true|false, -moe_<pde>_<constant>, -moe_ref_cells, -moe_ref_rtol,\n"
+             "  -moe_loss_unscaled true|false, -moe_scale_inputs true|false (mlp), -moe_<pde>_<constant>,\n"
+             "  -moe_ref_cells, -moe_ref_rtol,\n"
              "  -moe_fno_fc (projection width, default 64), -moe_fno_pad (padding, default 8).\n");
 }
 
@@ -256,6 +257,7 @@ static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
   PetscCall(PetscOptionsGetEList(NULL, NULL, "-moe_loss", DeepCDMoeLossTypes, 2, &e, &set));
   o->loss = (DeepCDMoeLossType) e;
   PetscCall(PetscOptionsGetBool(NULL, NULL, "-moe_loss_unscaled", &o->loss_unscaled, NULL));
+  PetscCall(PetscOptionsGetBool(NULL, NULL, "-moe_scale_inputs", &o->scale_inputs, NULL));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -1,6 +1,6 @@
 // The basis network of the mixture of experts: sizes, deterministic
 // initialisation, forward against a hand computation, backward against
-// central finite differences.
+// central finite differences; the inputs in the problem's units.
 #include <gtest/gtest.h>
 #include <cmath>
 #include <vector>
@@ -131,6 +131,69 @@ TEST(MoeMLP, RejectsBadWidths)
   EXPECT_NE(DeepCDMoeMLPCreate(0, w, DEEPCD_MOE_ACT_TANH, DEEPCD_MOE_ACT_NONE, &mlp), 0);
   PetscPopErrorHandler();
   EXPECT_EQ(mlp, nullptr);
+}
+
+// Scaled inputs (DeepCDMoeBackboneSetInputScaling): x, t in [-1, 1] times s = (xhi - xlo) / (2 L), L the
+// problem's length scale read at every evaluation (Burgers: 4 nu), and each parameter centred on its
+// range, divided by its half-width, times s. Without a length scale (heat) s = 1. Not for the fno.
+TEST(MoeMLP, InputScalingInTheProblemsUnits)
+{
+  DeepCDMoePDE      pde;
+  DeepCDMoeGrid     g;
+  DeepCDMoeBackbone bb;
+  DeepCDMoeMLP      mlp;
+  const PetscInt    w[] = { 3, 4, 2 };
+  ASSERT_EQ(DeepCDMoePDECreate(DEEPCD_MOE_PDE_BURGERS, &pde), 0);
+  DeepCDMoeGridSetUp(&g, 5, 4, pde->xlo, pde->xhi, pde->t0, pde->t1);
+  ASSERT_EQ(DeepCDMoeMLPCreate(2, w, DEEPCD_MOE_ACT_TANH, DEEPCD_MOE_ACT_GELU, &mlp), 0);
+  ASSERT_EQ(DeepCDMoeBackboneCreateMLP(mlp, &bb), 0);
+  const double x0 = 0.3, lo = 0.15, hi = 0.35;
+  DeepCDMoePDESetParameters(pde, 1, &x0);
+  std::vector<double> raw(20 * 3), X(20 * 3);
+  ASSERT_EQ(DeepCDMoeBackboneInputs(bb, &g, pde, raw.data()), 0);
+  EXPECT_EQ(raw[0], -1.0);
+  EXPECT_EQ(raw[2], x0); // unscaled: the raw parameter
+  ASSERT_EQ(DeepCDMoeBackboneSetInputScaling(bb, 1, &lo, &hi), 0);
+  for (double nu : { 0.01, 0.02 }) {
+    const double s = 1.0 / (8.0 * nu); // (1 - 0) / (2 * 4 nu)
+    DeepCDMoePDESetConstant(pde, "nu", nu);
+    ASSERT_EQ(DeepCDMoeBackboneInputs(bb, &g, pde, X.data()), 0);
+    for (size_t k = 0; k < X.size(); k++) {
+      const double want = k % 3 < 2 ? s * raw[k] : s * (x0 - 0.25) / 0.1;
+      EXPECT_NEAR(X[k], want, 1e-12 * std::fabs(want)) << "nu " << nu << " entry " << k;
+    }
+  }
+  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
+  EXPECT_NE(DeepCDMoeBackboneSetInputScaling(bb, 2, &lo, &hi), 0); // Burgers has one parameter
+  EXPECT_NE(DeepCDMoeBackboneSetInputScaling(bb, 1, &hi, &lo), 0); // empty range
+  PetscPopErrorHandler();
+  DeepCDMoeBackboneDestroy(&bb);
+  DeepCDMoePDEDestroy(&pde);
+
+  // heat: no length scale, s = 1; the parameters centred and scaled only
+  ASSERT_EQ(DeepCDMoePDECreate(DEEPCD_MOE_PDE_HEAT, &pde), 0);
+  const PetscInt wh[]  = { 5, 4, 2 };
+  const double   hlo[] = { 0.5, -0.5, -0.25 }, hhi[] = { 1.5, 0.5, 0.25 }, a[] = { 1.25, 0.5, 0.0 };
+  ASSERT_EQ(DeepCDMoeMLPCreate(2, wh, DEEPCD_MOE_ACT_TANH, DEEPCD_MOE_ACT_GELU, &mlp), 0);
+  ASSERT_EQ(DeepCDMoeBackboneCreateMLP(mlp, &bb), 0);
+  ASSERT_EQ(DeepCDMoeBackboneSetInputScaling(bb, 3, hlo, hhi), 0);
+  DeepCDMoePDESetParameters(pde, 3, a);
+  std::vector<double> Xh(20 * 5);
+  ASSERT_EQ(DeepCDMoeBackboneInputs(bb, &g, pde, Xh.data()), 0);
+  EXPECT_EQ(Xh[0], -1.0);
+  EXPECT_NEAR(Xh[2], 0.5, 1e-15);
+  EXPECT_NEAR(Xh[3], 1.0, 1e-15);
+  EXPECT_NEAR(Xh[4], 0.0, 1e-15);
+  DeepCDMoeBackboneDestroy(&bb);
+
+  // the fno has its own inputs
+  DeepCDMoeFNOOptions fo = { 2, 4, 1, 4, 2 };
+  ASSERT_EQ(DeepCDMoeBackboneCreateFNO(&g, &fo, 2, DEEPCD_MOE_ACT_GELU, &bb), 0);
+  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
+  EXPECT_NE(DeepCDMoeBackboneSetInputScaling(bb, 3, hlo, hhi), 0);
+  PetscPopErrorHandler();
+  DeepCDMoeBackboneDestroy(&bb);
+  DeepCDMoePDEDestroy(&pde);
 }
 
 } // namespace

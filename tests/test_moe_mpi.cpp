@@ -256,7 +256,7 @@ TEST(MoeMPI, TrainingDiffSorpTwoExpertsAndSoft)
 // exactly the one-rank computation (tolerance 0); a batch of 3 mixes both, one of 1 is split over the experts only, and 3
 // held-out instances too. Diffusion-sorption 4 x 1 is sensitive to rounding (stiff LM solves, some at the step cap): with
 // the experts split over the ranks for every instance (the code before), 1 and 2 ranks differed by 1.0e-10 (batch 3) and
-// 1.1e-8 (batch 1) of max |theta| after 5 steps, hence 1e-7 there; Burgers 2 x 2 to 1e-10.
+// 1.1e-8 (batch 1) of max |theta| after 5 steps, hence 1e-7 there.
 TEST(MoeMPI, TrainingInstancesOverRanks)
 {
   PetscOptionsSetValue(NULL, "-moe_ref_cells", "128");
@@ -265,7 +265,9 @@ TEST(MoeMPI, TrainingInstancesOverRanks)
   CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 4, 1, PETSC_FALSE, 1e-7, DEEPCD_MOE_BACKBONE_FNO, 3);
   CompareTraining(DEEPCD_MOE_PDE_DIFFSORP, DEEPCD_MOE_MODEL_HARD, 4, 1, PETSC_FALSE, 1e-7, DEEPCD_MOE_BACKBONE_FNO, 1);
   PetscOptionsClearValue(NULL, "-moe_ref_cells");
-  CompareTraining(DEEPCD_MOE_PDE_BURGERS, DEEPCD_MOE_MODEL_HARD, 2, 2, PETSC_TRUE, 1e-10, DEEPCD_MOE_BACKBONE_FNO, 3);
+  // Burgers with its defaults since 2026-12-07 night (N = 32, mean squares): 4.7e-10 relative after 5 steps, rounding of
+  // the leftover instance split over the experts' ranks (2.5e-12 with N = 16 and the norms)
+  CompareTraining(DEEPCD_MOE_PDE_BURGERS, DEEPCD_MOE_MODEL_HARD, 2, 2, PETSC_TRUE, 1e-8, DEEPCD_MOE_BACKBONE_FNO, 3);
 }
 
 TEST(MoeMPI, TrainingCoupledDiffSorpFourExperts)

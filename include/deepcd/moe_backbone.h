@@ -44,6 +44,7 @@ typedef struct {
 typedef struct _n_DeepCDMoeBackbone *DeepCDMoeBackbone;
 
 PETSC_EXTERN PetscErrorCode DeepCDMoeBackboneCreateMLP(DeepCDMoeMLP, DeepCDMoeBackbone *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeBackboneSetInputScaling(DeepCDMoeBackbone, PetscInt, const PetscReal[], const PetscReal[]);
 PETSC_EXTERN PetscErrorCode DeepCDMoeBackboneCreateFNO(const DeepCDMoeGrid *, const DeepCDMoeFNOOptions *, PetscInt, DeepCDMoeActivation, DeepCDMoeBackbone *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeBackboneDestroy(DeepCDMoeBackbone *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeBackboneGetType(DeepCDMoeBackbone, DeepCDMoeBackboneType *);

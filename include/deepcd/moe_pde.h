@@ -46,6 +46,8 @@ typedef struct {
   PetscErrorCode (*reference)(DeepCDMoePDE, const DeepCDMoeGrid *, PetscReal[]);
   /* the constant factor F carries only to condition the LM rows (optional; NULL: 1), divided out of the outer loss */
   PetscErrorCode (*rowscale)(DeepCDMoePDE, PetscReal *);
+  /* the smallest length scale of the solution in x (optional; NULL: half the domain), in which the mlp's inputs are measured */
+  PetscErrorCode (*lengthscale)(DeepCDMoePDE, PetscReal *);
 } DeepCDMoePDEOps;
 
 struct _n_DeepCDMoePDE {
@@ -73,8 +75,10 @@ PETSC_EXTERN PetscErrorCode DeepCDMoePDESetFromOptions(DeepCDMoePDE);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDEView(DeepCDMoePDE, PetscViewer);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDEExact(DeepCDMoePDE, PetscReal, PetscReal, PetscReal *);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDEGetRowScale(DeepCDMoePDE, PetscReal *);
+PETSC_EXTERN PetscErrorCode DeepCDMoePDEGetLengthScale(DeepCDMoePDE, PetscReal *);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDESample(DeepCDMoePDE, const PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDEReference(DeepCDMoePDE, const DeepCDMoeGrid *, PetscReal[]);
+PETSC_EXTERN PetscErrorCode DeepCDMoePDEDiscreteSolve(DeepCDMoePDE, const DeepCDMoeGrid *, PetscReal[], PetscInt *);
 
 PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_Heat(DeepCDMoePDE);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_Burgers(DeepCDMoePDE);

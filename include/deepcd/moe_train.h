@@ -53,6 +53,7 @@ typedef struct {
   DeepCDMoeBackboneType backbone;          /* the basis network: mlp or fno */
   PetscInt              depth, width;      /* mlp: hidden layers (tanh) and their width; fno: Fourier layers and channels */
   PetscInt              modes, fc, pad;    /* fno: Fourier modes per axis, projection width, padding */
+  PetscBool             scale_inputs;      /* mlp: inputs in the problem's units (DeepCDMoeBackboneSetInputScaling()) */
   PetscInt              nx, nt;            /* the space-time grid */
   PetscInt              points;            /* PDE rows per expert (<= 0: all) */
   PetscInt              steps, batch;      /* Adam steps; instances per step */

@@ -135,6 +135,9 @@ PETSC_INTERN PetscErrorCode DeepCDMoeLMIterate(const DeepCDMoeLMProblem *, const
 PETSC_INTERN void           DeepCDMoeDiffSorpRetardation(DeepCDMoePDE, PetscReal, PetscReal *, PetscReal *, PetscReal *);
 PETSC_INTERN PetscErrorCode DeepCDMoeDiffSorpReference(DeepCDMoePDE, const DeepCDMoeGrid *, PetscReal[]);
 
+/* the whole-grid system, one row per point (loss.c): initial rows at j = 0, boundary rows on the walls, PDE rows inside */
+PETSC_INTERN PetscErrorCode DeepCDMoeGridRow(DeepCDMoePDE, const DeepCDMoeGrid *, PetscBool, const DeepCDMoePoint *, const PetscReal[], PetscReal *, PetscReal[], PetscReal *, PetscInt *);
+
 PETSC_INTERN PetscErrorCode DeepCDMoeConstraintEvaluate(DeepCDMoeConstraint, const PetscReal[], PetscBool, PetscBool);
 
 #endif

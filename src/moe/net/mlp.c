@@ -264,15 +264,32 @@ PetscErrorCode DeepCDMoeMLPBackward(DeepCDMoeMLP mlp, const PetscReal theta[], c
 
 typedef struct {
   DeepCDMoeMLP mlp;
-  PetscReal   *X;   /* the inputs at the points of the last forward */
-  PetscInt     cap; /* rows allocated in X */
+  PetscReal   *X;             /* the inputs at the points of the last forward */
+  PetscInt     cap;           /* rows allocated in X */
+  PetscBool    scaled;        /* inputs in the problem's units (DeepCDMoeBackboneSetInputScaling()); else x, t in [-1, 1] and raw parameters */
+  PetscReal   *centre, *half; /* per parameter: the centre and half-width of its range */
 } BackboneMLP;
 
 static PetscErrorCode mlp_inputs(DeepCDMoeBackbone bb, const DeepCDMoeGrid *g, DeepCDMoePDE pde, PetscReal X[])
 {
+  BackboneMLP *b = (BackboneMLP *) bb->data;
+
   PetscFunctionBegin;
   PetscCheck(bb->nin == 2 + pde->nparam, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "moe mlp backbone: %" PetscInt_FMT " inputs; problem '%s' gives %" PetscInt_FMT " (x, t and its parameters)", bb->nin, pde->type, 2 + pde->nparam);
   PetscCall(DeepCDMoeGridInputs(g, g->nx * g->nt, NULL, pde->nparam, pde->param, X));
+  if (b->scaled) { /* the problem's units: (x, t) / L, parameters centred over their range, in the same unit */
+    const PetscInt nin = bb->nin;
+    PetscReal      L, sc;
+
+    PetscCall(DeepCDMoePDEGetLengthScale(pde, &L));
+    sc = 0.5 * (g->xhi - g->xlo) / L;
+    for (PetscInt k = 0; k < g->nx * g->nt; k++) {
+      PetscReal *x = X + k * nin;
+
+      x[0] *= sc, x[1] *= sc;
+      for (PetscInt l = 0; l < pde->nparam; l++) x[2 + l] = sc * (x[2 + l] - b->centre[l]) / b->half[l];
+    }
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -318,6 +335,7 @@ static PetscErrorCode mlp_destroy(DeepCDMoeBackbone bb)
   PetscFunctionBegin;
   PetscCall(DeepCDMoeMLPDestroy(&b->mlp));
   PetscCall(PetscFree(b->X));
+  PetscCall(PetscFree2(b->centre, b->half));
   PetscCall(PetscFree(bb->data));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -350,5 +368,45 @@ PetscErrorCode DeepCDMoeBackboneCreateMLP(DeepCDMoeMLP mlp, DeepCDMoeBackbone *b
   PetscCall(DeepCDMoeMLPGetSizes(mlp, &n->nin, &n->nout, &n->nparams));
   n->ops = (DeepCDMoeBackboneOps){ mlp_inputs, mlp_initialize, mlp_forward, mlp_backward, mlp_destroy };
   *bb    = n;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/*@C
+  DeepCDMoeBackboneSetInputScaling - Measures the mlp backbone's inputs in the problem's units.
+
+  Not Collective
+
+  Input Parameters:
++ bb     - an mlp backbone
+. nparam - the problem's number of parameters
+. lo, hi - per parameter, the range of its values (for example over the training instances)
+
+  Notes:
+  Without it the inputs are x and t mapped to [-1, 1] and the raw parameters (DeepCDMoeGridInputs()). With it, with
+  s = (xhi - xlo) / (2 L) and L the problem's length scale (DeepCDMoePDEGetLengthScale(), read at every evaluation):
+  s x and s t (x, t in [-1, 1]) and s (p - c) / h per parameter, c and h the centre and half-width of [lo, hi] (h = 1 when
+  lo = hi). For a problem without a length scale s = 1 and only the parameters change. A Burgers front of width
+  L = 4 nu then has slope O(1) in the first layer's units, where Glorot weights and Adam's steps of size lr can reach it;
+  in [-1, 1] its slope is 1/(8 nu) = 12.5 at nu = 0.01 (docs/results.md, 2026-12-07 night).
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeBackboneSetInputScaling(DeepCDMoeBackbone bb, PetscInt nparam, const PetscReal lo[], const PetscReal hi[])
+{
+  BackboneMLP *b;
+
+  PetscFunctionBegin;
+  PetscAssertPointer(bb, 1);
+  PetscCheck(bb->type == DEEPCD_MOE_BACKBONE_MLP, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "moe backbone %s: input scaling is for the mlp backbone only", DeepCDMoeBackboneTypes[bb->type]);
+  PetscCheck(bb->nin == 2 + nparam, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "moe mlp backbone: %" PetscInt_FMT " inputs, given ranges of %" PetscInt_FMT " parameters", bb->nin, nparam);
+  b = (BackboneMLP *) bb->data;
+  PetscCall(PetscFree2(b->centre, b->half));
+  PetscCall(PetscMalloc2(nparam, &b->centre, nparam, &b->half));
+  for (PetscInt l = 0; l < nparam; l++) {
+    PetscCheck(hi[l] >= lo[l], PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe mlp backbone: parameter %" PetscInt_FMT " range [%g, %g] is empty", l, (double) lo[l], (double) hi[l]);
+    b->centre[l] = 0.5 * (lo[l] + hi[l]);
+    b->half[l]   = hi[l] > lo[l] ? 0.5 * (hi[l] - lo[l]) : 1.0;
+  }
+  b->scaled = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

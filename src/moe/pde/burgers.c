@@ -50,6 +50,14 @@ static PetscErrorCode boundary(DeepCDMoePDE pde, PetscInt side, const DeepCDMoeP
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* the front's width 4 nu */
+static PetscErrorCode lengthscale(DeepCDMoePDE pde, PetscReal *L)
+{
+  PetscFunctionBegin;
+  *L = 4.0 * pde->constant[NU];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* the family: x0 ~ U(0.15, 0.35) (the front stays inside (0, 1) up to t = 1) */
 static PetscErrorCode sample(DeepCDMoePDE pde, const PetscReal r[], PetscReal param[])
 {
@@ -66,12 +74,13 @@ static PetscErrorCode sample(DeepCDMoePDE pde, const PetscReal r[], PetscReal pa
 PetscErrorCode DeepCDMoePDECreate_Burgers(DeepCDMoePDE pde)
 {
   PetscFunctionBegin;
-  pde->ops.residual = residual;
-  pde->ops.initial  = initial;
-  pde->ops.boundary = boundary;
-  pde->ops.sample   = sample;
-  pde->ops.exact    = exact;
-  pde->linear       = PETSC_FALSE;
+  pde->ops.residual    = residual;
+  pde->ops.initial     = initial;
+  pde->ops.boundary    = boundary;
+  pde->ops.sample      = sample;
+  pde->ops.exact       = exact;
+  pde->ops.lengthscale = lengthscale;
+  pde->linear          = PETSC_FALSE;
   pde->xlo = 0.0, pde->xhi = 1.0, pde->t0 = 0.0, pde->t1 = 1.0;
   PetscCall(DeepCDMoePDEAddConstant(pde, "nu", 0.01));
   PetscCall(DeepCDMoePDEAddParameter(pde, "x0", 0.25));

@@ -315,6 +315,34 @@ PetscErrorCode DeepCDMoePDEGetRowScale(DeepCDMoePDE pde, PetscReal *s)
 }
 
 /*@C
+  DeepCDMoePDEGetLengthScale - The smallest length scale of the problem's solution in x (Burgers: the front's width 4 nu), half the domain for problems without one.
+
+  Not Collective
+
+  Input Parameter:
+. pde - the problem, with its constants set
+
+  Output Parameter:
+. L - the length (> 0)
+
+  Notes:
+  The mlp backbone measures its inputs in this unit (DeepCDMoeBackboneSetInputScaling()): a front of this width is then a
+  feature of slope O(1) for the first layer, which Adam's steps of size lr can reach.
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoePDEGetLengthScale(DeepCDMoePDE pde, PetscReal *L)
+{
+  PetscFunctionBegin;
+  PetscAssertPointer(pde, 1);
+  PetscAssertPointer(L, 2);
+  *L = 0.5 * (pde->xhi - pde->xlo);
+  if (pde->ops.lengthscale) PetscCall((*pde->ops.lengthscale)(pde, L));
+  PetscCheck(*L > 0.0 && !PetscIsInfOrNanReal(*L), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe PDE '%s': length scale %g must be finite and > 0", pde->type, (double) *L);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/*@C
   DeepCDMoePDESample - Parameters of an instance of the problem's family from uniform numbers.
 
   Not Collective

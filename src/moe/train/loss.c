@@ -7,14 +7,65 @@
 
 const char *const DeepCDMoeLossTypes[] = { "norm", "mse", "DeepCDMoeLossType", "DEEPCD_MOE_LOSS_", NULL };
 
-/* the loss terms: PDE rows, initial rows, left wall, right wall */
 enum {
-  TERM_PDE,
-  TERM_IC,
-  TERM_LEFT,
-  TERM_RIGHT,
+  TERM_PDE   = DEEPCD_MOE_ROW_PDE,
+  TERM_IC    = DEEPCD_MOE_ROW_IC,
+  TERM_LEFT  = DEEPCD_MOE_ROW_BC0,
+  TERM_RIGHT = DEEPCD_MOE_ROW_BC1,
   NTERMS
 };
+
+/*@C
+  DeepCDMoeGridRow - The row of one grid point in the whole-grid system (one row per point), its derivative in q and its term.
+
+  Not Collective
+
+  Input Parameters:
++ pde    - the problem, with the instance's parameters set
+. g      - the grid
+. scaled - initial rows s (u - u0) with the problem's scale s (PETSC_FALSE: s = 1)
+. pt     - the point
+- q      - the local quantities (u, u_t, u_x, u_xx) at the point
+
+  Output Parameters:
++ r    - the row: the initial row at j = 0, the boundary row c . q - g on the walls, the PDE residual F(q) inside
+. drdq - dr/dq (4 values)
+. u0   - the initial target at j = 0 (0 elsewhere; may be NULL)
+- term - DEEPCD_MOE_ROW_IC, _BC0 (left wall), _BC1 (right wall) or _PDE
+
+  Notes:
+  These are the rows of the outer loss (DeepCDMoeLoss()) and of the grid's own finite-difference solution (DeepCDMoePDEDiscreteSolve()).
+
+  Level: developer
+@*/
+PetscErrorCode DeepCDMoeGridRow(DeepCDMoePDE pde, const DeepCDMoeGrid *g, PetscBool scaled, const DeepCDMoePoint *pt, const PetscReal q[], PetscReal *r, PetscReal drdq[], PetscReal *u0, PetscInt *term)
+{
+  PetscReal c[DEEPCD_MOE_NFIELDS], rhs, scale;
+
+  PetscFunctionBegin;
+  if (u0) *u0 = 0.0;
+  for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) drdq[a] = 0.0;
+  if (pt->j == 0) {
+    PetscCall((*pde->ops.initial)(pde, pt, &rhs, &scale));
+    if (!scaled) scale = 1.0;
+    *r                 = scale * (q[DEEPCD_MOE_U] - rhs);
+    drdq[DEEPCD_MOE_U] = scale;
+    if (u0) *u0 = rhs;
+    *term = DEEPCD_MOE_ROW_IC;
+  } else if (pt->i == 0 || pt->i == g->nx - 1) {
+    PetscCall((*pde->ops.boundary)(pde, pt->i == 0 ? 0 : 1, pt, c, &rhs));
+    *r = -rhs;
+    for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) {
+      *r += c[a] * q[a];
+      drdq[a] = c[a];
+    }
+    *term = pt->i == 0 ? DEEPCD_MOE_ROW_BC0 : DEEPCD_MOE_ROW_BC1;
+  } else {
+    PetscCall((*pde->ops.residual)(pde, pt, q, r, drdq, NULL));
+    *term = DEEPCD_MOE_ROW_PDE;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 /*@C
   DeepCDMoeLoss - The loss of a solution u on the whole grid and its gradient dL/du.
@@ -56,34 +107,17 @@ PetscErrorCode DeepCDMoeLoss(DeepCDMoePDE pde, const DeepCDMoeGrid *g, DeepCDMoe
   PetscCall(PetscArraycpy(q, u, P));
   for (PetscInt a = 1; a < DEEPCD_MOE_NFIELDS; a++) PetscCall(DeepCDMoeGridDerivative(g, (DeepCDMoeField) a, 1, u, q + a * P));
   /* pass 1: the row r[p] of every point and dr/dq in qbar; the sums of squares per term */
-  PetscCall(PetscArrayzero(qbar, DEEPCD_MOE_NFIELDS * P));
   for (PetscInt p = 0; p < P; p++) {
     DeepCDMoePoint pt;
-    PetscReal      qp[DEEPCD_MOE_NFIELDS], c[DEEPCD_MOE_NFIELDS], rhs, scale, dF[DEEPCD_MOE_NFIELDS];
+    PetscReal      qp[DEEPCD_MOE_NFIELDS], drdq[DEEPCD_MOE_NFIELDS], rhs;
     PetscInt       term;
 
     PetscCall(DeepCDMoeGridPoint(g, p, &pt));
     for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) qp[a] = q[a * P + p];
-    if (pt.j == 0) { /* initial row; norm: u - u0, divided by ||u0|| below */
-      PetscCall((*pde->ops.initial)(pde, &pt, &rhs, &scale));
-      if (type == DEEPCD_MOE_LOSS_NORM) scale = 1.0;
-      r[p]    = scale * (qp[DEEPCD_MOE_U] - rhs);
-      qbar[p] = scale;
-      u0ss += rhs * rhs;
-      term = TERM_IC;
-    } else if (pt.i == 0 || pt.i == nx - 1) { /* boundary row */
-      PetscCall((*pde->ops.boundary)(pde, pt.i == 0 ? 0 : 1, &pt, c, &rhs));
-      r[p] = -rhs;
-      for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) {
-        r[p] += c[a] * qp[a];
-        qbar[a * P + p] = c[a];
-      }
-      term = pt.i == 0 ? TERM_LEFT : TERM_RIGHT;
-    } else { /* PDE row */
-      PetscCall((*pde->ops.residual)(pde, &pt, qp, &r[p], dF, NULL));
-      for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) qbar[a * P + p] = dF[a];
-      term = TERM_PDE;
-    }
+    /* norm: the initial rows u - u0, divided by ||u0|| below */
+    PetscCall(DeepCDMoeGridRow(pde, g, type == DEEPCD_MOE_LOSS_MSE ? PETSC_TRUE : PETSC_FALSE, &pt, qp, &r[p], drdq, &rhs, &term));
+    for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) qbar[a * P + p] = drdq[a];
+    u0ss += rhs * rhs;
     ss[term] += r[p] * r[p];
   }
   /* the loss, and dL/dr[p] = coef[term] r[p] */

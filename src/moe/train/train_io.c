@@ -105,6 +105,7 @@ static PetscErrorCode write_contents(hid_t f, const char file[], const void *ctx
   PetscCall(put_real(file, f, "coupling_weight", o->coupling_weight));
   PetscCall(put_str(file, f, "loss_type", DeepCDMoeLossTypes[o->loss]));
   PetscCall(put_int(file, f, "loss_unscaled", o->loss_unscaled ? 1 : 0));
+  PetscCall(put_int(file, f, "scale_inputs", o->scale_inputs ? 1 : 0));
   PetscCall(put_int(file, f, "step", t->step));
   PetscCall(DeepCDH5Wrote(deepcd_h5_write_attr_u64(f, "rng", (uint64_t) t->rng), file, "attribute", "rng"));
   PetscCall(DeepCDMoeTrainerGetTimings(t, &tstep, &tinfer));
@@ -324,6 +325,12 @@ static PetscErrorCode read_options(const Reader *r, char pde[], size_t len, Deep
     PetscCall(get_int(r, "loss_unscaled", &v));
     o->loss_unscaled = v ? PETSC_TRUE : PETSC_FALSE;
   }
+  o->scale_inputs = PETSC_FALSE; /* files written before 2026-12-08: x, t in [-1, 1] and raw parameters */
+  PetscCall(has_attr(r, "scale_inputs", &present));
+  if (present) {
+    PetscCall(get_int(r, "scale_inputs", &v));
+    o->scale_inputs = v ? PETSC_TRUE : PETSC_FALSE;
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -353,7 +360,8 @@ static PetscErrorCode check_same(const Reader *r, DeepCDMoeTrainer t, const char
     { "seed", s->seed, o->seed },
     { "loss_type", s->loss, o->loss },
     { "loss_unscaled", s->loss_unscaled, o->loss_unscaled },
-    { "coupling", s->coupling, o->coupling }
+    { "coupling", s->coupling, o->coupling },
+    { "scale_inputs", s->scale_inputs, o->scale_inputs }
   };
   PetscBool same;
 
