@@ -101,7 +101,7 @@ TEST(CliMoe, TrainEvalResume)
     const size_t at = r.out.find("expert   LM steps   at cap   1/2||r||^2   log10 cond\n");
     ASSERT_NE(at, std::string::npos) << r.out;
     EXPECT_EQ(std::count(r.out.begin() + at, r.out.end(), '\n'), 3) << r.out; // the header and experts 0 and 1
-    EXPECT_NE(r.out.find("coupling none; LM cap 50"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("coupling interface; LM cap 50"), std::string::npos) << r.out; // the default
   }
   // a coupled run: eval reads the coupling from the run file and reproduces its errors
   r = RunCommand(Cli() + "train --pde heat --experts 2,1 --steps 2 --eval-every 2 -moe_coupling interface -moe_coupling_weight 4" + kTiny + " -o " + dir + "/coupled.h5");
