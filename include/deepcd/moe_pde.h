@@ -80,4 +80,11 @@ PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_Heat(DeepCDMoePDE);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_Burgers(DeepCDMoePDE);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_DiffSorp(DeepCDMoePDE);
 
+/* 2-D Navier-Stokes in vorticity form on the periodic unit square: the
+   pseudo-spectral reference (reference_ns.c) and the Gaussian-random-field
+   initial vorticity (grf.c). Fields are nx*ny values, point (i, k) at
+   (i/nx, k/ny) numbered k*nx + i. */
+PETSC_EXTERN PetscErrorCode DeepCDMoeNSSolve(PetscInt, PetscInt, PetscReal, const PetscReal[], PetscInt, const PetscReal[], PetscReal, PetscReal[]);
+PETSC_EXTERN PetscErrorCode DeepCDMoeNSRandomField(PetscReal, PetscReal, PetscReal, PetscInt, PetscInt, PetscReal[]);
+
 #endif
