@@ -28,13 +28,14 @@
 #define DEEPCD_MOE_PDE_HEAT     "heat"
 #define DEEPCD_MOE_PDE_BURGERS  "burgers"
 #define DEEPCD_MOE_PDE_DIFFSORP "diffsorp"
+#define DEEPCD_MOE_PDE_NS       "ns"
 
 #define DEEPCD_MOE_PDE_MAX_NAMED 8
 
 typedef struct _n_DeepCDMoePDE *DeepCDMoePDE;
 
 typedef struct {
-  /* F at the point; dF[4] and d2F[16] (row-major, symmetric) may be NULL when not wanted */
+  /* F at the point; dF[nfields] and d2F[nfields^2] (row-major, symmetric) may be NULL when not wanted */
   PetscErrorCode (*residual)(DeepCDMoePDE, const DeepCDMoePoint *, const PetscReal q[], PetscReal *F, PetscReal dF[], PetscReal d2F[]);
   PetscErrorCode (*initial)(DeepCDMoePDE, const DeepCDMoePoint *, PetscReal *u0, PetscReal *scale);
   PetscErrorCode (*boundary)(DeepCDMoePDE, PetscInt side, const DeepCDMoePoint *, PetscReal c[], PetscReal *g);
@@ -57,6 +58,9 @@ struct _n_DeepCDMoePDE {
   PetscInt        nconst, nparam;   /* named constants and parameters */
   char            constname[DEEPCD_MOE_PDE_MAX_NAMED][32], paramname[DEEPCD_MOE_PDE_MAX_NAMED][32];
   PetscReal       constant[DEEPCD_MOE_PDE_MAX_NAMED], param[DEEPCD_MOE_PDE_MAX_NAMED];
+  PetscInt        nfields;  /* the local quantities F reads: DEEPCD_MOE_NFIELDS (1-D), DEEPCD_MOE_MAX_FIELDS (2-D) */
+  PetscBool       periodic; /* 2-D, periodic in x and y on [xlo, xhi) x [ylo, yhi): no boundary rows */
+  PetscReal       ylo, yhi;
 };
 
 PETSC_EXTERN PetscErrorCode DeepCDMoeInitializePackage(void);
@@ -79,6 +83,8 @@ PETSC_EXTERN PetscErrorCode DeepCDMoePDEReference(DeepCDMoePDE, const DeepCDMoeG
 PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_Heat(DeepCDMoePDE);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_Burgers(DeepCDMoePDE);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_DiffSorp(DeepCDMoePDE);
+PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_NS(DeepCDMoePDE);
+PETSC_EXTERN PetscErrorCode DeepCDMoePDEGridSetUp(DeepCDMoePDE, PetscInt, PetscInt, PetscInt, DeepCDMoeGrid *);
 
 /* 2-D Navier-Stokes in vorticity form on the periodic unit square: the
    pseudo-spectral reference (reference_ns.c) and the Gaussian-random-field

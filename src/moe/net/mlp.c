@@ -268,9 +268,34 @@ typedef struct {
   PetscInt     cap; /* rows allocated in X */
 } BackboneMLP;
 
+/* 1-D grids: (x, t, the problem's parameters); 2-D grids: (x, y, t, u0(x, y)),
+   the initial condition at the point (as the reference's FNO gets it
+   broadcast over time; the Navier-Stokes parameter is a seed, meaningless
+   as a number) */
 static PetscErrorCode mlp_inputs(DeepCDMoeBackbone bb, const DeepCDMoeGrid *g, DeepCDMoePDE pde, PetscReal X[])
 {
   PetscFunctionBegin;
+  if (g->ny > 1) {
+    const PetscInt nxy = g->nx * g->ny, P = DeepCDMoeGridSize(g);
+    PetscReal     *u0, *X3;
+
+    PetscCheck(bb->nin == 4, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "moe mlp backbone: %" PetscInt_FMT " inputs; a 2-D grid gives 4 (x, y, t and u0)", bb->nin);
+    PetscCall(PetscMalloc2(nxy, &u0, 3 * P, &X3));
+    for (PetscInt p = 0; p < nxy; p++) {
+      DeepCDMoePoint pt;
+      PetscReal      scale;
+
+      PetscCall(DeepCDMoeGridPoint(g, p, &pt));
+      PetscCall((*pde->ops.initial)(pde, &pt, &u0[p], &scale));
+    }
+    PetscCall(DeepCDMoeGridInputs(g, P, NULL, 0, NULL, X3));
+    for (PetscInt p = 0; p < P; p++) {
+      for (PetscInt l = 0; l < 3; l++) X[4 * p + l] = X3[3 * p + l];
+      X[4 * p + 3] = u0[p % nxy];
+    }
+    PetscCall(PetscFree2(u0, X3));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   PetscCheck(bb->nin == 2 + pde->nparam, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "moe mlp backbone: %" PetscInt_FMT " inputs; problem '%s' gives %" PetscInt_FMT " (x, t and its parameters)", bb->nin, pde->type, 2 + pde->nparam);
   PetscCall(DeepCDMoeGridInputs(g, g->nx * g->nt, NULL, pde->nparam, pde->param, X));
   PetscFunctionReturn(PETSC_SUCCESS);
