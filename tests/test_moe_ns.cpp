@@ -126,3 +126,183 @@ TEST(MoeNS, RandomFieldIsMeanFreeAndDeterministic)
 }
 
 } // namespace
+
+namespace {
+
+// A field of one Fourier mode per column: its velocity is exact to rounding.
+TEST(MoeNS, VelocityOfOneModeIsExact)
+{
+  DeepCDMoeGrid g;
+  ASSERT_EQ(DeepCDMoeGridSetUpPeriodic2D(&g, 16, 12, 4, 0, 1, 0, 1, 0, 1), 0);
+  const PetscInt      P = DeepCDMoeGridSize(&g), mx[2] = { 2, 1 }, my[2] = { 1, -3 };
+  std::vector<double> W(2 * P), VX(2 * P), VY(2 * P);
+  for (PetscInt p = 0; p < P; p++) {
+    DeepCDMoePoint pt;
+    DeepCDMoeGridPoint(&g, p, &pt);
+    for (int c = 0; c < 2; c++) W[2 * p + c] = (pt.j + 1) * std::sin(2 * M_PI * (mx[c] * pt.x + my[c] * pt.y) + 0.3);
+  }
+  ASSERT_EQ(DeepCDMoeGridVelocity(&g, 2, W.data(), VX.data(), VY.data()), 0);
+  double err = 0;
+  for (PetscInt p = 0; p < P; p++) {
+    DeepCDMoePoint pt;
+    DeepCDMoeGridPoint(&g, p, &pt);
+    for (int c = 0; c < 2; c++) {
+      // psi = w / |k|^2; v_x = psi_y, v_y = -psi_x
+      const double k2 = 4 * M_PI * M_PI * (mx[c] * mx[c] + my[c] * my[c]), cs = (pt.j + 1) * std::cos(2 * M_PI * (mx[c] * pt.x + my[c] * pt.y) + 0.3);
+      err = std::max(err, std::fabs(VX[2 * p + c] - 2 * M_PI * my[c] * cs / k2));
+      err = std::max(err, std::fabs(VY[2 * p + c] + 2 * M_PI * mx[c] * cs / k2));
+    }
+  }
+  printf("velocity of single modes: max error %.2e\n", err);
+  EXPECT_LT(err, 1e-14);
+  // the transpose: <V a, b> = <a, V^T b> on random fields (odd sizes too)
+  for (PetscInt n : { 8, 9 }) {
+    ASSERT_EQ(DeepCDMoeGridSetUpPeriodic2D(&g, n, n + 2, 4, 0, 1, 0, 2, 0, 1), 0);
+    const PetscInt      Q = DeepCDMoeGridSize(&g);
+    std::vector<double> a(3 * Q), bx(3 * Q), by(3 * Q), ax(3 * Q), ay(3 * Q), at(3 * Q, 0.0);
+    for (PetscInt l = 0; l < 3 * Q; l++) a[l] = std::sin(1.3 * l + 0.2), bx[l] = std::cos(0.7 * l), by[l] = std::sin(2.1 * l + 1);
+    ASSERT_EQ(DeepCDMoeGridVelocity(&g, 3, a.data(), ax.data(), ay.data()), 0);
+    ASSERT_EQ(DeepCDMoeGridVelocityTranspose(&g, 3, bx.data(), by.data(), at.data()), 0);
+    double lhs = 0, rhs = 0;
+    for (PetscInt l = 0; l < 3 * Q; l++) lhs += ax[l] * bx[l] + ay[l] * by[l], rhs += a[l] * at[l];
+    EXPECT_NEAR(lhs, rhs, 1e-12 * std::fabs(lhs)) << "n " << n;
+  }
+}
+
+// The residual F = w_t + v . grad w - nu lap w of the reference solution on
+// the grid, with the grid's stencils and FFT velocity: small, and falling
+// by 4 when h and the time step are halved (second-order stencils).
+double ReferenceResidual(PetscInt n, DeepCDMoePDE pde)
+{
+  DeepCDMoeGrid g;
+  EXPECT_EQ(DeepCDMoePDEGridSetUp(pde, n, n, n / 2 + 1, &g), 0);
+  const PetscInt      P = DeepCDMoeGridSize(&g), nf = pde->nfields;
+  std::vector<double> u(P), q(nf * P);
+  EXPECT_EQ(DeepCDMoePDEReference(pde, &g, u.data()), 0);
+  for (PetscInt p = 0; p < P; p++) q[p] = u[p];
+  for (PetscInt a = 1; a < nf; a++)
+    if (a != DEEPCD_MOE_VX && a != DEEPCD_MOE_VY) EXPECT_EQ(DeepCDMoeGridDerivative(&g, (DeepCDMoeField) a, 1, u.data(), q.data() + a * P), 0);
+  EXPECT_EQ(DeepCDMoeGridVelocity(&g, 1, u.data(), q.data() + DEEPCD_MOE_VX * P, q.data() + DEEPCD_MOE_VY * P), 0);
+  double fmax = 0, ic = 0;
+  for (PetscInt p = 0; p < P; p++) {
+    DeepCDMoePoint pt;
+    double         qp[DEEPCD_MOE_MAX_FIELDS], F, u0, s;
+    DeepCDMoeGridPoint(&g, p, &pt);
+    if (pt.j == 0) {
+      pde->ops.initial(pde, &pt, &u0, &s);
+      ic = std::max(ic, std::fabs(u[p] - u0));
+      continue;
+    }
+    for (PetscInt a = 0; a < nf; a++) qp[a] = q[a * P + p];
+    pde->ops.residual(pde, &pt, qp, &F, NULL, NULL);
+    fmax = std::max(fmax, std::fabs(F));
+  }
+  EXPECT_LT(ic, 1e-14);
+  return fmax;
+}
+
+TEST(MoeNS, ReferenceResidualFallsAtSecondOrder)
+{
+  DeepCDMoePDE pde;
+  ASSERT_EQ(DeepCDMoePDECreate(DEEPCD_MOE_PDE_NS, &pde), 0);
+  const double seed = 5;
+  DeepCDMoePDESetParameters(pde, 1, &seed);
+  const double e16 = ReferenceResidual(16, pde), e32 = ReferenceResidual(32, pde), e64 = ReferenceResidual(64, pde);
+  printf("NS: max residual of the reference on 16^2x9, 32^2x17, 64^2x33: %.3e %.3e %.3e (ratios %.2f %.2f)\n", e16, e32, e64, e16 / e32, e32 / e64);
+  EXPECT_GT(e32 / e64, 3.5);
+  EXPECT_LT(e32 / e64, 4.5);
+  DeepCDMoePDEDestroy(&pde);
+}
+
+// The hard constraint of ns on a random basis: the Jacobian and the exact
+// Hessian against central differences, and the basis VJP of the
+// stationarity condition against central differences in B (through the
+// FFT velocity and its transpose).
+TEST(MoeNS, ConstraintDerivativesAgainstFiniteDifferences)
+{
+  DeepCDMoePDE  pde;
+  DeepCDMoeGrid g;
+  ASSERT_EQ(DeepCDMoePDECreate(DEEPCD_MOE_PDE_NS, &pde), 0);
+  const double nu = 0.02; // larger than the default, so that every term counts
+  DeepCDMoePDESetConstant(pde, "nu", nu);
+  ASSERT_EQ(DeepCDMoePDEGridSetUp(pde, 8, 6, 5, &g), 0);
+  const PetscInt        N = 4, P = DeepCDMoeGridSize(&g);
+  std::vector<PetscInt> pdepts, condpts;
+  for (PetscInt p = g.nx * g.ny; p < P; p += 3) pdepts.push_back(p);
+  for (PetscInt p = 0; p < g.nx * g.ny; p += 2) condpts.push_back(p);
+  DeepCDMoeConstraint c;
+  ASSERT_EQ(DeepCDMoeConstraintCreate(pde, &g, N, &c), 0);
+  ASSERT_EQ(DeepCDMoeConstraintSetPoints(c, (PetscInt) pdepts.size(), pdepts.data(), (PetscInt) condpts.size(), condpts.data()), 0);
+  std::vector<double> B(P * N), D(P * N), w(N), v(N);
+  for (PetscInt l = 0; l < P * N; l++) B[l] = std::sin(0.37 * l + 0.1) + 0.5 * std::cos(1.1 * l), D[l] = std::cos(0.91 * l + 0.4);
+  for (PetscInt l = 0; l < N; l++) w[l] = 0.3 + 0.2 * l, v[l] = std::sin(1.0 + l);
+  ASSERT_EQ(DeepCDMoeConstraintSetBasis(c, B.data()), 0);
+  PetscInt mall;
+  DeepCDMoeConstraintGetSizes(c, NULL, &mall, NULL);
+  std::vector<double> J(mall * N), rp(mall), rm(mall), H(N * N), gp(N), gm(N);
+  ASSERT_EQ(DeepCDMoeConstraintJacobian(c, w.data(), J.data()), 0);
+  ASSERT_EQ(DeepCDMoeConstraintNormal(c, w.data(), DEEPCD_MOE_HESSIAN_EXACT, NULL, NULL, H.data()), 0);
+  const double h    = 1e-6;
+  double       jerr = 0, jmax = 0, herr = 0, hmax = 0;
+  for (PetscInt l = 0; l < N; l++) {
+    std::vector<double> wp = w, wm = w;
+    wp[l] += h, wm[l] -= h;
+    DeepCDMoeConstraintResidual(c, wp.data(), rp.data());
+    DeepCDMoeConstraintResidual(c, wm.data(), rm.data());
+    for (PetscInt k = 0; k < mall; k++) {
+      jerr = std::max(jerr, std::fabs((rp[k] - rm[k]) / (2 * h) - J[k * N + l]));
+      jmax = std::max(jmax, std::fabs(J[k * N + l]));
+    }
+    DeepCDMoeConstraintNormal(c, wp.data(), DEEPCD_MOE_HESSIAN_GN, NULL, gp.data(), NULL);
+    DeepCDMoeConstraintNormal(c, wm.data(), DEEPCD_MOE_HESSIAN_GN, NULL, gm.data(), NULL);
+    for (PetscInt i = 0; i < N; i++) {
+      herr = std::max(herr, std::fabs((gp[i] - gm[i]) / (2 * h) - H[i + l * N]));
+      hmax = std::max(hmax, std::fabs(H[i + l * N]));
+    }
+  }
+  printf("ns constraint: |J - FD|/max|J| %.2e, |H - FD(g)|/max|H| %.2e\n", jerr / jmax, herr / hmax);
+  EXPECT_LT(jerr / jmax, 1e-8);
+  EXPECT_LT(herr / hmax, 1e-8);
+  // VJP in B of v . G(w, B), G = J^T r + ridge^2 w
+  std::vector<double> Bbar(P * N, 0.0), Bp = B, Bm = B;
+  ASSERT_EQ(DeepCDMoeConstraintBasisVJP(c, w.data(), v.data(), Bbar.data()), 0);
+  const double hb = 1e-6;
+  for (PetscInt l = 0; l < P * N; l++) Bp[l] += hb * D[l], Bm[l] -= hb * D[l];
+  DeepCDMoeConstraintSetBasis(c, Bp.data());
+  DeepCDMoeConstraintNormal(c, w.data(), DEEPCD_MOE_HESSIAN_GN, NULL, gp.data(), NULL);
+  DeepCDMoeConstraintSetBasis(c, Bm.data());
+  DeepCDMoeConstraintNormal(c, w.data(), DEEPCD_MOE_HESSIAN_GN, NULL, gm.data(), NULL);
+  double fd = 0, an = 0;
+  for (PetscInt l = 0; l < N; l++) fd += v[l] * (gp[l] - gm[l]) / (2 * hb);
+  for (PetscInt l = 0; l < P * N; l++) an += Bbar[l] * D[l];
+  printf("ns basis VJP: FD %.10e, VJP %.10e, relative error %.2e\n", fd, an, std::fabs(fd - an) / std::fabs(an));
+  EXPECT_LT(std::fabs(fd - an), 1e-7 * std::fabs(an));
+  DeepCDMoeConstraintDestroy(&c);
+  DeepCDMoePDEDestroy(&pde);
+}
+
+// The outer loss of ns (initial and PDE terms, no walls): dL/du against central differences, both types.
+TEST(MoeNS, LossGradientAgainstFiniteDifferences)
+{
+  DeepCDMoePDE  pde;
+  DeepCDMoeGrid g;
+  ASSERT_EQ(DeepCDMoePDECreate(DEEPCD_MOE_PDE_NS, &pde), 0);
+  ASSERT_EQ(DeepCDMoePDEGridSetUp(pde, 8, 8, 5, &g), 0);
+  const PetscInt      P = DeepCDMoeGridSize(&g);
+  std::vector<double> u(P), ubar(P), D(P);
+  for (PetscInt p = 0; p < P; p++) u[p] = std::sin(0.3 * p) + 0.2 * std::cos(1.7 * p), D[p] = std::cos(0.77 * p + 0.5);
+  for (DeepCDMoeLossType type : { DEEPCD_MOE_LOSS_NORM, DEEPCD_MOE_LOSS_MSE }) {
+    double L, Lp, Lm, an = 0;
+    ASSERT_EQ(DeepCDMoeLoss(pde, &g, type, 1.0, 0.7, 1.0, u.data(), &L, ubar.data()), 0);
+    std::vector<double> up = u, um = u;
+    const double        h = 1e-6;
+    for (PetscInt p = 0; p < P; p++) up[p] += h * D[p], um[p] -= h * D[p], an += ubar[p] * D[p];
+    DeepCDMoeLoss(pde, &g, type, 1.0, 0.7, 1.0, up.data(), &Lp, NULL);
+    DeepCDMoeLoss(pde, &g, type, 1.0, 0.7, 1.0, um.data(), &Lm, NULL);
+    EXPECT_TRUE(std::isfinite(L));
+    EXPECT_NEAR((Lp - Lm) / (2 * h), an, 1e-7 * std::fabs(an)) << "loss type " << type;
+  }
+  DeepCDMoePDEDestroy(&pde);
+}
+
+} // namespace
