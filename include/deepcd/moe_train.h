@@ -69,6 +69,7 @@ typedef struct {
   DeepCDMoeHessianType  hessian;           /* hard: of the backward pass */
   DeepCDMoeConditions   conditions;        /* hard: global or local condition rows */
   DeepCDMoeLMOptions    lm;                /* hard: the per-expert solve */
+  PetscInt              ny, ky;            /* 2-D problems (ns): grid points and experts in y; 1 for 1-D problems */
 } DeepCDMoeTrainOptions;
 
 typedef struct _n_DeepCDMoeTrainer *DeepCDMoeTrainer;

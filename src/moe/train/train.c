@@ -44,11 +44,12 @@ static PetscErrorCode register_events(void)
 @*/
 PetscErrorCode DeepCDMoeTrainOptionsDefault(const char type[], DeepCDMoeTrainOptions *o)
 {
-  PetscBool diffsorp;
+  PetscBool diffsorp, ns;
 
   PetscFunctionBegin;
   PetscCall(PetscMemzero(o, sizeof(*o)));
   PetscCall(PetscStrcmp(type, DEEPCD_MOE_PDE_DIFFSORP, &diffsorp));
+  PetscCall(PetscStrcmp(type, DEEPCD_MOE_PDE_NS, &ns));
   o->model = DEEPCD_MOE_MODEL_HARD;
   o->kx    = 2;
   o->kt    = 2;
@@ -82,6 +83,13 @@ PetscErrorCode DeepCDMoeTrainOptionsDefault(const char type[], DeepCDMoeTrainOpt
   o->conditions    = DEEPCD_MOE_CONDITIONS_GLOBAL;
   PetscCall(DeepCDMoeLMOptionsDefault(&o->lm));
   if (diffsorp) o->lm.w0 = 1.0;
+  o->ny = o->ky = 1;
+  if (ns) { /* the reduced grid of issue 16: 32 x 32 x 16, experts 2 x 2 in space */
+    o->nx = o->ny = 32;
+    o->nt         = 16;
+    o->ky         = 2;
+    o->kt         = 1;
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -125,6 +133,7 @@ static PetscErrorCode check_options(MPI_Comm comm, const DeepCDMoeTrainOptions *
              "moe train: fno with %" PetscInt_FMT " Fourier layers, %" PetscInt_FMT " modes, fc %" PetscInt_FMT ", pad %" PetscInt_FMT ": need depth, modes, fc >= 1 and pad >= 0", o->depth, o->modes, o->fc, o->pad);
   PetscCheck(o->depth >= 0 && o->width >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: %" PetscInt_FMT " hidden layers of width %" PetscInt_FMT ": need depth >= 0 and width >= 1", o->depth, o->width);
   PetscCheck(o->nx >= 4 && o->nt >= 4, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: grid %" PetscInt_FMT " x %" PetscInt_FMT ": need at least 4 x 4", o->nx, o->nt);
+  PetscCheck(o->ny >= 1 && o->ky >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: ny %" PetscInt_FMT ", ky %" PetscInt_FMT ": need at least 1", o->ny, o->ky);
   PetscCheck(o->steps >= 0 && o->batch >= 1 && o->ntrain >= 1 && o->ntest >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: need steps >= 0, batch, train and test instances >= 1");
   PetscCheck(o->lr > 0.0 && o->lr_gamma > 0.0 && o->lr_min >= 0.0 && o->lr_every >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: learning rate %g (gamma %g, min %g, every %" PetscInt_FMT "): need lr, gamma > 0, min, every >= 0", (double) o->lr, (double) o->lr_gamma, (double) o->lr_min, o->lr_every);
   PetscCheck(o->beta1 >= 0.0 && o->beta1 < 1.0 && o->beta2 >= 0.0 && o->beta2 < 1.0 && o->adam_eps > 0.0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: Adam needs 0 <= beta1, beta2 < 1 and eps > 0");
@@ -154,8 +163,10 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const char type[], const Deep
   tr->o = *o;
   PetscCall(DeepCDMoePDECreate(type, &tr->pde));
   PetscCheck(tr->pde->ops.sample, comm, PETSC_ERR_SUP, "moe train: PDE '%s' has no instance family to train on", type);
-  PetscCall(DeepCDMoeGridSetUp(&tr->grid, o->nx, o->nt, tr->pde->xlo, tr->pde->xhi, tr->pde->t0, tr->pde->t1));
-  P      = o->nx * o->nt;
+  PetscCheck(tr->pde->periodic || (o->ny == 1 && o->ky == 1), comm, PETSC_ERR_ARG_WRONG, "moe train: PDE '%s' is 1-D: ny and ky must be 1 (got %" PetscInt_FMT ", %" PetscInt_FMT ")", type, o->ny, o->ky);
+  PetscCheck(!tr->pde->periodic || o->backbone == DEEPCD_MOE_BACKBONE_MLP, comm, PETSC_ERR_SUP, "moe train: the fno backbone is 2-D (x, t); PDE '%s' has two space dimensions and an FNO3d is not implemented: use the mlp backbone", type);
+  PetscCall(DeepCDMoePDEGridSetUp(tr->pde, o->nx, o->ny, o->nt, &tr->grid));
+  P      = DeepCDMoeGridSize(&tr->grid);
   tr->np = tr->pde->nparam;
   nout   = o->model == DEEPCD_MOE_MODEL_HARD ? o->N : 1;
   /* the reference applies GELU to the basis; the soft model's output is linear */
@@ -169,7 +180,7 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const char type[], const Deep
     PetscInt    *width, L = o->depth + 1;
 
     PetscCall(PetscMalloc1(L + 1, &width));
-    width[0] = 2 + tr->np;
+    width[0] = tr->pde->periodic ? 4 : 2 + tr->np; /* 2-D: x, y, t and u0 (mlp.c) */
     for (PetscInt l = 1; l < L; l++) width[l] = o->width;
     width[L] = nout;
     {
@@ -194,7 +205,7 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const char type[], const Deep
   tr->hcap = PetscMax(o->steps, 1);
   PetscCall(PetscMalloc2(tr->hcap, &tr->loss_hist, tr->hcap, &tr->err_hist));
   if (o->model == DEEPCD_MOE_MODEL_HARD) {
-    PetscCall(DeepCDMoeExpertsCreate(comm, tr->pde, &tr->grid, o->N, o->kx, o->kt, &tr->ex));
+    PetscCall(DeepCDMoeExpertsCreate2D(comm, tr->pde, &tr->grid, o->N, o->kx, o->ky, o->kt, &tr->ex));
     PetscCall(DeepCDMoeExpertsSetSampling(tr->ex, o->points, o->seed));
     PetscCall(DeepCDMoeExpertsSetConditions(tr->ex, o->conditions));
     PetscCall(DeepCDMoeExpertsSetRidge(tr->ex, o->ridge));
@@ -436,7 +447,7 @@ static PetscErrorCode forward(DeepCDMoeTrainer t, const PetscReal param[])
     PetscCall(DeepCDMoeExpertsGatherSolution(t->ex, t->u));
     PetscCall(PetscLogEventEnd(EV_SOLVE, 0, 0, 0, 0));
   } else { /* soft: every rank evaluates the whole grid (no experts to spread) */
-    const PetscInt P = t->grid.nx * t->grid.nt;
+    const PetscInt P = DeepCDMoeGridSize(&t->grid);
 
     PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
     PetscCall(DeepCDMoeBackboneInputs(t->net, &t->grid, t->pde, t->X));
@@ -452,7 +463,7 @@ static PetscErrorCode backward(DeepCDMoeTrainer t)
   PetscFunctionBegin;
   if (t->ex) {
     PetscCall(PetscLogEventBegin(EV_IFT, 0, 0, 0, 0));
-    PetscCall(PetscArrayzero(t->Bbar, t->grid.nx * t->grid.nt * t->o.N));
+    PetscCall(PetscArrayzero(t->Bbar, DeepCDMoeGridSize(&t->grid) * t->o.N));
     PetscCall(DeepCDMoeExpertsBackward(t->ex, t->B, t->ubar, t->Bbar));
     PetscCall(PetscLogEventEnd(EV_IFT, 0, 0, 0, 0));
     PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
@@ -550,7 +561,7 @@ PetscErrorCode DeepCDMoeTrainerEnsureHistory(DeepCDMoeTrainer t, PetscInt n)
 . param - the instance's parameters
 
   Output Parameter:
-. u - nx*nt values
+. u - nx*ny*nt values
 
   Level: intermediate
 @*/
@@ -558,12 +569,12 @@ PetscErrorCode DeepCDMoeTrainerPredict(DeepCDMoeTrainer t, const PetscReal param
 {
   PetscFunctionBegin;
   PetscCall(forward(t, param));
-  PetscCall(PetscArraycpy(u, t->u, t->grid.nx * t->grid.nt));
+  PetscCall(PetscArraycpy(u, t->u, DeepCDMoeGridSize(&t->grid)));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
-  DeepCDMoeTrainerGetReferences - The reference solutions of the held-out instances (ntest x nx*nt), computed on first use.
+  DeepCDMoeTrainerGetReferences - The reference solutions of the held-out instances (ntest x nx*ny*nt), computed on first use.
 
   Collective
 
@@ -574,7 +585,7 @@ PetscErrorCode DeepCDMoeTrainerPredict(DeepCDMoeTrainer t, const PetscReal param
 @*/
 PetscErrorCode DeepCDMoeTrainerGetReferences(DeepCDMoeTrainer t, const PetscReal **ref)
 {
-  const PetscInt P = t->grid.nx * t->grid.nt;
+  const PetscInt P = DeepCDMoeGridSize(&t->grid);
   PetscReal      save[DEEPCD_MOE_PDE_MAX_NAMED];
 
   PetscFunctionBegin;
@@ -604,7 +615,7 @@ PetscErrorCode DeepCDMoeTrainerGetReferences(DeepCDMoeTrainer t, const PetscReal
 
   Output Parameters:
 + err  - ntest errors (may be NULL)
-. pred - ntest x nx*nt predictions (may be NULL)
+. pred - ntest x nx*ny*nt predictions (may be NULL)
 - mean - their mean (may be NULL)
 
   Notes:
@@ -614,7 +625,7 @@ PetscErrorCode DeepCDMoeTrainerGetReferences(DeepCDMoeTrainer t, const PetscReal
 @*/
 PetscErrorCode DeepCDMoeTrainerEvaluate(DeepCDMoeTrainer t, PetscReal err[], PetscReal pred[], PetscReal *mean)
 {
-  const PetscInt   P = t->grid.nx * t->grid.nt;
+  const PetscInt   P = DeepCDMoeGridSize(&t->grid);
   const PetscReal *ref;
   PetscReal        sum = 0.0;
 
