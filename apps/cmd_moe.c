@@ -122,7 +122,7 @@ static int split_args(int argc, char **argv, MoeArgs *a, char **pargv, int *parg
   else if (!strcmp(a->cmd, "train") && a->run)
     snprintf(err, lerr, "unexpected argument '%s' (train takes options only)", a->run);
   else if (!strcmp(a->cmd, "train") && !a->pde)
-    snprintf(err, lerr, "no problem given (--pde heat|burgers|diffsorp)");
+    snprintf(err, lerr, "no problem given (--pde heat|burgers|diffsorp|ns)");
   else if (!strcmp(a->cmd, "train") && !a->out)
     snprintf(err, lerr, "no output file given (-o RUN.h5)");
   else if (!strcmp(a->cmd, "eval") && !a->run)

@@ -15,7 +15,7 @@ struct Result {
 };
 
 // L = 1/(2P) sum_p (u_p - ref_p)^2; gradient by implicit differentiation.
-// ns: a 12 x 12 x 5 periodic grid, experts kx x kt along x and y, the mlp's inputs (x, y, t, u0)
+// ns: a 12 x 12 x 5 periodic grid, experts kx x kt along x and y, the mlp's 2-D inputs
 Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt, DeepCDMoeBackboneType backbone)
 {
   const bool     ns = !strcmp(type, DEEPCD_MOE_PDE_NS);
@@ -29,7 +29,7 @@ Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt, DeepCDMoeB
   else
     DeepCDMoeGridSetUp(&g, 40, 21, pde->xlo, pde->xhi, pde->t0, pde->t1);
   const PetscInt    P       = DeepCDMoeGridSize(&g);
-  PetscInt          width[] = { ns ? 4 : 2 + pde->nparam, 16, 16, N }, nth;
+  PetscInt          width[] = { ns ? DEEPCD_MOE_MLP_INPUTS_2D : 2 + pde->nparam, 16, 16, N }, nth;
   DeepCDMoeBackbone net;
   if (backbone == DEEPCD_MOE_BACKBONE_FNO) {
     const DeepCDMoeFNOOptions fo = { 6, 6, 2, 8, 4 };

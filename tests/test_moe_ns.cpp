@@ -306,3 +306,41 @@ TEST(MoeNS, LossGradientAgainstFiniteDifferences)
 }
 
 } // namespace
+
+namespace {
+
+// The mlp's inputs on the ns grid: (x, y, t) in [-1, 1], then u0, its
+// gradient / 2 pi and 2 pi times its velocity, the same at every time level.
+TEST(MoeNS, MlpInputsCarryTheInitialGradientAndVelocity)
+{
+  DeepCDMoePDE  pde;
+  DeepCDMoeGrid g;
+  ASSERT_EQ(DeepCDMoePDECreate(DEEPCD_MOE_PDE_NS, &pde), 0);
+  ASSERT_EQ(DeepCDMoePDEGridSetUp(pde, 16, 16, 4, &g), 0);
+  const PetscInt    nin = DEEPCD_MOE_MLP_INPUTS_2D, P = DeepCDMoeGridSize(&g), nxy = g.nx * g.ny;
+  PetscInt          width[] = { nin, 4, 2 };
+  DeepCDMoeMLP      mlp;
+  DeepCDMoeBackbone bb;
+  ASSERT_EQ(DeepCDMoeMLPCreate(2, width, DEEPCD_MOE_ACT_TANH, DEEPCD_MOE_ACT_NONE, &mlp), 0);
+  ASSERT_EQ(DeepCDMoeBackboneCreateMLP(mlp, &bb), 0);
+  std::vector<double> X(P * nin), w0(nxy), vx(nxy), vy(nxy);
+  ASSERT_EQ(DeepCDMoeBackboneInputs(bb, &g, pde, X.data()), 0);
+  ASSERT_EQ(DeepCDMoeNSRandomField(0.8, 1.0, 1.0, g.nx, g.ny, w0.data()), 0); // the default seed 1
+  DeepCDMoeGrid g0 = g;
+  g0.nt            = 1;
+  ASSERT_EQ(DeepCDMoeGridVelocity(&g0, 1, w0.data(), vx.data(), vy.data()), 0);
+  double err = 0;
+  for (PetscInt p = 0; p < P; p++) {
+    DeepCDMoePoint pt;
+    DeepCDMoeGridPoint(&g, p, &pt);
+    const PetscInt q = p % nxy, i = pt.i, k = pt.k, n = g.nx;
+    const double   gx = (w0[k * n + (i + 1) % n] - w0[k * n + (i + n - 1) % n]) / (2 * g.hx), gy = (w0[((k + 1) % n) * n + i] - w0[((k + n - 1) % n) * n + i]) / (2 * g.hy);
+    const double   want[8] = { 2 * pt.x - 1, 2 * pt.y - 1, 2 * pt.t / pde->t1 - 1, w0[q], gx / (2 * M_PI), gy / (2 * M_PI), 2 * M_PI * vx[q], 2 * M_PI * vy[q] };
+    for (int l = 0; l < 8; l++) err = std::max(err, std::fabs(X[p * nin + l] - want[l]));
+  }
+  EXPECT_LT(err, 1e-12);
+  DeepCDMoeBackboneDestroy(&bb);
+  DeepCDMoePDEDestroy(&pde);
+}
+
+} // namespace

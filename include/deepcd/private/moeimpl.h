@@ -126,6 +126,8 @@ static inline PetscInt DeepCDMoePointNumber(const DeepCDMoeGrid *g, const DeepCD
   return (pt->j * g->ny + pt->k) * g->nx + pt->i;
 }
 
+PETSC_INTERN PetscErrorCode DeepCDMoeFFTWMalloc(void *, size_t); /* velocity.c */
+
 PETSC_INTERN PetscErrorCode DeepCDMoeConstraintEvaluate(DeepCDMoeConstraint, const PetscReal[], PetscBool, PetscBool);
 
 #endif

@@ -21,11 +21,12 @@ typedef struct {
   PetscReal *sx, *sy;     /* the symbols' imaginary parts, per complex value */
 } Velocity;
 
-static PetscErrorCode vel_alloc(void *p, size_t bytes)
+/* fftw_malloc (SIMD-aligned) into *p, an error when it fails (also for reference_ns.c) */
+PetscErrorCode DeepCDMoeFFTWMalloc(void *p, size_t bytes)
 {
   PetscFunctionBegin;
   *(void **) p = fftw_malloc(bytes);
-  PetscCheck(*(void **) p, PETSC_COMM_SELF, PETSC_ERR_MEM, "moe grid velocity: out of memory (%zu bytes)", bytes);
+  PetscCheck(*(void **) p, PETSC_COMM_SELF, PETSC_ERR_MEM, "moe: FFTW could not allocate %zu bytes", bytes);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -39,10 +40,10 @@ static PetscErrorCode vel_setup(const DeepCDMoeGrid *g, PetscInt ncols, Velocity
   PetscCheck(ncols >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe grid velocity: %" PetscInt_FMT " columns", ncols);
   PetscCall(PetscMemzero(v, sizeof(*v)));
   v->nx = nx, v->ny = ny, v->nc = nx / 2 + 1, v->S = ny * v->nc, v->ncols = ncols;
-  PetscCall(vel_alloc(&v->r, sizeof(double) * (size_t) (nx * ny * ncols)));
-  PetscCall(vel_alloc(&v->c, 2 * sizeof(double) * (size_t) (v->S * ncols)));
-  PetscCall(vel_alloc(&v->cx, 2 * sizeof(double) * (size_t) (v->S * ncols)));
-  PetscCall(vel_alloc(&v->cy, 2 * sizeof(double) * (size_t) (v->S * ncols)));
+  PetscCall(DeepCDMoeFFTWMalloc(&v->r, sizeof(double) * (size_t) (nx * ny * ncols)));
+  PetscCall(DeepCDMoeFFTWMalloc(&v->c, 2 * sizeof(double) * (size_t) (v->S * ncols)));
+  PetscCall(DeepCDMoeFFTWMalloc(&v->cx, 2 * sizeof(double) * (size_t) (v->S * ncols)));
+  PetscCall(DeepCDMoeFFTWMalloc(&v->cy, 2 * sizeof(double) * (size_t) (v->S * ncols)));
   PetscCall(PetscMalloc2(v->S, &v->sx, v->S, &v->sy));
   for (PetscInt b = 0; b < ny; b++) {
     const PetscInt my = b <= ny / 2 ? b : b - ny;

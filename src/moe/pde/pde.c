@@ -295,7 +295,10 @@ PetscErrorCode DeepCDMoePDEView(DeepCDMoePDE pde, PetscViewer viewer)
   if (!viewer) PetscCall(PetscViewerASCIIGetStdout(PETSC_COMM_SELF, &viewer));
   PetscCall(PetscObjectTypeCompare((PetscObject) viewer, PETSCVIEWERASCII, &ascii));
   if (!ascii) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscViewerASCIIPrintf(viewer, "moe PDE %s on [%g, %g] x [%g, %g]%s\n", pde->type, (double) pde->xlo, (double) pde->xhi, (double) pde->t0, (double) pde->t1, pde->linear ? " (linear)" : ""));
+  if (pde->periodic)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "moe PDE %s on [%g, %g) x [%g, %g) (periodic) x [%g, %g]%s\n", pde->type, (double) pde->xlo, (double) pde->xhi, (double) pde->ylo, (double) pde->yhi, (double) pde->t0, (double) pde->t1, pde->linear ? " (linear)" : ""));
+  else
+    PetscCall(PetscViewerASCIIPrintf(viewer, "moe PDE %s on [%g, %g] x [%g, %g]%s\n", pde->type, (double) pde->xlo, (double) pde->xhi, (double) pde->t0, (double) pde->t1, pde->linear ? " (linear)" : ""));
   for (PetscInt k = 0; k < pde->nconst; k++) PetscCall(PetscViewerASCIIPrintf(viewer, "  constant %s = %g\n", pde->constname[k], (double) pde->constant[k]));
   for (PetscInt k = 0; k < pde->nparam; k++) PetscCall(PetscViewerASCIIPrintf(viewer, "  parameter %s = %g\n", pde->paramname[k], (double) pde->param[k]));
   PetscFunctionReturn(PETSC_SUCCESS);

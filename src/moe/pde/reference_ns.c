@@ -18,7 +18,7 @@
 
 #include <fftw3.h>
 
-/* complex values as pairs: cpx may be C99 complex once <complex.h> is in (PETSc) */
+/* complex values as pairs: fftw_complex may be C99 complex once <complex.h> is in (PETSc) */
 typedef double cpx[2];
 
 typedef struct {
@@ -28,15 +28,8 @@ typedef struct {
   cpx       *c;                   /* scratch input of c2r (destroyed by it) */
   double    *ru, *rv, *rwx, *rwy; /* physical-space velocity and gradient */
   PetscReal *kx, *ky, *k2, *mask; /* 2 pi k (0 at Nyquist), |2 pi k|^2, dealiasing: per complex value */
+  PetscReal *vx, *vy;             /* the velocity's symbols over i: k_y / |k|^2, -k_x / |k|^2 (0 at k = 0) */
 } NSSpectral;
-
-static PetscErrorCode ns_alloc(void *p, size_t bytes)
-{
-  PetscFunctionBegin;
-  *(void **) p = fftw_malloc(bytes);
-  PetscCheck(*(void **) p, PETSC_COMM_SELF, PETSC_ERR_MEM, "moe NS reference: out of memory (%zu bytes)", bytes);
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
 
 static PetscErrorCode ns_destroy(NSSpectral *s)
 {
@@ -49,6 +42,7 @@ static PetscErrorCode ns_destroy(NSSpectral *s)
   fftw_free(s->rwx);
   fftw_free(s->rwy);
   PetscCall(PetscFree4(s->kx, s->ky, s->k2, s->mask));
+  PetscCall(PetscFree2(s->vx, s->vy));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -61,12 +55,13 @@ static PetscErrorCode ns_setup(PetscInt nx, PetscInt ny, PetscReal nu, NSSpectra
   s->nx = nx, s->ny = ny, s->nu = nu;
   s->nc = nx / 2 + 1;
   s->S  = ny * s->nc;
-  PetscCall(ns_alloc(&s->c, sizeof(cpx) * (size_t) s->S));
-  PetscCall(ns_alloc(&s->ru, sizeof(double) * (size_t) P));
-  PetscCall(ns_alloc(&s->rv, sizeof(double) * (size_t) P));
-  PetscCall(ns_alloc(&s->rwx, sizeof(double) * (size_t) P));
-  PetscCall(ns_alloc(&s->rwy, sizeof(double) * (size_t) P));
+  PetscCall(DeepCDMoeFFTWMalloc(&s->c, sizeof(cpx) * (size_t) s->S));
+  PetscCall(DeepCDMoeFFTWMalloc(&s->ru, sizeof(double) * (size_t) P));
+  PetscCall(DeepCDMoeFFTWMalloc(&s->rv, sizeof(double) * (size_t) P));
+  PetscCall(DeepCDMoeFFTWMalloc(&s->rwx, sizeof(double) * (size_t) P));
+  PetscCall(DeepCDMoeFFTWMalloc(&s->rwy, sizeof(double) * (size_t) P));
   PetscCall(PetscMalloc4(s->S, &s->kx, s->S, &s->ky, s->S, &s->k2, s->S, &s->mask));
+  PetscCall(PetscMalloc2(s->S, &s->vx, s->S, &s->vy));
   for (PetscInt b = 0; b < ny; b++) {
     const PetscInt my = b <= ny / 2 ? b : b - ny;
     for (PetscInt a = 0; a < s->nc; a++) {
@@ -77,6 +72,8 @@ static PetscErrorCode ns_setup(PetscInt nx, PetscInt ny, PetscReal nu, NSSpectra
       s->ky[q]   = nyqy ? 0.0 : 2.0 * PETSC_PI * my;
       s->k2[q]   = 4.0 * PETSC_PI * PETSC_PI * (PetscReal) (mx * mx + my * my);
       s->mask[q] = (3 * PetscAbsInt(mx) <= nx && 3 * PetscAbsInt(my) <= ny) ? 1.0 : 0.0;
+      s->vx[q]   = s->k2[q] > 0.0 ? s->ky[q] / s->k2[q] : 0.0;
+      s->vy[q]   = s->k2[q] > 0.0 ? -s->kx[q] / s->k2[q] : 0.0;
     }
   }
   {
@@ -88,16 +85,21 @@ static PetscErrorCode ns_setup(PetscInt nx, PetscInt ny, PetscReal nu, NSSpectra
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* physical-space values of the spectral field sym(k) * wh(k) */
-static void ns_apply(NSSpectral *s, const cpx *wh, const PetscReal *sym, PetscBool imag, double *out)
+/* physical-space values of the spectral field i sym(k) wh(k) */
+static void ns_apply(NSSpectral *s, const cpx *wh, const PetscReal *sym, double *out)
 {
-  for (PetscInt q = 0; q < s->S; q++) {
-    const PetscReal f = sym ? sym[q] : 1.0;
-    /* times i f when imag: (a + ib) i f = -b f + i a f */
-    s->c[q][0] = imag ? -wh[q][1] * f : wh[q][0] * f;
-    s->c[q][1] = imag ? wh[q][0] * f : wh[q][1] * f;
+  for (PetscInt q = 0; q < s->S; q++) { /* (a + ib) i f = -b f + i a f */
+    s->c[q][0] = -wh[q][1] * sym[q];
+    s->c[q][1] = wh[q][0] * sym[q];
   }
   fftw_execute_dft_c2r(s->c2r, (fftw_complex *) s->c, out);
+}
+
+/* the velocity (ru, rv) = (psi_y, -psi_x), psi^ = w^ / |k|^2 */
+static void ns_velocity(NSSpectral *s, const cpx *wh)
+{
+  ns_apply(s, wh, s->vx, s->ru);
+  ns_apply(s, wh, s->vy, s->rv);
 }
 
 /* nh = -mask * rfft2(u . grad w) / (nx ny), the dealiased advection term */
@@ -106,21 +108,9 @@ static void ns_advection(NSSpectral *s, const cpx *wh, cpx *nh)
   const PetscInt  P   = s->nx * s->ny;
   const PetscReal inv = 1.0 / (PetscReal) P;
 
-  /* psi^ = w^ / |k|^2; u = psi_y: i k_y psi^; v = -psi_x: -i k_x psi^ */
-  for (PetscInt q = 0; q < s->S; q++) {
-    const PetscReal ip = s->k2[q] > 0.0 ? 1.0 / s->k2[q] : 0.0;
-    s->c[q][0]         = -wh[q][1] * s->ky[q] * ip;
-    s->c[q][1]         = wh[q][0] * s->ky[q] * ip;
-  }
-  fftw_execute_dft_c2r(s->c2r, (fftw_complex *) s->c, s->ru);
-  for (PetscInt q = 0; q < s->S; q++) {
-    const PetscReal ip = s->k2[q] > 0.0 ? 1.0 / s->k2[q] : 0.0;
-    s->c[q][0]         = wh[q][1] * s->kx[q] * ip;
-    s->c[q][1]         = -wh[q][0] * s->kx[q] * ip;
-  }
-  fftw_execute_dft_c2r(s->c2r, (fftw_complex *) s->c, s->rv);
-  ns_apply(s, wh, s->kx, PETSC_TRUE, s->rwx);
-  ns_apply(s, wh, s->ky, PETSC_TRUE, s->rwy);
+  ns_velocity(s, wh);
+  ns_apply(s, wh, s->kx, s->rwx);
+  ns_apply(s, wh, s->ky, s->rwy);
   for (PetscInt p = 0; p < P; p++) s->ru[p] = s->ru[p] * s->rwx[p] + s->rv[p] * s->rwy[p];
   fftw_execute_dft_r2c(s->r2c, s->ru, (fftw_complex *) nh);
   for (PetscInt q = 0; q < s->S; q++) {
@@ -134,18 +124,7 @@ static PetscReal ns_umax(NSSpectral *s, const cpx *wh)
 {
   PetscReal m = 0.0;
 
-  for (PetscInt q = 0; q < s->S; q++) {
-    const PetscReal ip = s->k2[q] > 0.0 ? 1.0 / s->k2[q] : 0.0;
-    s->c[q][0]         = -wh[q][1] * s->ky[q] * ip;
-    s->c[q][1]         = wh[q][0] * s->ky[q] * ip;
-  }
-  fftw_execute_dft_c2r(s->c2r, (fftw_complex *) s->c, s->ru);
-  for (PetscInt q = 0; q < s->S; q++) {
-    const PetscReal ip = s->k2[q] > 0.0 ? 1.0 / s->k2[q] : 0.0;
-    s->c[q][0]         = wh[q][1] * s->kx[q] * ip;
-    s->c[q][1]         = -wh[q][0] * s->kx[q] * ip;
-  }
-  fftw_execute_dft_c2r(s->c2r, (fftw_complex *) s->c, s->rv);
+  ns_velocity(s, wh);
   for (PetscInt p = 0; p < s->nx * s->ny; p++) m = PetscMax(m, PetscSqrtReal(s->ru[p] * s->ru[p] + s->rv[p] * s->rv[p]));
   return m;
 }
@@ -187,13 +166,13 @@ PetscErrorCode DeepCDMoeNSSolve(PetscInt nx, PetscInt ny, PetscReal nu, const Pe
   PetscCheck(tout[0] >= 0.0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe NS reference: output time %g before 0", (double) tout[0]);
   for (PetscInt j = 1; j < nout; j++) PetscCheck(tout[j] > tout[j - 1], PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe NS reference: output times %g, %g not increasing", (double) tout[j - 1], (double) tout[j]);
   PetscCall(ns_setup(nx, ny, nu, &s));
-  PetscCall(ns_alloc(&wh, sizeof(cpx) * (size_t) s.S));
-  PetscCall(ns_alloc(&v, sizeof(cpx) * (size_t) s.S));
-  PetscCall(ns_alloc(&a, sizeof(cpx) * (size_t) s.S));
-  PetscCall(ns_alloc(&k1, sizeof(cpx) * (size_t) s.S));
-  PetscCall(ns_alloc(&k2, sizeof(cpx) * (size_t) s.S));
-  PetscCall(ns_alloc(&k3, sizeof(cpx) * (size_t) s.S));
-  PetscCall(ns_alloc(&k4, sizeof(cpx) * (size_t) s.S));
+  PetscCall(DeepCDMoeFFTWMalloc(&wh, sizeof(cpx) * (size_t) s.S));
+  PetscCall(DeepCDMoeFFTWMalloc(&v, sizeof(cpx) * (size_t) s.S));
+  PetscCall(DeepCDMoeFFTWMalloc(&a, sizeof(cpx) * (size_t) s.S));
+  PetscCall(DeepCDMoeFFTWMalloc(&k1, sizeof(cpx) * (size_t) s.S));
+  PetscCall(DeepCDMoeFFTWMalloc(&k2, sizeof(cpx) * (size_t) s.S));
+  PetscCall(DeepCDMoeFFTWMalloc(&k3, sizeof(cpx) * (size_t) s.S));
+  PetscCall(DeepCDMoeFFTWMalloc(&k4, sizeof(cpx) * (size_t) s.S));
   PetscCall(PetscMalloc1(s.S, &Eh));
   PetscCall(PetscArraycpy(s.ru, w0, P));
   fftw_execute_dft_r2c(s.r2c, s.ru, (fftw_complex *) wh);

@@ -180,7 +180,7 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const char type[], const Deep
     PetscInt    *width, L = o->depth + 1;
 
     PetscCall(PetscMalloc1(L + 1, &width));
-    width[0] = tr->pde->periodic ? 4 : 2 + tr->np; /* 2-D: x, y, t and u0 (mlp.c) */
+    width[0] = tr->pde->periodic ? DEEPCD_MOE_MLP_INPUTS_2D : 2 + tr->np; /* 2-D: x, y, t and u0 with its gradient and velocity (mlp.c) */
     for (PetscInt l = 1; l < L; l++) width[l] = o->width;
     width[L] = nout;
     {
