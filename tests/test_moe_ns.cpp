@@ -344,3 +344,61 @@ TEST(MoeNS, MlpInputsCarryTheInitialGradientAndVelocity)
 }
 
 } // namespace
+
+namespace {
+
+// The experts of ns with the initial condition built in (u = w0 + t/T B w_k):
+// u(0) = w0 exactly, and dL/dB of L = |u - g|^2 / 2 through the LM solves
+// (implicit differentiation) against central differences in B.
+TEST(MoeNS, BuiltInInitialConditionAndExpertsGradient)
+{
+  DeepCDMoePDE  pde;
+  DeepCDMoeGrid g;
+  ASSERT_EQ(DeepCDMoePDECreate(DEEPCD_MOE_PDE_NS, &pde), 0);
+  ASSERT_NE(pde->ops.builtin, nullptr);
+  DeepCDMoePDESetConstant(pde, "nu", 0.02);
+  ASSERT_EQ(DeepCDMoePDEGridSetUp(pde, 8, 8, 5, &g), 0);
+  const PetscInt   N = 5, P = DeepCDMoeGridSize(&g), nxy = g.nx * g.ny;
+  DeepCDMoeExperts ex;
+  ASSERT_EQ(DeepCDMoeExpertsCreate2D(PETSC_COMM_SELF, pde, &g, N, 2, 2, 1, &ex), 0);
+  ASSERT_EQ(DeepCDMoeExpertsSetSampling(ex, 40, 3), 0);
+  DeepCDMoeLMOptions o;
+  DeepCDMoeLMOptionsDefault(&o);
+  o.max_it = 300, o.gatol = 1e-13;
+  ASSERT_EQ(DeepCDMoeExpertsSetLMOptions(ex, &o), 0);
+  ASSERT_EQ(DeepCDMoeExpertsSetUp(ex), 0);
+  std::vector<double> B(P * N), D(P * N), u(P), tgt(P), ubar(P), Bbar(P * N, 0.0), w0(nxy);
+  for (PetscInt l = 0; l < P * N; l++) B[l] = 0.3 * std::sin(0.37 * l + 0.1) + 0.2 * std::cos(1.1 * l), D[l] = std::cos(0.91 * l + 0.4);
+  for (PetscInt p = 0; p < P; p++) tgt[p] = std::sin(0.21 * p);
+  ASSERT_EQ(DeepCDMoeNSRandomField(0.8, 1.0, 1.0, g.nx, g.ny, w0.data()), 0);
+  auto loss = [&](const std::vector<double> &b, bool grad) {
+    EXPECT_EQ(DeepCDMoeExpertsSolve(ex, b.data(), u.data()), 0);
+    double L = 0;
+    for (PetscInt p = 0; p < P; p++) L += 0.5 * (u[p] - tgt[p]) * (u[p] - tgt[p]), ubar[p] = u[p] - tgt[p];
+    if (grad) EXPECT_EQ(DeepCDMoeExpertsBackward(ex, b.data(), ubar.data(), Bbar.data()), 0);
+    return L;
+  };
+  loss(B, true);
+  double ic = 0;
+  for (PetscInt p = 0; p < nxy; p++) ic = std::max(ic, std::fabs(u[p] - w0[p]));
+  EXPECT_EQ(ic, 0.0); // the initial level is w0 itself
+  for (PetscInt k = 0; k < 4; k++) {
+    DeepCDMoeLMInfo info;
+    DeepCDMoeExpertsGetLMInfo(ex, k, &info);
+    EXPECT_GT(info.reason, 0) << "expert " << k;
+  }
+  // the solves are strongly nonlinear in B on this random basis: the differences converge as h falls
+  // (h = 1e-5, 1e-6, 1e-7: relative errors 8e-3, 8e-5, 8e-7)
+  const double        h  = 1e-7;
+  std::vector<double> Bp = B, Bm = B;
+  for (PetscInt l = 0; l < P * N; l++) Bp[l] += h * D[l], Bm[l] -= h * D[l];
+  const double fd = (loss(Bp, false) - loss(Bm, false)) / (2 * h);
+  double       an = 0;
+  for (PetscInt l = 0; l < P * N; l++) an += Bbar[l] * D[l];
+  printf("ns experts 2x2, built-in initial condition: dL/dB . D: FD %.10e, IFT %.10e, relative error %.2e\n", fd, an, std::fabs(fd - an) / std::fabs(an));
+  EXPECT_LT(std::fabs(fd - an), 1e-5 * std::fabs(an));
+  DeepCDMoeExpertsDestroy(&ex);
+  DeepCDMoePDEDestroy(&pde);
+}
+
+} // namespace

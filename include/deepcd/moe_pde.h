@@ -47,6 +47,9 @@ typedef struct {
   PetscErrorCode (*reference)(DeepCDMoePDE, const DeepCDMoeGrid *, PetscReal[]);
   /* the constant factor F carries only to condition the LM rows (optional; NULL: 1), divided out of the outer loss */
   PetscErrorCode (*rowscale)(DeepCDMoePDE, PetscReal *);
+  /* the initial condition built into the solution (optional; NULL: initial rows instead): u = uoff + s (B w) at the
+     point, s = 0 at t0, so u(t0) = uoff exactly; a hard constraint then has no initial rows */
+  PetscErrorCode (*builtin)(DeepCDMoePDE, const DeepCDMoePoint *, PetscReal *uoff, PetscReal *s);
 } DeepCDMoePDEOps;
 
 struct _n_DeepCDMoePDE {

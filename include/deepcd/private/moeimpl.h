@@ -77,12 +77,14 @@ struct _n_DeepCDMoeConstraint {
   PetscReal      *V;       /* velocity fields (nf > DEEPCD_MOE_VX): the basis's v_x, v_y on the whole grid, then their adjoints (2 x P x N) */
   PetscReal       ridge;
   PetscBool       hasbasis;
-  PetscReal      *Phi;     /* features: field a at row k is Phi + (a*m + k)*N */
-  PetscReal      *q, *dF;  /* field-major: q[a*m + k] */
-  PetscReal      *F, *d2F; /* F[k]; d2F[k*nf*nf + a*nf + b] for PDE rows */
-  PetscReal      *J, *Psi; /* m x N; mpde x N */
-  PetscReal      *M, *s;   /* N x N; nf*m (VJP work) */
-  PetscBool       hasd2;   /* d2F was evaluated and is not identically zero */
+  PetscReal      *Phi;       /* features: field a at row k is Phi + (a*m + k)*N */
+  PetscReal      *q, *dF;    /* field-major: q[a*m + k] */
+  PetscReal      *F, *d2F;   /* F[k]; d2F[k*nf*nf + a*nf + b] for PDE rows */
+  PetscReal      *J, *Psi;   /* m x N; mpde x N */
+  PetscReal      *M, *s;     /* N x N; nf*m (VJP work) */
+  PetscBool       hasd2;     /* d2F was evaluated and is not identically zero */
+  PetscReal      *uoff, *bs; /* problems with the initial condition built in (ops.builtin): u = uoff + bs (B w) on the whole grid (P each) */
+  PetscReal      *q0;        /* ... and the fields of uoff at the rows (nf x m, field-major like q) */
 };
 
 struct _n_DeepCDMoeExperts {

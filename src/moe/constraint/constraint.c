@@ -48,6 +48,7 @@ static PetscErrorCode free_rows(DeepCDMoeConstraint c)
   PetscCall(PetscFree5(c->Phi, c->q, c->dF, c->F, c->d2F));
   PetscCall(PetscFree3(c->J, c->Psi, c->s));
   PetscCall(PetscFree(c->V));
+  PetscCall(PetscFree3(c->uoff, c->bs, c->q0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -101,6 +102,7 @@ PetscErrorCode DeepCDMoeConstraintSetPoints(DeepCDMoeConstraint c, PetscInt npde
   PetscCall(PetscMalloc5(nf * m * N, &c->Phi, nf * m, &c->q, nf * m, &c->dF, m, &c->F, nf * nf * npde, &c->d2F));
   PetscCall(PetscMalloc3(m * N, &c->J, npde * N, &c->Psi, nf * m, &c->s));
   if (nf > DEEPCD_MOE_VX) PetscCall(PetscMalloc1(2 * DeepCDMoeGridSize(&c->grid) * N, &c->V));
+  if (c->pde->ops.builtin) PetscCall(PetscMalloc3(DeepCDMoeGridSize(&c->grid), &c->uoff, DeepCDMoeGridSize(&c->grid), &c->bs, nf * m, &c->q0));
   for (PetscInt k = 0; k < npde; k++) PetscCall(DeepCDMoeGridPoint(&c->grid, pdepts[k], &c->pt[k]));
   for (PetscInt k = npde; k < m; k++) {
     DeepCDMoePoint *pt = &c->pt[k];
@@ -122,8 +124,37 @@ PetscErrorCode DeepCDMoeConstraintSetPoints(DeepCDMoeConstraint c, PetscInt npde
 PetscErrorCode DeepCDMoeConstraintUpdateConditions(DeepCDMoeConstraint c)
 {
   PetscFunctionBegin;
-  const PetscInt nf = c->nf;
+  const PetscInt nf = c->nf, P = DeepCDMoeGridSize(&c->grid);
 
+  if (c->pde->ops.builtin) { /* the offset on the grid, and its fields at the rows */
+    PetscReal *v = NULL;
+
+    for (PetscInt p = 0; p < P; p++) {
+      DeepCDMoePoint pt;
+
+      PetscCall(DeepCDMoeGridPoint(&c->grid, p, &pt));
+      PetscCall((*c->pde->ops.builtin)(c->pde, &pt, &c->uoff[p], &c->bs[p]));
+    }
+    if (nf > DEEPCD_MOE_VX) {
+      PetscCall(PetscMalloc1(2 * P, &v));
+      PetscCall(DeepCDMoeGridVelocity(&c->grid, 1, c->uoff, v, v + P));
+    }
+    for (PetscInt a = 0; a < nf; a++)
+      for (PetscInt k = 0; k < c->m; k++) {
+        const PetscInt p = DeepCDMoePointNumber(&c->grid, &c->pt[k]);
+        PetscInt       n, idx[DEEPCD_MOE_MAX_STENCIL];
+        PetscReal      coef[DEEPCD_MOE_MAX_STENCIL], d = 0.0;
+
+        if (a == DEEPCD_MOE_VX || a == DEEPCD_MOE_VY)
+          d = v[(a - DEEPCD_MOE_VX) * P + p];
+        else {
+          PetscCall(DeepCDMoeGridStencilAt(&c->grid, (DeepCDMoeField) a, p, &n, idx, coef));
+          for (PetscInt s = 0; s < n; s++) d += coef[s] * c->uoff[idx[s]];
+        }
+        c->q0[a * c->m + k] = d;
+      }
+    PetscCall(PetscFree(v));
+  }
   for (PetscInt k = c->mpde; k < c->m; k++) {
     const DeepCDMoePoint *pt  = &c->pt[k];
     PetscReal            *lin = c->lin + (nf + 1) * k;
@@ -200,11 +231,16 @@ PetscErrorCode DeepCDMoeConstraintSetBasis(DeepCDMoeConstraint c, const PetscRea
       PetscReal  coef[DEEPCD_MOE_MAX_STENCIL];
       PetscReal *phi = c->Phi + (a * m + k) * N;
 
-      if (a == DEEPCD_MOE_VX || a == DEEPCD_MOE_VY) {
-        PetscCall(PetscArraycpy(phi, c->V + ((a - DEEPCD_MOE_VX) * P + DeepCDMoePointNumber(&c->grid, &c->pt[k])) * N, N));
+      if (a == DEEPCD_MOE_VX || a == DEEPCD_MOE_VY) { /* the scale is constant on a time level: V(s B) = s V(B) */
+        const PetscInt   p  = DeepCDMoePointNumber(&c->grid, &c->pt[k]);
+        const PetscReal *vb = c->V + ((a - DEEPCD_MOE_VX) * P + p) * N, sc = c->bs ? c->bs[p] : 1.0;
+
+        for (PetscInt l = 0; l < N; l++) phi[l] = sc * vb[l];
         continue;
       }
       PetscCall(DeepCDMoeGridStencilAt(&c->grid, (DeepCDMoeField) a, DeepCDMoePointNumber(&c->grid, &c->pt[k]), &n, idx, coef));
+      if (c->bs)
+        for (PetscInt s = 0; s < n; s++) coef[s] *= c->bs[idx[s]];
       for (PetscInt l = 0; l < N; l++) phi[l] = 0.0;
       for (PetscInt s = 0; s < n; s++) {
         const PetscReal *b = B + idx[s] * N;
@@ -234,6 +270,8 @@ PetscErrorCode DeepCDMoeConstraintEvaluate(DeepCDMoeConstraint c, const PetscRea
   PetscCall(PetscBLASIntCast(m, &bm));
   /* row-major Phi_a (m x N) is column-major N x m: q_a = Phi_a w is its transpose times w */
   for (PetscInt a = 0; a < nf; a++) PetscCallBLAS("BLASgemv", BLASgemv_("T", &bN, &bm, &one, c->Phi + a * m * N, &bN, w, &inc, &zero, c->q + a * m, &inc));
+  if (c->q0)
+    for (PetscInt l = 0; l < nf * m; l++) c->q[l] += c->q0[l];
   wantd2   = (PetscBool) (wantd2 && !c->pde->linear);
   c->hasd2 = PETSC_FALSE;
   for (PetscInt k = 0; k < c->mpde; k++) {
@@ -454,11 +492,16 @@ PetscErrorCode DeepCDMoeConstraintBasisVJP(DeepCDMoeConstraint c, const PetscRea
 
       if (alpha[a] == 0.0 && beta[a] == 0.0) continue;
       if (a == DEEPCD_MOE_VX || a == DEEPCD_MOE_VY) {
-        PetscReal *vb = c->V + ((a - DEEPCD_MOE_VX) * P + DeepCDMoePointNumber(&c->grid, &c->pt[k])) * N;
-        for (PetscInt l = 0; l < N; l++) vb[l] += alpha[a] * w[l] + beta[a] * v[l];
+        const PetscInt  p  = DeepCDMoePointNumber(&c->grid, &c->pt[k]);
+        PetscReal      *vb = c->V + ((a - DEEPCD_MOE_VX) * P + p) * N;
+        const PetscReal sc = c->bs ? c->bs[p] : 1.0;
+
+        for (PetscInt l = 0; l < N; l++) vb[l] += sc * (alpha[a] * w[l] + beta[a] * v[l]);
         continue;
       }
       PetscCall(DeepCDMoeGridStencilAt(&c->grid, (DeepCDMoeField) a, DeepCDMoePointNumber(&c->grid, &c->pt[k]), &n, idx, coef));
+      if (c->bs)
+        for (PetscInt s = 0; s < n; s++) coef[s] *= c->bs[idx[s]];
       for (PetscInt s = 0; s < n; s++) {
         const PetscReal ca = coef[s] * alpha[a], cb = coef[s] * beta[a];
         PetscReal      *bb = Bbar + idx[s] * N;

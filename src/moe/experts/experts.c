@@ -289,7 +289,7 @@ PetscErrorCode DeepCDMoeExpertsSetUp(DeepCDMoeExperts e)
     PetscCall(PetscSortInt(npde, pdepts));
     /* condition rows: initial time, then left and right walls (periodic: none) */
     ncond = 0;
-    for (PetscInt kk = 0; kk < ny; kk++)
+    for (PetscInt kk = 0; kk < (e->pde->ops.builtin ? 0 : ny); kk++) /* built-in initial condition: no initial rows */
       for (PetscInt i = 0; i < nx; i++)
         if (e->cond == DEEPCD_MOE_CONDITIONS_GLOBAL || (ts == 0 && i >= xs && i < xe && kk >= ys && kk < ye)) condpts[ncond++] = kk * nx + i;
     for (PetscInt side = 0; side < (g->periodic ? 0 : 2); side++) {
@@ -463,7 +463,7 @@ PetscErrorCode DeepCDMoeExpertsSolve(DeepCDMoeExperts e, const PetscReal B[], Pe
           const PetscReal *b = B + p * N;
           PetscReal        s = 0.0;
           for (PetscInt l = 0; l < N; l++) s += b[l] * w[l];
-          u[p] = s;
+          u[p] = e->con[k]->bs ? e->con[k]->uoff[p] + e->con[k]->bs[p] * s : s; /* built-in initial condition */
         }
       }
     }
@@ -539,7 +539,7 @@ PetscErrorCode DeepCDMoeExpertsBackward(DeepCDMoeExperts e, const PetscReal B[],
       for (PetscInt kk = e->ys[k]; kk < e->ye[k]; kk++) {
         for (PetscInt i = e->xs[k]; i < e->xe[k]; i++) {
           const PetscInt   p = (j * ny + kk) * nx + i;
-          const PetscReal *b = B + p * N, ub = ubar[p];
+          const PetscReal *b = B + p * N, ub = e->con[k]->bs ? e->con[k]->bs[p] * ubar[p] : ubar[p];
           PetscReal       *bb = Bbar + p * N;
 
           if (ub == 0.0) continue;

@@ -19,9 +19,13 @@ enum { NU,
 enum { SEED };
 
 typedef struct {
-  PetscBool valid;
-  PetscReal key[4]; /* ell, sigma, seed of the cached coefficients */
-  PetscReal a[DEEPCD_MOE_NS_NCOEF];
+  PetscBool  valid;
+  PetscReal  key[4]; /* ell, sigma, seed of the cached coefficients */
+  PetscReal  a[DEEPCD_MOE_NS_NCOEF];
+  PetscInt   stamp;        /* bumped when the coefficients change */
+  PetscInt   cn;           /* cache of w0 at points (i, k): cn x cn slots */
+  PetscReal *cw, *cx, *cy; /* value and the point it was computed at */
+  PetscInt  *cstamp;       /* valid when equal to stamp */
 } NSData;
 
 static PetscErrorCode residual(DeepCDMoePDE pde, const DeepCDMoePoint *pt, const PetscReal q[], PetscReal *F, PetscReal dF[], PetscReal d2F[])
@@ -58,19 +62,53 @@ static PetscErrorCode coefficients(DeepCDMoePDE pde, const PetscReal **a)
     PetscCall(DeepCDMoeNSFieldCoefficients(pde->constant[ELL], pde->constant[SIGMA], pde->param[SEED], d->a));
     d->key[0] = pde->constant[ELL], d->key[1] = pde->constant[SIGMA], d->key[2] = pde->param[SEED];
     d->valid = PETSC_TRUE;
+    d->stamp++;
   }
   *a = d->a;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode initial(DeepCDMoePDE pde, const DeepCDMoePoint *pt, PetscReal *u0, PetscReal *scale)
+/* w0 at the point, remembered per grid index (i, k) for the current coefficients (the field costs ~4k flops a point) */
+static PetscErrorCode w0_at(DeepCDMoePDE pde, const DeepCDMoePoint *pt, PetscReal *w0)
 {
+  NSData          *d = (NSData *) pde->data;
   const PetscReal *a;
+  PetscInt         q;
 
   PetscFunctionBegin;
   PetscCall(coefficients(pde, &a));
-  *u0    = DeepCDMoeNSFieldAt(a, pt->x, pt->y);
+  if (pt->i >= d->cn || pt->k >= d->cn) {
+    const PetscInt n = PetscMax(pt->i, pt->k) + 1;
+
+    PetscCall(PetscFree4(d->cw, d->cx, d->cy, d->cstamp));
+    PetscCall(PetscCalloc4(n * n, &d->cw, n * n, &d->cx, n * n, &d->cy, n * n, &d->cstamp));
+    d->cn = n;
+  }
+  q = pt->k * d->cn + pt->i;
+  if (d->cstamp[q] != d->stamp || d->cx[q] != pt->x || d->cy[q] != pt->y) {
+    d->cw[q]     = DeepCDMoeNSFieldAt(a, pt->x, pt->y);
+    d->cx[q]     = pt->x;
+    d->cy[q]     = pt->y;
+    d->cstamp[q] = d->stamp;
+  }
+  *w0 = d->cw[q];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode initial(DeepCDMoePDE pde, const DeepCDMoePoint *pt, PetscReal *u0, PetscReal *scale)
+{
+  PetscFunctionBegin;
+  PetscCall(w0_at(pde, pt, u0));
   *scale = 1.0;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* the initial condition built in, as in the reference: w = w0 + (t - t0)/(t1 - t0) (B w) */
+static PetscErrorCode builtin(DeepCDMoePDE pde, const DeepCDMoePoint *pt, PetscReal *uoff, PetscReal *s)
+{
+  PetscFunctionBegin;
+  PetscCall(w0_at(pde, pt, uoff));
+  *s = (pt->t - pde->t0) / (pde->t1 - pde->t0);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -115,7 +153,10 @@ static PetscErrorCode reference(DeepCDMoePDE pde, const DeepCDMoeGrid *g, PetscR
 
 static PetscErrorCode destroy(DeepCDMoePDE pde)
 {
+  NSData *d = (NSData *) pde->data;
+
   PetscFunctionBegin;
+  PetscCall(PetscFree4(d->cw, d->cx, d->cy, d->cstamp));
   PetscCall(PetscFree(pde->data));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -138,6 +179,7 @@ PetscErrorCode DeepCDMoePDECreate_NS(DeepCDMoePDE pde)
   pde->ops.sample    = sample;
   pde->ops.reference = reference;
   pde->ops.destroy   = destroy;
+  pde->ops.builtin   = builtin;
   pde->linear        = PETSC_FALSE;
   pde->nfields       = DEEPCD_MOE_MAX_FIELDS;
   pde->periodic      = PETSC_TRUE;
