@@ -19,18 +19,18 @@ static const char help[] = "deepcd moe train|eval (deepcd moe --help)\n";
 
 static void usage(FILE *f)
 {
-  fprintf(f, "usage: deepcd moe train --pde heat|burgers|diffsorp -o RUN.h5 [options] [PETSc -moe_* options]\n"
+  fprintf(f, "usage: deepcd moe train --pde heat|burgers|diffsorp|ns -o RUN.h5 [options] [PETSc -moe_* options]\n"
              "       deepcd moe eval RUN.h5 [-o EVAL.h5] [--plot PRED.png] [--report]\n"
              "\n"
              "train options (defaults in docs/options.md):\n"
-             "  --pde P              heat, burgers or diffsorp (required)\n"
+             "  --pde P              heat, burgers, diffsorp or ns (2-D Navier-Stokes) (required)\n"
              "  --model M            hard (default: u = B w, w solved per expert) or soft\n"
-             "  --experts KX,KT      expert grid of the hard model (default 2,2; 1,1 = global)\n"
-             "  --basis N            basis functions (default 32; diffsorp 16)\n"
-             "  --backbone B         basis network: mlp or fno (Fourier neural operator); default mlp, diffsorp fno\n"
+             "  --experts KX,KT      expert grid of the hard model (default 2,2; 1,1 = global); ns: KX,KY,KT (default 2,2,1)\n"
+             "  --basis N            basis functions (default 32; diffsorp and ns 16)\n"
+             "  --backbone B         basis network: mlp or fno (Fourier neural operator); default mlp, diffsorp fno; ns: mlp only\n"
              "  --width W, --depth D mlp: hidden layers (default 32, 2); fno: channels, Fourier layers (16, 4)\n"
              "  --modes M            fno: Fourier modes per axis (default 8)\n"
-             "  --grid NX,NT         space-time grid (default 64,32; diffsorp 128,51)\n"
+             "  --grid NX,NT         space-time grid (default 64,32; diffsorp 128,51); ns: NX,NY,NT (default 32,32,16)\n"
              "  --points M           PDE rows per expert (default 400; 0 = all)\n"
              "  --steps S, --batch B Adam steps and instances per step (default 200, 4)\n"
              "  --train N, --test N  training and held-out instances (default 64, 8)\n"
@@ -127,7 +127,7 @@ static int split_args(int argc, char **argv, MoeArgs *a, char **pargv, int *parg
   else if (!strcmp(a->cmd, "train") && a->run)
     snprintf(err, lerr, "unexpected argument '%s' (train takes options only)", a->run);
   else if (!strcmp(a->cmd, "train") && !a->pde)
-    snprintf(err, lerr, "no problem given (--pde heat|burgers|diffsorp)");
+    snprintf(err, lerr, "no problem given (--pde heat|burgers|diffsorp|ns)");
   else if (!strcmp(a->cmd, "train") && !a->out)
     snprintf(err, lerr, "no output file given (-o RUN.h5)");
   else if (a->report && strcmp(a->cmd, "eval"))
@@ -166,12 +166,22 @@ static PetscErrorCode parse_ints(const char opt[], const char text[], PetscInt n
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* "KXxKT", or "KXxKYxKT" for a 2-D problem */
+static const char *experts_text(const DeepCDMoeTrainOptions *o, char buf[], size_t len)
+{
+  if (o->ny > 1)
+    snprintf(buf, len, "%dx%dx%d", (int) o->kx, (int) o->ky, (int) o->kt);
+  else
+    snprintf(buf, len, "%dx%d", (int) o->kx, (int) o->kt);
+  return buf;
+}
+
 /* The settings from the arguments and the PETSc options. */
 static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
 {
   PetscInt  v[3], e;
   PetscReal r[3];
-  PetscBool set;
+  PetscBool set, ns;
   char      g[32];
 
   PetscFunctionBegin;
@@ -203,13 +213,14 @@ static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
   PetscCheck(o->fc >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_fno_fc %" PetscInt_FMT ": must be at least 1", o->fc);
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-moe_fno_pad", &o->pad, NULL));
   PetscCheck(o->pad >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_fno_pad %" PetscInt_FMT ": must be non-negative", o->pad);
+  PetscCall(PetscStrcmp(a->pde, DEEPCD_MOE_PDE_NS, &ns)); /* two space dimensions: three numbers */
   if (a->experts) {
-    PetscCall(parse_ints("--experts", a->experts, 2, v));
-    o->kx = v[0], o->kt = v[1];
+    PetscCall(parse_ints("--experts", a->experts, ns ? 3 : 2, v));
+    o->kx = v[0], o->ky = ns ? v[1] : 1, o->kt = v[ns ? 2 : 1];
   }
   if (a->grid) {
-    PetscCall(parse_ints("--grid", a->grid, 2, v));
-    o->nx = v[0], o->nt = v[1];
+    PetscCall(parse_ints("--grid", a->grid, ns ? 3 : 2, v));
+    o->nx = v[0], o->ny = ns ? v[1] : 1, o->nt = v[ns ? 2 : 1];
   }
   if (a->basis) PetscCall(DeepCDCLIParseInt("moe", "--basis", a->basis, &o->N));
   if (a->width) PetscCall(DeepCDCLIParseInt("moe", "--width", a->width, &o->width));
@@ -237,8 +248,8 @@ static PetscErrorCode train_options(const MoeArgs *a, DeepCDMoeTrainOptions *o)
     PetscCheck(r[0] >= 0 && r[1] >= 0 && r[2] >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "option --loss-weights: '%s': the weights must be non-negative", a->weights);
     o->w_pde = r[0], o->w_ic = r[1], o->w_bc = r[2];
   }
-  PetscCheck(o->model == DEEPCD_MOE_MODEL_HARD || !a->experts || (o->kx == 1 && o->kt == 1), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --experts %s: the soft model has no experts", a->experts);
-  if (o->model == DEEPCD_MOE_MODEL_SOFT) o->kx = o->kt = 1;
+  PetscCheck(o->model == DEEPCD_MOE_MODEL_HARD || !a->experts || (o->kx == 1 && o->ky == 1 && o->kt == 1), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "option --experts %s: the soft model has no experts", a->experts);
+  if (o->model == DEEPCD_MOE_MODEL_SOFT) o->kx = o->ky = o->kt = 1;
   PetscCall(DeepCDMoeLMOptionsSetFromOptions(NULL, &o->lm));
   PetscCall(PetscOptionsGetReal(NULL, NULL, "-moe_ridge", &o->ridge, NULL));
   PetscCheck(!PetscIsInfOrNanReal(o->ridge) && o->ridge >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-moe_ridge %s: must be finite and non-negative", DeepCDFormatG(g, (double) o->ridge));
@@ -321,7 +332,7 @@ static PetscErrorCode train_body(const MoeArgs *a, DeepCDMoeTrainer *tp, Monitor
   DeepCDMoePDE          pde;
   PetscInt              step, nth;
   PetscReal             mean, tstep, tinfer;
-  char                  ckpt[PETSC_MAX_PATH_LEN], png[PETSC_MAX_PATH_LEN], summary[256], prefix[128];
+  char                  ckpt[PETSC_MAX_PATH_LEN], png[PETSC_MAX_PATH_LEN], summary[256], prefix[128], ktext[64];
   PetscLogDouble        t0, t1;
   PetscMPIInt           size;
 
@@ -346,7 +357,7 @@ static PetscErrorCode train_body(const MoeArgs *a, DeepCDMoeTrainer *tp, Monitor
   }
   PetscCall(DeepCDMoeTrainerGetStep(*tp, &step));
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
-  PetscCall(PetscSNPrintf(prefix, sizeof(prefix), "moe %s %s %" PetscInt_FMT "x%" PetscInt_FMT, a->pde, DeepCDMoeModelTypes[o.model], o.kx, o.kt));
+  PetscCall(PetscSNPrintf(prefix, sizeof(prefix), "moe %s %s %s", a->pde, DeepCDMoeModelTypes[o.model], experts_text(&o, ktext, sizeof(ktext))));
   PetscCall(DeepCDProgressCreate(PETSC_COMM_WORLD, prefix, o.steps, &mp->progress));
   PetscCall(DeepCDProgressSetStart(mp->progress, step));
   PetscCall(DeepCDMoeTrainerSetMonitor(*tp, monitor, mp));
@@ -366,7 +377,7 @@ static PetscErrorCode train_body(const MoeArgs *a, DeepCDMoeTrainer *tp, Monitor
       PetscCall(default_plot(a->out, "-loss.png", png, sizeof(png)));
     PetscCall(plot_history(*tp, png));
   }
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd moe train: %s, %s model, %s backbone, %" PetscInt_FMT "x%" PetscInt_FMT " experts on %d rank%s, %" PetscInt_FMT " parameters, %" PetscInt_FMT " steps in %.2f s; held-out relative L2 error %.3f%% -> %s\n", a->pde, DeepCDMoeModelTypes[o.model], DeepCDMoeBackboneTypes[o.backbone], o.kx, o.kt, size,
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "deepcd moe train: %s, %s model, %s backbone, %s experts on %d rank%s, %" PetscInt_FMT " parameters, %" PetscInt_FMT " steps in %.2f s; held-out relative L2 error %.3f%% -> %s\n", a->pde, DeepCDMoeModelTypes[o.model], DeepCDMoeBackboneTypes[o.backbone], experts_text(&o, ktext, sizeof(ktext)), size,
                         size > 1 ? "s" : "", nth, o.steps - step, (double) (t1 - t0), 100.0 * (double) mean, a->out));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -401,19 +412,19 @@ static PetscErrorCode plot_prediction(DeepCDMoeTrainer t, const char png[])
   PetscCall(DeepCDMoeTrainerGetGrid(t, &g));
   PetscCall(DeepCDMoeTrainerGetOptions(t, &o));
   PetscCall(DeepCDMoeTrainerGetReferences(t, &ref));
-  PetscCall(PetscMalloc2(g->nx, &x, o->ntest * g->nx * g->nt, &pred));
+  PetscCall(PetscMalloc2(g->nx, &x, o->ntest * DeepCDMoeGridSize(g), &pred));
   PetscCall(DeepCDMoeTrainerEvaluate(t, NULL, pred, NULL));
   for (PetscInt i = 0; i < g->nx; i++) x[i] = g->xlo + i * g->hx;
   js[0] = (g->nt - 1) / 2, js[1] = g->nt - 1;
-  for (PetscInt k = 0; k < 2; k++) {
-    y[2 * k]     = (PetscReal *) ref + js[k] * g->nx;
-    y[2 * k + 1] = pred + js[k] * g->nx;
+  for (PetscInt k = 0; k < 2; k++) { /* 2-D problems: the row y = ylo */
+    y[2 * k]     = (PetscReal *) ref + js[k] * g->nx * g->ny;
+    y[2 * k + 1] = pred + js[k] * g->nx * g->ny;
   }
   PetscCall(PetscSNPrintf(n0, sizeof(n0), "reference t = %g", (double) (g->t0 + js[0] * g->ht)));
   PetscCall(PetscSNPrintf(n1, sizeof(n1), "prediction t = %g", (double) (g->t0 + js[0] * g->ht)));
   PetscCall(PetscSNPrintf(n2, sizeof(n2), "reference t = %g", (double) (g->t0 + js[1] * g->ht)));
   PetscCall(PetscSNPrintf(n3, sizeof(n3), "prediction t = %g", (double) (g->t0 + js[1] * g->ht)));
-  PetscCall(DeepCDPlotLines(PETSC_COMM_WORLD, png, "held-out instance 0", "x", "u", PETSC_FALSE, 4, names, g->nx, x, (const PetscReal *const *) y));
+  PetscCall(DeepCDPlotLines(PETSC_COMM_WORLD, png, g->ny > 1 ? "held-out instance 0, y = 0" : "held-out instance 0", "x", "u", PETSC_FALSE, 4, names, g->nx, x, (const PetscReal *const *) y));
   PetscCall(PetscFree2(x, pred));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -443,6 +454,7 @@ static PetscErrorCode eval_body(const MoeArgs *a, DeepCDMoeTrainer *tp, PetscRea
   PetscReal                    mean, tinfer;
   PetscInt                     np, step;
   DeepCDMoePDE                 pde;
+  char                         ktext[64];
 
   PetscFunctionBegin;
   if (a->out) PetscCall(DeepCDCLICheckOutputDir(PETSC_COMM_SELF, "-o", a->out));
@@ -460,7 +472,7 @@ static PetscErrorCode eval_body(const MoeArgs *a, DeepCDMoeTrainer *tp, PetscRea
   PetscCall(DeepCDMoeTrainerEvaluate(*tp, (*errp), NULL, &mean));
   PetscCall(DeepCDMoeTrainerGetTimings(*tp, NULL, &tinfer));
   PetscCall(DeepCDMoeTrainerGetPDE(*tp, &pde));
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s: %s, %s model, %s backbone, %" PetscInt_FMT "x%" PetscInt_FMT " experts, after %" PetscInt_FMT " steps\n", a->run, pde->type, DeepCDMoeModelTypes[o->model], DeepCDMoeBackboneTypes[o->backbone], o->kx, o->kt, step));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s: %s, %s model, %s backbone, %s experts, after %" PetscInt_FMT " steps\n", a->run, pde->type, DeepCDMoeModelTypes[o->model], DeepCDMoeBackboneTypes[o->backbone], experts_text(o, ktext, sizeof(ktext)), step));
   for (PetscInt k = 0; k < o->ntest; k++) {
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "  held-out %3" PetscInt_FMT "  params", k));
     for (PetscInt l = 0; l < np; l++) PetscCall(PetscPrintf(PETSC_COMM_WORLD, " %8.4f", (double) param[k * np + l]));

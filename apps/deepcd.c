@@ -23,7 +23,7 @@ static void usage(FILE *f)
              "         train a CNN with the DCDM loss (Adam; --resume ckpt.h5 continues a run)\n"
              "  mesh   field.h5 [--dataset sdf|x] [--iso V] [--close] -o out.{obj,ply,xdmf}\n"
              "         extract the isosurface of a problem's sdf or of a solution (FlexiCubes)\n"
-             "  moe    train --pde heat|burgers|diffsorp [--model soft|hard] [--experts KX,KT] ... -o run.h5\n"
+             "  moe    train --pde heat|burgers|diffsorp|ns [--model soft|hard] [--experts KX,KT] ... -o run.h5\n"
              "         | eval run.h5: physics-informed hard constraints with a mixture of experts\n"
              "\n"
              "  deepcd COMMAND -help   lists a command's options\n"

@@ -61,6 +61,10 @@ TEST(CliMoe, BadInputFailsWithOneLine)
     { "train --pde heat -moe_coupling_weight 0 -o " + out, "-moe_coupling_weight 0: must be finite and positive" },
     { "train --pde heat -moe_coupling edge -o " + out, "edge" },
     { "train --pde heat --report -o " + out, "option --report is for eval only" },
+    { "train --pde ns --backbone fno -o " + out, "an FNO3d is not implemented: use the mlp backbone" },
+    { "train --pde ns --experts 2,2 -o " + out, "option --experts: '2,2' is not 3 comma-separated numbers" },
+    { "train --pde ns --grid 16,16 -o " + out, "option --grid: '16,16' is not 3 comma-separated numbers" },
+    { "train --pde ns -moe_ns_nu 0 -o " + out, "-moe_ns_nu 0: the constant must be a finite positive number" },
     { "eval", "no run file given" },
     { "frob", "unknown subcommand 'frob'" },
   };
@@ -132,6 +136,19 @@ TEST(CliMoe, TrainEvalResume)
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("the checkpoint has kx 2, this run 1"), std::string::npos) << r.err;
   EXPECT_FALSE(FileExists(dir + "/other.h5"));
+}
+
+// ns: train writes a run file with ny and 4-D predictions; eval reproduces the held-out errors.
+TEST(CliMoe, TrainEvalNavierStokes)
+{
+  const std::string dir = TestTempDir("cli_moe_ns");
+  CommandResult     r   = RunCommand(Cli() + "train --pde ns --grid 8,8,5 --experts 2,2,1 --basis 6 --width 12 --points 40 --batch 1 --train 2 --test 2 --steps 2 --eval-every 2 --plot none -o " + dir + "/run.h5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("2x2x1 experts"), std::string::npos) << r.out;
+  r = RunCommand(Cli() + "eval " + dir + "/run.h5 -o " + dir + "/eval.h5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(ReadDataset(dir + "/eval.h5", "errors"), ReadDataset(dir + "/run.h5", "errors"));
+  EXPECT_EQ(ReadDataset(dir + "/run.h5", "prediction").size(), 2u * 5 * 8 * 8);
 }
 
 // --backbone fno: the run file records it; eval rebuilds the FNO and reproduces the held-out errors.

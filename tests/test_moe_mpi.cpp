@@ -15,16 +15,21 @@ struct Result {
 };
 
 // L = 1/(2P) sum_p (u_p - ref_p)^2; gradient by implicit differentiation.
-Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt, DeepCDMoeBackboneType backbone, DeepCDMoeCoupling coupling)
+// ns: a 12 x 12 x 5 periodic grid, experts kx x kt along x and y, the mlp's 2-D inputs
+Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt, DeepCDMoeBackboneType backbone, DeepCDMoeCoupling coupling = DEEPCD_MOE_COUPLING_NONE)
 {
+  const bool     ns = !strcmp(type, DEEPCD_MOE_PDE_NS);
   Result         res;
   DeepCDMoePDE   pde;
   DeepCDMoeGrid  g;
   const PetscInt N = 8;
   EXPECT_EQ(DeepCDMoePDECreate(type, &pde), 0);
-  DeepCDMoeGridSetUp(&g, 40, 21, pde->xlo, pde->xhi, pde->t0, pde->t1);
-  const PetscInt    P       = g.nx * g.nt;
-  PetscInt          width[] = { 2 + pde->nparam, 16, 16, N }, nth;
+  if (ns)
+    EXPECT_EQ(DeepCDMoePDEGridSetUp(pde, 12, 12, 5, &g), 0);
+  else
+    DeepCDMoeGridSetUp(&g, 40, 21, pde->xlo, pde->xhi, pde->t0, pde->t1);
+  const PetscInt    P       = DeepCDMoeGridSize(&g);
+  PetscInt          width[] = { ns ? DEEPCD_MOE_MLP_INPUTS_2D : 2 + pde->nparam, 16, 16, N }, nth;
   DeepCDMoeBackbone net;
   if (backbone == DEEPCD_MOE_BACKBONE_FNO) {
     const DeepCDMoeFNOOptions fo = { 6, 6, 2, 8, 4 };
@@ -42,11 +47,16 @@ Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt, DeepCDMoeB
     DeepCDMoeGridPoint(&g, p, &pt);
     if (pde->ops.exact)
       DeepCDMoePDEExact(pde, pt.x, pt.t, &ref[p]);
+    else if (ns)
+      ref[p] = std::sin(2 * M_PI * (pt.x + pt.y)) * std::exp(-pt.t);
     else
       ref[p] = 0.1 + 0.9 * std::exp(-10 * pt.x);
   }
   DeepCDMoeExperts ex;
-  EXPECT_EQ(DeepCDMoeExpertsCreate(comm, pde, &g, N, kx, kt, &ex), 0);
+  if (ns)
+    EXPECT_EQ(DeepCDMoeExpertsCreate2D(comm, pde, &g, N, kx, kt, 1, &ex), 0);
+  else
+    EXPECT_EQ(DeepCDMoeExpertsCreate(comm, pde, &g, N, kx, kt, &ex), 0);
   EXPECT_EQ(DeepCDMoeExpertsSetSampling(ex, 120, 4), 0);
   EXPECT_EQ(DeepCDMoeExpertsSetCoupling(ex, coupling, 2.0), 0);
   DeepCDMoeLMOptions o;
@@ -62,14 +72,16 @@ Result Run(MPI_Comm comm, const char *type, PetscInt kx, PetscInt kt, DeepCDMoeB
   DeepCDMoeExpertsGetOwnership(ex, &ks, &ke);
   res.L = 0;
   for (PetscInt k = ks; k < ke; k++) {
-    PetscInt xs, xe, ts, te;
+    PetscInt xs, xe, ts, te, ys, ye;
     DeepCDMoeExpertsGetSubdomain(ex, k, &xs, &xe, &ts, &te);
+    DeepCDMoeExpertsGetSubdomainY(ex, k, &ys, &ye);
     for (PetscInt j = ts; j < te; j++)
-      for (PetscInt i = xs; i < xe; i++) {
-        const PetscInt p = j * g.nx + i;
-        res.L += 0.5 * (res.u[p] - ref[p]) * (res.u[p] - ref[p]) / P;
-        ubar[p] = (res.u[p] - ref[p]) / P;
-      }
+      for (PetscInt kk = ys; kk < ye; kk++)
+        for (PetscInt i = xs; i < xe; i++) {
+          const PetscInt p = (j * g.ny + kk) * g.nx + i;
+          res.L += 0.5 * (res.u[p] - ref[p]) * (res.u[p] - ref[p]) / P;
+          ubar[p] = (res.u[p] - ref[p]) / P;
+        }
   }
   EXPECT_EQ(DeepCDMoeExpertsAllreduce(ex, 1, &res.L), 0);
   EXPECT_EQ(DeepCDMoeExpertsBackward(ex, B.data(), ubar.data(), Bbar.data()), 0);
@@ -109,6 +121,12 @@ TEST(MoeMPI, BurgersTwoByTwoExperts)
 TEST(MoeMPI, DiffSorpFourExpertsAlongX)
 {
   Compare(DEEPCD_MOE_PDE_DIFFSORP, 4, 1);
+}
+
+// 2 x 2 experts in x and y; the FFT velocity reads the whole basis on every rank
+TEST(MoeMPI, NavierStokesTwoByTwoExpertsInSpace)
+{
+  Compare(DEEPCD_MOE_PDE_NS, 2, 2);
 }
 
 // the FNO evaluates the whole grid on every rank; each rank back-propagates its experts' rows

@@ -249,6 +249,63 @@ TEST(MoeTrain, BurgersScaledInputsBeatABound)
   DeepCDMoeTrainerDestroy(&back);
 }
 
+// ns on a 12 x 12 x 6 periodic grid: the loss falls for soft, global hard
+// and 2 x 2 experts in space, and a run file loads back with ny and ky.
+TEST(MoeTrain, NavierStokesLossFalls)
+{
+  struct {
+    DeepCDMoeModelType model;
+    PetscInt           kx, ky;
+  } cases[] = {
+    { DEEPCD_MOE_MODEL_SOFT, 1, 1 },
+    { DEEPCD_MOE_MODEL_HARD, 1, 1 },
+    { DEEPCD_MOE_MODEL_HARD, 2, 2 }
+  };
+  for (auto c : cases) {
+    DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_NS, c.model, c.kx, 1);
+    o.ky                    = c.ky;
+    o.nx = o.ny = 12;
+    o.nt        = 6;
+    o.steps     = 30;
+    DeepCDMoeTrainer t;
+    ASSERT_EQ(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_NS, &o, &t), 0);
+    ASSERT_EQ(DeepCDMoeTrainerTrain(t), 0);
+    PetscInt         n;
+    const PetscReal *loss, *err;
+    DeepCDMoeTrainerGetHistory(t, &n, &loss, &err);
+    const double first = MeanLoss(loss, 0, 5), last = MeanLoss(loss, 25, 30);
+    printf("ns %s %dx%d: loss %.4g -> %.4g, held-out error %.2f%%\n", DeepCDMoeModelTypes[c.model], (int) c.kx, (int) c.ky, first, last, 100 * err[29]);
+    EXPECT_LT(last, std::sqrt(0.5) * first) << DeepCDMoeModelTypes[c.model] << " " << c.kx << "x" << c.ky;
+    EXPECT_TRUE(std::isfinite(err[29]));
+    const char *file = "moe_ns_run.h5";
+    ASSERT_EQ(DeepCDMoeTrainerSave(t, file), 0);
+    DeepCDMoeTrainer back;
+    ASSERT_EQ(DeepCDMoeTrainerLoad(PETSC_COMM_SELF, file, &back), 0);
+    const DeepCDMoeTrainOptions *ob;
+    DeepCDMoeTrainerGetOptions(back, &ob);
+    EXPECT_EQ(ob->ny, 12);
+    EXPECT_EQ(ob->ky, c.ky);
+    std::vector<double> e1(2), e2(2);
+    double              m1, m2;
+    ASSERT_EQ(DeepCDMoeTrainerEvaluate(t, e1.data(), NULL, &m1), 0);
+    ASSERT_EQ(DeepCDMoeTrainerEvaluate(back, e2.data(), NULL, &m2), 0);
+    EXPECT_EQ(m1, m2);
+    remove(file);
+    DeepCDMoeTrainerDestroy(&back);
+    DeepCDMoeTrainerDestroy(&t);
+  }
+  // the fno is 2-D (x, t): refused for ns
+  DeepCDMoeTrainOptions o = Tiny(DEEPCD_MOE_PDE_NS, DEEPCD_MOE_MODEL_HARD, 2, 1, DEEPCD_MOE_BACKBONE_FNO);
+  DeepCDMoeTrainer      t = NULL;
+  PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
+  EXPECT_NE(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_NS, &o, &t), 0);
+  // a 1-D problem with ny > 1
+  o    = Tiny(DEEPCD_MOE_PDE_HEAT, DEEPCD_MOE_MODEL_HARD, 1, 1);
+  o.ny = 4;
+  EXPECT_NE(DeepCDMoeTrainerCreate(PETSC_COMM_SELF, DEEPCD_MOE_PDE_HEAT, &o, &t), 0);
+  PetscPopErrorHandler();
+}
+
 std::vector<double> Params(DeepCDMoeTrainer t)
 {
   PetscInt         n;

@@ -6,7 +6,9 @@
    Two implementations:
    - mlp: the pointwise multilayer perceptron of deepcd/moe_mlp.h on
      (x, t) mapped to [-1, 1] and the problem's parameters
-     (DeepCDMoeGridInputs()); it is evaluated only at the points asked for;
+     (DeepCDMoeGridInputs()); on a 2-D grid on (x, y, t) and the initial
+     condition u0 at the point with its gradient and velocity
+     (DEEPCD_MOE_MLP_INPUTS_2D); it is evaluated only at the points asked for;
    - fno: a 2-D Fourier neural operator (Li et al., FNO2d as in the
      reference) on the channels (x, t) normalised to [0, 1] and the initial
      condition u0(x) broadcast over time: a pointwise lift to `width`
@@ -45,6 +47,8 @@ typedef struct _n_DeepCDMoeBackbone *DeepCDMoeBackbone;
 
 PETSC_EXTERN PetscErrorCode DeepCDMoeBackboneCreateMLP(DeepCDMoeMLP, DeepCDMoeBackbone *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeBackboneSetInputScaling(DeepCDMoeBackbone, PetscInt, const PetscReal[], const PetscReal[]);
+/* inputs of the mlp on a 2-D grid: x, y, t, u0, u0_x/2pi, u0_y/2pi, 2pi v0_x, 2pi v0_y (v0: velocity of u0's stream function) */
+#define DEEPCD_MOE_MLP_INPUTS_2D 8
 PETSC_EXTERN PetscErrorCode DeepCDMoeBackboneCreateFNO(const DeepCDMoeGrid *, const DeepCDMoeFNOOptions *, PetscInt, DeepCDMoeActivation, DeepCDMoeBackbone *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeBackboneDestroy(DeepCDMoeBackbone *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeBackboneGetType(DeepCDMoeBackbone, DeepCDMoeBackboneType *);

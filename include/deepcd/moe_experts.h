@@ -1,4 +1,5 @@
-/* The mixture of experts: a uniform kx x kt split of the space-time grid,
+/* The mixture of experts: a uniform kx x kt split of the space-time grid
+   (kx x ky x kt on a 2-D grid, DeepCDMoeExpertsCreate2D()),
    one hard constraint (deepcd/moe_constraint.h) per subdomain, experts
    distributed over the ranks of a communicator (docs/moe.md).
 
@@ -41,6 +42,8 @@ typedef struct {
 typedef struct _n_DeepCDMoeExperts *DeepCDMoeExperts;
 
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsCreate(MPI_Comm, DeepCDMoePDE, const DeepCDMoeGrid *, PetscInt, PetscInt, PetscInt, DeepCDMoeExperts *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsCreate2D(MPI_Comm, DeepCDMoePDE, const DeepCDMoeGrid *, PetscInt, PetscInt, PetscInt, PetscInt, DeepCDMoeExperts *);
+PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsGetSubdomainY(DeepCDMoeExperts, PetscInt, PetscInt *, PetscInt *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsDestroy(DeepCDMoeExperts *);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsSetSampling(DeepCDMoeExperts, PetscInt, PetscInt);
 PETSC_EXTERN PetscErrorCode DeepCDMoeExpertsSetConditions(DeepCDMoeExperts, DeepCDMoeConditions);

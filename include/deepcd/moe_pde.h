@@ -28,13 +28,14 @@
 #define DEEPCD_MOE_PDE_HEAT     "heat"
 #define DEEPCD_MOE_PDE_BURGERS  "burgers"
 #define DEEPCD_MOE_PDE_DIFFSORP "diffsorp"
+#define DEEPCD_MOE_PDE_NS       "ns"
 
 #define DEEPCD_MOE_PDE_MAX_NAMED 8
 
 typedef struct _n_DeepCDMoePDE *DeepCDMoePDE;
 
 typedef struct {
-  /* F at the point; dF[4] and d2F[16] (row-major, symmetric) may be NULL when not wanted */
+  /* F at the point; dF[nfields] and d2F[nfields^2] (row-major, symmetric) may be NULL when not wanted */
   PetscErrorCode (*residual)(DeepCDMoePDE, const DeepCDMoePoint *, const PetscReal q[], PetscReal *F, PetscReal dF[], PetscReal d2F[]);
   PetscErrorCode (*initial)(DeepCDMoePDE, const DeepCDMoePoint *, PetscReal *u0, PetscReal *scale);
   PetscErrorCode (*boundary)(DeepCDMoePDE, PetscInt side, const DeepCDMoePoint *, PetscReal c[], PetscReal *g);
@@ -48,6 +49,9 @@ typedef struct {
   PetscErrorCode (*rowscale)(DeepCDMoePDE, PetscReal *);
   /* the smallest length scale of the solution in x (optional; NULL: half the domain), in which the mlp's inputs are measured */
   PetscErrorCode (*lengthscale)(DeepCDMoePDE, PetscReal *);
+  /* the initial condition built into the solution (optional; NULL: initial rows instead): u = uoff + s (B w) at the
+     point, s = 0 at t0, so u(t0) = uoff exactly; a hard constraint then has no initial rows */
+  PetscErrorCode (*builtin)(DeepCDMoePDE, const DeepCDMoePoint *, PetscReal *uoff, PetscReal *s);
 } DeepCDMoePDEOps;
 
 struct _n_DeepCDMoePDE {
@@ -59,6 +63,9 @@ struct _n_DeepCDMoePDE {
   PetscInt        nconst, nparam;   /* named constants and parameters */
   char            constname[DEEPCD_MOE_PDE_MAX_NAMED][32], paramname[DEEPCD_MOE_PDE_MAX_NAMED][32];
   PetscReal       constant[DEEPCD_MOE_PDE_MAX_NAMED], param[DEEPCD_MOE_PDE_MAX_NAMED];
+  PetscInt        nfields;  /* the local quantities F reads: DEEPCD_MOE_NFIELDS (1-D), DEEPCD_MOE_MAX_FIELDS (2-D) */
+  PetscBool       periodic; /* 2-D, periodic in x and y on [xlo, xhi) x [ylo, yhi): no boundary rows */
+  PetscReal       ylo, yhi;
 };
 
 PETSC_EXTERN PetscErrorCode DeepCDMoeInitializePackage(void);
@@ -83,5 +90,14 @@ PETSC_EXTERN PetscErrorCode DeepCDMoePDEDiscreteSolve(DeepCDMoePDE, const DeepCD
 PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_Heat(DeepCDMoePDE);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_Burgers(DeepCDMoePDE);
 PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_DiffSorp(DeepCDMoePDE);
+PETSC_EXTERN PetscErrorCode DeepCDMoePDECreate_NS(DeepCDMoePDE);
+PETSC_EXTERN PetscErrorCode DeepCDMoePDEGridSetUp(DeepCDMoePDE, PetscInt, PetscInt, PetscInt, DeepCDMoeGrid *);
+
+/* 2-D Navier-Stokes in vorticity form on the periodic unit square: the
+   pseudo-spectral reference (reference_ns.c) and the Gaussian-random-field
+   initial vorticity (grf.c). Fields are nx*ny values, point (i, k) at
+   (i/nx, k/ny) numbered k*nx + i. */
+PETSC_EXTERN PetscErrorCode DeepCDMoeNSSolve(PetscInt, PetscInt, PetscReal, const PetscReal[], PetscInt, const PetscReal[], PetscReal, PetscReal[]);
+PETSC_EXTERN PetscErrorCode DeepCDMoeNSRandomField(PetscReal, PetscReal, PetscReal, PetscInt, PetscInt, PetscReal[]);
 
 #endif

@@ -75,6 +75,7 @@ typedef struct {
   DeepCDMoeCoupling     coupling;          /* hard: none or interface rows between neighbouring experts */
   PetscReal             coupling_weight;   /* hard: weight of the interface rows */
   DeepCDMoeLMOptions    lm;                /* hard: the per-expert solve */
+  PetscInt              ny, ky;            /* 2-D problems (ns): grid points and experts in y; 1 for 1-D problems */
 } DeepCDMoeTrainOptions;
 
 typedef struct _n_DeepCDMoeTrainer *DeepCDMoeTrainer;

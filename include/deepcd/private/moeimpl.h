@@ -72,15 +72,19 @@ struct _n_DeepCDMoeConstraint {
   PetscInt        N;
   PetscInt        m, mpde; /* rows without the ridge; the first mpde are PDE rows */
   DeepCDMoePoint *pt;      /* the point of each row */
-  PetscReal      *lin;     /* condition rows: r = c . q - g, c[4] and g (5 per row; PDE rows unused) */
+  PetscInt        nf;      /* fields: the problem's nfields */
+  PetscReal      *lin;     /* condition rows: r = c . q - g, c[nf] and g (nf + 1 per row; PDE rows unused) */
+  PetscReal      *V;       /* velocity fields (nf > DEEPCD_MOE_VX): the basis's v_x, v_y on the whole grid, then their adjoints (2 x P x N) */
   PetscReal       ridge;
   PetscBool       hasbasis;
-  PetscReal      *Phi;     /* features: field a at row k is Phi + (a*m + k)*N */
-  PetscReal      *q, *dF;  /* field-major: q[a*m + k] */
-  PetscReal      *F, *d2F; /* F[k]; d2F[k*16 + a*4 + b] for PDE rows */
-  PetscReal      *J, *Psi; /* m x N; mpde x N */
-  PetscReal      *M, *s;   /* N x N; 4m (VJP work) */
-  PetscBool       hasd2;   /* d2F was evaluated and is not identically zero */
+  PetscReal      *Phi;       /* features: field a at row k is Phi + (a*m + k)*N */
+  PetscReal      *q, *dF;    /* field-major: q[a*m + k] */
+  PetscReal      *F, *d2F;   /* F[k]; d2F[k*nf*nf + a*nf + b] for PDE rows */
+  PetscReal      *J, *Psi;   /* m x N; mpde x N */
+  PetscReal      *M, *s;     /* N x N; nf*m (VJP work) */
+  PetscBool       hasd2;     /* d2F was evaluated and is not identically zero */
+  PetscReal      *uoff, *bs; /* problems with the initial condition built in (ops.builtin): u = uoff + bs (B w) on the whole grid (P each) */
+  PetscReal      *q0;        /* ... and the fields of uoff at the rows (nf x m, field-major like q) */
 };
 
 struct _n_DeepCDMoeExperts {
@@ -89,6 +93,7 @@ struct _n_DeepCDMoeExperts {
   DeepCDMoePDE         pde;
   DeepCDMoeGrid        grid;
   PetscInt             N, kx, kt, K;
+  PetscInt             ky; /* subdomains in y (2-D grids; 1 otherwise) */
   PetscInt             m, seed;
   DeepCDMoeConditions  cond;
   PetscReal            ridge;
@@ -97,6 +102,7 @@ struct _n_DeepCDMoeExperts {
   PetscBool            setupcalled;
   PetscInt             kstart, kend; /* owned experts */
   PetscInt            *xs, *xe, *ts, *te;
+  PetscInt            *ys, *ye;
   DeepCDMoeConstraint *con;        /* K; NULL when not owned */
   PetscReal           *w;          /* K x N */
   DeepCDMoeLMInfo     *info;       /* K */
@@ -137,6 +143,20 @@ PETSC_INTERN PetscErrorCode DeepCDMoeDiffSorpReference(DeepCDMoePDE, const DeepC
 
 /* the whole-grid system, one row per point (loss.c): initial rows at j = 0, boundary rows on the walls, PDE rows inside */
 PETSC_INTERN PetscErrorCode DeepCDMoeGridRow(DeepCDMoePDE, const DeepCDMoeGrid *, PetscBool, const DeepCDMoePoint *, const PetscReal[], PetscReal *, PetscReal[], PetscReal *, PetscInt *);
+/* Navier-Stokes: the random initial vorticity's Fourier coefficients and its
+   value at a point (grf.c); the pseudo-spectral reference on a grid
+   (reference_ns.c) */
+#define DEEPCD_MOE_NS_NCOEF (2 * 21 * 41)
+PETSC_INTERN PetscErrorCode DeepCDMoeNSFieldCoefficients(PetscReal, PetscReal, PetscReal, PetscReal[]);
+PETSC_INTERN PetscReal      DeepCDMoeNSFieldAt(const PetscReal[], PetscReal, PetscReal);
+
+/* the number of a point: (j*ny + k)*nx + i */
+static inline PetscInt DeepCDMoePointNumber(const DeepCDMoeGrid *g, const DeepCDMoePoint *pt)
+{
+  return (pt->j * g->ny + pt->k) * g->nx + pt->i;
+}
+
+PETSC_INTERN PetscErrorCode DeepCDMoeFFTWMalloc(void *, size_t); /* velocity.c */
 
 PETSC_INTERN PetscErrorCode DeepCDMoeConstraintEvaluate(DeepCDMoeConstraint, const PetscReal[], PetscBool, PetscBool);
 

@@ -35,6 +35,7 @@ PetscErrorCode DeepCDMoeConstraintCreate(DeepCDMoePDE pde, const DeepCDMoeGrid *
   con->grid  = *grid;
   con->N     = N;
   con->ridge = 1e-4;
+  con->nf    = pde->nfields;
   PetscCall(PetscMalloc1(N * N, &con->M));
   *c = con;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -46,6 +47,8 @@ static PetscErrorCode free_rows(DeepCDMoeConstraint c)
   PetscCall(PetscFree2(c->pt, c->lin));
   PetscCall(PetscFree5(c->Phi, c->q, c->dF, c->F, c->d2F));
   PetscCall(PetscFree3(c->J, c->Psi, c->s));
+  PetscCall(PetscFree(c->V));
+  PetscCall(PetscFree3(c->uoff, c->bs, c->q0));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -76,7 +79,7 @@ PetscErrorCode DeepCDMoeConstraintDestroy(DeepCDMoeConstraint *c)
 . npde    - number of PDE rows
 . pdepts  - their grid points j*nx + i
 . ncond   - number of condition rows
-- condpts - their grid points: t index 0 gives an initial-condition row, else x index 0 or nx-1 a boundary row
+- condpts - their grid points: t index 0 gives an initial-condition row, else x index 0 or nx-1 a boundary row (periodic problems: initial rows only)
 
   Notes:
   The problem's initial() and boundary() are called here, so set the
@@ -87,7 +90,7 @@ PetscErrorCode DeepCDMoeConstraintDestroy(DeepCDMoeConstraint *c)
 @*/
 PetscErrorCode DeepCDMoeConstraintSetPoints(DeepCDMoeConstraint c, PetscInt npde, const PetscInt pdepts[], PetscInt ncond, const PetscInt condpts[])
 {
-  const PetscInt m = npde + ncond, N = c->N;
+  const PetscInt m = npde + ncond, N = c->N, nf = c->nf;
 
   PetscFunctionBegin;
   PetscCheck(npde >= 0 && ncond >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe constraint: negative number of rows");
@@ -95,15 +98,17 @@ PetscErrorCode DeepCDMoeConstraintSetPoints(DeepCDMoeConstraint c, PetscInt npde
   c->m        = m;
   c->mpde     = npde;
   c->hasbasis = PETSC_FALSE;
-  PetscCall(PetscMalloc2(m, &c->pt, 5 * m, &c->lin));
-  PetscCall(PetscMalloc5(DEEPCD_MOE_NFIELDS * m * N, &c->Phi, DEEPCD_MOE_NFIELDS * m, &c->q, DEEPCD_MOE_NFIELDS * m, &c->dF, m, &c->F, 16 * npde, &c->d2F));
-  PetscCall(PetscMalloc3(m * N, &c->J, npde * N, &c->Psi, DEEPCD_MOE_NFIELDS * m, &c->s));
+  PetscCall(PetscMalloc2(m, &c->pt, (nf + 1) * m, &c->lin));
+  PetscCall(PetscMalloc5(nf * m * N, &c->Phi, nf * m, &c->q, nf * m, &c->dF, m, &c->F, nf * nf * npde, &c->d2F));
+  PetscCall(PetscMalloc3(m * N, &c->J, npde * N, &c->Psi, nf * m, &c->s));
+  if (nf > DEEPCD_MOE_VX) PetscCall(PetscMalloc1(2 * DeepCDMoeGridSize(&c->grid) * N, &c->V));
+  if (c->pde->ops.builtin) PetscCall(PetscMalloc3(DeepCDMoeGridSize(&c->grid), &c->uoff, DeepCDMoeGridSize(&c->grid), &c->bs, nf * m, &c->q0));
   for (PetscInt k = 0; k < npde; k++) PetscCall(DeepCDMoeGridPoint(&c->grid, pdepts[k], &c->pt[k]));
   for (PetscInt k = npde; k < m; k++) {
     DeepCDMoePoint *pt = &c->pt[k];
 
     PetscCall(DeepCDMoeGridPoint(&c->grid, condpts[k - npde], pt));
-    PetscCheck(pt->j == 0 || pt->i == 0 || pt->i == c->grid.nx - 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe constraint: condition point (%" PetscInt_FMT ", %" PetscInt_FMT ") is neither at t index 0 nor on an x boundary", pt->i, pt->j);
+    PetscCheck(pt->j == 0 || (!c->grid.periodic && (pt->i == 0 || pt->i == c->grid.nx - 1)), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe constraint: condition point (%" PetscInt_FMT ", %" PetscInt_FMT ") is neither at t index 0 nor on an x boundary", pt->i, pt->j);
   }
   PetscCall(DeepCDMoeConstraintUpdateConditions(c));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -119,18 +124,50 @@ PetscErrorCode DeepCDMoeConstraintSetPoints(DeepCDMoeConstraint c, PetscInt npde
 PetscErrorCode DeepCDMoeConstraintUpdateConditions(DeepCDMoeConstraint c)
 {
   PetscFunctionBegin;
+  const PetscInt nf = c->nf, P = DeepCDMoeGridSize(&c->grid);
+
+  if (c->pde->ops.builtin) { /* the offset on the grid, and its fields at the rows */
+    PetscReal *v = NULL;
+
+    for (PetscInt p = 0; p < P; p++) {
+      DeepCDMoePoint pt;
+
+      PetscCall(DeepCDMoeGridPoint(&c->grid, p, &pt));
+      PetscCall((*c->pde->ops.builtin)(c->pde, &pt, &c->uoff[p], &c->bs[p]));
+    }
+    if (nf > DEEPCD_MOE_VX) {
+      PetscCall(PetscMalloc1(2 * P, &v));
+      PetscCall(DeepCDMoeGridVelocity(&c->grid, 1, c->uoff, v, v + P));
+    }
+    for (PetscInt a = 0; a < nf; a++)
+      for (PetscInt k = 0; k < c->m; k++) {
+        const PetscInt p = DeepCDMoePointNumber(&c->grid, &c->pt[k]);
+        PetscInt       n, idx[DEEPCD_MOE_MAX_STENCIL];
+        PetscReal      coef[DEEPCD_MOE_MAX_STENCIL], d = 0.0;
+
+        if (a == DEEPCD_MOE_VX || a == DEEPCD_MOE_VY)
+          d = v[(a - DEEPCD_MOE_VX) * P + p];
+        else {
+          PetscCall(DeepCDMoeGridStencilAt(&c->grid, (DeepCDMoeField) a, p, &n, idx, coef));
+          for (PetscInt s = 0; s < n; s++) d += coef[s] * c->uoff[idx[s]];
+        }
+        c->q0[a * c->m + k] = d;
+      }
+    PetscCall(PetscFree(v));
+  }
   for (PetscInt k = c->mpde; k < c->m; k++) {
     const DeepCDMoePoint *pt  = &c->pt[k];
-    PetscReal            *lin = c->lin + 5 * k;
+    PetscReal            *lin = c->lin + (nf + 1) * k;
 
     if (pt->j == 0) {
       PetscReal u0, scale;
 
       PetscCall((*c->pde->ops.initial)(c->pde, pt, &u0, &scale));
-      lin[DEEPCD_MOE_U] = scale, lin[DEEPCD_MOE_UT] = 0.0, lin[DEEPCD_MOE_UX] = 0.0, lin[DEEPCD_MOE_UXX] = 0.0;
-      lin[4] = scale * u0;
+      for (PetscInt a = 0; a < nf; a++) lin[a] = 0.0;
+      lin[DEEPCD_MOE_U] = scale;
+      lin[nf]           = scale * u0;
     } else
-      PetscCall((*c->pde->ops.boundary)(c->pde, pt->i == 0 ? 0 : 1, pt, lin, &lin[4]));
+      PetscCall((*c->pde->ops.boundary)(c->pde, pt->i == 0 ? 0 : 1, pt, lin, &lin[nf]));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -178,22 +215,32 @@ PetscErrorCode DeepCDMoeConstraintGetSizes(DeepCDMoeConstraint c, PetscInt *mpde
 
   Input Parameters:
 + c - the constraint, with its points set
-- B - the basis, row-major nx*nt x N; only the stencil points of the rows are read
+- B - the basis, row-major nx*ny*nt x N; only the stencil points of the rows are read (all of it when the problem reads the velocity)
 
   Level: intermediate
 @*/
 PetscErrorCode DeepCDMoeConstraintSetBasis(DeepCDMoeConstraint c, const PetscReal B[])
 {
-  const PetscInt N = c->N, m = c->m;
+  const PetscInt N = c->N, m = c->m, P = DeepCDMoeGridSize(&c->grid);
 
   PetscFunctionBegin;
-  for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) {
+  if (c->V && m) PetscCall(DeepCDMoeGridVelocity(&c->grid, N, B, c->V, c->V + P * N));
+  for (PetscInt a = 0; a < c->nf; a++) {
     for (PetscInt k = 0; k < m; k++) {
       PetscInt   n, idx[DEEPCD_MOE_MAX_STENCIL];
       PetscReal  coef[DEEPCD_MOE_MAX_STENCIL];
       PetscReal *phi = c->Phi + (a * m + k) * N;
 
-      PetscCall(DeepCDMoeGridStencil(&c->grid, (DeepCDMoeField) a, c->pt[k].i, c->pt[k].j, &n, idx, coef));
+      if (a == DEEPCD_MOE_VX || a == DEEPCD_MOE_VY) { /* the scale is constant on a time level: V(s B) = s V(B) */
+        const PetscInt   p  = DeepCDMoePointNumber(&c->grid, &c->pt[k]);
+        const PetscReal *vb = c->V + ((a - DEEPCD_MOE_VX) * P + p) * N, sc = c->bs ? c->bs[p] : 1.0;
+
+        for (PetscInt l = 0; l < N; l++) phi[l] = sc * vb[l];
+        continue;
+      }
+      PetscCall(DeepCDMoeGridStencilAt(&c->grid, (DeepCDMoeField) a, DeepCDMoePointNumber(&c->grid, &c->pt[k]), &n, idx, coef));
+      if (c->bs)
+        for (PetscInt s = 0; s < n; s++) coef[s] *= c->bs[idx[s]];
       for (PetscInt l = 0; l < N; l++) phi[l] = 0.0;
       for (PetscInt s = 0; s < n; s++) {
         const PetscReal *b = B + idx[s] * N;
@@ -208,7 +255,7 @@ PetscErrorCode DeepCDMoeConstraintSetBasis(DeepCDMoeConstraint c, const PetscRea
 /* q = Phi w per field; F, dF (and d2F for PDE rows when wantd2) per row; J when wantJ. */
 PetscErrorCode DeepCDMoeConstraintEvaluate(DeepCDMoeConstraint c, const PetscReal w[], PetscBool wantJ, PetscBool wantd2)
 {
-  const PetscInt  N = c->N, m = c->m;
+  const PetscInt  N = c->N, m = c->m, nf = c->nf;
   const PetscReal one = 1.0, zero = 0.0;
   const PetscInt  inc = 1;
   PetscBLASInt    bN, bm;
@@ -222,23 +269,25 @@ PetscErrorCode DeepCDMoeConstraintEvaluate(DeepCDMoeConstraint c, const PetscRea
   PetscCall(PetscBLASIntCast(N, &bN));
   PetscCall(PetscBLASIntCast(m, &bm));
   /* row-major Phi_a (m x N) is column-major N x m: q_a = Phi_a w is its transpose times w */
-  for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) PetscCallBLAS("BLASgemv", BLASgemv_("T", &bN, &bm, &one, c->Phi + a * m * N, &bN, w, &inc, &zero, c->q + a * m, &inc));
+  for (PetscInt a = 0; a < nf; a++) PetscCallBLAS("BLASgemv", BLASgemv_("T", &bN, &bm, &one, c->Phi + a * m * N, &bN, w, &inc, &zero, c->q + a * m, &inc));
+  if (c->q0)
+    for (PetscInt l = 0; l < nf * m; l++) c->q[l] += c->q0[l];
   wantd2   = (PetscBool) (wantd2 && !c->pde->linear);
   c->hasd2 = PETSC_FALSE;
   for (PetscInt k = 0; k < c->mpde; k++) {
-    PetscReal qk[DEEPCD_MOE_NFIELDS], dFk[DEEPCD_MOE_NFIELDS];
+    PetscReal qk[DEEPCD_MOE_MAX_FIELDS], dFk[DEEPCD_MOE_MAX_FIELDS];
 
-    for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) qk[a] = c->q[a * m + k];
-    PetscCall((*c->pde->ops.residual)(c->pde, &c->pt[k], qk, &c->F[k], dFk, wantd2 ? c->d2F + 16 * k : NULL));
-    for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) c->dF[a * m + k] = dFk[a];
+    for (PetscInt a = 0; a < nf; a++) qk[a] = c->q[a * m + k];
+    PetscCall((*c->pde->ops.residual)(c->pde, &c->pt[k], qk, &c->F[k], dFk, wantd2 ? c->d2F + nf * nf * k : NULL));
+    for (PetscInt a = 0; a < nf; a++) c->dF[a * m + k] = dFk[a];
     if (wantd2)
-      for (PetscInt l = 0; l < 16; l++) c->hasd2 = (PetscBool) (c->hasd2 || c->d2F[16 * k + l] != 0.0);
+      for (PetscInt l = 0; l < nf * nf; l++) c->hasd2 = (PetscBool) (c->hasd2 || c->d2F[nf * nf * k + l] != 0.0);
   }
   for (PetscInt k = c->mpde; k < m; k++) {
-    const PetscReal *lin = c->lin + 5 * k;
+    const PetscReal *lin = c->lin + (nf + 1) * k;
 
-    c->F[k] = -lin[4];
-    for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) {
+    c->F[k] = -lin[nf];
+    for (PetscInt a = 0; a < nf; a++) {
       c->F[k] += lin[a] * c->q[a * m + k];
       c->dF[a * m + k] = lin[a];
     }
@@ -248,7 +297,7 @@ PetscErrorCode DeepCDMoeConstraintEvaluate(DeepCDMoeConstraint c, const PetscRea
       PetscReal *Jk = c->J + k * N;
 
       for (PetscInt l = 0; l < N; l++) Jk[l] = 0.0;
-      for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) {
+      for (PetscInt a = 0; a < nf; a++) {
         const PetscReal  d   = c->dF[a * m + k];
         const PetscReal *phi = c->Phi + (a * m + k) * N;
 
@@ -257,7 +306,7 @@ PetscErrorCode DeepCDMoeConstraintEvaluate(DeepCDMoeConstraint c, const PetscRea
       }
     }
   }
-  PetscCall(PetscLogFlops(2.0 * DEEPCD_MOE_NFIELDS * m * N * (wantJ ? 2 : 1)));
+  PetscCall(PetscLogFlops(2.0 * nf * m * N * (wantJ ? 2 : 1)));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -334,7 +383,7 @@ PetscErrorCode DeepCDMoeConstraintJacobian(DeepCDMoeConstraint c, const PetscRea
 @*/
 PetscErrorCode DeepCDMoeConstraintNormal(DeepCDMoeConstraint c, const PetscReal w[], DeepCDMoeHessianType type, PetscReal *f, PetscReal g[], PetscReal H[])
 {
-  const PetscInt  N = c->N, m = c->m, mp = c->mpde;
+  const PetscInt  N = c->N, m = c->m, mp = c->mpde, nf = c->nf;
   const PetscReal one = 1.0, zero = 0.0, r2 = c->ridge * c->ridge;
   const PetscInt  inc = 1;
   PetscBLASInt    bN, bm, bmp;
@@ -368,16 +417,16 @@ PetscErrorCode DeepCDMoeConstraintNormal(DeepCDMoeConstraint c, const PetscReal 
     for (PetscInt l = 0; l < N; l++) H[l + l * N] += r2;
     PetscCall(PetscLogFlops(1.0 * m * N * (N + 1)));
     if (type == DEEPCD_MOE_HESSIAN_EXACT && c->hasd2 && mp) {
-      for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) {
-        for (PetscInt b = a; b < DEEPCD_MOE_NFIELDS; b++) {
+      for (PetscInt a = 0; a < nf; a++) {
+        for (PetscInt b = a; b < nf; b++) {
           PetscBool        nz   = PETSC_FALSE;
           const PetscReal *Phia = c->Phi + a * m * N, *Phib = c->Phi + b * m * N;
 
-          for (PetscInt k = 0; k < mp; k++) nz = (PetscBool) (nz || c->d2F[16 * k + 4 * a + b] != 0.0);
+          for (PetscInt k = 0; k < mp; k++) nz = (PetscBool) (nz || c->d2F[nf * nf * k + nf * a + b] != 0.0);
           if (!nz) continue;
           /* Psi_k = r_k d2F_ab,k Phi_b,k;  M = Phi_a^T Psi */
           for (PetscInt k = 0; k < mp; k++) {
-            const PetscReal sk = c->F[k] * c->d2F[16 * k + 4 * a + b];
+            const PetscReal sk = c->F[k] * c->d2F[nf * nf * k + nf * a + b];
             for (PetscInt l = 0; l < N; l++) c->Psi[k * N + l] = sk * Phib[k * N + l];
           }
           PetscCallBLAS("BLASgemm", BLASgemm_("N", "T", &bN, &bN, &bmp, &one, Phia, &bN, c->Psi, &bN, &zero, c->M, &bN));
@@ -402,7 +451,7 @@ PetscErrorCode DeepCDMoeConstraintNormal(DeepCDMoeConstraint c, const PetscReal 
 - v - the vector (N)
 
   Output Parameter:
-. Bbar - d(v . G)/dB is ADDED to it (row-major nx*nt x N, the whole grid; only stencil points of the rows change)
+. Bbar - d(v . G)/dB is ADDED to it (row-major nx*ny*nt x N, the whole grid; only stencil points of the rows change, or every point when the problem reads the velocity)
 
   Notes:
   With q_k = Phi_k w and s_k = Phi_k v per field, row k contributes to the
@@ -415,7 +464,7 @@ PetscErrorCode DeepCDMoeConstraintNormal(DeepCDMoeConstraint c, const PetscReal 
 @*/
 PetscErrorCode DeepCDMoeConstraintBasisVJP(DeepCDMoeConstraint c, const PetscReal w[], const PetscReal v[], PetscReal Bbar[])
 {
-  const PetscInt  N = c->N, m = c->m;
+  const PetscInt  N = c->N, m = c->m, nf = c->nf, P = DeepCDMoeGridSize(&c->grid);
   const PetscReal one = 1.0, zero = 0.0;
   const PetscInt  inc = 1;
   PetscBLASInt    bN, bm;
@@ -425,23 +474,34 @@ PetscErrorCode DeepCDMoeConstraintBasisVJP(DeepCDMoeConstraint c, const PetscRea
   PetscCall(DeepCDMoeConstraintEvaluate(c, w, PETSC_FALSE, PETSC_TRUE));
   PetscCall(PetscBLASIntCast(N, &bN));
   PetscCall(PetscBLASIntCast(m, &bm));
-  for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) PetscCallBLAS("BLASgemv", BLASgemv_("T", &bN, &bm, &one, c->Phi + a * m * N, &bN, v, &inc, &zero, c->s + a * m, &inc));
+  for (PetscInt a = 0; a < nf; a++) PetscCallBLAS("BLASgemv", BLASgemv_("T", &bN, &bm, &one, c->Phi + a * m * N, &bN, v, &inc, &zero, c->s + a * m, &inc));
+  if (c->V) PetscCall(PetscArrayzero(c->V, 2 * P * N)); /* now the adjoints of the velocity fields */
   for (PetscInt k = 0; k < m; k++) {
-    PetscReal Jv = 0.0, alpha[DEEPCD_MOE_NFIELDS], beta[DEEPCD_MOE_NFIELDS];
+    PetscReal Jv = 0.0, alpha[DEEPCD_MOE_MAX_FIELDS], beta[DEEPCD_MOE_MAX_FIELDS];
 
-    for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) Jv += c->dF[a * m + k] * c->s[a * m + k];
-    for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) {
+    for (PetscInt a = 0; a < nf; a++) Jv += c->dF[a * m + k] * c->s[a * m + k];
+    for (PetscInt a = 0; a < nf; a++) {
       alpha[a] = c->dF[a * m + k] * Jv;
       beta[a]  = c->F[k] * c->dF[a * m + k];
       if (k < c->mpde && c->hasd2)
-        for (PetscInt b = 0; b < DEEPCD_MOE_NFIELDS; b++) alpha[a] += c->F[k] * c->d2F[16 * k + 4 * a + b] * c->s[b * m + k];
+        for (PetscInt b = 0; b < nf; b++) alpha[a] += c->F[k] * c->d2F[nf * nf * k + nf * a + b] * c->s[b * m + k];
     }
-    for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) {
+    for (PetscInt a = 0; a < nf; a++) {
       PetscInt  n, idx[DEEPCD_MOE_MAX_STENCIL];
       PetscReal coef[DEEPCD_MOE_MAX_STENCIL];
 
       if (alpha[a] == 0.0 && beta[a] == 0.0) continue;
-      PetscCall(DeepCDMoeGridStencil(&c->grid, (DeepCDMoeField) a, c->pt[k].i, c->pt[k].j, &n, idx, coef));
+      if (a == DEEPCD_MOE_VX || a == DEEPCD_MOE_VY) {
+        const PetscInt  p  = DeepCDMoePointNumber(&c->grid, &c->pt[k]);
+        PetscReal      *vb = c->V + ((a - DEEPCD_MOE_VX) * P + p) * N;
+        const PetscReal sc = c->bs ? c->bs[p] : 1.0;
+
+        for (PetscInt l = 0; l < N; l++) vb[l] += sc * (alpha[a] * w[l] + beta[a] * v[l]);
+        continue;
+      }
+      PetscCall(DeepCDMoeGridStencilAt(&c->grid, (DeepCDMoeField) a, DeepCDMoePointNumber(&c->grid, &c->pt[k]), &n, idx, coef));
+      if (c->bs)
+        for (PetscInt s = 0; s < n; s++) coef[s] *= c->bs[idx[s]];
       for (PetscInt s = 0; s < n; s++) {
         const PetscReal ca = coef[s] * alpha[a], cb = coef[s] * beta[a];
         PetscReal      *bb = Bbar + idx[s] * N;
@@ -449,5 +509,6 @@ PetscErrorCode DeepCDMoeConstraintBasisVJP(DeepCDMoeConstraint c, const PetscRea
       }
     }
   }
+  if (c->V) PetscCall(DeepCDMoeGridVelocityTranspose(&c->grid, N, c->V, c->V + P * N, Bbar));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -25,11 +25,32 @@ const char *const DeepCDMoeConditionsTypes[] = { "global", "local", "DeepCDMoeCo
 @*/
 PetscErrorCode DeepCDMoeExpertsCreate(MPI_Comm comm, DeepCDMoePDE pde, const DeepCDMoeGrid *grid, PetscInt N, PetscInt kx, PetscInt kt, DeepCDMoeExperts *e)
 {
-  DeepCDMoeExperts ex;
-
   PetscFunctionBegin;
   PetscAssertPointer(e, 7);
   PetscCheck(kx >= 1 && kt >= 1 && kx <= grid->nx && kt <= grid->nt, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe experts %" PetscInt_FMT ",%" PetscInt_FMT ": need 1 <= kx <= nx and 1 <= kt <= nt", kx, kt);
+  PetscCall(DeepCDMoeExpertsCreate2D(comm, pde, grid, N, kx, 1, kt, e));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/*@C
+  DeepCDMoeExpertsCreate2D - Creates a mixture of kx x ky x kt experts on a grid with two space dimensions (ky = 1: DeepCDMoeExpertsCreate()).
+
+  Collective
+
+  Notes:
+  Expert k = (kt_index*ky + ky_index)*kx + kx_index owns [xs, xe) x [ys, ye) x [ts, te).
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeExpertsCreate2D(MPI_Comm comm, DeepCDMoePDE pde, const DeepCDMoeGrid *grid, PetscInt N, PetscInt kx, PetscInt ky, PetscInt kt, DeepCDMoeExperts *e)
+{
+  DeepCDMoeExperts ex;
+
+  PetscFunctionBegin;
+  PetscAssertPointer(e, 8);
+  PetscCheck(kx >= 1 && ky >= 1 && kt >= 1 && kx <= grid->nx && ky <= grid->ny && kt <= grid->nt, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe experts %" PetscInt_FMT ",%" PetscInt_FMT ",%" PetscInt_FMT ": need 1 <= kx <= nx, 1 <= ky <= ny and 1 <= kt <= nt", kx, ky, kt);
+  PetscCheck(pde->nfields == DEEPCD_MOE_NFIELDS || grid->periodic, comm, PETSC_ERR_ARG_WRONG, "moe experts: problem '%s' needs a periodic 2-D grid", pde->type);
+  PetscCheck(!pde->periodic || grid->periodic, comm, PETSC_ERR_ARG_WRONG, "moe experts: problem '%s' needs a periodic 2-D grid", pde->type);
   PetscCheck(N >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe experts: %" PetscInt_FMT " basis functions: need at least 1", N);
   PetscCall(PetscNew(&ex));
   ex->comm = comm;
@@ -40,7 +61,8 @@ PetscErrorCode DeepCDMoeExpertsCreate(MPI_Comm comm, DeepCDMoePDE pde, const Dee
   ex->N     = N;
   ex->kx    = kx;
   ex->kt    = kt;
-  ex->K     = kx * kt;
+  ex->ky    = ky;
+  ex->K     = kx * ky * kt;
   ex->ridge = 1e-4;
   ex->htype = DEEPCD_MOE_HESSIAN_EXACT;
   ex->cond  = DEEPCD_MOE_CONDITIONS_GLOBAL;
@@ -57,6 +79,7 @@ static PetscErrorCode reset(DeepCDMoeExperts e)
   if (e->con)
     for (PetscInt k = 0; k < e->K; k++) PetscCall(DeepCDMoeConstraintDestroy(&e->con[k]));
   PetscCall(PetscFree4(e->xs, e->xe, e->ts, e->te));
+  PetscCall(PetscFree2(e->ys, e->ye));
   PetscCall(PetscFree4(e->con, e->w, e->info, e->solved));
   PetscCall(PetscFree(e->pts));
   PetscCall(PetscFree4(e->ifk, e->ifoff, e->ifpt, e->G));
@@ -228,15 +251,20 @@ PetscErrorCode DeepCDMoeExpertsSetFromOptions(DeepCDMoeExperts e)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Marks the stencil points of every field at point p. */
-static PetscErrorCode mark_stencils(const DeepCDMoeGrid *g, PetscInt p, PetscBool need[])
+/* Marks the stencil points of every field at point p (the velocity fields
+   read the whole grid: every point). */
+static PetscErrorCode mark_stencils(const DeepCDMoeGrid *g, PetscInt nf, PetscInt p, PetscBool need[])
 {
   PetscFunctionBegin;
-  for (PetscInt a = 0; a < DEEPCD_MOE_NFIELDS; a++) {
+  if (nf > DEEPCD_MOE_VX) {
+    for (PetscInt q = 0; q < DeepCDMoeGridSize(g); q++) need[q] = PETSC_TRUE;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  for (PetscInt a = 0; a < nf; a++) {
     PetscInt  n, idx[DEEPCD_MOE_MAX_STENCIL];
     PetscReal coef[DEEPCD_MOE_MAX_STENCIL];
 
-    PetscCall(DeepCDMoeGridStencil(g, (DeepCDMoeField) a, p % g->nx, p / g->nx, &n, idx, coef));
+    PetscCall(DeepCDMoeGridStencilAt(g, (DeepCDMoeField) a, p, &n, idx, coef));
     for (PetscInt s = 0; s < n; s++) need[idx[s]] = PETSC_TRUE;
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -257,7 +285,7 @@ static PetscErrorCode mark_stencils(const DeepCDMoeGrid *g, PetscInt p, PetscBoo
 PetscErrorCode DeepCDMoeExpertsSetUp(DeepCDMoeExperts e)
 {
   const DeepCDMoeGrid *g  = &e->grid;
-  const PetscInt       nx = g->nx, nt = g->nt, P = nx * nt, K = e->K;
+  const PetscInt       nx = g->nx, ny = g->ny, nt = g->nt, P = nx * ny * nt, K = e->K, nf = e->pde->nfields;
   PetscInt            *pdepts, *condpts, nelig, ncond;
   PetscBool           *need;
 
@@ -265,26 +293,33 @@ PetscErrorCode DeepCDMoeExpertsSetUp(DeepCDMoeExperts e)
   PetscCall(reset(e));
   PetscCheck(K >= e->size, e->comm, PETSC_ERR_ARG_OUTOFRANGE, "moe experts: %" PetscInt_FMT " experts on %d ranks: need at least one expert per rank", K, e->size);
   PetscCall(PetscMalloc4(K, &e->xs, K, &e->xe, K, &e->ts, K, &e->te));
+  PetscCall(PetscMalloc2(K, &e->ys, K, &e->ye));
   PetscCall(PetscCalloc4(K, &e->con, K * e->N, &e->w, K, &e->info, K, &e->solved));
   for (PetscInt k = 0; k < K; k++) {
-    const PetscInt a = k % e->kx, b = k / e->kx;
+    const PetscInt a = k % e->kx, c = (k / e->kx) % e->ky, b = k / (e->kx * e->ky);
 
     e->xs[k] = a * nx / e->kx, e->xe[k] = (a + 1) * nx / e->kx;
+    e->ys[k] = c * ny / e->ky, e->ye[k] = (c + 1) * ny / e->ky;
     e->ts[k] = b * nt / e->kt, e->te[k] = (b + 1) * nt / e->kt;
   }
   e->kstart = e->rank * (K / e->size) + PetscMin(e->rank, K % e->size);
   e->kend   = e->kstart + K / e->size + (e->rank < K % e->size ? 1 : 0);
-  PetscCall(PetscMalloc2(P, &pdepts, nx + 2 * nt, &condpts));
+  PetscCall(PetscMalloc2(P, &pdepts, nx * ny + 2 * nt, &condpts));
   PetscCall(PetscCalloc1(P, &need));
   for (PetscInt k = e->kstart; k < e->kend; k++) {
-    const PetscInt xs = e->xs[k], xe = e->xe[k], ts = e->ts[k], te = e->te[k];
+    const PetscInt xs = e->xs[k], xe = e->xe[k], ys = e->ys[k], ye = e->ye[k], ts = e->ts[k], te = e->te[k];
     PetscInt       npde;
     uint64_t       s = 0x853C49E6748FEA9BULL ^ ((uint64_t) e->seed * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t) (k + 1) * 0xC2B2AE3D27D4EB4FULL);
 
-    /* eligible PDE points: interior in x, after the initial time */
+    /* eligible PDE points: interior in x (periodic: all), after the initial time */
     nelig = 0;
-    for (PetscInt j = PetscMax(ts, 1); j < te; j++)
-      for (PetscInt i = PetscMax(xs, 1); i < PetscMin(xe, nx - 1); i++) pdepts[nelig++] = j * nx + i;
+    if (g->periodic) {
+      for (PetscInt j = PetscMax(ts, 1); j < te; j++)
+        for (PetscInt kk = ys; kk < ye; kk++)
+          for (PetscInt i = xs; i < xe; i++) pdepts[nelig++] = (j * ny + kk) * nx + i;
+    } else
+      for (PetscInt j = PetscMax(ts, 1); j < te; j++)
+        for (PetscInt i = PetscMax(xs, 1); i < PetscMin(xe, nx - 1); i++) pdepts[nelig++] = j * nx + i;
     npde = (e->m <= 0 || e->m >= nelig) ? nelig : e->m;
     for (PetscInt l = 0; l < npde && npde < nelig; l++) { /* partial Fisher-Yates */
       PetscInt r = l + (PetscInt) (DeepCDMoeRngUniform(&s) * (double) (nelig - l)), t;
@@ -293,11 +328,12 @@ PetscErrorCode DeepCDMoeExpertsSetUp(DeepCDMoeExperts e)
       t = pdepts[l], pdepts[l] = pdepts[r], pdepts[r] = t;
     }
     PetscCall(PetscSortInt(npde, pdepts));
-    /* condition rows: initial time, then left and right walls */
+    /* condition rows: initial time, then left and right walls (periodic: none) */
     ncond = 0;
-    for (PetscInt i = 0; i < nx; i++)
-      if (e->cond == DEEPCD_MOE_CONDITIONS_GLOBAL || (ts == 0 && i >= xs && i < xe)) condpts[ncond++] = i;
-    for (PetscInt side = 0; side < 2; side++) {
+    for (PetscInt kk = 0; kk < (e->pde->ops.builtin ? 0 : ny); kk++) /* built-in initial condition: no initial rows */
+      for (PetscInt i = 0; i < nx; i++)
+        if (e->cond == DEEPCD_MOE_CONDITIONS_GLOBAL || (ts == 0 && i >= xs && i < xe && kk >= ys && kk < ye)) condpts[ncond++] = kk * nx + i;
+    for (PetscInt side = 0; side < (g->periodic ? 0 : 2); side++) {
       const PetscInt i = side ? nx - 1 : 0;
       for (PetscInt j = 1; j < nt; j++)
         if (e->cond == DEEPCD_MOE_CONDITIONS_GLOBAL || (i >= xs && i < xe && j >= ts && j < te)) condpts[ncond++] = j * nx + i;
@@ -305,11 +341,14 @@ PetscErrorCode DeepCDMoeExpertsSetUp(DeepCDMoeExperts e)
     PetscCall(DeepCDMoeConstraintCreate(e->pde, g, e->N, &e->con[k]));
     PetscCall(DeepCDMoeConstraintSetRidge(e->con[k], e->ridge));
     PetscCall(DeepCDMoeConstraintSetPoints(e->con[k], npde, pdepts, ncond, condpts));
-    for (PetscInt l = 0; l < npde; l++) PetscCall(mark_stencils(g, pdepts[l], need));
-    for (PetscInt l = 0; l < ncond; l++) PetscCall(mark_stencils(g, condpts[l], need));
+    for (PetscInt l = 0; l < npde; l++) PetscCall(mark_stencils(g, nf, pdepts[l], need));
+    for (PetscInt l = 0; l < ncond; l++) PetscCall(mark_stencils(g, nf, condpts[l], need));
     for (PetscInt j = ts; j < te; j++)
-      for (PetscInt i = xs; i < xe; i++) need[j * nx + i] = PETSC_TRUE;
+      for (PetscInt kk = ys; kk < ye; kk++)
+        for (PetscInt i = xs; i < xe; i++) need[(j * ny + kk) * nx + i] = PETSC_TRUE;
   }
+  /* the interfaces are the x and t edges of a kx x kt split (coupling.c) */
+  PetscCheck(e->coupling == DEEPCD_MOE_COUPLING_NONE || (e->grid.ny == 1 && e->ky == 1), PETSC_COMM_SELF, PETSC_ERR_SUP, "moe experts: interface coupling is implemented for problems in one space dimension (ny = 1), not for '%s' on a %" PetscInt_FMT " x %" PetscInt_FMT " grid: use -moe_coupling none", e->pde->type, e->grid.nx, e->grid.ny);
   PetscCall(DeepCDMoeExpertsSetUpInterfaces(e, need));
   e->npts = 0;
   for (PetscInt p = 0; p < P; p++) e->npts += need[p] ? 1 : 0;
@@ -370,6 +409,23 @@ PetscErrorCode DeepCDMoeExpertsGetSubdomain(DeepCDMoeExperts e, PetscInt k, Pets
   if (xe) *xe = e->xe[k];
   if (ts) *ts = e->ts[k];
   if (te) *te = e->te[k];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/*@C
+  DeepCDMoeExpertsGetSubdomainY - The y points [ys, ye) of expert k (0, 1 on a 1-D grid).
+
+  Not Collective
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoeExpertsGetSubdomainY(DeepCDMoeExperts e, PetscInt k, PetscInt *ys, PetscInt *ye)
+{
+  PetscFunctionBegin;
+  PetscCheck(e->setupcalled, PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe experts: call DeepCDMoeExpertsSetUp() first");
+  PetscCheck(k >= 0 && k < e->K, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe experts: expert %" PetscInt_FMT " outside [0, %" PetscInt_FMT ")", k, e->K);
+  if (ys) *ys = e->ys[k];
+  if (ye) *ye = e->ye[k];
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -452,16 +508,19 @@ PetscErrorCode DeepCDMoeExpertsSolve(DeepCDMoeExperts e, const PetscReal B[], Pe
 /* u = B w_k on the subdomain of expert k */
 PetscErrorCode DeepCDMoeExpertsAssemble(DeepCDMoeExperts e, PetscInt k, const PetscReal B[], PetscReal u[])
 {
-  const PetscInt   N = e->N, nx = e->grid.nx;
+  const PetscInt   N = e->N, nx = e->grid.nx, ny = e->grid.ny;
   const PetscReal *w = e->w + k * N;
 
   PetscFunctionBegin;
   for (PetscInt j = e->ts[k]; j < e->te[k]; j++) {
-    for (PetscInt i = e->xs[k]; i < e->xe[k]; i++) {
-      const PetscReal *b = B + (j * nx + i) * N;
-      PetscReal        s = 0.0;
-      for (PetscInt l = 0; l < N; l++) s += b[l] * w[l];
-      u[j * nx + i] = s;
+    for (PetscInt kk = e->ys[k]; kk < e->ye[k]; kk++) {
+      for (PetscInt i = e->xs[k]; i < e->xe[k]; i++) {
+        const PetscInt   p = (j * ny + kk) * nx + i;
+        const PetscReal *b = B + p * N;
+        PetscReal        s = 0.0;
+        for (PetscInt l = 0; l < N; l++) s += b[l] * w[l];
+        u[p] = e->con[k]->bs ? e->con[k]->uoff[p] + e->con[k]->bs[p] * s : s; /* built-in initial condition */
+      }
     }
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -542,21 +601,23 @@ PetscErrorCode DeepCDMoeExpertsBackward(DeepCDMoeExperts e, const PetscReal B[],
 /* The direct term of expert k: wbar = sum over its points of ubar_p B_p (overwritten), Bbar_p += ubar_p w_k */
 PetscErrorCode DeepCDMoeExpertsDirectBackward(DeepCDMoeExperts e, PetscInt k, const PetscReal B[], const PetscReal ubar[], PetscReal wbar[], PetscReal Bbar[])
 {
-  const PetscInt   N = e->N, nx = e->grid.nx;
+  const PetscInt   N = e->N, nx = e->grid.nx, ny = e->grid.ny;
   const PetscReal *w = e->w + k * N;
 
   PetscFunctionBegin;
   PetscCall(PetscArrayzero(wbar, N));
   for (PetscInt j = e->ts[k]; j < e->te[k]; j++) {
-    for (PetscInt i = e->xs[k]; i < e->xe[k]; i++) {
-      const PetscInt   p = j * nx + i;
-      const PetscReal *b = B + p * N, ub = ubar[p];
-      PetscReal       *bb = Bbar + p * N;
+    for (PetscInt kk = e->ys[k]; kk < e->ye[k]; kk++) {
+      for (PetscInt i = e->xs[k]; i < e->xe[k]; i++) {
+        const PetscInt   p = (j * ny + kk) * nx + i;
+        const PetscReal *b = B + p * N, ub = e->con[k]->bs ? e->con[k]->bs[p] * ubar[p] : ubar[p]; /* built-in initial condition */
+        PetscReal       *bb = Bbar + p * N;
 
-      if (ub == 0.0) continue;
-      for (PetscInt l = 0; l < N; l++) {
-        wbar[l] += ub * b[l];
-        bb[l] += ub * w[l];
+        if (ub == 0.0) continue;
+        for (PetscInt l = 0; l < N; l++) {
+          wbar[l] += ub * b[l];
+          bb[l] += ub * w[l];
+        }
       }
     }
   }
@@ -572,7 +633,7 @@ PetscErrorCode DeepCDMoeExpertsDirectBackward(DeepCDMoeExperts e, PetscInt k, co
 @*/
 PetscErrorCode DeepCDMoeExpertsGatherSolution(DeepCDMoeExperts e, PetscReal u[])
 {
-  const PetscInt nx = e->grid.nx, P = nx * e->grid.nt;
+  const PetscInt nx = e->grid.nx, ny = e->grid.ny, P = DeepCDMoeGridSize(&e->grid);
   PetscBool     *mine;
 
   PetscFunctionBegin;
@@ -580,7 +641,8 @@ PetscErrorCode DeepCDMoeExpertsGatherSolution(DeepCDMoeExperts e, PetscReal u[])
   PetscCall(PetscCalloc1(P, &mine));
   for (PetscInt k = e->kstart; k < e->kend; k++)
     for (PetscInt j = e->ts[k]; j < e->te[k]; j++)
-      for (PetscInt i = e->xs[k]; i < e->xe[k]; i++) mine[j * nx + i] = PETSC_TRUE;
+      for (PetscInt kk = e->ys[k]; kk < e->ye[k]; kk++)
+        for (PetscInt i = e->xs[k]; i < e->xe[k]; i++) mine[(j * ny + kk) * nx + i] = PETSC_TRUE;
   for (PetscInt p = 0; p < P; p++)
     if (!mine[p]) u[p] = 0.0;
   PetscCall(PetscFree(mine));

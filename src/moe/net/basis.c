@@ -14,7 +14,7 @@
 - theta - its parameters (the same on every rank)
 
   Output Parameter:
-. B - row-major nx*nt x N; rows of other points are untouched
+. B - row-major nx*ny*nt x N; rows of other points are untouched
 
   Notes:
   The inputs are the backbone's features of the problem's current instance
@@ -34,7 +34,7 @@ PetscErrorCode DeepCDMoeExpertsBasisForward(DeepCDMoeExperts e, DeepCDMoeBackbon
   PetscCheck(e->setupcalled, PETSC_COMM_SELF, PETSC_ERR_ORDER, "moe experts: call DeepCDMoeExpertsSetUp() first");
   PetscCall(DeepCDMoeBackboneGetSizes(bb, &nin, &nout, NULL));
   PetscCheck(nout == N, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "moe basis network has %" PetscInt_FMT " outputs; the experts need %" PetscInt_FMT, nout, N);
-  PetscCall(PetscMalloc2(e->grid.nx * e->grid.nt * nin, &X, n * N, &Y));
+  PetscCall(PetscMalloc2(DeepCDMoeGridSize(&e->grid) * nin, &X, n * N, &Y));
   PetscCall(DeepCDMoeBackboneInputs(bb, &e->grid, e->pde, X));
   PetscCall(DeepCDMoeBackboneForward(bb, X, theta, n, e->pts, Y));
   for (PetscInt k = 0; k < n; k++) PetscCall(PetscArraycpy(B + e->pts[k] * N, Y + k * N, N));

@@ -270,11 +270,55 @@ typedef struct {
   PetscReal   *centre, *half; /* per parameter: the centre and half-width of its range */
 } BackboneMLP;
 
+/* 1-D grids: (x, t, the problem's parameters). 2-D grids: (x, y, t) and
+   the initial condition near the point, (u0, u0_x/2pi, u0_y/2pi, 2pi v0_x,
+   2pi v0_y): its value, gradient (periodic central differences) and the
+   velocity of its stream function (FFT), scaled to O(1) for unit-period
+   fields. The reference's FNO gets u0 broadcast over time and sees its
+   neighbourhood through its Fourier layers; a pointwise network needs the
+   local gradient and velocity to represent advection, u0 - t v0 . grad u0
+   to first order (the Navier-Stokes seed is meaningless as a number). */
 static PetscErrorCode mlp_inputs(DeepCDMoeBackbone bb, const DeepCDMoeGrid *g, DeepCDMoePDE pde, PetscReal X[])
 {
   BackboneMLP *b = (BackboneMLP *) bb->data;
 
   PetscFunctionBegin;
+  if (g->ny > 1) {
+    const PetscInt  nxy = g->nx * g->ny, P = DeepCDMoeGridSize(g), nin = DEEPCD_MOE_MLP_INPUTS_2D;
+    const PetscReal tp = 2.0 * PETSC_PI;
+    PetscReal      *f, *X3;
+    DeepCDMoeGrid   g0 = *g; /* the initial time level alone */
+
+    PetscCheck(bb->nin == nin, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "moe mlp backbone: %" PetscInt_FMT " inputs; a 2-D grid gives %d (x, y, t, u0, its gradient and velocity)", bb->nin, (int) nin);
+    PetscCall(PetscMalloc2(5 * nxy, &f, 3 * P, &X3));
+    for (PetscInt p = 0; p < nxy; p++) {
+      DeepCDMoePoint pt;
+      PetscReal      scale;
+
+      PetscCall(DeepCDMoeGridPoint(g, p, &pt));
+      PetscCall((*pde->ops.initial)(pde, &pt, &f[p], &scale));
+    }
+    g0.nt = 1;
+    for (PetscInt a = 0; a < 2; a++) {
+      for (PetscInt p = 0; p < nxy; p++) {
+        PetscInt  n, idx[DEEPCD_MOE_MAX_STENCIL];
+        PetscReal c[DEEPCD_MOE_MAX_STENCIL], d = 0.0;
+
+        PetscCall(DeepCDMoeGridStencilAt(g, a ? DEEPCD_MOE_UY : DEEPCD_MOE_UX, p, &n, idx, c));
+        for (PetscInt s = 0; s < n; s++) d += c[s] * f[idx[s]];
+        f[(1 + a) * nxy + p] = d / tp;
+      }
+    }
+    PetscCall(DeepCDMoeGridVelocity(&g0, 1, f, f + 3 * nxy, f + 4 * nxy));
+    for (PetscInt p = 3 * nxy; p < 5 * nxy; p++) f[p] *= tp;
+    PetscCall(DeepCDMoeGridInputs(g, P, NULL, 0, NULL, X3));
+    for (PetscInt p = 0; p < P; p++) {
+      for (PetscInt l = 0; l < 3; l++) X[nin * p + l] = X3[3 * p + l];
+      for (PetscInt l = 0; l < 5; l++) X[nin * p + 3 + l] = f[l * nxy + p % nxy];
+    }
+    PetscCall(PetscFree2(f, X3));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   PetscCheck(bb->nin == 2 + pde->nparam, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "moe mlp backbone: %" PetscInt_FMT " inputs; problem '%s' gives %" PetscInt_FMT " (x, t and its parameters)", bb->nin, pde->type, 2 + pde->nparam);
   PetscCall(DeepCDMoeGridInputs(g, g->nx * g->nt, NULL, pde->nparam, pde->param, X));
   if (b->scaled) { /* the problem's units: (x, t) / L, parameters centred over their range, in the same unit */

@@ -16,7 +16,7 @@ static PetscErrorCode DeepCDMoeFinalizePackage(void)
 }
 
 /*@C
-  DeepCDMoeInitializePackage - Registers the built-in PDE problems (heat, burgers, diffsorp). Idempotent; called by DeepCDMoePDECreate() and DeepCDMoePDERegister().
+  DeepCDMoeInitializePackage - Registers the built-in PDE problems (heat, burgers, diffsorp, ns). Idempotent; called by DeepCDMoePDECreate() and DeepCDMoePDERegister().
 
   Not Collective
 
@@ -30,6 +30,7 @@ PetscErrorCode DeepCDMoeInitializePackage(void)
   PetscCall(PetscFunctionListAdd(&DeepCDMoePDEList, DEEPCD_MOE_PDE_HEAT, DeepCDMoePDECreate_Heat));
   PetscCall(PetscFunctionListAdd(&DeepCDMoePDEList, DEEPCD_MOE_PDE_BURGERS, DeepCDMoePDECreate_Burgers));
   PetscCall(PetscFunctionListAdd(&DeepCDMoePDEList, DEEPCD_MOE_PDE_DIFFSORP, DeepCDMoePDECreate_DiffSorp));
+  PetscCall(PetscFunctionListAdd(&DeepCDMoePDEList, DEEPCD_MOE_PDE_NS, DeepCDMoePDECreate_NS));
   PetscCall(PetscRegisterFinalize(DeepCDMoeFinalizePackage));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -59,7 +60,7 @@ PetscErrorCode DeepCDMoePDERegister(const char name[], PetscErrorCode (*create)(
   Not Collective
 
   Input Parameter:
-. type - "heat", "burgers", "diffsorp" or a registered name
+. type - "heat", "burgers", "diffsorp", "ns" or a registered name
 
   Output Parameter:
 . pde - the problem
@@ -79,9 +80,37 @@ PetscErrorCode DeepCDMoePDECreate(const char type[], DeepCDMoePDE *pde)
   PetscCall(PetscNew(&p));
   PetscCall(PetscStrncpy(p->type, type, sizeof(p->type)));
   p->xlo = 0.0, p->xhi = 1.0, p->t0 = 0.0, p->t1 = 1.0;
+  p->nfields = DEEPCD_MOE_NFIELDS;
   PetscCall((*create)(p));
+  PetscCheck(p->nfields == DEEPCD_MOE_NFIELDS || p->nfields == DEEPCD_MOE_MAX_FIELDS, PETSC_COMM_SELF, PETSC_ERR_PLIB, "moe PDE '%s': %" PetscInt_FMT " fields", type, p->nfields);
   PetscCheck(p->ops.residual && p->ops.initial && p->ops.boundary, PETSC_COMM_SELF, PETSC_ERR_PLIB, "moe PDE '%s' lacks residual, initial or boundary", type);
   *pde = p;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/*@C
+  DeepCDMoePDEGridSetUp - The problem's grid: nx x nt points on its interval, or for a periodic 2-D problem nx x ny x nt points on its square (DeepCDMoeGridSetUpPeriodic2D()).
+
+  Not Collective
+
+  Input Parameters:
++ pde        - the problem
+- nx, ny, nt - points (ny: 2-D problems only; 1-D problems need 1)
+
+  Output Parameter:
+. g - the grid
+
+  Level: intermediate
+@*/
+PetscErrorCode DeepCDMoePDEGridSetUp(DeepCDMoePDE pde, PetscInt nx, PetscInt ny, PetscInt nt, DeepCDMoeGrid *g)
+{
+  PetscFunctionBegin;
+  if (pde->periodic)
+    PetscCall(DeepCDMoeGridSetUpPeriodic2D(g, nx, ny, nt, pde->xlo, pde->xhi, pde->ylo, pde->yhi, pde->t0, pde->t1));
+  else {
+    PetscCheck(ny == 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe PDE '%s' is 1-D: ny %" PetscInt_FMT " must be 1", pde->type, ny);
+    PetscCall(DeepCDMoeGridSetUp(g, nx, nt, pde->xlo, pde->xhi, pde->t0, pde->t1));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -266,7 +295,10 @@ PetscErrorCode DeepCDMoePDEView(DeepCDMoePDE pde, PetscViewer viewer)
   if (!viewer) PetscCall(PetscViewerASCIIGetStdout(PETSC_COMM_SELF, &viewer));
   PetscCall(PetscObjectTypeCompare((PetscObject) viewer, PETSCVIEWERASCII, &ascii));
   if (!ascii) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(PetscViewerASCIIPrintf(viewer, "moe PDE %s on [%g, %g] x [%g, %g]%s\n", pde->type, (double) pde->xlo, (double) pde->xhi, (double) pde->t0, (double) pde->t1, pde->linear ? " (linear)" : ""));
+  if (pde->periodic)
+    PetscCall(PetscViewerASCIIPrintf(viewer, "moe PDE %s on [%g, %g) x [%g, %g) (periodic) x [%g, %g]%s\n", pde->type, (double) pde->xlo, (double) pde->xhi, (double) pde->ylo, (double) pde->yhi, (double) pde->t0, (double) pde->t1, pde->linear ? " (linear)" : ""));
+  else
+    PetscCall(PetscViewerASCIIPrintf(viewer, "moe PDE %s on [%g, %g] x [%g, %g]%s\n", pde->type, (double) pde->xlo, (double) pde->xhi, (double) pde->t0, (double) pde->t1, pde->linear ? " (linear)" : ""));
   for (PetscInt k = 0; k < pde->nconst; k++) PetscCall(PetscViewerASCIIPrintf(viewer, "  constant %s = %g\n", pde->constname[k], (double) pde->constant[k]));
   for (PetscInt k = 0; k < pde->nparam; k++) PetscCall(PetscViewerASCIIPrintf(viewer, "  parameter %s = %g\n", pde->paramname[k], (double) pde->param[k]));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -374,7 +406,7 @@ PetscErrorCode DeepCDMoePDESample(DeepCDMoePDE pde, const PetscReal r[], PetscRe
 - grid - the grid
 
   Output Parameter:
-. u - nx*nt values, x fastest
+. u - nx*ny*nt values, x fastest
 
   Level: intermediate
 @*/
@@ -382,7 +414,7 @@ PetscErrorCode DeepCDMoePDEReference(DeepCDMoePDE pde, const DeepCDMoeGrid *grid
 {
   PetscFunctionBegin;
   if (pde->ops.exact) {
-    for (PetscInt p = 0; p < grid->nx * grid->nt; p++) {
+    for (PetscInt p = 0; p < DeepCDMoeGridSize(grid); p++) {
       DeepCDMoePoint pt;
 
       PetscCall(DeepCDMoeGridPoint(grid, p, &pt));

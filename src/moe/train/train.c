@@ -54,16 +54,17 @@ static PetscErrorCode register_events(void)
 @*/
 PetscErrorCode DeepCDMoeTrainOptionsDefault(const char type[], DeepCDMoeTrainOptions *o)
 {
-  PetscBool diffsorp, burgers;
+  PetscBool diffsorp, burgers, ns;
 
   PetscFunctionBegin;
   PetscCall(PetscMemzero(o, sizeof(*o)));
   PetscCall(PetscStrcmp(type, DEEPCD_MOE_PDE_DIFFSORP, &diffsorp));
   PetscCall(PetscStrcmp(type, DEEPCD_MOE_PDE_BURGERS, &burgers));
+  PetscCall(PetscStrcmp(type, DEEPCD_MOE_PDE_NS, &ns));
   o->model = DEEPCD_MOE_MODEL_HARD;
   o->kx    = 2;
   o->kt    = 2;
-  o->N     = diffsorp ? 16 : 32; /* measured: heat 5.3% -> 1.3%, Burgers 8.2% -> 3.0% (K = 1, 300 steps, seed 1) */
+  o->N     = (diffsorp || ns) ? 16 : 32; /* ns as measured (N = 16); heat and Burgers measured: heat 5.3% -> 1.3%, Burgers 8.2% -> 3.0% (K = 1, 300 steps, seed 1) */
   /* measured (docs/results.md, 2026-12-07): the fno on diffusion-sorption, the mlp on heat (the fno's basis collapsed) and Burgers */
   PetscCall(DeepCDMoeTrainOptionsSetBackbone(o, diffsorp ? DEEPCD_MOE_BACKBONE_FNO : DEEPCD_MOE_BACKBONE_MLP));
   o->nx       = diffsorp ? 128 : 64;
@@ -83,7 +84,7 @@ PetscErrorCode DeepCDMoeTrainOptionsDefault(const char type[], DeepCDMoeTrainOpt
   o->clip     = 1.0;
   /* measured (docs/results.md, 2026-12-07 night): the unsquared norms trap heat and Burgers in bases that satisfy the PDE
      rows exactly (constants), the mean squares do not; diffusion-sorption keeps the reference's norms */
-  o->loss          = diffsorp ? DEEPCD_MOE_LOSS_NORM : DEEPCD_MOE_LOSS_MSE;
+  o->loss          = (diffsorp || ns) ? DEEPCD_MOE_LOSS_NORM : DEEPCD_MOE_LOSS_MSE; /* ns: as measured */
   o->loss_unscaled = PETSC_TRUE;
   o->scale_inputs  = burgers; /* measured: Burgers 36% -> 8% (300 steps); heat 1.3% raw, 2.0% scaled (N = 32) */
   o->w_pde         = 1.0;
@@ -99,8 +100,15 @@ PetscErrorCode DeepCDMoeTrainOptionsDefault(const char type[], DeepCDMoeTrainOpt
   /* measured (docs/results.md, 2026-12-07 night): interface rows of weight 10 with local condition rows make the mixture
      beat the global constraint on diffusion-sorption, heat and Burgers; independent experts (the reference's method) lose
      to it by 10-40x on all three */
-  o->coupling        = DEEPCD_MOE_COUPLING_INTERFACE;
+  o->coupling        = ns ? DEEPCD_MOE_COUPLING_NONE : DEEPCD_MOE_COUPLING_INTERFACE; /* ns: 2-D edges not implemented */
   o->coupling_weight = 10.0;
+  o->ny = o->ky = 1;
+  if (ns) { /* the reduced grid of issue 16: 32 x 32 x 16, experts 2 x 2 in space */
+    o->nx = o->ny = 32;
+    o->nt         = 16;
+    o->ky         = 2;
+    o->kt         = 1;
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -144,6 +152,7 @@ static PetscErrorCode check_options(MPI_Comm comm, const DeepCDMoeTrainOptions *
              "moe train: fno with %" PetscInt_FMT " Fourier layers, %" PetscInt_FMT " modes, fc %" PetscInt_FMT ", pad %" PetscInt_FMT ": need depth, modes, fc >= 1 and pad >= 0", o->depth, o->modes, o->fc, o->pad);
   PetscCheck(o->depth >= 0 && o->width >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: %" PetscInt_FMT " hidden layers of width %" PetscInt_FMT ": need depth >= 0 and width >= 1", o->depth, o->width);
   PetscCheck(o->nx >= 4 && o->nt >= 4, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: grid %" PetscInt_FMT " x %" PetscInt_FMT ": need at least 4 x 4", o->nx, o->nt);
+  PetscCheck(o->ny >= 1 && o->ky >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: ny %" PetscInt_FMT ", ky %" PetscInt_FMT ": need at least 1", o->ny, o->ky);
   PetscCheck(o->steps >= 0 && o->batch >= 1 && o->ntrain >= 1 && o->ntest >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: need steps >= 0, batch, train and test instances >= 1");
   PetscCheck(o->lr > 0.0 && o->lr_gamma > 0.0 && o->lr_min >= 0.0 && o->lr_every >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: learning rate %g (gamma %g, min %g, every %" PetscInt_FMT "): need lr, gamma > 0, min, every >= 0", (double) o->lr, (double) o->lr_gamma, (double) o->lr_min, o->lr_every);
   PetscCheck(o->coupling == DEEPCD_MOE_COUPLING_NONE || o->coupling == DEEPCD_MOE_COUPLING_INTERFACE, comm, PETSC_ERR_ARG_OUTOFRANGE, "moe train: unknown coupling %d", (int) o->coupling);
@@ -176,7 +185,7 @@ static PetscErrorCode experts_create(DeepCDMoeTrainer tr, MPI_Comm comm, DeepCDM
   const DeepCDMoeTrainOptions *o = &tr->o;
 
   PetscFunctionBegin;
-  PetscCall(DeepCDMoeExpertsCreate(comm, tr->pde, &tr->grid, o->N, o->kx, o->kt, ex));
+  PetscCall(DeepCDMoeExpertsCreate2D(comm, tr->pde, &tr->grid, o->N, o->kx, o->ky, o->kt, ex));
   PetscCall(DeepCDMoeExpertsSetSampling(*ex, o->points, o->seed));
   PetscCall(DeepCDMoeExpertsSetConditions(*ex, o->conditions));
   PetscCall(DeepCDMoeExpertsSetCoupling(*ex, o->coupling, o->coupling_weight));
@@ -201,8 +210,10 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const char type[], const Deep
   tr->o = *o;
   PetscCall(DeepCDMoePDECreate(type, &tr->pde));
   PetscCheck(tr->pde->ops.sample, comm, PETSC_ERR_SUP, "moe train: PDE '%s' has no instance family to train on", type);
-  PetscCall(DeepCDMoeGridSetUp(&tr->grid, o->nx, o->nt, tr->pde->xlo, tr->pde->xhi, tr->pde->t0, tr->pde->t1));
-  P      = o->nx * o->nt;
+  PetscCheck(tr->pde->periodic || (o->ny == 1 && o->ky == 1), comm, PETSC_ERR_ARG_WRONG, "moe train: PDE '%s' is 1-D: ny and ky must be 1 (got %" PetscInt_FMT ", %" PetscInt_FMT ")", type, o->ny, o->ky);
+  PetscCheck(!tr->pde->periodic || o->backbone == DEEPCD_MOE_BACKBONE_MLP, comm, PETSC_ERR_SUP, "moe train: the fno backbone is 2-D (x, t); PDE '%s' has two space dimensions and an FNO3d is not implemented: use the mlp backbone", type);
+  PetscCall(DeepCDMoePDEGridSetUp(tr->pde, o->nx, o->ny, o->nt, &tr->grid));
+  P      = DeepCDMoeGridSize(&tr->grid);
   tr->np = tr->pde->nparam;
   nout   = o->model == DEEPCD_MOE_MODEL_HARD ? o->N : 1;
   /* the reference applies GELU to the basis; the soft model's output is linear */
@@ -216,7 +227,7 @@ static PetscErrorCode trainer_setup(MPI_Comm comm, const char type[], const Deep
     PetscInt    *width, L = o->depth + 1;
 
     PetscCall(PetscMalloc1(L + 1, &width));
-    width[0] = 2 + tr->np;
+    width[0] = tr->pde->periodic ? DEEPCD_MOE_MLP_INPUTS_2D : 2 + tr->np; /* 2-D: x, y, t and u0 with its gradient and velocity (mlp.c) */
     for (PetscInt l = 1; l < L; l++) width[l] = o->width;
     width[L] = nout;
     {
@@ -480,7 +491,7 @@ PetscErrorCode DeepCDMoeTrainerGetInstances(DeepCDMoeTrainer t, PetscBool test, 
 /* soft model: u on the whole grid (every rank) for the instance `param`; every rank evaluates the whole grid (no experts to spread) */
 static PetscErrorCode soft_forward(DeepCDMoeTrainer t, const PetscReal param[])
 {
-  const PetscInt P = t->grid.nx * t->grid.nt;
+  const PetscInt P = DeepCDMoeGridSize(&t->grid);
 
   PetscFunctionBegin;
   PetscCall(DeepCDMoePDESetParameters(t->pde, t->np, param));
@@ -526,7 +537,7 @@ static PetscErrorCode hard_instance(DeepCDMoeTrainer t, DeepCDMoeExperts ex, con
   PetscCall(PetscLogEventEnd(EV_LOSS, 0, 0, 0, 0));
   *L += Lq / nb;
   PetscCall(PetscLogEventBegin(EV_IFT, 0, 0, 0, 0));
-  PetscCall(PetscArrayzero(t->Bbar, t->grid.nx * t->grid.nt * o->N));
+  PetscCall(PetscArrayzero(t->Bbar, DeepCDMoeGridSize(&t->grid) * o->N));
   PetscCall(DeepCDMoeExpertsBackward(ex, t->B, t->ubar, t->Bbar));
   PetscCall(PetscLogEventEnd(EV_IFT, 0, 0, 0, 0));
   PetscCall(PetscLogEventBegin(EV_NETWORK, 0, 0, 0, 0));
@@ -545,7 +556,7 @@ static PetscErrorCode hard_instance(DeepCDMoeTrainer t, DeepCDMoeExperts ex, con
    upred (may be NULL): nb x nx*nt predictions, on every rank. */
 static PetscErrorCode hard_pass(DeepCDMoeTrainer t, PetscInt nb, const PetscReal *const param[], PetscReal w_pde, PetscReal *L, PetscReal grad[], PetscReal upred[])
 {
-  const PetscInt P = t->grid.nx * t->grid.nt, p = t->size, nfull = t->exl ? nb - nb % p : 0;
+  const PetscInt P = DeepCDMoeGridSize(&t->grid), p = t->size, nfull = t->exl ? nb - nb % p : 0;
   PetscReal      Lmine = 0.0, Lall = 0.0;
 
   PetscFunctionBegin;
@@ -666,7 +677,7 @@ PetscErrorCode DeepCDMoeTrainerEnsureHistory(DeepCDMoeTrainer t, PetscInt n)
 . param - the instance's parameters
 
   Output Parameter:
-. u - nx*nt values
+. u - nx*ny*nt values
 
   Level: intermediate
 @*/
@@ -677,13 +688,13 @@ PetscErrorCode DeepCDMoeTrainerPredict(DeepCDMoeTrainer t, const PetscReal param
     PetscCall(hard_pass(t, 1, &param, 0.0, NULL, NULL, u));
   else {
     PetscCall(soft_forward(t, param));
-    PetscCall(PetscArraycpy(u, t->u, t->grid.nx * t->grid.nt));
+    PetscCall(PetscArraycpy(u, t->u, DeepCDMoeGridSize(&t->grid)));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /*@C
-  DeepCDMoeTrainerGetReferences - The reference solutions of the held-out instances (ntest x nx*nt), computed on first use.
+  DeepCDMoeTrainerGetReferences - The reference solutions of the held-out instances (ntest x nx*ny*nt), computed on first use.
 
   Collective
 
@@ -694,7 +705,7 @@ PetscErrorCode DeepCDMoeTrainerPredict(DeepCDMoeTrainer t, const PetscReal param
 @*/
 PetscErrorCode DeepCDMoeTrainerGetReferences(DeepCDMoeTrainer t, const PetscReal **ref)
 {
-  const PetscInt P = t->grid.nx * t->grid.nt;
+  const PetscInt P = DeepCDMoeGridSize(&t->grid);
   PetscReal      save[DEEPCD_MOE_PDE_MAX_NAMED];
 
   PetscFunctionBegin;
@@ -724,7 +735,7 @@ PetscErrorCode DeepCDMoeTrainerGetReferences(DeepCDMoeTrainer t, const PetscReal
 
   Output Parameters:
 + err  - ntest errors (may be NULL)
-. pred - ntest x nx*nt predictions (may be NULL)
+. pred - ntest x nx*ny*nt predictions (may be NULL)
 - mean - their mean (may be NULL)
 
   Notes:
@@ -734,7 +745,7 @@ PetscErrorCode DeepCDMoeTrainerGetReferences(DeepCDMoeTrainer t, const PetscReal
 @*/
 PetscErrorCode DeepCDMoeTrainerEvaluate(DeepCDMoeTrainer t, PetscReal err[], PetscReal pred[], PetscReal *mean)
 {
-  const PetscInt   P = t->grid.nx * t->grid.nt;
+  const PetscInt   P = DeepCDMoeGridSize(&t->grid);
   const PetscReal *ref;
   PetscReal        sum = 0.0;
 

@@ -38,7 +38,7 @@ static PetscErrorCode put_str(const char file[], hid_t fid, const char name[], c
 /* a float64 dataset of rank nd (dims[]; a zero dimension writes an empty dataset) */
 static PetscErrorCode put_data(const char file[], hid_t fid, const char name[], int nd, const PetscInt dims[], const PetscReal *v)
 {
-  hsize_t d[3];
+  hsize_t d[4];
 
   PetscFunctionBegin;
   for (int k = 0; k < nd; k++) d[k] = (hsize_t) dims[k];
@@ -52,7 +52,7 @@ static PetscErrorCode write_contents(hid_t f, const char file[], const void *ctx
   const DeepCDMoeTrainOptions *o = &t->o;
 
   PetscReal tstep, tinfer, *x, *tt;
-  PetscInt  d[3];
+  PetscInt  d[4];
   char      names[DEEPCD_MOE_PDE_MAX_NAMED * 33] = "";
 
   PetscFunctionBegin;
@@ -62,6 +62,7 @@ static PetscErrorCode write_contents(hid_t f, const char file[], const void *ctx
   PetscCall(put_str(file, f, "model", DeepCDMoeModelTypes[o->model]));
   PetscCall(put_int(file, f, "kx", o->kx));
   PetscCall(put_int(file, f, "kt", o->kt));
+  PetscCall(put_int(file, f, "ky", o->ky));
   PetscCall(put_int(file, f, "basis", o->N));
   PetscCall(put_str(file, f, "backbone", DeepCDMoeBackboneTypes[o->backbone]));
   PetscCall(put_int(file, f, "depth", o->depth));
@@ -73,6 +74,7 @@ static PetscErrorCode write_contents(hid_t f, const char file[], const void *ctx
   }
   PetscCall(put_int(file, f, "nx", o->nx));
   PetscCall(put_int(file, f, "nt", o->nt));
+  PetscCall(put_int(file, f, "ny", o->ny));
   PetscCall(put_int(file, f, "points", o->points));
   PetscCall(put_int(file, f, "steps", o->steps));
   PetscCall(put_int(file, f, "batch", o->batch));
@@ -140,10 +142,19 @@ static PetscErrorCode write_contents(hid_t f, const char file[], const void *ctx
   d[0] = o->nt;
   PetscCall(put_data(file, f, "t", 1, d, tt));
   PetscCall(PetscFree2(x, tt));
-  if (t->evaluated) {
-    d[0] = o->ntest, d[1] = o->nt, d[2] = o->nx;
-    PetscCall(put_data(file, f, "prediction", 3, d, t->pred));
-    PetscCall(put_data(file, f, "reference", 3, d, t->ref));
+  if (t->grid.ny > 1) { /* 2-D problems: y_k = ylo + k*hy */
+    PetscCall(PetscMalloc1(o->ny, &x));
+    for (PetscInt k = 0; k < o->ny; k++) x[k] = t->grid.ylo + k * t->grid.hy;
+    d[0] = o->ny;
+    PetscCall(put_data(file, f, "y", 1, d, x));
+    PetscCall(PetscFree(x));
+  }
+  if (t->evaluated) { /* (ntest, nt, nx), 2-D problems (ntest, nt, ny, nx) */
+    const int nd = t->grid.ny > 1 ? 4 : 3;
+
+    d[0] = o->ntest, d[1] = o->nt, d[2] = nd == 4 ? o->ny : o->nx, d[3] = o->nx;
+    PetscCall(put_data(file, f, "prediction", nd, d, t->pred));
+    PetscCall(put_data(file, f, "reference", nd, d, t->ref));
     PetscCall(put_data(file, f, "errors", 1, d, t->errs));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -169,7 +180,7 @@ PetscErrorCode DeepCDMoeTrainerSave(DeepCDMoeTrainer t, const char file[])
   if (!t->rank) {
     const DeepCDMoeTrainOptions *o = &t->o;
     /* float64: parameters and Adam's moments, histories, instances, grid, predictions and references, plus 1 MiB */
-    const double bytes = 8.0 * (3.0 * t->nth + 2.0 * t->step + (double) (o->ntrain + o->ntest) * t->np + o->nx + o->nt + 2.0 * o->ntest * o->nt * o->nx + o->ntest) + 1048576.0;
+    const double bytes = 8.0 * (3.0 * t->nth + 2.0 * t->step + (double) (o->ntrain + o->ntest) * t->np + o->nx + o->ny + o->nt + 2.0 * o->ntest * o->nt * o->ny * o->nx + o->ntest) + 1048576.0;
 
     ierr = DeepCDH5WriteAtomic(file, "moe run file", bytes, write_contents, t);
   }
@@ -259,6 +270,9 @@ static PetscErrorCode read_options(const Reader *r, char pde[], size_t len, Deep
   o->model = (DeepCDMoeModelType) v;
   PetscCall(get_int(r, "kx", &o->kx));
   PetscCall(get_int(r, "kt", &o->kt));
+  PetscCall(has_attr(r, "ky", &present)); /* files written before ns: 1 */
+  o->ky = 1;
+  if (present) PetscCall(get_int(r, "ky", &o->ky));
   PetscCall(get_int(r, "basis", &o->N));
   PetscCall(has_attr(r, "backbone", &present));
   v = DEEPCD_MOE_BACKBONE_MLP; /* files written before the FNO */
@@ -273,6 +287,9 @@ static PetscErrorCode read_options(const Reader *r, char pde[], size_t len, Deep
   PetscCall(get_int(r, "width", &o->width));
   PetscCall(get_int(r, "nx", &o->nx));
   PetscCall(get_int(r, "nt", &o->nt));
+  PetscCall(has_attr(r, "ny", &present));
+  o->ny = 1;
+  if (present) PetscCall(get_int(r, "ny", &o->ny));
   PetscCall(get_int(r, "points", &o->points));
   PetscCall(get_int(r, "steps", &o->steps));
   PetscCall(get_int(r, "batch", &o->batch));
@@ -345,6 +362,7 @@ static PetscErrorCode check_same(const Reader *r, DeepCDMoeTrainer t, const char
     { "model", s->model, o->model },
     { "kx", s->kx, o->kx },
     { "kt", s->kt, o->kt },
+    { "ky", s->ky, o->ky },
     { "basis", s->N, o->N },
     { "depth", s->depth, o->depth },
     { "fno_modes", s->backbone == DEEPCD_MOE_BACKBONE_FNO ? s->modes : 0, o->backbone == DEEPCD_MOE_BACKBONE_FNO ? o->modes : 0 },
@@ -353,6 +371,7 @@ static PetscErrorCode check_same(const Reader *r, DeepCDMoeTrainer t, const char
     { "width", s->width, o->width },
     { "nx", s->nx, o->nx },
     { "nt", s->nt, o->nt },
+    { "ny", s->ny, o->ny },
     { "points", s->points, o->points },
     { "batch", s->batch, o->batch },
     { "ntrain", s->ntrain, o->ntrain },
@@ -379,7 +398,7 @@ static PetscErrorCode check_same(const Reader *r, DeepCDMoeTrainer t, const char
 static PetscErrorCode check_shape(const Reader *r, const char name[], PetscBool required, int rank, const PetscInt dims[], const char what[])
 {
   DeepCDH5Info info;
-  hsize_t      want[3];
+  hsize_t      want[4];
   char         got[96], expect[96];
   PetscBool    same;
 
@@ -412,8 +431,14 @@ static PetscErrorCode read_state(const Reader *r, DeepCDMoeTrainer t)
   PetscCall(check_shape(r, "t", PETSC_TRUE, 1, (const PetscInt[]){ o->nt }, "(nt)"));
   PetscCall(check_shape(r, "train_params", PETSC_TRUE, 2, (const PetscInt[]){ o->ntrain, t->np }, "(ntrain, parameters)"));
   PetscCall(check_shape(r, "test_params", PETSC_TRUE, 2, (const PetscInt[]){ o->ntest, t->np }, "(ntest, parameters)"));
-  PetscCall(check_shape(r, "prediction", PETSC_FALSE, 3, (const PetscInt[]){ o->ntest, o->nt, o->nx }, "(ntest, nt, nx)"));
-  PetscCall(check_shape(r, "reference", PETSC_FALSE, 3, (const PetscInt[]){ o->ntest, o->nt, o->nx }, "(ntest, nt, nx)"));
+  if (o->ny > 1) {
+    PetscCall(check_shape(r, "y", PETSC_TRUE, 1, (const PetscInt[]){ o->ny }, "(ny)"));
+    PetscCall(check_shape(r, "prediction", PETSC_FALSE, 4, (const PetscInt[]){ o->ntest, o->nt, o->ny, o->nx }, "(ntest, nt, ny, nx)"));
+    PetscCall(check_shape(r, "reference", PETSC_FALSE, 4, (const PetscInt[]){ o->ntest, o->nt, o->ny, o->nx }, "(ntest, nt, ny, nx)"));
+  } else {
+    PetscCall(check_shape(r, "prediction", PETSC_FALSE, 3, (const PetscInt[]){ o->ntest, o->nt, o->nx }, "(ntest, nt, nx)"));
+    PetscCall(check_shape(r, "reference", PETSC_FALSE, 3, (const PetscInt[]){ o->ntest, o->nt, o->nx }, "(ntest, nt, nx)"));
+  }
   PetscCall(check_shape(r, "errors", PETSC_FALSE, 1, (const PetscInt[]){ o->ntest }, "(ntest)"));
   PetscCall(get_data(r, "pde_constants", t->pde->nconst, PETSC_TRUE, t->pde->constant));
   for (PetscInt k = 0; k < t->pde->nconst; k++)
