@@ -109,7 +109,12 @@ PetscErrorCode DeepCDMoeNSRandomField(PetscReal ell, PetscReal sigma, PetscReal 
   PetscFunctionBegin;
   PetscCheck(nx >= 1 && ny >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "moe NS random field: grid %" PetscInt_FMT "x%" PetscInt_FMT, nx, ny);
   PetscCall(PetscMalloc1(DEEPCD_MOE_NS_NCOEF, &a));
-  PetscCall(DeepCDMoeNSFieldCoefficients(ell, sigma, seed, a));
+  {
+    PetscErrorCode ierr = DeepCDMoeNSFieldCoefficients(ell, sigma, seed, a);
+
+    if (ierr) PetscCall(PetscFree(a)); /* a refused argument leaks nothing */
+    PetscCall(ierr);
+  }
   for (PetscInt k = 0; k < ny; k++)
     for (PetscInt i = 0; i < nx; i++) w0[k * nx + i] = DeepCDMoeNSFieldAt(a, (PetscReal) i / (PetscReal) nx, (PetscReal) k / (PetscReal) ny);
   PetscCall(PetscFree(a));
