@@ -158,6 +158,19 @@ static inline PetscInt DeepCDMoePointNumber(const DeepCDMoeGrid *g, const DeepCD
 
 PETSC_INTERN PetscErrorCode DeepCDMoeFFTWMalloc(void *, size_t); /* velocity.c */
 
+/* The velocity u = (psi_y, -psi_x) of the stream function of -Laplace psi = w, per Fourier coefficient (a, b) of a
+   real nx x ny transform (a < nx/2 + 1, b < ny) on an Lx x Ly periodic box: u^ = i (sx, sy) w^, with sx = k_y / |k|^2,
+   sy = -k_x / |k|^2, 0 at k = 0 and for the component along a Nyquist wavenumber (velocity.c, reference_ns.c). */
+static inline void DeepCDMoeVelocitySymbol(PetscInt nx, PetscInt ny, PetscReal Lx, PetscReal Ly, PetscInt a, PetscInt b, PetscReal *sx, PetscReal *sy)
+{
+  const PetscInt  my = b <= ny / 2 ? b : b - ny;
+  const PetscReal kx = 2.0 * PETSC_PI * (PetscReal) a / Lx, ky = 2.0 * PETSC_PI * (PetscReal) my / Ly, k2 = kx * kx + ky * ky;
+  const PetscBool nyqx = (PetscBool) (nx % 2 == 0 && a == nx / 2), nyqy = (PetscBool) (ny % 2 == 0 && b == ny / 2);
+
+  *sx = (k2 > 0.0 && !nyqy) ? ky / k2 : 0.0;
+  *sy = (k2 > 0.0 && !nyqx) ? -kx / k2 : 0.0;
+}
+
 PETSC_INTERN PetscErrorCode DeepCDMoeConstraintEvaluate(DeepCDMoeConstraint, const PetscReal[], PetscBool, PetscBool);
 
 #endif

@@ -45,17 +45,8 @@ static PetscErrorCode vel_setup(const DeepCDMoeGrid *g, PetscInt ncols, Velocity
   PetscCall(DeepCDMoeFFTWMalloc(&v->cx, 2 * sizeof(double) * (size_t) (v->S * ncols)));
   PetscCall(DeepCDMoeFFTWMalloc(&v->cy, 2 * sizeof(double) * (size_t) (v->S * ncols)));
   PetscCall(PetscMalloc2(v->S, &v->sx, v->S, &v->sy));
-  for (PetscInt b = 0; b < ny; b++) {
-    const PetscInt my = b <= ny / 2 ? b : b - ny;
-    for (PetscInt a = 0; a < v->nc; a++) {
-      const PetscInt  q  = b * v->nc + a;
-      const PetscReal kx = 2.0 * PETSC_PI * (PetscReal) a / Lx, ky = 2.0 * PETSC_PI * (PetscReal) my / Ly, k2 = kx * kx + ky * ky;
-      const PetscBool nyqx = (PetscBool) (nx % 2 == 0 && a == nx / 2), nyqy = (PetscBool) (ny % 2 == 0 && b == ny / 2);
-
-      v->sx[q] = (k2 > 0.0 && !nyqy) ? ky / k2 : 0.0;
-      v->sy[q] = (k2 > 0.0 && !nyqx) ? -kx / k2 : 0.0;
-    }
-  }
+  for (PetscInt b = 0; b < ny; b++)
+    for (PetscInt a = 0; a < v->nc; a++) DeepCDMoeVelocitySymbol(nx, ny, Lx, Ly, a, b, &v->sx[b * v->nc + a], &v->sy[b * v->nc + a]);
   {
     const int n[2] = { (int) ny, (int) nx }, h = (int) ncols;
     v->r2c = fftw_plan_many_dft_r2c(2, n, h, v->r, NULL, h, 1, (fftw_complex *) v->c, NULL, h, 1, FFTW_ESTIMATE);

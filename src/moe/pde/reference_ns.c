@@ -72,8 +72,7 @@ static PetscErrorCode ns_setup(PetscInt nx, PetscInt ny, PetscReal nu, NSSpectra
       s->ky[q]   = nyqy ? 0.0 : 2.0 * PETSC_PI * my;
       s->k2[q]   = 4.0 * PETSC_PI * PETSC_PI * (PetscReal) (mx * mx + my * my);
       s->mask[q] = (3 * PetscAbsInt(mx) <= nx && 3 * PetscAbsInt(my) <= ny) ? 1.0 : 0.0;
-      s->vx[q]   = s->k2[q] > 0.0 ? s->ky[q] / s->k2[q] : 0.0;
-      s->vy[q]   = s->k2[q] > 0.0 ? -s->kx[q] / s->k2[q] : 0.0;
+      DeepCDMoeVelocitySymbol(nx, ny, 1.0, 1.0, a, b, &s->vx[q], &s->vy[q]);
     }
   }
   {
